@@ -1,0 +1,64 @@
+"""Helpers every command shares: opening the database, printing for people or for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from leadpool.config import get_settings
+from leadpool.db import Database, open_database
+from leadpool.db.migrate import upgrade
+from leadpool.errors import LeadpoolError
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
+
+
+@contextmanager
+def database(migrate: bool = True) -> Iterator[Database]:
+    """Open the configured database for one command, applying migrations first."""
+    db = open_database(get_settings())
+    try:
+        if migrate:
+            upgrade(db)
+        yield db
+    finally:
+        db.dispose()
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    if isinstance(o, Decimal):
+        return int(o) if o == o.to_integral_value() else float(o)
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn expected errors into one readable line and a non-zero exit, not a traceback."""
+    try:
+        yield
+    except LeadpoolError as e:
+        raise fail(e.message, 2 if e.status_code < 500 else 1) from e

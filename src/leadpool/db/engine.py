@@ -1,0 +1,57 @@
+"""Engines and the one place that decides which PostgreSQL the program talks to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadpool.config import Settings, get_settings
+from leadpool.db import embedded
+
+
+def libpq_uri(url: str) -> str:
+    """A URI psycopg and libpq accept (drops SQLAlchemy's ``+driver`` suffix)."""
+    u = make_url(url)
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def sqlalchemy_url(url: str) -> str:
+    u = make_url(url)
+    return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@dataclass
+class Database:
+    """A connection target: the SQLAlchemy engine plus the libpq URI for COPY, pgbench and the queue."""
+
+    uri: str
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+
+    @classmethod
+    def from_uri(cls, uri: str, **engine_kwargs: object) -> Database:
+        engine = sa.create_engine(
+            sqlalchemy_url(uri),
+            pool_pre_ping=True,
+            **engine_kwargs,
+        )
+        return cls(
+            uri=libpq_uri(uri), engine=engine, sessionmaker=sessionmaker(engine, expire_on_commit=False)
+        )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def resolve_uri(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return embedded.server_uri(settings.resolved_home())
+
+
+def open_database(settings: Settings | None = None, **engine_kwargs: object) -> Database:
+    """Open the configured database (starting the embedded server when no URL is set)."""
+    return Database.from_uri(resolve_uri(settings or get_settings()), **engine_kwargs)

@@ -1,0 +1,73 @@
+"""Outreach events (bounces, complaints, unsubscribes, replies, conversions), suppressions and audit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Index, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadpool.models.base import Base
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(
+        Text
+    )  # hard_bounce, soft_bounce, complaint, unsubscribe, reply, converted...
+    lead_id: Mapped[int | None] = mapped_column(BigInteger)
+    # the address the event was about, kept only as a keyed hash so erasure needs no rewrite here
+    address_type: Mapped[str | None] = mapped_column(Text)  # email | phone | linkedin
+    address_hmac: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    source: Mapped[str] = mapped_column(Text)  # sendgrid, mailgun, ..., api, cli
+    provider_event_id: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)  # reply category
+    text: Mapped[str | None] = mapped_column(Text)
+    sender: Mapped[str | None] = mapped_column(Text)
+    touch_id: Mapped[int | None] = mapped_column(BigInteger)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # smtp code, bounce class, provider payload
+
+    __table_args__ = (
+        UniqueConstraint("source", "provider_event_id", name="uq_events_source_provider_event_id"),
+        Index("ix_events_lead_id_occurred_at", "lead_id", "occurred_at"),
+        Index("ix_events_address_hmac", "address_hmac"),
+    )
+
+
+class Suppression(Base):
+    """A permanent "never" for an address, kept as an HMAC so it survives erasure of the person."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)  # unsubscribed, complained, email_bounced, erased, blocklisted
+    address_type: Mapped[str] = mapped_column(Text)  # email | phone | linkedin
+    value_hmac: Mapped[str] = mapped_column(Text)
+    lead_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("kind", "address_type", "value_hmac", name="uq_suppressions_kind_address"),
+        Index("ix_suppressions_value_hmac", "value_hmac"),
+    )
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)  # e.g. lead.erase
+    subject_type: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

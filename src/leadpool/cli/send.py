@@ -1,0 +1,153 @@
+"""``leadpool send check|confirm|cancel|policy|reasons``: the pre-send gate on the command line.
+
+``send check`` exits 0 when allowed and 3 when denied, so scripts can branch on it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.db import session_scope
+from leadpool.errors import InvalidInput, NotFound
+from leadpool.gate import cancel, check, confirm_sent, resolve
+from leadpool.gate.policy import CHANNELS
+from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
+from leadpool.models import Agency, Campaign
+
+app = typer.Typer(no_args_is_help=True, help="The pre-send gate: check, reserve, confirm, cancel.")
+
+DENIED_EXIT = 3
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-03-02T15:00:00Z)"
+        ) from None
+    if at.tzinfo is None:
+        raise InvalidInput(f"{option} {value!r} has no offset; add Z or +HH:MM")
+    return at
+
+
+def _print_decision(d: GateDecision) -> None:
+    if d.allowed:
+        touch = f" (reserved touch {d.touch_id})" if d.touch_id else ""
+        console.print(f"[green]allow[/green]{touch}{' [replayed]' if d.replayed else ''}")
+        return
+    console.print(f"[red]deny[/red]{' [replayed]' if d.replayed else ''}")
+    for r in d.reasons:
+        retry = f"  (retry after {r.retry_after.astimezone(UTC).isoformat()})" if r.retry_after else ""
+        console.print(f"  {r.code}: {r.message}{retry}")
+
+
+@app.command("check")
+def check_cmd(
+    lead: int = typer.Option(..., "--lead", help="Lead id."),
+    campaign: int = typer.Option(..., "--campaign", help="Campaign id."),
+    channel: str = typer.Option(..., "--channel", help=f"One of: {', '.join(CHANNELS)}."),
+    sender: str | None = typer.Option(None, "--sender", help="Mailbox, LinkedIn account or number."),
+    at: str | None = typer.Option(None, "--at", help="ISO time with offset (default now)."),
+    no_reserve: bool = typer.Option(False, "--no-reserve", help="Only ask; reserve nothing."),
+    idempotency_key: str | None = typer.Option(
+        None, "--idempotency-key", help="Asking again with the same key returns the same answer and touch."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Ask the gate whether a campaign may touch a lead on a channel now (and reserve the touch)."""
+    with handle_errors():
+        when = _instant(at, "--at")
+        with database() as db, session_scope(db) as s:
+            d = check(
+                s,
+                lead_id=lead,
+                campaign_id=campaign,
+                channel=channel,
+                sender=sender,
+                at=when,
+                reserve=not no_reserve,
+                idempotency_key=idempotency_key,
+            )
+    if json_out:
+        print_json(d.as_dict())
+    else:
+        _print_decision(d)
+    if not d.allowed:
+        raise typer.Exit(DENIED_EXIT)
+
+
+@app.command("confirm")
+def confirm_cmd(
+    touch_id: int = typer.Argument(..., help="The touch id a check reserved."),
+    provider_message_id: str = typer.Option(..., "--provider-message-id", help="The provider's message id."),
+    at: str | None = typer.Option(None, "--at", help="When it was sent, ISO with offset (default now)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Mark a reserved touch as sent."""
+    with handle_errors():
+        when = _instant(at, "--at")
+        with database() as db, session_scope(db) as s:
+            t = confirm_sent(s, touch_id, provider_message_id, at=when)
+    if json_out:
+        print_json(t.as_dict())
+    else:
+        console.print(f"touch {t.id} is {t.state} (message {t.provider_message_id})")
+
+
+@app.command("cancel")
+def cancel_cmd(
+    touch_id: int = typer.Argument(..., help="The touch id a check reserved."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Cancel a reserved touch so it stops counting against the caps."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        t = cancel(s, touch_id)
+    if json_out:
+        print_json(t.as_dict())
+    else:
+        console.print(f"touch {t.id} is {t.state}")
+
+
+@app.command("policy")
+def policy_cmd(
+    campaign: int | None = typer.Option(None, "--campaign", help="Show the policy merged for this campaign."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Show the gate policy in force: platform defaults, or merged for one campaign."""
+    with handle_errors():
+        agency_settings = campaign_settings = None
+        if campaign is not None:
+            with database() as db, session_scope(db) as s:
+                c = s.get(Campaign, campaign)
+                if c is None:
+                    raise NotFound(f"campaign {campaign} not found")
+                a = s.get(Agency, c.agency_id)
+                agency_settings, campaign_settings = (a.settings if a else None), c.settings
+        policy = resolve(agency_settings, campaign_settings)
+    data = policy.model_dump(mode="json")
+    if json_out:
+        print_json(data)
+        return
+    table = Table("setting", "value")
+    for key, value in data.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command("reasons")
+def reasons_cmd(json_out: bool = JsonOption) -> None:
+    """List every reason code the gate can give."""
+    if json_out:
+        print_json([{"code": c, "summary": REASON_SUMMARIES[c]} for c in REASON_CODES])
+        return
+    table = Table("code", "meaning")
+    for c in REASON_CODES:
+        table.add_row(c, REASON_SUMMARIES[c])
+    console.print(table)

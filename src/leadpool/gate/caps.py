@@ -1,0 +1,149 @@
+"""Caps: the lock keys, counter rows and exact counts that keep every cap under concurrency.
+
+Design (measured in benchmarks/gate.py, explained in docs/gate.md):
+
+* Lead caps (1/local day, 3/rolling 7 days) need the timestamps of the lead's recent touches, so
+  they are **lock + count**: a transaction-scoped advisory lock on the lead, then a count of its live
+  touches (indexed by ``(lead_id, at)``) in a later statement, so the count's snapshot is taken after
+  the lock and sees every touch committed by whoever held it before.
+* Company, sender and agency caps are **counter rows** (``gate_counters``, one per scope and day).
+  A reservation locks its rows with ``INSERT .. ON CONFLICT DO UPDATE`` (which locks the row even
+  when nothing changes) and raises ``n``. ``n`` never under-counts: it is raised for every
+  reservation and lowered only on cancel, and expired reservations stay in it. When ``n`` is near
+  the cap the touches of that scope are recounted exactly while the row lock is held, and the true
+  value is written back, so an expired or cancelled reservation gives its slot back exactly when
+  it matters, and the 5,000-a-day agency count is not repeated on every check.
+* Deadlocks are avoided by a fixed order: advisory locks (idempotency keys and leads) sorted by
+  their 64-bit key, all in one statement, then counter rows sorted by (scope, key, day), all in one
+  statement. A transaction never waits for a lock that sorts before one it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+WEEK = timedelta(days=7)
+
+# "Live" = counts against caps at instant :at. Used in every count so the rule lives in one place.
+LIVE_SQL = "(t.state = 'sent' OR (t.state = 'reserved' AND t.expires_at > {at}))"
+
+
+def lock_key(kind: str, value: object) -> int:
+    """A signed 64-bit advisory-lock key; a collision only serialises two unrelated checks."""
+    digest = hashlib.blake2b(f"leadpool.gate:{kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    """One counter row: company (key = company id, lead-local day) or sender/agency (UTC day)."""
+
+    scope: str
+    key: str
+    day: date
+
+
+def company_scope(company_id: int, local_day: date) -> Scope:
+    return Scope("company", str(company_id), local_day)
+
+
+def sender_scope(channel: str, sender: str, at: datetime) -> Scope:
+    return Scope("sender", f"{channel}:{sender}", at.astimezone(UTC).date())
+
+
+def agency_scope(agency_id: int, channel: str, at: datetime) -> Scope:
+    return Scope("agency", f"{agency_id}:{channel}", at.astimezone(UTC).date())
+
+
+def utc_midnight_after(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def read_counters(conn: Connection, scopes: list[Scope]) -> dict[Scope, int]:
+    """The ``n`` of counter rows without locking them (a missing row is 0)."""
+    if not scopes:
+        return {}
+    uniq = sorted(set(scopes))
+    rows = conn.execute(
+        text(
+            "SELECT g.scope, g.key, g.day, g.n FROM gate_counters g "
+            "JOIN unnest(CAST(:s AS text[]), CAST(:k AS text[]), CAST(:d AS date[])) AS v(s, k, d) "
+            "ON g.scope = v.s AND g.key = v.k AND g.day = v.d"
+        ),
+        {"s": [x.scope for x in uniq], "k": [x.key for x in uniq], "d": [x.day for x in uniq]},
+    ).all()
+    found = {Scope(r[0], r[1], r[2]): int(r[3]) for r in rows}
+    return {s: found.get(s, 0) for s in uniq}
+
+
+def exact_counts(conn: Connection, scopes: list[Scope], at: datetime) -> dict[Scope, int]:
+    """Live touches per scope at ``at``, counted from the touches themselves."""
+    uniq = sorted(set(scopes))
+    out = {s: 0 for s in uniq}
+    live = LIVE_SQL.format(at=":at")
+    comp = [s for s in uniq if s.scope == "company"]
+    send = [s for s in uniq if s.scope == "sender"]
+    agen = [s for s in uniq if s.scope == "agency"]
+    if comp:
+        # the (company_id, at) index narrows to a 3-day band around the lead-local day
+        rows = conn.execute(
+            text(
+                "SELECT v.cid, v.d, count(t.id) FROM unnest(CAST(:cid AS bigint[]), CAST(:d AS date[])) "
+                "AS v(cid, d) JOIN touches t ON t.company_id = v.cid AND t.local_date = v.d "
+                "AND t.at >= (v.d - 1)::timestamp AT TIME ZONE 'UTC' "
+                "AND t.at < (v.d + 2)::timestamp AT TIME ZONE 'UTC' "
+                f"WHERE {live} GROUP BY v.cid, v.d"
+            ),
+            {"cid": [int(s.key) for s in comp], "d": [s.day for s in comp], "at": at},
+        ).all()
+        for cid, d, n in rows:
+            out[Scope("company", str(cid), d)] = int(n)
+    if send:
+        pairs = [s.key.split(":", 1) for s in send]
+        rows = conn.execute(
+            text(
+                "SELECT v.ch, v.snd, v.d, count(t.id) FROM unnest(CAST(:ch AS text[]), "
+                "CAST(:snd AS text[]), CAST(:d AS date[])) AS v(ch, snd, d) "
+                "JOIN touches t ON t.sender = v.snd AND t.channel = v.ch "
+                "AND t.at >= v.d::timestamp AT TIME ZONE 'UTC' "
+                "AND t.at < (v.d + 1)::timestamp AT TIME ZONE 'UTC' "
+                f"WHERE {live} GROUP BY v.ch, v.snd, v.d"
+            ),
+            {"ch": [p[0] for p in pairs], "snd": [p[1] for p in pairs], "d": [s.day for s in send], "at": at},
+        ).all()
+        for ch, snd, d, n in rows:
+            out[Scope("sender", f"{ch}:{snd}", d)] = int(n)
+    if agen:
+        pairs = [s.key.split(":", 1) for s in agen]
+        rows = conn.execute(
+            text(
+                "SELECT v.aid, v.ch, v.d, count(t.id) FROM unnest(CAST(:aid AS bigint[]), "
+                "CAST(:ch AS text[]), CAST(:d AS date[])) AS v(aid, ch, d) "
+                "JOIN touches t ON t.agency_id = v.aid AND t.channel = v.ch "
+                "AND t.at >= v.d::timestamp AT TIME ZONE 'UTC' "
+                "AND t.at < (v.d + 1)::timestamp AT TIME ZONE 'UTC' "
+                f"WHERE {live} GROUP BY v.aid, v.ch, v.d"
+            ),
+            {
+                "aid": [int(p[0]) for p in pairs],
+                "ch": [p[1] for p in pairs],
+                "d": [s.day for s in agen],
+                "at": at,
+            },
+        ).all()
+        for aid, ch, d, n in rows:
+            out[Scope("agency", f"{aid}:{ch}", d)] = int(n)
+    return out
+
+
+def weekly_retry_after(ats: list[datetime], cap: int) -> datetime | None:
+    """When enough of the oldest touches leave the rolling 7 days for one more to fit."""
+    if cap <= 0 or len(ats) < cap:
+        return None
+    ordered = sorted(ats)
+    return ordered[len(ordered) - cap] + WEEK

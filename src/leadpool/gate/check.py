@@ -1,0 +1,683 @@
+"""The pre-send gate: check (and reserve), check_many, confirm_sent and cancel.
+
+A batch of checks is decided in a handful of set-based statements whatever its size:
+
+1. read the lead, campaign, agency, ownership and enrollment of every item, taking the advisory
+   locks of the leads and idempotency keys (sorted) in the same statement;
+2. replay earlier decisions for idempotency keys already used;
+3. in one statement, lock the counter rows of every scope the reserving items need (sorted) and
+   read the leads' live touches of the last 8 days (its snapshot is taken after the lead locks,
+   so nothing committed by a competing reservation is missed); then recount exactly, in a later
+   statement, any scope near its cap;
+4. decide every item in order in memory (an earlier allowed item counts for later ones);
+5. write back counters, insert every touch and every decision, and expire the leads' stale
+   reservations, in one statement.
+
+Single checks are batches of one. Any exception is a deny with ``gate_error`` (fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from leadpool.errors import Conflict, InvalidInput, LeadpoolError, NotFound
+from leadpool.gate import caps, windows
+from leadpool.gate.caps import Scope
+from leadpool.gate.policy import CHANNELS, GatePolicy, resolve
+from leadpool.gate.reasons import GateDecision, Reason, gate_error, sort_reasons
+from leadpool.gate.rules import Placement, Snapshot, placement, static_reasons
+
+_log = logging.getLogger(__name__)
+
+# Lead touches are read this far back: 7 rolling days plus a day of slack for local dates.
+_LEAD_LOOKBACK = timedelta(days=8)
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """One question to the gate: may this campaign touch this lead on this channel now?"""
+
+    lead_id: int
+    campaign_id: int
+    channel: str
+    sender: str | None = None
+    at: datetime | None = None
+    reserve: bool = True
+    idempotency_key: str | None = None
+
+    def validate(self) -> None:
+        if self.channel not in CHANNELS:
+            raise InvalidInput(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
+        if self.at is not None and self.at.tzinfo is None:
+            raise InvalidInput(f"at {self.at.isoformat()} has no time zone; give an aware instant")
+        if self.sender is not None and not self.sender.strip():
+            raise InvalidInput("sender is empty; leave it out instead")
+        if self.idempotency_key is not None and not self.idempotency_key.strip():
+            raise InvalidInput("idempotency_key is empty; leave it out instead")
+
+
+def check(
+    session: Session,
+    *,
+    lead_id: int,
+    campaign_id: int,
+    channel: str,
+    sender: str | None = None,
+    at: datetime | None = None,
+    reserve: bool = True,
+    idempotency_key: str | None = None,
+) -> GateDecision:
+    """Decide whether ``campaign_id`` may touch ``lead_id`` on ``channel`` at ``at`` (default now).
+
+    Returns allow, or deny with every reason that applies. An allowed check with ``reserve`` records
+    a touch in state reserved (its id in ``touch_id``) that counts against every cap until it is
+    confirmed, cancelled or expires. The same ``idempotency_key`` (per agency) returns the same
+    decision and touch. Every check is recorded in ``decisions``. Never raises for a database or
+    internal failure: that is a deny with ``gate_error``, and the session's transaction has been
+    rolled back. The caller commits.
+    """
+    return check_many(
+        session,
+        [CheckRequest(lead_id, campaign_id, channel, sender, at, reserve, idempotency_key)],
+    )[0]
+
+
+def check_many(session: Session, items: list[CheckRequest]) -> list[GateDecision]:
+    """Decide a batch in a few set-based statements, with the same guarantees as ``check``.
+
+    Items are decided in order: an allowed reservation counts against the items after it.
+    """
+    seen: set[str] = set()
+    for item in items:
+        item.validate()
+        if item.idempotency_key is not None:
+            if item.idempotency_key in seen:
+                raise InvalidInput(f"idempotency key {item.idempotency_key!r} appears twice in one batch")
+            seen.add(item.idempotency_key)
+    if not items:
+        return []
+    try:
+        return _Batch(session, items).run()
+    except Exception as e:  # noqa: BLE001 - fail closed: whatever went wrong, nobody gets an allow
+        _log.warning("gate check failed, denying with gate_error: %s", e, exc_info=True)
+        return _fail_closed(session, items, e)
+
+
+def _fail_closed(session: Session, items: list[CheckRequest], error: Exception) -> list[GateDecision]:
+    message = (
+        f"The gate could not decide ({type(error).__name__}); denied to be safe. Try again later."
+        if not isinstance(error, LeadpoolError)
+        else f"The gate could not decide: {error.message}"
+    )
+    decisions = [gate_error(message) for _ in items]
+    try:
+        session.rollback()
+        now = datetime.now(UTC)
+        conn = session.connection()
+        conn.execute(
+            text(
+                "INSERT INTO decisions (at, lead_id, campaign_id, channel, sender, allowed, reasons) "
+                "SELECT v.at, v.lead, v.campaign, v.channel, v.sender, false, CAST(v.reasons AS jsonb) "
+                "FROM unnest(CAST(:at AS timestamptz[]), CAST(:lead AS bigint[]), "
+                "CAST(:campaign AS bigint[]), CAST(:channel AS text[]), CAST(:sender AS text[]), "
+                "CAST(:reasons AS text[])) AS v(at, lead, campaign, channel, sender, reasons)"
+            ),
+            {
+                "at": [i.at or now for i in items],
+                "lead": [i.lead_id for i in items],
+                "campaign": [i.campaign_id for i in items],
+                "channel": [i.channel for i in items],
+                "sender": [i.sender for i in items],
+                "reasons": [json.dumps([r.as_dict() for r in d.reasons]) for d in decisions],
+            },
+        )
+    except Exception:  # noqa: BLE001 - the database is gone: the deny still stands, unrecorded
+        _log.warning("could not record the gate_error decisions", exc_info=True)
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001
+            _log.debug("rollback after a lost connection failed", exc_info=True)
+    return decisions
+
+
+_SNAPSHOT_SQL = text(
+    "SELECT (SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k) AS locked, "
+    "r.ord, l.id IS NOT NULL, l.email, l.email_status, l.phone, l.linkedin_url, l.time_zone, l.company_id, "
+    "l.replied_at, l.converted_at, l.unsubscribed_at, l.complained_at, l.wrong_person_at, "
+    "l.email_bounced_at, l.blocklisted_at, l.erased_at, l.cooling_until, l.paused_until, "
+    "c.id IS NOT NULL, c.agency_id, c.status, c.channels, c.paused_reason, CAST(c.settings AS text), "
+    "a.status, CAST(a.settings AS text), o.agency_id, o.converted_at, "
+    "EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = r.lead_id AND e.campaign_id = r.campaign_id "
+    "AND e.status = 'active') "
+    "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[])) WITH ORDINALITY "
+    "AS r(lead_id, campaign_id, ord) "
+    "LEFT JOIN leads l ON l.id = r.lead_id "
+    "LEFT JOIN campaigns c ON c.id = r.campaign_id "
+    "LEFT JOIN agencies a ON a.id = c.agency_id "
+    "LEFT JOIN ownerships o ON o.lead_id = r.lead_id "
+    "ORDER BY r.ord"
+)
+
+_WRITE_SQL = text(
+    "WITH expired AS ("
+    " UPDATE touches SET state = 'expired', ended_at = expires_at WHERE id IN ("
+    "  SELECT id FROM touches WHERE lead_id = ANY(CAST(:exp_leads AS bigint[])) AND state = 'reserved'"
+    "  AND expires_at <= least(CAST(:exp_at AS timestamptz), now()) FOR UPDATE SKIP LOCKED)"
+    " RETURNING 1), "
+    "counters AS ("
+    " UPDATE gate_counters g SET n = v.n FROM unnest(CAST(:c_scope AS text[]), CAST(:c_key AS text[]), "
+    " CAST(:c_day AS date[]), CAST(:c_n AS int[])) AS v(s, k, d, n) "
+    " WHERE g.scope = v.s AND g.key = v.k AND g.day = v.d RETURNING 1), "
+    "tid AS MATERIALIZED ("
+    " SELECT v.ord, nextval(pg_get_serial_sequence('touches', 'id')) AS id "
+    " FROM unnest(CAST(:t_ord AS int[])) AS v(ord)), "
+    "ins_t AS ("
+    " INSERT INTO touches (id, lead_id, company_id, agency_id, campaign_id, channel, sender, state, at, "
+    " local_date, expires_at, idempotency_key) "
+    " SELECT tid.id, v.lead, v.company, v.agency, v.campaign, v.channel, v.sender, 'reserved', v.at, "
+    " v.local_date, v.expires, v.idem "
+    " FROM unnest(CAST(:t_ord AS int[]), CAST(:t_lead AS bigint[]), CAST(:t_company AS bigint[]), "
+    " CAST(:t_agency AS bigint[]), CAST(:t_campaign AS bigint[]), CAST(:t_channel AS text[]), "
+    " CAST(:t_sender AS text[]), CAST(:t_at AS timestamptz[]), CAST(:t_local AS date[]), "
+    " CAST(:t_expires AS timestamptz[]), CAST(:t_idem AS text[])) "
+    " AS v(ord, lead, company, agency, campaign, channel, sender, at, local_date, expires, idem) "
+    " JOIN tid ON tid.ord = v.ord RETURNING 1), "
+    "did AS MATERIALIZED ("
+    " SELECT v.ord, nextval(pg_get_serial_sequence('decisions', 'id')) AS id "
+    " FROM unnest(CAST(:d_ord AS int[])) AS v(ord)), "
+    "ins_d AS ("
+    " INSERT INTO decisions (id, at, lead_id, campaign_id, agency_id, channel, sender, allowed, reasons, "
+    " touch_id, idempotency_key) "
+    " SELECT did.id, v.at, v.lead, v.campaign, v.agency, v.channel, v.sender, v.allowed, "
+    " CAST(v.reasons AS jsonb), tid.id, v.idem "
+    " FROM unnest(CAST(:d_ord AS int[]), CAST(:d_at AS timestamptz[]), CAST(:d_lead AS bigint[]), "
+    " CAST(:d_campaign AS bigint[]), CAST(:d_agency AS bigint[]), CAST(:d_channel AS text[]), "
+    " CAST(:d_sender AS text[]), CAST(:d_allowed AS boolean[]), CAST(:d_reasons AS text[]), "
+    " CAST(:d_idem AS text[])) "
+    " AS v(ord, at, lead, campaign, agency, channel, sender, allowed, reasons, idem) "
+    " JOIN did ON did.ord = v.ord LEFT JOIN tid ON tid.ord = v.ord RETURNING 1) "
+    "SELECT did.ord, did.id, tid.id FROM did LEFT JOIN tid ON tid.ord = did.ord"
+)
+
+
+# lead id -> [(at, local_date, expires_at or None when sent)], oldest first
+_Touches = dict[int, list[tuple[datetime, date, datetime | None]]]
+
+_LOCK_AND_TOUCHES_SQL = text(
+    "WITH locked AS ("
+    " INSERT INTO gate_counters (scope, key, day, n) "
+    " SELECT v.s, v.k, v.d, 0 FROM unnest(CAST(:s AS text[]), CAST(:k AS text[]), CAST(:d AS date[])) "
+    " WITH ORDINALITY AS v(s, k, d, ord) ORDER BY v.ord "
+    " ON CONFLICT (scope, key, day) DO UPDATE SET n = gate_counters.n "
+    " RETURNING scope, key, day, n) "
+    "SELECT 'c', scope, key, day, CAST(n AS bigint), CAST(NULL AS timestamptz), CAST(NULL AS timestamptz) "
+    "FROM locked "
+    "UNION ALL "
+    "SELECT 't', t.state, NULL, t.local_date, t.lead_id, t.at, t.expires_at FROM touches t "
+    "WHERE t.lead_id = ANY(CAST(:ids AS bigint[])) AND t.at > :since "
+    f"AND {caps.LIVE_SQL.format(at=':at')}"
+)
+
+
+@dataclass
+class _Item:
+    req: CheckRequest
+    at: datetime
+    snap: Snapshot
+    policy: GatePolicy | None = None
+    place: Placement | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    scopes: list[tuple[Scope, int]] = field(default_factory=list)  # (scope, cap)
+    decision: GateDecision | None = None  # set early for replays and per-item errors
+    candidate: bool = False
+    reserve_touch: bool = False
+
+
+def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
+    return Snapshot(
+        lead_id=req.lead_id,
+        campaign_id=req.campaign_id,
+        lead_exists=bool(row[2]),
+        email=row[3],
+        email_status=row[4],
+        phone=row[5],
+        linkedin_url=row[6],
+        time_zone=row[7],
+        company_id=row[8],
+        replied_at=row[9],
+        converted_at=row[10],
+        unsubscribed_at=row[11],
+        complained_at=row[12],
+        wrong_person_at=row[13],
+        email_bounced_at=row[14],
+        blocklisted_at=row[15],
+        erased_at=row[16],
+        cooling_until=row[17],
+        paused_until=row[18],
+        campaign_exists=bool(row[19]),
+        agency_id=row[20],
+        campaign_status=row[21],
+        campaign_channels=tuple(row[22] or ()),
+        paused_reason=row[23],
+        agency_status=row[25],
+        owner_agency_id=row[27],
+        owner_converted_at=row[28],
+        enrolled=bool(row[29]),
+    )
+
+
+class _Batch:
+    def __init__(self, session: Session, reqs: list[CheckRequest]) -> None:
+        self.session = session
+        self.now = datetime.now(UTC)
+        self.reqs = reqs
+
+    def run(self) -> list[GateDecision]:
+        self.session.flush()  # the checks below are SQL: they must see the caller's pending rows
+        conn = self.session.connection()
+        items = self._read(conn)
+        self._replay_idempotent(conn, items)
+        for it in items:
+            if it.decision is None:
+                self._static(it)
+        locked, counts, touches = self._locks_and_counts(conn, items)
+        self._decide(items, counts, touches)
+        self._write(conn, items, locked, counts)
+        out = []
+        for it in items:
+            assert it.decision is not None
+            out.append(it.decision)
+        return out
+
+    # 1. snapshot + advisory locks
+    def _read(self, conn: Connection) -> list[_Item]:
+        keys = {caps.lock_key("lead", r.lead_id) for r in self.reqs if r.reserve}
+        keys |= {caps.lock_key("idem", r.idempotency_key) for r in self.reqs if r.idempotency_key}
+        rows = conn.execute(
+            _SNAPSHOT_SQL,
+            {
+                "keys": sorted(keys),
+                "leads": [r.lead_id for r in self.reqs],
+                "campaigns": [r.campaign_id for r in self.reqs],
+            },
+        ).all()
+        items = []
+        for req, row in zip(self.reqs, rows, strict=True):
+            it = _Item(req, req.at or self.now, _snapshot(row, req))
+            try:
+                it.policy = resolve(
+                    json.loads(row[26]) if row[26] else None, json.loads(row[24]) if row[24] else None
+                )
+            except InvalidInput as e:
+                it.decision = gate_error(e.message)
+            items.append(it)
+        return items
+
+    # 2. idempotency
+    def _replay_idempotent(self, conn: Connection, items: list[_Item]) -> None:
+        keyed = [it for it in items if it.req.idempotency_key and it.snap.agency_id is not None]
+        if not keyed:
+            return
+        rows = conn.execute(
+            text(
+                "SELECT d.agency_id, d.idempotency_key, d.id, d.lead_id, d.campaign_id, d.channel, "
+                "d.allowed, d.reasons, d.touch_id FROM decisions d "
+                "JOIN unnest(CAST(:a AS bigint[]), CAST(:k AS text[])) AS v(a, k) "
+                "ON d.agency_id = v.a AND d.idempotency_key = v.k"
+            ),
+            {"a": [it.snap.agency_id for it in keyed], "k": [it.req.idempotency_key for it in keyed]},
+        ).all()
+        stored = {(r[0], r[1]): r for r in rows}
+        for it in keyed:
+            r = stored.get((it.snap.agency_id, it.req.idempotency_key))
+            if r is None:
+                continue
+            if (r[3], r[4], r[5]) != (it.req.lead_id, it.req.campaign_id, it.req.channel):
+                it.decision = gate_error(
+                    f"Idempotency key {it.req.idempotency_key!r} was already used for another check "
+                    f"(lead {r[3]}, campaign {r[4]}, {r[5]}); use a new key."
+                )
+                continue
+            it.decision = GateDecision(
+                "allow" if r[6] else "deny",
+                [Reason.from_dict(x) for x in r[7]],
+                r[8],
+                r[2],
+                replayed=True,
+            )
+
+    def _static(self, it: _Item) -> None:
+        assert it.policy is not None
+        it.place = placement(it.snap, it.at)
+        it.reasons = static_reasons(it.snap, it.req.channel, it.policy, it.at, it.place)
+        it.candidate = it.req.reserve and not it.reasons
+        s = it.snap
+        if s.lead_exists and s.company_id is not None:
+            it.scopes.append(
+                (caps.company_scope(s.company_id, it.place.local_date), it.policy.company_daily_cap)
+            )
+        if it.req.sender is not None:
+            it.scopes.append(
+                (
+                    caps.sender_scope(it.req.channel, it.req.sender, it.at),
+                    it.policy.sender_cap(it.req.channel),
+                )
+            )
+        if s.agency_id is not None:
+            it.scopes.append(
+                (caps.agency_scope(s.agency_id, it.req.channel, it.at), it.policy.agency_daily_cap)
+            )
+
+    # 3+4. counter rows locked for reserving items (sorted) and the leads' recent touches, in one
+    # statement: its snapshot is taken after the lead locks of step 1, so no touch committed by a
+    # competing reservation of the same lead is missed. Then counters of the other items are read,
+    # and scopes near their cap are recounted exactly (after the counter locks: a new statement).
+    def _locks_and_counts(
+        self, conn: Connection, items: list[_Item]
+    ) -> tuple[dict[Scope, int], dict[Scope, int], _Touches]:
+        live = [it for it in items if it.decision is None]
+        cand_scopes = sorted({sc for it in live if it.candidate for sc, _ in it.scopes})
+        leads = [it for it in live if it.snap.lead_exists]
+        at_min = min((it.at for it in live), default=self.now)
+        locked: dict[Scope, int] = {}
+        touches: _Touches = defaultdict(list)
+        if cand_scopes or leads:
+            rows = conn.execute(
+                _LOCK_AND_TOUCHES_SQL,
+                {
+                    "s": [x.scope for x in cand_scopes],
+                    "k": [x.key for x in cand_scopes],
+                    "d": [x.day for x in cand_scopes],
+                    "ids": sorted({it.req.lead_id for it in leads}),
+                    "since": at_min - _LEAD_LOOKBACK,
+                    "at": at_min,
+                },
+            ).all()
+            for kind, a, b, day, n, t_at, exp in rows:
+                if kind == "c":
+                    locked[Scope(a, b, day)] = int(n)
+                else:
+                    touches[int(n)].append((t_at, day, None if a == "sent" else exp))
+        others = [sc for it in live if not it.candidate for sc, _ in it.scopes if sc not in locked]
+        base = dict(locked)
+        base.update(caps.read_counters(conn, others))
+        k_cand: Counter[Scope] = Counter()
+        k_all: Counter[Scope] = Counter()
+        cap_min: dict[Scope, int] = {}
+        for it in live:
+            for sc, cap in it.scopes:
+                k_all[sc] += 1
+                k_cand[sc] += 1 if it.candidate else 0
+                cap_min[sc] = min(cap, cap_min.get(sc, cap))
+        recount = [
+            sc
+            for sc, n in base.items()
+            if n + k_cand[sc] > cap_min[sc] or (k_all[sc] > k_cand[sc] and n + k_cand[sc] >= cap_min[sc])
+        ]
+        if recount:
+            base.update(caps.exact_counts(conn, recount, at_min))
+        return locked, base, touches
+
+    # 5. decide in order
+    def _decide(
+        self,
+        items: list[_Item],
+        counts: dict[Scope, int],
+        touches: _Touches,
+    ) -> None:
+        for it in items:
+            if it.decision is not None:
+                continue
+            assert it.policy is not None and it.place is not None
+            p, at, place = it.policy, it.at, it.place
+            reasons = list(it.reasons)
+            if it.snap.lead_exists:
+                lt = [(t, d) for t, d, exp in touches.get(it.req.lead_id, []) if exp is None or exp > at]
+                day = sum(1 for _, d in lt if d == place.local_date)
+                if day >= p.lead_daily_cap:
+                    reasons.append(
+                        Reason(
+                            "lead_daily_cap",
+                            f"Lead {it.req.lead_id} already has {day} touch(es) on {place.local_date} "
+                            f"({_zone_name(place)}); the limit is {p.lead_daily_cap} per day.",
+                            windows.next_local_midnight(at, place.zone) if p.lead_daily_cap > 0 else None,
+                        )
+                    )
+                week = [t for t, _ in lt if t > at - caps.WEEK]
+                if len(week) >= p.lead_weekly_cap:
+                    reasons.append(
+                        Reason(
+                            "lead_weekly_cap",
+                            f"Lead {it.req.lead_id} already has {len(week)} touch(es) in the last 7 days; "
+                            f"the limit is {p.lead_weekly_cap}.",
+                            caps.weekly_retry_after(week, p.lead_weekly_cap),
+                        )
+                    )
+            for sc, cap in it.scopes:
+                n = counts.get(sc, 0)
+                if n >= cap:
+                    reasons.append(_scope_reason(sc, n, cap, at, place))
+            if reasons:
+                it.decision = GateDecision("deny", sort_reasons(reasons))
+                continue
+            it.decision = GateDecision("allow", [])
+            if it.req.reserve:
+                it.reserve_touch = True
+                touches.setdefault(it.req.lead_id, []).append((at, place.local_date, at + _ttl(p)))
+                for sc, _ in it.scopes:
+                    counts[sc] = counts.get(sc, 0) + 1
+
+    # 6. one statement writes everything
+    def _write(
+        self, conn: Connection, items: list[_Item], locked: dict[Scope, int], counts: dict[Scope, int]
+    ) -> None:
+        changed = sorted(sc for sc, n in locked.items() if counts[sc] != n)
+        t_items = [(i, it) for i, it in enumerate(items) if it.reserve_touch]
+        d_items = [
+            (i, it) for i, it in enumerate(items) if it.decision is not None and not it.decision.replayed
+        ]
+        exp_leads = sorted({it.req.lead_id for _, it in t_items})
+        params: dict[str, Any] = {
+            "exp_leads": exp_leads,
+            "exp_at": min((it.at for it in items), default=self.now),
+            "c_scope": [s.scope for s in changed],
+            "c_key": [s.key for s in changed],
+            "c_day": [s.day for s in changed],
+            "c_n": [counts[s] for s in changed],
+            "t_ord": [i for i, _ in t_items],
+            "t_lead": [it.req.lead_id for _, it in t_items],
+            "t_company": [it.snap.company_id for _, it in t_items],
+            "t_agency": [it.snap.agency_id for _, it in t_items],
+            "t_campaign": [it.req.campaign_id for _, it in t_items],
+            "t_channel": [it.req.channel for _, it in t_items],
+            "t_sender": [it.req.sender for _, it in t_items],
+            "t_at": [it.at for _, it in t_items],
+            "t_local": [it.place.local_date for _, it in t_items if it.place is not None],
+            "t_expires": [it.at + _ttl(it.policy) for _, it in t_items if it.policy is not None],
+            "t_idem": [it.req.idempotency_key for _, it in t_items],
+            "d_ord": [i for i, _ in d_items],
+            "d_at": [it.at for _, it in d_items],
+            "d_lead": [it.req.lead_id for _, it in d_items],
+            "d_campaign": [it.req.campaign_id for _, it in d_items],
+            "d_agency": [it.snap.agency_id for _, it in d_items],
+            "d_channel": [it.req.channel for _, it in d_items],
+            "d_sender": [it.req.sender for _, it in d_items],
+            "d_allowed": [it.decision.allowed for _, it in d_items if it.decision is not None],
+            "d_reasons": [
+                json.dumps([r.as_dict() for r in it.decision.reasons])
+                for _, it in d_items
+                if it.decision is not None
+            ],
+            # a gate_error is not stored under the key: a retry with the same key decides afresh
+            "d_idem": [
+                it.req.idempotency_key
+                if it.snap.agency_id is not None
+                and it.decision is not None
+                and "gate_error" not in it.decision.codes
+                else None
+                for _, it in d_items
+            ],
+        }
+        rows = conn.execute(_WRITE_SQL, params).all()
+        for ord_, decision_id, touch_id in rows:
+            decision = items[ord_].decision
+            assert decision is not None
+            decision.decision_id = int(decision_id)
+            decision.touch_id = int(touch_id) if touch_id is not None else None
+
+
+def _ttl(policy: GatePolicy | None) -> timedelta:
+    assert policy is not None
+    return timedelta(seconds=policy.reservation_ttl_seconds)
+
+
+def _zone_name(place: Placement) -> str:
+    return place.zone.key if place.zone else "UTC, the lead's time zone being unknown"
+
+
+def _scope_reason(sc: Scope, n: int, cap: int, at: datetime, place: Placement) -> Reason:
+    if sc.scope == "company":
+        return Reason(
+            "company_daily_cap",
+            f"Company {sc.key} already has {n} touch(es) across its people on {sc.day}; "
+            f"the limit is {cap} per day.",
+            windows.next_local_midnight(at, place.zone) if cap > 0 else None,
+        )
+    retry = caps.utc_midnight_after(sc.day) if cap > 0 else None
+    if sc.scope == "sender":
+        channel, sender = sc.key.split(":", 1)
+        return Reason(
+            "sender_daily_cap",
+            f"Sender {sender} has {n} {channel} touch(es) on {sc.day} (UTC); the limit is {cap} per day.",
+            retry,
+        )
+    agency, channel = sc.key.split(":", 1)
+    return Reason(
+        "agency_daily_cap",
+        f"Agency {agency} has {n} {channel} touch(es) on {sc.day} (UTC); the limit is {cap} per day.",
+        retry,
+    )
+
+
+@dataclass
+class TouchState:
+    """A touch after confirm_sent or cancel."""
+
+    id: int
+    state: str
+    provider_message_id: str | None
+    sent_at: datetime | None
+    ended_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "touch_id": self.id,
+            "state": self.state,
+            "provider_message_id": self.provider_message_id,
+            "sent_at": self.sent_at,
+            "ended_at": self.ended_at,
+        }
+
+
+_TOUCH_COLS = "id, state, provider_message_id, sent_at, ended_at"
+
+
+def _touch(conn: Connection, touch_id: int) -> Any:
+    row = conn.execute(
+        text(f"SELECT {_TOUCH_COLS}, expires_at FROM touches WHERE id = :id"), {"id": touch_id}
+    ).first()
+    if row is None:
+        raise NotFound(f"touch {touch_id} does not exist")
+    return row
+
+
+def confirm_sent(
+    session: Session, touch_id: int, provider_message_id: str, *, at: datetime | None = None
+) -> TouchState:
+    """Mark a reserved touch as sent. Idempotent for the same provider message id.
+
+    Raises Conflict when the reservation was cancelled, expired (it stopped counting against the
+    caps, so it may not be sent any more) or was confirmed with another message id.
+    """
+    if not provider_message_id.strip():
+        raise InvalidInput("provider_message_id is empty")
+    at = at or datetime.now(UTC)
+    conn = session.connection()
+    row = conn.execute(
+        text(
+            "UPDATE touches SET state = 'sent', sent_at = :at, provider_message_id = :pmid "
+            f"WHERE id = :id AND state = 'reserved' AND expires_at > :at RETURNING {_TOUCH_COLS}"
+        ),
+        {"id": touch_id, "at": at, "pmid": provider_message_id},
+    ).first()
+    if row is not None:
+        return TouchState(*row)
+    cur = _touch(conn, touch_id)
+    if cur.state == "sent" and cur.provider_message_id == provider_message_id:
+        return TouchState(*cur[:5])
+    if cur.state == "sent":
+        raise Conflict(f"touch {touch_id} was already confirmed with another provider message id")
+    if cur.state == "reserved":
+        raise Conflict(
+            f"touch {touch_id}'s reservation expired at {cur.expires_at.isoformat()}; check again before sending"
+        )
+    raise Conflict(f"touch {touch_id} is {cur.state}; it cannot be confirmed")
+
+
+def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> TouchState:
+    """Cancel a reserved touch so it stops counting. Idempotent; a sent touch cannot be cancelled."""
+    at = at or datetime.now(UTC)
+    conn = session.connection()
+    row = conn.execute(
+        text(
+            "UPDATE touches SET state = 'cancelled', ended_at = :at WHERE id = :id AND state = 'reserved' "
+            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at"
+        ),
+        {"id": touch_id, "at": at},
+    ).first()
+    if row is None:
+        cur = _touch(conn, touch_id)
+        if cur.state in ("cancelled", "expired"):
+            return TouchState(*cur[:5])
+        raise Conflict(f"touch {touch_id} was already sent; it cannot be cancelled")
+    if row.expires_at > at:
+        # it was still counted: give its slot back (rows sorted, the lock order every check uses)
+        scopes = [caps.agency_scope(row.agency_id, row.channel, row.at)]
+        if row.company_id is not None:
+            scopes.append(caps.company_scope(row.company_id, row.local_date))
+        if row.sender is not None:
+            scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
+        for sc in sorted(scopes):
+            conn.execute(
+                text(
+                    "UPDATE gate_counters SET n = n - 1 WHERE scope = :s AND key = :k AND day = :d AND n > 0"
+                ),
+                {"s": sc.scope, "k": sc.key, "d": sc.day},
+            )
+    return TouchState(*row[:5])
+
+
+def expire_reservations(session: Session, *, at: datetime | None = None, limit: int = 10000) -> int:
+    """Mark reservations past their TTL as expired (they already stopped counting); returns how many.
+
+    For a periodic job; checks also do this lazily for the leads they touch.
+    """
+    at = at or datetime.now(UTC)
+    result = session.connection().execute(
+        text(
+            "UPDATE touches SET state = 'expired', ended_at = expires_at WHERE id IN ("
+            "SELECT id FROM touches WHERE state = 'reserved' AND expires_at <= :at "
+            "ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        ),
+        {"at": at, "limit": limit},
+    )
+    return int(result.rowcount)

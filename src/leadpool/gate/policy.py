@@ -1,0 +1,235 @@
+"""The gate's policy: validated settings with defaults from practice, merged in three levels.
+
+platform (``LEADPOOL_GATE_*`` environment variables, or one JSON in ``LEADPOOL_GATE_POLICY``)
+-> ``agencies.settings["gate"]`` -> ``campaigns.settings["gate"]``. Each level is a partial dict
+deep-merged over the one before; the merged result is validated as a whole. The caps that protect
+the person (lead and company caps) can only be lowered below the platform's value by an agency or
+campaign: one agency's settings must not let it contact a person more than the platform allows.
+Every field and default is listed in docs/gate.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import time
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from leadpool.errors import InvalidInput
+from leadpool.gate.windows import WEEKDAYS, SendWindow
+
+Channel = Literal["email", "linkedin", "sms", "phone"]
+CHANNELS: tuple[str, ...] = ("email", "linkedin", "sms", "phone")
+PERSON_CAPS = ("lead_daily_cap", "lead_weekly_cap", "company_daily_cap")
+ENV_PREFIX = "LEADPOOL_GATE_"
+_LIST_FIELDS = ("allowed_email_statuses", "timezone_required_channels", "days")
+
+
+class WindowSettings(BaseModel):
+    """A send window: local wall-clock hours on some weekdays."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: time = Field(description="Local time the window opens (inclusive), HH:MM.")
+    end: time = Field(description="Local time the window closes (exclusive), HH:MM; after start.")
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = Field(
+        default=("mon", "tue", "wed", "thu", "fri"), description="Weekdays the window is open."
+    )
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WindowSettings:
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start:%H:%M} must be before end {self.end:%H:%M}")
+        return self
+
+    def window(self) -> SendWindow:
+        return SendWindow(self.start, self.end, frozenset(WEEKDAYS.index(d) for d in self.days))
+
+
+class SenderCaps(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: int = Field(50, ge=0, description="Touches per mailbox per UTC day.")
+    linkedin: int = Field(25, ge=0, description="Touches per LinkedIn account per UTC day.")
+    sms: int = Field(200, ge=0, description="Texts per sending number per UTC day.")
+    phone: int = Field(100, ge=0, description="Calls per calling number per UTC day.")
+
+
+class Windows(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: WindowSettings | None = WindowSettings(start=time(7), end=time(19))
+    linkedin: WindowSettings | None = None
+    sms: WindowSettings | None = WindowSettings(start=time(9), end=time(20))
+    phone: WindowSettings | None = WindowSettings(start=time(9), end=time(20))
+
+
+class GatePolicy(BaseModel):
+    """Every rule the gate applies that is not a fact about the lead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lead_daily_cap: int = Field(
+        1, ge=0, description="Touches per lead per local calendar day, all agencies/campaigns/channels."
+    )
+    lead_weekly_cap: int = Field(3, ge=0, description="Touches per lead per rolling 7 days, everything.")
+    company_daily_cap: int = Field(
+        2, ge=0, description="Touches per company per day across its people (each lead's local day)."
+    )
+    sender_daily_caps: SenderCaps = SenderCaps()
+    agency_daily_cap: int = Field(5000, ge=0, description="Touches per agency per channel per UTC day.")
+    allowed_email_statuses: tuple[str, ...] = Field(
+        ("verified",), description="Apollo email_status values that may be emailed."
+    )
+    windows: Windows = Windows()
+    timezone_required_channels: tuple[Channel, ...] = Field(
+        ("sms", "phone"), description="Channels denied unknown_timezone when the lead's zone is unknown."
+    )
+    reservation_ttl_seconds: int = Field(
+        900, ge=1, le=86400, description="How long a reservation counts if never confirmed or cancelled."
+    )
+
+    @field_validator("allowed_email_statuses")
+    @classmethod
+    def _statuses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(s.strip().lower() for s in v)
+
+    def window_for(self, channel: str) -> SendWindow | None:
+        ws: WindowSettings | None = getattr(self.windows, channel)
+        return ws.window() if ws else None
+
+    def sender_cap(self, channel: str) -> int:
+        cap: int = getattr(self.sender_daily_caps, channel)
+        return cap
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(e: ValidationError, where: str) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return f"invalid gate policy in {where}: " + "; ".join(parts)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """``LEADPOOL_GATE_POLICY`` (JSON) first, then one variable per field (``__`` for nesting).
+
+    Example: ``LEADPOOL_GATE_SENDER_DAILY_CAPS__EMAIL=40``; list fields take JSON or a comma list.
+    """
+    out: dict[str, Any] = {}
+    raw = environ.get(ENV_PREFIX + "POLICY")
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise InvalidInput(f"{ENV_PREFIX}POLICY is not valid JSON: {e}") from e
+        if not isinstance(parsed, dict):
+            raise InvalidInput(f"{ENV_PREFIX}POLICY must be a JSON object")
+        out = parsed
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "POLICY":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        parsed_value: Any
+        try:
+            parsed_value = json.loads(value)
+        except json.JSONDecodeError:
+            is_list = "," in value or path[-1] in _LIST_FIELDS
+            parsed_value = [s.strip() for s in value.split(",")] if is_list else value
+        node: dict[str, Any] = {}
+        cursor = node
+        for part in path[:-1]:
+            cursor[part] = {}
+            cursor = cursor[part]
+        cursor[path[-1]] = parsed_value
+        out = deep_merge(out, node)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _platform() -> tuple[GatePolicy, str]:
+    overrides = _env_overrides(dict(os.environ))
+    try:
+        policy = GatePolicy.model_validate(deep_merge(GatePolicy().model_dump(mode="json"), overrides))
+    except ValidationError as e:
+        raise InvalidInput(_describe(e, f"the platform settings ({ENV_PREFIX}*)")) from e
+    return policy, policy.model_dump_json()
+
+
+def platform_policy() -> GatePolicy:
+    """The platform level, read from the environment once (``clear_policy_cache()`` to re-read)."""
+    return _platform()[0]
+
+
+def clear_policy_cache() -> None:
+    _platform.cache_clear()
+    _resolve_json.cache_clear()
+
+
+def _gate_part(settings: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    if not settings:
+        return {}
+    part = settings.get("gate")
+    if part is None:
+        return {}
+    if not isinstance(part, dict):
+        raise InvalidInput(f"invalid gate policy in {where}: settings.gate must be an object")
+    return part
+
+
+def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> GatePolicy:
+    if not override:
+        return policy
+    try:
+        merged = GatePolicy.model_validate(deep_merge(policy.model_dump(mode="json"), override))
+    except ValidationError as e:
+        raise InvalidInput(_describe(e, where)) from e
+    for name in PERSON_CAPS:
+        if getattr(merged, name) > getattr(policy, name):
+            raise InvalidInput(
+                f"invalid gate policy in {where}: {name}: may only be lowered below the platform "
+                f"value {getattr(policy, name)} (got {getattr(merged, name)})"
+            )
+    return merged
+
+
+def resolve(agency_settings: dict[str, Any] | None, campaign_settings: dict[str, Any] | None) -> GatePolicy:
+    """The policy for one campaign: platform -> agency -> campaign, validated.
+
+    Raises InvalidInput naming the level and the field when an override is not valid.
+    """
+    return _resolve_json(
+        json.dumps(_gate_part(agency_settings, "agency settings"), sort_keys=True),
+        json.dumps(_gate_part(campaign_settings, "campaign settings"), sort_keys=True),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _resolve_json(agency_json: str, campaign_json: str) -> GatePolicy:
+    # cached by the JSON text: the hot path resolves the same few policies over and over
+    policy = platform_policy()
+    policy = _merge_level(policy, json.loads(agency_json), "agency settings")
+    return _merge_level(policy, json.loads(campaign_json), "campaign settings")
+
+
+def validate_overrides(settings: dict[str, Any] | None, *, level: Literal["agency", "campaign"]) -> None:
+    """Refuse an agency's or campaign's ``settings`` whose ``gate`` part is not valid.
+
+    For the services that save agencies and campaigns, so a bad override is refused when it is
+    written, not discovered at send time (where it makes every check deny with gate_error).
+    """
+    where = f"{level} settings"
+    _merge_level(platform_policy(), _gate_part(settings, where), where)

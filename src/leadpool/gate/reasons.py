@@ -1,0 +1,132 @@
+"""The gate's answer: stable reason codes, their human sentences, and the decision shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+# The order here is the order reasons are listed in a decision (who/what first, then the person,
+# then volume, then time of day, then the gate itself).
+REASON_CODES: tuple[str, ...] = (
+    "agency_inactive",
+    "campaign_not_active",
+    "campaign_bounce_guard",
+    "channel_not_in_campaign",
+    "not_owned",
+    "not_enrolled",
+    "no_address",
+    "email_unverified",
+    "unsubscribed",
+    "complained",
+    "email_bounced",
+    "erased",
+    "blocklisted",
+    "replied",
+    "cooling",
+    "paused_ooo",
+    "converted",
+    "lead_daily_cap",
+    "lead_weekly_cap",
+    "company_daily_cap",
+    "sender_daily_cap",
+    "agency_daily_cap",
+    "quiet_hours",
+    "unknown_timezone",
+    "gate_error",
+)
+_ORDER = {code: i for i, code in enumerate(REASON_CODES)}
+
+# One line per code for documentation and `leadpool send reasons`; the sentence inside a decision
+# is more specific (it names the counts, dates and zone that applied).
+REASON_SUMMARIES: dict[str, str] = {
+    "agency_inactive": "The campaign's agency is not active (cancelled).",
+    "campaign_not_active": "The campaign is not active (draft, paused or finished) or does not exist.",
+    "campaign_bounce_guard": "The campaign was paused by the bounce guard until the agency resumes it.",
+    "channel_not_in_campaign": "The campaign does not use this channel.",
+    "not_owned": "The lead is not owned by the campaign's agency (or does not exist).",
+    "not_enrolled": "The lead has no active enrollment in this campaign.",
+    "no_address": "The lead has no address for this channel (email, LinkedIn URL or phone).",
+    "email_unverified": "The email's status is not one the policy allows (default: verified only).",
+    "unsubscribed": "The person unsubscribed: nobody contacts them again on any channel.",
+    "complained": "The person complained (spam report): nobody contacts them again on any channel.",
+    "email_bounced": "The lead's current email address hard-bounced: nobody emails it again.",
+    "erased": "The person's data was erased on request.",
+    "blocklisted": "The person is on the platform blocklist.",
+    "replied": "The person replied (or said wrong person): automated touches stop everywhere.",
+    "cooling": "The person said not interested: no agency may contact them until the cooling ends.",
+    "paused_ooo": "The person is out of office: automation is paused until the return date.",
+    "converted": "The lead converted: it stays with its agency and automation stops.",
+    "lead_daily_cap": "The lead has had its touches for its local calendar day (all agencies/channels).",
+    "lead_weekly_cap": "The lead has had its touches for the rolling 7 days (all agencies/channels).",
+    "company_daily_cap": "The lead's company has had its touches for the day across its people.",
+    "sender_daily_cap": "The sender (mailbox, LinkedIn account, number) has reached its daily cap.",
+    "agency_daily_cap": "The agency has reached its daily cap for this channel.",
+    "quiet_hours": "Outside the channel's send window in the lead's time zone.",
+    "unknown_timezone": "SMS and phone need the lead's time zone, and it is not known.",
+    "gate_error": "The gate could not decide (internal error or database unavailable); fail closed.",
+}
+
+Verdict = Literal["allow", "deny"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a check was denied: a stable code, a sentence, and when it may pass again."""
+
+    code: str
+    message: str
+    retry_after: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "retry_after": self.retry_after.isoformat() if self.retry_after else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Reason:
+        ra = d.get("retry_after")
+        return cls(
+            code=str(d["code"]),
+            message=str(d["message"]),
+            retry_after=datetime.fromisoformat(ra) if ra else None,
+        )
+
+
+@dataclass
+class GateDecision:
+    """The gate's answer to one check."""
+
+    decision: Verdict
+    reasons: list[Reason] = field(default_factory=list)
+    touch_id: int | None = None
+    decision_id: int | None = None
+    replayed: bool = False  # True when an idempotency key returned an earlier decision
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+    @property
+    def codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "reasons": [r.as_dict() for r in self.reasons],
+            "touch_id": self.touch_id,
+            "decision_id": self.decision_id,
+            "replayed": self.replayed,
+        }
+
+
+def sort_reasons(reasons: list[Reason]) -> list[Reason]:
+    return sorted(reasons, key=lambda r: _ORDER[r.code])
+
+
+def gate_error(message: str) -> GateDecision:
+    """The fail-closed answer."""
+    return GateDecision("deny", [Reason("gate_error", message)])

@@ -1,0 +1,214 @@
+"""The rules that depend only on facts read in one snapshot: who, whom, which address, when.
+
+Pure functions over plain data (no database), so they are tested on their own and the check
+orchestration stays about locking and counting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from leadpool.gate import windows
+from leadpool.gate.policy import GatePolicy
+from leadpool.gate.reasons import Reason
+
+
+@dataclass
+class Snapshot:
+    """What one check needs to know about the lead, the campaign, its agency and the ownership."""
+
+    lead_id: int
+    campaign_id: int
+    lead_exists: bool = False
+    email: str | None = None
+    email_status: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    time_zone: str | None = None
+    company_id: int | None = None
+    replied_at: datetime | None = None
+    converted_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    complained_at: datetime | None = None
+    wrong_person_at: datetime | None = None
+    email_bounced_at: datetime | None = None
+    blocklisted_at: datetime | None = None
+    erased_at: datetime | None = None
+    cooling_until: datetime | None = None
+    paused_until: datetime | None = None
+    campaign_exists: bool = False
+    agency_id: int | None = None
+    campaign_status: str | None = None
+    campaign_channels: tuple[str, ...] = ()
+    paused_reason: str | None = None
+    agency_status: str | None = None
+    owner_agency_id: int | None = None
+    owner_converted_at: datetime | None = None
+    enrolled: bool = False
+
+
+@dataclass
+class Placement:
+    """Where a check sits in time for this lead: its zone, local day and the channel's window."""
+
+    zone: ZoneInfo | None
+    zone_known: bool
+    local_date: date
+
+
+def placement(snap: Snapshot, at: datetime) -> Placement:
+    zone = windows.zone_for(snap.time_zone)
+    return Placement(zone, zone is not None, windows.local_date(at, zone))
+
+
+def _address(snap: Snapshot, channel: str) -> str | None:
+    if channel == "email":
+        return snap.email
+    if channel == "linkedin":
+        return snap.linkedin_url
+    return snap.phone
+
+
+def static_reasons(
+    snap: Snapshot, channel: str, policy: GatePolicy, at: datetime, place: Placement
+) -> list[Reason]:
+    """Every reason that does not depend on counting touches."""
+    out: list[Reason] = []
+    if not snap.campaign_exists:
+        out.append(Reason("campaign_not_active", f"Campaign {snap.campaign_id} does not exist."))
+    else:
+        if snap.agency_status != "active":
+            out.append(
+                Reason("agency_inactive", f"Agency {snap.agency_id} is {snap.agency_status}, not active.")
+            )
+        if snap.campaign_status == "paused" and snap.paused_reason == "campaign_bounce_guard":
+            out.append(
+                Reason(
+                    "campaign_bounce_guard",
+                    f"Campaign {snap.campaign_id} was paused by the bounce guard (too many hard bounces "
+                    "in its recent email sends); it stays paused until the agency resumes it.",
+                )
+            )
+        elif snap.campaign_status != "active":
+            out.append(
+                Reason(
+                    "campaign_not_active",
+                    f"Campaign {snap.campaign_id} is {snap.campaign_status}, not active.",
+                )
+            )
+        if channel not in snap.campaign_channels:
+            used = ", ".join(snap.campaign_channels) or "none"
+            out.append(
+                Reason(
+                    "channel_not_in_campaign",
+                    f"Campaign {snap.campaign_id} does not use {channel} (its channels: {used}).",
+                )
+            )
+    if not snap.lead_exists:
+        out.append(Reason("not_owned", f"Lead {snap.lead_id} does not exist in the pool."))
+        out.append(Reason("not_enrolled", f"Lead {snap.lead_id} does not exist in the pool."))
+        return out
+    if snap.owner_agency_id is None or snap.owner_agency_id != snap.agency_id:
+        whom = "no agency" if snap.owner_agency_id is None else "another agency"
+        out.append(
+            Reason("not_owned", f"Lead {snap.lead_id} is owned by {whom}, not by the campaign's agency.")
+        )
+    if not snap.enrolled:
+        out.append(
+            Reason(
+                "not_enrolled",
+                f"Lead {snap.lead_id} has no active enrollment in campaign {snap.campaign_id}.",
+            )
+        )
+    if _address(snap, channel) is None:
+        what = {"email": "email address", "linkedin": "LinkedIn URL"}.get(channel, "phone number")
+        out.append(Reason("no_address", f"Lead {snap.lead_id} has no {what} for {channel}."))
+    elif channel == "email" and (snap.email_status or "").lower() not in policy.allowed_email_statuses:
+        allowed = ", ".join(policy.allowed_email_statuses) or "none"
+        out.append(
+            Reason(
+                "email_unverified",
+                f"The email's status is {snap.email_status or 'unknown'}; this campaign emails only: {allowed}.",
+            )
+        )
+    if snap.unsubscribed_at is not None:
+        out.append(Reason("unsubscribed", f"The person unsubscribed on {snap.unsubscribed_at:%Y-%m-%d}."))
+    if snap.complained_at is not None:
+        out.append(
+            Reason("complained", f"The person complained (spam report) on {snap.complained_at:%Y-%m-%d}.")
+        )
+    if channel == "email" and snap.email_bounced_at is not None:
+        out.append(
+            Reason(
+                "email_bounced", f"The lead's email address hard-bounced on {snap.email_bounced_at:%Y-%m-%d}."
+            )
+        )
+    if snap.erased_at is not None:
+        out.append(Reason("erased", f"The person's data was erased on {snap.erased_at:%Y-%m-%d}."))
+    if snap.blocklisted_at is not None:
+        out.append(
+            Reason(
+                "blocklisted",
+                f"The person was put on the platform blocklist on {snap.blocklisted_at:%Y-%m-%d}.",
+            )
+        )
+    if snap.replied_at is not None or snap.wrong_person_at is not None:
+        if snap.wrong_person_at is not None:
+            msg = f"The reply on {snap.wrong_person_at:%Y-%m-%d} said wrong person; automation stops."
+        else:
+            assert snap.replied_at is not None
+            msg = f"The person replied on {snap.replied_at:%Y-%m-%d}; automated touches stop everywhere."
+        out.append(Reason("replied", msg))
+    if snap.cooling_until is not None and snap.cooling_until > at:
+        out.append(
+            Reason(
+                "cooling",
+                f"The person said not interested; no agency may contact them until "
+                f"{snap.cooling_until:%Y-%m-%d}.",
+                snap.cooling_until,
+            )
+        )
+    if snap.paused_until is not None and snap.paused_until > at:
+        out.append(
+            Reason(
+                "paused_ooo",
+                f"The person is out of office; automation is paused until {snap.paused_until.isoformat()}.",
+                snap.paused_until,
+            )
+        )
+    if snap.converted_at is not None or snap.owner_converted_at is not None:
+        out.append(Reason("converted", "The lead converted; it stays with its agency and automation stops."))
+    out.extend(time_reasons(snap, channel, policy, at, place))
+    return out
+
+
+def time_reasons(
+    snap: Snapshot, channel: str, policy: GatePolicy, at: datetime, place: Placement
+) -> list[Reason]:
+    """quiet_hours and unknown_timezone."""
+    if not place.zone_known and channel in policy.timezone_required_channels:
+        zone = (
+            f"'{snap.time_zone}' is not a known time zone" if snap.time_zone else "the time zone is unknown"
+        )
+        return [
+            Reason(
+                "unknown_timezone",
+                f"{channel} needs the lead's local time and {zone}; quiet hours cannot be checked.",
+            )
+        ]
+    window = policy.window_for(channel)
+    if windows.is_open(window, at, place.zone):
+        return []
+    assert window is not None
+    opens = windows.next_open(window, at, place.zone)
+    zone_name = place.zone.key if place.zone else "UTC"
+    return [
+        Reason(
+            "quiet_hours",
+            f"Outside the {channel} send window ({window.describe()} in {zone_name}); "
+            f"it is {at.astimezone(place.zone or UTC):%a %H:%M} there.",
+            opens,
+        )
+    ]

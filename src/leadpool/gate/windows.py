@@ -1,0 +1,98 @@
+"""Send windows and calendar days in the lead's own time zone (pure functions, DST-correct).
+
+Every instant is an aware ``datetime``. Wall-clock times are turned into instants through
+``zoneinfo`` and a round trip via UTC, so a day that is 23 or 25 hours long, or a window start that
+falls in a spring-forward gap, still gives the right instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """Open from ``start`` (inclusive) to ``end`` (exclusive) local time on ``days`` (0 = Monday)."""
+
+    start: time
+    end: time
+    days: frozenset[int]
+
+    def describe(self) -> str:
+        names = ",".join(WEEKDAYS[d].capitalize() for d in sorted(self.days))
+        return f"{self.start:%H:%M}-{self.end:%H:%M} {names}"
+
+
+@lru_cache(maxsize=4096)
+def zone_for(name: str | None) -> ZoneInfo | None:
+    """The zone for an IANA name, or None when it is missing or not a real zone."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def aware(at: datetime) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at.isoformat()}: the gate needs an aware instant")
+    return at
+
+
+def local_instant(day: date, wall: time, zone: tzinfo) -> datetime:
+    """The first real instant at or after the wall-clock ``day wall`` in ``zone``, in UTC.
+
+    In a spring-forward gap (the wall time does not exist) this is the moment the clocks jump,
+    which is when the local day first reaches that wall time.
+    """
+    naive = datetime.combine(day, wall)
+    candidate = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if candidate.astimezone(zone).replace(tzinfo=None) == naive:
+        return candidate
+    # nonexistent: fold=0 reads it with the pre-jump offset, which lands after the jump; the
+    # jump itself is the start of the first local hour that exists on the other side.
+    back = candidate.astimezone(zone)
+    return back.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def local_date(at: datetime, zone: tzinfo | None) -> date:
+    """The calendar day at ``at`` in ``zone`` (UTC when the zone is unknown)."""
+    return aware(at).astimezone(zone or UTC).date()
+
+
+def next_local_midnight(at: datetime, zone: tzinfo | None) -> datetime:
+    """When the next local calendar day starts (UTC when the zone is unknown)."""
+    z = zone or UTC
+    return local_instant(local_date(at, z) + timedelta(days=1), time(0), z)
+
+
+def is_open(window: SendWindow | None, at: datetime, zone: tzinfo | None) -> bool:
+    """Whether ``at`` falls inside the window in ``zone`` (no window: always open)."""
+    if window is None:
+        return True
+    local = aware(at).astimezone(zone or UTC)
+    return local.weekday() in window.days and window.start <= local.time().replace(tzinfo=None) < window.end
+
+
+def next_open(window: SendWindow | None, at: datetime, zone: tzinfo | None) -> datetime | None:
+    """The first instant at or after ``at`` when the window is open; None if it never opens."""
+    if window is None or is_open(window, at, zone):
+        return at
+    if not window.days:
+        return None
+    z = zone or UTC
+    today = local_date(at, z)
+    for offset in range(8):
+        day = today + timedelta(days=offset)
+        if day.weekday() not in window.days:
+            continue
+        opening = local_instant(day, window.start, z)
+        if opening >= at:
+            return opening
+    return None  # unreachable with at least one day, kept for the type checker

@@ -1,0 +1,34 @@
+"""The gate's counter rows: touches per (scope, key, day) for the company, sender and agency caps."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Date, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadpool.models.base import Base
+
+GATE_COUNTER_SCOPES = ("company", "sender", "agency")
+
+
+class GateCounter(Base):
+    """An upper bound on the live touches of one cap scope on one day.
+
+    ``n`` is raised by one (conditionally, ``n < cap``) for every reservation and lowered on cancel;
+    expired reservations are not subtracted, so ``n`` may over-count. When ``n`` reaches the cap the
+    gate recounts the live touches exactly (holding this row's lock) and writes the true value back.
+    The row lock is what serialises competing reservations of one scope.
+    """
+
+    __tablename__ = "gate_counters"
+
+    scope: Mapped[str] = mapped_column(Text, primary_key=True)  # company | sender | agency
+    key: Mapped[str] = mapped_column(Text, primary_key=True)  # company id | channel:sender | agency:channel
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # lead-local day (company), else UTC day
+    n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        CheckConstraint("scope IN ('company', 'sender', 'agency')", name="scope"),
+        CheckConstraint("n >= 0", name="n"),
+    )

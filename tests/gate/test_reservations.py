@@ -1,0 +1,175 @@
+"""Reservations: counting, TTL expiry, confirm and cancel, idempotency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from tests.gate.factories import MONDAY_OPEN, World
+
+from leadpool.db import Database, session_scope
+from leadpool.errors import Conflict, InvalidInput, NotFound
+from leadpool.gate import CheckRequest, cancel, check, check_many, confirm_sent
+
+T0 = MONDAY_OPEN
+
+
+def _world(db: Database, **kw: object) -> tuple[World, int]:
+    with session_scope(db) as s:
+        w = World(s, **kw)  # type: ignore[arg-type]
+        lid = w.lead()
+    return w, lid
+
+
+def test_allowed_check_reserves_a_touch_and_records_the_decision(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", sender="a@x.com", at=T0)
+    assert d.decision == "allow" and d.reasons == [] and d.touch_id is not None
+    with db.engine.connect() as c:
+        t = c.execute(text("SELECT state, at, local_date, expires_at, sender FROM touches")).one()
+        dec = c.execute(text("SELECT allowed, touch_id, reasons FROM decisions")).one()
+    assert t.state == "reserved" and t.at == T0 and str(t.local_date) == "2026-03-02"
+    assert t.expires_at == T0 + timedelta(minutes=15) and t.sender == "a@x.com"
+    assert dec.allowed and dec.touch_id == d.touch_id and dec.reasons == []
+
+
+def test_reservation_counts_then_expires(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        assert check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0).allowed
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=T0 + timedelta(minutes=5))
+    assert d.codes == ["lead_daily_cap"]
+    assert d.reasons[0].retry_after == T0.replace(hour=5) + timedelta(days=1)  # NY midnight = 05:00 UTC
+    # 15 minutes later the reservation no longer counts
+    with session_scope(db) as s:
+        d = check(
+            s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=T0 + timedelta(minutes=16)
+        )
+    assert d.allowed and d.touch_id is not None
+
+
+def test_confirm_and_cancel(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0)
+        assert d.touch_id is not None
+        t = confirm_sent(s, d.touch_id, "msg-1", at=T0 + timedelta(minutes=1))
+        assert t.state == "sent" and t.provider_message_id == "msg-1"
+        assert confirm_sent(s, d.touch_id, "msg-1").state == "sent"  # idempotent
+        with pytest.raises(Conflict):
+            confirm_sent(s, d.touch_id, "msg-2")
+        with pytest.raises(Conflict):
+            cancel(s, d.touch_id)
+        with pytest.raises(NotFound):
+            cancel(s, 999999)
+    # a sent touch counts for good, also after the TTL
+    with session_scope(db) as s:
+        d2 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=T0 + timedelta(hours=2))
+    assert d2.codes == ["lead_daily_cap"]
+
+
+def test_cancel_gives_the_slot_back(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0)
+        assert d.touch_id is not None
+        assert cancel(s, d.touch_id, at=T0 + timedelta(minutes=1)).state == "cancelled"
+        assert cancel(s, d.touch_id).state == "cancelled"  # idempotent
+        with pytest.raises(Conflict):
+            confirm_sent(s, d.touch_id, "late")
+    with session_scope(db) as s:
+        assert check(
+            s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0 + timedelta(minutes=2)
+        ).allowed
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT scope, n FROM gate_counters ORDER BY scope")).all()
+    assert [tuple(r) for r in rows] == [("agency", 1), ("company", 1)]
+
+
+def test_expired_reservation_cannot_be_confirmed(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0)
+        assert d.touch_id is not None
+        with pytest.raises(Conflict, match="expired"):
+            confirm_sent(s, d.touch_id, "too-late", at=T0 + timedelta(minutes=15))
+
+
+def test_expired_reservations_are_marked_lazily(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        first = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0 - timedelta(days=7))
+    assert first.allowed
+    with session_scope(db) as s:
+        assert check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0).allowed
+    with db.engine.connect() as c:
+        state = c.execute(text("SELECT state FROM touches WHERE id = :i"), {"i": first.touch_id}).scalar_one()
+    assert state == "expired"
+
+
+def test_no_reserve_records_a_decision_without_a_touch(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, reserve=False)
+        d2 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, reserve=False)
+    assert d.allowed and d.touch_id is None and d2.allowed
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM touches")).scalar_one() == 0
+        assert c.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 2
+
+
+def test_idempotency_key_returns_the_same_decision_and_touch(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        d1 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, idempotency_key="k1")
+    with session_scope(db) as s:
+        d2 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, idempotency_key="k1")
+        d3 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, idempotency_key="k2")
+    assert d1.allowed and d2.allowed and d2.replayed and d2.touch_id == d1.touch_id
+    assert d2.decision_id == d1.decision_id
+    assert d3.codes == ["lead_daily_cap"]
+    with session_scope(db) as s:
+        d4 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, idempotency_key="k2")
+        # the same key for another request is refused, not silently replayed
+        d5 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="sms", at=T0, idempotency_key="k2")
+    assert d4.codes == ["lead_daily_cap"] and d4.replayed
+    assert d5.codes == ["gate_error"]
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM touches")).scalar_one() == 1
+    with session_scope(db) as s, pytest.raises(InvalidInput):
+        check_many(
+            s,
+            [
+                CheckRequest(lid, w.campaign_id, "email", idempotency_key="x"),
+                CheckRequest(lid, w.campaign_id, "email", idempotency_key="x"),
+            ],
+        )
+
+
+def test_check_many_decides_in_order_with_the_same_caps(db: Database) -> None:
+    with session_scope(db) as s:
+        w = World(s)
+        leads = [w.lead() for _ in range(4)]
+    with session_scope(db) as s:
+        ds = check_many(
+            s,
+            [CheckRequest(lid, w.campaign_id, "email", sender="box@x.com", at=T0) for lid in leads]
+            + [CheckRequest(leads[0], w.campaign_id, "linkedin", at=T0)],
+        )
+    # company cap 2/day: the first two pass, the next two are denied, and lead 0 is at its daily cap
+    assert [d.decision for d in ds] == ["allow", "allow", "deny", "deny", "deny"]
+    assert ds[2].codes == ["company_daily_cap"]
+    assert ds[4].codes == ["lead_daily_cap", "company_daily_cap"]
+    assert len({d.touch_id for d in ds[:2]}) == 2
+
+
+def test_bad_input_is_refused(db: Database) -> None:
+    w, lid = _world(db)
+    with session_scope(db) as s:
+        with pytest.raises(InvalidInput, match="channel"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="fax")
+        with pytest.raises(InvalidInput, match="time zone"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(tzinfo=None))

@@ -1,0 +1,234 @@
+"""What each event changes: suppressions, the lead's contact state, enrollments, campaigns.
+
+Every change is monotonic and commutative, so events may arrive late, out of order or twice:
+"since" columns keep the earliest time (LEAST), "until" columns the latest (GREATEST), and
+suppressions are a set union (INSERT ... ON CONFLICT DO NOTHING). Times are the event's
+``occurred_at``, never its arrival.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from leadpool.events.settings import EventSettings
+from leadpool.models import AuditLog, LeadHistory, Suppression
+
+STOP_REASONS = ("replied", "unsubscribed", "complained", "converted", "wrong_person")
+
+
+def suppress(
+    session: Session,
+    kind: str,
+    addresses: Iterable[tuple[str, str]],
+    *,
+    lead_id: int | None,
+    event_id: int | None,
+) -> int:
+    """Add (address_type, value_hmac) pairs to the suppression list; returns how many were new."""
+    rows = [
+        {"kind": kind, "address_type": t, "value_hmac": h, "lead_id": lead_id, "event_id": event_id}
+        for t, h in dict.fromkeys(addresses)
+    ]
+    if not rows:
+        return 0
+    stmt = (
+        pg_insert(Suppression)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_suppressions_kind_address")
+        .returning(Suppression.id)
+    )
+    return len(session.execute(stmt).all())
+
+
+def mark_since(session: Session, lead_id: int, column: str, at: datetime) -> bool:
+    """Set a "since" column to the earliest time seen; True when it changed."""
+    if column not in _SINCE_COLUMNS:
+        raise ValueError(f"not a since column: {column}")
+    row = session.execute(
+        text(
+            f"UPDATE leads SET {column} = :at, updated_at = now() "
+            f"WHERE id = :id AND ({column} IS NULL OR {column} > :at) RETURNING id"
+        ),
+        {"id": lead_id, "at": at},
+    ).first()
+    return row is not None
+
+
+def extend_until(session: Session, lead_id: int, column: str, until: datetime) -> bool:
+    """Push an "until" column to the latest time seen; True when it changed."""
+    if column not in ("cooling_until", "paused_until"):
+        raise ValueError(f"not an until column: {column}")
+    row = session.execute(
+        text(
+            f"UPDATE leads SET {column} = :until, updated_at = now() "
+            f"WHERE id = :id AND ({column} IS NULL OR {column} < :until) RETURNING id"
+        ),
+        {"id": lead_id, "until": until},
+    ).first()
+    return row is not None
+
+
+_SINCE_COLUMNS = (
+    "replied_at",
+    "converted_at",
+    "unsubscribed_at",
+    "complained_at",
+    "wrong_person_at",
+    "email_bounced_at",
+)
+
+
+def set_reply_category(session: Session, lead_id: int, category: str, at: datetime, event_id: int) -> bool:
+    """The lead's reply category is the category of its latest reply (by occurred_at)."""
+    row = session.execute(
+        text(
+            "UPDATE leads SET reply_category = :cat, updated_at = now() WHERE id = :id "
+            "AND reply_category IS DISTINCT FROM :cat AND NOT EXISTS ("
+            "  SELECT 1 FROM events e WHERE e.lead_id = :id AND e.type = 'reply' AND e.id <> :eid"
+            "  AND e.category IS NOT NULL AND e.category <> 'out_of_office'"
+            "  AND (e.occurred_at > :at OR (e.occurred_at = :at AND e.id > :eid))"
+            ") RETURNING id"
+        ),
+        {"id": lead_id, "cat": category, "at": at, "eid": event_id},
+    ).first()
+    return row is not None
+
+
+def end_enrollments(session: Session, lead_id: int, reason: str, *, actor: str, now: datetime) -> int:
+    """End the lead's active enrollment(s) and write why into its history."""
+    ended = session.execute(
+        text(
+            "UPDATE enrollments SET status = 'ended', ended_at = :now, end_reason = :reason "
+            "WHERE lead_id = :id AND status = 'active' RETURNING campaign_id, agency_id"
+        ),
+        {"id": lead_id, "now": now, "reason": reason},
+    ).all()
+    for campaign_id, agency_id in ended:
+        session.add(
+            LeadHistory(
+                lead_id=lead_id,
+                at=now,
+                action="unenrolled",
+                agency_id=agency_id,
+                campaign_id=campaign_id,
+                actor=actor,
+                reason=reason,
+            )
+        )
+    return len(ended)
+
+
+def mark_converted_ownership(
+    session: Session, lead_id: int, at: datetime, *, event_id: int, now: datetime
+) -> bool:
+    """Make the current ownership sticky (release skips converted ownerships) and record it."""
+    row = session.execute(
+        text(
+            "UPDATE ownerships SET converted_at = :at WHERE lead_id = :id "
+            "AND (converted_at IS NULL OR converted_at > :at) RETURNING agency_id"
+        ),
+        {"id": lead_id, "at": at},
+    ).first()
+    if row is None:
+        return False
+    session.add(
+        LeadHistory(
+            lead_id=lead_id,
+            at=now,
+            action="converted",
+            agency_id=row[0],
+            actor=f"event:{event_id}",
+            reason="converted: the lead stays with this agency",
+        )
+    )
+    return True
+
+
+def soft_bounce_threshold_at(
+    session: Session, address_hmac: str, at: datetime, settings: EventSettings
+) -> datetime | None:
+    """When the address reached N soft bounces within the window around ``at``, else None.
+
+    Serialised per address by an advisory lock so concurrent soft bounces cannot each miss the
+    other and leave the threshold uncounted.
+    """
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"soft:{address_hmac}"}
+    )
+    window = timedelta(days=settings.soft_bounce_window_days)
+    times: list[datetime] = list(
+        session.execute(
+            text(
+                "SELECT occurred_at FROM events WHERE address_hmac = :h AND type = 'soft_bounce' "
+                "AND occurred_at BETWEEN :lo AND :hi ORDER BY occurred_at"
+            ),
+            {"h": address_hmac, "lo": at - window, "hi": at + window},
+        ).scalars()
+    )
+    n = settings.soft_bounce_threshold
+    for i in range(len(times) - n + 1):
+        first, last = times[i], times[i + n - 1]
+        if last - first <= window and first <= at <= last:
+            return last
+    return None
+
+
+def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
+    """Pause the campaign when its hard-bounce rate over its last N email sends passes the limit."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"guard:{campaign_id}"}
+    )
+    sends, bounces = session.execute(
+        text(
+            "WITH recent AS ("
+            "  SELECT id FROM touches WHERE campaign_id = :c AND channel = 'email' AND state = 'sent'"
+            "  ORDER BY sent_at DESC NULLS LAST, id DESC LIMIT :window"
+            ") SELECT count(*), count(*) FILTER (WHERE EXISTS ("
+            "  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND e.type = 'hard_bounce'"
+            ")) FROM recent"
+        ),
+        {"c": campaign_id, "window": settings.bounce_guard_window},
+    ).one()
+    if sends < settings.bounce_guard_min_sends or bounces / sends <= settings.bounce_guard_rate:
+        return False
+    paused = session.execute(
+        text(
+            "UPDATE campaigns SET status = 'paused', paused_reason = 'campaign_bounce_guard', "
+            "updated_at = now() WHERE id = :c AND status = 'active' RETURNING id"
+        ),
+        {"c": campaign_id},
+    ).first()
+    if paused is None:
+        return False
+    session.add(
+        AuditLog(
+            at=now,
+            actor="bounce_guard",
+            action="campaign.pause",
+            subject_type="campaign",
+            subject_id=str(campaign_id),
+            detail={"reason": "campaign_bounce_guard", "sends": sends, "hard_bounces": bounces},
+        )
+    )
+    return True
+
+
+def ooo_until(
+    return_date: date | None, occurred_at: datetime, time_zone: str | None, settings: EventSettings
+) -> datetime:
+    """Start of the return day in the lead's time zone (UTC if unknown), else occurred_at + default."""
+    if return_date is not None:
+        try:
+            tz = ZoneInfo(time_zone) if time_zone else ZoneInfo("UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = ZoneInfo("UTC")
+        until = datetime.combine(return_date, time.min, tzinfo=tz)
+        if occurred_at < until <= occurred_at + timedelta(days=settings.ooo_max_days):
+            return until
+    return occurred_at + timedelta(days=settings.ooo_default_days)

@@ -1,0 +1,338 @@
+"""``record_event``: store one event exactly once and apply what it means, in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from leadpool.config import get_settings
+from leadpool.errors import InvalidInput, NotFound
+from leadpool.events import effects as fx
+from leadpool.events.bounces import classify_status
+from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
+from leadpool.events.schemas import EventIn, EventOutcome
+from leadpool.events.settings import EventSettings, get_event_settings
+from leadpool.ingestion.hashing import address_hmac, normalize_address
+from leadpool.models import Event, Lead, Touch
+
+_CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "phone": "phone", "linkedin": "linkedin"}
+
+
+@dataclass
+class _Resolved:
+    """The event after normalisation: who it is about and what it really is."""
+
+    type: str
+    category: str | None
+    return_date: date | None
+    addresses: dict[str, str]  # kind -> normalised value, as given by the event
+    lead: Lead | None
+    touch: Touch | None
+    address_type: str | None
+    address_hmac: str | None
+    detail: dict[str, Any]
+
+
+def record_event(
+    session: Session,
+    event: EventIn,
+    *,
+    at: datetime | None = None,
+    settings: EventSettings | None = None,
+    classifier: Classifier | None = None,
+) -> EventOutcome:
+    """Store ``event`` once per (source, provider_event_id) and apply its effects.
+
+    A duplicate changes nothing and returns ``duplicate=True``. Events about an address the pool
+    does not hold are stored under the address's keyed hash and still suppress it, so a later
+    import of that address is born suppressed. ``at`` is the arrival time (default now).
+    Raises ``InvalidInput`` for an address that cannot be normalised or a hard bounce with no
+    email, ``NotFound`` for an unknown ``lead_id``.
+    """
+    settings = settings or get_event_settings()
+    now = at or datetime.now(UTC)
+    key = get_settings().resolved_secret_key()
+    r = _resolve(session, event, key, classifier or default_classifier())
+
+    stmt = (
+        pg_insert(Event)
+        .values(
+            type=r.type,
+            lead_id=r.lead.id if r.lead else None,
+            address_type=r.address_type,
+            address_hmac=r.address_hmac,
+            channel=event.channel or (r.touch.channel if r.touch else None),
+            occurred_at=event.occurred_at,
+            received_at=now,
+            source=event.source,
+            provider_event_id=event.provider_event_id,
+            category=r.category,
+            text=event.text,
+            sender=event.sender or (r.touch.sender if r.touch else None),
+            touch_id=r.touch.id if r.touch else None,
+            campaign_id=event.campaign_id or (r.touch.campaign_id if r.touch else None),
+            detail=r.detail or None,
+        )
+        .on_conflict_do_nothing(constraint="uq_events_source_provider_event_id")
+        .returning(Event.id)
+    )
+    event_id = session.execute(stmt).scalar()
+    if event_id is None:
+        existing = session.execute(
+            select(Event.id, Event.lead_id, Event.type, Event.category).where(
+                Event.source == event.source, Event.provider_event_id == event.provider_event_id
+            )
+        ).one()
+        return EventOutcome(existing.id, True, existing.lead_id, [], existing.type, existing.category)
+
+    effects = _apply(session, event, r, event_id, key, settings, now)
+    return EventOutcome(event_id, False, r.lead.id if r.lead else None, effects, r.type, r.category)
+
+
+def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifier) -> _Resolved:
+    addresses: dict[str, str] = {}
+    for kind, value in (("email", event.email), ("phone", event.phone), ("linkedin", event.linkedin_url)):
+        if value:
+            try:
+                addresses[kind] = normalize_address(kind, value, region="US")
+            except InvalidInput as e:
+                raise InvalidInput(
+                    f"event {event.source}/{event.provider_event_id}: {kind} {value!r}: {e.message}"
+                ) from e
+
+    lead = _find_lead(session, event, addresses)
+    touch = None
+    if event.provider_message_id:
+        q = select(Touch).where(Touch.provider_message_id == event.provider_message_id)
+        if lead is not None:
+            q = q.where(Touch.lead_id == lead.id)
+        touch = session.execute(q.order_by(Touch.id.desc()).limit(1)).scalar()
+        if lead is None and touch is not None:
+            lead = session.get(Lead, touch.lead_id)
+
+    # the address the event is about: the one for its channel, else any given, else the lead's own
+    address_type = _CHANNEL_ADDRESS.get(event.channel or "") if event.channel else None
+    if address_type not in addresses:
+        address_type = next(iter(addresses), None)
+    value = addresses.get(address_type) if address_type else None
+    if value is None and lead is not None:
+        address_type = _CHANNEL_ADDRESS.get(event.channel or (touch.channel if touch else "") or "")
+        own = {"email": lead.email, "phone": lead.phone, "linkedin": lead.linkedin_url}
+        value = own.get(address_type) if address_type else None
+        if value is None:
+            address_type, value = next(((k, v) for k, v in own.items() if v), (None, None))
+    hmac_value = address_hmac(address_type, value, key) if address_type and value else None
+
+    detail = dict(event.detail)
+    etype: str = event.type
+    category: str | None = None
+    return_date: date | None = None
+    if etype in ("hard_bounce", "soft_bounce"):
+        etype = classify_status(detail.get("smtp_status"), event.type)  # type: ignore[arg-type]
+        if etype != event.type:
+            detail["reported_type"] = event.type
+    if etype == "reply":
+        category, return_date = _reply_category(event, classifier, detail)
+    if etype == "hard_bounce" and address_type != "email":
+        raise InvalidInput(
+            f"event {event.source}/{event.provider_event_id}: a hard bounce needs an email address "
+            "(or a lead that has one)"
+        )
+    return _Resolved(etype, category, return_date, addresses, lead, touch, address_type, hmac_value, detail)
+
+
+def _find_lead(session: Session, event: EventIn, addresses: dict[str, str]) -> Lead | None:
+    if event.lead_id is not None:
+        lead = session.get(Lead, event.lead_id)
+        if lead is None:
+            raise NotFound(f"lead {event.lead_id} not found (event {event.source}/{event.provider_event_id})")
+        return lead
+    if "email" in addresses:
+        lead = session.execute(select(Lead).where(Lead.email == addresses["email"])).scalar()
+        if lead is not None:
+            return lead
+    if "linkedin" in addresses:
+        lead = session.execute(select(Lead).where(Lead.linkedin_url == addresses["linkedin"])).scalar()
+        if lead is not None:
+            return lead
+    if "phone" in addresses:
+        # a number shared by several people names nobody in particular: suppress the number only
+        found = session.execute(select(Lead).where(Lead.phone == addresses["phone"]).limit(2)).scalars().all()
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def _reply_category(
+    event: EventIn, classifier: Classifier, detail: dict[str, Any]
+) -> tuple[str, date | None]:
+    """The sending tool's category wins, except that an opt-out in the text always counts."""
+    received = event.occurred_at.date()
+    return_date = _detail_date(detail.get("return_date"))
+    if event.text:
+        c = classifier.classify(event.text, received=received)
+        detail["classifier"] = {
+            "category": c.category,
+            "confidence": c.confidence,
+            "return_date": c.return_date.isoformat() if c.return_date else None,
+        }
+        if c.category == "unsubscribe" and (is_stop_word(event.text) or c.confidence >= 0.9):
+            return "unsubscribe", None
+        if event.category is None:
+            return c.category, c.return_date or return_date
+        return event.category, return_date or c.return_date
+    return event.category or "other", return_date
+
+
+def _detail_date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _apply(
+    session: Session,
+    event: EventIn,
+    r: _Resolved,
+    event_id: int,
+    key: bytes,
+    settings: EventSettings,
+    now: datetime,
+) -> list[str]:
+    effects: list[str] = []
+    lead = r.lead
+    lead_id = lead.id if lead else None
+    t = event.occurred_at
+    if lead is not None and r.type not in ("delivered", "opened", "clicked", "sender_block"):
+        # one writer per lead at a time, so "latest reply" and history rows stay consistent
+        session.execute(select(Lead.id).where(Lead.id == lead.id).with_for_update(key_share=True))
+
+    if r.type == "hard_bounce":
+        effects += _hard_bounce(session, r, event_id, key, t)
+        if (
+            r.touch is not None
+            and r.touch.channel == "email"
+            and fx.bounce_guard(session, r.touch.campaign_id, settings, now=now)
+        ):
+            effects.append("campaign:paused_bounce_guard")
+    elif r.type == "soft_bounce" and r.address_type == "email" and r.address_hmac:
+        reached = fx.soft_bounce_threshold_at(session, r.address_hmac, t, settings)
+        effects.append("soft_bounce:counted")
+        if reached is not None:
+            effects.append("soft_bounce:threshold")
+            effects += _hard_bounce(session, r, event_id, key, reached)
+    elif r.type == "sender_block":
+        if event.sender or (r.touch and r.touch.sender):
+            effects.append("sender:block_counted")
+    elif r.type in ("complaint", "unsubscribe"):
+        effects += _opt_out(session, r, event_id, key, t, now, complaint=r.type == "complaint")
+    elif r.type == "reply":
+        effects += _reply(session, r, event_id, key, t, now, settings)
+    elif r.type == "converted" and lead_id is not None:
+        if fx.mark_since(session, lead_id, "converted_at", t):
+            effects.append("lead:converted")
+        if fx.mark_converted_ownership(session, lead_id, t, event_id=event_id, now=now):
+            effects.append("ownership:converted")
+        if fx.end_enrollments(session, lead_id, "converted", actor=f"event:{event_id}", now=now):
+            effects.append("enrollment:ended")
+    if lead is not None and effects:
+        session.expire(lead)
+    return effects
+
+
+def _hard_bounce(session: Session, r: _Resolved, event_id: int, key: bytes, t: datetime) -> list[str]:
+    out: list[str] = []
+    if r.address_hmac is None:  # _resolve guarantees an email for hard bounces
+        raise InvalidInput("a hard bounce needs an email address")
+    lead_id = r.lead.id if r.lead else None
+    if fx.suppress(session, "email_bounced", [("email", r.address_hmac)], lead_id=lead_id, event_id=event_id):
+        out.append("suppressed:email_bounced")
+    # only the lead's current address: a different address found later is allowed again
+    if (
+        r.lead is not None
+        and r.lead.email
+        and address_hmac("email", r.lead.email, key) == r.address_hmac
+        and fx.mark_since(session, r.lead.id, "email_bounced_at", t)
+    ):
+        out.append("lead:email_bounced")
+    return out
+
+
+def _person_addresses(r: _Resolved, key: bytes) -> list[tuple[str, str]]:
+    pairs = [(k, address_hmac(k, v, key)) for k, v in r.addresses.items()]
+    if r.address_type and r.address_hmac:
+        pairs.append((r.address_type, r.address_hmac))
+    if r.lead is not None:
+        lead = r.lead
+        for kind, value in (("email", lead.email), ("phone", lead.phone), ("linkedin", lead.linkedin_url)):
+            if value:
+                pairs.append((kind, address_hmac(kind, value, key)))
+        for personal in lead.personal_emails or []:
+            try:
+                pairs.append(("email", address_hmac("email", personal, key)))
+            except InvalidInput:
+                continue
+    return pairs
+
+
+def _opt_out(
+    session: Session, r: _Resolved, event_id: int, key: bytes, t: datetime, now: datetime, *, complaint: bool
+) -> list[str]:
+    kind = "complained" if complaint else "unsubscribed"
+    out: list[str] = []
+    lead_id = r.lead.id if r.lead else None
+    if fx.suppress(session, kind, _person_addresses(r, key), lead_id=lead_id, event_id=event_id):
+        out.append(f"suppressed:{kind}")
+    if lead_id is not None:
+        if fx.mark_since(session, lead_id, "complained_at" if complaint else "unsubscribed_at", t):
+            out.append(f"lead:{kind}")
+        if fx.end_enrollments(session, lead_id, kind, actor=f"event:{event_id}", now=now):
+            out.append("enrollment:ended")
+    return out
+
+
+def _reply(
+    session: Session,
+    r: _Resolved,
+    event_id: int,
+    key: bytes,
+    t: datetime,
+    now: datetime,
+    settings: EventSettings,
+) -> list[str]:
+    out: list[str] = []
+    lead = r.lead
+    if r.category == "unsubscribe":
+        out += _opt_out(session, r, event_id, key, t, now, complaint=False)
+    if lead is None:
+        return out
+    if r.category == "out_of_office":
+        # an auto-reply is not the person answering: pause, do not stop
+        until = fx.ooo_until(r.return_date, t, lead.time_zone, settings)
+        if fx.extend_until(session, lead.id, "paused_until", until):
+            out.append("lead:paused")
+        return out
+    if fx.mark_since(session, lead.id, "replied_at", t):
+        out.append("lead:replied")
+    if r.category and fx.set_reply_category(session, lead.id, r.category, t, event_id):
+        out.append(f"lead:reply_category:{r.category}")
+    if r.category == "not_interested" and fx.extend_until(
+        session, lead.id, "cooling_until", t + timedelta(days=settings.cooling_days)
+    ):
+        out.append("lead:cooling")
+    if r.category == "wrong_person" and fx.mark_since(session, lead.id, "wrong_person_at", t):
+        out.append("lead:wrong_person")
+    reason = "wrong_person" if r.category == "wrong_person" else "replied"
+    if r.category != "unsubscribe" and fx.end_enrollments(
+        session, lead.id, reason, actor=f"event:{event_id}", now=now
+    ):
+        out.append("enrollment:ended")
+    return out

@@ -1,0 +1,95 @@
+"""What an event looks like coming in (from a webhook, the CLI or the API) and what recording it did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EventType = Literal[
+    "hard_bounce",
+    "soft_bounce",
+    "complaint",
+    "unsubscribe",
+    "reply",
+    "converted",
+    "delivered",
+    "opened",
+    "clicked",
+    "sender_block",
+]
+EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+
+ReplyCategory = Literal[
+    "interested", "not_interested", "unsubscribe", "out_of_office", "wrong_person", "other"
+]
+REPLY_CATEGORIES: tuple[str, ...] = ReplyCategory.__args__  # type: ignore[attr-defined]
+
+Channel = Literal["email", "linkedin", "sms", "phone"]
+
+
+class EventIn(BaseModel):
+    """One event about one person (by lead id, or by an address the pool may not even hold)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: EventType
+    lead_id: int | None = Field(None, gt=0)
+    email: str | None = None
+    phone: str | None = None
+    linkedin_url: str | None = None
+    channel: Channel | None = Field(
+        None, description="Defaults from the address given: email, else sms for a phone, else linkedin."
+    )
+    occurred_at: datetime = Field(description="When it happened at the provider (timezone-aware).")
+    source: str = Field(min_length=1, max_length=100, description="sendgrid, mailgun, ..., api, cli")
+    provider_event_id: str = Field(min_length=1, max_length=500, description="Unique per source.")
+    category: ReplyCategory | None = Field(None, description="Reply category from the sending tool.")
+    text: str | None = Field(
+        None, max_length=100_000, description="Raw reply text, classified if no category."
+    )
+    sender: str | None = None
+    provider_message_id: str | None = None
+    campaign_id: int | None = Field(None, gt=0, description="Our campaign id, when the source knows it.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="smtp_status, bounce class, ...")
+
+    @field_validator("email", "phone", "linkedin_url", "sender", "provider_message_id", "text")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None or v.utcoffset() is None:
+            raise ValueError("occurred_at needs a time zone (e.g. 2025-01-01T00:00:00Z)")
+        return v
+
+    @model_validator(mode="after")
+    def _who_and_where(self) -> EventIn:
+        if not (self.lead_id or self.email or self.phone or self.linkedin_url):
+            raise ValueError("an event needs lead_id, email, phone or linkedin_url")
+        if self.channel is None:
+            if self.email:
+                self.channel = "email"
+            elif self.phone:
+                self.channel = "sms"
+            elif self.linkedin_url:
+                self.channel = "linkedin"
+        if self.category is not None and self.type != "reply":
+            raise ValueError(f"category applies to replies only, not to {self.type}")
+        return self
+
+
+@dataclass
+class EventOutcome:
+    """The stored event and what it changed (``effects`` are stable codes, e.g. ``lead:replied``)."""
+
+    event_id: int
+    duplicate: bool
+    lead_id: int | None
+    effects: list[str] = field(default_factory=list)
+    type: str | None = None
+    category: str | None = None

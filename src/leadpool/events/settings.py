@@ -1,0 +1,35 @@
+"""Event policy: how long "not interested" cools a person, bounce thresholds, the bounce guard.
+
+Read from ``LEADPOOL_EVENTS_*`` (e.g. ``LEADPOOL_EVENTS_COOLING_DAYS=180``) by ``get_event_settings``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EventSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADPOOL_EVENTS_", extra="ignore")
+
+    cooling_days: int = Field(365, ge=1, description="Cooling after a not-interested reply, every agency.")
+    ooo_default_days: int = Field(7, ge=1, description="Pause after an out-of-office with no return date.")
+    ooo_max_days: int = Field(
+        365, ge=1, description="A return date further away than this is ignored as a misreading."
+    )
+    soft_bounce_threshold: int = Field(3, ge=1, description="Soft bounces of one address that count as hard.")
+    soft_bounce_window_days: int = Field(30, ge=1, description="...within this many days.")
+    bounce_guard_rate: float = Field(
+        0.03, gt=0, lt=1, description="Pause a campaign whose hard-bounce rate passes this."
+    )
+    bounce_guard_window: int = Field(
+        200, ge=1, description="Measured over the campaign's last N email sends."
+    )
+    bounce_guard_min_sends: int = Field(50, ge=1, description="...once it has at least this many sends.")
+
+
+@lru_cache(maxsize=1)
+def get_event_settings() -> EventSettings:
+    return EventSettings()

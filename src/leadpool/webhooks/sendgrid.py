@@ -1,0 +1,149 @@
+"""SendGrid Event Webhook: ECDSA P-256 signature over timestamp + raw body; JSON array of events.
+
+Mapping: ``bounce`` (type bounce) is a hard bounce unless its status code says otherwise; type
+``blocked`` is a sender block for reputation/content/volume classifications, else a soft bounce;
+``dropped`` for a bounced/invalid address is a hard bounce, for an unsubscribed address an
+unsubscribe, for a spam-reporting address a complaint (other drop reasons say nothing about the
+person); ``spamreport`` a complaint; ``unsubscribe``/``group_unsubscribe`` an unsubscribe;
+``delivered``/``open``/``click`` are stored. ``deferred`` is skipped (SendGrid is still retrying;
+counting every retry would inflate soft bounces), as are ``processed`` and ``group_resubscribe``
+(re-subscription is never automatic).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from leadpool.errors import InvalidInput
+from leadpool.events.schemas import EventIn
+from leadpool.webhooks.common import epoch, header, load_json, require_dict, require_fresh
+from leadpool.webhooks.errors import WebhookUnauthorized
+from leadpool.webhooks.settings import WebhookSettings
+
+NAME = "sendgrid"
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+_SENDER_CLASSES = {"Reputation", "Content", "Frequency or Volume Too High"}
+_DROPPED = {
+    "Bounced Address": "hard_bounce",
+    "Invalid": "hard_bounce",
+    "Invalid Address": "hard_bounce",
+    "Unsubscribed Address": "unsubscribe",
+    "Spam Reporting Address": "complaint",
+}
+_SIMPLE = {
+    "spamreport": "complaint",
+    "unsubscribe": "unsubscribe",
+    "group_unsubscribe": "unsubscribe",
+    "delivered": "delivered",
+    "open": "opened",
+    "click": "clicked",
+}
+
+
+def verify(headers: Mapping[str, str], raw_body: bytes, secrets: WebhookSettings, now: datetime) -> None:
+    """Raise WebhookUnauthorized unless a configured key signed (timestamp + body) recently."""
+    signature = header(headers, SIGNATURE_HEADER)
+    timestamp = header(headers, TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        raise WebhookUnauthorized(
+            f"sendgrid: unsigned delivery ({SIGNATURE_HEADER} and {TIMESTAMP_HEADER} required)"
+        )
+    if not secrets.sendgrid_public_keys:
+        raise WebhookUnauthorized(
+            "sendgrid: no verification key configured (LEADPOOL_WEBHOOK_SENDGRID_PUBLIC_KEYS)"
+        )
+    try:
+        signed_at = epoch(timestamp, NAME, TIMESTAMP_HEADER)
+    except InvalidInput as e:
+        raise WebhookUnauthorized(e.message) from None
+    require_fresh(signed_at, now, secrets.tolerance_seconds, NAME)
+    try:
+        sig = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise WebhookUnauthorized("sendgrid: signature is not base64") from None
+    payload = timestamp.encode() + raw_body
+    for key_b64 in secrets.sendgrid_public_keys:
+        key = load_der_public_key(base64.b64decode(key_b64))
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise WebhookUnauthorized("sendgrid: configured key is not an EC public key")
+        try:
+            key.verify(sig, payload, ec.ECDSA(hashes.SHA256()))
+            return
+        except InvalidSignature:
+            continue
+    raise WebhookUnauthorized("sendgrid: signature does not match (forged or altered body)")
+
+
+def replay_key(headers: Mapping[str, str], raw_body: bytes) -> str | None:
+    signature = header(headers, SIGNATURE_HEADER) or ""
+    timestamp = header(headers, TIMESTAMP_HEADER) or ""
+    return hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+
+
+def _message_id(sg_message_id: Any) -> str | None:
+    # sg_message_id is the X-Message-Id returned at send time plus ".filter..." routing suffixes
+    if not isinstance(sg_message_id, str) or not sg_message_id:
+        return None
+    return sg_message_id.split(".filter", 1)[0]
+
+
+def _type(item: dict[str, Any]) -> str | None:
+    event = item.get("event")
+    if event == "bounce":
+        if item.get("type") == "blocked":
+            status = str(item.get("status") or "")
+            if item.get("bounce_classification") in _SENDER_CLASSES or status.startswith("5.7."):
+                return "sender_block"
+            return "soft_bounce"
+        return "hard_bounce"
+    if event == "dropped":
+        return _DROPPED.get(str(item.get("reason") or ""))
+    return _SIMPLE.get(str(event))
+
+
+def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
+    """One EventIn per event in the batch that says something about a person."""
+    body = load_json(raw_body, NAME)
+    if not isinstance(body, list):
+        raise InvalidInput("sendgrid: body must be a JSON array of events")
+    out: list[EventIn] = []
+    for i, raw in enumerate(body):
+        item = require_dict(raw, NAME, f"event [{i}]")
+        etype = _type(item)
+        if etype is None:
+            continue
+        event_id = item.get("sg_event_id")
+        if not event_id or not item.get("email"):
+            raise InvalidInput(f"sendgrid: event [{i}] lacks sg_event_id or email")
+        detail = {
+            k: item[k]
+            for k in ("event", "type", "bounce_classification", "reason", "status", "smtp-id", "tenant_id")
+            if item.get(k) is not None
+        }
+        if item.get("status") and etype in ("hard_bounce", "soft_bounce"):
+            detail["smtp_status"] = str(item["status"])
+        out.append(
+            EventIn(
+                type=etype,
+                email=item["email"],
+                channel="email",
+                occurred_at=epoch(item.get("timestamp"), NAME, f"event [{i}] timestamp"),
+                source=NAME,
+                provider_event_id=str(event_id),
+                provider_message_id=_message_id(item.get("sg_message_id")),
+                detail=detail,
+            )
+        )
+    return out

@@ -1,0 +1,37 @@
+"""Webhook secrets and tolerances, from ``LEADPOOL_WEBHOOK_*`` (lists are JSON arrays).
+
+Each list holds every currently valid secret, so a secret can be rotated by adding the new one,
+switching the provider over, then removing the old one. An empty list refuses every delivery
+from that provider (fail closed).
+
+| variable | meaning |
+|---|---|
+| ``LEADPOOL_WEBHOOK_TOLERANCE_SECONDS`` | max age (and clock skew) of a signed timestamp, default 300 |
+| ``LEADPOOL_WEBHOOK_SENDGRID_PUBLIC_KEYS`` | SendGrid verification keys: base64 DER SubjectPublicKeyInfo (P-256) |
+| ``LEADPOOL_WEBHOOK_MAILGUN_SIGNING_KEYS`` | Mailgun HTTP webhook signing keys (not the API key) |
+| ``LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH`` | ``user:password`` pairs accepted in ``Authorization: Basic`` |
+| ``LEADPOOL_WEBHOOK_SES_TOPIC_ARNS`` | SNS topic ARNs allowed to deliver SES events |
+| ``LEADPOOL_WEBHOOK_SMARTLEAD_SECRET_KEYS`` | values accepted in the body's ``secret_key`` |
+| ``LEADPOOL_WEBHOOK_INSTANTLY_SECRETS`` | values accepted in the Instantly auth header |
+| ``LEADPOOL_WEBHOOK_INSTANTLY_HEADER`` | that header's name, default ``Authorization`` (``Bearer <secret>`` or the bare secret) |
+| ``LEADPOOL_WEBHOOK_INSTANTLY_WORKSPACES`` | if set, only these Instantly workspace ids are accepted |
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebhookSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADPOOL_WEBHOOK_", extra="ignore")
+
+    tolerance_seconds: int = Field(300, ge=1, description="Max age (and clock skew) of a signed timestamp.")
+    sendgrid_public_keys: list[str] = Field(default_factory=list)
+    mailgun_signing_keys: list[str] = Field(default_factory=list)
+    postmark_basic_auth: list[str] = Field(default_factory=list)
+    ses_topic_arns: list[str] = Field(default_factory=list)
+    smartlead_secret_keys: list[str] = Field(default_factory=list)
+    instantly_secrets: list[str] = Field(default_factory=list)
+    instantly_header: str = "Authorization"
+    instantly_workspaces: list[str] = Field(default_factory=list)

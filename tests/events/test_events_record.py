@@ -1,0 +1,315 @@
+"""record_event: idempotency, lead resolution, and each effect of the "What happens when" table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from leadpool.config import get_settings
+from leadpool.db import Database, session_scope
+from leadpool.errors import InvalidInput, NotFound
+from leadpool.events import EventIn, EventOutcome, record_event
+from leadpool.ingestion.hashing import address_hmac
+from leadpool.models import Campaign, Enrollment, Event, Lead, LeadHistory, Ownership, Suppression
+
+from .conftest import T0, World
+
+
+def rec(db: Database, **kw: Any) -> EventOutcome:
+    kw.setdefault("occurred_at", T0)
+    kw.setdefault("source", "test")
+    kw.setdefault("provider_event_id", f"ev-{kw['type']}-{id(kw)}")
+    with session_scope(db) as s:
+        return record_event(s, EventIn(**kw), at=T0 + timedelta(minutes=1))
+
+
+def suppressions(db: Database) -> set[tuple[str, str, str]]:
+    with session_scope(db) as s:
+        return {(r.kind, r.address_type, r.value_hmac) for r in s.execute(select(Suppression)).scalars()}
+
+
+def h(kind: str, value: str) -> str:
+    return address_hmac(kind, value, get_settings().resolved_secret_key())
+
+
+def test_same_event_twice_is_stored_once_and_has_no_second_effect(db: Database, world: World) -> None:
+    lead = world.lead(email="jo@example.com")
+    first = rec(db, type="hard_bounce", email="Jo@Example.com", provider_event_id="x1")
+    second = rec(db, type="hard_bounce", email="jo@example.com", provider_event_id="x1")
+    assert not first.duplicate and first.lead_id == lead
+    assert "suppressed:email_bounced" in first.effects
+    assert second.duplicate and second.event_id == first.event_id and second.effects == []
+    with session_scope(db) as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 1
+
+
+def test_hard_bounce_suppresses_that_address_only(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    out = rec(db, type="hard_bounce", email="jo@example.com", detail={"smtp_status": "5.1.1"})
+    assert out.effects == ["suppressed:email_bounced", "lead:email_bounced"]
+    assert get_lead(lead).email_bounced_at == T0
+    assert suppressions(db) == {("email_bounced", "email", h("email", "jo@example.com"))}
+    # other channels stay open: nothing else changed
+    got = get_lead(lead)
+    assert got.unsubscribed_at is None and got.replied_at is None
+
+
+def test_hard_bounce_of_an_old_address_does_not_mark_the_current_one(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="new@example.com")
+    out = rec(db, type="hard_bounce", lead_id=lead, email="old@example.com")
+    assert out.effects == ["suppressed:email_bounced"]
+    assert get_lead(lead).email_bounced_at is None
+
+
+def test_policy_rejection_counts_against_the_sender_not_the_lead(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    out = rec(
+        db, type="hard_bounce", email="jo@example.com", sender="agent@x.com", detail={"smtp_status": "5.7.1"}
+    )
+    assert out.type == "sender_block" and out.effects == ["sender:block_counted"]
+    assert suppressions(db) == set()
+    assert get_lead(lead).email_bounced_at is None
+
+
+def test_three_soft_bounces_in_30_days_count_as_hard(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    # out of order on purpose: the count uses occurred_at, not arrival
+    a = rec(db, type="soft_bounce", email="jo@example.com", occurred_at=T0 + timedelta(days=20))
+    b = rec(db, type="hard_bounce", email="jo@example.com", detail={"smtp_status": "5.2.2"})
+    assert b.type == "soft_bounce"
+    assert "soft_bounce:threshold" not in a.effects + b.effects
+    assert get_lead(lead).email_bounced_at is None
+    c = rec(db, type="soft_bounce", email="jo@example.com", occurred_at=T0 + timedelta(days=10))
+    assert "soft_bounce:threshold" in c.effects and "suppressed:email_bounced" in c.effects
+    assert get_lead(lead).email_bounced_at == T0 + timedelta(days=20)
+
+
+def test_soft_bounces_spread_over_more_than_30_days_do_not(db: Database, world: World) -> None:
+    world.lead(email="jo@example.com")
+    for days in (0, 20, 40, 60):
+        out = rec(db, type="soft_bounce", email="jo@example.com", occurred_at=T0 + timedelta(days=days))
+        assert "soft_bounce:threshold" not in out.effects
+    assert suppressions(db) == set()
+
+
+def test_unsubscribe_suppresses_every_address_and_ends_the_enrollment(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(
+        email="jo@example.com", phone="+13035550100", linkedin_url="https://www.linkedin.com/in/jo"
+    )
+    world.own(lead, agency, campaign)
+    out = rec(db, type="unsubscribe", email="jo@example.com")
+    assert out.effects == ["suppressed:unsubscribed", "lead:unsubscribed", "enrollment:ended"]
+    assert get_lead(lead).unsubscribed_at == T0
+    assert suppressions(db) == {
+        ("unsubscribed", "email", h("email", "jo@example.com")),
+        ("unsubscribed", "phone", h("phone", "+13035550100")),
+        ("unsubscribed", "linkedin", h("linkedin", "https://www.linkedin.com/in/jo")),
+    }
+    with session_scope(db) as s:
+        e = s.execute(select(Enrollment)).scalar_one()
+        assert (e.status, e.end_reason) == ("ended", "unsubscribed")
+        hist = s.execute(select(LeadHistory)).scalar_one()
+        assert (hist.action, hist.reason, hist.actor) == (
+            "unenrolled",
+            "unsubscribed",
+            f"event:{out.event_id}",
+        )
+
+
+@pytest.mark.parametrize(
+    "word", ["STOP", "stop", " Stop. ", "STOPALL", "Unsubscribe", "opt-out", "QUIT", "end"]
+)
+def test_sms_stop_words_are_an_unsubscribe(
+    db: Database, world: World, get_lead: Callable[[int], Lead], word: str
+) -> None:
+    lead = world.lead(phone="+13035550101")
+    out = rec(db, type="reply", phone="(303) 555-0101", channel="sms", text=word)
+    assert out.lead_id == lead and out.category == "unsubscribe"
+    got = get_lead(lead)
+    assert got.unsubscribed_at == T0
+    assert ("unsubscribed", "phone", h("phone", "+13035550101")) in suppressions(db)
+
+
+def test_complaint_suppresses_everything(db: Database, world: World, get_lead: Callable[[int], Lead]) -> None:
+    lead = world.lead(email="jo@example.com")
+    out = rec(db, type="complaint", email="jo@example.com")
+    assert "lead:complained" in out.effects
+    assert get_lead(lead).complained_at == T0
+    assert {k for k, _, _ in suppressions(db)} == {"complained"}
+    assert len(suppressions(db)) == 3
+
+
+def test_event_for_an_unknown_address_is_stored_and_suppresses(db: Database) -> None:
+    out = rec(db, type="unsubscribe", email="stranger@example.com")
+    assert out.lead_id is None and out.effects == ["suppressed:unsubscribed"]
+    assert suppressions(db) == {("unsubscribed", "email", h("email", "stranger@example.com"))}
+    with session_scope(db) as s:
+        ev = s.execute(select(Event)).scalar_one()
+        assert ev.address_hmac == h("email", "stranger@example.com") and ev.lead_id is None
+
+
+def test_reply_stops_automation_and_keeps_the_latest_category(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="jo@example.com")
+    world.own(lead, agency, campaign)
+    out = rec(
+        db, type="reply", email="jo@example.com", category="interested", occurred_at=T0 + timedelta(hours=2)
+    )
+    assert out.effects == ["lead:replied", "lead:reply_category:interested", "enrollment:ended"]
+    # an older reply arriving late does not overwrite the newer category, nor move replied_at later
+    rec(db, type="reply", email="jo@example.com", text="What is this about?", occurred_at=T0)
+    got = get_lead(lead)
+    assert got.replied_at == T0 and got.reply_category == "interested"
+
+
+def test_not_interested_cools_for_twelve_months(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    out = rec(db, type="reply", email="jo@example.com", text="Thanks, but we're not interested.")
+    assert out.category == "not_interested" and "lead:cooling" in out.effects
+    assert get_lead(lead).cooling_until == T0 + timedelta(days=365)
+
+
+def test_out_of_office_pauses_until_the_return_date_without_stopping(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="jo@example.com", time_zone="Europe/Berlin")
+    world.own(lead, agency, campaign)
+    out = rec(db, type="reply", email="jo@example.com", text="Ich bin bis zum 24.01.2025 nicht im Büro.")
+    assert out.category == "out_of_office" and out.effects == ["lead:paused"]
+    got = get_lead(lead)
+    assert got.replied_at is None
+    assert got.paused_until is not None and got.paused_until.isoformat() == "2025-01-23T23:00:00+00:00"
+    with session_scope(db) as s:
+        assert s.execute(select(Enrollment.status)).scalar_one() == "active"
+
+
+def test_out_of_office_without_a_date_pauses_seven_days(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    rec(db, type="reply", email="jo@example.com", category="out_of_office")
+    assert get_lead(lead).paused_until == T0 + timedelta(days=7)
+
+
+def test_wrong_person_is_recorded_and_stops_automation(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    out = rec(db, type="reply", email="jo@example.com", text="Jo has left the company, sorry.")
+    assert out.category == "wrong_person"
+    got = get_lead(lead)
+    assert got.wrong_person_at == T0 and got.replied_at == T0
+
+
+def test_tool_category_is_overridden_by_an_opt_out_in_the_text(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    lead = world.lead(email="jo@example.com")
+    out = rec(db, type="reply", email="jo@example.com", category="interested", text="Please unsubscribe me.")
+    assert out.category == "unsubscribe"
+    assert get_lead(lead).unsubscribed_at == T0
+
+
+def test_converted_makes_ownership_sticky(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead()
+    world.own(lead, agency, campaign)
+    out = rec(db, type="converted", lead_id=lead)
+    assert out.effects == ["lead:converted", "ownership:converted", "enrollment:ended"]
+    assert get_lead(lead).converted_at == T0
+    with session_scope(db) as s:
+        assert s.get(Ownership, lead).converted_at == T0  # type: ignore[union-attr]
+        actions = s.execute(select(LeadHistory.action).order_by(LeadHistory.id)).scalars().all()
+        assert actions == ["converted", "unenrolled"]
+
+
+def test_event_links_its_touch_by_provider_message_id(db: Database, world: World) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="jo@example.com")
+    touch = world.touch(lead, campaign, agency, message_id="<m1@x>")
+    out = rec(db, type="opened", email="jo@example.com", provider_message_id="<m1@x>")
+    assert out.effects == []
+    with session_scope(db) as s:
+        ev = s.get(Event, out.event_id)
+        assert ev is not None and (ev.touch_id, ev.campaign_id, ev.sender) == (
+            touch,
+            campaign,
+            "agent@example.com",
+        )
+
+
+def test_bounce_guard_pauses_a_campaign_past_three_percent(db: Database, world: World) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    leads = [world.lead() for _ in range(50)]
+    for i, lead in enumerate(leads):
+        world.touch(lead, campaign, agency, message_id=f"m{i}", at=T0 + timedelta(minutes=i))
+    # 1 of 50 = 2%: no pause; 2 of 50 = 4% > 3%: pause
+    out1 = rec(db, type="hard_bounce", lead_id=leads[0], provider_message_id="m0")
+    assert "campaign:paused_bounce_guard" not in out1.effects
+    out2 = rec(db, type="hard_bounce", lead_id=leads[1], provider_message_id="m1")
+    assert "campaign:paused_bounce_guard" in out2.effects
+    with session_scope(db) as s:
+        c = s.get(Campaign, campaign)
+        assert c is not None and (c.status, c.paused_reason) == ("paused", "campaign_bounce_guard")
+
+
+def test_bounce_guard_needs_fifty_sends(db: Database, world: World) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    leads = [world.lead() for _ in range(10)]
+    for i, lead in enumerate(leads):
+        world.touch(lead, campaign, agency, message_id=f"m{i}")
+    for i in range(5):
+        out = rec(db, type="hard_bounce", lead_id=leads[i], provider_message_id=f"m{i}")
+        assert "campaign:paused_bounce_guard" not in out.effects
+    with session_scope(db) as s:
+        assert s.get(Campaign, campaign).status == "active"  # type: ignore[union-attr]
+
+
+def test_bad_input_says_what_and_stores_nothing(db: Database, world: World) -> None:
+    with pytest.raises(InvalidInput, match="not-an-email"):
+        rec(db, type="hard_bounce", email="not-an-email")
+    with pytest.raises(NotFound, match="lead 999"):
+        rec(db, type="reply", lead_id=999)
+    with pytest.raises(ValueError, match="needs lead_id, email, phone or linkedin_url"):
+        EventIn(type="reply", occurred_at=T0, source="x", provider_event_id="y")
+    with pytest.raises(ValueError, match="time zone"):
+        EventIn(
+            type="reply",
+            email="a@b.com",
+            occurred_at=T0.replace(tzinfo=None),
+            source="x",
+            provider_event_id="y",
+        )
+    with pytest.raises(InvalidInput, match="hard bounce needs an email"):
+        rec(db, type="hard_bounce", phone="+13035550100")
+    with session_scope(db) as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 0

@@ -1,0 +1,201 @@
+"""Postmark (Basic auth), Smartlead (secret_key in body), Instantly (secret header): auth and mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from leadpool.config import get_settings
+from leadpool.db import Database, session_scope
+from leadpool.ingestion.hashing import address_hmac
+from leadpool.models import Lead, Suppression
+from leadpool.webhooks import (
+    WebhookResult,
+    WebhookSettings,
+    WebhookUnauthorized,
+    handle,
+    instantly,
+    postmark,
+    smartlead,
+)
+
+from .conftest import INSTANTLY_BOUNCE, NOW, POSTMARK_AUTH, POSTMARK_BOUNCE, SMARTLEAD_BOUNCE, dumps
+
+INSTANTLY_AUTH = {"Authorization": "Bearer instantly-fixture-secret"}
+
+
+def run(
+    db: Database, provider: str, headers: dict[str, str], body: bytes, secrets: WebhookSettings
+) -> WebhookResult:
+    with session_scope(db) as s:
+        return handle(provider, headers, body, session=s, settings=secrets, now=NOW)
+
+
+def kinds(db: Database, email: str = "bounced.person@example.com") -> set[str]:
+    h = address_hmac("email", email, get_settings().resolved_secret_key())
+    with session_scope(db) as s:
+        return set(s.execute(select(Suppression.kind).where(Suppression.value_hmac == h)).scalars())
+
+
+# --- Postmark -------------------------------------------------------------------------------------
+
+
+def test_postmark_fixture_bounce_with_basic_auth(db: Database, secrets: WebhookSettings) -> None:
+    result = run(db, "postmark", {"Authorization": POSTMARK_AUTH}, dumps(POSTMARK_BOUNCE), secrets)
+    assert result.events_recorded == 1 and kinds(db) == {"email_bounced"}
+    [event] = postmark.parse(dumps(POSTMARK_BOUNCE), {})
+    assert event.provider_event_id == "Bounce:3719297970" and event.detail["smtp_status"] == "5.1.1"
+    assert event.occurred_at.isoformat() == "2025-01-01T00:00:00+00:00"
+
+
+def test_postmark_replay_is_a_duplicate_with_no_effect(db: Database, secrets: WebhookSettings) -> None:
+    run(db, "postmark", {"Authorization": POSTMARK_AUTH}, dumps(POSTMARK_BOUNCE), secrets)
+    again = run(db, "postmark", {"authorization": POSTMARK_AUTH}, dumps(POSTMARK_BOUNCE), secrets)
+    assert (again.events_recorded, again.duplicates) == (0, 1)
+    assert again.outcomes[0].effects == []
+
+
+def test_postmark_rejects_missing_and_wrong_credentials(db: Database, secrets: WebhookSettings) -> None:
+    body = dumps(POSTMARK_BOUNCE)
+    with pytest.raises(WebhookUnauthorized, match="Basic required"):
+        run(db, "postmark", {}, body, secrets)
+    with pytest.raises(WebhookUnauthorized, match="wrong credentials"):
+        run(db, "postmark", {"Authorization": "Basic d2ViaG9vazp3cm9uZw=="}, body, secrets)  # webhook:wrong
+    with pytest.raises(WebhookUnauthorized, match="not valid Basic"):
+        run(db, "postmark", {"Authorization": "Basic %%%"}, body, secrets)
+    assert kinds(db) == set()
+
+
+def test_postmark_spam_complaint_is_not_spam_notification() -> None:
+    def parsed(**change: Any) -> list[str]:
+        return [e.type for e in postmark.parse(dumps({**POSTMARK_BOUNCE, **change}), {})]
+
+    assert parsed(Type="SpamComplaint", TypeCode=100001) == ["complaint"]
+    assert parsed(RecordType="SpamComplaint", Type="SpamComplaint") == ["complaint"]
+    assert parsed(Type="SpamNotification", TypeCode=512, Details="") == ["sender_block"]
+    assert parsed(Type="SoftBounce", TypeCode=4096, Details="smtp;452 4.2.2 mailbox full") == ["soft_bounce"]
+    assert parsed(Type="Transient", TypeCode=2, Details="") == ["soft_bounce"]
+    assert parsed(Type="BadEmailAddress", TypeCode=100000, Details="") == ["hard_bounce"]
+    assert parsed(Type="AddressChange", TypeCode=128) == []
+    auto = postmark.parse(
+        dumps({**POSTMARK_BOUNCE, "Type": "AutoResponder", "Details": "I am out of office"}), {}
+    )
+    assert [(e.type, e.category) for e in auto] == [("reply", "out_of_office")]
+    sub = {
+        "RecordType": "SubscriptionChange",
+        "MessageID": "m-1",
+        "Recipient": "a@example.com",
+        "ChangedAt": "2025-01-01T00:00:00Z",
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+    }
+    assert [e.type for e in postmark.parse(dumps(sub), {})] == ["unsubscribe"]
+    assert postmark.parse(dumps({**sub, "SuppressSending": False}), {}) == []
+
+
+# --- Smartlead ------------------------------------------------------------------------------------
+
+
+def test_smartlead_fixture_bounce_parses_the_dsn(db: Database, secrets: WebhookSettings) -> None:
+    result = run(db, "smartlead", {}, dumps(SMARTLEAD_BOUNCE), secrets)
+    assert result.events_recorded == 1 and kinds(db) == {"email_bounced"}
+    [event] = smartlead.parse(dumps(SMARTLEAD_BOUNCE), {})
+    assert event.type == "hard_bounce" and event.provider_message_id == "<fixture-0001@example.com>"
+    assert event.sender == "agent@example.com" and event.detail["campaign_id"] == 123
+
+
+def test_smartlead_soft_and_policy_bounces_and_both_spellings() -> None:
+    def parsed(**change: Any) -> list[tuple[str, str | None]]:
+        return [(e.type, e.category) for e in smartlead.parse(dumps({**SMARTLEAD_BOUNCE, **change}), {})]
+
+    full = {"text": "452 4.2.2 The recipient's inbox is out of storage space.", "html": ""}
+    assert parsed(bounce_message=full) == [("soft_bounce", None)]
+    policy = {"text": "550 5.7.1 Message rejected due to local policy", "html": ""}
+    assert parsed(bounce_message=policy) == [("sender_block", None)]
+    assert parsed(event_type="EMAIL_BOUNCED") == [("hard_bounce", None)]
+    assert parsed(event_type="LEAD_UNSUBSCRIBED") == [("unsubscribe", None)]
+    assert parsed(event_type="EMAIL_UNSUBSCRIBED") == [("unsubscribe", None)]
+    assert parsed(event_type="EMAIL_OPENED") == [("opened", None)]
+    assert parsed(event_type="EMAIL_LINK_CLICK") == [("clicked", None)]
+    assert parsed(event_type="EMAIL_SENT") == []
+    reply = {"text": "Not interested, thanks.", "html": "", "message_id": "<r1@x>"}
+    assert parsed(event_type="EMAIL_REPLY", reply_message=reply) == [("reply", None)]
+    assert parsed(event_type="EMAIL_REPLIED", reply_message=reply) == [("reply", None)]
+    assert parsed(event_type="LEAD_CATEGORY_UPDATED", lead_category={"new_name": "Out Of Office"}) == [
+        ("reply", "out_of_office")
+    ]
+    assert parsed(event_type="LEAD_CATEGORY_UPDATED", lead_category={"new_name": "My custom label"}) == []
+
+
+def test_smartlead_reply_text_is_classified(db: Database, secrets: WebhookSettings) -> None:
+    with session_scope(db) as s:
+        s.add(Lead(email="bounced.person@example.com"))
+    body = {
+        **SMARTLEAD_BOUNCE,
+        "event_type": "EMAIL_REPLY",
+        "reply_message": {"text": "Please remove me from your list.", "html": ""},
+    }
+    result = run(db, "smartlead", {}, dumps(body), secrets)
+    assert result.outcomes[0].category == "unsubscribe"
+    assert kinds(db) == {"unsubscribed"}
+
+
+def test_smartlead_rejects_missing_and_wrong_secret(db: Database, secrets: WebhookSettings) -> None:
+    with pytest.raises(WebhookUnauthorized, match="secret_key required"):
+        run(
+            db,
+            "smartlead",
+            {},
+            dumps({k: v for k, v in SMARTLEAD_BOUNCE.items() if k != "secret_key"}),
+            secrets,
+        )
+    with pytest.raises(WebhookUnauthorized, match="wrong secret_key"):
+        run(db, "smartlead", {}, dumps({**SMARTLEAD_BOUNCE, "secret_key": "guess"}), secrets)
+    assert kinds(db) == set()
+    run(db, "smartlead", {}, dumps(SMARTLEAD_BOUNCE), secrets)
+    again = run(db, "smartlead", {}, dumps(SMARTLEAD_BOUNCE), secrets)
+    assert (again.events_recorded, again.duplicates) == (0, 1)
+
+
+# --- Instantly ------------------------------------------------------------------------------------
+
+
+def test_instantly_fixture_bounce_with_secret_header(db: Database, secrets: WebhookSettings) -> None:
+    result = run(db, "instantly", INSTANTLY_AUTH, dumps(INSTANTLY_BOUNCE), secrets)
+    assert result.events_recorded == 1 and kinds(db) == {"email_bounced"}
+    again = run(db, "instantly", INSTANTLY_AUTH, dumps(INSTANTLY_BOUNCE), secrets)
+    assert again.duplicates == 1
+
+
+def test_instantly_labels_and_replies() -> None:
+    def parsed(**change: Any) -> list[tuple[str, str | None]]:
+        return [(e.type, e.category) for e in instantly.parse(dumps({**INSTANTLY_BOUNCE, **change}), {})]
+
+    assert parsed(event_type="lead_interested") == [("reply", "interested")]
+    assert parsed(event_type="lead_not_interested") == [("reply", "not_interested")]
+    assert parsed(event_type="lead_out_of_office") == [("reply", "out_of_office")]
+    assert parsed(event_type="lead_wrong_person") == [("reply", "wrong_person")]
+    assert parsed(event_type="lead_unsubscribed") == [("unsubscribe", None)]
+    assert parsed(event_type="reply_received", reply_text="Sounds good, send details") == [("reply", None)]
+    assert parsed(event_type="auto_reply_received", reply_text="Thanks for your email!") == [
+        ("reply", "out_of_office")
+    ]
+    assert parsed(event_type="email_bounced", bounce_type="soft") == [("soft_bounce", None)]
+    assert parsed(event_type="email_sent") == []
+    assert parsed(event_type="campaign_completed") == []
+
+
+def test_instantly_rejects_missing_wrong_and_foreign_workspace(
+    db: Database, secrets: WebhookSettings
+) -> None:
+    body = dumps(INSTANTLY_BOUNCE)
+    with pytest.raises(WebhookUnauthorized, match="Authorization header required"):
+        run(db, "instantly", {}, body, secrets)
+    with pytest.raises(WebhookUnauthorized, match="wrong secret"):
+        run(db, "instantly", {"Authorization": "Bearer nope"}, body, secrets)
+    scoped = secrets.model_copy(update={"instantly_workspaces": ["00000000-0000-4000-8000-000000000001"]})
+    with pytest.raises(WebhookUnauthorized, match="workspace"):
+        run(db, "instantly", INSTANTLY_AUTH, body, scoped)
+    assert kinds(db) == set()

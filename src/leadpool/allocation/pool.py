@@ -1,0 +1,302 @@
+"""The SQL allocation is built from: who is contactable, how candidates rank, and how they are
+assigned.
+
+Ranking (documented in docs/allocation.md): by ``leads.alloc_rank`` (a generated column: 10 for a
+verified email, so verified comes first, else 2 / 1 for an extrapolated confidence >= 0.9 / 0.7;
+plus 1 per address the lead has: email, LinkedIn, phone), then the freshest data
+(``enriched_at``), then the lowest lead id. The order is served by an index over leads nobody
+has ruled out, so reading N candidates stops after about N / selectivity entries.
+
+Assignment is set-based: candidates are read with ``FOR UPDATE OF leads SKIP LOCKED`` (so
+concurrent allocators never wait on each other and never see the same lead twice), ownership is
+written with ``INSERT ... ON CONFLICT (lead_id) DO NOTHING RETURNING`` (so a lead someone else
+committed meanwhile is skipped, never double-owned), then enrollments and history follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from leadpool.allocation.icp import ICP, compile_icp
+from leadpool.models import Company, CompanyOwner, Enrollment, Lead, Ownership
+
+leads = Lead.__table__
+companies = Company.__table__
+ownerships = Ownership.__table__
+enrollments = Enrollment.__table__
+company_owners = CompanyOwner.__table__
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one campaign wants: enough to build its candidate query and write its assignments."""
+
+    campaign_id: int
+    agency_id: int
+    icp: ICP
+    channels: tuple[str, ...]
+
+
+def reachable(channels: Sequence[str]) -> ColumnElement[bool]:
+    """The lead has a usable address on at least one of the campaign's channels."""
+    l = leads.c
+    parts: list[ColumnElement[bool]] = []
+    if "email" in channels:
+        parts.append(and_(l.email.is_not(None), l.email_bounced_at.is_(None)))
+    if "linkedin" in channels:
+        parts.append(l.linkedin_url.is_not(None))
+    if "sms" in channels or "phone" in channels:
+        parts.append(l.phone.is_not(None))
+    return or_(*parts) if parts else literal(False)
+
+
+def contactable(at: datetime) -> ColumnElement[bool]:
+    """Nobody has ruled the person out: no suppression, conversion, reply, or cooling in force."""
+    l = leads.c
+    return and_(
+        l.erased_at.is_(None),
+        l.unsubscribed_at.is_(None),
+        l.complained_at.is_(None),
+        l.converted_at.is_(None),
+        l.blocklisted_at.is_(None),
+        l.replied_at.is_(None),
+        l.wrong_person_at.is_(None),
+        or_(l.cooling_until.is_(None), l.cooling_until <= at),
+    )
+
+
+def rank_columns() -> list[ColumnElement[Any]]:
+    """ORDER BY terms, matching the ``ix_leads_alloc_rank`` index: rank, freshness, lead id."""
+    l = leads.c
+    return [l.alloc_rank.desc(), l.enriched_at.desc().nulls_last(), l.id]
+
+
+def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:
+    joined = leads.outerjoin(companies, companies.c.id == leads.c.company_id)
+    return (
+        select(leads.c.id, leads.c.company_id)
+        .select_from(joined)
+        .where(
+            contactable(at),
+            reachable(target.channels),
+            compile_icp(target.icp, leads, companies),
+            ~exists().where(enrollments.c.lead_id == leads.c.id, enrollments.c.status == "active"),
+        )
+    )
+
+
+def owned_candidates(target: Target, at: datetime, limit: int) -> Select[tuple[int, int | None]]:
+    """The agency's own leads that match, are not enrolled anywhere, and never were in this campaign."""
+    return (
+        _base(target, at)
+        .where(
+            exists().where(ownerships.c.lead_id == leads.c.id, ownerships.c.agency_id == target.agency_id),
+            ~exists().where(
+                enrollments.c.lead_id == leads.c.id, enrollments.c.campaign_id == target.campaign_id
+            ),
+        )
+        .order_by(*rank_columns())
+        .limit(limit)
+        .with_for_update(of=leads, skip_locked=True)
+    )
+
+
+def pool_candidates(
+    target: Target,
+    at: datetime,
+    limit: int | None,
+    *,
+    company_exclusive: bool,
+    skip: Sequence[int] = (),
+    lock: bool = True,
+) -> Select[tuple[int, int | None]]:
+    """Unowned, unquarantined pool leads that match, best first, locked for this transaction
+    (``lock=False``: just read, for counting)."""
+    l = leads.c
+    stmt = _base(target, at).where(
+        ~l.owned,  # the index holds only unowned leads; the anti-join below is the exact test
+        ~exists().where(ownerships.c.lead_id == l.id),
+        or_(l.quarantine_until.is_(None), l.quarantine_until <= at),
+    )
+    if company_exclusive:
+        stmt = stmt.where(
+            or_(
+                l.company_id.is_(None),
+                ~exists().where(
+                    company_owners.c.company_id == l.company_id,
+                    company_owners.c.agency_id != target.agency_id,
+                ),
+            )
+        )
+    if skip:
+        stmt = stmt.where(l.id.not_in(list(skip)))
+    stmt = stmt.order_by(*rank_columns()).limit(limit)
+    return stmt.with_for_update(of=leads, skip_locked=True) if lock else stmt
+
+
+def fetch(session: Session, stmt: Select[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    return [(int(r[0]), None if r[1] is None else int(r[1])) for r in session.execute(stmt)]
+
+
+# advisory lock namespace for company claims (two-key form: this class id, the company id)
+COMPANY_CLAIM_LOCK = 0x1EAD
+
+
+def claim_companies(
+    session: Session, agency_id: int, candidates: Sequence[tuple[int, int | None]], at: datetime
+) -> tuple[list[tuple[int, int | None]], list[int]]:
+    """Company exclusivity: claim each candidate's company; keep candidates whose company is ours.
+
+    Returns ``(kept, dropped_lead_ids)``. A company is claimed under a transaction-level advisory
+    lock taken with ``pg_try_advisory_xact_lock``: an allocator never waits for another one
+    (so two allocators claiming overlapping companies in different orders cannot deadlock); a
+    company someone else is claiming right now is skipped like a locked lead. The claim itself is
+    ``INSERT ... ON CONFLICT DO NOTHING`` on ``company_owners`` (company_id is the primary key),
+    then only companies owned by this agency are kept.
+    """
+    first_lead: dict[int, int] = {}
+    for lid, cid in candidates:
+        if cid is not None:
+            first_lead.setdefault(cid, lid)
+    if not first_lead:
+        return list(candidates), []
+    company_ids = sorted(first_lead)
+    locked = set(
+        session.execute(
+            text(
+                "SELECT c FROM unnest(CAST(:cids AS bigint[])) AS t(c) "
+                "WHERE pg_try_advisory_xact_lock(:ns, c::int)"
+            ),
+            {"cids": company_ids, "ns": COMPANY_CLAIM_LOCK},
+        ).scalars()
+    )
+    if locked:
+        session.execute(
+            text(
+                """
+                INSERT INTO company_owners (company_id, agency_id, acquired_at, first_lead_id)
+                SELECT c, :a, :at, l FROM unnest(CAST(:cids AS bigint[]), CAST(:lids AS bigint[])) AS t(c, l)
+                ON CONFLICT (company_id) DO NOTHING
+                """
+            ),
+            {
+                "a": agency_id,
+                "at": at,
+                "cids": sorted(locked),
+                "lids": [first_lead[c] for c in sorted(locked)],
+            },
+        )
+    ours = set(
+        session.execute(
+            text("SELECT company_id FROM company_owners WHERE company_id = ANY(:cids) AND agency_id = :a"),
+            {"cids": sorted(locked), "a": agency_id},
+        ).scalars()
+    )
+    kept = [(lid, cid) for lid, cid in candidates if cid is None or cid in ours]
+    dropped = [lid for lid, cid in candidates if cid is not None and cid not in ours]
+    return kept, dropped
+
+
+def acquire(
+    session: Session, agency_id: int, lead_ids: Sequence[int], at: datetime, *, actor: str, reason: str
+) -> list[int]:
+    """Insert ownership for each lead not owned yet; returns the leads this call acquired."""
+    if not lead_ids:
+        return []
+    rows = session.execute(
+        text(
+            """
+            WITH got AS (
+                INSERT INTO ownerships (lead_id, agency_id, acquired_at)
+                SELECT id, :a, :at FROM unnest(CAST(:ids AS bigint[])) AS t(id)
+                ON CONFLICT (lead_id) DO NOTHING
+                RETURNING lead_id
+            ), hist AS (
+                INSERT INTO lead_history (lead_id, at, action, agency_id, actor, reason)
+                SELECT lead_id, :at, 'acquired', :a, :actor, :reason FROM got
+            )
+            SELECT lead_id FROM got
+            """
+        ),
+        {"a": agency_id, "at": at, "ids": list(lead_ids), "actor": actor, "reason": reason},
+    )
+    return [int(x) for x in rows.scalars()]
+
+
+def enroll(
+    session: Session,
+    campaign_id: int,
+    agency_id: int,
+    lead_ids: Sequence[int],
+    at: datetime,
+    *,
+    actor: str,
+    reason: str,
+) -> list[int]:
+    """Enroll leads in the campaign; a lead already actively enrolled somewhere is skipped
+    (the partial unique index allows one active enrollment per lead)."""
+    if not lead_ids:
+        return []
+    rows = session.execute(
+        text(
+            """
+            WITH got AS (
+                INSERT INTO enrollments (lead_id, campaign_id, agency_id, status, enrolled_at)
+                SELECT id, :c, :a, 'active', :at FROM unnest(CAST(:ids AS bigint[])) AS t(id)
+                ON CONFLICT (lead_id) WHERE status = 'active' DO NOTHING
+                RETURNING lead_id
+            ), hist AS (
+                INSERT INTO lead_history (lead_id, at, action, agency_id, campaign_id, actor, reason)
+                SELECT lead_id, :at, 'enrolled', :a, :c, :actor, :reason FROM got
+            )
+            SELECT lead_id FROM got
+            """
+        ),
+        {"a": agency_id, "c": campaign_id, "at": at, "ids": list(lead_ids), "actor": actor, "reason": reason},
+    )
+    return [int(x) for x in rows.scalars()]
+
+
+def enrolled_today(session: Session, campaign_ids: Sequence[int], at: datetime) -> dict[int, int]:
+    """How many leads each campaign got since the start of ``at``'s UTC day."""
+    if not campaign_ids:
+        return {}
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = session.execute(
+        text(
+            "SELECT campaign_id, count(*) FROM enrollments WHERE campaign_id = ANY(:c) "
+            "AND enrolled_at >= :day AND enrolled_at < :next GROUP BY campaign_id"
+        ),
+        {"c": list(campaign_ids), "day": day, "next": day + timedelta(days=1)},
+    )
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+__all__ = [
+    "Target",
+    "acquire",
+    "claim_companies",
+    "contactable",
+    "enroll",
+    "enrolled_today",
+    "fetch",
+    "owned_candidates",
+    "pool_candidates",
+    "rank_columns",
+    "reachable",
+]

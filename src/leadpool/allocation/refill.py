@@ -1,0 +1,366 @@
+"""Refill: when a campaign's allocation falls short, buy matching people from Apollo and finish it.
+
+Flow: :func:`request_refill` (called inside the allocation's transaction) writes a
+``refill_jobs`` row and defers the procrastinate task on the same connection, so a rolled-back
+allocation leaves no job. The worker runs :func:`refill_campaign`: it maps the ICP to Apollo
+search parameters, pages through results enriching only people not already fresh in the pool
+(``leadpool.apollo.enrich.search_and_enrich``, which imports through the ingestion), records the
+credits spent, then allocates the shortfall again.
+
+Budget: all refill jobs together may spend ``LEADPOOL_REFILL_DAILY_CREDIT_BUDGET`` credits per UTC
+day; each job gets what is left and stops when it is used up (status ``stopped_by_budget``).
+Refill jobs share one procrastinate lock, so they run one at a time and the budget arithmetic is
+never raced. Rate limits and server errors (429, 5xx, network) are retried with exponential
+backoff by the task's retry strategy; anything else fails the job at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import procrastinate
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from leadpool.allocation import pool
+from leadpool.allocation.icp import to_apollo_search
+from leadpool.allocation.settings import get_allocation_settings
+from leadpool.apollo.errors import ApolloUnavailable, RateLimited
+from leadpool.config import get_settings
+from leadpool.db import Database, open_database, session_scope
+from leadpool.errors import LeadpoolError
+from leadpool.queue import app, defer_in_session, job_statuses
+
+REFILL_TASK = "allocation.refill"
+REFILL_LOCK = "leadpool-refill"
+
+
+def refill_possible() -> bool:
+    """Refill needs it switched on and an Apollo API key to spend credits with."""
+    return get_allocation_settings().refill_enabled and bool(get_settings().apollo_api_key)
+
+
+def request_refill(
+    session: Session, target: pool.Target, shortfall: int, at: datetime
+) -> tuple[int, int] | None:
+    """Defer a refill for ``shortfall`` leads, unless one is already waiting or running for the
+    campaign (then that one is returned). Returns ``(refill_job_id, procrastinate_job_id)``.
+
+    The caller holds the campaign's row lock, so two allocations cannot both defer one.
+    """
+    if shortfall <= 0 or not refill_possible():
+        return None
+    # pending = ours says so AND the queue still has it to do (a job whose worker died or that
+    # failed outside our bookkeeping must not block refills for good)
+    existing = session.execute(
+        text(
+            "SELECT r.id, r.procrastinate_job_id FROM refill_jobs r "
+            "JOIN procrastinate_jobs j ON j.id = r.procrastinate_job_id "
+            "WHERE r.campaign_id = :c AND r.status IN ('queued', 'running') "
+            "AND j.status IN ('todo', 'doing') ORDER BY r.id LIMIT 1"
+        ),
+        {"c": target.campaign_id},
+    ).first()
+    if existing is not None:
+        return int(existing[0]), int(existing[1])
+    params = to_apollo_search(target.icp)
+    refill_job_id = int(
+        session.execute(
+            text(
+                "INSERT INTO refill_jobs (campaign_id, agency_id, status, requested, search_params, created_at) "
+                "VALUES (:c, :a, 'queued', :n, CAST(:p AS jsonb), :at) RETURNING id"
+            ),
+            {
+                "c": target.campaign_id,
+                "a": target.agency_id,
+                "n": shortfall,
+                "p": _json(params),
+                "at": at,
+            },
+        ).scalar_one()
+    )
+    job_id = defer_in_session(
+        session, REFILL_TASK, lock=REFILL_LOCK, task_kwargs={"refill_job_id": refill_job_id}
+    )
+    session.execute(
+        text("UPDATE refill_jobs SET procrastinate_job_id = :j WHERE id = :id"),
+        {"j": job_id, "id": refill_job_id},
+    )
+    return refill_job_id, job_id
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A 429, a 5xx or a network failure: worth trying again later (the client has already
+    retried a few times within the call; this is the slower, job-level backoff)."""
+    if isinstance(exc, RateLimited | ApolloUnavailable | httpx.TransportError):
+        return True
+    status = getattr(exc, "http_status", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def retry_delay(exc: BaseException, attempts: int) -> float:
+    """Exponential backoff (base x 2^attempts), at least what a Retry-After header asked for."""
+    base = get_allocation_settings().refill_retry_base_seconds * float(1 << min(attempts, 16))
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int | float):
+        base = max(base, float(retry_after))
+    return base
+
+
+class TransientRetry(procrastinate.BaseRetryStrategy):
+    """Retry 429/5xx/network errors with exponential backoff, up to the configured attempts."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if not is_transient(exception):
+            return None
+        if job.attempts + 1 >= get_allocation_settings().refill_max_attempts:
+            return None
+        return RetryDecision(retry_in={"seconds": int(retry_delay(exception, job.attempts))})
+
+
+@dataclass
+class RefillOutcome:
+    refill_job_id: int
+    status: str
+    enriched: int = 0
+    allocated: int = 0
+    credits_consumed: Decimal = Decimal(0)
+    note: str | None = None
+
+
+def spent_today(session: Session, at: datetime) -> Decimal:
+    """Credits every refill job started today (UTC) has recorded."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    value = session.execute(
+        text(
+            "SELECT coalesce(sum(credits_consumed), 0) FROM refill_jobs "
+            "WHERE started_at >= :d AND started_at < :e"
+        ),
+        {"d": day, "e": day + timedelta(days=1)},
+    ).scalar_one()
+    return Decimal(value)
+
+
+def _finish(session: Session, refill_job_id: int, status: str, at: datetime, **values: Any) -> None:
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    session.execute(
+        text(
+            f"UPDATE refill_jobs SET status = :status, finished_at = :at{', ' + sets if sets else ''} "
+            "WHERE id = :id"
+        ),
+        {"status": status, "at": at, "id": refill_job_id, **values},
+    )
+
+
+def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: Any = None) -> RefillOutcome:
+    """Do one refill job (the worker calls this; tests may too). Idempotent once finished."""
+    from leadpool.allocation.allocate import allocate
+
+    settings = get_allocation_settings()
+    now = datetime.now(UTC)
+    with session_scope(db) as s:
+        row = s.execute(
+            text(
+                "SELECT r.status, r.campaign_id, r.requested, r.search_params, c.status, a.status "
+                "FROM refill_jobs r JOIN campaigns c ON c.id = r.campaign_id "
+                "JOIN agencies a ON a.id = r.agency_id WHERE r.id = :id FOR UPDATE OF r"
+            ),
+            {"id": refill_job_id},
+        ).first()
+        if row is None:
+            raise LeadpoolError(f"refill job {refill_job_id} not found")
+        status, campaign_id, requested, params, campaign_status, agency_status = row
+        if status in ("done", "failed", "stopped_by_budget"):
+            return RefillOutcome(refill_job_id, status, note="already finished")
+        if campaign_status != "active" or agency_status != "active":
+            why = f"campaign {campaign_id} is {campaign_status}, agency is {agency_status}"
+            _finish(s, refill_job_id, "failed", now, error=why)
+            return RefillOutcome(refill_job_id, "failed", note=why)
+        s.execute(
+            text(
+                "UPDATE refill_jobs SET status = 'running', attempts = attempts + 1, error = NULL, "
+                "started_at = coalesce(started_at, :now) WHERE id = :id"
+            ),
+            {"now": now, "id": refill_job_id},
+        )
+        remaining = settings.refill_daily_credit_budget - spent_today(s, now)
+    if remaining <= 0:
+        with session_scope(db) as s:
+            why = "daily credit budget used up before the job started"
+            _finish(s, refill_job_id, "stopped_by_budget", datetime.now(UTC), error=why)
+        return RefillOutcome(refill_job_id, "stopped_by_budget", note=why)
+
+    try:
+        enriched, credits, stopped = _search_and_enrich(
+            db,
+            params or {},
+            int(requested),
+            remaining,
+            settings.refill_max_pages,
+            timedelta(days=settings.refill_max_age_days),
+            client,
+        )
+    except Exception as exc:
+        retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
+        # credits already paid before the failure still count against the daily budget
+        partial = getattr(exc, "partial", None)
+        spent = Decimal(str(getattr(partial, "credits_consumed", 0) or 0))
+        got = len(getattr(partial, "enriched_lead_ids", None) or [])
+        with session_scope(db) as s:
+            s.execute(
+                text(
+                    "UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at, "
+                    "credits_consumed = credits_consumed + :cr, enriched = enriched + :en WHERE id = :id"
+                ),
+                {
+                    "st": "queued" if retrying else "failed",
+                    "e": f"{type(exc).__name__}: {exc}"[:1000],
+                    "at": None if retrying else datetime.now(UTC),
+                    "cr": spent,
+                    "en": got,
+                    "id": refill_job_id,
+                },
+            )
+        raise
+
+    with session_scope(db) as s:
+        s.execute(
+            text(
+                "UPDATE refill_jobs SET credits_consumed = credits_consumed + :cr, enriched = enriched + :en "
+                "WHERE id = :id"
+            ),
+            {"cr": credits, "en": enriched, "id": refill_job_id},
+        )
+    with session_scope(db) as s:
+        note: str | None = None
+        allocated = 0
+        try:
+            result = allocate(
+                s, int(campaign_id), int(requested), refill_shortfall=False, actor=f"refill:{refill_job_id}"
+            )
+            allocated = len(result.lead_ids)
+            short = result.shortfall
+        except LeadpoolError as e:
+            note, short = e.message, int(requested)
+        final = "stopped_by_budget" if stopped and short > 0 else "done"
+        if note is None and short > 0:
+            note = f"{short} still short: Apollo had no more matching people"
+            if stopped:
+                note = f"{short} still short: daily credit budget reached"
+        _finish(s, refill_job_id, final, datetime.now(UTC), allocated=allocated, error=note)
+    return RefillOutcome(refill_job_id, final, enriched, allocated, credits, note)
+
+
+def _search_and_enrich(
+    db: Database,
+    params: dict[str, Any],
+    want: int,
+    budget: Decimal,
+    max_pages: int,
+    max_age: timedelta,
+    client: Any,
+) -> tuple[int, Decimal, bool]:
+    from leadpool.apollo.client import ApolloClient
+    from leadpool.apollo.enrich import search_and_enrich
+
+    own_client = client is None
+    if own_client:
+        cfg = get_settings()
+        client = ApolloClient(
+            cfg.apollo_api_key or "",
+            base_url=cfg.apollo_base_url,
+            max_retries=get_allocation_settings().refill_http_retries,
+        )
+    try:
+        res = search_and_enrich(
+            db, client, params, want=want, max_pages=max_pages, max_age=max_age, credit_budget=float(budget)
+        )
+    finally:
+        if own_client and hasattr(client, "close"):
+            client.close()
+    return len(res.enriched_lead_ids), Decimal(str(res.credits_consumed)), bool(res.stopped_by_budget)
+
+
+@app.task(name=REFILL_TASK, retry=TransientRetry(), pass_context=True, lock=REFILL_LOCK)
+def refill_campaign(context: procrastinate.JobContext, refill_job_id: int) -> dict[str, Any]:
+    """The procrastinate task: run one refill job against the configured database."""
+    db = open_database()
+    try:
+        attempts = context.job.attempts if context.job is not None else 0
+        out = run_refill(db, refill_job_id, attempts=attempts)
+    finally:
+        db.dispose()
+    return {
+        "refill_job_id": out.refill_job_id,
+        "status": out.status,
+        "enriched": out.enriched,
+        "allocated": out.allocated,
+        "credits_consumed": str(out.credits_consumed),
+    }
+
+
+@dataclass
+class RefillJobView:
+    id: int
+    campaign_id: int
+    agency_id: int
+    status: str
+    queue_status: str | None
+    requested: int
+    enriched: int
+    allocated: int
+    credits_consumed: Decimal
+    attempts: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    job_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def list_refill_jobs(session: Session, *, limit: int = 50, status: str | None = None) -> list[RefillJobView]:
+    """Newest first, with procrastinate's own status of the job next to ours."""
+    rows = session.execute(
+        text(
+            "SELECT id, campaign_id, agency_id, status, requested, enriched, allocated, credits_consumed, "
+            "attempts, error, created_at, started_at, finished_at, procrastinate_job_id FROM refill_jobs "
+            "WHERE (CAST(:st AS text) IS NULL OR status = :st) ORDER BY id DESC LIMIT :lim"
+        ),
+        {"st": status, "lim": limit},
+    ).all()
+    queue = job_statuses(session, [int(r[13]) for r in rows if r[13] is not None])
+    return [
+        RefillJobView(
+            id=int(r[0]),
+            campaign_id=int(r[1]),
+            agency_id=int(r[2]),
+            status=str(r[3]),
+            queue_status=queue.get(int(r[13])) if r[13] is not None else None,
+            requested=int(r[4]),
+            enriched=int(r[5]),
+            allocated=int(r[6]),
+            credits_consumed=Decimal(r[7]),
+            attempts=int(r[8]),
+            error=r[9],
+            created_at=r[10],
+            started_at=r[11],
+            finished_at=r[12],
+            job_id=None if r[13] is None else int(r[13]),
+        )
+        for r in rows
+    ]

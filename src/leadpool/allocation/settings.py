@@ -1,0 +1,44 @@
+"""Allocation policy, read from the environment (``LEADPOOL_*``) when asked for, never at import."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AllocationSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADPOOL_", extra="ignore")
+
+    exclusivity: Literal["person", "company"] = Field(
+        default="person",
+        description="person: each lead has one agency. company: every person at a company belongs to "
+        "the agency that first got someone there.",
+    )
+    quarantine_days: int = Field(
+        default=30, ge=0, description="Days a released lead waits before another agency may own it."
+    )
+    refill_enabled: bool = Field(
+        default=True, description="Defer a refill job when an allocation falls short (needs an Apollo key)."
+    )
+    refill_daily_credit_budget: Decimal = Field(
+        default=Decimal(1000), ge=0, description="Apollo credits all refill jobs may spend per UTC day."
+    )
+    refill_max_pages: int = Field(default=5, ge=1, description="Search pages one refill job may read.")
+    refill_max_age_days: int = Field(
+        default=90, ge=0, description="A pool lead enriched more recently than this is not paid for again."
+    )
+    refill_max_attempts: int = Field(default=5, ge=1, description="Tries per refill job (429/5xx).")
+    refill_retry_base_seconds: float = Field(
+        default=30, ge=0, description="Job-level backoff: base x 2^attempt seconds between tries."
+    )
+    refill_http_retries: int = Field(
+        default=3, ge=0, description="Quick retries the Apollo client makes within one try."
+    )
+
+
+def get_allocation_settings() -> AllocationSettings:
+    """Fresh each call: cheap, and tests change the environment between calls."""
+    return AllocationSettings()

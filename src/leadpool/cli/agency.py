@@ -1,0 +1,92 @@
+"""``leadpool agency``: create, list, cancel and reactivate agencies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from leadpool.allocation import agencies
+from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.db import session_scope
+from leadpool.models import Agency
+
+app = typer.Typer(no_args_is_help=True, help="Agencies: the platform's customers.")
+
+
+def agency_json(a: Agency) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "name": a.name,
+        "status": a.status,
+        "cancelled_at": a.cancelled_at,
+        "created_at": a.created_at,
+    }
+
+
+@app.command("create")
+def create_cmd(
+    name: str = typer.Argument(..., help="Unique agency name."), json_out: bool = JsonOption
+) -> None:
+    """Create an active agency."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        out = agency_json(agencies.create_agency(s, name))
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"agency {out['id']} created: {out['name']}")
+
+
+@app.command("list")
+def list_cmd(
+    status: str | None = typer.Option(None, help="Only agencies in this status (active, cancelled)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """List agencies."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = [agency_json(a) for a in agencies.list_agencies(s, status)]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("id", "name", "status", "cancelled at")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["status"], str(r["cancelled_at"] or ""))
+    console.print(table)
+
+
+@app.command("cancel")
+def cancel_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption) -> None:
+    """Cancel an agency: end its enrollments and release its leads (converted leads stay)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        res = agencies.cancel_agency(s, agency_id, actor="cli")
+    out = {
+        "agency_id": agency_id,
+        "status": "cancelled",
+        "released": len(res.released_lead_ids),
+        "kept_converted": res.kept_converted,
+        "enrollments_ended": res.enrollments_ended,
+        "companies_released": res.companies_released,
+        "quarantine_until": res.quarantine_until,
+    }
+    if json_out:
+        print_json(out)
+    else:
+        console.print(
+            f"agency {agency_id} cancelled: {out['released']} leads released "
+            f"(quarantined until {res.quarantine_until:%Y-%m-%d}), {res.kept_converted} converted kept, "
+            f"{res.enrollments_ended} enrollments ended"
+        )
+
+
+@app.command("reactivate")
+def reactivate_cmd(
+    agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption
+) -> None:
+    """Make a cancelled agency active again (released leads are not given back)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        out = agency_json(agencies.reactivate_agency(s, agency_id))
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"agency {agency_id} is active again; its campaigns stay paused until resumed")

@@ -1,0 +1,178 @@
+"""``leadpool campaign`` and ``leadpool allocate-round``: campaigns and allocation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from leadpool.allocation import campaigns
+from leadpool.allocation.allocate import allocate
+from leadpool.allocation.icp import load_icp_file
+from leadpool.allocation.rounds import allocate_round
+from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.db import session_scope
+from leadpool.models import Campaign
+
+app = typer.Typer(no_args_is_help=True, help="Campaigns: ICP, channels, daily quota, status.")
+
+
+def campaign_json(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "agency_id": c.agency_id,
+        "name": c.name,
+        "status": c.status,
+        "channels": list(c.channels),
+        "daily_quota": c.daily_quota,
+        "icp": c.icp,
+        "paused_reason": c.paused_reason,
+        "activated_at": c.activated_at,
+        "finished_at": c.finished_at,
+    }
+
+
+def _print_campaign(c: dict[str, Any], verb: str) -> None:
+    console.print(
+        f"campaign {c['id']} ({c['name']}, agency {c['agency_id']}) {verb}: status {c['status']}, "
+        f"channels {','.join(c['channels'])}, daily quota {c['daily_quota']}"
+    )
+
+
+@app.command("create")
+def create_cmd(
+    agency: int = typer.Option(..., "--agency", help="Agency id."),
+    name: str = typer.Option(..., "--name", help="Campaign name."),
+    channels: str = typer.Option("email", "--channels", help="Comma-separated: email,linkedin,sms,phone."),
+    icp: Path = typer.Option(..., "--icp", help="ICP filter file (.yaml, .yml or .json)."),
+    daily_quota: int = typer.Option(..., "--daily-quota", help="New leads per day."),
+    activate: bool = typer.Option(False, "--activate", help="Activate right away."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Create a campaign (draft unless --activate) from an ICP file."""
+    with handle_errors():
+        model = load_icp_file(icp)
+        with database() as db, session_scope(db) as s:
+            c = campaigns.create_campaign(
+                s, agency_id=agency, name=name, channels=channels, icp=model, daily_quota=daily_quota
+            )
+            if activate:
+                c = campaigns.activate_campaign(s, c.id)
+            out = campaign_json(c)
+    if json_out:
+        print_json(out)
+    else:
+        _print_campaign(out, "created")
+
+
+@app.command("list")
+def list_cmd(
+    agency: int | None = typer.Option(None, "--agency", help="Only this agency's campaigns."),
+    json_out: bool = JsonOption,
+) -> None:
+    """List campaigns."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = [campaign_json(c) for c in campaigns.list_campaigns(s, agency)]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("id", "agency", "name", "status", "channels", "daily quota")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["agency_id"]),
+            r["name"],
+            r["status"],
+            ",".join(r["channels"]),
+            str(r["daily_quota"]),
+        )
+    console.print(table)
+
+
+def _move(campaign_id: int, action: str, json_out: bool) -> None:
+    with handle_errors(), database() as db, session_scope(db) as s:
+        fn = {
+            "activate": campaigns.activate_campaign,
+            "pause": campaigns.pause_campaign,
+            "resume": campaigns.resume_campaign,
+            "finish": campaigns.finish_campaign,
+        }[action]
+        out = campaign_json(fn(s, campaign_id))
+    if json_out:
+        print_json(out)
+    else:
+        _print_campaign(
+            out, {"activate": "activated", "pause": "paused", "resume": "resumed"}.get(action, "finished")
+        )
+
+
+@app.command("activate")
+def activate_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+    """draft -> active."""
+    _move(campaign_id, "activate", json_out)
+
+
+@app.command("pause")
+def pause_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+    """active -> paused."""
+    _move(campaign_id, "pause", json_out)
+
+
+@app.command("resume")
+def resume_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+    """paused -> active."""
+    _move(campaign_id, "resume", json_out)
+
+
+@app.command("finish")
+def finish_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+    """-> finished; its enrollments end, the agency keeps the leads."""
+    _move(campaign_id, "finish", json_out)
+
+
+@app.command("allocate")
+def allocate_cmd(
+    campaign_id: int = typer.Argument(...),
+    count: int = typer.Option(..., "--count", "-n", help="Leads wanted (capped by the daily quota left)."),
+    show_leads: bool = typer.Option(False, "--show-leads", help="List the lead ids (always in --json)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Give the campaign up to COUNT leads now; a shortfall queues a refill job."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        res = allocate(s, campaign_id, count, actor="cli")
+    if json_out:
+        print_json(res.to_json())
+        return
+    console.print(
+        f"campaign {campaign_id}: {len(res.lead_ids)} leads allocated ({res.reused} re-used, "
+        f"{res.taken_from_pool} from the pool) of {res.granted} granted ({res.requested} asked)"
+    )
+    if res.shortfall:
+        job = f"refill job {res.refill_job_id} queued" if res.refill_job_id else "no refill possible"
+        console.print(f"shortfall {res.shortfall}: {job}")
+    if show_leads:
+        console.print(" ".join(map(str, res.lead_ids)))
+
+
+def allocate_round_cmd(json_out: bool = JsonOption) -> None:
+    """Serve every active campaign's outstanding daily quota together, fairly."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        res = allocate_round(s, actor="cli")
+    if json_out:
+        print_json(res.to_json())
+        return
+    table = Table("campaign", "asked", "target", "allocated", "re-used", "shortfall", "refill job")
+    for c in res.campaigns:
+        table.add_row(
+            str(c.campaign_id),
+            str(c.granted),
+            str(res.targets.get(c.campaign_id, "")),
+            str(len(c.lead_ids)),
+            str(c.reused),
+            str(c.shortfall),
+            str(c.refill_job_id or ""),
+        )
+    console.print(table)
+    console.print(f"{sum(len(c.lead_ids) for c in res.campaigns)} leads allocated; pool supply {res.supply}")

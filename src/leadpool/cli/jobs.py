@@ -1,0 +1,63 @@
+"""``leadpool jobs`` and ``leadpool worker``: the queue of refill jobs."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from leadpool.allocation.refill import list_refill_jobs
+from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.db import session_scope
+from leadpool.queue import run_worker
+
+app = typer.Typer(no_args_is_help=True, help="Background jobs (refills) and their status.")
+
+
+@app.command("list")
+def list_cmd(
+    status: str | None = typer.Option(None, help="queued, running, done, failed or stopped_by_budget."),
+    limit: int = typer.Option(50, help="Newest first, at most this many."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Refill jobs with credits spent and the queue's own status."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = [j.to_json() for j in list_refill_jobs(s, limit=limit, status=status)]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(
+        "id", "campaign", "status", "queue", "asked", "enriched", "allocated", "credits", "tries", "note"
+    )
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["campaign_id"]),
+            r["status"],
+            r["queue_status"] or "",
+            str(r["requested"]),
+            str(r["enriched"]),
+            str(r["allocated"]),
+            str(r["credits_consumed"]),
+            str(r["attempts"]),
+            (r["error"] or "")[:60],
+        )
+    console.print(table)
+
+
+def worker_cmd(
+    once: bool = typer.Option(False, "--once", help="Run the jobs that are ready, then exit."),
+    concurrency: int = typer.Option(1, help="Jobs run at the same time."),
+    queue: list[str] = typer.Option([], "--queue", help="Only these queues (repeatable)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Run queued jobs (procrastinate worker). Ctrl-C stops it cleanly."""
+    with handle_errors(), database() as db:
+        if not json_out:
+            console.print("worker started" + (" (until the queue is empty)" if once else ""))
+        run_worker(uri=db.uri, until_empty=once, queues=queue or None, concurrency=concurrency)
+        with session_scope(db) as s:
+            jobs = list_refill_jobs(s, limit=20)
+    if json_out:
+        print_json({"stopped": True, "recent_jobs": [j.to_json() for j in jobs]})
+    else:
+        console.print("worker stopped")

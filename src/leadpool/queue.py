@@ -1,0 +1,72 @@
+"""The job queue: procrastinate on the service's own PostgreSQL (no extra server).
+
+One module-level :data:`app` carries every task; domains register theirs with ``@app.task`` in a
+module listed in :data:`TASK_MODULES`. Nothing connects at import time: jobs are deferred on the
+caller's own database connection (so a job exists only if the caller's transaction commits), and
+the worker gets a connector built from the settings when it starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+from sqlalchemy.orm import Session
+
+from leadpool.config import get_settings
+from leadpool.db.engine import libpq_uri, resolve_uri
+
+# Modules that define tasks; the worker imports them before fetching jobs.
+TASK_MODULES: list[str] = [
+    "leadpool.allocation.refill",
+]
+
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
+
+
+def connector_for(uri: str | None = None) -> procrastinate.PsycopgConnector:
+    """A connector to ``uri`` (default: the configured database, starting the embedded one)."""
+    conninfo = libpq_uri(uri) if uri else libpq_uri(resolve_uri(get_settings()))
+    return procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
+
+
+def defer_in_session(session: Session, task_name: str, **options: Any) -> int:
+    """Defer ``task_name`` inside the session's current transaction and return the job id.
+
+    ``options`` are procrastinate's ``configure`` options (``lock``, ``queue``, ``schedule_in``...)
+    plus ``task_kwargs``. The job row is written on the session's own psycopg connection, so a
+    rollback of the session leaves no job behind.
+    """
+    raw = session.connection().connection.driver_connection
+    deferrer = app.configure_task(task_name, allow_unknown=False, connection=raw, **options)
+    return int(deferrer.defer())
+
+
+def run_worker(
+    *,
+    uri: str | None = None,
+    until_empty: bool = False,
+    queues: list[str] | None = None,
+    concurrency: int = 1,
+) -> None:
+    """Run queued jobs; with ``until_empty`` stop once no job is ready (tests, demos, cron)."""
+    with app.replace_connector(connector_for(uri)) as worker_app:
+        worker_app.run_worker(
+            queues=queues,
+            concurrency=concurrency,
+            wait=not until_empty,
+            install_signal_handlers=not until_empty,
+            listen_notify=not until_empty,
+        )
+
+
+def job_statuses(session: Session, job_ids: list[int]) -> dict[int, str]:
+    """procrastinate's status (todo, doing, succeeded, failed, cancelled, aborted) per job id."""
+    from sqlalchemy import text
+
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        text("SELECT id, status::text FROM procrastinate_jobs WHERE id = ANY(:ids)"), {"ids": job_ids}
+    )
+    return {int(r[0]): str(r[1]) for r in rows}

@@ -1,0 +1,128 @@
+"""The CLI end to end (in process, on the test database): agencies, campaigns, allocation, jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.allocation.factories import make_company, make_leads
+from typer.testing import CliRunner
+
+from leadpool.cli import app
+from leadpool.db import Database, session_scope
+
+runner = CliRunner()
+
+
+def _json(*args: str) -> Any:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_agency_campaign_allocate_flow(db: Database, tmp_path: Path) -> None:
+    with session_scope(db) as s:
+        make_leads(s, 30, company_id=make_company(s, industry="construction"))
+    icp = tmp_path / "icp.yaml"
+    icp.write_text(
+        "industries: [Construction]\nseniorities: [c_suite]\nemployee_count: {min: 10, max: 500}\n"
+    )
+
+    a = _json("agency", "create", "BuildAgency")
+    b = _json("agency", "create", "OtherAgency")
+    assert a["status"] == "active"
+    assert [x["name"] for x in _json("agency", "list")] == ["BuildAgency", "OtherAgency"]
+
+    c = _json(
+        "campaign",
+        "create",
+        "--agency",
+        str(a["id"]),
+        "--name",
+        "Builders",
+        "--channels",
+        "email,linkedin",
+        "--icp",
+        str(icp),
+        "--daily-quota",
+        "10",
+    )
+    assert c["status"] == "draft" and c["channels"] == ["email", "linkedin"]
+    assert c["icp"]["industries"] == ["construction"]
+    assert _json("campaign", "activate", str(c["id"]))["status"] == "active"
+
+    res = _json("campaign", "allocate", str(c["id"]), "--count", "25")
+    assert res["granted"] == 10 and res["allocated"] == 10 and len(res["lead_ids"]) == 10
+
+    other = _json(
+        "campaign",
+        "create",
+        "--agency",
+        str(b["id"]),
+        "--name",
+        "Others",
+        "--icp",
+        str(icp),
+        "--daily-quota",
+        "15",
+        "--activate",
+    )
+    assert other["status"] == "active"
+    rnd = _json("allocate-round")
+    got = {x["campaign_id"]: x["allocated"] for x in rnd["campaigns"]}
+    assert got == {c["id"]: 0, other["id"]: 15}  # the first campaign's quota is spent for today
+
+    assert _json("campaign", "pause", str(c["id"]))["status"] == "paused"
+    assert _json("campaign", "resume", str(c["id"]))["status"] == "active"
+    cancelled = _json("agency", "cancel", str(a["id"]))
+    assert cancelled["released"] == 10 and cancelled["enrollments_ended"] == 10
+    assert _json("jobs", "list") == []
+    assert _json("worker", "--once")["stopped"] is True
+
+
+def test_bad_input_is_one_clear_line(db: Database, tmp_path: Path) -> None:
+    a = _json("agency", "create", "A1")
+    bad = tmp_path / "icp.json"
+    bad.write_text(json.dumps({"industries": ["construction"], "employee_count": {"min": 50, "max": 5}}))
+    result = runner.invoke(
+        app,
+        [
+            "campaign",
+            "create",
+            "--agency",
+            str(a["id"]),
+            "--name",
+            "x",
+            "--icp",
+            str(bad),
+            "--daily-quota",
+            "5",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "icp.employee_count: min (50) must be <= max (5)" in result.output
+    good = tmp_path / "good.json"
+    good.write_text("{}")
+    result = runner.invoke(
+        app,
+        [
+            "campaign",
+            "create",
+            "--agency",
+            str(a["id"]),
+            "--name",
+            "x",
+            "--icp",
+            str(good),
+            "--daily-quota",
+            "5",
+            "--channels",
+            "email,fax",
+        ],
+    )
+    assert result.exit_code == 2 and "unknown channel 'fax'" in result.output
+    result = runner.invoke(app, ["campaign", "allocate", "999", "--count", "3"])
+    assert result.exit_code == 2 and "campaign 999 not found" in result.output
+    result = runner.invoke(app, ["agency", "create", "A1"])
+    assert result.exit_code == 2 and "already taken" in result.output

@@ -1,0 +1,1 @@
+"""The HTTP service: REST API, ops endpoints and the dashboard (``create_app``)."""

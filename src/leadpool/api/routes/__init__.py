@@ -1,0 +1,19 @@
+"""One router per domain; the app includes them in this order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from leadpool.api.routes import agencies, campaigns, events, jobs, leads, ops, pool, sends, webhooks
+
+ROUTERS: list[APIRouter] = [
+    ops.router,
+    agencies.router,
+    leads.router,
+    pool.router,
+    campaigns.router,
+    sends.router,
+    events.router,
+    webhooks.router,
+    jobs.router,
+]

@@ -1,0 +1,50 @@
+"""Agencies (admin only): create (the API key is shown once), list, cancel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+
+from leadpool.allocation import agencies as agency_service
+from leadpool.api.auth import new_agency_key
+from leadpool.api.deps import AdminCaller, SessionDep
+from leadpool.api.problems import COMMON_RESPONSES
+from leadpool.client.models import MAX_ID, Agency, AgencyCancelled, AgencyCreate, AgencyCreated
+from leadpool.models import Agency as AgencyRow
+
+router = APIRouter(prefix="/v1/agencies", tags=["agencies"], responses=COMMON_RESPONSES)
+
+
+def agency_out(row: AgencyRow) -> Agency:
+    return Agency.model_validate(row, from_attributes=True)
+
+
+@router.post("", response_model=AgencyCreated, status_code=201)
+def create_agency(body: AgencyCreate, session: SessionDep, caller: AdminCaller) -> AgencyCreated:
+    """Create an agency and its API key. The key is in this response only; keep it."""
+    key, key_hash = new_agency_key()
+    row = agency_service.create_agency(session, body.name)
+    row.api_key_hash = key_hash
+    session.flush()
+    return AgencyCreated(**agency_out(row).model_dump(), api_key=key)
+
+
+@router.get("", response_model=list[Agency])
+def list_agencies(session: SessionDep, caller: AdminCaller) -> list[Agency]:
+    return [agency_out(a) for a in agency_service.list_agencies(session)]
+
+
+@router.post("/{agency_id}/cancel", response_model=AgencyCancelled)
+def cancel_agency(
+    session: SessionDep, caller: AdminCaller, agency_id: int = Path(ge=1, le=MAX_ID)
+) -> AgencyCancelled:
+    """Cancel the agency: its enrollments end and its leads return to the pool (after quarantine),
+    except converted leads, which it keeps."""
+    result = agency_service.cancel_agency(session, agency_id, actor=caller.actor)
+    row = agency_service.get_agency(session, agency_id)
+    return AgencyCancelled(
+        **agency_out(row).model_dump(),
+        released=len(result.released_lead_ids),
+        kept=result.kept_converted,
+        enrollments_ended=result.enrollments_ended,
+        quarantine_until=result.quarantine_until,
+    )

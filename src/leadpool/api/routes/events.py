@@ -1,0 +1,40 @@
+"""Events reported by sending engines and agencies (bounces, replies, unsubscribes, conversions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from leadpool.api import metrics, tenancy
+from leadpool.api.deps import Caller, SessionDep
+from leadpool.api.problems import COMMON_RESPONSES
+from leadpool.client.models import EventResult
+from leadpool.events import EventIn, record_event
+
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=COMMON_RESPONSES)
+
+
+@router.post("", response_model=EventResult)
+def post_event(body: EventIn, session: SessionDep, caller: Caller) -> EventResult:
+    """Record one event, once per (source, provider_event_id); a repeat changes nothing and says
+    ``duplicate: true``. An event may name an address the pool does not hold: it is stored and
+    suppresses that address anyway. An agency may name only its own leads and campaigns."""
+    if body.lead_id is not None:
+        tenancy.lead(session, caller, body.lead_id)
+    if body.campaign_id is not None:
+        tenancy.campaign(session, caller, body.campaign_id)
+    outcome = record_event(session, body)
+    if not outcome.duplicate:
+        metrics.EVENTS.labels(type=outcome.type or body.type, via="api").inc()
+    lead_id = outcome.lead_id
+    if lead_id is not None and not caller.is_admin:
+        # an address event may resolve to a lead of another agency: do not reveal which one
+        visible = session.scalar(tenancy.visible_lead_ids([lead_id], caller))
+        lead_id = lead_id if visible else None
+    return EventResult(
+        event_id=outcome.event_id,
+        duplicate=outcome.duplicate,
+        lead_id=lead_id,
+        effects=list(outcome.effects) if caller.is_admin or lead_id is not None else [],
+        type=outcome.type,
+        category=outcome.category,
+    )

@@ -1,0 +1,108 @@
+"""Leads: import (admin), read one lead and its timeline (admin, or the agency that owns it),
+erase (admin)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from leadpool.api import metrics, tenancy
+from leadpool.api.deps import AdminCaller, Caller, SessionDep, database
+from leadpool.api.leadview import lead_detail
+from leadpool.api.problems import COMMON_RESPONSES
+from leadpool.api.timelineview import timeline_entries
+from leadpool.client.models import MAX_ID, ErasureResult, ImportResult, LeadDetail, Timeline
+from leadpool.errors import InvalidInput
+from leadpool.ingestion.formats import people_of
+from leadpool.ingestion.service import import_people
+from leadpool.privacy import erase
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=COMMON_RESPONSES)
+LeadId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IMPORT_ENDPOINT = "api:leads/import"
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "Any Apollo JSON shape the importer takes: a people search page ({people: [...]}), a "
+            "people/match or bulk_match response, a contacts page, one person object, or a list of them. "
+            "The body is kept byte-for-byte as a raw payload."
+        ),
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}
+            }
+        },
+    }
+}
+
+
+def _people(raw: bytes) -> tuple[str, list[Any]]:
+    try:
+        text = raw.decode("utf-8")
+        doc = orjson.loads(raw)
+    except (UnicodeDecodeError, orjson.JSONDecodeError) as e:
+        raise InvalidInput(f"body: not valid UTF-8 JSON ({e})") from e
+    people = people_of(doc)
+    if people is None:
+        raise InvalidInput("body: not an Apollo people response, person object or list of person objects")
+    return text, people
+
+
+@router.post("/import", response_model=ImportResult, openapi_extra=_IMPORT_BODY)
+async def import_leads(request: Request, caller: AdminCaller) -> ImportResult:
+    """Import people into the pool (merged by Apollo id, email or LinkedIn URL). Records that
+    cannot be used are listed in ``rejected`` with their index; the others land."""
+    raw = await request.body()
+    text, people = _people(raw)
+    result = await run_in_threadpool(
+        import_people,
+        database(request),
+        people,
+        endpoint=IMPORT_ENDPOINT,
+        raw_body=text,
+        source_name=str(request.url.path),
+    )
+    merged = result.updated + result.unchanged + result.merged
+    metrics.IMPORTED_RECORDS.labels(outcome="inserted").inc(result.inserted)
+    metrics.IMPORTED_RECORDS.labels(outcome="merged").inc(merged)
+    metrics.IMPORTED_RECORDS.labels(outcome="rejected").inc(result.rejected_count)
+    return ImportResult.model_validate(
+        {
+            "inserted": result.inserted,
+            "merged": merged,
+            "updated": result.updated,
+            "rejected": [{"index": r.index, "reason": r.reason} for r in result.rejected],
+            "lead_ids": result.lead_ids,
+            "companies_inserted": result.companies_inserted,
+        }
+    )
+
+
+@router.get("/{lead_id}", response_model=LeadDetail)
+def get_lead(lead_id: LeadId, session: SessionDep, caller: Caller) -> LeadDetail:
+    """Every stored field of the lead, its company, its owner and its raw Apollo payloads."""
+    return LeadDetail.model_validate(lead_detail(session, tenancy.lead(session, caller, lead_id), caller))
+
+
+@router.get("/{lead_id}/timeline", response_model=Timeline)
+def get_timeline(lead_id: LeadId, session: SessionDep, caller: Caller) -> Timeline:
+    """Ownership changes, enrollments, decisions with reasons, touches and events, in order
+    (an agency sees its own rows and the events about the person)."""
+    tenancy.lead(session, caller, lead_id)
+    return Timeline.model_validate(
+        {"lead_id": lead_id, "entries": timeline_entries(session, lead_id, caller)}
+    )
+
+
+@router.post("/{lead_id}/erase", response_model=ErasureResult)
+def erase_lead(lead_id: LeadId, session: SessionDep, caller: AdminCaller) -> ErasureResult:
+    """Erase the person's personal data; keyed hashes of their addresses stay suppressed so no
+    import brings them back. Idempotent."""
+    tenancy.lead(session, caller, lead_id)
+    return ErasureResult.model_validate(asdict(erase(session, lead_id, actor=caller.actor)))

@@ -1,0 +1,136 @@
+"""The pre-send gate over HTTP: check (one or a batch), then confirm the send or cancel it.
+
+Fail closed: when the database cannot be reached, or the gate itself answers ``gate_error``, a
+check answers 503 with a deny decision, never an allow. Each check commits inside the route, so an
+allow is only returned once its reservation is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from leadpool import gate
+from leadpool.api import metrics, tenancy
+from leadpool.api.deps import BearerCredentials, Caller, SessionDep, authenticate_request, database
+from leadpool.api.problems import COMMON_RESPONSES, database_unreachable
+from leadpool.client.models import (
+    MAX_ID,
+    CancelRequest,
+    CheckBatchRequest,
+    CheckBatchResult,
+    CheckRequest,
+    Decision,
+    SentRequest,
+    Touch,
+)
+from leadpool.db import session_scope
+from leadpool.gate.reasons import GateDecision
+
+router = APIRouter(tags=["gate"], responses=COMMON_RESPONSES)
+TouchId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+_FAIL_CLOSED: dict[int | str, dict[str, Any]] = {
+    503: {"model": Decision, "description": "Fail closed: deny with gate_error."}
+}
+_BATCH_FAIL_CLOSED: dict[int | str, dict[str, Any]] = {
+    503: {"model": CheckBatchResult, "description": "Fail closed: every item denied."}
+}
+GATE_ERROR = "The gate cannot reach its database; nothing may be sent now."
+
+
+def decision_out(d: GateDecision) -> Decision:
+    return Decision.model_validate(d.as_dict())
+
+
+def _denied() -> dict[str, Any]:
+    return {
+        "decision": "deny",
+        "reasons": [{"code": "gate_error", "message": GATE_ERROR, "retry_after": None}],
+        "touch_id": None,
+    }
+
+
+def _count(decisions: list[Decision]) -> None:
+    for d in decisions:
+        metrics.count_decision(d.decision, [r.code for r in d.reasons])
+
+
+def _request(item: CheckRequest) -> gate.CheckRequest:
+    return gate.CheckRequest(
+        lead_id=item.lead_id,
+        campaign_id=item.campaign_id,
+        channel=item.channel,
+        sender=item.sender,
+        at=item.at,
+        reserve=item.reserve,
+        idempotency_key=item.idempotency_key,
+    )
+
+
+@router.post("/v1/sends/check", response_model=Decision, responses=_FAIL_CLOSED)
+def check(body: CheckRequest, request: Request, credentials: BearerCredentials) -> Any:
+    """May this campaign touch this lead on this channel now? Allow reserves a touch (TTL) that
+    counts against every cap until it is confirmed sent, cancelled or expires."""
+    try:
+        with session_scope(database(request)) as session:
+            caller = authenticate_request(session, request, credentials)
+            tenancy.campaign(session, caller, body.campaign_id)
+            (decision,) = gate.check_many(session, [_request(body)])
+            out = decision_out(decision)
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        metrics.count_decision("deny", ["gate_error"])
+        return JSONResponse(_denied(), status_code=503)
+    _count([out])
+    if "gate_error" in (r.code for r in out.reasons):
+        return JSONResponse(out.model_dump(mode="json"), status_code=503)
+    return out
+
+
+@router.post("/v1/sends/check-batch", response_model=CheckBatchResult, responses=_BATCH_FAIL_CLOSED)
+def check_batch(body: CheckBatchRequest, request: Request, credentials: BearerCredentials) -> Any:
+    """Decide many checks in one round trip, with the same guarantees as one by one."""
+    try:
+        with session_scope(database(request)) as session:
+            caller = authenticate_request(session, request, credentials)
+            for campaign_id in {i.campaign_id for i in body.items}:
+                tenancy.campaign(session, caller, campaign_id)
+            decisions = gate.check_many(session, [_request(i) for i in body.items])
+            out = [decision_out(d) for d in decisions]
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        metrics.count_decision("deny", ["gate_error"])
+        return JSONResponse({"results": [_denied() for _ in body.items]}, status_code=503)
+    _count(out)
+    result = CheckBatchResult(results=out)
+    if any(r.code == "gate_error" for d in out for r in d.reasons):
+        return JSONResponse(result.model_dump(mode="json"), status_code=503)
+    return result
+
+
+def touch_out(row: Any) -> Touch:
+    return Touch.model_validate(row, from_attributes=True)
+
+
+@router.post("/v1/touches/{touch_id}/sent", response_model=Touch)
+def confirm_sent(touch_id: TouchId, body: SentRequest, session: SessionDep, caller: Caller) -> Touch:
+    """The touch went out: it stays counted, now as sent. Idempotent for the same message id;
+    409 when the reservation was cancelled or expired (check again before sending)."""
+    tenancy.touch(session, caller, touch_id)
+    gate.confirm_sent(session, touch_id, body.provider_message_id, at=body.at)
+    return touch_out(tenancy.touch(session, caller, touch_id, refresh=True))
+
+
+@router.post("/v1/touches/{touch_id}/cancel", response_model=Touch)
+def cancel(
+    touch_id: TouchId, session: SessionDep, caller: Caller, body: CancelRequest | None = None
+) -> Touch:
+    """The touch will not go out: its reservation stops counting. Idempotent; 409 once sent."""
+    tenancy.touch(session, caller, touch_id)
+    gate.cancel(session, touch_id, at=body.at if body else None)
+    return touch_out(tenancy.touch(session, caller, touch_id, refresh=True))

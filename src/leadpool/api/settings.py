@@ -1,0 +1,24 @@
+"""Settings of the HTTP service (``LEADPOOL_*``), read by a factory, never at import time."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADPOOL_", extra="ignore")
+
+    admin_token: str | None = Field(
+        default=None,
+        description="The platform admin bearer token. Unset: generated once and kept under LEADPOOL_HOME.",
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; larger ones are refused with 413 while streaming.",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark the dashboard cookie Secure (set it when the service is behind HTTPS).",
+    )

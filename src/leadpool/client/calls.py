@@ -1,0 +1,315 @@
+"""Each API operation as a request description plus how to read its answer.
+
+The sync and async clients only differ in how they send a :class:`Call`; everything about paths,
+bodies and result types lives here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from leadpool.client.models import (
+    Agency,
+    AgencyCancelled,
+    AgencyCreated,
+    Allocation,
+    Campaign,
+    CampaignLead,
+    CheckBatchResult,
+    CheckRequest,
+    Decision,
+    ErasureResult,
+    EventResult,
+    Health,
+    ImportResult,
+    Job,
+    LeadDetail,
+    PoolStats,
+    Timeline,
+    Touch,
+    WebhookResult,
+)
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """An error answer from the service, carrying its RFC 9457 problem details."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        self.title = str(problem.get("title", ""))
+        self.detail = str(problem.get("detail", ""))
+        self.errors: list[dict[str, Any]] = list(problem.get("errors") or [])
+        super().__init__(f"{status} {self.title}: {self.detail}")
+
+
+def raise_for_problem(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"title": response.reason_phrase, "detail": response.text[:500]}
+    if not isinstance(body, dict):
+        body = {"detail": str(body)}
+    raise ApiError(response.status_code, body)
+
+
+def _model(model: type[M]) -> Callable[[httpx.Response], M]:
+    def parse(response: httpx.Response) -> M:
+        raise_for_problem(response)
+        return model.model_validate_json(response.content)
+
+    return parse
+
+
+def _list(model: type[M]) -> Callable[[httpx.Response], list[M]]:
+    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+
+    def parse(response: httpx.Response) -> list[M]:
+        raise_for_problem(response)
+        result: list[M] = adapter.validate_json(response.content)
+        return result
+
+    return parse
+
+
+def fail_closed(message: str) -> Decision:
+    return Decision.model_validate(
+        {"decision": "deny", "reasons": [{"code": "gate_error", "message": message}], "touch_id": None}
+    )
+
+
+def _decision(response: httpx.Response) -> Decision:
+    # 503 carries a deny decision (fail closed): return it rather than raise
+    if response.status_code == 503:
+        try:
+            return Decision.model_validate_json(response.content)
+        except ValueError:
+            return fail_closed(f"the service answered 503: {response.text[:200]}")
+    raise_for_problem(response)
+    return Decision.model_validate_json(response.content)
+
+
+def _decisions(count: int) -> Callable[[httpx.Response], list[Decision]]:
+    def parse(response: httpx.Response) -> list[Decision]:
+        if response.status_code == 503:
+            try:
+                return CheckBatchResult.model_validate_json(response.content).results
+            except ValueError:
+                return [fail_closed(f"the service answered 503: {response.text[:200]}")] * count
+        raise_for_problem(response)
+        return CheckBatchResult.model_validate_json(response.content).results
+
+    return parse
+
+
+def _text(response: httpx.Response) -> str:
+    raise_for_problem(response)
+    return response.text
+
+
+@dataclass
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    json: Any = None
+    content: bytes | None = None
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    authenticated: bool = True
+    gate: int = 0  # >0: a gate check of this many items; transport failures fail closed
+
+
+def _body(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _check_body(
+    lead_id: int,
+    campaign_id: int,
+    channel: str,
+    sender: str | None,
+    idempotency_key: str | None,
+    at: datetime | None,
+    reserve: bool,
+) -> dict[str, Any]:
+    return _body(
+        CheckRequest.model_validate(
+            {
+                "lead_id": lead_id,
+                "campaign_id": campaign_id,
+                "channel": channel,
+                "sender": sender,
+                "idempotency_key": idempotency_key,
+                "at": at,
+                "reserve": reserve,
+            }
+        )
+    )
+
+
+# ops
+
+
+def health() -> Call[Health]:
+    return Call("GET", "/healthz", _model(Health), authenticated=False)
+
+
+def metrics() -> Call[str]:
+    return Call("GET", "/metrics", _text, authenticated=False)
+
+
+# agencies (admin)
+
+
+def create_agency(name: str) -> Call[AgencyCreated]:
+    return Call("POST", "/v1/agencies", _model(AgencyCreated), json={"name": name})
+
+
+def list_agencies() -> Call[list[Agency]]:
+    return Call("GET", "/v1/agencies", _list(Agency))
+
+
+def cancel_agency(agency_id: int) -> Call[AgencyCancelled]:
+    return Call("POST", f"/v1/agencies/{agency_id}/cancel", _model(AgencyCancelled))
+
+
+# leads and the pool
+
+
+def import_leads(payload: Any) -> Call[ImportResult]:
+    """``payload``: any Apollo JSON shape the importer takes (a search page, a match, a list of
+    people), or the raw bytes of one, sent untouched so the raw payload is kept as received."""
+    if isinstance(payload, bytes | bytearray):
+        return Call(
+            "POST",
+            "/v1/leads/import",
+            _model(ImportResult),
+            content=bytes(payload),
+            headers={"Content-Type": "application/json"},
+        )
+    return Call("POST", "/v1/leads/import", _model(ImportResult), json=payload)
+
+
+def get_lead(lead_id: int) -> Call[LeadDetail]:
+    return Call("GET", f"/v1/leads/{lead_id}", _model(LeadDetail))
+
+
+def lead_timeline(lead_id: int) -> Call[Timeline]:
+    return Call("GET", f"/v1/leads/{lead_id}/timeline", _model(Timeline))
+
+
+def erase_lead(lead_id: int) -> Call[ErasureResult]:
+    return Call("POST", f"/v1/leads/{lead_id}/erase", _model(ErasureResult))
+
+
+def pool_stats() -> Call[PoolStats]:
+    return Call("GET", "/v1/pool/stats", _model(PoolStats))
+
+
+def list_jobs(limit: int = 100) -> Call[list[Job]]:
+    return Call("GET", "/v1/jobs", _list(Job), params={"limit": limit})
+
+
+# campaigns (agency)
+
+
+def create_campaign(
+    name: str, channels: Iterable[str], icp: Mapping[str, Any], daily_quota: int
+) -> Call[Campaign]:
+    body = {"name": name, "channels": list(channels), "icp": dict(icp), "daily_quota": daily_quota}
+    return Call("POST", "/v1/campaigns", _model(Campaign), json=body)
+
+
+def list_campaigns() -> Call[list[Campaign]]:
+    return Call("GET", "/v1/campaigns", _list(Campaign))
+
+
+def get_campaign(campaign_id: int) -> Call[Campaign]:
+    return Call("GET", f"/v1/campaigns/{campaign_id}", _model(Campaign))
+
+
+def campaign_action(campaign_id: int, action: str) -> Call[Campaign]:
+    return Call("POST", f"/v1/campaigns/{campaign_id}/{action}", _model(Campaign))
+
+
+def allocate(campaign_id: int, count: int) -> Call[Allocation]:
+    return Call("POST", f"/v1/campaigns/{campaign_id}/allocate", _model(Allocation), json={"count": count})
+
+
+def campaign_leads(campaign_id: int, limit: int = 100, offset: int = 0) -> Call[list[CampaignLead]]:
+    return Call(
+        "GET",
+        f"/v1/campaigns/{campaign_id}/leads",
+        _list(CampaignLead),
+        params={"limit": limit, "offset": offset},
+    )
+
+
+# the gate
+
+
+def check(
+    lead_id: int,
+    campaign_id: int,
+    channel: str,
+    sender: str | None = None,
+    idempotency_key: str | None = None,
+    at: datetime | None = None,
+    reserve: bool = True,
+) -> Call[Decision]:
+    body = _check_body(lead_id, campaign_id, channel, sender, idempotency_key, at, reserve)
+    return Call("POST", "/v1/sends/check", _decision, json=body, gate=1)
+
+
+def check_batch(items: Iterable[CheckRequest | Mapping[str, Any]]) -> Call[list[Decision]]:
+    body = [_body(i if isinstance(i, CheckRequest) else CheckRequest.model_validate(dict(i))) for i in items]
+    return Call(
+        "POST", "/v1/sends/check-batch", _decisions(len(body)), json={"items": body}, gate=max(1, len(body))
+    )
+
+
+def confirm_sent(touch_id: int, provider_message_id: str, at: datetime | None = None) -> Call[Touch]:
+    body: dict[str, Any] = {"provider_message_id": provider_message_id}
+    if at is not None:
+        body["at"] = at.isoformat()
+    return Call("POST", f"/v1/touches/{touch_id}/sent", _model(Touch), json=body)
+
+
+def cancel_touch(touch_id: int, at: datetime | None = None) -> Call[Touch]:
+    body = {"at": at.isoformat()} if at is not None else None
+    return Call("POST", f"/v1/touches/{touch_id}/cancel", _model(Touch), json=body)
+
+
+# events and webhooks
+
+
+def record_event(event: Mapping[str, Any] | BaseModel) -> Call[EventResult]:
+    body = _body(event) if isinstance(event, BaseModel) else _jsonable(dict(event))
+    return Call("POST", "/v1/events", _model(EventResult), json=body)
+
+
+def webhook(provider: str, body: bytes, headers: Mapping[str, str]) -> Call[WebhookResult]:
+    return Call(
+        "POST",
+        f"/v1/webhooks/{provider}",
+        _model(WebhookResult),
+        content=body,
+        headers=dict(headers),
+        authenticated=False,
+    )
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items() if v is not None}

@@ -1,0 +1,310 @@
+"""``LeadpoolClient`` (sync) and ``AsyncLeadpoolClient``: the API over httpx, with typed results.
+
+Errors raise :class:`ApiError` carrying the problem details, except gate checks, which fail
+closed: a 503 from the service, or a service that cannot be reached, gives a deny decision with
+``gate_error`` instead of an exception, so a sending engine that forgets a ``try`` still sends
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from leadpool.client import calls
+from leadpool.client.calls import Call
+from leadpool.client.models import (
+    Agency,
+    AgencyCancelled,
+    AgencyCreated,
+    Allocation,
+    Campaign,
+    CampaignLead,
+    CheckRequest,
+    Decision,
+    ErasureResult,
+    EventResult,
+    Health,
+    ImportResult,
+    Job,
+    LeadDetail,
+    PoolStats,
+    Timeline,
+    Touch,
+    WebhookResult,
+)
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 30.0
+
+
+def _request_args(call: Call[Any], token: str | None) -> dict[str, Any]:
+    headers = dict(call.headers)
+    if call.authenticated and token:
+        headers["Authorization"] = f"Bearer {token}"
+    args: dict[str, Any] = {"headers": headers}
+    if call.json is not None:
+        args["json"] = call.json
+    if call.content is not None:
+        args["content"] = call.content
+    if call.params:
+        args["params"] = call.params
+    return args
+
+
+def _unreachable(call: Call[T], exc: httpx.TransportError) -> T:
+    message = f"the gate service cannot be reached ({type(exc).__name__})"
+    if call.gate == 1 and call.path.endswith("/check"):
+        return calls.fail_closed(message)  # type: ignore[return-value]
+    return [calls.fail_closed(message) for _ in range(call.gate)]  # type: ignore[return-value]
+
+
+class LeadpoolClient:
+    """Sync client. ``token``: the admin token or an agency API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.token = token
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _run(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(call.method, call.path, **_request_args(call, self.token))
+        except httpx.TransportError as exc:
+            if call.gate:
+                return _unreachable(call, exc)
+            raise
+        return call.parse(response)
+
+    def health(self) -> Health:
+        return self._run(calls.health())
+
+    def metrics(self) -> str:
+        return self._run(calls.metrics())
+
+    def create_agency(self, name: str) -> AgencyCreated:
+        return self._run(calls.create_agency(name))
+
+    def list_agencies(self) -> list[Agency]:
+        return self._run(calls.list_agencies())
+
+    def cancel_agency(self, agency_id: int) -> AgencyCancelled:
+        return self._run(calls.cancel_agency(agency_id))
+
+    def import_leads(self, payload: Any) -> ImportResult:
+        return self._run(calls.import_leads(payload))
+
+    def get_lead(self, lead_id: int) -> LeadDetail:
+        return self._run(calls.get_lead(lead_id))
+
+    def lead_timeline(self, lead_id: int) -> Timeline:
+        return self._run(calls.lead_timeline(lead_id))
+
+    def erase_lead(self, lead_id: int) -> ErasureResult:
+        return self._run(calls.erase_lead(lead_id))
+
+    def pool_stats(self) -> PoolStats:
+        return self._run(calls.pool_stats())
+
+    def list_jobs(self, limit: int = 100) -> list[Job]:
+        return self._run(calls.list_jobs(limit))
+
+    def create_campaign(
+        self, name: str, channels: Iterable[str], icp: Mapping[str, Any], daily_quota: int
+    ) -> Campaign:
+        return self._run(calls.create_campaign(name, channels, icp, daily_quota))
+
+    def list_campaigns(self) -> list[Campaign]:
+        return self._run(calls.list_campaigns())
+
+    def get_campaign(self, campaign_id: int) -> Campaign:
+        return self._run(calls.get_campaign(campaign_id))
+
+    def activate_campaign(self, campaign_id: int) -> Campaign:
+        return self._run(calls.campaign_action(campaign_id, "activate"))
+
+    def pause_campaign(self, campaign_id: int) -> Campaign:
+        return self._run(calls.campaign_action(campaign_id, "pause"))
+
+    def resume_campaign(self, campaign_id: int) -> Campaign:
+        return self._run(calls.campaign_action(campaign_id, "resume"))
+
+    def allocate(self, campaign_id: int, count: int) -> Allocation:
+        return self._run(calls.allocate(campaign_id, count))
+
+    def campaign_leads(self, campaign_id: int, limit: int = 100, offset: int = 0) -> list[CampaignLead]:
+        return self._run(calls.campaign_leads(campaign_id, limit, offset))
+
+    def check(
+        self,
+        lead_id: int,
+        campaign_id: int,
+        channel: str,
+        sender: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+        reserve: bool = True,
+    ) -> Decision:
+        return self._run(calls.check(lead_id, campaign_id, channel, sender, idempotency_key, at, reserve))
+
+    def check_batch(self, items: Iterable[CheckRequest | Mapping[str, Any]]) -> list[Decision]:
+        return self._run(calls.check_batch(items))
+
+    def confirm_sent(self, touch_id: int, provider_message_id: str, at: datetime | None = None) -> Touch:
+        return self._run(calls.confirm_sent(touch_id, provider_message_id, at))
+
+    def cancel_touch(self, touch_id: int, at: datetime | None = None) -> Touch:
+        return self._run(calls.cancel_touch(touch_id, at))
+
+    def record_event(self, event: Mapping[str, Any] | BaseModel) -> EventResult:
+        return self._run(calls.record_event(event))
+
+    def webhook(self, provider: str, body: bytes, headers: Mapping[str, str]) -> WebhookResult:
+        return self._run(calls.webhook(provider, body, headers))
+
+
+class AsyncLeadpoolClient:
+    """Async client, the same operations as :class:`LeadpoolClient`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.token = token
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _run(self, call: Call[T]) -> T:
+        try:
+            response = await self._http.request(call.method, call.path, **_request_args(call, self.token))
+        except httpx.TransportError as exc:
+            if call.gate:
+                return _unreachable(call, exc)
+            raise
+        return call.parse(response)
+
+    async def health(self) -> Health:
+        return await self._run(calls.health())
+
+    async def metrics(self) -> str:
+        return await self._run(calls.metrics())
+
+    async def create_agency(self, name: str) -> AgencyCreated:
+        return await self._run(calls.create_agency(name))
+
+    async def list_agencies(self) -> list[Agency]:
+        return await self._run(calls.list_agencies())
+
+    async def cancel_agency(self, agency_id: int) -> AgencyCancelled:
+        return await self._run(calls.cancel_agency(agency_id))
+
+    async def import_leads(self, payload: Any) -> ImportResult:
+        return await self._run(calls.import_leads(payload))
+
+    async def get_lead(self, lead_id: int) -> LeadDetail:
+        return await self._run(calls.get_lead(lead_id))
+
+    async def lead_timeline(self, lead_id: int) -> Timeline:
+        return await self._run(calls.lead_timeline(lead_id))
+
+    async def erase_lead(self, lead_id: int) -> ErasureResult:
+        return await self._run(calls.erase_lead(lead_id))
+
+    async def pool_stats(self) -> PoolStats:
+        return await self._run(calls.pool_stats())
+
+    async def list_jobs(self, limit: int = 100) -> list[Job]:
+        return await self._run(calls.list_jobs(limit))
+
+    async def create_campaign(
+        self, name: str, channels: Iterable[str], icp: Mapping[str, Any], daily_quota: int
+    ) -> Campaign:
+        return await self._run(calls.create_campaign(name, channels, icp, daily_quota))
+
+    async def list_campaigns(self) -> list[Campaign]:
+        return await self._run(calls.list_campaigns())
+
+    async def get_campaign(self, campaign_id: int) -> Campaign:
+        return await self._run(calls.get_campaign(campaign_id))
+
+    async def activate_campaign(self, campaign_id: int) -> Campaign:
+        return await self._run(calls.campaign_action(campaign_id, "activate"))
+
+    async def pause_campaign(self, campaign_id: int) -> Campaign:
+        return await self._run(calls.campaign_action(campaign_id, "pause"))
+
+    async def resume_campaign(self, campaign_id: int) -> Campaign:
+        return await self._run(calls.campaign_action(campaign_id, "resume"))
+
+    async def allocate(self, campaign_id: int, count: int) -> Allocation:
+        return await self._run(calls.allocate(campaign_id, count))
+
+    async def campaign_leads(self, campaign_id: int, limit: int = 100, offset: int = 0) -> list[CampaignLead]:
+        return await self._run(calls.campaign_leads(campaign_id, limit, offset))
+
+    async def check(
+        self,
+        lead_id: int,
+        campaign_id: int,
+        channel: str,
+        sender: str | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+        reserve: bool = True,
+    ) -> Decision:
+        return await self._run(
+            calls.check(lead_id, campaign_id, channel, sender, idempotency_key, at, reserve)
+        )
+
+    async def check_batch(self, items: Iterable[CheckRequest | Mapping[str, Any]]) -> list[Decision]:
+        return await self._run(calls.check_batch(items))
+
+    async def confirm_sent(
+        self, touch_id: int, provider_message_id: str, at: datetime | None = None
+    ) -> Touch:
+        return await self._run(calls.confirm_sent(touch_id, provider_message_id, at))
+
+    async def cancel_touch(self, touch_id: int, at: datetime | None = None) -> Touch:
+        return await self._run(calls.cancel_touch(touch_id, at))
+
+    async def record_event(self, event: Mapping[str, Any] | BaseModel) -> EventResult:
+        return await self._run(calls.record_event(event))
+
+    async def webhook(self, provider: str, body: bytes, headers: Mapping[str, str]) -> WebhookResult:
+        return await self._run(calls.webhook(provider, body, headers))

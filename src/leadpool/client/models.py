@@ -1,0 +1,274 @@
+"""The API's wire format: request bodies and typed results, shared by the service and the client.
+
+Only Pydantic here (no database, no web framework), so a sending engine can use the client
+without the server's code paths.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Literal["email", "linkedin", "sms", "phone"]
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# agencies
+
+
+class AgencyCreate(_In):
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Unique agency name.")
+
+
+class Agency(_Out):
+    id: int
+    name: str
+    status: Literal["active", "cancelled"]
+    cancelled_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class AgencyCreated(Agency):
+    api_key: str = Field(description="The agency's API key. Shown only now; only its hash is stored.")
+
+
+class AgencyCancelled(Agency):
+    released: int = Field(0, description="Leads returned to the pool (after the quarantine).")
+    kept: int = Field(0, description="Converted leads the agency keeps.")
+    enrollments_ended: int = 0
+    quarantine_until: datetime | None = None
+
+
+# leads and the pool
+
+
+class Rejection(_Out):
+    index: int = Field(description="Position of the record in the request (0-based).")
+    reason: str
+
+
+class ImportResult(_Out):
+    inserted: int = Field(description="New leads.")
+    merged: int = Field(
+        description="Records that matched a lead already in the pool (or earlier in the body)."
+    )
+    rejected: list[Rejection]
+    updated: int = Field(0, description="Of the merged, leads whose stored values changed.")
+    lead_ids: list[int] = Field(
+        default_factory=list, description="Lead id of each accepted record, in order."
+    )
+    companies_inserted: int = 0
+
+
+class LeadDetail(_Out):
+    id: int
+    fields: dict[str, Any] = Field(description="Every stored column of the lead.")
+    company: dict[str, Any] | None = Field(None, description="Every stored column of its company.")
+    owner_agency_id: int | None = None
+    raw_payloads: list[dict[str, Any]] = Field(
+        default_factory=list, description="Raw Apollo payloads that described this person (admin only)."
+    )
+
+
+class TimelineEntry(_Out):
+    at: datetime | None
+    kind: str = Field(description="ownership.*, enrollment.*, decision, touch, event.*, audit.*")
+    summary: str = ""
+    source: str = Field("", description="table:id of the row behind the entry")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Timeline(_Out):
+    lead_id: int
+    entries: list[TimelineEntry]
+
+
+class ErasureResult(_Out):
+    lead_id: int
+    already_erased: bool = False
+    suppressions_added: int = 0
+    payloads_tombstoned: int = 0
+    payloads_redacted: int = 0
+    events_scrubbed: int = 0
+    enrollments_ended: int = 0
+    ownership_ended: bool = False
+
+
+class Count(_Out):
+    value: str | None = Field(description="The group (None: unknown).")
+    leads: int
+
+
+class PoolStats(_Out):
+    totals: dict[str, int] = Field(description="leads, companies, raw_payloads, with_email, suppressed...")
+    owned: int = Field(description="Leads owned by an agency.")
+    free: int = Field(description="Leads nobody owns.")
+    industry: list[Count]
+    country: list[Count]
+    seniority: list[Count]
+    email_status: list[Count]
+    time_zone_source: list[Count] = Field(default_factory=list)
+
+
+class Job(_Out):
+    """A refill job: our bookkeeping next to the queue's own status of it."""
+
+    id: int
+    campaign_id: int
+    agency_id: int
+    status: str = Field(description="queued, running, done, failed, stopped_by_budget")
+    queue_status: str | None = Field(None, description="procrastinate: todo, doing, succeeded, failed...")
+    requested: int
+    enriched: int
+    allocated: int
+    credits_consumed: float
+    attempts: int
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    job_id: int | None = Field(None, description="The procrastinate job id.")
+
+
+# campaigns and allocation
+
+
+class CampaignCreate(_In):
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    channels: list[Channel] = Field(min_length=1, max_length=4)
+    icp: dict[str, Any] = Field(description="An ICP filter (see the ICP schema); unknown fields are refused.")
+    daily_quota: int = Field(ge=0, le=1_000_000)
+
+
+class Campaign(_Out):
+    id: int
+    agency_id: int
+    name: str
+    status: Literal["draft", "active", "paused", "finished"]
+    channels: list[str]
+    icp: dict[str, Any]
+    daily_quota: int
+    paused_reason: str | None = None
+    activated_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class AllocateRequest(_In):
+    count: int = Field(ge=1, le=100_000, description="Leads wanted; capped by the campaign's daily quota.")
+
+
+class Allocation(_Out):
+    allocated: list[int]
+    reused: int = 0
+    taken_from_pool: int = 0
+    shortfall: int
+    job_id: int | None = None
+
+
+class CampaignLead(_Out):
+    lead_id: int
+    name: str | None = None
+    title: str | None = None
+    email: str | None = None
+    country: str | None = None
+    enrollment_status: str
+    enrolled_at: datetime | None = None
+
+
+# the gate
+
+
+class CheckRequest(_In):
+    lead_id: int = Field(ge=1, le=MAX_ID)
+    campaign_id: int = Field(ge=1, le=MAX_ID)
+    channel: Channel
+    sender: str | None = Field(None, max_length=500)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    at: datetime | None = Field(
+        None, description="When the touch would happen (simulations, scheduling); defaults to now."
+    )
+    reserve: bool = Field(True, description="Record a reservation when allowed.")
+
+
+class Reason(_Out):
+    code: str
+    message: str
+    retry_after: datetime | None = None
+
+
+class Decision(_Out):
+    decision: Literal["allow", "deny"]
+    reasons: list[Reason]
+    touch_id: int | None = None
+    decision_id: int | None = None
+    replayed: bool = Field(False, description="True when an idempotency key returned an earlier decision.")
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+
+class CheckBatchRequest(_In):
+    items: list[CheckRequest] = Field(min_length=1, max_length=1000)
+
+
+class CheckBatchResult(_Out):
+    results: list[Decision]
+
+
+class SentRequest(_In):
+    provider_message_id: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    at: datetime | None = Field(None, description="When it was sent (simulations); defaults to now.")
+
+
+class CancelRequest(_In):
+    at: datetime | None = Field(None, description="When it was cancelled (simulations); defaults to now.")
+
+
+class Touch(_Out):
+    id: int
+    lead_id: int
+    campaign_id: int
+    agency_id: int
+    channel: str
+    sender: str | None = None
+    state: Literal["reserved", "sent", "cancelled", "expired"]
+    at: datetime
+    sent_at: datetime | None = None
+    provider_message_id: str | None = None
+
+
+# events and webhooks
+
+
+class EventResult(_Out):
+    event_id: int
+    duplicate: bool
+    lead_id: int | None = None
+    effects: list[str] = Field(default_factory=list)
+    type: str | None = None
+    category: str | None = None
+
+
+class WebhookResult(_Out):
+    provider: str
+    events_recorded: int = Field(0, description="New events stored (and applied).")
+    duplicates: int = Field(0, description="Events already stored before; nothing changed.")
+    rejected: list[str] = Field(default_factory=list, description="Events that could not be used, and why.")
+    subscribe_url: str | None = Field(None, description="SNS SubscriptionConfirmation: visit it to confirm.")
+
+
+class Health(_Out):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    version: str

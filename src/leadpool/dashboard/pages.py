@@ -1,0 +1,185 @@
+"""Dashboard pages, server-rendered with Jinja2; charts are inline SVG drawn here.
+
+Every page runs as the signed-in principal: an agency token sees only its own agency, campaigns
+and leads (other ids answer 404 exactly as if absent), the admin token sees the platform.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from leadpool.allocation.refill import list_refill_jobs
+from leadpool.api import tenancy
+from leadpool.api.auth import Principal, authenticate
+from leadpool.api.deps import database
+from leadpool.api.leadview import lead_detail
+from leadpool.api.timelineview import timeline_entries
+from leadpool.client.models import MAX_ID
+from leadpool.dashboard import queries, svg
+from leadpool.dashboard.session import (
+    COOKIE,
+    LoginRequired,
+    form_field,
+    principal_from_cookie,
+    safe_next,
+    set_token_cookie,
+    strip_token_redirect,
+)
+from leadpool.db import session_scope
+from leadpool.errors import NotFound
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=PackageLoader("leadpool.dashboard", "templates"), autoescape=select_autoescape(default=True)
+)
+templates.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
+templates.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+
+
+def _pretty_text(body: str) -> str:
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
+
+
+templates.filters["pretty_text"] = _pretty_text
+
+Build = Callable[[Session, Principal], dict[str, Any]]
+
+
+def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(template).render(**context), status_code=status)
+
+
+def render_page(request: Request, template: str, build: Build) -> Response:
+    if "token" in request.query_params:
+        return strip_token_redirect(request)
+    try:
+        with session_scope(database(request)) as session:
+            principal = principal_from_cookie(request, session)
+            context = build(session, principal)
+            viewer = "platform admin" if principal.is_admin else _agency_name(session, principal)
+    except LoginRequired:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    except NotFound as e:
+        return _html("error.html", 404, title="Not found", message=e.message, viewer=None)
+    return _html(template, viewer=viewer, path=request.url.path, **context)
+
+
+def _agency_name(session: Session, principal: Principal) -> str:
+    assert principal.agency_id is not None
+    return f"agency {tenancy.agency(session, principal, principal.agency_id).name}"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return _html("login.html", next=safe_next(next), error=None, viewer=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    body = await request.body()
+    token, target = form_field(body, "token"), safe_next(form_field(body, "next") or "/")
+
+    def check() -> Principal | None:
+        with session_scope(database(request)) as session:
+            return authenticate(session, token, request.app.state.admin_token) if token else None
+
+    if await run_in_threadpool(check) is None:
+        return _html("login.html", 401, next=target, error="That token is not valid.", viewer=None)
+    response = RedirectResponse(target, status_code=303)
+    set_token_cookie(response, request, token)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def overview_page(request: Request) -> Response:
+    def build(session: Session, principal: Principal) -> dict[str, Any]:
+        o = queries.overview(session, principal.agency_id)
+        owned_label = "owned" if principal.is_admin else "owned by you"
+        series_names = [owned_label, "free"] if principal.is_admin else [owned_label]
+
+        def split(rows: list[tuple[str, int, int]], title: str) -> Any:
+            series = {series_names[0]: [r[1] for r in rows]}
+            if principal.is_admin:
+                series["free"] = [r[2] for r in rows]
+            return svg.stacked_bar_chart([r[0] for r in rows], series, title=title)
+
+        return {
+            "o": o,
+            "industry_chart": split(o.by_industry, "Leads by industry"),
+            "country_chart": split(o.by_country, "Leads by country"),
+            "suppression_chart": svg.bar_chart(o.suppressions, title="Suppressions by kind"),
+            "decisions_chart": svg.line_chart(
+                o.days, o.decisions_by_reason, title="Decisions per day by reason"
+            ),
+        }
+
+    return render_page(request, "overview.html", build)
+
+
+@router.get("/agencies")
+def agencies_page(request: Request) -> Response:
+    return render_page(request, "agencies.html", lambda s, p: {"agencies": queries.agencies(s, p.agency_id)})
+
+
+@router.get("/campaigns")
+def campaigns_page(request: Request) -> Response:
+    return render_page(
+        request, "campaigns.html", lambda s, p: {"campaigns": queries.campaigns(s, p.agency_id)}
+    )
+
+
+@router.get("/campaigns/{campaign_id}")
+def campaign_page(request: Request, campaign_id: int = Path(ge=1, le=MAX_ID)) -> Response:
+    def build(session: Session, principal: Principal) -> dict[str, Any]:
+        campaign = tenancy.campaign(session, principal, campaign_id)
+        detail = queries.campaign_detail(session, campaign_id)
+        days, series = queries.decisions_per_day(session, agency_id=None, campaign_id=campaign_id, days=30)
+        return {
+            "c": campaign,
+            "d": detail,
+            "codes_chart": svg.bar_chart(detail["decision_codes"], title="Decisions by outcome"),
+            "decisions_chart": svg.line_chart(days, series, title="Decisions per day"),
+        }
+
+    return render_page(request, "campaign.html", build)
+
+
+@router.get("/leads/{lead_id}")
+def lead_page(request: Request, lead_id: int = Path(ge=1, le=MAX_ID)) -> Response:
+    def build(session: Session, principal: Principal) -> dict[str, Any]:
+        lead = tenancy.lead(session, principal, lead_id)
+        return {
+            "lead": lead_detail(session, lead, principal),
+            "timeline": timeline_entries(session, lead_id, principal),
+        }
+
+    return render_page(request, "lead.html", build)
+
+
+@router.get("/jobs")
+def jobs_page(request: Request) -> Response:
+    def build(session: Session, principal: Principal) -> dict[str, Any]:
+        jobs = list_refill_jobs(session, limit=200 if principal.is_admin else 1000)
+        if not principal.is_admin:
+            jobs = [j for j in jobs if j.agency_id == principal.agency_id][:200]
+        return {"jobs": jobs}
+
+    return render_page(request, "jobs.html", build)

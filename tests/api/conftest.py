@@ -1,0 +1,45 @@
+"""A real HTTP server (uvicorn on 127.0.0.1, free port) over the test database, and clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from leadpool.api.app import create_app
+from leadpool.api.server import LiveServer, serve_in_thread
+from leadpool.api.settings import ApiSettings
+from leadpool.client import LeadpoolClient
+from leadpool.config import Settings
+from leadpool.db import Database
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+MAX_BODY = 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def live(_session_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for the session; each test's ``db`` fixture empties the tables afterwards."""
+    settings = Settings(home=tmp_path_factory.mktemp("api-home"))
+    app = create_app(
+        settings, db=_session_db, api_settings=ApiSettings(admin_token=ADMIN_TOKEN, max_body_bytes=MAX_BODY)
+    )
+    with serve_in_thread(app) as server:
+        yield server
+
+
+@dataclass
+class Api:
+    url: str
+    admin: LeadpoolClient
+
+    def client(self, token: str | None) -> LeadpoolClient:
+        return LeadpoolClient(self.url, token)
+
+
+@pytest.fixture
+def api(live: LiveServer, db: Database) -> Iterator[Api]:
+    admin = LeadpoolClient(live.url, ADMIN_TOKEN)
+    yield Api(live.url, admin)
+    admin.close()

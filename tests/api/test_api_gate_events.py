@@ -1,0 +1,119 @@
+"""The gate and events over HTTP, driven through the client as a sending engine would."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from api.world import MONDAY, build_world
+from leadpool.client import ApiError, AsyncLeadpoolClient
+
+
+@pytest.fixture
+def world(api):
+    w = build_world(api.admin, api.url)
+    yield w
+    w.close()
+
+
+def test_check_reserve_confirm_then_caps_deny(api, world):
+    w = world
+    lead = w.alloc_a.allocated[0]
+    d = w.ca.check(lead, w.camp_a.id, "linkedin", sender="li-1", idempotency_key="k1", at=MONDAY)
+    assert d.decision == "allow" and d.reasons == [] and d.touch_id
+    again = w.ca.check(lead, w.camp_a.id, "linkedin", sender="li-1", idempotency_key="k1", at=MONDAY)
+    assert again.touch_id == d.touch_id and again.replayed
+
+    sent = w.ca.confirm_sent(d.touch_id, "msg-1", at=MONDAY + timedelta(minutes=1))
+    assert sent.state == "sent" and sent.provider_message_id == "msg-1" and sent.lead_id == lead
+
+    second = w.ca.check(lead, w.camp_a.id, "linkedin", sender="li-1", at=MONDAY + timedelta(hours=1))
+    assert second.decision == "deny"
+    assert "lead_daily_cap" in [r.code for r in second.reasons]
+    assert all(r.message for r in second.reasons)
+
+    with pytest.raises(ApiError) as e:
+        w.ca.cancel_touch(d.touch_id)
+    assert e.value.status == 409
+
+
+def test_batch_check_and_metrics(api, world):
+    w = world
+    items = [
+        {"lead_id": lead, "campaign_id": w.camp_a.id, "channel": "linkedin", "at": MONDAY}
+        for lead in w.alloc_a.allocated
+    ]
+    decisions = w.ca.check_batch(items)
+    assert len(decisions) == len(items)
+    allowed = [d for d in decisions if d.decision == "allow"]
+    assert allowed, decisions
+    for d in allowed:
+        assert w.ca.cancel_touch(d.touch_id, at=MONDAY).state == "cancelled"
+    text = api.admin.metrics()
+    assert 'leadpool_gate_decisions_total{decision="allow"}' in text
+    assert "leadpool_allocated_leads_total" in text and "leadpool_imported_records_total" in text
+
+
+def test_an_unsubscribe_event_stops_every_agency(api, world):
+    w = world
+    lead = w.alloc_a.allocated[1]
+    detail = w.ca.get_lead(lead)
+    assert detail.fields["email"]
+    result = w.ca.record_event(
+        {
+            "type": "unsubscribe",
+            "lead_id": lead,
+            "channel": "email",
+            "occurred_at": MONDAY,
+            "source": "engine-a",
+            "provider_event_id": "evt-1",
+        }
+    )
+    assert result.duplicate is False and result.lead_id == lead and result.type == "unsubscribe"
+    repeat = w.ca.record_event(
+        {
+            "type": "unsubscribe",
+            "lead_id": lead,
+            "occurred_at": MONDAY,
+            "source": "engine-a",
+            "provider_event_id": "evt-1",
+        }
+    )
+    assert repeat.duplicate is True and repeat.event_id == result.event_id
+    d = w.ca.check(lead, w.camp_a.id, "linkedin", at=MONDAY + timedelta(minutes=5))
+    assert d.decision == "deny" and "unsubscribed" in [r.code for r in d.reasons]
+    assert 'leadpool_events_total{type="unsubscribe",via="api"}' in api.admin.metrics()
+
+
+def test_an_address_event_from_an_agency_does_not_reveal_another_agencys_lead(api, world):
+    w = world
+    other = api.admin.get_lead(w.alloc_a.allocated[2]).fields["email"]
+    result = w.cb.record_event(
+        {
+            "type": "complaint",
+            "email": other,
+            "occurred_at": MONDAY,
+            "source": "engine-b",
+            "provider_event_id": "c-1",
+        }
+    )
+    assert result.lead_id is None and result.effects == []
+    # ...yet the complaint protects the person for everyone
+    d = w.ca.check(w.alloc_a.allocated[2], w.camp_a.id, "linkedin", at=MONDAY)
+    assert d.decision == "deny" and "complained" in [r.code for r in d.reasons]
+
+
+def test_async_client(api, world):
+    w = world
+
+    async def run():
+        async with AsyncLeadpoolClient(api.url, w.a.api_key) as client:
+            campaigns = await client.list_campaigns()
+            decision = await client.check(w.alloc_a.allocated[3], w.camp_a.id, "linkedin", at=MONDAY)
+            return campaigns, decision
+
+    campaigns, decision = asyncio.run(run())
+    assert [c.id for c in campaigns] == [w.camp_a.id]
+    assert decision.decision in ("allow", "deny")

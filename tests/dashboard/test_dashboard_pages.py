@@ -1,0 +1,99 @@
+"""Dashboard over plain HTTP: sign-in, the token cookie, tenancy, and every page rendering."""
+
+from __future__ import annotations
+
+import html
+
+import httpx
+import pytest
+
+from api.conftest import ADMIN_TOKEN
+from dashboard.scenes import busy_world
+
+
+@pytest.fixture
+def world(api):
+    w = busy_world(api.admin, api.url)
+    yield w
+    w.close()
+
+
+def _browser(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, follow_redirects=False)
+
+
+def test_pages_need_sign_in_and_the_token_moves_to_an_httponly_cookie(api, world):
+    with _browser(api.url) as b:
+        r = b.get("/agencies")
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/agencies"
+        r = b.get(f"/campaigns?token={ADMIN_TOKEN}&x=1")
+        assert r.status_code == 303 and r.headers["location"] == "/campaigns?x=1"
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("samesite", "SameSite")
+        r = b.get("/campaigns")
+        assert r.status_code == 200 and "A construction" in r.text and "B construction" in r.text
+        assert ADMIN_TOKEN not in r.text
+
+
+def test_login_form_and_wrong_token(api, world):
+    with _browser(api.url) as b:
+        r = b.post("/login", data={"token": "nope", "next": "/jobs"})
+        assert r.status_code == 401 and "not valid" in r.text
+        r = b.post("/login", data={"token": world.a.api_key, "next": "https://evil.example/"})
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        assert b.get("/").status_code == 200
+        r = b.post("/logout")
+        assert r.status_code == 303
+        b.cookies.clear()
+        assert b.get("/").status_code == 303
+
+
+def test_every_page_renders_for_the_admin(api, world):
+    lead = world.alloc_a.allocated[0]
+    with _browser(api.url) as b:
+        b.get(f"/?token={ADMIN_TOKEN}")
+        overview = b.get("/").text
+        for text in (
+            "leads in the pool",
+            "Leads by industry",
+            "Suppressions by kind",
+            "Decisions per day",
+            "<svg",
+        ):
+            assert text in overview
+        agencies = b.get("/agencies").text
+        assert "Agency A" in agencies and "Agency B" in agencies and "bounce rate" in agencies
+        campaign = b.get(f"/campaigns/{world.camp_a.id}").text
+        assert "email_statuses" in campaign and f"/leads/{lead}" in campaign
+        page = html.unescape(b.get(f"/leads/{lead}").text)
+        for text in (
+            "Timeline",
+            "decision",
+            "reply",
+            "Stored fields",
+            "Raw Apollo payloads",
+            "employment_history",
+        ):
+            assert text in page
+        # a large payload (the 60-person import) shows this person's object, with its size
+        assert "bytes; this person's object from it" in page
+        assert b.get("/jobs").status_code == 200
+
+
+def test_an_agency_sees_only_its_own(api, world):
+    a_lead, b_lead = world.alloc_a.allocated[0], world.alloc_b.allocated[0]
+    with _browser(api.url) as b:
+        b.get(f"/?token={world.a.api_key}")
+        overview = b.get("/").text
+        assert "leads you own" in overview and "leads in the pool" not in overview
+        agencies = b.get("/agencies").text
+        assert "Agency A" in agencies and "Agency B" not in agencies
+        campaigns = b.get("/campaigns").text
+        assert "A construction" in campaigns and "B construction" not in campaigns
+        for path in (f"/campaigns/{world.camp_b.id}", f"/leads/{b_lead}"):
+            r = b.get(path)
+            assert r.status_code == 404 and "not found" in r.text
+        page = html.unescape(b.get(f"/leads/{a_lead}").text)
+        assert "Timeline" in page and '"people"' not in page  # only this person's object
+        assert "bytes; this person's object" not in page  # and no hint of the whole payload
+        assert "campaign " + str(world.camp_b.id) not in page

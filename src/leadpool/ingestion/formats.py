@@ -1,0 +1,347 @@
+"""Reading import files: format detection and streaming readers that yield one record at a time.
+
+Formats:
+  json   one Apollo API response saved as a file (people search page with ``people``/``contacts``,
+         ``people/match`` ``{"person": ...}``, ``bulk_match`` ``{"matches": [...]}``, a bare person
+         object, or a JSON array of persons). The whole body is one raw payload.
+  jsonl  one JSON value per line: person objects (or whole responses). Each line is a raw payload.
+  csv    Apollo's CSV export, parsed by header name (see ``csv_export``). Each record is a raw payload.
+
+JSON documents are read whole (they are API pages); JSONL and CSV stream, so memory stays flat
+in file size.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from leadpool.errors import InvalidInput
+from leadpool.ingestion.csv_export import CsvMapper
+
+ENVELOPE_KEYS = ("people", "contacts", "person", "matches")
+
+
+@dataclass(slots=True)
+class RawPayloadRow:
+    """A ``raw_payloads`` row waiting to be written with the records it carried."""
+
+    endpoint: str
+    body: str
+    source_name: str | None = None
+    line_no: int | None = None
+    apollo_person_ids: list[str] | None = None
+    credits_consumed: Decimal | float | None = None
+    request: dict[str, Any] | None = None
+    response_headers: dict[str, Any] | None = None
+    dedupe: bool = False  # file records: skip when the same body was already stored for the endpoint
+    written: bool = False  # set once committed, so a payload spanning batches is stored once
+    id: int | None = None  # raw_payloads.id once stored (or found already stored)
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sha256 = hashlib.sha256(self.body.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class SourceRecord:
+    """One input record: a parsed person (or the reason it could not be read) and its raw payload."""
+
+    index: int  # 0-based position among the records of the input
+    line_no: int | None  # line in the file where the record starts (JSONL/CSV)
+    person: Any = None
+    error: str | None = None
+    raw: RawPayloadRow | None = None  # the payload this record brings (JSON documents: the first record)
+    nbytes: int = 0  # file bytes consumed, for progress
+    placeholder: bool = False  # carries only a raw payload (a response without people)
+    row: Any = None  # the mapped PersonRow, once prepared (the parsed person is then dropped)
+    source: str | None = None  # the file (or source name) the record came from
+
+
+def people_of(doc: Any) -> list[Any] | None:
+    """The person objects inside an Apollo response (None items of ``matches`` dropped).
+
+    Returns None when ``doc`` is not a recognisable people response or person.
+    """
+    if isinstance(doc, list):
+        return [p for p in doc if p is not None]
+    if not isinstance(doc, dict):
+        return None
+    if any(k in doc for k in ENVELOPE_KEYS):
+        out: list[Any] = []
+        for key in ("people", "contacts", "matches"):
+            items = doc.get(key)
+            if isinstance(items, list):
+                for p in items:
+                    if p is None:
+                        continue
+                    out.append(_contact_as_person(p) if key == "contacts" else p)
+        person = doc.get("person")
+        if person is not None:
+            out.append(person)
+        return out
+    if "id" in doc or "email" in doc or "linkedin_url" in doc or "first_name" in doc:
+        return [doc]
+    return None
+
+
+def _contact_as_person(contact: Any) -> Any:
+    # a contacts[] row is the team's CRM contact: its "id" is the contact id, "person_id" the person
+    if not isinstance(contact, dict):
+        return contact
+    person = dict(contact)
+    person["contact_id"] = contact.get("id")
+    person["id"] = contact.get("person_id")
+    person.pop("person_id", None)
+    return person
+
+
+def person_ids(people: list[Any]) -> list[str] | None:
+    ids = [p["id"] for p in people if isinstance(p, dict) and isinstance(p.get("id"), str)]
+    return ids or None
+
+
+def detect_format(path: Path) -> str:
+    """``json``, ``jsonl`` or ``csv``, from the extension, else from the first bytes."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        raise InvalidInput(f"{path}: file is empty")
+    if text[:1] == b"[":
+        return "json"
+    if text[:1] == b"{":
+        first_line = text.split(b"\n", 1)[0]
+        try:
+            orjson.loads(first_line)
+        except orjson.JSONDecodeError:
+            return "json"  # a pretty-printed document
+        rest = text[len(first_line) :].strip()
+        # one complete object per line; a single-line file is a JSON document either way
+        return "jsonl" if rest else "json"
+    if suffix == ".json":
+        return "json"
+    return "csv"
+
+
+def read_json(path: Path) -> Iterator[SourceRecord]:
+    """Reads and checks the document now (not lazily), so a bad file fails before anything lands."""
+    records = list(_json_records(path))
+    return iter(records)
+
+
+def _json_records(path: Path) -> Iterator[SourceRecord]:
+    data = path.read_bytes()
+    try:
+        body = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{path}: not UTF-8 ({e})") from None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise InvalidInput(f"{path}: not valid JSON ({e})") from None
+    name = str(path)
+    people = people_of(doc)
+    if people is None:
+        raise InvalidInput(
+            f"{path}: not an Apollo people response (expected people/contacts/person/matches, "
+            "a person object or an array of persons)"
+        )
+    raw = RawPayloadRow(
+        endpoint="file:json",
+        body=body,
+        source_name=str(path),
+        apollo_person_ids=person_ids(people),
+        dedupe=True,
+    )
+    if not people:
+        yield SourceRecord(index=0, line_no=None, raw=raw, nbytes=len(data), placeholder=True, source=name)
+        return
+    for i, person in enumerate(people):
+        yield SourceRecord(
+            index=i,
+            line_no=None,
+            person=person,
+            raw=raw,
+            nbytes=len(data) if i == len(people) - 1 else 0,
+            source=name,
+        )
+
+
+def read_jsonl(path: Path) -> Iterator[SourceRecord]:
+    index = 0
+    name = str(path)
+    with path.open("rb") as f:
+        for line_no, line in enumerate(f, start=1):
+            nbytes = len(line)
+            if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            content = line.rstrip(b"\n").rstrip(b"\r")
+            if not content.strip():
+                if nbytes:
+                    yield SourceRecord(
+                        index=-1, line_no=line_no, nbytes=nbytes, placeholder=True, source=name
+                    )
+                continue
+            try:
+                body = content.decode("utf-8")
+            except UnicodeDecodeError:
+                yield SourceRecord(
+                    index, line_no, error="line is not valid UTF-8", nbytes=nbytes, source=name
+                )
+                index += 1
+                continue
+            try:
+                doc = orjson.loads(content)
+            except orjson.JSONDecodeError as e:
+                yield SourceRecord(index, line_no, error=f"invalid JSON: {e}", nbytes=nbytes, source=name)
+                index += 1
+                continue
+            if isinstance(doc, dict) and any(k in doc for k in ENVELOPE_KEYS):
+                people = people_of(doc) or []
+            else:
+                people = [doc]
+            raw = RawPayloadRow(
+                endpoint="file:jsonl",
+                body=body,
+                source_name=str(path),
+                line_no=line_no,
+                apollo_person_ids=person_ids(people),
+                dedupe=True,
+            )
+            if not people:
+                yield SourceRecord(index, line_no, raw=raw, nbytes=nbytes, placeholder=True, source=name)
+                index += 1
+            for j, person in enumerate(people):
+                yield SourceRecord(
+                    index,
+                    line_no,
+                    person=person,
+                    raw=raw,
+                    nbytes=nbytes if j == 0 else 0,
+                    source=name,
+                )
+                index += 1
+
+
+class _LineTap:
+    """Iterates a text file for csv.reader while keeping the exact text of the current record."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.lines: list[str] = []
+        self.line_no = 0
+
+    def __iter__(self) -> _LineTap:
+        return self
+
+    def __next__(self) -> str:
+        line: str = next(self._f)
+        self.lines.append(line)
+        self.line_no += 1
+        return line
+
+    def take(self) -> str:
+        text = "".join(self.lines)
+        self.lines.clear()
+        return text
+
+
+def read_csv(path: Path) -> Iterator[SourceRecord]:
+    name = str(path)
+    with path.open("r", encoding="utf-8-sig", newline="") as f:
+        tap = _LineTap(f)
+        dialect: type[csv.Dialect] = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+        reader = csv.reader(tap, dialect)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InvalidInput(f"{path}: file is empty") from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise InvalidInput(f"{path}: cannot read the CSV header ({e})") from None
+        header_text = tap.take()
+        mapper = CsvMapper(header)
+        if not mapper.has_identity_column():
+            raise InvalidInput(
+                f"{path}: no identity column in the CSV header (need Email or Person Linkedin Url); "
+                f"got: {', '.join(header[:8])}..."
+            )
+        # the header is stored too, so every line of the file is kept
+        yield SourceRecord(
+            index=-1,
+            line_no=1,
+            raw=RawPayloadRow(
+                endpoint="file:csv",
+                body=_strip_eol(header_text),
+                source_name=str(path),
+                line_no=1,
+                dedupe=True,
+            ),
+            nbytes=len(header_text.encode()),
+            placeholder=True,
+            source=name,
+        )
+        index = 0
+        while True:
+            start = tap.line_no + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as e:
+                # no way to find the next record boundary in undecodable text: stop here, clearly
+                raise InvalidInput(
+                    f"{path}: line {tap.line_no + 1} is not UTF-8 ({e.reason}); records before it were imported"
+                ) from None
+            except csv.Error as e:
+                text = tap.take()
+                yield SourceRecord(
+                    index, start, error=f"invalid CSV: {e}", nbytes=len(text.encode()), source=name
+                )
+                index += 1
+                continue
+            text = tap.take()
+            nbytes = len(text.encode())
+            if not any(cell.strip() for cell in row):
+                yield SourceRecord(index=-1, line_no=start, nbytes=nbytes, placeholder=True, source=name)
+                continue
+            try:
+                person = mapper.person(row)
+            except ValueError as e:
+                yield SourceRecord(index, start, error=str(e), nbytes=nbytes, source=name)
+                index += 1
+                continue
+            raw = RawPayloadRow(
+                endpoint="file:csv", body=_strip_eol(text), source_name=str(path), line_no=start, dedupe=True
+            )
+            yield SourceRecord(index, start, person=person, raw=raw, nbytes=nbytes, source=name)
+            index += 1
+
+
+def _strip_eol(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith(("\n", "\r")):
+        return text[:-1]
+    return text
+
+
+def read_file(path: Path) -> tuple[str, Iterator[SourceRecord]]:
+    """(format, records) for one import file."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    fmt = detect_format(path)
+    reader = {"json": read_json, "jsonl": read_jsonl, "csv": read_csv}[fmt]
+    return fmt, reader(path)

@@ -1,0 +1,52 @@
+"""Keyed hashes of addresses, so suppressions outlive the person's data (erasure) yet still match.
+
+The hash is HMAC-SHA256 (hex) of the *normalised* address with the platform secret
+(``get_settings().resolved_secret_key()``), so ``Jane@X.com`` and ``jane@x.com`` hash alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from leadpool.errors import InvalidInput
+from leadpool.ingestion.normalize import (
+    NotNormalisable,
+    normalize_email,
+    normalize_linkedin_url,
+    normalize_phone,
+)
+
+ADDRESS_TYPES = ("email", "phone", "linkedin")
+
+
+def normalize_address(kind: str, value: str, *, region: str | None = None) -> str:
+    """The canonical form of an address of type ``kind`` (email | phone | linkedin).
+
+    Phones without a leading ``+`` need ``region`` (ISO alpha-2). Raises InvalidInput when the
+    value is not a usable address of that type.
+    """
+    try:
+        if kind == "email":
+            result = normalize_email(value)
+        elif kind == "phone":
+            result = normalize_phone(value, region)
+        elif kind == "linkedin":
+            result = normalize_linkedin_url(value)
+        else:
+            raise InvalidInput(f"unknown address type {kind!r} (expected one of {', '.join(ADDRESS_TYPES)})")
+    except NotNormalisable as e:
+        raise InvalidInput(f"invalid {kind} address: {e}") from None
+    if result is None:
+        raise InvalidInput(f"empty {kind} address")
+    return result
+
+
+def hmac_hex(normalised: str, key: bytes) -> str:
+    """HMAC-SHA256 hex of an already normalised address (the importer's hot path)."""
+    return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def address_hmac(kind: str, value: str, key: bytes, *, region: str | None = None) -> str:
+    """HMAC-SHA256 hex of the normalised address: the ``value_hmac`` of ``suppressions``."""
+    return hmac_hex(normalize_address(kind, value, region=region), key)

@@ -1,0 +1,175 @@
+"""Normalisation of identity and contact values: plain functions over plain data, no database.
+
+These run once per imported record, so the expensive parts (email domain validation, phone
+parsing, country lookups) are cached: company domains, HQ numbers and countries repeat a lot.
+Caches are bounded (a few thousand entries) so memory stays flat however large the import.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+#: what Apollo puts in ``email`` before the address is revealed; it means "no email"
+PLACEHOLDER_EMAILS = frozenset({"email_not_unlocked@domain.com"})
+
+# A plain dot-atom local part (RFC 5322 atext and dots, no leading/trailing/double dot). Every
+# such local part is accepted by email-validator unchanged, so only the domain needs its check.
+_SIMPLE_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+_SPACE = re.compile(r"\s")
+
+
+class NotNormalisable(ValueError):
+    """A value of the right type that cannot be brought to its canonical form."""
+
+
+@lru_cache(maxsize=8192)
+def _domain_ok(domain: str) -> str:
+    # Validating the domain dominates email-validator's cost and a company's people share it.
+    try:
+        return validate_email("a@" + domain, check_deliverability=False).domain.lower()
+    except EmailNotValidError as e:
+        raise NotNormalisable(str(e)) from None
+
+
+def normalize_email(value: str | None) -> str | None:
+    """Lower-case, validated (email-validator, no DNS) address; None for empty or the placeholder.
+
+    Raises NotNormalisable when the address is not a valid email address.
+    """
+    if value is None:
+        return None
+    email = value.strip().lower()
+    if not email or email in PLACEHOLDER_EMAILS:
+        return None
+    local, at, domain = email.rpartition("@")
+    if at and len(email) <= 254 and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local):
+        return local + "@" + _domain_ok(domain)
+    try:
+        return validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as e:
+        raise NotNormalisable(str(e)) from None
+
+
+def normalize_linkedin_url(value: str | None) -> str | None:
+    """Canonical person profile URL ``https://www.linkedin.com/in/<slug>`` (slug lower-case).
+
+    Accepts http/https, with or without www or a country subdomain (uk.linkedin.com), trailing
+    slashes, query strings and fragments, and a bare ``linkedin.com/in/...`` without scheme.
+    Raises NotNormalisable for anything that is not a LinkedIn person profile.
+    """
+    if value is None:
+        return None
+    raw = value.strip()
+    if not raw:
+        return None
+    if "://" not in raw:
+        raw = "https://" + raw
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        raise NotNormalisable(f"not a URL: {value!r}") from None
+    host = (parts.hostname or "").lower()
+    if host != "linkedin.com" and not host.endswith(".linkedin.com"):
+        raise NotNormalisable(f"not a LinkedIn URL: {value!r}")
+    segments = [s for s in parts.path.split("/") if s]
+    if len(segments) < 2 or segments[0].lower() != "in":
+        raise NotNormalisable(f"not a LinkedIn profile URL (/in/<slug>): {value!r}")
+    slug = unquote(segments[1]).strip().lower()
+    if not slug or "/" in slug or _SPACE.search(slug):
+        raise NotNormalisable(f"not a LinkedIn profile URL (/in/<slug>): {value!r}")
+    return "https://www.linkedin.com/in/" + slug
+
+
+@lru_cache(maxsize=8192)
+def normalize_phone(value: str | None, region: str | None = None) -> str | None:
+    """E.164 form of a phone number, parsed with ``region`` (ISO 3166 alpha-2) for national formats.
+
+    Returns None for empty input; raises NotNormalisable for numbers phonenumbers rejects.
+    The Excel text-forcing quote (``'+1 303...``) seen in CSV exports is ignored.
+    """
+    if value is None:
+        return None
+    raw = value.strip().lstrip("'").strip()
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as e:
+        raise NotNormalisable(f"phone {value!r}: {e}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise NotNormalisable(f"phone {value!r} is not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=8192)
+def normalize_domain(value: str | None) -> str | None:
+    """Company domain: lower-case host without scheme, ``www.``, port, path or trailing dot."""
+    if value is None:
+        return None
+    raw = value.strip().lower()
+    if not raw:
+        return None
+    if "://" not in raw:
+        raw = "http://" + raw
+    try:
+        host = urlsplit(raw).hostname or ""
+    except ValueError:
+        raise NotNormalisable(f"not a domain or URL: {value!r}") from None
+    host = host.rstrip(".")
+    host = host.removeprefix("www.")
+    if "." not in host or _SPACE.search(host):
+        raise NotNormalisable(f"not a domain or URL: {value!r}")
+    return host
+
+
+def company_domain(primary_domain: str | None, website_url: str | None) -> str | None:
+    """The company's domain from ``primary_domain``, else from ``website_url``; None if neither works."""
+    for candidate in (primary_domain, website_url):
+        if candidate:
+            try:
+                domain = normalize_domain(candidate)
+            except NotNormalisable:
+                continue
+            if domain:
+                return domain
+    return None
+
+
+# Apollo phone types, best first for reaching the person (sms/phone channels): a mobile reaches the
+# person, a direct line nearly so, "other" and "home" are personal but unclassified, HQ is the switchboard.
+PHONE_TYPE_RANK = {"mobile": 0, "work_direct": 1, "other": 2, "home": 3, "work_hq": 4}
+
+
+def best_phone(phone_numbers: list[dict[str, object]] | None, region: str | None) -> str | None:
+    """The lead's best number in E.164: mobile > work_direct > other > home > work_hq > untyped.
+
+    Within a type Apollo's ``position`` decides. Numbers that do not parse are skipped.
+    """
+    if not phone_numbers:
+        return None
+    best: tuple[int, int, str] | None = None
+    for i, item in enumerate(phone_numbers):
+        raw = item.get("sanitized_number") or item.get("raw_number") or item.get("number")
+        if not isinstance(raw, str):
+            continue
+        try:
+            e164 = normalize_phone(raw, region)
+        except NotNormalisable:
+            continue
+        if e164 is None:
+            continue
+        kind = item.get("type") or item.get("type_cd")
+        rank = PHONE_TYPE_RANK.get(kind, 5) if isinstance(kind, str) else 5
+        position = item.get("position")
+        pos = position if isinstance(position, int) else i
+        key = (rank, pos, e164)
+        if best is None or key < best:
+            best = key
+    return best[2] if best else None

@@ -1,0 +1,158 @@
+"""The ingestion entry points other parts of the service call: people from the API, files from the CLI.
+
+Both commit as they go (one transaction per batch), because bulk loads cannot sit in one huge
+transaction; callers must not expect them to join a transaction of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import psycopg
+
+from leadpool.config import get_settings
+from leadpool.db import Database
+from leadpool.ingestion.formats import RawPayloadRow, SourceRecord, person_ids, read_file
+from leadpool.ingestion.importer import BatchContext, ImportResult, Rejection, load
+
+DEFAULT_BATCH_SIZE = 2000
+#: rejections kept in ImportResult.rejected for file imports (all of them go to the rejects file)
+MAX_REJECTIONS_KEPT = 1000
+
+
+@contextmanager
+def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
+    raw = db.engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+        yield conn
+    finally:
+        raw.close()
+
+
+def import_people(
+    db: Database,
+    people: Iterable[dict[str, Any]],
+    *,
+    endpoint: str,
+    raw_body: str | None = None,
+    source_name: str | None = None,
+    credits_consumed: Decimal | float | None = None,
+    request: dict[str, Any] | None = None,
+    response_headers: dict[str, Any] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> ImportResult:
+    """Upsert Apollo person objects into the pool and keep the response they came in.
+
+    ``raw_body`` (the response text exactly as received) is stored once in ``raw_payloads`` with
+    ``endpoint``, ``credits_consumed``, ``request`` (never the API key) and ``response_headers``,
+    listing the people it described; it is appended even when an identical body was stored before
+    (each API call is a separate purchase). People are merged into existing leads by Apollo id,
+    email or LinkedIn URL; ``enriched_at`` is set to now. ``lead_ids`` in the result holds the lead
+    id of each accepted person in input order; ``rejected`` gives the index and reason of the others.
+    Commits per batch.
+    """
+    items = list(people)
+    raw = None
+    if raw_body is not None:
+        raw = RawPayloadRow(
+            endpoint=endpoint,
+            body=raw_body,
+            source_name=source_name,
+            apollo_person_ids=person_ids(items),
+            credits_consumed=credits_consumed,
+            request=request,
+            response_headers=response_headers,
+        )
+    records: list[SourceRecord] = [
+        SourceRecord(index=i, line_no=None, person=p, raw=raw) for i, p in enumerate(items)
+    ]
+    if not records and raw is not None:
+        records.append(SourceRecord(index=0, line_no=None, raw=raw, placeholder=True))
+    source = endpoint.removeprefix("file:") if endpoint.startswith("file:") else "api"
+    ctx = BatchContext(
+        source=source, key=get_settings().resolved_secret_key(), fresh=not endpoint.startswith("file:")
+    )
+    with _connection(db) as conn:
+        return load(conn, iter(records), ctx, batch_size=batch_size)
+
+
+class _RejectsFile:
+    """The rejects file, created on the first rejection: one JSON object per line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._f: IO[bytes] | None = None
+
+    def write(self, rejections: list[Rejection]) -> None:
+        if self._f is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = self.path.open("ab")
+        for r in rejections:
+            entry = {"file": r.source, "line": r.line_no, "record": r.index, "reason": r.reason}
+            self._f.write(orjson.dumps(entry) + b"\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+    @property
+    def used(self) -> bool:
+        return self._f is not None
+
+
+def default_rejects_path() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return get_settings().resolved_home() / "rejects" / f"import-{stamp}.jsonl"
+
+
+def import_files(
+    db: Database,
+    paths: Sequence[Path | str],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    rejects_path: Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    collect_lead_ids: bool = False,
+) -> ImportResult:
+    """Import Apollo JSON responses, JSON Lines and CSV exports (format detected per file).
+
+    Streams each file in batches of ``batch_size`` records, one transaction per batch. Each line
+    (JSONL/CSV) or whole document (JSON) is kept in ``raw_payloads`` exactly as read; a body already
+    stored for the same ``file:<format>`` endpoint is not stored again, so re-running a file
+    changes nothing. Rejected records are written to ``rejects_path`` (default: a new file under
+    ``<home>/rejects/``), one JSON object per line with file, line, record and reason.
+    ``progress(records, bytes)`` is called after each batch. Raises InvalidInput for a file that
+    cannot be read at all (missing, unknown format, not UTF-8 JSON).
+    """
+    files = [Path(p) for p in paths]
+    readers = [(path, *read_file(path)) for path in files]  # fail fast on unreadable files
+    sink = _RejectsFile(rejects_path or default_rejects_path())
+    total = ImportResult()
+    try:
+        with _connection(db) as conn:
+            for _path, fmt, records in readers:
+                ctx = BatchContext(
+                    source=fmt,
+                    key=get_settings().resolved_secret_key(),
+                    fresh=False,
+                    collect_lead_ids=collect_lead_ids,
+                    max_rejections_kept=max(0, MAX_REJECTIONS_KEPT - len(total.rejected)),
+                    on_rejects=sink.write,
+                )
+                total.add(load(conn, records, ctx, batch_size=batch_size, progress=progress))
+    finally:
+        sink.close()
+    if sink.used:
+        total.rejects_path = str(sink.path)
+    return total

@@ -1,0 +1,31 @@
+"""Small Apollo-shaped people for ingestion tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def person(n: int, **fields: Any) -> dict[str, Any]:
+    """A small Apollo-shaped person; ``n`` makes ids, emails and LinkedIn slugs unique."""
+    base: dict[str, Any] = {
+        "id": f"p{n:023d}",
+        "first_name": f"First{n}",
+        "last_name": f"Last{n}",
+        "name": f"First{n} Last{n}",
+        "email": f"person{n}@company{n % 7}.example",
+        "linkedin_url": f"http://www.linkedin.com/in/person-{n}",
+        "title": "Engineer",
+        "city": "Denver",
+        "state": "Colorado",
+        "country": "United States",
+        "seniority": "senior",
+        "email_status": "verified",
+        "organization": {
+            "id": f"o{n % 7:023d}",
+            "name": f"Company {n % 7}",
+            "primary_domain": f"company{n % 7}.example",
+            "industry": "computer software",
+        },
+    }
+    base.update(fields)
+    return base

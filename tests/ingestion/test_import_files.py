@@ -1,0 +1,288 @@
+"""import_files and the CLI: format detection, rejects with line numbers, raw payloads, idempotency."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, select, text
+from tests.ingestion.factories import person
+from typer.testing import CliRunner
+
+from leadpool.cli import app
+from leadpool.db import Database, session_scope
+from leadpool.errors import InvalidInput
+from leadpool.ingestion import import_files
+from leadpool.models import Company, Lead, LeadRawPayload, RawPayload
+
+
+def _count(db: Database, model: Any) -> int:
+    with session_scope(db) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _snapshot(db: Database) -> list[Any]:
+    with session_scope(db) as s:
+        return [
+            s.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all()
+            for t in ("leads", "companies", "raw_payloads", "lead_raw_payloads")
+        ]
+
+
+def _jsonl(tmp_path: Path, lines: list[str], name: str = "people.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_jsonl_rejects_with_line_numbers_and_rest_lands(db: Database, tmp_path: Path) -> None:
+    lines = [
+        json.dumps(person(1)),
+        '{"id": "broken", ',
+        json.dumps({"first_name": "No identity"}),
+        "",
+        json.dumps(person(5, departments="sales")),
+        json.dumps(person(6, title='Zoë \u2014 "quoted" \\ backslash', headline="tab\there")),
+    ]
+    path = _jsonl(tmp_path, lines)
+    rejects = tmp_path / "rejects.jsonl"
+    result = import_files(db, [path], rejects_path=rejects)
+    assert (result.inserted, result.rejected_count, result.records) == (2, 3, 5)
+    assert result.rejects_path == str(rejects)
+    entries = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(e["line"], e["file"]) for e in entries] == [(2, str(path)), (3, str(path)), (5, str(path))]
+    assert "invalid JSON" in entries[0]["reason"]
+    assert "missing identity" in entries[1]["reason"]
+    assert "departments" in entries[2]["reason"]
+    assert all("\n" not in e["reason"] for e in entries)
+    # raw payloads: the accepted lines, byte-for-byte, with their line numbers
+    with session_scope(db) as s:
+        raws = s.scalars(select(RawPayload).order_by(RawPayload.line_no)).all()
+        assert [(r.line_no, r.body, r.endpoint) for r in raws] == [
+            (1, lines[0], "file:jsonl"),
+            (6, lines[5], "file:jsonl"),
+        ]
+        assert raws[1].apollo_person_ids == [person(6)["id"]]
+        lead6 = s.scalar(select(Lead).where(Lead.apollo_id == person(6)["id"]))
+        assert lead6 is not None and lead6.title == 'Zoë \u2014 "quoted" \\ backslash'
+        links = s.execute(select(LeadRawPayload.lead_id, LeadRawPayload.raw_payload_id)).all()
+        assert (lead6.id, raws[1].id) in links
+
+
+def test_reimport_of_a_file_changes_nothing(db: Database, tmp_path: Path) -> None:
+    people = [person(i) for i in range(30)] + [person(3, email="PERSON3@company3.example")]
+    path = _jsonl(tmp_path, [json.dumps(p) for p in people])
+    first = import_files(db, [path], batch_size=7)
+    assert (first.inserted, first.rejected_count) == (30, 0)
+    before = _snapshot(db)
+    again = import_files(db, [path], batch_size=7)
+    assert (again.inserted, again.updated, again.raw_payloads) == (0, 0, 0)
+    assert _snapshot(db) == before
+
+
+def test_duplicates_across_batches_merge(db: Database, tmp_path: Path) -> None:
+    lines = [json.dumps(person(i)) for i in range(10)]
+    lines.append(json.dumps(person(100, email="person2@company2.example", linkedin_url=None)))
+    lines.append(
+        json.dumps(person(101, id=None, email=None, linkedin_url="https://linkedin.com/in/person-4/"))
+    )
+    result = import_files(db, [_jsonl(tmp_path, lines)], batch_size=4, collect_lead_ids=True)
+    assert result.inserted == 10 and _count(db, Lead) == 10
+    assert result.lead_ids[10] == result.lead_ids[2] and result.lead_ids[11] == result.lead_ids[4]
+
+
+def test_json_shapes(db: Database, tmp_path: Path, fixture_person: dict[str, Any]) -> None:
+    search_page = {
+        "pagination": {"page": 1, "per_page": 2, "total_entries": 2, "total_pages": 1},
+        "people": [person(1)],
+        "contacts": [{**person(2, id="contact-2"), "person_id": "person-2-id"}],
+    }
+    files = {
+        "search.json": json.dumps(search_page, indent=2),
+        "match.json": json.dumps({"person": fixture_person}, indent=2),
+        "bulk.json": json.dumps({"status": "success", "matches": [person(3), None, person(4)]}),
+        "bare.json": json.dumps(person(5), indent=1),
+        "array.json": json.dumps([person(6), person(7)]),
+        "empty_match.json": json.dumps({"person": None}),
+    }
+    paths = []
+    for name, body in files.items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+        paths.append(tmp_path / name)
+    result = import_files(db, paths)
+    assert (result.inserted, result.rejected_count) == (8, 0)
+    with session_scope(db) as s:
+        contact_lead = s.scalar(select(Lead).where(Lead.apollo_id == "person-2-id"))
+        assert contact_lead is not None and contact_lead.contact_id == "contact-2"
+        bodies = {r.source_name: r for r in s.scalars(select(RawPayload))}
+        for name, body in files.items():
+            raw = bodies[str(tmp_path / name)]
+            assert raw.body == body and raw.endpoint == "file:json"
+        assert bodies[str(tmp_path / "bulk.json")].apollo_person_ids == [person(3)["id"], person(4)["id"]]
+        # one raw payload per response, linked to every lead in it
+        search_raw = bodies[str(tmp_path / "search.json")]
+        n_links = s.scalar(
+            select(func.count())
+            .select_from(LeadRawPayload)
+            .where(LeadRawPayload.raw_payload_id == search_raw.id)
+        )
+        assert n_links == 2
+    # the same files again: nothing new
+    assert import_files(db, paths).raw_payloads == 0
+
+
+def test_unreadable_files_are_refused_before_anything_lands(db: Database, tmp_path: Path) -> None:
+    good = _jsonl(tmp_path, [json.dumps(person(1))])
+    bad = tmp_path / "orgs.json"
+    bad.write_text(json.dumps({"organizations": [{"id": "o"}]}))
+    with pytest.raises(InvalidInput, match="not an Apollo people response"):
+        import_files(db, [good, bad])
+    with pytest.raises(InvalidInput, match="no such file"):
+        import_files(db, [tmp_path / "missing.jsonl"])
+    assert _count(db, Lead) == 0
+
+
+APOLLO_HEADER = [
+    "First Name", "Last Name", "Title", "Company Name", "Email", "Email Status", "Email Confidence",
+    "Primary Email Catch-all Status", "Seniority", "Departments", "Work Direct Phone", "Mobile Phone",
+    "Corporate Phone", "Stage", "# Employees", "Industry", "Keywords", "Person Linkedin Url", "Website",
+    "Company Linkedin Url", "City", "State", "Country", "Company City", "Company Country", "Technologies",
+    "Annual Revenue", "Last Raised At", "SIC Codes", "Apollo Contact Id", "Apollo Account Id",
+    "Qualify Contact",
+]  # fmt: skip
+
+
+def _csv_row(**cells: str) -> list[str]:
+    return [cells.get(h, "") for h in APOLLO_HEADER]
+
+
+def test_csv_export(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    rows = [
+        _csv_row(**{
+            "First Name": "Ada", "Last Name": "Lovelace", "Title": "CTO", "Company Name": "Engines Ltd",
+            "Email": "Ada@Engines.example", "Email Status": "Verified", "Email Confidence": "",
+            "Primary Email Catch-all Status": "Not Catch-all", "Seniority": "C suite",
+            "Departments": "C-Suite, Engineering", "Work Direct Phone": "'+44 20 7946 0958",
+            "Mobile Phone": "+44 7911 123456", "Stage": "Cold", "# Employees": "120",
+            "Industry": "computer software", "Keywords": "engines, analytics",
+            "Person Linkedin Url": "http://www.linkedin.com/in/ada-lovelace", "Website": "http://www.engines.example",
+            "City": "London", "Country": "United Kingdom", "Technologies": "Salesforce, Hubspot",
+            "Annual Revenue": "1,500,000", "Last Raised At": "2023-04-01", "SIC Codes": "7372",
+            "Apollo Contact Id": "c-1", "Apollo Account Id": "a-1",
+            "Qualify Contact": "yes,\nwith a newline",
+        }),
+        _csv_row(**{"First Name": "Nobody"}),
+        _csv_row(**{"Email": "bad-employees@engines.example", "# Employees": "lots"}),
+        _csv_row(Email="grace@engines.example", Website="engines.example", State="CA", Country="United States"),
+    ]  # fmt: skip
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(APOLLO_HEADER)
+        writer.writerows(rows)
+    rejects = tmp_path / "rejects.jsonl"
+    result = import_files(db, [path], rejects_path=rejects)
+    assert (result.inserted, result.rejected_count) == (2, 2)
+    entries = [json.loads(line) for line in rejects.read_text().splitlines()]
+    # line numbers are physical lines: the first data row spans lines 2-3 (quoted newline)
+    assert [e["line"] for e in entries] == [4, 5]
+    assert "missing identity" in entries[0]["reason"] and "# Employees" in entries[1]["reason"]
+    with session_scope(db) as s:
+        ada = s.scalar(select(Lead).where(Lead.email == "ada@engines.example"))
+        assert ada is not None
+        assert ada.linkedin_url == "https://www.linkedin.com/in/ada-lovelace"
+        assert (ada.email_status, ada.seniority, ada.email_domain_catchall) == ("verified", "c_suite", False)
+        assert ada.departments == ["C-Suite", "Engineering"]
+        assert ada.phone == "+447911123456"  # mobile beats direct
+        assert ada.time_zone == "Europe/London" and ada.time_zone_source == "city"
+        assert (ada.contact_id, ada.account_id, ada.source) == ("c-1", "a-1", "csv")
+        assert ada.extra == {"Stage": "Cold", "Qualify Contact": "yes,\nwith a newline"}
+        company = s.get(Company, ada.company_id)
+        assert company is not None
+        assert (company.domain, company.name, company.estimated_num_employees) == (
+            "engines.example",
+            "Engines Ltd",
+            120,
+        )
+        assert company.keywords == ["engines", "analytics"] and company.technology_names == [
+            "Salesforce",
+            "Hubspot",
+        ]
+        assert float(company.annual_revenue or 0) == 1500000
+        grace = s.scalar(select(Lead).where(Lead.email == "grace@engines.example"))
+        assert grace is not None and grace.company_id == company.id
+        assert (grace.time_zone, grace.time_zone_source) == ("America/Los_Angeles", "state")
+        # every line of the file is kept, the header too; bodies are the records' exact text
+        raws = s.scalars(select(RawPayload).order_by(RawPayload.line_no)).all()
+        records = path.read_bytes().decode().split("\r\n")  # csv.writer ends records with CRLF
+        assert raws[0].line_no == 1 and raws[0].body == records[0]
+        assert raws[1].line_no == 2 and raws[1].body == records[1]
+        assert "with a newline" in raws[1].body and raws[1].body.count("\n") == 1
+        assert [r.line_no for r in raws] == [1, 2, 6]
+    assert import_files(db, [path], rejects_path=tmp_path / "again.jsonl").raw_payloads == 0
+
+
+def test_cli_import_show_and_stats(db: Database, tmp_path: Path, fixture_person: dict[str, Any]) -> None:
+    path = _jsonl(tmp_path, [orjson.dumps(fixture_person).decode(), json.dumps(person(2)), "{oops"])
+    runner = CliRunner()
+    res = runner.invoke(app, ["import", str(path), "--json", "--rejects", str(tmp_path / "r.jsonl")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert (summary["inserted"], summary["rejected"]) == (2, 1)
+    assert summary["rejections"][0]["line"] == 3
+
+    res = runner.invoke(app, ["leads", "show", "Marisol.Quintero@larkspur-analytics.example", "--json"])
+    assert res.exit_code == 0, res.output
+    shown = json.loads(res.stdout)
+    assert shown["apollo_id"] == fixture_person["id"]
+    assert shown["company"]["domain"] == "larkspur-analytics.example"
+    assert len(shown["raw_payload_ids"]) == 1
+    assert {"employment_history", "time_zone_source", "erased_at", "extra"} <= set(shown)
+    res = runner.invoke(app, ["leads", "show", str(shown["id"]), "--json"])
+    assert json.loads(res.stdout)["email"] == shown["email"]
+    res = runner.invoke(app, ["leads", "show", "nobody@nowhere.example", "--json"])
+    assert res.exit_code == 2
+
+    res = runner.invoke(app, ["pool", "stats", "--json"])
+    assert res.exit_code == 0, res.output
+    stats = json.loads(res.stdout)
+    assert stats["totals"]["leads"] == 2
+    assert {"value": "computer software", "leads": 2} in stats["industry"]
+    assert {"value": "vp", "leads": 1} in stats["seniority"]
+    assert {"value": "United States", "leads": 2} in stats["country"]
+    assert sum(r["leads"] for r in stats["email_status"]) == 2
+
+    res = runner.invoke(app, ["import", str(tmp_path / "missing.jsonl"), "--json"])
+    assert res.exit_code == 2
+
+
+def test_demo_generates_imports_and_reports(db: Database) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--people", "300", "--seed", "7", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    imp = report["import"]
+    assert imp["records"] == 300 and imp["rejected"] == 0
+    # the sample holds duplicates of earlier people: they merge instead of becoming new leads
+    assert imp["inserted"] < 300 and imp["inserted"] + imp["merged"] + imp["unchanged"] == 300
+    assert report["pool"]["totals"]["leads"] == imp["inserted"] == _count(db, Lead)
+    assert {"industry", "country", "seniority", "email_status"} <= set(report["pool"])
+    again = json.loads(runner.invoke(app, ["demo", "--people", "300", "--seed", "7", "--json"]).stdout)
+    assert (again["import"]["inserted"], again["import"]["updated"], again["import"]["raw_payloads"]) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_jsonl_line_with_nul_is_rejected_not_fatal(db: Database, tmp_path: Path) -> None:
+    lines = [json.dumps(person(1)), json.dumps(person(2, title="a\u0000b")), json.dumps(person(3))]
+    result = import_files(db, [_jsonl(tmp_path, lines)], rejects_path=tmp_path / "r.jsonl")
+    assert result.inserted == 2
+    assert [(r.line_no, r.reason) for r in result.rejected] == [
+        (2, "contains a NUL character, which PostgreSQL cannot store")
+    ]

@@ -1,0 +1,179 @@
+"""Normalisation rules: pure functions, no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadpool.ingestion.hashing import address_hmac
+from leadpool.ingestion.normalize import (
+    NotNormalisable,
+    best_phone,
+    company_domain,
+    normalize_domain,
+    normalize_email,
+    normalize_linkedin_url,
+    normalize_phone,
+)
+from leadpool.ingestion.records import RecordError, map_person
+from leadpool.ingestion.timezone import country_code, resolve_time_zone
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Jane.Doe@Example.COM", "jane.doe@example.com"),
+        ("  jane+tag@sub.example.org ", "jane+tag@sub.example.org"),
+        ("email_not_unlocked@domain.com", None),
+        ("EMAIL_NOT_UNLOCKED@DOMAIN.COM", None),
+        ("", None),
+        (None, None),
+        ("ab@münchen.de", "ab@münchen.de"),
+    ],
+)
+def test_email(raw: str | None, expected: str | None) -> None:
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["not-an-email", "a@b", "a..b@example.com", "x@exa_mple.com", "@example.com"])
+def test_invalid_email(raw: str) -> None:
+    with pytest.raises(NotNormalisable):
+        normalize_email(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://www.linkedin.com/in/jane-doe",
+        "https://www.linkedin.com/in/jane-doe/",
+        "https://linkedin.com/in/Jane-Doe",
+        "https://uk.linkedin.com/in/jane-doe?trk=public_profile",
+        "www.linkedin.com/in/jane-doe/#about",
+        "linkedin.com/in/jane-doe/detail/contact-info/",
+        "https://de.linkedin.com/in/jane%2Ddoe",
+    ],
+)
+def test_linkedin_variants_share_one_canonical_form(raw: str) -> None:
+    assert normalize_linkedin_url(raw) == "https://www.linkedin.com/in/jane-doe"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["https://www.linkedin.com/company/acme", "https://example.com/in/jane", "https://www.linkedin.com/in/"],
+)
+def test_linkedin_non_profiles(raw: str) -> None:
+    with pytest.raises(NotNormalisable):
+        normalize_linkedin_url(raw)
+
+
+def test_phones() -> None:
+    assert normalize_phone("+1 303-555-0142") == "+13035550142"
+    assert normalize_phone("(303) 555-0142", "US") == "+13035550142"
+    assert normalize_phone("'+44 20 7946 0958") == "+442079460958"
+    assert normalize_phone("020 7946 0958", "GB") == "+442079460958"
+    with pytest.raises(NotNormalisable):
+        normalize_phone("12", "US")
+    with pytest.raises(NotNormalisable):
+        normalize_phone("555-0142", None)  # national format without a region
+
+
+def test_best_phone_prefers_mobile_then_direct() -> None:
+    numbers = [
+        {"sanitized_number": "+13035550142", "type": "work_hq", "position": 0},
+        {"raw_number": "(303) 555-0177", "type": "work_direct", "position": 1},
+        {"raw_number": "+1 720 555 0100", "type": "mobile", "position": 2},
+    ]
+    assert best_phone(numbers, "US") == "+17205550100"
+    assert best_phone(numbers[:2], "US") == "+13035550177"
+    assert best_phone([{"raw_number": "garbage", "type": "mobile"}, numbers[0]], "US") == "+13035550142"
+    assert best_phone([], "US") is None
+
+
+def test_domains() -> None:
+    assert normalize_domain("http://www.Apollo.io/about?x=1") == "apollo.io"
+    assert normalize_domain("WWW.example.co.uk.") == "example.co.uk"
+    assert normalize_domain("apollo.io:443") == "apollo.io"
+    assert company_domain(None, "https://www.larkspur.example") == "larkspur.example"
+    assert company_domain("larkspur.example", "https://other.example") == "larkspur.example"
+    assert company_domain("not a domain", None) is None
+
+
+def test_country_codes_from_the_dataset() -> None:
+    assert country_code("United States") == "US"
+    assert country_code("united kingdom") == "GB"
+    assert country_code("DEU") == "DE"
+    assert country_code("Atlantis") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("America/Denver", "Paris", None, "France"), ("America/Denver", "apollo")),
+        (("Not/AZone", "Paris", None, "France"), ("Europe/Paris", "city")),
+        ((None, "Portland", "Maine", "United States"), ("America/New_York", "city")),
+        ((None, "Portland", "Oregon", "United States"), ("America/Los_Angeles", "city")),
+        ((None, "Munich", None, "Germany"), ("Europe/Berlin", "city")),
+        ((None, "Tinytown Nowhere", "TX", "United States"), ("America/Chicago", "state")),
+        ((None, None, "California", "United States"), ("America/Los_Angeles", "state")),
+        ((None, None, None, "Germany"), ("Europe/Berlin", "country")),
+        ((None, None, None, "United States"), (None, None)),  # several zones, nothing narrower
+        ((None, None, None, None), (None, None)),
+    ],
+)
+def test_time_zone_resolution(
+    args: tuple[str | None, str | None, str | None, str | None], expected: tuple[str | None, str | None]
+) -> None:
+    assert resolve_time_zone(*args) == expected
+
+
+def test_address_hmac_normalises_first() -> None:
+    key = b"k"
+    assert address_hmac("email", "Jane@Example.com", key) == address_hmac("email", " jane@example.com", key)
+    assert address_hmac("linkedin", "http://uk.linkedin.com/in/Jane/", key) == address_hmac(
+        "linkedin", "https://www.linkedin.com/in/jane", key
+    )
+    assert address_hmac("phone", "+1 (303) 555-0142", key) == address_hmac("phone", "+13035550142", key)
+    assert address_hmac("email", "jane@example.com", key) != address_hmac(
+        "email", "jane@example.com", b"other"
+    )
+    assert len(address_hmac("email", "jane@example.com", key)) == 64
+
+
+def test_map_person_keeps_unknown_keys_and_invalid_values_in_extra() -> None:
+    row = map_person(
+        {
+            "id": "p1",
+            "email": "not an email",
+            "linkedin_url": "https://www.linkedin.com/company/acme",
+            "brand_new_field": {"x": 1},
+            "time_zone": "Mars/Olympus",
+            "city": "Denver",
+            "state": "CO",
+            "country": "United States",
+        },
+        "api",
+    )
+    assert (row.apollo_id, row.email, row.linkedin_url) == ("p1", None, None)
+    extra_index = row.values[-2]
+    assert '"brand_new_field"' in extra_index and '"invalid_email"' in extra_index
+    assert "Mars/Olympus" in extra_index
+
+
+@pytest.mark.parametrize(
+    ("person", "reason"),
+    [
+        ({"first_name": "x"}, "missing identity"),
+        ({"email": "email_not_unlocked@domain.com", "first_name": "x"}, "missing identity"),
+        ({"id": 5.5, "email": None}, "field 'id'"),
+        ({"id": "p", "show_intent": "yes"}, "show_intent"),
+        ({"id": "p", "employment_history": {"a": 1}}, "employment_history"),
+        ({"id": "p", "organization": {"id": "o", "founded_year": 10**12}}, "founded_year"),
+        (
+            {"id": "p", "organization": {"id": "o", "latest_funding_round_date": "yesterday"}},
+            "latest_funding",
+        ),
+        ({"id": "p", "organization": ["o"]}, "organization"),
+    ],
+)
+def test_map_person_rejects(person: dict[str, object], reason: str) -> None:
+    with pytest.raises(RecordError, match=reason):
+        map_person(person, "api")

@@ -260,25 +260,6 @@ def test_cli_import_show_and_stats(db: Database, tmp_path: Path, fixture_person:
     assert res.exit_code == 2
 
 
-def test_demo_generates_imports_and_reports(db: Database) -> None:
-    runner = CliRunner()
-    res = runner.invoke(app, ["demo", "--people", "300", "--seed", "7", "--json"])
-    assert res.exit_code == 0, res.output
-    report = json.loads(res.stdout)
-    imp = report["import"]
-    assert imp["records"] == 300 and imp["rejected"] == 0
-    # the sample holds duplicates of earlier people: they merge instead of becoming new leads
-    assert imp["inserted"] < 300 and imp["inserted"] + imp["merged"] + imp["unchanged"] == 300
-    assert report["pool"]["totals"]["leads"] == imp["inserted"] == _count(db, Lead)
-    assert {"industry", "country", "seniority", "email_status"} <= set(report["pool"])
-    again = json.loads(runner.invoke(app, ["demo", "--people", "300", "--seed", "7", "--json"]).stdout)
-    assert (again["import"]["inserted"], again["import"]["updated"], again["import"]["raw_payloads"]) == (
-        0,
-        0,
-        0,
-    )
-
-
 def test_jsonl_line_with_nul_is_rejected_not_fatal(db: Database, tmp_path: Path) -> None:
     lines = [json.dumps(person(1)), json.dumps(person(2, title="a\u0000b")), json.dumps(person(3))]
     result = import_files(db, [_jsonl(tmp_path, lines)], rejects_path=tmp_path / "r.jsonl")

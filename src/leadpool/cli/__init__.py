@@ -4,10 +4,37 @@ from __future__ import annotations
 
 import typer
 
+from leadpool.cli import agency as agency_cli
+from leadpool.cli import campaign as campaign_cli
+from leadpool.cli import companies as companies_cli
 from leadpool.cli import db as db_cli
+from leadpool.cli import event as event_cli
+from leadpool.cli import generate as generate_cli
+from leadpool.cli import ingest as ingest_cli
+from leadpool.cli import insights as insights_cli
+from leadpool.cli import jobs as jobs_cli
+from leadpool.cli import pool as pool_cli
+from leadpool.cli import send as send_cli
+from leadpool.cli import serve as serve_cli
+from leadpool.simulation import cli as simulation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The platform's lead pool.")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(agency_cli.app, name="agency")
+app.add_typer(campaign_cli.app, name="campaign")
+app.command("allocate-round")(campaign_cli.allocate_round_cmd)
+app.add_typer(jobs_cli.app, name="jobs")
+app.command("worker")(jobs_cli.worker_cmd)
+app.command("generate")(generate_cli.generate)
+app.command("import")(ingest_cli.import_cmd)
+app.add_typer(pool_cli.leads_app, name="leads")
+app.add_typer(pool_cli.pool_app, name="pool")
+app.add_typer(event_cli.app, name="event")
+app.add_typer(send_cli.app, name="send")
+app.add_typer(companies_cli.app, name="companies")
+app.add_typer(insights_cli.app, name="insights")
+app.command("demo")(simulation_cli.demo)
+app.command("serve")(serve_cli.serve)
 
 
 def main() -> None:

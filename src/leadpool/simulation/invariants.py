@@ -1,0 +1,219 @@
+"""What must never have happened, checked in SQL on the database after a run.
+
+Each invariant is one query over sent touches, leads, ownership history and events that returns
+its number of violations; a correct system returns 0 for every one. They look only at stored
+facts (what was sent when, what the person did when), not at the gate's own decisions, so they
+would catch a gate that answered allow when it should not have.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from leadpool.gate.policy import GatePolicy, platform_policy
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """One check: an SQL count, or (for local times) a count over rows computed in Python."""
+
+    name: str
+    description: str
+    sql: str
+    params: tuple[tuple[str, Any], ...] = ()
+    local: Callable[[list[_LocalTouch]], int] | None = None
+
+    def count(self, conn: Connection) -> int:
+        if self.local is not None:
+            return self.local(_local_touches(conn))
+        return int(conn.execute(text(self.sql), dict(self.params)).scalar_one())
+
+
+@dataclass(frozen=True)
+class _LocalTouch:
+    lead_id: int
+    company_id: int | None
+    channel: str
+    local: datetime  # wall-clock time in the lead's zone (UTC when unknown)
+    zone_known: bool
+
+
+def _local_touches(conn: Connection) -> list[_LocalTouch]:
+    """Sent touches with their local time, computed with the same tz database as the gate
+    (Python's zoneinfo): PostgreSQL ships its own, and the two can disagree about a zone's
+    future offsets (seen: America/Edmonton in November 2026)."""
+    out = []
+    zones: dict[str | None, ZoneInfo | None] = {}
+    rows = conn.execute(
+        text(
+            "SELECT t.lead_id, t.company_id, t.channel, t.at, l.time_zone FROM touches t "
+            "JOIN leads l ON l.id = t.lead_id WHERE t.state = 'sent'"
+        )
+    )
+    for lead_id, company_id, channel, at, tz in rows:
+        if tz not in zones:
+            try:
+                zones[tz] = ZoneInfo(tz) if tz else None
+            except (ZoneInfoNotFoundError, ValueError):
+                zones[tz] = None
+        zone = zones[tz]
+        out.append(_LocalTouch(lead_id, company_id, channel, at.astimezone(zone or UTC), zone is not None))
+    return out
+
+
+def _over_cap(keys: list[tuple[Any, ...]], cap: int) -> int:
+    return sum(1 for n in Counter(keys).values() if n > cap)
+
+
+def _outside_window(touches: list[_LocalTouch], policy: GatePolicy) -> int:
+    bad = 0
+    for t in touches:
+        if t.channel in policy.timezone_required_channels and not t.zone_known:
+            bad += 1
+            continue
+        w = getattr(policy.windows, t.channel)
+        if w is None:
+            continue
+        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[t.local.weekday()]
+        if not (w.start <= t.local.time() < w.end) or day not in w.days:
+            bad += 1
+    return bad
+
+
+@dataclass(frozen=True)
+class InvariantResult:
+    name: str
+    description: str
+    violations: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "violations": self.violations}
+
+
+_SENT = "t.state = 'sent'"
+
+
+def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
+    """The checks, with caps and windows taken from the platform policy the run used."""
+    p = policy or platform_policy()
+    return [
+        Invariant(
+            "no_lead_touched_by_two_agencies",
+            "leads with sent touches from more than one agency",
+            f"SELECT count(*) FROM (SELECT t.lead_id FROM touches t WHERE {_SENT} "
+            "GROUP BY t.lead_id HAVING count(DISTINCT t.agency_id) > 1) x",
+        ),
+        Invariant(
+            "no_touch_by_a_non_owner",
+            "sent touches by an agency that was never given the lead",
+            f"SELECT count(*) FROM touches t WHERE {_SENT} AND NOT EXISTS ("
+            " SELECT 1 FROM lead_history h WHERE h.lead_id = t.lead_id AND h.agency_id = t.agency_id"
+            " AND h.action = 'acquired')",
+        ),
+        Invariant(
+            "lead_daily_cap",
+            f"(lead, local day) pairs with more than {p.lead_daily_cap} sent touch(es)",
+            "",
+            local=lambda ts: _over_cap([(t.lead_id, t.local.date()) for t in ts], p.lead_daily_cap),
+        ),
+        Invariant(
+            "lead_weekly_cap",
+            f"sent touches that made more than {p.lead_weekly_cap} to their lead within 7 days",
+            f"SELECT count(*) FROM touches t WHERE {_SENT} AND (SELECT count(*) FROM touches u "
+            "WHERE u.lead_id = t.lead_id AND u.state = 'sent' AND u.at > t.at - interval '7 days' "
+            "AND u.at <= t.at) > :cap",
+            (("cap", p.lead_weekly_cap),),
+        ),
+        Invariant(
+            "company_daily_cap",
+            f"(company, local day) pairs with more than {p.company_daily_cap} sent touches",
+            "",
+            local=lambda ts: _over_cap(
+                [(t.company_id, t.local.date()) for t in ts if t.company_id is not None], p.company_daily_cap
+            ),
+        ),
+        *_company_weekly(p),
+        Invariant(
+            "no_email_after_hard_bounce",
+            "emails sent to an address after it hard-bounced",
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
+            "AND t.channel = 'email' AND l.email_bounced_at IS NOT NULL AND t.at > l.email_bounced_at",
+        ),
+        Invariant(
+            "no_touch_after_unsubscribe_or_complaint",
+            "touches (any channel) after the person unsubscribed or complained",
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
+            "AND t.at > least(l.unsubscribed_at, l.complained_at)",
+        ),
+        Invariant(
+            "no_touch_after_reply",
+            "touches (any channel, any agency) after the person replied",
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
+            "AND t.at > least(l.replied_at, l.wrong_person_at)",
+        ),
+        Invariant(
+            "no_touch_after_conversion",
+            "automated touches after the lead converted",
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
+            "AND t.at > l.converted_at",
+        ),
+        Invariant(
+            "none_in_cooling",
+            "touches while the person was cooling after saying not interested",
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
+            "AND l.cooling_until > t.at AND EXISTS (SELECT 1 FROM events e WHERE e.lead_id = t.lead_id "
+            "AND e.type = 'reply' AND e.category = 'not_interested' AND e.occurred_at < t.at)",
+        ),
+        Invariant(
+            "none_while_out_of_office",
+            "touches while the person's out-of-office pause was running",
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
+            "AND EXISTS (SELECT 1 FROM events e WHERE e.lead_id = t.lead_id AND e.type = 'reply' "
+            "AND e.category = 'out_of_office' AND e.occurred_at < t.at AND l.paused_until > t.at)",
+        ),
+        Invariant(
+            "none_outside_send_window",
+            "touches outside the channel's send window in the lead's time zone (or with no zone for sms/phone)",
+            "",
+            local=lambda ts: _outside_window(ts, p),
+        ),
+    ]
+
+
+def _company_weekly(p: GatePolicy) -> list[Invariant]:
+    # a newer policy field: checked when the gate has it
+    cap = getattr(p, "company_weekly_cap", None)
+    if not isinstance(cap, int):
+        return []
+    return [
+        Invariant(
+            "company_weekly_cap",
+            f"sent touches that made more than {cap} to their company within 7 days",
+            f"SELECT count(*) FROM touches t WHERE {_SENT} AND t.company_id IS NOT NULL AND ("
+            "SELECT count(*) FROM touches u WHERE u.company_id = t.company_id AND u.state = 'sent' "
+            "AND u.at > t.at - interval '7 days' AND u.at <= t.at) > :cap",
+            (("cap", cap),),
+        )
+    ]
+
+
+def check_invariants(conn: Connection, policy: GatePolicy | None = None) -> list[InvariantResult]:
+    """Run every invariant; each result carries its number of violations (0 when it holds)."""
+    local: list[_LocalTouch] | None = None
+    out = []
+    for inv in invariants(policy):
+        if inv.local is not None:
+            local = local if local is not None else _local_touches(conn)
+            n = inv.local(local)
+        else:
+            n = inv.count(conn)
+        out.append(InvariantResult(inv.name, inv.description, n))
+    return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from leadpool.allocation.agencies import cancel_agency
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, record_event
 from leadpool.gate import GateDecision, check
-from leadpool.ingestion import import_people
+from leadpool.ingestion import import_files, import_people
 from leadpool.models import AuditLog, Event, Lead, Ownership, RawPayload, Suppression
 from leadpool.privacy import erase
 
@@ -217,3 +218,31 @@ def test_erasure_keeps_only_hashes_and_a_re_import_is_rejected(
         assert r.lead_ids == [] and [x.reason for x in r.rejected] == ["erased person"]
     with session_scope(db) as s:
         assert erase(s, erin, actor="dpo@platform").already_erased
+
+
+def test_erasure_reaches_payloads_without_an_apollo_id(db: Database, tmp_path: Path) -> None:
+    """CSV rows and email-keyed JSON documents carry no Apollo id: the importer's links find them."""
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text(
+        "First Name,Last Name,Email,Email Status,Title\n"
+        "Casey,Csv,casey@example.com,Verified,CFO\n"
+        "Dana,Csv,dana@example.com,Verified,CTO\n"
+    )
+    doc = [
+        {"first_name": "Erin", "email": "erin.doc@example.com"},
+        {"first_name": "Olaf", "email": "olaf.doc@example.com"},
+    ]
+    json_file = tmp_path / "people.json"
+    json_file.write_text(json.dumps(doc))
+    import_files(db, [csv_file, json_file], collect_lead_ids=True)
+    with session_scope(db) as s:
+        ids = dict(s.execute(select(Lead.email, Lead.id)).all())
+    with session_scope(db) as s:
+        erase(s, ids["casey@example.com"], actor="dpo")
+        result = erase(s, ids["erin.doc@example.com"], actor="dpo")
+    assert result.payloads_redacted == 1
+    with session_scope(db) as s:
+        bodies = [p.body for p in s.execute(select(RawPayload)).scalars()]
+    text_all = "\n".join(bodies).lower()
+    assert "casey" not in text_all and "erin" not in text_all
+    assert "dana@example.com" in text_all and "olaf.doc@example.com" in text_all

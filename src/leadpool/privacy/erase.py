@@ -9,7 +9,8 @@ The Apollo person id is kept on the tombstone on purpose: it is the vendor's opa
 not contact data, and it is how the importer recognises and refuses the same Apollo record when
 it arrives without any address.
 
-Raw payloads are found by ``apollo_person_ids``. A payload that describes only this person has its
+Raw payloads are found by ``apollo_person_ids`` and by the importer's ``lead_raw_payloads`` links
+(CSV rows and files keyed by email or LinkedIn have no Apollo id). A payload that describes only this person has its
 body replaced by a tombstone and its request parameters dropped; one that describes several
 people (a search page, a bulk match) keeps the others: this person's objects are removed from the
 JSON body (``matches`` entries become null so positions still line up with the request), request
@@ -33,7 +34,8 @@ from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.effects import end_enrollments, suppress
 from leadpool.ingestion.hashing import address_hmac
-from leadpool.models import AuditLog, Lead, LeadHistory, RawPayload
+from leadpool.ingestion.normalize import normalize_email, normalize_linkedin_url
+from leadpool.models import AuditLog, Lead, LeadHistory, LeadRawPayload, RawPayload
 
 # columns that are not about the person, or are what the suppression machinery needs
 _KEEP = frozenset(
@@ -91,17 +93,19 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
     result.suppressions_added = suppress(session, "erased", hmacs, lead_id=lead_id, event_id=None)
     identifiers = _identifiers(lead)
 
+    # payloads naming the person's Apollo id, plus every payload the importer linked to the lead
+    # (CSV rows and files keyed by email or LinkedIn carry no Apollo id)
+    linked = select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id == lead_id)
+    found = RawPayload.id.in_(linked)
     if lead.apollo_id:
-        payloads = session.execute(
-            select(RawPayload)
-            .where(RawPayload.apollo_person_ids.contains([lead.apollo_id]))
-            .with_for_update()
-        ).scalars()
-        for payload in payloads:
-            if _redact_payload(payload, lead.apollo_id, identifiers, now):
-                result.payloads_redacted += 1
-            else:
-                result.payloads_tombstoned += 1
+        found = found | RawPayload.apollo_person_ids.contains([lead.apollo_id])
+    payloads = session.execute(select(RawPayload).where(found).with_for_update()).scalars().all()
+    shared = _payloads_shared_with_others(session, lead_id, [p.id for p in payloads])
+    for payload in payloads:
+        if _redact_payload(payload, lead.apollo_id, identifiers, now, shared=payload.id in shared):
+            result.payloads_redacted += 1
+        else:
+            result.payloads_tombstoned += 1
 
     result.events_scrubbed = len(
         session.execute(
@@ -126,9 +130,11 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
         )
 
     # generated columns (e.g. allocation's rank) follow the cleared values by themselves
+    # every mapped person column; columns other domains attach to the table (scores, ranks) hold
+    # no personal data and are left to their owners
     cleared = {
         c.name: None
-        for c in Lead.__table__.columns
+        for c in Lead.__mapper__.columns
         if c.name not in _KEEP and c.nullable and c.computed is None and c.identity is None
     }
     session.execute(update(Lead).where(Lead.id == lead_id).values(**cleared, erased_at=now, updated_at=now))
@@ -176,8 +182,30 @@ def _identifiers(lead: Lead) -> set[str]:
     return {v.lower() for v in found if v}
 
 
-def _is_person(item: Any, apollo_id: str) -> bool:
-    return isinstance(item, dict) and (item.get("id") == apollo_id or item.get("person_id") == apollo_id)
+def _payloads_shared_with_others(session: Session, lead_id: int, payload_ids: list[int]) -> set[int]:
+    """Payloads the importer also linked to other leads: those must be edited, not tombstoned."""
+    if not payload_ids:
+        return set()
+    rows = session.execute(
+        select(LeadRawPayload.raw_payload_id)
+        .where(LeadRawPayload.raw_payload_id.in_(payload_ids), LeadRawPayload.lead_id != lead_id)
+        .distinct()
+    ).scalars()
+    return set(rows)
+
+
+def _is_person(item: Any, apollo_id: str | None, identifiers: set[str]) -> bool:
+    """A person object in a payload: by Apollo id, or by email / LinkedIn URL when it has no id."""
+    if not isinstance(item, dict):
+        return False
+    if apollo_id and (item.get("id") == apollo_id or item.get("person_id") == apollo_id):
+        return True
+    if "email" not in item and "linkedin_url" not in item:
+        return False
+    email = normalize_email(item["email"]) if isinstance(item.get("email"), str) else None
+    url = item.get("linkedin_url")
+    linkedin = normalize_linkedin_url(url) if isinstance(url, str) else None
+    return bool({v.lower() for v in (email, linkedin) if v} & identifiers)
 
 
 def _names_person(item: Any, identifiers: set[str]) -> bool:
@@ -190,17 +218,19 @@ def _names_person(item: Any, identifiers: set[str]) -> bool:
     return False
 
 
-def _strip(doc: Any, apollo_id: str, parent_key: str | None = None) -> tuple[Any, int]:
+def _strip(
+    doc: Any, apollo_id: str | None, identifiers: set[str], parent_key: str | None = None
+) -> tuple[Any, int]:
     if isinstance(doc, list):
         kept: list[Any] = []
         removed = 0
         for item in doc:
-            if _is_person(item, apollo_id):
+            if _is_person(item, apollo_id, identifiers):
                 removed += 1
                 if parent_key == "matches":
                     kept.append(None)  # bulk match results line up with the request by position
                 continue
-            new, n = _strip(item, apollo_id, parent_key)
+            new, n = _strip(item, apollo_id, identifiers, parent_key)
             kept.append(new)
             removed += n
         return kept, removed
@@ -208,11 +238,11 @@ def _strip(doc: Any, apollo_id: str, parent_key: str | None = None) -> tuple[Any
         out: dict[str, Any] = {}
         removed = 0
         for k, v in doc.items():
-            if _is_person(v, apollo_id):
+            if _is_person(v, apollo_id, identifiers):
                 out[k] = None
                 removed += 1
                 continue
-            new, n = _strip(v, apollo_id, k)
+            new, n = _strip(v, apollo_id, identifiers, k)
             out[k] = new
             removed += n
         return out, removed
@@ -239,12 +269,14 @@ def _set_body(payload: RawPayload, body: str) -> None:
     payload.body_sha256 = hashlib.sha256(body.encode()).hexdigest()
 
 
-def _redact_payload(payload: RawPayload, apollo_id: str, identifiers: set[str], now: datetime) -> bool:
+def _redact_payload(
+    payload: RawPayload, apollo_id: str | None, identifiers: set[str], now: datetime, *, shared: bool
+) -> bool:
     """Edit one payload; True when others' data was kept (redacted), False when tombstoned."""
     others = [i for i in payload.apollo_person_ids or [] if i != apollo_id]
     marker = {"reason": "erasure", "at": now.isoformat()}
     doc: Any = None
-    if others:
+    if others or shared:
         try:
             doc = json.loads(payload.body)
         except json.JSONDecodeError:
@@ -254,7 +286,7 @@ def _redact_payload(payload: RawPayload, apollo_id: str, identifiers: set[str], 
         payload.request = None
         payload.apollo_person_ids = None
         return False
-    stripped, removed = _strip(doc, apollo_id)
+    stripped, removed = _strip(doc, apollo_id, identifiers)
     if isinstance(stripped, list):
         stripped = {"people": stripped}
     previous = stripped.get("_leadpool_redacted")
@@ -262,5 +294,5 @@ def _redact_payload(payload: RawPayload, apollo_id: str, identifiers: set[str], 
     stripped["_leadpool_redacted"] = {**marker, "people_removed": count}
     _set_body(payload, json.dumps(stripped, ensure_ascii=False))
     payload.request = _strip_request(payload.request, identifiers) if payload.request else payload.request
-    payload.apollo_person_ids = others
+    payload.apollo_person_ids = others or None
     return True

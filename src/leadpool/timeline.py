@@ -1,8 +1,10 @@
-"""A lead's story in order: ownership and enrollment changes, gate decisions, touches, events, audit.
+"""A lead's story in order: ownership and enrollment changes, gate decisions, touches, events, audit,
+and the contact memory that applied to it (rest periods, pauses of its company); and a company's
+story: touches to all its people, their replies and opt-outs, and the company's pauses.
 
 Events stored before the pool held the person (matched later by address hash) are included too.
-Entries at the same instant are ordered history, decision, touch, event, audit, then by row id,
-so a check comes before the touch it reserved.
+Entries at the same instant are ordered history, rest, decision, touch, event, pause, audit, then
+by row id, so a check comes before the touch it reserved and an event before the pause it caused.
 """
 
 from __future__ import annotations
@@ -17,16 +19,30 @@ from sqlalchemy.orm import Session
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.ingestion.hashing import address_hmac
-from leadpool.models import AuditLog, Decision, Event, Lead, LeadHistory, Touch
+from leadpool.models import (
+    AuditLog,
+    Company,
+    CompanyPause,
+    Decision,
+    Event,
+    Lead,
+    LeadHistory,
+    RestPeriod,
+    Touch,
+)
 
 _OWNERSHIP_ACTIONS = {"acquired", "released", "converted", "transferred", "quarantined"}
-_RANK = {"history": 0, "decision": 1, "touch": 2, "event": 3, "audit": 4}
+_RANK = {"history": 0, "rest": 1, "decision": 2, "touch": 3, "event": 4, "pause": 5, "audit": 6}
+# events about a colleague that the company timeline lists (deliveries and opens are noise there)
+_COMPANY_EVENT_TYPES = ("reply", "unsubscribe", "complaint", "converted")
 
 
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # ownership.<action>, enrollment.<action>, decision, touch, event.<type>, audit.<action>
+    # ownership.<action>, enrollment.<action>, rest.started, decision, touch, event.<type>,
+    # company.paused, audit.<action>
+    kind: str
     detail: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # table:id, so an entry can be traced to its row
 
@@ -109,6 +125,18 @@ def lead_timeline(session: Session, lead_id: int) -> list[TimelineEntry]:
         )
         rows.append((e.occurred_at, _RANK["event"], e.id, entry))
 
+    for r in session.execute(select(RestPeriod).where(RestPeriod.lead_id == lead_id)).scalars():
+        rows.append((r.started_at, _RANK["rest"], r.id, _rest_entry(r)))
+
+    if lead.company_id is not None:
+        # pauses of the company the lead belongs to now (what the gate applies), except its own
+        pauses = select(CompanyPause).where(
+            CompanyPause.company_id == lead.company_id,
+            or_(CompanyPause.lead_id.is_(None), CompanyPause.lead_id != lead_id),
+        )
+        for p in session.execute(pauses).scalars():
+            rows.append((p.started_at, _RANK["pause"], p.id, _pause_entry(p, with_lead=False)))
+
     audits = select(AuditLog).where(AuditLog.subject_type == "lead", AuditLog.subject_id == str(lead_id))
     for a in session.execute(audits).scalars():
         entry = TimelineEntry(
@@ -130,3 +158,83 @@ def _lead_hmacs(lead: Lead) -> list[str]:
             except InvalidInput:
                 continue
     return out
+
+
+def _rest_entry(r: RestPeriod) -> TimelineEntry:
+    return TimelineEntry(
+        r.started_at,
+        "rest.started",
+        {
+            "until": r.until,
+            "reason": r.reason,  # what ended the enrollment: the cause of the rest
+            "enrollment_id": r.enrollment_id,
+            "campaign_id": r.campaign_id,
+            "agency_id": r.agency_id,
+        },
+        f"rest_periods:{r.id}",
+    )
+
+
+def _pause_entry(p: CompanyPause, *, with_lead: bool) -> TimelineEntry:
+    detail: dict[str, Any] = {
+        "company_id": p.company_id,
+        "until": p.until,
+        "cause": p.kind,
+        "cause_event_id": p.cause_event_id,
+    }
+    if with_lead:
+        detail["lead_id"] = p.lead_id
+    return TimelineEntry(p.started_at, "company.paused", detail, f"company_pauses:{p.id}")
+
+
+def company_timeline(session: Session, company_id: int) -> list[TimelineEntry]:
+    """A company's story, oldest first: touches to all its people (by the company recorded on the
+    touch), their replies, opt-outs and conversions (people at the company now), and its pauses.
+    Raises NotFound for an unknown company."""
+    if session.get(Company, company_id) is None:
+        raise NotFound(f"company {company_id} not found")
+    rows: list[tuple[datetime, int, int, TimelineEntry]] = []
+    for t in session.execute(select(Touch).where(Touch.company_id == company_id)).scalars():
+        entry = TimelineEntry(
+            t.at,
+            "touch",
+            {
+                "lead_id": t.lead_id,
+                "state": t.state,
+                "channel": t.channel,
+                "campaign_id": t.campaign_id,
+                "agency_id": t.agency_id,
+                "sent_at": t.sent_at,
+                "ended_at": t.ended_at,
+            },
+            f"touches:{t.id}",
+        )
+        rows.append((t.at, _RANK["touch"], t.id, entry))
+    people = select(Lead.id).where(Lead.company_id == company_id)
+    pauses = list(
+        session.execute(select(CompanyPause).where(CompanyPause.company_id == company_id)).scalars()
+    )
+    cause_ids = [p.cause_event_id for p in pauses]
+    events = select(Event).where(
+        or_(Event.lead_id.in_(people), Event.id.in_(cause_ids)) if cause_ids else Event.lead_id.in_(people),
+        Event.type.in_(_COMPANY_EVENT_TYPES),
+    )
+    for e in session.execute(events).scalars():
+        entry = TimelineEntry(
+            e.occurred_at,
+            f"event.{e.type}",
+            {
+                "lead_id": e.lead_id,
+                "category": e.category,
+                "channel": e.channel,
+                "source": e.source,
+                "campaign_id": e.campaign_id,
+                "touch_id": e.touch_id,
+            },
+            f"events:{e.id}",
+        )
+        rows.append((e.occurred_at, _RANK["event"], e.id, entry))
+    for p in pauses:
+        rows.append((p.started_at, _RANK["pause"], p.id, _pause_entry(p, with_lead=True)))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [r[3] for r in rows]

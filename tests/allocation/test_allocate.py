@@ -91,9 +91,13 @@ def test_reuses_own_free_leads_before_the_pool(db: Database) -> None:
     with session_scope(db) as s:
         got = allocate(s, first, 4, at=NOW).lead_ids
         finish_campaign(s, first, at=NOW)
+    # the finished campaign's leads rest (90 days by default) before any campaign gets them again
     with session_scope(db) as s:
-        res = allocate(s, second, 6, at=NOW)
-    assert res.reused == 4 and res.taken_from_pool == 2
+        resting = allocate(s, second, 6, at=NOW + timedelta(days=89))
+    assert resting.reused == 0 and resting.taken_from_pool == 2 and not set(got) & set(resting.lead_ids)
+    with session_scope(db) as s:
+        res = allocate(s, second, 6, at=NOW + timedelta(days=90))
+    assert res.reused == 4 and res.taken_from_pool == 0
     assert set(got) <= set(res.lead_ids)
 
 

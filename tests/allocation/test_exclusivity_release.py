@@ -136,8 +136,11 @@ def test_cancel_releases_all_but_converted_and_quarantines(db: Database, company
         # during quarantine nobody gets them
         assert allocate(s, other, 10, at=later + timedelta(days=29)).lead_ids == []
     with session_scope(db) as s:
+        # quarantine (30 days) is over, but the ended enrollments' rest (90 days) is not: the later wins
+        assert allocate(s, other, 10, at=later + timedelta(days=31)).lead_ids == []
+    with session_scope(db) as s:
         # co1 stays with the cancelled agency (its converted lead), so only co2's unbounced lead
-        assert allocate(s, other, 10, at=later + timedelta(days=31)).lead_ids == [l2[0]]
+        assert allocate(s, other, 10, at=later + timedelta(days=90)).lead_ids == [l2[0]]
 
 
 def test_reactivating_does_not_give_leads_back(db: Database) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from sqlalchemy import select
 from tests.allocation.factories import NOW, make_agency, make_campaign, make_company, make_leads
@@ -91,6 +92,7 @@ def test_sibling_campaigns_of_one_agency_reuse_its_leads_first(db: Database) -> 
         finish_campaign(s, c1, at=NOW)
         c2 = make_campaign(s, agency, daily_quota=6)
     with session_scope(db) as s:
-        res = allocate_round(s, at=NOW)
+        # after c1's leads finished their rest period (default 90 days)
+        res = allocate_round(s, at=NOW + timedelta(days=90))
     (r,) = res.campaigns
     assert r.campaign_id == c2 and r.reused == 4 and r.taken_from_pool == 2

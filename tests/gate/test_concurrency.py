@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +17,7 @@ from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN
 
 from leadpool.db import Database, session_scope
-from leadpool.gate import CheckRequest, cancel, check, check_many
+from leadpool.gate import CheckRequest, cancel, check, check_many, confirm_sent
 
 T0 = MONDAY_OPEN
 PROCESSES = 4
@@ -148,3 +149,88 @@ def test_many_processes_never_exceed_a_cap(db: Database) -> None:
     assert sum(n for _, n in per_sender) == 5
     assert cancelled > 0
     assert len(per_key) == len(by_key) and all(n == 1 for _, n in per_key), per_key
+
+
+WEEKLY_ROUNDS = 6
+
+
+def _weekly_worker(
+    uri: str,
+    index: int,
+    plan: dict[str, object],
+    barrier: Any,
+    out: mp.Queue,  # type: ignore[type-arg]
+) -> None:
+    """One check per round, all processes at once, each on its own day (so the company's daily
+    counter rows, one per day, do not serialise them): only the weekly budget stands between them."""
+    db = Database.from_uri(uri)
+    allowed = errors = 0
+    rounds: list[list[tuple[int, int]]] = plan["rounds"]  # type: ignore[assignment]
+    try:
+        for r, people in enumerate(rounds):
+            lead_id, campaign_id = people[index]
+            at = T0 + timedelta(days=2 + index, hours=r)
+            barrier.wait(timeout=60)
+            with session_scope(db) as s:
+                if (index + r) % 2:
+                    (d,) = check_many(s, [CheckRequest(lead_id, campaign_id, "linkedin", at=at)])
+                else:
+                    d = check(s, lead_id=lead_id, campaign_id=campaign_id, channel="linkedin", at=at)
+                errors += "gate_error" in d.codes
+                allowed += d.allowed
+                if d.touch_id is not None:
+                    confirm_sent(s, d.touch_id, f"w-{d.touch_id}", at=at)
+    finally:
+        db.dispose()
+    out.put((allowed, errors, []))
+
+
+@pytest.mark.slow
+def test_many_processes_never_exceed_the_weekly_company_budget(db: Database) -> None:
+    rounds: list[list[tuple[int, int]]] = []
+    companies = []
+    with session_scope(db) as s:
+        agencies = [f.agency(s), f.agency(s)]
+        campaigns = [f.campaign(s, a) for a in agencies]
+        for _ in range(WEEKLY_ROUNDS):
+            company = f.company(s)
+            companies.append(company)
+            people = []
+            for i in range(4 + PROCESSES):
+                k = i % 2
+                lid = f.lead(s, company_id=company)
+                f.own(s, lid, agencies[k])
+                f.enroll(s, lid, campaigns[k], agencies[k])
+                people.append((lid, campaigns[k]))
+            # four of the five weekly touches are already sent, two a day on days 0 and 1
+            for i, (lid, cid) in enumerate(people[:4]):
+                at = T0 + timedelta(days=i // 2, hours=i % 2)
+                d = check(s, lead_id=lid, campaign_id=cid, channel="linkedin", at=at)
+                assert d.touch_id is not None, d.reasons
+                confirm_sent(s, d.touch_id, f"pre-{d.touch_id}", at=at)
+            rounds.append(people[4:])
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    barrier = ctx.Barrier(PROCESSES)
+    plan = {"rounds": rounds}
+    procs = [
+        ctx.Process(target=_weekly_worker, args=(db.uri, i, plan, barrier, out)) for i in range(PROCESSES)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sum(r[1] for r in results) == 0, "a check failed (deadlock or error)"
+    with db.engine.connect() as c:
+        sent = dict(
+            c.execute(text("SELECT company_id, count(*) FROM touches WHERE state = 'sent' GROUP BY 1")).all()
+        )
+        weekly = c.execute(
+            text('SELECT count(*) FROM decisions WHERE reasons @> \'[{"code": "company_weekly_cap"}]\'')
+        ).scalar_one()
+    # every touch lies within 6 days: one rolling week. Exactly one of the racers got the last slot.
+    assert sent == {c: 5 for c in companies}, sent
+    assert sum(r[0] for r in results) == WEEKLY_ROUNDS
+    assert weekly == WEEKLY_ROUNDS * (PROCESSES - 1)

@@ -1,5 +1,7 @@
 """Model-based test: random sequences of allocations, enrollments, checks, confirmations, cancels,
-events and clock moves, run against the real gate and a small pure-Python model of the rules.
+events, finished sequences and campaigns and clock moves, run against the real gate and a small
+pure-Python model of the rules (including rest periods, company pauses and the weekly company
+budget).
 
 The model is written from the rules in the issue, not from the gate's code: plain lists of touches,
 counted the slow obvious way, and its own send-window arithmetic. After every check the decision
@@ -29,6 +31,7 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 from tests.gate import factories as f
 
+from leadpool.allocation.campaigns import end_enrollment, finish_campaign
 from leadpool.db import Database, session_scope
 from leadpool.errors import Conflict
 from leadpool.events import EventIn, record_event
@@ -54,9 +57,14 @@ CAMPAIGNS = [
 ]
 AGENCY_GATE = [
     {"sender_daily_caps": {"email": 2, "linkedin": 2, "sms": 2, "phone": 2}, "agency_daily_cap": 2},
-    {"agency_daily_cap": 4, "lead_weekly_cap": 2},  # a person cap may be lowered, never raised
+    # a person cap may be lowered, never raised
+    {"agency_daily_cap": 4, "lead_weekly_cap": 2, "company_weekly_cap": 3},
 ]
 WEEKLY_CAP = [3, 2]
+COMPANY_WEEKLY_CAP = [5, 3]
+REST = timedelta(days=90)
+# how long an event pauses the person's colleagues (every agency)
+PAUSE_DAYS = {"interested": 14, "other": 14, "not_interested": 90, "unsubscribe": 30, "complaint": 30}
 SENDER_CAP = [2, None]  # None: the defaults
 DEFAULT_SENDER_CAPS = {"email": 50, "linkedin": 25, "sms": 200, "phone": 100}
 TTL = timedelta(minutes=15)
@@ -91,6 +99,14 @@ class MLead:
     owner_converted: bool = False
     enrolled_in: int | None = None
     flags: dict[str, datetime] = field(default_factory=dict)
+    rest_until: datetime | None = None
+
+
+@dataclass
+class MPause:
+    company: int
+    lead: int  # the person whose reply or opt-out caused it: not paused by it
+    until: datetime
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -134,6 +150,10 @@ def model_codes(m: GateMachine, li: int, ci: int, channel: str, sender: str | No
         codes.add("paused_ooo")
     if "converted" in fl or lead.owner_converted:
         codes.add("converted")
+    if lead.rest_until is not None and lead.rest_until > now:
+        codes.add("rest_period")
+    if any(p.company == lead.company and p.lead != li and p.until > now for p in m.pauses):
+        codes.add("company_paused")
     zone = _zone(lead.tz)
     if zone is None and channel in ("sms", "phone"):
         codes.add("unknown_timezone")
@@ -153,6 +173,11 @@ def model_codes(m: GateMachine, li: int, ci: int, channel: str, sender: str | No
         sum(1 for t in live if t.company == lead.company and t.local_date == today) >= 2
     ):
         codes.add("company_daily_cap")
+    if lead.company is not None and (
+        sum(1 for t in live if t.company == lead.company and t.at > now - timedelta(days=7))
+        >= COMPANY_WEEKLY_CAP[agency]
+    ):
+        codes.add("company_weekly_cap")
     utc_day = now.date()
     if sender is not None:
         cap = SENDER_CAP[agency] or DEFAULT_SENDER_CAPS[channel]
@@ -179,6 +204,7 @@ class GateMachine(RuleBasedStateMachine):
         self.agency_status = ["active", "active"]
         self.campaign_status: list[tuple[str, str | None]] = [("active", None)] * len(CAMPAIGNS)
         self.touches: dict[int, MTouch] = {}
+        self.pauses: list[MPause] = []
         self.checks = 0
 
     @initialize()
@@ -241,13 +267,36 @@ class GateMachine(RuleBasedStateMachine):
             )
         self.leads[li].enrolled_in = None
 
+    @rule(li=st.integers(0, len(LEADS) - 1), reason=st.sampled_from(["sequence_finished", "removed"]))
+    def end_sequence(self, li: int, reason: str) -> None:
+        """The sending engine says the sequence finished (or the agency removed the lead): rest."""
+        lead = self.leads[li]
+        if lead.enrolled_in is None:
+            return
+        with session_scope(self.db) as s:
+            res = end_enrollment(
+                s, self.campaign_ids[lead.enrolled_in], self.lead_ids[li], reason=reason, at=self.now
+            )
+        assert res.ended
+        lead.enrolled_in = None
+        lead.rest_until = max(lead.rest_until or self.now, self.now + REST)
+
     @rule(
         ci=st.integers(0, len(CAMPAIGNS) - 1), to=st.sampled_from(["active", "paused", "guard", "finished"])
     )
     def campaign_moves(self, ci: int, to: str) -> None:
         status, why = ("paused", "campaign_bounce_guard") if to == "guard" else (to, None)
-        with session_scope(self.db) as s:
-            f.set_campaign(s, self.campaign_ids[ci], status=status, paused_reason=why)
+        if to == "finished" and self.campaign_status[ci][0] != "finished":
+            # through the service: its enrollments end and their leads rest
+            with session_scope(self.db) as s:
+                finish_campaign(s, self.campaign_ids[ci], at=self.now)
+            for lead in self.leads:
+                if lead.enrolled_in == ci:
+                    lead.enrolled_in = None
+                    lead.rest_until = max(lead.rest_until or self.now, self.now + REST)
+        else:
+            with session_scope(self.db) as s:
+                f.set_campaign(s, self.campaign_ids[ci], status=status, paused_reason=why)
         self.campaign_status[ci] = (status, why)
 
     @rule(agency=st.integers(0, 1), active=st.booleans())
@@ -265,6 +314,7 @@ class GateMachine(RuleBasedStateMachine):
                 timedelta(hours=1),
                 timedelta(days=1),
                 timedelta(hours=21),
+                timedelta(days=31),  # lets pauses and rests run out within a run
             ]
         )
     )
@@ -334,6 +384,13 @@ class GateMachine(RuleBasedStateMachine):
                     confirm_sent(s, tid, f"m{tid}", at=self.now)
                 self.touches[tid].state = "sent"
 
+    @rule(sender=st.sampled_from([None, "s1"]))
+    def busy_days(self, sender: str | None) -> None:
+        """Two days of bursts: reaches the weekly lead and company budgets (and sender caps)."""
+        for _ in range(2):
+            self.burst("linkedin", sender)
+            self.now += timedelta(days=1)
+
     @precondition(lambda self: bool(self.touches))
     @rule(data=st.data())
     def confirm(self, data: st.DataObject) -> None:
@@ -372,6 +429,7 @@ class GateMachine(RuleBasedStateMachine):
                 "complaint",
                 "interested",
                 "not_interested",
+                "other",
                 "out_of_office",
                 "wrong_person",
                 "converted",
@@ -418,6 +476,8 @@ class GateMachine(RuleBasedStateMachine):
                 fl.setdefault("wrong_person", t)
         if stops:
             lead.enrolled_in = None
+        if kind in PAUSE_DAYS and lead.company is not None:
+            self.pauses.append(MPause(lead.company, li, t + timedelta(days=PAUSE_DAYS[kind])))
 
     @invariant()
     def touches_agree(self) -> None:
@@ -474,6 +534,9 @@ def test_gate_agrees_with_the_model(db: Database) -> None:
         "unknown_timezone",
         "not_enrolled",
         "not_owned",
+        "rest_period",
+        "company_paused",
+        "company_weekly_cap",
     ):
         assert seen[code] > 0, (code, dict(seen))
     assert len(seen) >= 15, dict(seen)

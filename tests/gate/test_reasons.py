@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN, World
 
+from leadpool.allocation.campaigns import end_enrollment
 from leadpool.db import Database, session_scope
+from leadpool.events import EventIn, record_event
 from leadpool.gate import REASON_CODES, check, confirm_sent
 from leadpool.gate.reasons import REASON_SUMMARIES
 
@@ -84,6 +86,28 @@ def _situation(code: str) -> Setup:
             f.own(s, other, w.agency_id)
             f.enroll(s, other, campaign, w.agency_id)
             assert check(s, lead_id=other, campaign_id=campaign, channel="email", at=T0).allowed
+        elif code == "rest_period":
+            # the sequence finished in one campaign; the agency enrolls the lead in a sibling at once
+            assert end_enrollment(s, w.campaign_id, lid, at=T0 - timedelta(days=1)).ended
+            campaign = f.campaign(s, w.agency_id)
+            f.enroll(s, lid, campaign, w.agency_id)
+        elif code == "company_paused":
+            colleague = w.lead()
+            record_event(
+                s,
+                EventIn(
+                    type="reply",
+                    lead_id=colleague,
+                    occurred_at=T0 - timedelta(hours=2),
+                    source="test",
+                    provider_event_id="colleague-reply",
+                    category="not_interested",
+                ),
+                at=T0,
+            )
+        elif code == "company_weekly_cap":
+            for days in (5, 4, 3, 2, 1):
+                _sent(s, w.lead(), campaign, T0 - timedelta(days=days))
         elif code == "quiet_hours":
             at = T0.replace(hour=2)  # 21:00 Sunday in New York
         elif code == "unknown_timezone":
@@ -117,6 +141,9 @@ def test_each_reason_code_alone(db: Database, code: str) -> None:
         "sender_daily_cap",
         "agency_daily_cap",
         "quiet_hours",
+        "rest_period",
+        "company_paused",
+        "company_weekly_cap",
     }
     assert (d.reasons[0].retry_after is not None) == (code in timed)
     if d.reasons[0].retry_after is not None:

@@ -8,6 +8,7 @@ concurrent moves cannot both succeed from the same state.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.allocation.agencies import get_agency
 from leadpool.allocation.icp import ICP, parse_icp
+from leadpool.allocation.rest import REST_CTES, rest_params
 from leadpool.errors import Conflict, InvalidInput, NotFound
 from leadpool.models import CHANNELS, Agency, Campaign
 
@@ -151,12 +153,81 @@ def finish_campaign(
             WITH ended AS (
                 UPDATE enrollments SET status = 'ended', ended_at = :at, end_reason = 'campaign_finished'
                 WHERE campaign_id = :c AND status = 'active'
-                RETURNING lead_id, agency_id
-            )
+                RETURNING id, lead_id, campaign_id, agency_id
+            )"""
+            + REST_CTES
+            + """
             INSERT INTO lead_history (lead_id, at, action, agency_id, campaign_id, actor, reason)
             SELECT lead_id, :at, 'unenrolled', agency_id, :c, :actor, 'campaign finished' FROM ended
             """
         ),
-        {"c": campaign_id, "at": at, "actor": actor},
+        {"c": campaign_id, "at": at, "actor": actor} | rest_params(at, "campaign_finished"),
     )
     return campaign
+
+
+ENROLLMENT_END_REASONS = ("sequence_finished", "removed")
+
+
+@dataclass(frozen=True)
+class EnrollmentEnd:
+    """The answer of ``end_enrollment``: whether an active enrollment ended, and the rest it started."""
+
+    lead_id: int
+    campaign_id: int
+    ended: bool
+    rest_until: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lead_id": self.lead_id,
+            "campaign_id": self.campaign_id,
+            "ended": self.ended,
+            "rest_until": self.rest_until.isoformat() if self.rest_until else None,
+        }
+
+
+def end_enrollment(
+    session: Session,
+    campaign_id: int,
+    lead_id: int,
+    *,
+    reason: str = "sequence_finished",
+    at: datetime | None = None,
+    actor: str = "admin",
+) -> EnrollmentEnd:
+    """End the lead's active enrollment in the campaign without a reply, and rest the lead.
+
+    ``reason``: ``sequence_finished`` (the sending engine ran out of steps) or ``removed`` (the
+    agency took the lead out). The lead then rests (``LEADPOOL_REST_DAYS``): no campaign of any
+    agency enrolls it, and the gate denies ``rest_period``. Idempotent: when the lead has no
+    active enrollment in the campaign nothing changes and ``ended`` is False. Raises NotFound for
+    an unknown campaign, InvalidInput for another reason.
+    """
+    if reason not in ENROLLMENT_END_REASONS:
+        raise InvalidInput(f"reason: {reason!r} is not one of {', '.join(ENROLLMENT_END_REASONS)}")
+    at = at or datetime.now(UTC)
+    get_campaign(session, campaign_id)
+    params: dict[str, Any] = {"c": campaign_id, "l": lead_id, "at": at, "actor": actor}
+    params |= {"why": reason.replace("_", " ")} | rest_params(at, reason)
+    row = session.execute(
+        text(
+            """
+            WITH ended AS (
+                UPDATE enrollments SET status = 'ended', ended_at = :at, end_reason = :rest_reason
+                WHERE campaign_id = :c AND lead_id = :l AND status = 'active'
+                RETURNING id, lead_id, campaign_id, agency_id
+            )"""
+            + REST_CTES
+            + """
+            , hist AS (
+                INSERT INTO lead_history (lead_id, at, action, agency_id, campaign_id, actor, reason)
+                SELECT lead_id, :at, 'unenrolled', agency_id, :c, :actor, :why FROM ended
+            )
+            SELECT count(*) FROM ended
+            """
+        ),
+        params,
+    ).scalar_one()
+    ended = bool(row)
+    return EnrollmentEnd(lead_id, campaign_id, ended, params["rest_until"] if ended else None)

@@ -66,7 +66,10 @@ def reachable(channels: Sequence[str]) -> ColumnElement[bool]:
 
 
 def contactable(at: datetime) -> ColumnElement[bool]:
-    """Nobody has ruled the person out: no suppression, conversion, reply, or cooling in force."""
+    """Nobody has ruled the person out: no suppression, conversion, reply, cooling or rest in force.
+
+    The time-bound parts (cooling, rest) are filtered after the ``ix_leads_alloc_rank`` index,
+    whose predicate holds only the permanent ones, so the index stays usable."""
     l = leads.c
     return and_(
         l.erased_at.is_(None),
@@ -77,13 +80,16 @@ def contactable(at: datetime) -> ColumnElement[bool]:
         l.replied_at.is_(None),
         l.wrong_person_at.is_(None),
         or_(l.cooling_until.is_(None), l.cooling_until <= at),
+        or_(l.rest_until.is_(None), l.rest_until <= at),
     )
 
 
 def rank_columns() -> list[ColumnElement[Any]]:
-    """ORDER BY terms, matching the ``ix_leads_alloc_rank`` index: rank, freshness, lead id."""
+    """ORDER BY terms, matching the ``ix_leads_insight_rank`` index: rank, then the insight score
+    (expected positive-reply probability, see docs/insights.md; leads not scored yet last within
+    their rank), then freshness, then lead id."""
     l = leads.c
-    return [l.alloc_rank.desc(), l.enriched_at.desc().nulls_last(), l.id]
+    return [l.alloc_rank.desc(), l.insight_score.desc().nulls_last(), l.enriched_at.desc().nulls_last(), l.id]
 
 
 def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:

@@ -1,7 +1,7 @@
 """Release: an agency's leads go back to the pool, except converted ones, after a quarantine.
 
-Everything a released lead carries (bounces, unsubscribes, cooling, touches, history) stays on the
-lead; only the ownership row goes. ``quarantine_until`` only ever moves later, so a release never
+Everything a released lead carries (bounces, unsubscribes, cooling, rest, touches, history) stays
+on the lead; only the ownership row goes. The ended enrollments start a rest period (see rest.py). ``quarantine_until`` only ever moves later, so a release never
 shortens a quarantine set before.
 """
 
@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from leadpool.allocation.rest import REST_CTES, rest_params
 from leadpool.allocation.settings import get_allocation_settings
 
 
@@ -42,15 +43,17 @@ def release_agency(
             WITH ended AS (
                 UPDATE enrollments SET status = 'ended', ended_at = :at, end_reason = 'agency_cancelled'
                 WHERE agency_id = :a AND status = 'active'
-                RETURNING lead_id, campaign_id
-            ), hist AS (
+                RETURNING id, lead_id, campaign_id, agency_id
+            )"""
+            + REST_CTES
+            + """, hist AS (
                 INSERT INTO lead_history (lead_id, at, action, agency_id, campaign_id, actor, reason)
                 SELECT lead_id, :at, 'unenrolled', :a, campaign_id, :actor, :reason FROM ended
             )
             SELECT count(*) FROM ended
             """
         ),
-        params | {"reason": reason},
+        params | {"reason": reason} | rest_params(at, "agency_cancelled"),
     ).scalar_one()
     released = (
         session.execute(

@@ -20,6 +20,12 @@ class AllocationSettings(BaseSettings):
     quarantine_days: int = Field(
         default=30, ge=0, description="Days a released lead waits before another agency may own it."
     )
+    rest_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days a lead rests after an enrollment ends without a reply (sequence finished, "
+        "removed, campaign finished, agency cancelled): no campaign of any agency enrolls it meanwhile.",
+    )
     refill_enabled: bool = Field(
         default=True, description="Defer a refill job when an allocation falls short (needs an Apollo key)."
     )

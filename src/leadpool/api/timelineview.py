@@ -42,6 +42,11 @@ def _summary(e: TimelineEntry) -> tuple[str, str]:
         return f"{e.kind.split('.', 1)[1]}{category} via {d.get('source')} on {d.get('channel') or '-'}", (
             "deny" if e.kind in ("event.hard_bounce", "event.complaint", "event.unsubscribe") else ""
         )
+    if e.kind == "rest.started":
+        return f"rest until {jsonable(d.get('until'))}: enrollment ended ({d.get('reason')})", "deny"
+    if e.kind == "company.paused":
+        cause = f"a colleague's {d.get('cause')} (event {d.get('cause_event_id')})"
+        return f"company {d.get('company_id')} paused until {jsonable(d.get('until'))}: {cause}", "deny"
     return f"{e.kind} by {d.get('actor', '-')}", ""
 
 

@@ -128,8 +128,33 @@ def resume_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOpti
 
 @app.command("finish")
 def finish_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
-    """-> finished; its enrollments end, the agency keeps the leads."""
+    """-> finished; its enrollments end (their leads rest), the agency keeps the leads."""
     _move(campaign_id, "finish", json_out)
+
+
+@app.command("end-enrollment")
+def end_enrollment_cmd(
+    campaign_id: int = typer.Argument(...),
+    lead_id: int = typer.Argument(...),
+    reason: str = typer.Option(
+        "sequence_finished", "--reason", help="sequence_finished (no steps left) or removed (taken out)."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """End the lead's enrollment without a reply; the lead then rests (no campaign of any agency)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        res = campaigns.end_enrollment(s, campaign_id, lead_id, reason=reason, actor="cli")
+    if json_out:
+        print_json(res.as_dict())
+        return
+    if res.ended:
+        assert res.rest_until is not None
+        console.print(
+            f"lead {lead_id}: enrollment in campaign {campaign_id} ended ({reason}); "
+            f"resting until {res.rest_until:%Y-%m-%d %H:%M} UTC"
+        )
+    else:
+        console.print(f"lead {lead_id} has no active enrollment in campaign {campaign_id}; nothing changed")
 
 
 @app.command("allocate")

@@ -23,7 +23,9 @@ from leadpool.client.models import (
     CampaignLead,
     CheckBatchResult,
     CheckRequest,
+    CompanyTimeline,
     Decision,
+    EnrollmentEnded,
     ErasureResult,
     EventResult,
     Health,
@@ -210,6 +212,10 @@ def lead_timeline(lead_id: int) -> Call[Timeline]:
     return Call("GET", f"/v1/leads/{lead_id}/timeline", _model(Timeline))
 
 
+def company_timeline(company_id: int) -> Call[CompanyTimeline]:
+    return Call("GET", f"/v1/companies/{company_id}/timeline", _model(CompanyTimeline))
+
+
 def erase_lead(lead_id: int) -> Call[ErasureResult]:
     return Call("POST", f"/v1/leads/{lead_id}/erase", _model(ErasureResult))
 
@@ -246,6 +252,17 @@ def campaign_action(campaign_id: int, action: str) -> Call[Campaign]:
 
 def allocate(campaign_id: int, count: int) -> Call[Allocation]:
     return Call("POST", f"/v1/campaigns/{campaign_id}/allocate", _model(Allocation), json={"count": count})
+
+
+def end_enrollment(
+    campaign_id: int, lead_id: int, reason: str = "sequence_finished"
+) -> Call[EnrollmentEnded]:
+    return Call(
+        "POST",
+        f"/v1/campaigns/{campaign_id}/leads/{lead_id}/end",
+        _model(EnrollmentEnded),
+        json={"reason": reason},
+    )
 
 
 def campaign_leads(campaign_id: int, limit: int = 100, offset: int = 0) -> Call[list[CampaignLead]]:

@@ -26,7 +26,9 @@ from leadpool.client.models import (
     Campaign,
     CampaignLead,
     CheckRequest,
+    CompanyTimeline,
     Decision,
+    EnrollmentEnded,
     ErasureResult,
     EventResult,
     Health,
@@ -121,6 +123,15 @@ class LeadpoolClient:
 
     def lead_timeline(self, lead_id: int) -> Timeline:
         return self._run(calls.lead_timeline(lead_id))
+
+    def company_timeline(self, company_id: int) -> CompanyTimeline:
+        return self._run(calls.company_timeline(company_id))
+
+    def end_enrollment(
+        self, campaign_id: int, lead_id: int, reason: str = "sequence_finished"
+    ) -> EnrollmentEnded:
+        """The sequence finished (or the lead was removed): end the enrollment; the lead rests."""
+        return self._run(calls.end_enrollment(campaign_id, lead_id, reason))
 
     def erase_lead(self, lead_id: int) -> ErasureResult:
         return self._run(calls.erase_lead(lead_id))
@@ -242,6 +253,15 @@ class AsyncLeadpoolClient:
 
     async def lead_timeline(self, lead_id: int) -> Timeline:
         return await self._run(calls.lead_timeline(lead_id))
+
+    async def company_timeline(self, company_id: int) -> CompanyTimeline:
+        return await self._run(calls.company_timeline(company_id))
+
+    async def end_enrollment(
+        self, campaign_id: int, lead_id: int, reason: str = "sequence_finished"
+    ) -> EnrollmentEnded:
+        """The sequence finished (or the lead was removed): end the enrollment; the lead rests."""
+        return await self._run(calls.end_enrollment(campaign_id, lead_id, reason))
 
     async def erase_lead(self, lead_id: int) -> ErasureResult:
         return await self._run(calls.erase_lead(lead_id))

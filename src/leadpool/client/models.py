@@ -93,6 +93,13 @@ class Timeline(_Out):
     entries: list[TimelineEntry]
 
 
+class CompanyTimeline(_Out):
+    company_id: int
+    entries: list[TimelineEntry] = Field(
+        description="touch, event.reply|unsubscribe|complaint|converted, company.paused; oldest first"
+    )
+
+
 class ErasureResult(_Out):
     lead_id: int
     already_erased: bool = False
@@ -173,6 +180,21 @@ class Allocation(_Out):
     taken_from_pool: int = 0
     shortfall: int
     job_id: int | None = None
+
+
+class EnrollmentEndRequest(_In):
+    reason: Literal["sequence_finished", "removed"] = Field(
+        "sequence_finished",
+        description="sequence_finished: no steps left; removed: the agency took the lead out. "
+        "Either way the lead then rests (no campaign of any agency) for the platform's rest period.",
+    )
+
+
+class EnrollmentEnded(_Out):
+    lead_id: int
+    campaign_id: int
+    ended: bool = Field(description="False when the lead had no active enrollment in the campaign.")
+    rest_until: datetime | None = None
 
 
 class CampaignLead(_Out):

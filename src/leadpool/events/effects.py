@@ -232,3 +232,38 @@ def ooo_until(
         if occurred_at < until <= occurred_at + timedelta(days=settings.ooo_max_days):
             return until
     return occurred_at + timedelta(days=settings.ooo_default_days)
+
+
+def company_pause_days(kind: str, settings: EventSettings) -> int | None:
+    """How long an event of ``kind`` pauses the person's colleagues (None: it does not)."""
+    if kind in ("interested", "other"):
+        return settings.company_pause_reply_days
+    if kind == "not_interested":
+        return settings.company_pause_not_interested_days
+    if kind in ("unsubscribe", "complaint"):
+        return settings.company_pause_opt_out_days
+    return None
+
+
+def pause_company(
+    session: Session, lead_id: int, kind: str, at: datetime, *, event_id: int, settings: EventSettings
+) -> bool:
+    """Pause automated touches to the other people at the lead's company (every agency).
+
+    One row per causing event (unique ``cause_event_id``), so a replayed event adds nothing; the
+    gate takes the latest ``until`` of the company's pauses, so pauses from events arriving in any
+    order combine to the same answer. A lead without a company pauses nobody.
+    """
+    days = company_pause_days(kind, settings)
+    if days is None or days <= 0:
+        return False
+    row = session.execute(
+        text(
+            "INSERT INTO company_pauses (company_id, lead_id, kind, cause_event_id, started_at, until) "
+            "SELECT l.company_id, l.id, :kind, :eid, :at, :until FROM leads l "
+            "WHERE l.id = :id AND l.company_id IS NOT NULL "
+            "ON CONFLICT (cause_event_id) DO NOTHING RETURNING id"
+        ),
+        {"id": lead_id, "kind": kind, "eid": event_id, "at": at, "until": at + timedelta(days=days)},
+    ).first()
+    return row is not None

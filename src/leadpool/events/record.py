@@ -233,7 +233,7 @@ def _apply(
         if event.sender or (r.touch and r.touch.sender):
             effects.append("sender:block_counted")
     elif r.type in ("complaint", "unsubscribe"):
-        effects += _opt_out(session, r, event_id, key, t, now, complaint=r.type == "complaint")
+        effects += _opt_out(session, r, event_id, key, t, now, settings, complaint=r.type == "complaint")
     elif r.type == "reply":
         effects += _reply(session, r, event_id, key, t, now, settings)
     elif r.type == "converted" and lead_id is not None:
@@ -284,7 +284,15 @@ def _person_addresses(r: _Resolved, key: bytes) -> list[tuple[str, str]]:
 
 
 def _opt_out(
-    session: Session, r: _Resolved, event_id: int, key: bytes, t: datetime, now: datetime, *, complaint: bool
+    session: Session,
+    r: _Resolved,
+    event_id: int,
+    key: bytes,
+    t: datetime,
+    now: datetime,
+    settings: EventSettings,
+    *,
+    complaint: bool,
 ) -> list[str]:
     kind = "complained" if complaint else "unsubscribed"
     out: list[str] = []
@@ -296,6 +304,15 @@ def _opt_out(
             out.append(f"lead:{kind}")
         if fx.end_enrollments(session, lead_id, kind, actor=f"event:{event_id}", now=now):
             out.append("enrollment:ended")
+        if fx.pause_company(
+            session,
+            lead_id,
+            "complaint" if complaint else "unsubscribe",
+            t,
+            event_id=event_id,
+            settings=settings,
+        ):
+            out.append("company:paused")
     return out
 
 
@@ -311,7 +328,7 @@ def _reply(
     out: list[str] = []
     lead = r.lead
     if r.category == "unsubscribe":
-        out += _opt_out(session, r, event_id, key, t, now, complaint=False)
+        out += _opt_out(session, r, event_id, key, t, now, settings, complaint=False)
     if lead is None:
         return out
     if r.category == "out_of_office":
@@ -330,6 +347,11 @@ def _reply(
         out.append("lead:cooling")
     if r.category == "wrong_person" and fx.mark_since(session, lead.id, "wrong_person_at", t):
         out.append("lead:wrong_person")
+    # the replier's colleagues pause too (every agency); an unsubscribe reply paused them above
+    if r.category in ("interested", "other", "not_interested") and fx.pause_company(
+        session, lead.id, r.category, t, event_id=event_id, settings=settings
+    ):
+        out.append("company:paused")
     reason = "wrong_person" if r.category == "wrong_person" else "replied"
     if r.category != "unsubscribe" and fx.end_enrollments(
         session, lead.id, reason, actor=f"event:{event_id}", now=now

@@ -1,4 +1,4 @@
-"""Event policy: how long "not interested" cools a person, bounce thresholds, the bounce guard.
+"""Event policy: cooling, bounce thresholds, the bounce guard, how long a reply pauses colleagues.
 
 Read from ``LEADPOOL_EVENTS_*`` (e.g. ``LEADPOOL_EVENTS_COOLING_DAYS=180``) by ``get_event_settings``.
 """
@@ -28,6 +28,15 @@ class EventSettings(BaseSettings):
         200, ge=1, description="Measured over the campaign's last N email sends."
     )
     bounce_guard_min_sends: int = Field(50, ge=1, description="...once it has at least this many sends.")
+    company_pause_reply_days: int = Field(
+        14, ge=0, description="An interested or neutral reply pauses the replier's colleagues, every agency."
+    )
+    company_pause_not_interested_days: int = Field(
+        90, ge=0, description="A not-interested reply pauses the replier's colleagues, every agency."
+    )
+    company_pause_opt_out_days: int = Field(
+        30, ge=0, description="An unsubscribe or complaint pauses the person's colleagues, every agency."
+    )
 
 
 @lru_cache(maxsize=1)

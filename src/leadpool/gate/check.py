@@ -5,10 +5,11 @@ A batch of checks is decided in a handful of set-based statements whatever its s
 1. read the lead, campaign, agency, ownership and enrollment of every item, taking the advisory
    locks of the leads and idempotency keys (sorted) in the same statement;
 2. replay earlier decisions for idempotency keys already used;
-3. in one statement, lock the counter rows of every scope the reserving items need (sorted) and
-   read the leads' live touches of the last 8 days (its snapshot is taken after the lead locks,
-   so nothing committed by a competing reservation is missed); then recount exactly, in a later
-   statement, any scope near its cap;
+3. take the advisory locks of the reserving items' companies (sorted; the company weekly cap);
+   then in one statement, lock the counter rows of every scope the reserving items need (sorted)
+   and read the leads' live touches of the last 8 days and their companies' of the last 7 (its
+   snapshot is taken after the lead and company locks, so nothing committed by a competing
+   reservation is missed); then recount exactly, in a later statement, any scope near its cap;
 4. decide every item in order in memory (an earlier allowed item counts for later ones);
 5. write back counters, insert every touch and every decision, and expire the leads' stale
    reservations, in one statement.
@@ -157,13 +158,18 @@ _SNAPSHOT_SQL = text(
     "c.id IS NOT NULL, c.agency_id, c.status, c.channels, c.paused_reason, CAST(c.settings AS text), "
     "a.status, CAST(a.settings AS text), o.agency_id, o.converted_at, "
     "EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = r.lead_id AND e.campaign_id = r.campaign_id "
-    "AND e.status = 'active') "
+    "AND e.status = 'active'), "
+    "l.rest_until, cp.until, cp.kind, cp.cause_event_id "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[])) WITH ORDINALITY "
     "AS r(lead_id, campaign_id, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "
     "LEFT JOIN campaigns c ON c.id = r.campaign_id "
     "LEFT JOIN agencies a ON a.id = c.agency_id "
     "LEFT JOIN ownerships o ON o.lead_id = r.lead_id "
+    # the longest pause of the lead's company (at check time) that this lead did not cause
+    "LEFT JOIN LATERAL (SELECT p.until, p.kind, p.cause_event_id FROM company_pauses p "
+    " WHERE p.company_id = l.company_id AND p.lead_id IS DISTINCT FROM l.id "
+    " ORDER BY p.until DESC, p.id LIMIT 1) cp ON true "
     "ORDER BY r.ord"
 )
 
@@ -224,6 +230,10 @@ _LOCK_AND_TOUCHES_SQL = text(
     "UNION ALL "
     "SELECT 't', t.state, NULL, t.local_date, t.lead_id, t.at, t.expires_at FROM touches t "
     "WHERE t.lead_id = ANY(CAST(:ids AS bigint[])) AND t.at > :since "
+    f"AND {caps.LIVE_SQL.format(at=':at')} "
+    "UNION ALL "
+    "SELECT 'w', t.state, NULL, t.local_date, t.company_id, t.at, t.expires_at FROM touches t "
+    "WHERE t.company_id = ANY(CAST(:cids AS bigint[])) AND t.at > :since_w "
     f"AND {caps.LIVE_SQL.format(at=':at')}"
 )
 
@@ -272,6 +282,10 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         owner_agency_id=row[27],
         owner_converted_at=row[28],
         enrolled=bool(row[29]),
+        rest_until=row[30],
+        company_pause_until=row[31],
+        company_pause_kind=row[32],
+        company_pause_event_id=row[33],
     )
 
 
@@ -289,8 +303,8 @@ class _Batch:
         for it in items:
             if it.decision is None:
                 self._static(it)
-        locked, counts, touches = self._locks_and_counts(conn, items)
-        self._decide(items, counts, touches)
+        locked, counts, touches, company_touches = self._locks_and_counts(conn, items)
+        self._decide(items, counts, touches, company_touches)
         self._write(conn, items, locked, counts)
         out = []
         for it in items:
@@ -383,13 +397,31 @@ class _Batch:
     # and scopes near their cap are recounted exactly (after the counter locks: a new statement).
     def _locks_and_counts(
         self, conn: Connection, items: list[_Item]
-    ) -> tuple[dict[Scope, int], dict[Scope, int], _Touches]:
+    ) -> tuple[dict[Scope, int], dict[Scope, int], _Touches, _Touches]:
         live = [it for it in items if it.decision is None]
         cand_scopes = sorted({sc for it in live if it.candidate for sc, _ in it.scopes})
         leads = [it for it in live if it.snap.lead_exists]
+        companies = sorted({it.snap.company_id for it in leads if it.snap.company_id is not None})
         at_min = min((it.at for it in live), default=self.now)
+        # company weekly cap: lock + count, like the lead caps (a rolling window needs touch
+        # times). The company locks come after every lead lock (statement 1) and before every
+        # counter row (below), sorted, so the fixed lock order stays deadlock-free; the count runs
+        # in the next statement, whose snapshot is taken after the wait.
+        cand_companies = sorted(
+            {
+                caps.lock_key("company", it.snap.company_id)
+                for it in live
+                if it.candidate and it.snap.company_id
+            }
+        )
+        if cand_companies:
+            conn.execute(
+                text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                {"keys": cand_companies},
+            )
         locked: dict[Scope, int] = {}
         touches: _Touches = defaultdict(list)
+        company_touches: _Touches = defaultdict(list)
         if cand_scopes or leads:
             rows = conn.execute(
                 _LOCK_AND_TOUCHES_SQL,
@@ -399,12 +431,16 @@ class _Batch:
                     "d": [x.day for x in cand_scopes],
                     "ids": sorted({it.req.lead_id for it in leads}),
                     "since": at_min - _LEAD_LOOKBACK,
+                    "cids": companies,
+                    "since_w": at_min - caps.WEEK,
                     "at": at_min,
                 },
             ).all()
             for kind, a, b, day, n, t_at, exp in rows:
                 if kind == "c":
                     locked[Scope(a, b, day)] = int(n)
+                elif kind == "w":
+                    company_touches[int(n)].append((t_at, day, None if a == "sent" else exp))
                 else:
                     touches[int(n)].append((t_at, day, None if a == "sent" else exp))
         others = [sc for it in live if not it.candidate for sc, _ in it.scopes if sc not in locked]
@@ -425,7 +461,7 @@ class _Batch:
         ]
         if recount:
             base.update(caps.exact_counts(conn, recount, at_min))
-        return locked, base, touches
+        return locked, base, touches, company_touches
 
     # 5. decide in order
     def _decide(
@@ -433,6 +469,7 @@ class _Batch:
         items: list[_Item],
         counts: dict[Scope, int],
         touches: _Touches,
+        company_touches: _Touches,
     ) -> None:
         for it in items:
             if it.decision is not None:
@@ -462,10 +499,26 @@ class _Batch:
                             caps.weekly_retry_after(week, p.lead_weekly_cap),
                         )
                     )
+            cid = it.snap.company_id if it.snap.lead_exists else None
             for sc, cap in it.scopes:
                 n = counts.get(sc, 0)
                 if n >= cap:
                     reasons.append(_scope_reason(sc, n, cap, at, place))
+            if cid is not None:
+                cweek = [
+                    t
+                    for t, _, exp in company_touches.get(cid, [])
+                    if (exp is None or exp > at) and t > at - caps.WEEK
+                ]
+                if len(cweek) >= p.company_weekly_cap:
+                    reasons.append(
+                        Reason(
+                            "company_weekly_cap",
+                            f"Company {cid} already has {len(cweek)} touch(es) across its people in the last "
+                            f"7 days (all agencies); the limit is {p.company_weekly_cap}.",
+                            caps.weekly_retry_after(cweek, p.company_weekly_cap),
+                        )
+                    )
             if reasons:
                 it.decision = GateDecision("deny", sort_reasons(reasons))
                 continue
@@ -473,6 +526,8 @@ class _Batch:
             if it.req.reserve:
                 it.reserve_touch = True
                 touches.setdefault(it.req.lead_id, []).append((at, place.local_date, at + _ttl(p)))
+                if cid is not None:
+                    company_touches.setdefault(cid, []).append((at, place.local_date, at + _ttl(p)))
                 for sc, _ in it.scopes:
                     counts[sc] = counts.get(sc, 0) + 1
 

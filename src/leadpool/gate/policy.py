@@ -23,7 +23,7 @@ from leadpool.gate.windows import WEEKDAYS, SendWindow
 
 Channel = Literal["email", "linkedin", "sms", "phone"]
 CHANNELS: tuple[str, ...] = ("email", "linkedin", "sms", "phone")
-PERSON_CAPS = ("lead_daily_cap", "lead_weekly_cap", "company_daily_cap")
+PERSON_CAPS = ("lead_daily_cap", "lead_weekly_cap", "company_daily_cap", "company_weekly_cap")
 ENV_PREFIX = "LEADPOOL_GATE_"
 _LIST_FIELDS = ("allowed_email_statuses", "timezone_required_channels", "days")
 
@@ -78,6 +78,9 @@ class GatePolicy(BaseModel):
     lead_weekly_cap: int = Field(3, ge=0, description="Touches per lead per rolling 7 days, everything.")
     company_daily_cap: int = Field(
         2, ge=0, description="Touches per company per day across its people (each lead's local day)."
+    )
+    company_weekly_cap: int = Field(
+        5, ge=0, description="Touches per company per rolling 7 days across its people, every agency/channel."
     )
     sender_daily_caps: SenderCaps = SenderCaps()
     agency_daily_cap: int = Field(5000, ge=0, description="Touches per agency per channel per UTC day.")

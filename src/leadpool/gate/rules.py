@@ -38,6 +38,10 @@ class Snapshot:
     erased_at: datetime | None = None
     cooling_until: datetime | None = None
     paused_until: datetime | None = None
+    rest_until: datetime | None = None
+    company_pause_until: datetime | None = None  # the longest pause not caused by this lead
+    company_pause_kind: str | None = None
+    company_pause_event_id: int | None = None
     campaign_exists: bool = False
     agency_id: int | None = None
     campaign_status: str | None = None
@@ -180,7 +184,42 @@ def static_reasons(
         )
     if snap.converted_at is not None or snap.owner_converted_at is not None:
         out.append(Reason("converted", "The lead converted; it stays with its agency and automation stops."))
+    out.extend(memory_reasons(snap, at))
     out.extend(time_reasons(snap, channel, policy, at, place))
+    return out
+
+
+_PAUSE_CAUSE = {
+    "interested": "replied (interested)",
+    "other": "replied",
+    "not_interested": "replied not interested",
+    "unsubscribe": "unsubscribed",
+    "complaint": "complained",
+}
+
+
+def memory_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
+    """rest_period and company_paused: what the pool remembers across enrollments and colleagues."""
+    out: list[Reason] = []
+    if snap.rest_until is not None and snap.rest_until > at:
+        out.append(
+            Reason(
+                "rest_period",
+                f"Lead {snap.lead_id}'s last enrollment ended without a reply; no campaign of any "
+                f"agency may touch it until {snap.rest_until:%Y-%m-%d %H:%M} UTC.",
+                snap.rest_until,
+            )
+        )
+    if snap.company_pause_until is not None and snap.company_pause_until > at:
+        cause = _PAUSE_CAUSE.get(snap.company_pause_kind or "", "replied")
+        out.append(
+            Reason(
+                "company_paused",
+                f"A colleague at company {snap.company_id} {cause} (event {snap.company_pause_event_id}); "
+                f"automated touches to its other people pause until {snap.company_pause_until:%Y-%m-%d %H:%M} UTC.",
+                snap.company_pause_until,
+            )
+        )
     return out
 
 

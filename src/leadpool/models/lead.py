@@ -92,6 +92,9 @@ class Lead(TimestampMixin, Base):
     cooling_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     quarantine_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # contact memory: no campaign of any agency enrolls or touches the lead before this (the latest
+    # rest started by an enrollment that ended without a reply; see models/contact_memory.py)
+    rest_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         Index("ix_leads_company_id", "company_id"),

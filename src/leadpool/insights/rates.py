@@ -1,0 +1,273 @@
+"""Segment rates over outcome facts, with intervals and shrinkage toward the parent segment.
+
+``segment_rates(session, dims)`` groups the facts by every prefix of ``dims`` in one query
+(GROUPING SETS), so the cell (industry=X, seniority=Y) is shrunk toward (industry=X), which is
+shrunk toward the whole. Each metric has its own denominator: bounce per sent email touch; reply,
+positive, unsubscribe and conversion per delivered touch (sent and not hard-bounced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from leadpool.errors import InvalidInput
+from leadpool.insights import stats
+
+DIMENSIONS: tuple[str, ...] = (
+    "industry",
+    "seniority",
+    "department",
+    "size_band",
+    "revenue_band",
+    "country",
+    "email_status",
+    "data_age_band",
+    "channel",
+    "local_hour",
+    "local_weekday",
+    "sequence_position",
+)
+# metric -> (numerator count, denominator count)
+METRICS: dict[str, tuple[str, str]] = {
+    "reply": ("replies", "delivered"),
+    "positive": ("positives", "delivered"),
+    "bounce": ("bounces", "email_sends"),
+    "unsubscribe": ("unsubscribes", "delivered"),
+    "conversion": ("conversions", "delivered"),
+    # what a lead score estimates: bounces count against it (a bounced touch cannot be answered)
+    "positive_per_send": ("positives", "sends"),
+}
+REPORTED_METRICS: tuple[str, ...] = ("reply", "positive", "bounce", "unsubscribe", "conversion")
+COUNTS = (
+    "sends",
+    "delivered",
+    "email_sends",
+    "replies",
+    "positives",
+    "bounces",
+    "unsubscribes",
+    "conversions",
+    "leads",
+    "agencies",
+)
+COUNT_SQL = """count(*) AS sends,
+    count(*) FILTER (WHERE NOT bounced) AS delivered,
+    count(*) FILTER (WHERE channel = 'email') AS email_sends,
+    count(*) FILTER (WHERE replied AND NOT bounced) AS replies,
+    count(*) FILTER (WHERE positive AND NOT bounced) AS positives,
+    count(*) FILTER (WHERE bounced AND channel = 'email') AS bounces,
+    count(*) FILTER (WHERE unsubscribed AND NOT bounced) AS unsubscribes,
+    count(*) FILTER (WHERE converted AND NOT bounced) AS conversions,
+    count(DISTINCT lead_id) AS leads,
+    count(DISTINCT agency_id) AS agencies"""
+
+
+def check_dims(dims: Iterable[str]) -> list[str]:
+    """Validate a list of dimension names (no repeats)."""
+    out: list[str] = []
+    for d in dims:
+        if d not in DIMENSIONS:
+            raise InvalidInput(f"dims: unknown dimension {d!r} (allowed: {', '.join(DIMENSIONS)})")
+        if d in out:
+            raise InvalidInput(f"dims: {d!r} given twice")
+        out.append(d)
+    return out
+
+
+@dataclass
+class Rate:
+    x: int
+    n: int
+    rate: float | None  # raw x / n
+    ci: tuple[float, float]  # Wilson 95% interval of the raw rate
+    shrunk: float  # posterior mean, shrunk toward the parent segment
+    cri: tuple[float, float]  # 95% equal-tailed Beta posterior interval
+    prior_strength: float  # kappa, in pseudo-sends
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "x": self.x,
+            "n": self.n,
+            "rate": None if self.rate is None else round(self.rate, 6),
+            "ci": [round(self.ci[0], 6), round(self.ci[1], 6)],
+            "shrunk": round(self.shrunk, 6),
+            "credible": [round(self.cri[0], 6), round(self.cri[1], 6)],
+            "prior_strength": round(self.prior_strength, 2),
+        }
+
+
+@dataclass
+class Cell:
+    key: tuple[Any, ...]  # dimension values, one per dim of its level
+    dims: tuple[str, ...]
+    counts: dict[str, int]
+    rates: dict[str, Rate] = field(default_factory=dict)
+
+    @property
+    def level(self) -> int:
+        return len(self.dims)
+
+    def parent_key(self) -> tuple[Any, ...]:
+        return self.key[:-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "segment": {d: v for d, v in zip(self.dims, self.key, strict=True)},
+            **{k: self.counts[k] for k in COUNTS if k in self.counts},
+            "rates": {m: r.to_json() for m, r in self.rates.items()},
+        }
+
+
+def _where(
+    agency_id: int | None,
+    sent_from: datetime | None,
+    sent_before: datetime | None,
+    campaign_ids: Sequence[int] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    parts = ["true"]
+    params: dict[str, Any] = {}
+    if campaign_ids is not None:
+        parts.append("campaign_id = ANY(:campaign_ids)")
+        params["campaign_ids"] = list(campaign_ids)
+    if agency_id is not None:
+        parts.append("agency_id = :agency_id")
+        params["agency_id"] = agency_id
+    if sent_from is not None:
+        parts.append("sent_at >= :sent_from")
+        params["sent_from"] = sent_from
+    if sent_before is not None:
+        parts.append("sent_at < :sent_before")
+        params["sent_before"] = sent_before
+    return " AND ".join(parts), params
+
+
+def count_cells(
+    session: Session,
+    dims: Sequence[str],
+    *,
+    agency_id: int | None = None,
+    sent_from: datetime | None = None,
+    sent_before: datetime | None = None,
+    campaign_ids: Sequence[int] | None = None,
+) -> list[Cell]:
+    """Counts of every prefix of ``dims`` (the whole first), from ``insight_facts``."""
+    dims = check_dims(dims)
+    where, params = _where(agency_id, sent_from, sent_before, campaign_ids)
+    sets = ", ".join("(" + ", ".join(dims[:k]) + ")" for k in range(len(dims) + 1))
+    grouping = f"GROUPING({', '.join(dims)})" if dims else "0"
+    cols = "".join(f"{d}, " for d in dims)
+    rows = session.execute(
+        text(
+            f"SELECT {grouping} AS g, {cols}{COUNT_SQL} FROM insight_facts WHERE {where} "
+            f"GROUP BY GROUPING SETS ({sets})"
+        ),
+        params,
+    ).mappings()
+    cells: list[Cell] = []
+    for r in rows:
+        g = int(r["g"])
+        # GROUPING() sets bit (k-1-i) for dim i when that dim is not grouped in this row
+        level = len(dims) - g.bit_count()
+        cell_dims = tuple(dims[:level])
+        cells.append(
+            Cell(
+                key=tuple(r[d] for d in cell_dims),
+                dims=cell_dims,
+                counts={k: int(r[k]) for k in COUNTS},
+            )
+        )
+    if not any(c.level == 0 for c in cells):
+        cells.append(Cell(key=(), dims=(), counts={k: 0 for k in COUNTS}))
+    return cells
+
+
+def shrink_cells(cells: list[Cell], metrics: Sequence[str] = REPORTED_METRICS) -> list[Cell]:
+    """Fill each cell's rates: raw with a Wilson interval, and shrunk toward its parent.
+
+    Level 0 (everything) uses a Jeffreys prior. Each deeper level fits one prior strength per
+    metric from all its cells (method of moments against their parents' shrunk rates), then
+    each cell's posterior is Beta(kappa * parent + x, kappa * (1 - parent) + n - x).
+    """
+    by_level: dict[int, list[Cell]] = {}
+    for c in cells:
+        by_level.setdefault(c.level, []).append(c)
+    index: dict[tuple[Any, ...], Cell] = {}
+    for level in sorted(by_level):
+        for c in by_level[level]:
+            index[c.key] = c
+        for m in metrics:
+            xk, nk = METRICS[m]
+            if level == 0:
+                for c in by_level[level]:
+                    x, n = c.counts[xk], c.counts[nk]
+                    a, b = x + 0.5, n - x + 0.5
+                    c.rates[m] = Rate(
+                        x,
+                        n,
+                        x / n if n else None,
+                        stats.wilson(x, n),
+                        a / (a + b),
+                        stats.credible_interval(a, b),
+                        1.0,
+                    )
+                continue
+            triples = []
+            for c in by_level[level]:
+                parent = index[c.parent_key()]
+                triples.append((c.counts[nk], c.counts[xk], parent.rates[m].shrunk))
+            kappa = stats.fit_prior_strength(triples)
+            for c, (n, x, pm) in zip(by_level[level], triples, strict=True):
+                a, b = stats.posterior(x, n, pm, kappa)
+                c.rates[m] = Rate(
+                    x,
+                    n,
+                    x / n if n else None,
+                    stats.wilson(x, n),
+                    a / (a + b),
+                    stats.credible_interval(a, b),
+                    kappa,
+                )
+    return cells
+
+
+def segment_rates(
+    session: Session,
+    dims: Sequence[str],
+    *,
+    agency_id: int | None = None,
+    metrics: Sequence[str] = REPORTED_METRICS,
+    sent_from: datetime | None = None,
+    sent_before: datetime | None = None,
+    campaign_ids: Sequence[int] | None = None,
+) -> list[Cell]:
+    """Rates of every cell of ``dims`` and of each parent prefix (agency-scoped when given)."""
+    for m in metrics:
+        if m not in METRICS:
+            raise InvalidInput(f"metrics: unknown metric {m!r} (allowed: {', '.join(METRICS)})")
+    cells = count_cells(
+        session,
+        dims,
+        agency_id=agency_id,
+        sent_from=sent_from,
+        sent_before=sent_before,
+        campaign_ids=campaign_ids,
+    )
+    return shrink_cells(cells, metrics)
+
+
+def ranked(cells: Iterable[Cell], metric: str, *, level: int | None = None) -> list[Cell]:
+    """Cells (of the deepest level unless ``level`` is given) best first by shrunk rate."""
+    cells = list(cells)
+    if not cells:
+        return []
+    depth = max(c.level for c in cells) if level is None else level
+    return sorted(
+        (c for c in cells if c.level == depth and metric in c.rates),
+        key=lambda c: (-c.rates[metric].shrunk, c.key),
+    )

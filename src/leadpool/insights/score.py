@@ -1,0 +1,166 @@
+"""Lead scores: the expected positive-reply probability of one touch on a channel.
+
+The segment model is the hierarchy channel > industry > seniority > company-size band >
+email_status over the outcome facts, metric ``positive_per_send`` (positive replies per sent
+touch, so an address likely to bounce scores lower), each level shrunk toward its parent. Only
+cells that pass the privacy thresholds are used (see :mod:`leadpool.insights.privacy`): a lead
+whose own segment is thin gets the rate of its deepest ancestor that passes, so no score shown to
+an agency is built from a single other agency's outcomes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from leadpool.insights import rates
+from leadpool.insights.facts import SIZE_BAND_SQL
+from leadpool.insights.privacy import is_safe
+
+SCORE_DIMS: tuple[str, ...] = ("channel", "industry", "seniority", "size_band", "email_status")
+SCORE_METRIC = "positive_per_send"
+CHANNELS = ("email", "linkedin", "sms", "phone")
+
+
+@dataclass
+class SegmentModel:
+    """Shrunk positive-per-send rate of every safe cell along the score hierarchy."""
+
+    rates: dict[tuple[Any, ...], float]
+    version: str
+    cells: int
+
+    def score(
+        self, channel: str, industry: str, seniority: str, size_band: str, email_status: str
+    ) -> float | None:
+        """Rate of the deepest safe cell on the lead's path (None if not even the whole is safe)."""
+        path = (channel, industry, seniority, size_band, email_status)
+        for depth in range(len(path), -1, -1):
+            r = self.rates.get(path[:depth])
+            if r is not None:
+                return r
+        return None
+
+
+def fit_model(
+    session: Session,
+    *,
+    sent_before: datetime | None = None,
+    private: bool = True,
+    campaign_ids: Sequence[int] | None = None,
+) -> SegmentModel:
+    """Fit the segment model on facts sent before ``sent_before`` (all when None).
+
+    With ``private`` (the default, for anything shown to agencies) thin cells are dropped before
+    fitting; their leads fall back to the deepest ancestor that passes the thresholds.
+    """
+    cells = rates.count_cells(session, SCORE_DIMS, sent_before=sent_before, campaign_ids=campaign_ids)
+    if private:
+        cells = [c for c in cells if is_safe(c.counts)]  # ancestors of a safe cell are safe too
+    if not any(c.level == 0 for c in cells):
+        return SegmentModel(rates={}, version="empty", cells=0)
+    rates.shrink_cells(cells, [SCORE_METRIC])
+    table = {c.key: c.rates[SCORE_METRIC].shrunk for c in cells}
+    digest = hashlib.sha1(
+        json.dumps(sorted((list(map(str, k)), round(v, 9)) for k, v in table.items())).encode()
+    ).hexdigest()[:12]
+    return SegmentModel(rates=table, version=f"seg-v1-{digest}", cells=len(table))
+
+
+LEAD_SEGMENT_SQL = f"""
+SELECT l.id, lower(coalesce(c.industry, 'unknown')), coalesce(l.seniority, 'unknown'), {SIZE_BAND_SQL},
+    coalesce(l.email_status, 'none'),
+    l.email IS NOT NULL AND l.email_bounced_at IS NULL, l.linkedin_url IS NOT NULL, l.phone IS NOT NULL
+FROM leads l LEFT JOIN companies c ON c.id = l.company_id
+WHERE l.erased_at IS NULL
+"""
+
+
+def lead_channel_scores(model: SegmentModel, rows: Sequence[Sequence[Any]]) -> list[tuple[int, str, float]]:
+    """(lead_id, channel, score) for each channel a lead is reachable on; rows as LEAD_SEGMENT_SQL."""
+    out: list[tuple[int, str, float]] = []
+    for lid, industry, seniority, size, status, has_email, has_li, has_phone in rows:
+        reach = {"email": has_email, "linkedin": has_li, "sms": has_phone, "phone": has_phone}
+        for ch in CHANNELS:
+            if reach[ch]:
+                s = model.score(ch, industry, seniority, size, status)
+                if s is not None:
+                    out.append((int(lid), ch, s))
+    return out
+
+
+@dataclass
+class ScoreResult:
+    model_version: str
+    cells: int
+    scores: int
+    leads: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_version": self.model_version,
+            "cells": self.cells,
+            "scores": self.scores,
+            "leads": self.leads,
+        }
+
+
+def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
+    """Fit the model on all facts and store every lead's scores (``lead_scores``, replacing the
+    previous model's) and its best score over reachable channels (``leads.insight_score``, used by
+    allocation's ranking). The caller commits."""
+    at = at or datetime.now(UTC)
+    model = fit_model(session)
+    rows = session.execute(text(LEAD_SEGMENT_SQL)).all()
+    scores = lead_channel_scores(model, rows) if model.rates else []
+    session.execute(text("DELETE FROM lead_scores"))
+    if scores:
+        session.execute(
+            text(
+                "INSERT INTO lead_scores (lead_id, channel, score, model_version, computed_at) "
+                "SELECT l, c, s, :v, :at FROM unnest(CAST(:l AS bigint[]), CAST(:c AS text[]), "
+                "CAST(:s AS float8[])) AS t(l, c, s)"
+            ),
+            {
+                "l": [x[0] for x in scores],
+                "c": [x[1] for x in scores],
+                "s": [x[2] for x in scores],
+                "v": model.version,
+                "at": at,
+            },
+        )
+    session.execute(
+        text(
+            """
+            UPDATE leads SET insight_score = b.best
+            FROM (SELECT l.id, max(s.score) AS best FROM leads l
+                  LEFT JOIN lead_scores s ON s.lead_id = l.id GROUP BY l.id) b
+            WHERE leads.id = b.id AND leads.insight_score IS DISTINCT FROM b.best
+            """
+        )
+    )
+    session.flush()
+    return ScoreResult(
+        model_version=model.version, cells=model.cells, scores=len(scores), leads=len({s[0] for s in scores})
+    )
+
+
+def scores_of(session: Session, lead_id: int) -> list[dict[str, Any]]:
+    """A lead's stored scores, per channel, with the model version."""
+    rows = session.execute(
+        text(
+            "SELECT channel, score, model_version, computed_at FROM lead_scores WHERE lead_id = :l ORDER BY channel"
+        ),
+        {"l": lead_id},
+    ).all()
+    return [
+        {"channel": ch, "score": round(float(s), 6), "model_version": v, "computed_at": at.isoformat()}
+        for ch, s, v, at in rows
+    ]

@@ -10,8 +10,8 @@ import typer
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from leadpool.cli.demo import demo
 from leadpool.db import Database
-from leadpool.simulation.cli import demo
 from leadpool.simulation.service import DEMO_DATABASE
 
 

@@ -14,11 +14,15 @@ from leadpool.api.auth import ADMIN_TOKEN_FILE, announce_admin_token, resolve_ad
 from leadpool.api.limits import BodySizeLimitMiddleware
 from leadpool.api.metrics import LatencyMiddleware
 from leadpool.api.routes import ROUTERS
+from leadpool.api.routes import companies as companies_routes
+from leadpool.api.routes import enrollments as enrollments_routes
+from leadpool.api.routes import insights as insights_routes
 from leadpool.api.settings import ApiSettings
 from leadpool.config import Settings, get_settings
 from leadpool.dashboard.pages import router as dashboard_router
 from leadpool.db import Database, open_database
 from leadpool.db.migrate import upgrade
+from leadpool.insights.dashboard import router as insights_dashboard_router
 
 
 def create_app(
@@ -71,7 +75,11 @@ def create_app(
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(insights_routes.router)
+    app.include_router(companies_routes.router)
+    app.include_router(enrollments_routes.router)
     app.include_router(dashboard_router)
+    app.include_router(insights_dashboard_router)
     _document_problems(app)
     # outermost last: latency sees every answer, including a 413 from the size limit
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=api_settings.max_body_bytes)

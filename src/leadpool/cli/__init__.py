@@ -8,6 +8,7 @@ from leadpool.cli import agency as agency_cli
 from leadpool.cli import campaign as campaign_cli
 from leadpool.cli import companies as companies_cli
 from leadpool.cli import db as db_cli
+from leadpool.cli import demo as demo_cli
 from leadpool.cli import event as event_cli
 from leadpool.cli import generate as generate_cli
 from leadpool.cli import ingest as ingest_cli
@@ -16,7 +17,7 @@ from leadpool.cli import jobs as jobs_cli
 from leadpool.cli import pool as pool_cli
 from leadpool.cli import send as send_cli
 from leadpool.cli import serve as serve_cli
-from leadpool.simulation import cli as simulation_cli
+from leadpool.cli import settings as settings_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The platform's lead pool.")
 app.add_typer(db_cli.app, name="db")
@@ -33,8 +34,9 @@ app.add_typer(event_cli.app, name="event")
 app.add_typer(send_cli.app, name="send")
 app.add_typer(companies_cli.app, name="companies")
 app.add_typer(insights_cli.app, name="insights")
-app.command("demo")(simulation_cli.demo)
+app.command("demo")(demo_cli.demo)
 app.command("serve")(serve_cli.serve)
+app.command("settings")(settings_cli.settings_cmd)
 
 
 def main() -> None:

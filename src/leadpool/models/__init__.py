@@ -1,31 +1,52 @@
 """All ORM models, in one place so every domain and Alembic see one metadata."""
 
 from leadpool.models.agency import AGENCY_STATUSES, CAMPAIGN_STATUSES, CHANNELS, Agency, Campaign
+from leadpool.models.allocation import REFILL_STATUSES, CompanyOwner, RefillJob
 from leadpool.models.base import Base
 from leadpool.models.company import Company
+from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
 from leadpool.models.event import AuditLog, Event, Suppression
+from leadpool.models.gate import GATE_COUNTER_SCOPES, GateCounter
+from leadpool.models.ingestion import LeadRawPayload
+from leadpool.models.insights import InsightEventLink, InsightFact, InsightWatermark, LeadScore
 from leadpool.models.lead import Lead
 from leadpool.models.ownership import Enrollment, LeadHistory, Ownership
 from leadpool.models.raw_payload import RawPayload
 from leadpool.models.touch import TOUCH_STATES, Decision, Touch
+from leadpool.models.webhook import WebhookReceipt
 
 __all__ = [
     "AGENCY_STATUSES",
     "CAMPAIGN_STATUSES",
     "CHANNELS",
+    "COMPANY_PAUSE_KINDS",
+    "GATE_COUNTER_SCOPES",
+    "REFILL_STATUSES",
+    "REST_REASONS",
     "TOUCH_STATES",
     "Agency",
     "AuditLog",
     "Base",
     "Campaign",
     "Company",
+    "CompanyOwner",
+    "CompanyPause",
     "Decision",
     "Enrollment",
     "Event",
+    "GateCounter",
+    "InsightEventLink",
+    "InsightFact",
+    "InsightWatermark",
     "Lead",
     "LeadHistory",
+    "LeadRawPayload",
+    "LeadScore",
     "Ownership",
     "RawPayload",
+    "RefillJob",
+    "RestPeriod",
     "Suppression",
     "Touch",
+    "WebhookReceipt",
 ]

@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import ColumnElement, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.effects import end_enrollments, suppress
 from leadpool.ingestion.hashing import address_hmac
-from leadpool.ingestion.normalize import normalize_email, normalize_linkedin_url
+from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
 from leadpool.models import AuditLog, Lead, LeadHistory, LeadRawPayload, RawPayload
 
 # columns that are not about the person, or are what the suppression machinery needs
@@ -51,6 +52,7 @@ _KEEP = frozenset(
         "complained_at",
         "wrong_person_at",
         "email_bounced_at",
+        "rest_until",
         "blocklisted_at",
         "erased_at",
         "cooling_until",
@@ -96,9 +98,9 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
     # payloads naming the person's Apollo id, plus every payload the importer linked to the lead
     # (CSV rows and files keyed by email or LinkedIn carry no Apollo id)
     linked = select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id == lead_id)
-    found = RawPayload.id.in_(linked)
+    found: ColumnElement[bool] = RawPayload.id.in_(linked)
     if lead.apollo_id:
-        found = found | RawPayload.apollo_person_ids.contains([lead.apollo_id])
+        found = or_(found, RawPayload.apollo_person_ids.contains([lead.apollo_id]))
     payloads = session.execute(select(RawPayload).where(found).with_for_update()).scalars().all()
     shared = _payloads_shared_with_others(session, lead_id, [p.id for p in payloads])
     for payload in payloads:
@@ -202,10 +204,21 @@ def _is_person(item: Any, apollo_id: str | None, identifiers: set[str]) -> bool:
         return True
     if "email" not in item and "linkedin_url" not in item:
         return False
-    email = normalize_email(item["email"]) if isinstance(item.get("email"), str) else None
-    url = item.get("linkedin_url")
-    linkedin = normalize_linkedin_url(url) if isinstance(url, str) else None
-    return bool({v.lower() for v in (email, linkedin) if v} & identifiers)
+    found = {
+        _normalised(normalize_email, item.get("email")),
+        _normalised(normalize_linkedin_url, item.get("linkedin_url")),
+    }
+    return bool({v.lower() for v in found if v} & identifiers)
+
+
+def _normalised(normalise: Callable[[str | None], str | None], value: Any) -> str | None:
+    """The normalised form, or None for a value that is not one (e.g. a company LinkedIn page)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return normalise(value)
+    except NotNormalisable:
+        return None
 
 
 def _names_person(item: Any, identifiers: set[str]) -> bool:

@@ -1,7 +1,4 @@
-"""``leadpool demo``: a month of two agencies' outreach through the gate, and the proof.
-
-Mount with ``app.command("demo")(simulation_cli.demo)``.
-"""
+"""``leadpool demo``: a month of two agencies' outreach through the gate, and the proof."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from leadpool.db.engine import libpq_uri, resolve_uri
 # Modules that define tasks; the worker imports them before fetching jobs.
 TASK_MODULES: list[str] = [
     "leadpool.allocation.refill",
+    "leadpool.insights.reenrich",
 ]
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -151,6 +151,7 @@ CONTRACT = {
     ("GET", "/v1/companies/{company_id}/timeline"),
     ("GET", "/v1/insights"),
     ("GET", "/v1/insights/leads/{lead_id}/scores"),
+    ("GET", "/v1/campaigns/{campaign_id}/suggestions"),
     ("POST", "/v1/campaigns/{campaign_id}/leads/{lead_id}/end"),
     ("POST", "/v1/sends/check"),
     ("POST", "/v1/sends/check-batch"),

@@ -36,6 +36,13 @@ def test_score_beats_random_and_fit_score_on_held_out_period(db):
     assert sc["expected_positives_in_top"] > rnd["expected_positives_in_top"]
     assert oracle["expected_positives_in_top"] >= sc["expected_positives_in_top"]
     assert sc["auc"] > 0.55 > fit["auc"]
+    # allocate() itself, ranking with the score vs without it, on the held-out period's leads
+    alloc = result["allocation"]
+    print(json.dumps(alloc))
+    by_score, by_fit = alloc["by_score"], alloc["by_fit_score"]
+    assert by_score["leads"] == by_fit["leads"] == alloc["allocated_each"] > 100
+    assert by_score["expected_positive_replies"] > by_fit["expected_positive_replies"]
+    assert alloc["expected_gain"] > 0
 
 
 def test_cli_refresh_show_and_backtest(db, env):
@@ -62,7 +69,10 @@ def test_cli_refresh_show_and_backtest(db, env):
         touches = s.execute(text("SELECT count(*) FROM touches")).scalar_one()
     r = runner.invoke(app, ["insights", "backtest", "--json", "--leads", "1000", "--days", "30"])
     assert r.exit_code == 0, r.output
-    assert set(json.loads(r.output)) >= {"score", "fit_score", "random"}
+    assert set(json.loads(r.output)) >= {"score", "fit_score", "random", "allocation"}
+    r = runner.invoke(app, ["insights", "backtest", "--leads", "600", "--days", "30"])
+    assert r.exit_code == 0, r.output
+    assert "allocate() on the" in r.output and "fit rank + score" in r.output
     with session_scope(db) as s:  # the backtest's simulated rows were rolled back
         assert s.execute(text("SELECT count(*) FROM touches")).scalar_one() == touches
     r = runner.invoke(app, ["insights", "reenrich", "--json"])

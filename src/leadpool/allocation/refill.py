@@ -141,7 +141,7 @@ class RefillOutcome:
 
 
 def spent_today(session: Session, at: datetime) -> Decimal:
-    """Credits every refill job started today (UTC) has recorded."""
+    """Credits every refill job started today (UTC) has recorded, re-enrichment jobs included."""
     day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     value = session.execute(
         text(
@@ -314,8 +314,9 @@ def refill_campaign(context: procrastinate.JobContext, refill_job_id: int) -> di
 @dataclass
 class RefillJobView:
     id: int
-    campaign_id: int
-    agency_id: int
+    kind: str  # 'campaign' (a shortfall) or 'reenrich' (known leads bought again; no campaign)
+    campaign_id: int | None
+    agency_id: int | None
     status: str
     queue_status: str | None
     requested: int
@@ -338,7 +339,7 @@ def list_refill_jobs(session: Session, *, limit: int = 50, status: str | None = 
     rows = session.execute(
         text(
             "SELECT id, campaign_id, agency_id, status, requested, enriched, allocated, credits_consumed, "
-            "attempts, error, created_at, started_at, finished_at, procrastinate_job_id FROM refill_jobs "
+            "attempts, error, created_at, started_at, finished_at, procrastinate_job_id, kind FROM refill_jobs "
             "WHERE (CAST(:st AS text) IS NULL OR status = :st) ORDER BY id DESC LIMIT :lim"
         ),
         {"st": status, "lim": limit},
@@ -347,8 +348,9 @@ def list_refill_jobs(session: Session, *, limit: int = 50, status: str | None = 
     return [
         RefillJobView(
             id=int(r[0]),
-            campaign_id=int(r[1]),
-            agency_id=int(r[2]),
+            kind=str(r[14]),
+            campaign_id=None if r[1] is None else int(r[1]),
+            agency_id=None if r[2] is None else int(r[2]),
             status=str(r[3]),
             queue_status=queue.get(int(r[13])) if r[13] is not None else None,
             requested=int(r[4]),

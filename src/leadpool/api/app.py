@@ -76,6 +76,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(insights_routes.router)
+    app.include_router(insights_routes.campaign_router)
     app.include_router(companies_routes.router)
     app.include_router(enrollments_routes.router)
     app.include_router(dashboard_router)

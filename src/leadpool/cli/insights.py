@@ -13,9 +13,10 @@ from leadpool.db import session_scope
 from leadpool.insights.backtest import run_backtest
 from leadpool.insights.facts import rebuild_facts, refresh_facts
 from leadpool.insights.rates import DIMENSIONS
-from leadpool.insights.reenrich import reenrichment_candidates
+from leadpool.insights.reenrich import queue_reenrichment, reenrichment_candidates
 from leadpool.insights.report import DEFAULT_DIMS, insights_report
 from leadpool.insights.score import score_leads
+from leadpool.insights.suggest import campaign_suggestions
 
 app = typer.Typer(
     invoke_without_command=True,
@@ -119,7 +120,8 @@ def backtest(
     days: int = typer.Option(90, "--days", min=20),
     json_out: bool = JsonOption,
 ) -> None:
-    """Score vs random vs fit score on a simulated history's held-out later period.
+    """Score vs random vs fit score on a simulated history's held-out later period, and
+    allocate() ranking with the score vs without it (positive replies for the same leads).
 
     The simulated rows are written in one transaction that is always rolled back."""
     with handle_errors(), database() as db, _spinner(json_out) as p, db.sessionmaker() as s:
@@ -146,18 +148,70 @@ def backtest(
             str(r["expected_positives_in_top"]),
         )
     console.print(t)
+    a = result["allocation"]
+    t = Table(
+        title=f"allocate() on the {a['held_out_leads']} held-out leads, {a['allocated_each']} leads each "
+        f"(expected gain {a['expected_gain']}, {a['expected_gain_pct']}%)"
+    )
+    for col in ("ranking", "leads", "positive replies", "expected (truth)"):
+        t.add_column(col)
+    for name, key in (("fit rank + score", "by_score"), ("fit rank only", "by_fit_score")):
+        r = a[key]
+        t.add_row(name, str(r["leads"]), str(r["positive_replies"]), str(r["expected_positive_replies"]))
+    console.print(t)
+
+
+@app.command("suggest")
+def suggest(
+    campaign_id: int = typer.Argument(..., min=1, help="The campaign to suggest send times for."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Best local send hour and weekday for a campaign's ICP segment (admin view: every fact)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        out = campaign_suggestions(s, campaign_id, agency_id=None)
+    if json_out:
+        print_json(out)
+        return
+    seg = out["segment"]
+    view = out["all"]
+    t = Table(
+        title=f"campaign {campaign_id}: {seg['dimension'] or 'whole platform'} {', '.join(seg['values'])}"
+    )
+    for col in ("for", "best local hour", "best weekday (1=Mon)"):
+        t.add_column(col)
+
+    def cell(x: dict[str, Any] | None, key: str) -> str:
+        return "-" if x is None else f"{x[key]} ({_pct(x['rate']['shrunk'])}, n={x['rate']['n']})"
+
+    t.add_row("campaign", cell(view["best_hour"], "local_hour"), cell(view["best_weekday"], "local_weekday"))
+    if seg["dimension"]:
+        days = {str(x[seg["dimension"]]): x for x in view["by_segment"]["best_weekday"]}
+        for x in view["by_segment"]["best_hour"]:
+            value = str(x[seg["dimension"]])
+            t.add_row(value, cell(x, "local_hour"), cell(days.get(value), "local_weekday"))
+    console.print(t)
 
 
 @app.command("reenrich")
 def reenrich(
     limit: int = typer.Option(1000, "--limit", min=0),
     stale_days: int = typer.Option(365, "--stale-days", min=1),
+    recheck_days: int = typer.Option(
+        30, "--recheck-days", min=1, help="A guessed email is looked up again once it is this old."
+    ),
+    queue: bool = typer.Option(
+        False, "--queue", help="Queue them for enrichment through refill (spends from the daily budget)."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Leads whose data should be re-enriched (bounced with a new employer, guessed, stale),
-    capped by today's remaining refill credit budget. Lists them; it does not buy anything."""
+    capped by today's remaining refill credit budget. Lists them; with --queue, defers one
+    re-enrichment job that the worker (`leadpool worker`) runs within the budget."""
     with handle_errors(), database() as db, session_scope(db) as s:
-        out = reenrichment_candidates(s, limit=limit, stale_days=stale_days)
+        if queue:
+            out = queue_reenrichment(s, limit=limit, stale_days=stale_days, recheck_days=recheck_days)
+        else:
+            out = reenrichment_candidates(s, limit=limit, stale_days=stale_days, recheck_days=recheck_days)
     if json_out:
         print_json(out)
     else:

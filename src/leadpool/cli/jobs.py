@@ -31,7 +31,7 @@ def list_cmd(
     for r in rows:
         table.add_row(
             str(r["id"]),
-            str(r["campaign_id"]),
+            str(r["campaign_id"]) if r["campaign_id"] is not None else r["kind"],
             r["status"],
             r["queue_status"] or "",
             str(r["requested"]),

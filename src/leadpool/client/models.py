@@ -131,8 +131,9 @@ class Job(_Out):
     """A refill job: our bookkeeping next to the queue's own status of it."""
 
     id: int
-    campaign_id: int
-    agency_id: int
+    kind: str = Field("campaign", description="campaign (a shortfall) or reenrich (leads bought again)")
+    campaign_id: int | None = Field(None, description="None for a re-enrichment job")
+    agency_id: int | None = None
     status: str = Field(description="queued, running, done, failed, stopped_by_budget")
     queue_status: str | None = Field(None, description="procrastinate: todo, doing, succeeded, failed...")
     requested: int

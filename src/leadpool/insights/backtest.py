@@ -4,7 +4,9 @@ On a simulated history with hidden truth (see :mod:`leadpool.insights.history`) 
 is fitted on the touches sent before a split date and judged on the touches sent after it:
 AUC of each ranking for "this touch got a positive reply", the lift of the top fifth, and how many
 positive replies the same number of touches would get when the top-ranked fifth is chosen (actual
-outcomes, and the expected number from the hidden true probabilities).
+outcomes, and the expected number from the hidden true probabilities). Then allocation itself is
+replayed on the held-out leads, ordered with and without the score
+(:mod:`leadpool.insights.alloc_backtest`).
 Everything runs in the caller's transaction; the CLI rolls it back so nothing is kept.
 """
 
@@ -19,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from leadpool.insights import facts, history, rates, score
+from leadpool.insights.alloc_backtest import allocation_backtest
 
 TOP_SHARE = 0.2
 
@@ -85,6 +88,13 @@ def run_backtest(
             "expected_positives_in_top": round(sum(truth[i] for i in picked), 2),
         }
 
+    bounce = {
+        str(c.key[0]): c.rates["bounce"].to_json()
+        for c in rates.segment_rates(
+            session, ["email_status"], campaign_ids=hist.campaign_ids, metrics=["bounce"]
+        )
+        if c.level == 1
+    }
     return {
         "seed": seed,
         "leads": leads,
@@ -100,11 +110,7 @@ def run_backtest(
         "fit_score": judge(fit_scores),
         "random": judge(random_scores),
         "oracle": judge(truth),
-        "bounce_by_email_status": {
-            str(c.key[0]): c.rates["bounce"].to_json()
-            for c in rates.segment_rates(
-                session, ["email_status"], campaign_ids=hist.campaign_ids, metrics=["bounce"]
-            )
-            if c.level == 1
-        },
+        "bounce_by_email_status": bounce,
+        # last: it narrows the pool to the held-out leads (blocklists the rest, in this transaction)
+        "allocation": allocation_backtest(session, hist, model, split_at),
     }

@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadpool.models.base import Base
@@ -57,8 +57,10 @@ class RefillJob(Base):
     __tablename__ = "refill_jobs"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    # 'campaign': a campaign's shortfall; 'reenrich': buying known leads again (insights), no campaign
+    kind: Mapped[str] = mapped_column(Text, default="campaign", server_default="campaign")
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     procrastinate_job_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text, default="queued", server_default="queued")
     requested: Mapped[int] = mapped_column(Integer)  # the shortfall to fill
@@ -67,6 +69,7 @@ class RefillJob(Base):
     credits_consumed: Mapped[Decimal] = mapped_column(Numeric, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     search_params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    lead_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))  # kind 'reenrich': whom to buy
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -77,6 +80,12 @@ class RefillJob(Base):
             "status IN ('queued', 'running', 'done', 'failed', 'stopped_by_budget')", name="status"
         ),
         CheckConstraint("requested >= 0", name="requested"),
+        CheckConstraint("kind IN ('campaign', 'reenrich')", name="kind"),
+        CheckConstraint(
+            "(kind = 'campaign' AND campaign_id IS NOT NULL AND agency_id IS NOT NULL) "
+            "OR (kind = 'reenrich' AND campaign_id IS NULL AND lead_ids IS NOT NULL)",
+            name="kind_target",
+        ),
         Index("ix_refill_jobs_campaign_id_status", "campaign_id", "status"),
         Index("ix_refill_jobs_started_at", "started_at"),
     )

@@ -17,8 +17,10 @@ from leadpool.errors import InvalidInput
 from leadpool.insights.rates import DIMENSIONS
 from leadpool.insights.report import DEFAULT_DIMS, insights_report
 from leadpool.insights.score import scores_of
+from leadpool.insights.suggest import campaign_suggestions
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"], responses=COMMON_RESPONSES)
+campaign_router = APIRouter(prefix="/v1/campaigns", tags=["insights"], responses=COMMON_RESPONSES)
 
 
 @router.get("")
@@ -49,3 +51,14 @@ def lead_scores(
     """A lead's scores (expected positive-reply probability per channel) and their model version."""
     tenancy.lead(session, caller, lead_id)
     return scores_of(session, lead_id)
+
+
+@campaign_router.get("/{campaign_id}/suggestions")
+def campaign_send_time_suggestions(
+    session: SessionDep, caller: Caller, campaign_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> dict[str, Any]:
+    """Best local send hour and weekday for the campaign's ICP segment (industries, else
+    seniorities), by shrunk reply rate. Admin: from every fact. Agency: ``own`` (its figures) and
+    ``platform`` (privacy-safe cells only). Another agency's campaign is a 404."""
+    tenancy.campaign(session, caller, campaign_id)
+    return campaign_suggestions(session, campaign_id, agency_id=None if caller.is_admin else caller.agency_id)

@@ -78,6 +78,7 @@ def lead_detail(session: Session, lead: Lead, principal: Principal) -> dict[str,
     detail = pool.lead_detail(session, lead)
     company = detail.pop("company")
     payload_ids = list(detail.pop("raw_payload_ids"))
+    scores = detail.pop("scores")
     owner = session.scalar(select(Ownership.agency_id).where(Ownership.lead_id == lead.id))
     return {
         "id": lead.id,
@@ -85,4 +86,5 @@ def lead_detail(session: Session, lead: Lead, principal: Principal) -> dict[str,
         "company": {k: jsonable(v) for k, v in company.items()} if company is not None else None,
         "owner_agency_id": owner,
         "raw_payloads": raw_payloads(session, payload_ids, lead, principal),
+        "scores": [{k: jsonable(v) for k, v in sc.items()} for sc in scores],
     }

@@ -78,6 +78,10 @@ class LeadDetail(_Out):
     raw_payloads: list[dict[str, Any]] = Field(
         default_factory=list, description="Raw Apollo payloads that described this person (admin only)."
     )
+    scores: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Expected positive-reply probability per channel, with the insights model version.",
+    )
 
 
 class TimelineEntry(_Out):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
-from leadpool.models import Company, Lead, LeadRawPayload
+from leadpool.models import Company, Lead, LeadRawPayload, LeadScore
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -46,7 +46,8 @@ def find_lead(session: Session, ref: str) -> Lead:
 
 
 def lead_detail(session: Session, lead: Lead) -> dict[str, Any]:
-    """Every column of the lead, its company (every column, or None) and its raw payload ids."""
+    """Every column of the lead, its company (every column, or None), its raw payload ids and its
+    scores (expected positive-reply probability per channel, with the model version)."""
     detail = _row(lead)
     company = session.get(Company, lead.company_id) if lead.company_id is not None else None
     detail["company"] = _row(company) if company is not None else None
@@ -57,4 +58,15 @@ def lead_detail(session: Session, lead: Lead) -> dict[str, Any]:
             .order_by(LeadRawPayload.raw_payload_id)
         )
     )
+    detail["scores"] = [
+        {
+            "channel": sc.channel,
+            "score": sc.score,
+            "model_version": sc.model_version,
+            "computed_at": sc.computed_at,
+        }
+        for sc in session.scalars(
+            select(LeadScore).where(LeadScore.lead_id == lead.id).order_by(LeadScore.channel)
+        )
+    ]
     return detail

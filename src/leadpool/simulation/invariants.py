@@ -189,10 +189,7 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
 
 
 def _company_weekly(p: GatePolicy) -> list[Invariant]:
-    # a newer policy field: checked when the gate has it
-    cap = getattr(p, "company_weekly_cap", None)
-    if not isinstance(cap, int):
-        return []
+    cap = p.company_weekly_cap
     return [
         Invariant(
             "company_weekly_cap",

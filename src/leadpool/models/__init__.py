@@ -6,7 +6,7 @@ from leadpool.models.base import Base
 from leadpool.models.company import Company
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
 from leadpool.models.event import AuditLog, Event, Suppression
-from leadpool.models.gate import GATE_COUNTER_SCOPES, GateCounter
+from leadpool.models.gate import GATE_COUNTER_SCOPES, GateCounter, GateTimeZone
 from leadpool.models.ingestion import LeadRawPayload
 from leadpool.models.insights import InsightEventLink, InsightFact, InsightWatermark, LeadScore
 from leadpool.models.lead import Lead
@@ -35,6 +35,7 @@ __all__ = [
     "Enrollment",
     "Event",
     "GateCounter",
+    "GateTimeZone",
     "InsightEventLink",
     "InsightFact",
     "InsightWatermark",

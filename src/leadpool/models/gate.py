@@ -32,3 +32,15 @@ class GateCounter(Base):
         CheckConstraint("scope IN ('company', 'sender', 'agency')", name="scope"),
         CheckConstraint("n >= 0", name="n"),
     )
+
+
+class GateTimeZone(Base):
+    """An IANA zone both Python's zoneinfo and this PostgreSQL server know (filled by migration 0009).
+
+    The single check's fast path (``gate_fast_check``) reads a lead's local time only in a zone
+    listed here; any other zone goes to the full check, so a missing row costs speed, not answers.
+    """
+
+    __tablename__ = "gate_time_zones"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -173,3 +173,53 @@ def test_bad_input_is_refused(db: Database) -> None:
             check(s, lead_id=lid, campaign_id=w.campaign_id, channel="fax")
         with pytest.raises(InvalidInput, match="time zone"):
             check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(tzinfo=None))
+
+
+def test_a_batch_whose_counter_moved_past_its_cap_is_decided_again_under_lock(db: Database) -> None:
+    # A batch reads counters without locking them and raises them at the end only while under the
+    # cap. Here a trigger raises the sender's counter by 49 (cap 50) while the batch writes its
+    # touches, once (a sequence is not rolled back), as a competing sender would: the raise must
+    # fail, the batch's rows go, and the batch is decided again with the counter rows locked.
+    with session_scope(db) as s:
+        w = World(s)
+        leads = [w.lead(company_id=None) for _ in range(2)]
+    with db.engine.begin() as c:
+        c.execute(text("CREATE SEQUENCE test_bump_once"))
+        c.execute(
+            text(
+                "CREATE FUNCTION test_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF nextval('test_bump_once') = 1 THEN "
+                "UPDATE gate_counters SET n = n + 49 WHERE scope = 'sender'; END IF; RETURN NULL; END $$"
+            )
+        )
+        c.execute(
+            text(
+                "CREATE TRIGGER test_bump AFTER INSERT ON touches FOR EACH STATEMENT EXECUTE FUNCTION test_bump()"
+            )
+        )
+    try:
+        with session_scope(db) as s:
+            # the counter row exists (n = 0) before the batch, so the trigger has a row to raise
+            s.execute(
+                text(
+                    "INSERT INTO gate_counters (scope, key, day, n) VALUES ('sender', 'email:box@x.com', :d, 0)"
+                ),
+                {"d": T0.date()},
+            )
+        with session_scope(db) as s:
+            ds = check_many(
+                s, [CheckRequest(lid, w.campaign_id, "email", sender="box@x.com", at=T0) for lid in leads]
+            )
+        assert [d.decision for d in ds] == ["allow", "allow"]
+        with db.engine.connect() as c:
+            # it fired in the first pass, and its insert again in the second (which it left alone)
+            assert c.execute(text("SELECT last_value FROM test_bump_once")).scalar_one() == 2
+            assert c.execute(text("SELECT count(*) FROM touches")).scalar_one() == 2
+            assert c.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 2
+            n = c.execute(text("SELECT n FROM gate_counters WHERE scope = 'sender'")).scalar_one()
+        assert n == 2  # recounted exactly under lock: the two reservations, not 49 + 2
+    finally:
+        with db.engine.begin() as c:
+            c.execute(text("DROP TRIGGER test_bump ON touches"))
+            c.execute(text("DROP FUNCTION test_bump()"))
+            c.execute(text("DROP SEQUENCE test_bump_once"))

@@ -7,8 +7,9 @@ Design (measured in benchmarks/gate.py, explained in docs/gate.md):
   touches (indexed by ``(lead_id, at)``) in a later statement, so the count's snapshot is taken after
   the lock and sees every touch committed by whoever held it before.
 * Company, sender and agency caps are **counter rows** (``gate_counters``, one per scope and day).
-  A reservation locks its rows with ``INSERT .. ON CONFLICT DO UPDATE`` (which locks the row even
-  when nothing changes) and raises ``n``. ``n`` never under-counts: it is raised for every
+  A reservation raises its rows with ``INSERT .. ON CONFLICT DO UPDATE`` only while under the cap
+  (a batch reads them unlocked first and raises them last; the locking path takes them with
+  ``SET n = n``, which locks the row even when nothing changes). ``n`` never under-counts: it is raised for every
   reservation and lowered only on cancel, and expired reservations stay in it. When ``n`` is near
   the cap the touches of that scope are recounted exactly while the row lock is held, and the true
   value is written back, so an expired or cancelled reservation gives its slot back exactly when

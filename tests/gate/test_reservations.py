@@ -223,3 +223,50 @@ def test_a_batch_whose_counter_moved_past_its_cap_is_decided_again_under_lock(db
             c.execute(text("DROP TRIGGER test_bump ON touches"))
             c.execute(text("DROP FUNCTION test_bump()"))
             c.execute(text("DROP SEQUENCE test_bump_once"))
+
+
+def test_a_batch_whose_lead_got_a_touch_meanwhile_is_decided_again_under_lock(db: Database) -> None:
+    # A batch reads the leads' touches without locking, and validates under the leads' locks
+    # before it raises any counter. Here a trigger adds a touch to the batch's lead while the batch
+    # writes, once, as a competing sender would between the read and the locks: the validation
+    # must see it, the batch's rows go, and the batch is decided again under lock (where the
+    # trigger's touch is gone with the rollback, so the lead still gets exactly one touch).
+    with session_scope(db) as s:
+        w = World(s)
+        lid = w.lead(company_id=None)
+    with db.engine.begin() as c:
+        c.execute(text("CREATE SEQUENCE test_touch_once"))
+        c.execute(
+            text(
+                "CREATE FUNCTION test_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF nextval('test_touch_once') = 1 THEN "
+                "INSERT INTO touches (lead_id, agency_id, campaign_id, channel, state, at, local_date, sent_at) "
+                f"VALUES ({lid}, {w.agency_id}, {w.campaign_id}, 'linkedin', 'sent', "
+                "'2026-03-02T14:00:00+00', '2026-03-02', '2026-03-02T14:00:00+00'); "
+                "END IF; RETURN NULL; END $$"
+            )
+        )
+        c.execute(
+            text(
+                "CREATE TRIGGER test_touch AFTER INSERT ON touches FOR EACH STATEMENT "
+                "EXECUTE FUNCTION test_touch()"
+            )
+        )
+    try:
+        with session_scope(db) as s:
+            ds = check_many(s, [CheckRequest(lid, w.campaign_id, "email", sender="box@x.com", at=T0)] * 2)
+        assert [d.decision for d in ds] == ["allow", "deny"] and ds[1].codes == ["lead_daily_cap"]
+        with db.engine.connect() as c:
+            # fired by the first pass's insert and by its own insert (both rolled back), then by
+            # the second pass's insert
+            assert c.execute(text("SELECT last_value FROM test_touch_once")).scalar_one() == 3
+            assert (
+                c.execute(text("SELECT count(*) FROM touches WHERE lead_id = :l"), {"l": lid}).scalar_one()
+                == 1
+            )
+            assert c.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 2
+    finally:
+        with db.engine.begin() as c:
+            c.execute(text("DROP TRIGGER test_touch ON touches"))
+            c.execute(text("DROP FUNCTION test_touch()"))
+            c.execute(text("DROP SEQUENCE test_touch_once"))

@@ -1,24 +1,19 @@
 """The pre-send gate: check (and reserve), check_many, confirm_sent and cancel.
 
-A batch of checks is decided in a handful of set-based statements whatever its size. On the
-locking path:
+A batch of checks is decided in a handful of set-based statements whatever its size:
 
 1. read the lead, campaign, agency, ownership and enrollment of every item, taking the advisory
    locks of the leads and idempotency keys (sorted) in the same statement;
 2. replay earlier decisions for idempotency keys already used;
 3. take the advisory locks of the reserving items' companies (sorted; the company weekly cap);
-   then lock the counter rows of every scope the reserving items need (sorted) and read the
-   leads' live touches of the last 8 days and their companies' of the last 7 (its snapshot is
-   taken after the lead and company locks, so nothing committed by a competing reservation is
-   missed); a scope near its cap is recounted exactly;
+   then read the counter rows of every scope the reserving items need (unlocked) and the leads'
+   live touches of the last 8 days and their companies' of the last 7 (its snapshot is taken
+   after the lead and company locks, so nothing committed by a competing reservation is missed);
+   a scope near its cap has its counter rows locked (sorted) and is recounted exactly;
 4. decide every item in order in memory (an earlier allowed item counts for later ones);
-5. write the counters, insert every touch and every decision and expire the leads' stale
-   reservations, in one statement.
-
-A batch without idempotency keys first goes the optimistic way: the same reads without any lock,
-the same decisions, the writes after a savepoint, and only then the locks (same order) with a
-check that nothing read has moved and conditional counter raises; if anything moved it rolls back
-to the savepoint and takes the locking path (docs/gate.md, "Batches are optimistic").
+5. insert every touch and every decision and expire the leads' stale reservations in one
+   statement, then raise the counters (sorted), each only while under its cap; a refused raise
+   rolls the batch back to a savepoint and decides it again with the counter rows locked.
 
 A single check first tries ``gate_fast_check`` (gate/fast.py), one call that decides and records a
 clean allow; anything else comes back here as a batch of one. Any exception is a deny with
@@ -347,17 +342,12 @@ _COUNTER_READ_SQL = _dbapi_sql(
     "FROM json_to_recordset(CAST(:c AS json)) AS v(o int, s text, k text, d date) "
     "LEFT JOIN gate_counters g ON g.scope = v.s AND g.key = v.k AND g.day = v.d"
 )
-_RULE = "(CAST(:m AS jsonb) -> (g.scope || '|' || g.key || '|' || to_char(g.day, 'YYYY-MM-DD')))"
-# n = n + delta while under the cap; for a scope the batch recounted exactly: n = exact + delta,
-# only if n is still what the batch read (compare-and-set: nothing moved it since)
 _COUNTER_RAISE_SQL = _dbapi_sql(
     "INSERT INTO gate_counters AS g (scope, key, day, n) "
     "SELECT v.s, v.k, v.d, v.n FROM json_to_recordset(CAST(:c AS json)) AS v(o int, s text, k text, d date, n int) "
     "ORDER BY v.o "
-    "ON CONFLICT (scope, key, day) DO UPDATE "
-    f"SET n = CASE WHEN {_RULE} ->> 'expect' IS NULL THEN g.n + EXCLUDED.n ELSE EXCLUDED.n END "
-    f"WHERE CASE WHEN {_RULE} ->> 'expect' IS NULL THEN g.n + EXCLUDED.n <= CAST({_RULE} ->> 'cap' AS int) "
-    f"ELSE g.n = CAST({_RULE} ->> 'expect' AS int) END "
+    "ON CONFLICT (scope, key, day) DO UPDATE SET n = g.n + EXCLUDED.n "
+    "WHERE g.n + EXCLUDED.n <= CAST(CAST(:caps AS jsonb) ->> (g.scope || '|' || g.key || '|' || to_char(g.day, 'YYYY-MM-DD')) AS int) "
     "RETURNING 1"
 )
 _SAVEPOINT = "SAVEPOINT leadpool_gate_batch"
@@ -377,33 +367,18 @@ def _scopes_json(scopes: list[Scope]) -> str:
     )
 
 
-class _Moved(Exception):
-    """Something an optimistic batch read changed before it took its locks: decide again, locking first."""
+class _CountersMoved(Exception):
+    """A counter passed its cap between the unlocked read and the raise: decide again under lock."""
 
 
 _TOUCHES_SQL = _dbapi_sql(
-    "SELECT 't', t.state, t.local_date, t.lead_id, t.at, t.expires_at, t.id FROM touches t "
+    "SELECT 't', t.state, NULL, t.local_date, t.lead_id, t.at, t.expires_at FROM touches t "
     "WHERE t.lead_id = ANY(CAST(:ids AS bigint[])) AND t.at > :since "
     f"AND {caps.LIVE_SQL.format(at=':at')} "
     "UNION ALL "
-    "SELECT 'w', t.state, t.local_date, t.company_id, t.at, t.expires_at, t.id FROM touches t "
+    "SELECT 'w', t.state, NULL, t.local_date, t.company_id, t.at, t.expires_at FROM touches t "
     "WHERE t.company_id = ANY(CAST(:cids AS bigint[])) AND t.at > :since_w "
     f"AND {caps.LIVE_SQL.format(at=':at')}"
-)
-
-# The optimistic batch's validation, run once it holds the locks of the leads and companies it
-# reserves for: the same windows as _TOUCHES_SQL, without the batch's own new touches. Any touch
-# another transaction inserted, cancelled or confirmed meanwhile changes a (count, max id) pair.
-_VERIFY_SQL = _dbapi_sql(
-    "SELECT 't', t.lead_id, count(*), max(t.id) FROM touches t "
-    "WHERE t.lead_id = ANY(CAST(:ids AS bigint[])) AND t.at > :since "
-    f"AND {caps.LIVE_SQL.format(at=':at')} AND NOT (t.id = ANY(CAST(:ours AS bigint[]))) "
-    "GROUP BY t.lead_id "
-    "UNION ALL "
-    "SELECT 'w', t.company_id, count(*), max(t.id) FROM touches t "
-    "WHERE t.company_id = ANY(CAST(:cids AS bigint[])) AND t.at > :since_w "
-    f"AND {caps.LIVE_SQL.format(at=':at')} AND NOT (t.id = ANY(CAST(:ours AS bigint[]))) "
-    "GROUP BY t.company_id"
 )
 
 
@@ -464,23 +439,15 @@ class _Batch:
         self.now = datetime.now(UTC)
         self.reqs = reqs
         self.plan_cache_mode: str | None = None  # the setting to put back (small batches)
-        # Optimistic: read everything without locks, decide, write, then take the locks (in the
-        # fixed order) and check that nothing read has moved; if it has, roll back to a savepoint
-        # and decide again on the locking path. Idempotency keys always lock first: two batches
-        # with one key must not both get as far as writing it.
-        self.optimistic = not any(r.idempotency_key for r in reqs)
-        self.read_counts: dict[Scope, int] = {}  # counters as read (optimistic)
-        self.recounted: set[Scope] = set()  # scopes counted exactly without the lock (optimistic)
+        self.optimistic = True  # counters read unlocked, raised conditionally at the end
+        self.read_counts: dict[Scope, int] = {}  # what the unlocked read saw (optimistic)
         self.cap_min: dict[Scope, int] = {}
-        self.decide_base: dict[Scope, int] = {}  # the counts the decisions started from
-        self.fingerprints: dict[tuple[str, int], tuple[int, int | None]] = {}  # (count, max id)
-        self.window: dict[str, Any] = {}  # the touches read's parameters, for the validation
 
     def run(self) -> list[GateDecision]:
         self.session.flush()  # the checks below are SQL: they must see the caller's pending rows
         try:
             return self._run()
-        except _Moved:
+        except _CountersMoved:
             self.optimistic = False
             return self._run()
 
@@ -502,10 +469,8 @@ class _Batch:
 
     # 1. snapshot + advisory locks
     def _read(self, conn: Connection) -> list[_Item]:
-        keys: set[int] = set()
-        if not self.optimistic:
-            keys = {caps.lock_key("lead", r.lead_id) for r in self.reqs if r.reserve}
-            keys |= {caps.lock_key("idem", r.idempotency_key) for r in self.reqs if r.idempotency_key}
+        keys = {caps.lock_key("lead", r.lead_id) for r in self.reqs if r.reserve}
+        keys |= {caps.lock_key("idem", r.idempotency_key) for r in self.reqs if r.idempotency_key}
         params = {
             "keys": _ints(sorted(keys)),
             "leads": _ints([r.lead_id for r in self.reqs]),
@@ -588,12 +553,11 @@ class _Batch:
             )
 
     # 3+4. the leads' and companies' recent touches, then the counter rows of reserving items
-    # (locked in sorted order on the locking path, read unlocked on the optimistic one). On the
-    # locking path the touches read's snapshot is taken after the lead locks of step 1 and the
-    # company locks, so no touch committed by a competing reservation of the same lead or company
-    # is missed; the optimistic path keeps a fingerprint of what it read and validates it under
-    # those locks at the end. Then counters of the other items are read, and scopes near their cap
-    # are recounted exactly (a new statement).
+    # (read unlocked, or locked in sorted order once a batch is on the locking path), in one round
+    # trip: the touches read's snapshot is taken after the lead locks of step 1 and the company
+    # locks, so no touch committed by a competing reservation of the same lead or company is
+    # missed. Then counters of the other items are read, and scopes near their cap are recounted
+    # exactly, under the counter rows' locks (a new statement).
     def _locks_and_counts(
         self, conn: Connection, items: list[_Item]
     ) -> tuple[dict[Scope, int], dict[Scope, int], _Touches, _Touches]:
@@ -614,37 +578,42 @@ class _Batch:
             }
         )
         statements: list[tuple[str, dict[str, Any]]] = []
-        if cand_companies and not self.optimistic:
+        if cand_companies:
             statements.append((_LOCK_SQL, {"keys": _ints(cand_companies)}))
         locked: dict[Scope, int] = {}
         touches: _Touches = defaultdict(list)
         company_touches: _Touches = defaultdict(list)
-        self.window = {
-            "since": at_min - _LEAD_LOOKBACK,
-            "since_w": at_min - caps.WEEK,
-            "at": at_min,
-        }
+        rows: list[Any] = []
         if leads:
-            ids = _ints(sorted({it.req.lead_id for it in leads}))
-            statements.append((_TOUCHES_SQL, {"ids": ids, "cids": _ints(companies), **self.window}))
+            statements.append(
+                (
+                    _TOUCHES_SQL,
+                    {
+                        "ids": _ints(sorted({it.req.lead_id for it in leads})),
+                        "since": at_min - _LEAD_LOOKBACK,
+                        "cids": _ints(companies),
+                        "since_w": at_min - caps.WEEK,
+                        "at": at_min,
+                    },
+                )
+            )
         # as JSON: psycopg's text-array adaptation was the largest Python cost left in a batch
         scope_params = {"c": _scopes_json(cand_scopes)}
         if cand_scopes:
             statements.append((_COUNTER_READ_SQL if self.optimistic else _COUNTER_LOCK_SQL, scope_params))
-        # separate statements, in order: the touches read's snapshot is taken when it starts,
-        # after the company lock wait
-        results = _statements(conn, statements)
-        if cand_scopes:
-            for _, a, b, day, n, _, _ in results.pop():
+        if statements:
+            # separate statements, in order: the touches read's snapshot is taken when it starts,
+            # after the company lock wait
+            results = _statements(conn, statements)
+            for result in results[1 if cand_companies else 0 :]:  # not the company lock's count
+                rows.extend(result)
+        for kind, a, b, day, n, t_at, exp in rows:
+            if kind == "c":
                 locked[Scope(a, b, day)] = int(n)
-        fingerprints: dict[tuple[str, int], tuple[int, int | None]] = {}
-        for kind, state, day, owner, t_at, exp, touch_id in results.pop() if leads else []:
-            (company_touches if kind == "w" else touches)[owner].append(
-                (t_at, day, None if state == "sent" else exp)
-            )
-            n, top = fingerprints.get((kind, owner), (0, None))
-            fingerprints[(kind, owner)] = (n + 1, touch_id if top is None else max(top, touch_id))
-        self.fingerprints = fingerprints
+            elif kind == "w":
+                company_touches[int(n)].append((t_at, day, None if a == "sent" else exp))
+            else:
+                touches[int(n)].append((t_at, day, None if a == "sent" else exp))
         others = [sc for it in live if not it.candidate for sc, _ in it.scopes if sc not in locked]
         base = dict(locked)
         base.update(caps.read_counters(conn, others))
@@ -665,14 +634,19 @@ class _Batch:
             ]
 
         recount = near_cap()
+        if recount and self.optimistic and cand_scopes:
+            # a cap is close: lock the counter rows after all, and count exactly under the lock
+            self.optimistic = False
+            for _, a, b, day, n, _, _ in _rows(conn, _COUNTER_LOCK_SQL, scope_params):
+                locked[Scope(a, b, day)] = int(n)
+            base.update(locked)
+            recount = near_cap()
         if self.optimistic:
             self.read_counts = dict(locked)
-            self.recounted = set(recount)
             self.cap_min = cap_min
             locked = {}  # nothing is locked: _write raises the counters conditionally
         if recount:
             base.update(caps.exact_counts(conn, recount, at_min))
-        self.decide_base = dict(base)
         return locked, base, touches, company_touches
 
     # 5. decide in order
@@ -743,49 +717,9 @@ class _Batch:
                 for sc, _ in it.scopes:
                     counts[sc] = counts.get(sc, 0) + 1
 
-    def _raise_params(self, counts: dict[Scope, int]) -> tuple[int, dict[str, Any]]:
-        """How many counter rows this batch raises, and the raise statement's parameters."""
-        rows: list[dict[str, Any]] = []
-        rules: dict[str, dict[str, int]] = {}
-        for sc in sorted(self.read_counts):  # the fixed lock order
-            delta = counts[sc] - self.decide_base[sc]
-            if delta <= 0:
-                continue
-            day = sc.day.isoformat()
-            if sc in self.recounted:  # decided on an exact count: set it, if nothing moved
-                n, rule = counts[sc], {"expect": self.read_counts[sc]}
-            else:
-                n, rule = delta, {"cap": self.cap_min[sc]}
-            rows.append({"o": len(rows), "s": sc.scope, "k": sc.key, "d": day, "n": n})
-            rules[f"{sc.scope}|{sc.key}|{day}"] = rule
-        return len(rows), {"c": json.dumps(rows), "m": json.dumps(rules)}
-
-    def _validate(
-        self, conn: Connection, reserved: list[_Item], ours: list[int], counts: dict[Scope, int]
-    ) -> None:
-        """Take the optimistic batch's locks now, in the fixed order, and check that nothing it read
-        has moved; if something has, roll back to the savepoint and raise _Moved."""
-        leads = sorted({it.req.lead_id for it in reserved})
-        companies = sorted({it.snap.company_id for it in reserved if it.snap.company_id is not None})
-        statements: list[tuple[str, dict[str, Any]]] = [
-            (_LOCK_SQL, {"keys": _ints([caps.lock_key("lead", x) for x in leads])})
-        ]
-        if companies:
-            statements.append((_LOCK_SQL, {"keys": _ints([caps.lock_key("company", x) for x in companies])}))
-        statements.append(
-            (_VERIFY_SQL, {"ids": _ints(leads), "cids": _ints(companies), "ours": _ints(ours), **self.window})
-        )
-        n_raises, raise_params = self._raise_params(counts)
-        if n_raises:
-            statements.append((_COUNTER_RAISE_SQL, raise_params))
-        results = _statements(conn, statements)
-        now = {(kind, int(owner)): (int(n), top) for kind, owner, n, top in results[-2 if n_raises else -1]}
-        expected = [("t", x) for x in leads] + [("w", x) for x in companies]
-        moved = any(now.get(k, (0, None)) != self.fingerprints.get(k, (0, None)) for k in expected)
-        if moved or (n_raises and len(results[-1]) != n_raises):
-            with _dbapi(conn) as dbapi:
-                dbapi.execute(_ROLLBACK_TO)
-            raise _Moved()
+    def _raises(self, counts: dict[Scope, int]) -> list[tuple[Scope, int]]:
+        """(scope, by how much) for every counter this batch's reservations raise, in lock order."""
+        return sorted((sc, counts[sc] - n) for sc, n in self.read_counts.items() if counts.get(sc, n) != n)
 
     # 6. one statement writes everything
     def _write(
@@ -844,16 +778,29 @@ class _Batch:
             "t": json.dumps(t_rows),
             "d": json.dumps(d_rows),
         }
-        validate = self.optimistic and bool(t_items)
         statements: list[tuple[str, dict[str, Any]]] = [(_WRITE_SQL, params)]
-        if validate:
+        raises = self._raises(counts) if self.optimistic else []
+        if raises:
             statements.insert(0, (_SAVEPOINT, {}))
-        rows = _statements(conn, statements)[-1]
-        if validate:
-            ours = [int(touch_id) for _, _, touch_id in rows if touch_id is not None]
-            self._validate(conn, [it for _, it in t_items], ours, counts)
+            caps_by_key = {f"{sc.scope}|{sc.key}|{sc.day.isoformat()}": self.cap_min[sc] for sc, _ in raises}
+            raise_rows = [
+                {"o": i, "s": sc.scope, "k": sc.key, "d": sc.day.isoformat(), "n": n}
+                for i, (sc, n) in enumerate(raises)
+            ]
+            statements.append(
+                (_COUNTER_RAISE_SQL, {"c": json.dumps(raise_rows), "caps": json.dumps(caps_by_key)})
+            )
         if self.plan_cache_mode is not None:
-            _statements(conn, [(_GENERIC_OFF_SQL, {"prev": self.plan_cache_mode})])
+            statements.append((_GENERIC_OFF_SQL, {"prev": self.plan_cache_mode}))
+        results = _statements(conn, statements)
+        if raises:
+            if len(results[2]) != len(raises):
+                with _dbapi(conn) as dbapi:
+                    dbapi.execute(_ROLLBACK_TO)
+                raise _CountersMoved()
+            rows = results[1]
+        else:
+            rows = results[0]
         for ord_, decision_id, touch_id in rows:
             decision = items[ord_].decision
             assert decision is not None

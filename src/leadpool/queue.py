@@ -8,13 +8,16 @@ the worker gets a connector built from the settings when it starts.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import procrastinate
 from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
-from leadpool.db.engine import libpq_uri, resolve_uri
+from leadpool.db.engine import Database, libpq_uri, open_database, resolve_uri
+
+T = TypeVar("T")
 
 # Modules that define tasks; the worker imports them before fetching jobs.
 TASK_MODULES: list[str] = [
@@ -41,6 +44,20 @@ def defer_in_session(session: Session, task_name: str, **options: Any) -> int:
     raw = session.connection().connection.driver_connection
     deferrer = app.configure_task(task_name, allow_unknown=False, connection=raw, **options)
     return int(deferrer.defer())
+
+
+def run_job(context: procrastinate.JobContext, run: Callable[..., T], job_id: int) -> T:
+    """Run ``run(db, job_id, attempts=...)`` for a task on the configured database, then close it.
+
+    The attempt number lets the job tell a first try from a retry (the refill and re-enrichment
+    jobs count credits already spent).
+    """
+    db: Database = open_database()
+    try:
+        attempts = context.job.attempts if context.job is not None else 0
+        return run(db, job_id, attempts=attempts)
+    finally:
+        db.dispose()
 
 
 def run_worker(

@@ -33,9 +33,9 @@ from leadpool.allocation.icp import to_apollo_search
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.apollo.errors import ApolloUnavailable, RateLimited
 from leadpool.config import get_settings
-from leadpool.db import Database, open_database, session_scope
+from leadpool.db import Database, session_scope
 from leadpool.errors import LeadpoolError
-from leadpool.queue import app, defer_in_session, job_statuses
+from leadpool.queue import app, defer_in_session, job_statuses, run_job
 
 REFILL_TASK = "allocation.refill"
 REFILL_LOCK = "leadpool-refill"
@@ -296,12 +296,7 @@ def _search_and_enrich(
 @app.task(name=REFILL_TASK, retry=TransientRetry(), pass_context=True, lock=REFILL_LOCK)
 def refill_campaign(context: procrastinate.JobContext, refill_job_id: int) -> dict[str, Any]:
     """The procrastinate task: run one refill job against the configured database."""
-    db = open_database()
-    try:
-        attempts = context.job.attempts if context.job is not None else 0
-        out = run_refill(db, refill_job_id, attempts=attempts)
-    finally:
-        db.dispose()
+    out = run_job(context, run_refill, refill_job_id)
     return {
         "refill_job_id": out.refill_job_id,
         "status": out.status,

@@ -36,9 +36,9 @@ from leadpool.allocation.refill import (
 )
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.config import get_settings
-from leadpool.db import Database, open_database, session_scope
+from leadpool.db import Database, session_scope
 from leadpool.errors import LeadpoolError
-from leadpool.queue import app, defer_in_session
+from leadpool.queue import app, defer_in_session, run_job
 
 REENRICH_TASK = "insights.reenrich"
 # a lead enriched this recently is not bought again, whatever its reason (a second queue run the
@@ -305,12 +305,7 @@ def _finish(
 @app.task(name=REENRICH_TASK, retry=TransientRetry(), pass_context=True, lock=REFILL_LOCK)
 def reenrich_leads(context: procrastinate.JobContext, refill_job_id: int) -> dict[str, Any]:
     """The procrastinate task: run one re-enrichment job against the configured database."""
-    db = open_database()
-    try:
-        attempts = context.job.attempts if context.job is not None else 0
-        out = run_reenrich(db, refill_job_id, attempts=attempts)
-    finally:
-        db.dispose()
+    out = run_job(context, run_reenrich, refill_job_id)
     return {
         "refill_job_id": out.refill_job_id,
         "status": out.status,

@@ -483,6 +483,7 @@ class _Batch:
         else:
             rows = _rows(conn, _SNAPSHOT_SQL, params)
         items = []
+        remembered: set[int] = set()  # once per campaign per batch: the stamp is an md5
         for req, row in zip(self.reqs, rows, strict=True):
             it = _Item(req, req.at or self.now, _snapshot(row, req))
             try:
@@ -492,7 +493,8 @@ class _Batch:
             except InvalidInput as e:
                 it.decision = gate_error(e.message)
             else:
-                if it.snap.campaign_exists:
+                if it.snap.campaign_exists and req.campaign_id not in remembered:
+                    remembered.add(req.campaign_id)
                     fast.remember(req.campaign_id, fast.settings_stamp(row[26], row[24]), it.policy)
             items.append(it)
         return items

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.gate.factories import MONDAY_OPEN, World, set_agency, set_campaign, set_lead
 
 from leadpool.db import Database, session_scope
+from leadpool.errors import InvalidInput
 from leadpool.gate import caps, check, fast
 
 T0 = MONDAY_OPEN
@@ -247,3 +248,24 @@ def test_company_pause_and_company_weekly_cap_go_to_the_full_check(db: Database)
             "company_weekly_cap"
             in check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0).codes
         )
+
+
+def test_bad_input_is_refused_before_the_fast_path_and_nothing_stored_changes(db: Database) -> None:
+    w, lid = _primed(db)  # the campaign's policy is known: a valid check would take the fast path
+    before = _counts(db)
+    with session_scope(db) as s:
+        with pytest.raises(InvalidInput, match="channel 'fax' is not one of email, linkedin, sms, phone"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="fax", at=T0)
+        with pytest.raises(InvalidInput, match="has no time zone"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(tzinfo=None))
+        with pytest.raises(InvalidInput, match="sender is empty"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", sender="  ", at=T0)
+    assert _counts(db) == before
+    # ids that do not exist are answers, not errors: a deny saying so, recorded, nothing reserved
+    with session_scope(db) as s:
+        d = check(s, lead_id=10**9, campaign_id=w.campaign_id, channel="email", at=T0)
+        assert d.codes == ["not_owned", "not_enrolled"] and "does not exist" in d.reasons[0].message
+        d = check(s, lead_id=lid, campaign_id=10**9, channel="email", at=T0)
+        assert "campaign_not_active" in d.codes and d.touch_id is None
+    after = _counts(db)
+    assert after[0] == before[0] and after[1] == before[1] + 2 and after[2] == before[2]

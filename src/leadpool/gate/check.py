@@ -2,14 +2,15 @@
 
 A batch of checks is decided in a handful of set-based statements whatever its size:
 
-1. read the lead, campaign, agency, ownership and enrollment of every item, taking the advisory
-   locks of the leads and idempotency keys (sorted) in the same statement;
-2. replay earlier decisions for idempotency keys already used;
-3. take the advisory locks of the reserving items' companies (sorted; the company weekly cap);
-   then read the counter rows of every scope the reserving items need (unlocked) and the leads'
-   live touches of the last 8 days and their companies' of the last 7 (its snapshot is taken
-   after the lead and company locks, so nothing committed by a competing reservation is missed);
-   a scope near its cap has its counter rows locked (sorted) and is recounted exactly;
+1. read the lead, campaign, agency, ownership and enrollment of every item (a batch with
+   idempotency keys takes their advisory locks and its leads' in the same statement, sorted);
+2. replay earlier decisions for idempotency keys already used; apply the static rules (those
+   that need no count) in memory;
+3. take the advisory locks of the leads still candidates, then of their companies (sorted; the
+   company weekly cap); then read the counter rows of every scope the reserving items need
+   (unlocked) and the leads' live touches of the last 8 days and their companies' of the last 7
+   (its snapshot is taken after the locks, so nothing committed by a competing reservation is
+   missed); a scope near its cap has its counter rows locked (sorted) and is recounted exactly;
 4. decide every item in order in memory (an earlier allowed item counts for later ones);
 5. insert every touch and every decision and expire the leads' stale reservations in one
    statement, then raise the counters (sorted), each only while under its cap; a refused raise
@@ -440,6 +441,7 @@ class _Batch:
         self.reqs = reqs
         self.plan_cache_mode: str | None = None  # the setting to put back (small batches)
         self.optimistic = True  # counters read unlocked, raised conditionally at the end
+        self.leads_locked = False  # by the snapshot statement (batches with idempotency keys)
         self.read_counts: dict[Scope, int] = {}  # what the unlocked read saw (optimistic)
         self.cap_min: dict[Scope, int] = {}
 
@@ -467,10 +469,18 @@ class _Batch:
             out.append(it.decision)
         return out
 
-    # 1. snapshot + advisory locks
+    # 1. snapshot (+ advisory locks when the batch has idempotency keys)
     def _read(self, conn: Connection) -> list[_Item]:
-        keys = {caps.lock_key("lead", r.lead_id) for r in self.reqs if r.reserve}
-        keys |= {caps.lock_key("idem", r.idempotency_key) for r in self.reqs if r.idempotency_key}
+        # A key must be locked before its stored decision is looked up, and idempotency and lead
+        # keys are one lock group (sorted together, as gate_fast_check takes them), so a batch with
+        # keys locks its reserving leads here too. Without keys the leads are locked in step 3,
+        # only those still candidates after the static rules: the locks are then held from after
+        # the snapshot and the Python of step 2 to the commit, not for the whole batch (measured:
+        # 8 concurrent batches of 500 spent most of their time waiting for each other's leads).
+        keys = {caps.lock_key("idem", r.idempotency_key) for r in self.reqs if r.idempotency_key}
+        self.leads_locked = bool(keys)
+        if keys:
+            keys |= {caps.lock_key("lead", r.lead_id) for r in self.reqs if r.reserve}
         params = {
             "keys": _ints(sorted(keys)),
             "leads": _ints([r.lead_id for r in self.reqs]),
@@ -555,10 +565,9 @@ class _Batch:
             )
 
     # 3+4. the leads' and companies' recent touches, then the counter rows of reserving items
-    # (read unlocked, or locked in sorted order once a batch is on the locking path), in one round
-    # trip: the touches read's snapshot is taken after the lead locks of step 1 and the company
-    # locks, so no touch committed by a competing reservation of the same lead or company is
-    # missed. Then counters of the other items are read, and scopes near their cap are recounted
+    # (read unlocked, or locked in sorted order once a batch is on the locking path), after the
+    # lead and company locks: the touches read's snapshot is taken after them, so no touch
+    # committed by a competing reservation of the same lead or company is missed. Then counters of the other items are read, and scopes near their cap are recounted
     # exactly, under the counter rows' locks (a new statement).
     def _locks_and_counts(
         self, conn: Connection, items: list[_Item]
@@ -568,20 +577,25 @@ class _Batch:
         leads = [it for it in live if it.snap.lead_exists]
         companies = sorted({it.snap.company_id for it in leads if it.snap.company_id is not None})
         at_min = min((it.at for it in live), default=self.now)
-        # company weekly cap: lock + count, like the lead caps (a rolling window needs touch
-        # times). The company locks come after every lead lock (statement 1) and before every
-        # counter row (below), sorted, so the fixed lock order stays deadlock-free; the count runs
-        # in the next statement, whose snapshot is taken after the wait.
-        cand_companies = sorted(
+        # The candidates' leads (unless step 1 locked them) and companies (the company weekly cap
+        # is lock + count, like the lead caps: a rolling window needs touch times), in one
+        # statement: lead keys ((1 << 56) + id) all sort before company keys ((2 << 56) + id), so
+        # one sorted array keeps the fixed lock order (leads, then companies, then counter rows);
+        # the counts run in the next statements, whose snapshots are taken after the waits.
+        lock_keys = sorted(
             {
                 caps.lock_key("company", it.snap.company_id)
                 for it in live
                 if it.candidate and it.snap.company_id
             }
         )
+        if not self.leads_locked:
+            lock_keys = (
+                sorted({caps.lock_key("lead", it.req.lead_id) for it in live if it.candidate}) + lock_keys
+            )
         statements: list[tuple[str, dict[str, Any]]] = []
-        if cand_companies:
-            statements.append((_LOCK_SQL, {"keys": _ints(cand_companies)}))
+        if lock_keys:
+            statements.append((_LOCK_SQL, {"keys": _ints(lock_keys)}))
         locked: dict[Scope, int] = {}
         touches: _Touches = defaultdict(list)
         company_touches: _Touches = defaultdict(list)
@@ -607,7 +621,7 @@ class _Batch:
             # separate statements, in order: the touches read's snapshot is taken when it starts,
             # after the company lock wait
             results = _statements(conn, statements)
-            for result in results[1 if cand_companies else 0 :]:  # not the company lock's count
+            for result in results[1 if lock_keys else 0 :]:  # not the lock statement's count
                 rows.extend(result)
         for kind, a, b, day, n, t_at, exp in rows:
             if kind == "c":

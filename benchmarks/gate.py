@@ -8,11 +8,14 @@ Builds the pool once (set-based ``generate_series`` inserts; ``--rebuild`` to st
 
 1. pgbench, ``--workers`` clients, a custom script of one minimal write transaction of the same
    shape as a reservation (insert one touch row, increment one counter row): the floor;
-2. ``--workers`` processes doing ``check`` with reservation for ``--duration`` seconds;
-3. the same processes doing ``check_many`` in batches of ``--batch``.
+2. ``--workers`` processes doing single checks with reservation for ``--duration`` seconds, the
+   way a sending worker does: ``GateWorker.check`` (its own autocommit connection);
+3. the same through ``check(session, ...)``, one session and transaction per check (for
+   comparison: what a caller pays for checking inside its own transaction);
+4. the same processes doing ``check_many`` in batches of ``--batch``.
 
-Prints decisions/s, p50/p99 latency and the ratios. Goals: single >= 0.5 x pgbench TPS;
-batched >= 10 x single. Runs in its own database (``leadpool_bench``) on the embedded server
+Prints decisions/s, p50/p99 latency and the ratios. Goals: single (GateWorker) >= 0.5 x pgbench
+TPS; batched >= 10 x single. Runs in its own database (``leadpool_bench``) on the embedded server
 unless ``--database-url`` is given.
 """
 
@@ -39,7 +42,7 @@ from sqlalchemy import text
 
 from leadpool.db import Database, embedded, session_scope
 from leadpool.db.migrate import upgrade
-from leadpool.gate import CheckRequest, check, check_many
+from leadpool.gate import CheckRequest, GateWorker, check, check_many
 
 console = Console()
 AGENCIES = 50
@@ -186,9 +189,11 @@ def _worker(
     at: datetime,
     q: mp.Queue,  # type: ignore[type-arg]
     start: Any,
+    via: str = "worker",
 ) -> None:
     rnd = random.Random(seed)
     db = Database.from_uri(uri, pool_size=1)
+    gate = GateWorker(db)
     lat: list[float] = []
     decided = allowed = errors = 0
     try:
@@ -202,37 +207,53 @@ def _worker(
         deadline = time.perf_counter() + duration
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            with session_scope(db) as s:
-                if batch <= 1:
-                    r = _request(rnd, leads, at)
-                    ds = [
-                        check(
-                            s,
-                            lead_id=r.lead_id,
-                            campaign_id=r.campaign_id,
-                            channel=r.channel,
-                            sender=r.sender,
-                            at=at,
-                        )
-                    ]
-                else:
-                    ds = check_many(s, [_request(rnd, leads, at) for _ in range(batch)])
+            if batch <= 1 and via == "worker":  # a sending worker's own connection (GateWorker)
+                r = _request(rnd, leads, at)
+                ds = [
+                    gate.check(
+                        lead_id=r.lead_id,
+                        campaign_id=r.campaign_id,
+                        channel=r.channel,
+                        sender=r.sender,
+                        at=at,
+                    )
+                ]
+            else:
+                with session_scope(db) as s:
+                    if batch <= 1:  # inside the caller's transaction, one session per check
+                        r = _request(rnd, leads, at)
+                        ds = [
+                            check(
+                                s,
+                                lead_id=r.lead_id,
+                                campaign_id=r.campaign_id,
+                                channel=r.channel,
+                                sender=r.sender,
+                                at=at,
+                            )
+                        ]
+                    else:
+                        ds = check_many(s, [_request(rnd, leads, at) for _ in range(batch)])
             lat.append(time.perf_counter() - t0)
             decided += len(ds)
             allowed += sum(d.allowed for d in ds)
             errors += sum("gate_error" in d.codes for d in ds)
     finally:
+        gate.close()
         db.dispose()
     q.put((decided, allowed, errors, lat))
 
 
-def run_checks(db: Database, args: argparse.Namespace, batch: int, at: datetime) -> dict[str, float]:
+def run_checks(
+    db: Database, args: argparse.Namespace, batch: int, at: datetime, via: str = "worker"
+) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     start = ctx.Barrier(args.workers)
     procs = [
         ctx.Process(
-            target=_worker, args=(db.uri, 1000 * batch + i, args.leads, args.duration, batch, at, q, start)
+            target=_worker,
+            args=(db.uri, 1000 * batch + i, args.leads, args.duration, batch, at, q, start, via),
         )
         for i in range(args.workers)
     ]
@@ -302,6 +323,20 @@ def run_pgbench(db: Database, args: argparse.Namespace) -> float:
     return float(m.group(1))
 
 
+def _reset(db: Database) -> None:
+    """Each phase starts from the same state: only the past touches."""
+    with db.engine.begin() as c:
+        c.execute(text("DELETE FROM touches WHERE sender NOT LIKE 'past-%'"))
+        c.execute(text("TRUNCATE decisions, gate_counters"))
+
+
+def _report(name: str, r: dict[str, float], unit: str = "") -> None:
+    console.print(
+        f"{name}: {r['per_second']:,.0f} decisions/s, {unit}p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+        f"allowed {r['allowed']:,}/{r['decisions']:,}, errors {r['errors']}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--leads", type=int, default=1_000_000)
@@ -322,9 +357,7 @@ def main() -> None:
         console.print(
             f"built {args.leads:,} leads and {args.touches:,} past touches in {time.perf_counter() - t0:.0f} s"
         )
-    with db.engine.begin() as c:  # each run starts from the same state: only the past touches
-        c.execute(text("DELETE FROM touches WHERE sender NOT LIKE 'past-%'"))
-        c.execute(text("TRUNCATE decisions, gate_counters"))
+    _reset(db)
 
     # 15:00 UTC on a weekday: email's window is open in New York, London, Los Angeles, Berlin and
     # UTC, closed in Tokyo (1 email check in 6 is a quiet_hours denial); linkedin has no window
@@ -336,25 +369,23 @@ def main() -> None:
     )
     tps = run_pgbench(db, args)
     console.print(f"pgbench floor (insert touch + increment counter, prepared): {tps:,.0f} TPS")
-    single = run_checks(db, args, 1, at)
-    console.print(
-        f"check (reserve):      {single['per_second']:,.0f} decisions/s, p50 {single['p50_ms']:.1f} ms, "
-        f"p99 {single['p99_ms']:.1f} ms, allowed {single['allowed']:,}/{single['decisions']:,}, errors {single['errors']}"
-    )
+    single = run_checks(db, args, 1, at, "worker")
+    _report("check, GateWorker", single)
     ratio = single["per_second"] / tps if tps else 0.0
     console.print(f"  ratio to pgbench: {ratio:.2f} (goal >= 0.5) {'OK' if ratio >= 0.5 else 'BELOW GOAL'}")
-    with db.engine.begin() as c:
-        c.execute(text("DELETE FROM touches WHERE sender NOT LIKE 'past-%'"))
-        c.execute(text("TRUNCATE decisions, gate_counters"))
-    many = run_checks(db, args, args.batch, at)
+    _reset(db)
+    in_tx = run_checks(db, args, 1, at, "session")
+    _report("check(session)", in_tx)
     console.print(
-        f"check_many ({args.batch}): {many['per_second']:,.0f} decisions/s, batch p50 {many['p50_ms']:.0f} ms, "
-        f"p99 {many['p99_ms']:.0f} ms, allowed {many['allowed']:,}/{many['decisions']:,}, errors {many['errors']}"
+        f"  ratio to pgbench: {in_tx['per_second'] / tps:.2f} (one session and transaction per check)"
     )
+    _reset(db)
+    many = run_checks(db, args, args.batch, at)
+    _report(f"check_many ({args.batch})", many, unit="batch ")
     ratio_many = many["per_second"] / single["per_second"] if single["per_second"] else 0.0
     console.print(
-        f"  ratio to single: {ratio_many:.1f}x (goal >= 10x) {'OK' if ratio_many >= 10 else 'BELOW GOAL'}; "
-        f"to pgbench: {many['per_second'] / tps:.1f}x"
+        f"  ratio to single (GateWorker): {ratio_many:.1f}x (goal >= 10x) {'OK' if ratio_many >= 10 else 'BELOW GOAL'}; "
+        f"to check(session): {many['per_second'] / in_tx['per_second']:.1f}x; to pgbench: {many['per_second'] / tps:.1f}x"
     )
     db.dispose()
 

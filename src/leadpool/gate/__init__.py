@@ -11,12 +11,14 @@ from leadpool.gate.check import (
 )
 from leadpool.gate.policy import GatePolicy, platform_policy, resolve, validate_overrides
 from leadpool.gate.reasons import REASON_CODES, GateDecision, Reason
+from leadpool.gate.worker import GateWorker
 
 __all__ = [
     "REASON_CODES",
     "CheckRequest",
     "GateDecision",
     "GatePolicy",
+    "GateWorker",
     "Reason",
     "TouchState",
     "cancel",

@@ -31,6 +31,10 @@ from sqlalchemy.engine import Connection
 
 WEEK = timedelta(days=7)
 
+# The n of the counter row of json_to_recordset row v, or NULL: one index lookup per row (a join
+# with json_to_recordset's guessed 100 rows could hash the whole table; see check._COUNTER_READ_SQL).
+COUNTER_N_SQL = "(SELECT g.n FROM gate_counters g WHERE g.scope = v.s AND g.key = v.k AND g.day = v.d)"
+
 # "Live" = counts against caps at instant :at. Used in every count so the rule lives in one place.
 LIVE_SQL = "(t.state = 'sent' OR (t.state = 'reserved' AND t.expires_at > {at}))"
 
@@ -85,14 +89,13 @@ def read_counters(conn: Connection, scopes: list[Scope]) -> dict[Scope, int]:
     uniq = sorted(set(scopes))
     rows = conn.execute(
         text(
-            "SELECT g.scope, g.key, g.day, g.n FROM gate_counters g "
-            "JOIN json_to_recordset(CAST(:c AS json)) AS v(s text, k text, d date) "
-            "ON g.scope = v.s AND g.key = v.k AND g.day = v.d"
+            f"SELECT v.s, v.k, v.d, {COUNTER_N_SQL} "
+            "FROM json_to_recordset(CAST(:c AS json)) AS v(s text, k text, d date)"
         ),
         # JSON, not three arrays: adapting thousands of strings to a text[] costs more in Python
         {"c": json.dumps([{"s": x.scope, "k": x.key, "d": x.day.isoformat()} for x in uniq])},
     ).all()
-    found = {Scope(r[0], r[1], r[2]): int(r[3]) for r in rows}
+    found = {Scope(r[0], r[1], r[2]): int(r[3]) for r in rows if r[3] is not None}
     return {s: found.get(s, 0) for s in uniq}
 
 

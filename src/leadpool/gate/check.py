@@ -501,15 +501,24 @@ class _Batch:
             rows = _rows(conn, _SNAPSHOT_SQL, params)
         items = []
         remembered: set[int] = set()  # once per campaign per batch: the stamp is an md5
+        # once per (agency settings, campaign settings) text per batch: resolving parses and
+        # re-serialises both (measured: 7 ms of a 500-item batch's 150 under the profiler, per item)
+        policies: dict[tuple[str | None, str | None], GatePolicy | InvalidInput] = {}
         for req, row in zip(self.reqs, rows, strict=True):
             it = _Item(req, req.at or self.now, _snapshot(row, req))
-            try:
-                it.policy = resolve(
-                    json.loads(row[26]) if row[26] else None, json.loads(row[24]) if row[24] else None
-                )
-            except InvalidInput as e:
-                it.decision = gate_error(e.message)
+            policy = policies.get((row[26], row[24]))
+            if policy is None:
+                try:
+                    policy = resolve(
+                        json.loads(row[26]) if row[26] else None, json.loads(row[24]) if row[24] else None
+                    )
+                except InvalidInput as e:
+                    policy = e
+                policies[(row[26], row[24])] = policy
+            if isinstance(policy, InvalidInput):
+                it.decision = gate_error(policy.message)
             else:
+                it.policy = policy
                 if it.snap.campaign_exists and req.campaign_id not in remembered:
                     remembered.add(req.campaign_id)
                     fast.remember(req.campaign_id, fast.settings_stamp(row[26], row[24]), it.policy)

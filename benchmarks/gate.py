@@ -22,6 +22,7 @@ unless ``--database-url`` is given.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import random
@@ -207,21 +208,23 @@ def _worker(
         deadline = time.perf_counter() + duration
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
-            if batch <= 1 and via == "worker":  # a sending worker's own connection (GateWorker)
-                r = _request(rnd, leads, at)
-                ds = [
-                    gate.check(
-                        lead_id=r.lead_id,
-                        campaign_id=r.campaign_id,
-                        channel=r.channel,
-                        sender=r.sender,
-                        at=at,
-                    )
-                ]
-            else:
+            if batch > 1:
                 with session_scope(db) as s:
-                    if batch <= 1:  # inside the caller's transaction, one session per check
-                        r = _request(rnd, leads, at)
+                    ds = check_many(s, [_request(rnd, leads, at) for _ in range(batch)])
+            else:
+                r = _request(rnd, leads, at)
+                if via == "worker":  # a sending worker's own connection
+                    ds = [
+                        gate.check(
+                            lead_id=r.lead_id,
+                            campaign_id=r.campaign_id,
+                            channel=r.channel,
+                            sender=r.sender,
+                            at=at,
+                        )
+                    ]
+                else:  # inside the caller's transaction, one session per check
+                    with session_scope(db) as s:
                         ds = [
                             check(
                                 s,
@@ -232,8 +235,6 @@ def _worker(
                                 at=at,
                             )
                         ]
-                    else:
-                        ds = check_many(s, [_request(rnd, leads, at) for _ in range(batch)])
             lat.append(time.perf_counter() - t0)
             decided += len(ds)
             allowed += sum(d.allowed for d in ds)
@@ -347,7 +348,10 @@ def main() -> None:
     ap.add_argument("--database-url", default=os.environ.get("LEADPOOL_BENCH_DATABASE_URL"))
     ap.add_argument("--home", default=os.environ.get("LEADPOOL_BENCH_HOME", ".leadpool-bench"))
     ap.add_argument("--rebuild", action="store_true", help="Build the pool again even if it is there.")
+    ap.add_argument("--json", action="store_true", help="Print the figures as one JSON document at the end.")
     args = ap.parse_args()
+    if args.json:  # progress and the human lines go to stderr, the document alone to stdout
+        console.stderr = True
 
     db = _database(args)
     upgrade(db)
@@ -388,6 +392,29 @@ def main() -> None:
         f"to check(session): {many['per_second'] / in_tx['per_second']:.1f}x; to pgbench: {many['per_second'] / tps:.1f}x"
     )
     db.dispose()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "leads": args.leads,
+                    "touches": args.touches,
+                    "workers": args.workers,
+                    "duration_s": args.duration,
+                    "batch": args.batch,
+                    "pgbench_tps": tps,
+                    "check_gate_worker": single,
+                    "check_session": in_tx,
+                    "check_many": many,
+                    "single_to_pgbench": ratio,
+                    "batch_to_single": ratio_many,
+                    "goals_met": {
+                        "single_to_pgbench_0_5": ratio >= 0.5,
+                        "batch_to_single_10x": ratio_many >= 10,
+                    },
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

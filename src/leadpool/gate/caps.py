@@ -14,9 +14,10 @@ Design (measured in benchmarks/gate.py, explained in docs/gate.md):
   the cap the touches of that scope are recounted exactly while the row lock is held, and the true
   value is written back, so an expired or cancelled reservation gives its slot back exactly when
   it matters, and the 5,000-a-day agency count is not repeated on every check.
-* Deadlocks are avoided by a fixed order: advisory locks (idempotency keys and leads) sorted by
-  their 64-bit key, all in one statement, then counter rows sorted by (scope, key, day), all in one
-  statement. A transaction never waits for a lock that sorts before one it holds.
+* Deadlocks are avoided by a fixed order: advisory locks of idempotency keys and leads sorted
+  together by their 64-bit key, then companies' sorted by key, then counter rows sorted by (scope,
+  key, day), each group in one statement. A transaction never waits for a lock that comes before
+  one it holds in that order.
 """
 
 from __future__ import annotations

@@ -51,10 +51,14 @@ def test_accuracy_on_the_labelled_set() -> None:
         ("holdout", 58, 0.95, 0.9, 1),
         ("fresh", 80, 0.95, 0.9, 0),
         # Written after the rules were frozen and measured once: 69.4% (50/72), return dates
-        # 13/13 (the rules before the rewrite scored 59.7% on it). Misses mostly fall to
-        # ``other``; three are confident and wrong (a referral read as interested, a sarcastic
-        # "Interesting approach..." read as interested, a GDPR question read as an opt-out).
-        ("final", 60, 0.65, 0.9, 3),
+        # 13/13; then used to generalise the rules: 71/72 (the miss: a sarcastic "Interesting
+        # approach to a cold email." read as interested).
+        ("final", 60, 0.95, 0.9, 1),
+        # Written blind (the writer saw neither the rules nor the other sets), measured once
+        # after that generalisation: 88.3% (106/120; the rules before it: 87.5%), return dates
+        # 16/20. Two confident misses: a referral that praises the offer read as interested, a
+        # job seeker's "would love to chat" read as interested.
+        ("blind", 120, 0.88, 0.8, 2),
     ],
 )
 def test_accuracy_on_later_sets(

@@ -111,7 +111,7 @@ def classifier_eval(
         None, "--file", help="Labelled replies (JSON Lines); default a shipped set (--set)."
     ),
     shipped: str = typer.Option(
-        "dev", "--set", help=f"Shipped labelled set: {', '.join(SHIPPED_SETS)} (final is the honest one)."
+        "dev", "--set", help=f"Shipped labelled set: {', '.join(SHIPPED_SETS)} (blind is the honest one)."
     ),
     mistakes: bool = typer.Option(False, "--mistakes", help="List every misclassified reply."),
     json_out: bool = JsonOption,

@@ -110,7 +110,7 @@ _NEGATOR = r"(?:\bnot|n't|\bnever|\bhardly|\bno longer)"
 _INTEREST = r"(?:inte?re?st(?:ed|ing)|keen|open to|excited|curious|looking for|in the market|a (?:good |great |right )?fit|relevant|useful|a priority|worth)"
 
 _UNSUBSCRIBE = _p(
-    r"\bun-?sub(?:\b|s?c?r|sc)\w*",
+    r"\bun-?sub(?:\b|s?c?r|sc)\w*+(?! (?:polic|rule|requirement|process|law|regulation))",
     r"\bremove (?:me|us|it|this|them|my \w+|our \w+)\b",
     r"\b(?:take|get|keep|strike|want|cross) (?:me|us|my \w+|this \w+)? ?off\b",
     r"\b(?:off|from|out of) (?:of )?(?:your|the|this|that|these|those|all|any|my) (?:\w+ ){0,2}"
@@ -125,6 +125,8 @@ _UNSUBSCRIBE = _p(
     r"\b(?:do ?n't|do not|never)(?: ever)? (?:e-?mail|contact|message|text|call|write(?: to)?|spam|send me) "
     r"(?:me|us|this (?:address|email|number|account)|again|anything)\b",
     rf"\bdo not {_CONTACT}\b",
+    r"\bnot (?:e-?mail|contact|message|text|write(?: to)?|spam|call) (?:me|us) (?:again|anymore|any ?more|ever)\b",
+    r"\b(?:please|pls|kindly) (?:do )?not (?:e-?mail|contact|message|text|write(?: to)?|spam|call) (?:me|us)\b",
     r"\bopt(?:ing)?[- ]?(?:me |us )?out\b",
     r"\bno (?:more|further) (?:emails?|messages|contact|communications?)\b",
     r"\b(?:delete|erase|purge|remove) (?:all )?(?:my|our|this) (?:personal )?(?:data|details|email|e-mail|information|contact|address)",
@@ -143,12 +145,14 @@ _UNSUBSCRIBE = _p(
     r"\bl[öo]schen sie meine\b",
     r"\bkontaktieren sie mich nicht\b",
     r"\bnicht mehr (?:kontaktieren|anschreiben)\b",
+    r"\b(?:schreiben|mailen|kontaktieren|senden) sie mir (?:\w+ )?nicht mehr\b",
     # fr
     r"\bd[ée]sabonn",
     r"\bd[ée]sinscri",
     r"\bne (?:plus|pas) (?:me )?(?:contacter|recevoir|[ée]crire)\b",
     r"\bretire[rz]?[- ]moi\b",
     r"\bme retirer\b",
+    r"\bne (?:m'|me |nous )(?:ecrivez|contactez|envoyez|appelez|sollicitez|relancez)(?: plus| jamais)\b",
     r"\bsupprimez mes\b",
     r"\bde (?:votre|vos|la|cette) (?:liste|fichier|base)\b",
     # es
@@ -156,6 +160,7 @@ _UNSUBSCRIBE = _p(
     r"\bno (?:me |nos )?(?:contacte|contacten|escriba|escriban|env[ií]en)\b",
     r"\b(?:eliminar|elimine|eliminen|borrar|borren|s[áa]quenme|s[áa]came|qu[ií]te(?:me|nme|nos))\b",
     r"\bde (?:su|tu|vuestra|la) lista\b",
+    r"\bdej(?:a|e|en|ad) de (?:enviar|escribir|contactar|llamar|mandar|molestar)",
 )
 
 # The addressee is gone: outranks out-of-office (these are often auto-replies themselves).
@@ -299,6 +304,13 @@ _REFERRAL = _p(
     r"\b(?:our|my) " + _ROLE + r" (?:does|is the|handles|owns|decides|makes|would be)\b",
     r"\b(?:is|are) handled by\b",
     r"\b(?:questions|enquiries|inquiries|requests|matters|emails|things) (?:like this |like these |about (?:this|that) )?(?:should )?go to\b",
+    r"\b(?:this|that|it|your (?:email|e-mail|message|note|request|pitch)) (?:should|would need to|needs to) "
+    r"(?:go|be sent|be directed|be addressed|be forwarded) to\b",
+    r"\byou(?:'re| are) (?:probably |likely )?(?:looking for|after) (?:the|our|my) (?:\w+ ){0,2}"
+    r"(?:team|department|office|person|people|group|division|folks)\b",
+    r"\b(?:team|department|office|group|division) (?:makes?|takes?|handles?|owns?) (?:these|those|this|that|such|the) "
+    r"(?:calls|decisions?|purchases|purchasing|choices)\b",
+    r"\bi only (?:manage|handle|cover|look after|work on|run|deal with)\b",
     # de
     r"\bfalsche[rn]? (?:ansprechpartner|person|kontakt)\b",
     r"\bnicht (?:der|die) richtige\b",
@@ -328,6 +340,14 @@ _NOT_INTERESTED = _p(
     r"\bnot (?:at|right) (?:this|the) (?:moment|time|point)\b",
     r"\bnot (?:right )?now\b",
     r"\bnot (?:this|next) (?:year|quarter|time|month)\b",
+    r"\bnot a (?:need|priority|fit|match)\b",
+    r"\bso,? no\b(?! (?:worries|problem|rush|pressure)\b)",
+    r"\b(?:won'?t|will not|are ?n'?t|are not|is ?n'?t|is not) (?:be )?(?:exploring|pursuing|proceeding|moving ahead|going ahead|"
+    r"considering|looking at|buying|investing|changing|switching|taking (?:this|it|you) up)\b",
+    r"\b(?:we|the team|our team|i)(?:'re| are| is| am|'m) (?:very |really |quite |pretty )?(?:happy|satisfied|content)\b(?! to\b)",
+    r"\b(?:frozen|freez(?:e|ing)|froze|paused|halted|cut) (?:all |our |the |any )?(?:\w+ )?(?:spend(?:ing)?|budgets?|purchas(?:es|ing)|hiring)\b",
+    r"\b(?:spending|budget|hiring|vendor) (?:freeze|frozen|cuts?)\b",
+    r"\b(?:winding down|shutting down|scaling back|cutting back)\b",
     r"\bnot in a position\b",
     r"\b(?:won'?t|will not|not|are ?n't|are not|is ?n't|is not) (?:be )?(?:moving|going|taking (?:this|it)) forward\b",
     r"\blocked (?:in|into)\b",
@@ -390,6 +410,7 @@ _NOT_INTERESTED = _p(
     r"\b(?:brauchen|ben[öo]tigen) wir nicht\b",
     r"\b(?:haben|nutzen|arbeiten|sind) (?:\w+ )?(?:bereits|schon) ",
     r"\b(?:derzeit|aktuell|momentan|zurzeit) (?:kein|nicht)\b",
+    r"\bpasst (?:\w+ )?(?:gerade |leider |derzeit )?nicht\b",
     # fr
     r"\bpas int[ée]ress[ée]e?s?\b",
     r"\bne (?:sommes|suis) pas (?:int[ée]ress|[àa] la recherche|preneur)",
@@ -399,6 +420,7 @@ _NOT_INTERESTED = _p(
     r"\bpas pour (?:nous|le moment|l'instant|moi)\b",
     r"\b(?:avons|travaillons|utilisons|sommes) d[ée]j[àa]\b",
     r"\bpas (?:le moment|prioritaire|une priorit[ée])\b",
+    r"\bne (?:nous|m') ?interesse pas\b",
     # es
     r"\bno (?:me|nos) interesa\b",
     r"\bno (?:estamos|estoy) interesad[oa]s?\b",
@@ -410,6 +432,9 @@ _NOT_INTERESTED = _p(
     r"\bya (?:tenemos|trabajamos|usamos|contamos)\b",
     r"\b(?:por ahora|ahora mismo|de momento) no\b",
     r"\bno por (?:ahora|el momento)\b",
+    r"\bno (?:nos|me) (?:encaja|cuadra|convence|sirve)\b",
+    r"\bno (?:me |nos )?(?:parece|resulta|es) (?:\w+ )?interesante\b",
+    r"\bpero no\b",
 )
 
 _INTERESTED = _p(
@@ -427,7 +452,7 @@ _INTERESTED = _p(
     r"a demo|a chat|(?:a )?\d+ ?min)",
     r"\bbook (?:me|us)\b",
     r"\bset (?:something|it|this|a time|a call|one|that) up\b",
-    r"\b(?:send|share|shoot|give) (?:me |us |over |through )?(?:some |a few |a couple of |your |a )?(?:times|slots|availability|dates|"
+    r"\b(?:send|share|shoot|give) (?:me |us |over |through )?(?:some |a few |a couple of |your |a |the )?(?:times|slots|availability|dates|"
     r"calendar|invite|calendar link|link to book|booking link)",
     r"\b(?:what|which) (?:times?|days?|slots?|dates?) (?:work|suit|are|would)\b",
     r"\b(?:do|would|will) you have (?:time|availability|a slot|\d+ ?min|some time)\b",
@@ -435,7 +460,7 @@ _INTERESTED = _p(
     r"\bwhen (?:are )?you(?:'re| are)? free\b",
     r"\b(?:"
     + _DAYS
-    + r"|tomorrow|morning|afternoon|\d ?(?:am|pm)) (?:\w+ )?(?:works|is good|suits|is fine|would work)\b",
+    + r"|tomorrow|morning|afternoon|\d ?(?:am|pm)) (?:\w+ ){0,2}(?:works|is good|suits|is fine|would work)\b",
     r"\bworks for me\b",
     r"\b(?:if|when) (?:that|it|this) works\b",
     r"\b(?:i'?m|i am|we'?re|we are) (?:free|available)\b",
@@ -468,6 +493,13 @@ _INTERESTED = _p(
     r"\bwhat results\b",
     r"\bwalk (?:me|us) through\b",
     r"\bnext steps?\b",
+    r"\bminimum (?:commitment|term|contract|spend|order|engagement)\b",
+    r"\bcontract (?:length|terms)\b",
+    r"\bwe should (?:talk|chat|meet|speak|connect|discuss|set up)\b",
+    r"\bwould it be possible to (?:see|get|have|talk|set|schedule|book|arrange)\b",
+    r"\b(?:see|share|send|show) (?:me |us )?(?:some |a few |any |two |three |a couple of )?(?:samples?|examples?|references|"
+    r"case studies|sample \w+)\b",
+    r"\b(?:references|clients|customers) (?:we|i) (?:could|can|might) (?:speak|talk) (?:to|with)\b",
     r"\bworth a (?:chat|conversation|look|call|try)\b",
     r"\b(?:good|great|perfect) timing\b",
     r"\btiming is (?:actually )?(?:good|great|decent|right|perfect)\b",
@@ -482,7 +514,9 @@ _INTERESTED = _p(
     r"\bgerne\b",
     r"\binteressant\b",
     r"\bspannend\b",
-    r"\bklingt (?:gut|spannend|interessant)\b",
+    r"\bklingt (?:gut|spannend|interessant|vernunftig|sinnvoll|super|toll)\b",
+    r"\btelefonieren\b",
+    r"\b(?:k[öo]nnen|sollen|wollen) wir (?:\w+ ){0,3}(?:sprechen|reden|treffen)\b",
     r"\brufen sie mich\b",
     r"\bmehr (?:infos?|informationen|erfahren)\b",
     r"\btermin\b",
@@ -498,6 +532,8 @@ _INTERESTED = _p(
     r"\brendez-vous\b",
     r"\bplus d'informations\b",
     r"\ben savoir plus\b",
+    r"\bdisponibilit",
+    r"\bd'en (?:discuter|parler)\b",
     # es
     r"\b(?:me|nos) interesa\b",
     r"\b(?:me|nos) gustar[ií]a\b",
@@ -508,6 +544,8 @@ _INTERESTED = _p(
     r"\bagend(?:emos|ar|amos)\b",
     r"\bcon gusto\b",
     r"\buna llamada\b",
+    r"\binteresante\b",
+    r"\b(?:tienen|tiene|hay) (?:\w+ )?(?:casos|ejemplos|referencias|clientes)\b",
 )
 
 # Where quoted history starts (our own outreach text must not be classified as their words), and

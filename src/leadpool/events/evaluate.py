@@ -8,8 +8,11 @@ Shipped sets (``SHIPPED_SETS``), in the order they were written:
 - ``dev`` (``replies.jsonl``): the set the first rules were written against.
 - ``holdout`` (``replies_holdout.jsonl``) and ``fresh`` (``replies_fresh.jsonl``): held out when
   written, then used to generalise the rules, so their figures are optimistic now.
-- ``final`` (``replies_final.jsonl``): written after the rules were frozen and measured once;
-  the honest figure. Never tune rules on it: write a new set instead.
+- ``final`` (``replies_final.jsonl``): written after the rules were frozen and measured once
+  (69.4%), then used to generalise the rules.
+- ``blind`` (``replies_blind.jsonl``): written by someone who had seen neither the rules nor the
+  other sets, measured once after that generalisation; the honest figure. Never tune rules on it:
+  write a new set instead.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ SHIPPED_SETS: dict[str, str] = {
     "holdout": "replies_holdout.jsonl",
     "fresh": "replies_fresh.jsonl",
     "final": "replies_final.jsonl",
+    "blind": "replies_blind.jsonl",
 }
 
 

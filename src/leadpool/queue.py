@@ -23,6 +23,7 @@ T = TypeVar("T")
 TASK_MODULES: list[str] = [
     "leadpool.allocation.refill",
     "leadpool.insights.reenrich",
+    "leadpool.gate.tasks",
 ]
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
@@ -66,16 +67,29 @@ def run_worker(
     until_empty: bool = False,
     queues: list[str] | None = None,
     concurrency: int = 1,
+    periodic: bool = True,
 ) -> None:
-    """Run queued jobs; with ``until_empty`` stop once no job is ready (tests, demos, cron)."""
-    with app.replace_connector(connector_for(uri)) as worker_app:
-        worker_app.run_worker(
-            queues=queues,
-            concurrency=concurrency,
-            wait=not until_empty,
-            install_signal_handlers=not until_empty,
-            listen_notify=not until_empty,
-        )
+    """Run queued jobs; with ``until_empty`` stop once no job is ready (tests, demos, cron).
+
+    A worker also defers the cron jobs (the gate's every-minute expiry of reservations) when they
+    are due; ``periodic=False`` leaves them out, for a simulation whose clock is not the wall
+    clock (the expiry job works as of now, which would end the simulated senders' reservations).
+    """
+    registry = app.periodic_registry
+    saved = registry.periodic_tasks
+    if not periodic:
+        registry.periodic_tasks = {}
+    try:
+        with app.replace_connector(connector_for(uri)) as worker_app:
+            worker_app.run_worker(
+                queues=queues,
+                concurrency=concurrency,
+                wait=not until_empty,
+                install_signal_handlers=not until_empty,
+                listen_notify=not until_empty,
+            )
+    finally:
+        registry.periodic_tasks = saved
 
 
 def job_statuses(session: Session, job_ids: list[int]) -> dict[int, str]:

@@ -25,7 +25,12 @@ from leadpool.config import Settings, get_settings
 from leadpool.db import Database, session_scope
 from leadpool.errors import LeadpoolError
 from leadpool.ingestion import import_people
-from leadpool.insights.reenrich import queue_reenrichment, reenrichment_candidates, run_reenrich
+from leadpool.insights.reenrich import (
+    REENRICH_TASK,
+    queue_reenrichment,
+    reenrichment_candidates,
+    run_reenrich,
+)
 from leadpool.queue import run_worker
 
 runner = CliRunner()
@@ -165,7 +170,8 @@ def test_queue_runs_through_the_worker_within_the_daily_budget(
 
     with session_scope(db) as s:
         first, second = sorted((v for v in list_refill_jobs(s) if v.kind == "reenrich"), key=lambda v: v.id)
-        assert s.execute(text("SELECT status::text FROM procrastinate_jobs ORDER BY id")).scalars().all() == [
+        statuses = text("SELECT status::text FROM procrastinate_jobs WHERE task_name = :t ORDER BY id")
+        assert s.execute(statuses, {"t": REENRICH_TASK}).scalars().all() == [
             "succeeded",
             "succeeded",
         ]

@@ -1,4 +1,5 @@
-"""``leadpool jobs`` and ``leadpool worker``: the queue of refill jobs."""
+"""``leadpool jobs`` and ``leadpool worker``: the job queue (refills and re-enrichment; the worker
+also runs the gate's every-minute expiry of reservations)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``leadpool send check|confirm|cancel|policy|reasons``: the pre-send gate on the command line.
+"""``leadpool send check|confirm|cancel|expire|policy|reasons``: the pre-send gate on the command line.
 
 ``send check`` exits 0 when allowed and 3 when denied, so scripts can branch on it.
 """
@@ -16,6 +16,7 @@ from leadpool.errors import InvalidInput, NotFound
 from leadpool.gate import cancel, check, confirm_sent, resolve
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
+from leadpool.gate.tasks import expire_all
 from leadpool.models import Agency, Campaign
 
 app = typer.Typer(no_args_is_help=True, help="The pre-send gate: check, reserve, confirm, cancel.")
@@ -113,6 +114,21 @@ def cancel_cmd(
         print_json(t.as_dict())
     else:
         console.print(f"touch {t.id} is {t.state}")
+
+
+@app.command("expire")
+def expire_cmd(
+    at: str | None = typer.Option(None, "--at", help="ISO instant to expire as of (default now)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Mark reservations past their TTL expired (they already stopped counting); the worker's
+    job does this every minute."""
+    with handle_errors(), database() as db:
+        n = expire_all(db, at=_instant(at, "--at"))
+    if json_out:
+        print_json({"expired": n})
+    else:
+        console.print(f"{n} reservation(s) marked expired")
 
 
 @app.command("policy")

@@ -156,6 +156,7 @@ CONTRACT = {
     ("POST", "/v1/sends/check"),
     ("POST", "/v1/sends/check-batch"),
     ("POST", "/v1/touches/{touch_id}/sent"),
+    ("POST", "/v1/touches/sent-batch"),
     ("POST", "/v1/touches/{touch_id}/cancel"),
     ("POST", "/v1/events"),
     ("POST", "/v1/webhooks/{provider}"),

@@ -56,6 +56,41 @@ def test_batch_check_and_metrics(api, world):
     assert "leadpool_allocated_leads_total" in text and "leadpool_imported_records_total" in text
 
 
+def test_batch_confirm_confirms_each_item_or_says_why_not(api, world):
+    w = world
+    items = [
+        {"lead_id": lead, "campaign_id": w.camp_a.id, "channel": "linkedin", "at": MONDAY}
+        for lead in w.alloc_a.allocated[:2]
+    ]
+    a, b = (d.touch_id for d in w.ca.check_batch(items))
+    # a third, cancelled, on the next day (the leads may share a company: 2 touches a day)
+    c = w.ca.check(w.alloc_a.allocated[2], w.camp_a.id, "linkedin", at=MONDAY + timedelta(days=1)).touch_id
+    assert a and b and c
+    w.ca.cancel_touch(c, at=MONDAY)
+    other = w.cb.check(w.alloc_b.allocated[0], w.camp_b.id, "linkedin", at=MONDAY)  # agency B's touch
+    assert other.touch_id
+    sent_at = MONDAY + timedelta(minutes=2)
+    results = w.ca.confirm_sent_batch(
+        [(a, "m-a"), (b, "m-b"), (c, "m-c"), (other.touch_id, "m-x"), (a, "m-a")], at=sent_at
+    )
+    assert [r.touch_id for r in results] == [a, b, c, other.touch_id, a]
+    assert [r.touch.state if r.touch else r.error.status for r in results] == [
+        "sent",
+        "sent",
+        409,
+        404,
+        "sent",
+    ]
+    assert "cancelled" in results[2].error.detail  # the one that could not be sent says why
+    assert results[4].touch.provider_message_id == "m-a"  # the same id again: idempotent
+    # nothing about agency B's touch leaked, and it is still reserved
+    assert "not found" in results[3].error.detail.lower()
+    assert w.cb.confirm_sent(other.touch_id, "m-b2", at=sent_at).state == "sent"
+    # a different message id for an already confirmed touch is that item's conflict only
+    again = w.ca.confirm_sent_batch([(b, "m-other"), (a, "m-a")], at=sent_at)
+    assert again[0].error.status == 409 and again[1].touch.state == "sent"
+
+
 def test_an_unsubscribe_event_stops_every_agency(api, world):
     w = world
     lead = w.alloc_a.allocated[1]

@@ -21,6 +21,7 @@ from leadpool.client.models import (
     LeadDetail,
     PoolStats,
     Reason,
+    SentBatchItem,
     Timeline,
     Touch,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "LeadpoolClient",
     "PoolStats",
     "Reason",
+    "SentBatchItem",
     "Timeline",
     "Touch",
 ]

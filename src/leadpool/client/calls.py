@@ -33,6 +33,8 @@ from leadpool.client.models import (
     Job,
     LeadDetail,
     PoolStats,
+    SentBatchItem,
+    SentBatchResult,
     Timeline,
     Touch,
     WebhookResult,
@@ -302,6 +304,20 @@ def confirm_sent(touch_id: int, provider_message_id: str, at: datetime | None = 
     if at is not None:
         body["at"] = at.isoformat()
     return Call("POST", f"/v1/touches/{touch_id}/sent", _model(Touch), json=body)
+
+
+def confirm_sent_batch(
+    items: Iterable[tuple[int, str]], at: datetime | None = None
+) -> Call[list[SentBatchItem]]:
+    """(touch id, provider message id) pairs; each result has the touch or the item's error."""
+    body: dict[str, Any] = {"items": [{"touch_id": t, "provider_message_id": m} for t, m in items]}
+    if at is not None:
+        body["at"] = at.isoformat()
+    return Call("POST", "/v1/touches/sent-batch", _sent_batch, json=body)
+
+
+def _sent_batch(response: httpx.Response) -> list[SentBatchItem]:
+    return SentBatchResult.model_validate(response.json()).results
 
 
 def cancel_touch(touch_id: int, at: datetime | None = None) -> Call[Touch]:

@@ -36,6 +36,7 @@ from leadpool.client.models import (
     Job,
     LeadDetail,
     PoolStats,
+    SentBatchItem,
     Timeline,
     Touch,
     WebhookResult,
@@ -186,6 +187,11 @@ class LeadpoolClient:
     def confirm_sent(self, touch_id: int, provider_message_id: str, at: datetime | None = None) -> Touch:
         return self._run(calls.confirm_sent(touch_id, provider_message_id, at))
 
+    def confirm_sent_batch(
+        self, items: Iterable[tuple[int, str]], at: datetime | None = None
+    ) -> list[SentBatchItem]:
+        return self._run(calls.confirm_sent_batch(items, at))
+
     def cancel_touch(self, touch_id: int, at: datetime | None = None) -> Touch:
         return self._run(calls.cancel_touch(touch_id, at))
 
@@ -319,6 +325,11 @@ class AsyncLeadpoolClient:
         self, touch_id: int, provider_message_id: str, at: datetime | None = None
     ) -> Touch:
         return await self._run(calls.confirm_sent(touch_id, provider_message_id, at))
+
+    async def confirm_sent_batch(
+        self, items: Iterable[tuple[int, str]], at: datetime | None = None
+    ) -> list[SentBatchItem]:
+        return await self._run(calls.confirm_sent_batch(items, at))
 
     async def cancel_touch(self, touch_id: int, at: datetime | None = None) -> Touch:
         return await self._run(calls.cancel_touch(touch_id, at))

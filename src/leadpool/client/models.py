@@ -275,6 +275,34 @@ class Touch(_Out):
     provider_message_id: str | None = None
 
 
+class SentItem(_In):
+    touch_id: int = Field(ge=1, le=MAX_ID)
+    provider_message_id: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+class SentBatchRequest(_In):
+    items: list[SentItem] = Field(min_length=1, max_length=1000)
+    at: datetime | None = Field(None, description="When they were sent (simulations); defaults to now.")
+
+
+class ItemError(_Out):
+    status: int
+    detail: str
+
+
+class SentBatchItem(_Out):
+    """One confirmation: the touch as it now is, or why it could not be confirmed (nothing else
+    in the batch is affected)."""
+
+    touch_id: int
+    touch: Touch | None = None
+    error: ItemError | None = None
+
+
+class SentBatchResult(_Out):
+    results: list[SentBatchItem]
+
+
 # events and webhooks
 
 

@@ -6,6 +6,7 @@ from leadpool.gate.check import (
     cancel,
     check,
     check_many,
+    check_one,
     confirm_sent,
     expire_reservations,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "cancel",
     "check",
     "check_many",
+    "check_one",
     "confirm_sent",
     "expire_reservations",
     "platform_policy",

@@ -159,8 +159,14 @@ def check(
     internal failure: that is a deny with ``gate_error``, and the session's transaction has been
     rolled back. The caller commits.
     """
-    req = CheckRequest(lead_id, campaign_id, channel, sender, at, reserve, idempotency_key)
-    if reserve:
+    return check_one(
+        session, CheckRequest(lead_id, campaign_id, channel, sender, at, reserve, idempotency_key)
+    )
+
+
+def check_one(session: Session, req: CheckRequest) -> GateDecision:
+    """``check`` for a request already built (the API's): the fast path first, then the full check."""
+    if req.reserve:
         req.validate()
         try:
             decision = _fast_allow(session, req)

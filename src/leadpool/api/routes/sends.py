@@ -23,10 +23,15 @@ from leadpool.client.models import (
     CheckBatchResult,
     CheckRequest,
     Decision,
+    ItemError,
+    SentBatchItem,
+    SentBatchRequest,
+    SentBatchResult,
     SentRequest,
     Touch,
 )
 from leadpool.db import session_scope
+from leadpool.errors import LeadpoolError
 from leadpool.gate.reasons import GateDecision
 
 router = APIRouter(tags=["gate"], responses=COMMON_RESPONSES)
@@ -78,17 +83,8 @@ def check(body: CheckRequest, request: Request, credentials: BearerCredentials) 
         with session_scope(database(request)) as session:
             caller = authenticate_request(session, request, credentials)
             tenancy.campaign(session, caller, body.campaign_id)
-            # check(), not a batch of one: a clean allow takes the one-call fast path
-            decision = gate.check(
-                session,
-                lead_id=body.lead_id,
-                campaign_id=body.campaign_id,
-                channel=body.channel,
-                sender=body.sender,
-                at=body.at,
-                reserve=body.reserve,
-                idempotency_key=body.idempotency_key,
-            )
+            # not a batch of one: a clean allow takes the one-call fast path
+            decision = gate.check_one(session, _request(body))
             out = decision_out(decision)
     except Exception as exc:
         if not database_unreachable(exc):
@@ -134,6 +130,27 @@ def confirm_sent(touch_id: TouchId, body: SentRequest, session: SessionDep, call
     tenancy.touch(session, caller, touch_id)
     gate.confirm_sent(session, touch_id, body.provider_message_id, at=body.at)
     return touch_out(tenancy.touch(session, caller, touch_id, refresh=True))
+
+
+@router.post("/v1/touches/sent-batch", response_model=SentBatchResult)
+def confirm_sent_batch(body: SentBatchRequest, session: SessionDep, caller: Caller) -> SentBatchResult:
+    """Confirm many sends at once (after a check-batch), each with the rules of
+    ``touches/{id}/sent``. Items are independent: one that cannot be confirmed (404 not yours or
+    not found, 409 cancelled, expired or another message id, 422) gets its error and changes
+    nothing, the others are confirmed."""
+    results = []
+    for item in body.items:
+        try:
+            with session.begin_nested():  # a failed item rolls back alone
+                tenancy.touch(session, caller, item.touch_id)
+                gate.confirm_sent(session, item.touch_id, item.provider_message_id, at=body.at)
+                touch = touch_out(tenancy.touch(session, caller, item.touch_id, refresh=True))
+        except LeadpoolError as e:
+            error = ItemError(status=e.status_code, detail=e.message)
+            results.append(SentBatchItem(touch_id=item.touch_id, error=error))
+        else:
+            results.append(SentBatchItem(touch_id=item.touch_id, touch=touch))
+    return SentBatchResult(results=results)
 
 
 @router.post("/v1/touches/{touch_id}/cancel", response_model=Touch)

@@ -487,9 +487,9 @@ class _Batch:
         # A key must be locked before its stored decision is looked up, and idempotency and lead
         # keys are one lock group (sorted together, as gate_fast_check takes them), so a batch with
         # keys locks its reserving leads here too. Without keys the leads are locked in step 3,
-        # only those still candidates after the static rules: the locks are then held from after
-        # the snapshot and the Python of step 2 to the commit, not for the whole batch (measured:
-        # 8 concurrent batches of 500 spent most of their time waiting for each other's leads).
+        # only those still candidates after the static rules: fewer locks, held from after the
+        # snapshot and the Python of step 2 to the commit instead of for the whole batch (alone
+        # it made no difference the benchmark could measure: its batches are CPU-bound).
         keys = {caps.lock_key("idem", r.idempotency_key) for r in self.reqs if r.idempotency_key}
         self.leads_locked = bool(keys)
         if keys:
@@ -589,8 +589,9 @@ class _Batch:
     # 3+4. the leads' and companies' recent touches, then the counter rows of reserving items
     # (read unlocked, or locked in sorted order once a batch is on the locking path), after the
     # lead and company locks: the touches read's snapshot is taken after them, so no touch
-    # committed by a competing reservation of the same lead or company is missed. Then counters of the other items are read, and scopes near their cap are recounted
-    # exactly, under the counter rows' locks (a new statement).
+    # committed by a competing reservation of the same lead or company is missed. Then counters
+    # of the other items are read, and scopes near their cap are recounted exactly (unlocked
+    # while the counters hold exact counts, else under the counter rows' locks).
     def _locks_and_counts(
         self, conn: Connection, items: list[_Item]
     ) -> tuple[dict[Scope, int], dict[Scope, int], _Touches, _Touches]:
@@ -641,7 +642,7 @@ class _Batch:
             statements.append((_COUNTER_READ_SQL if self.optimistic else _COUNTER_LOCK_SQL, scope_params))
         if statements:
             # separate statements, in order: the touches read's snapshot is taken when it starts,
-            # after the company lock wait
+            # after the lock wait
             results = _statements(conn, statements)
             for result in results[1 if lock_keys else 0 :]:  # not the lock statement's count
                 rows.extend(result)

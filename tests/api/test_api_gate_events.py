@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from api.world import MONDAY, build_world
@@ -89,6 +90,33 @@ def test_batch_confirm_confirms_each_item_or_says_why_not(api, world):
     # a different message id for an already confirmed touch is that item's conflict only
     again = w.ca.confirm_sent_batch([(b, "m-other"), (a, "m-a")], at=sent_at)
     assert again[0].error.status == 409 and again[1].touch.state == "sent"
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([], "items"),
+        ([{"touch_id": 0, "provider_message_id": "m"}], "items.0.touch_id"),
+        ([{"touch_id": "abc", "provider_message_id": "m"}], "items.0.touch_id"),
+        ([{"touch_id": "TOUCH", "provider_message_id": "   "}], "items.0.provider_message_id"),
+        ([{"touch_id": "TOUCH"}], "items.0.provider_message_id"),
+        ([{"touch_id": "TOUCH", "provider_message_id": "m", "extra": 1}], "items.0.extra"),
+        ([{"touch_id": "TOUCH", "provider_message_id": "m"}] * 1001, "items"),
+    ],
+)
+def test_batch_confirm_refuses_malformed_input_naming_the_field_and_changes_nothing(api, world, items, field):
+    w = world
+    touch = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", at=MONDAY).touch_id
+    assert touch
+    body = {"items": [{k: (touch if v == "TOUCH" else v) for k, v in i.items()} for i in items]}
+    r = httpx.post(
+        api.url + "/v1/touches/sent-batch", json=body, headers={"Authorization": f"Bearer {w.a.api_key}"}
+    )
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert field in {e["field"] for e in problem["errors"]} and field in problem["detail"]
+    # nothing was confirmed: the reservation is still there, and can still be confirmed
+    assert w.ca.confirm_sent(touch, "m-ok", at=MONDAY + timedelta(minutes=1)).state == "sent"
 
 
 def test_an_unsubscribe_event_stops_every_agency(api, world):

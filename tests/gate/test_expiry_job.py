@@ -74,12 +74,14 @@ def test_the_job_runs_on_a_worker_and_is_on_the_cron(db: Database) -> None:
 
 def test_send_expire_command(db: Database) -> None:
     ids = _reserve(db, 1, [-timedelta(hours=1)])
+    for bad, message in [("yesterday", "is not an ISO 8601 time"), ("2026-03-02T15:00:00", "has no offset")]:
+        r = CliRunner().invoke(cli, ["send", "expire", "--at", bad])
+        assert r.exit_code != 0 and message in r.output
+        assert _states(db, ids) == ["reserved"]  # refused before anything was touched
     r = CliRunner().invoke(cli, ["send", "expire", "--at", T0.isoformat(), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output) == {"expired": 1}
     assert _states(db, ids) == ["expired"]
-    r = CliRunner().invoke(cli, ["send", "expire", "--at", "yesterday"])
-    assert r.exit_code != 0 and "is not an ISO 8601 time" in r.output
 
 
 def test_a_worker_without_the_cron_leaves_reservations_alone(db: Database) -> None:

@@ -72,7 +72,8 @@ def _session_db(database_uri: str) -> Iterator[Database]:
     db.dispose()
 
 
-def _truncate_all(db: Database) -> None:
+def truncate_all(db: Database) -> None:
+    """Empty every table but the reference data the migrations fill (shared by the model test)."""
     with db.engine.begin() as conn:
         tables = (
             conn.execute(
@@ -93,7 +94,7 @@ def _truncate_all(db: Database) -> None:
 def db(_session_db: Database, env: None) -> Iterator[Database]:
     """The test database; emptied after each test."""
     yield _session_db
-    _truncate_all(_session_db)
+    truncate_all(_session_db)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import text
+from tests.conftest import truncate_all
 from tests.gate import factories as f
 
 from leadpool.allocation.campaigns import end_enrollment, finish_campaign
@@ -36,6 +37,7 @@ from leadpool.db import Database, session_scope
 from leadpool.errors import Conflict
 from leadpool.events import EventIn, record_event
 from leadpool.gate import cancel, check, confirm_sent
+from leadpool.gate.worker import GateWorker
 
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # Monday; New York springs forward on Sunday 8 March
 CHANNELS = ("email", "linkedin", "sms", "phone")
@@ -193,6 +195,7 @@ def model_codes(m: GateMachine, li: int, ci: int, channel: str, sender: str | No
 
 class GateMachine(RuleBasedStateMachine):
     db: Database
+    worker: ClassVar[GateWorker]
     seen: ClassVar[Counter[str]] = (
         Counter()
     )  # codes (and "allow") over the whole run, to show what was exercised
@@ -209,7 +212,7 @@ class GateMachine(RuleBasedStateMachine):
 
     @initialize()
     def build(self) -> None:
-        _truncate(self.db)
+        truncate_all(self.db)  # each example starts empty
         n = 0
         with session_scope(self.db) as s:
             self.agency_ids = [f.agency(s, gate=g) for g in AGENCY_GATE]
@@ -327,12 +330,14 @@ class GateMachine(RuleBasedStateMachine):
         channel=st.sampled_from(CHANNELS),
         sender=st.sampled_from([None, "s1", "s2"]),
         reserve=st.booleans(),
+        via_worker=st.booleans(),
     )
-    def check(self, li: int, ci: int, channel: str, sender: str | None, reserve: bool) -> None:
+    def check(
+        self, li: int, ci: int, channel: str, sender: str | None, reserve: bool, via_worker: bool = False
+    ) -> None:
         expected = model_codes(self, li, ci, channel, sender)
-        with session_scope(self.db) as s:
-            d = check(
-                s,
+        if via_worker:  # a sending worker's connection: fast path, unlocked deny, full check
+            d = self.worker.check(
                 lead_id=self.lead_ids[li],
                 campaign_id=self.campaign_ids[ci],
                 channel=channel,
@@ -340,6 +345,17 @@ class GateMachine(RuleBasedStateMachine):
                 at=self.now,
                 reserve=reserve,
             )
+        else:
+            with session_scope(self.db) as s:
+                d = check(
+                    s,
+                    lead_id=self.lead_ids[li],
+                    campaign_id=self.campaign_ids[ci],
+                    channel=channel,
+                    sender=sender,
+                    at=self.now,
+                    reserve=reserve,
+                )
         self.checks += 1
         GateMachine.seen.update(d.codes or ["allow"])
         assert set(d.codes) == expected, (d.reasons, expected)
@@ -367,11 +383,14 @@ class GateMachine(RuleBasedStateMachine):
         li=st.integers(0, len(LEADS) - 1),
         channel=st.sampled_from(CHANNELS),
         sender=st.sampled_from([None, "s1", "s2"]),
+        via_worker=st.booleans(),
     )
-    def check_where_enrolled(self, li: int, channel: str, sender: str | None) -> None:
+    def check_where_enrolled(
+        self, li: int, channel: str, sender: str | None, via_worker: bool = True
+    ) -> None:
         ci = self.leads[li].enrolled_in
         if ci is not None:
-            self.check(li, ci, channel, sender, True)
+            self.check(li, ci, channel, sender, True, via_worker)
 
     @rule(channel=st.sampled_from(CHANNELS), sender=st.sampled_from([None, "s1", "s2"]))
     def burst(self, channel: str, sender: str | None) -> None:
@@ -493,35 +512,23 @@ class GateMachine(RuleBasedStateMachine):
         assert live == sum(1 for t in self.touches.values() if t.live(self.now))
 
 
-def _truncate(db: Database) -> None:
-    with db.engine.begin() as conn:
-        tables = (
-            conn.execute(
-                text(
-                    "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                )
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-
-
 @pytest.mark.slow
 def test_gate_agrees_with_the_model(db: Database) -> None:
     GateMachine.db = db
     GateMachine.seen = Counter()
-    run_state_machine_as_test(
-        GateMachine,
-        settings=settings(
-            max_examples=50,
-            stateful_step_count=40,
-            derandomize=True,
-            deadline=None,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ),
-    )
+    GateMachine.worker = GateWorker(db)
+    with GateMachine.worker:
+        run_state_machine_as_test(
+            GateMachine,
+            settings=settings(
+                max_examples=50,
+                stateful_step_count=40,
+                derandomize=True,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )
     seen = GateMachine.seen
     print("model run, codes seen:", dict(seen))
     # the run reached the interesting states, not just denials for missing ownership

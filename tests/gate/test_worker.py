@@ -3,6 +3,8 @@ committed when it returns; a lost connection is a recorded gate_error deny, then
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,7 @@ from tests.gate.factories import MONDAY_OPEN, World, set_lead
 
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
-from leadpool.gate import GateWorker, fast
+from leadpool.gate import GateWorker, caps, fast
 
 T0 = MONDAY_OPEN
 
@@ -64,17 +66,63 @@ def test_allows_are_committed_on_return_and_the_second_takes_the_fast_path(db: D
     assert n == 2 and decided == 2
 
 
-def test_denials_come_from_the_full_check_with_every_reason(db: Database) -> None:
+@contextmanager
+def _checkouts(db: Database) -> Iterator[list[object]]:
+    """Pool checkouts inside the block: a session, as the full check opens one."""
+    seen: list[object] = []
+
+    def counted(*args: object) -> None:
+        seen.append(args)
+
+    event.listen(db.engine, "checkout", counted)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "checkout", counted)
+
+
+def test_denials_are_decided_on_the_worker_connection_with_every_reason(db: Database) -> None:
     w, (a, b, _) = _world(db)
     with session_scope(db) as s:
         set_lead(s, a, unsubscribed_at=T0 - timedelta(days=1))
     with GateWorker(db) as gate:
         gate.check(lead_id=b, campaign_id=w.campaign_id, channel="linkedin", at=T0)  # primes the policy
-        d = gate.check(lead_id=a, campaign_id=w.campaign_id, channel="email", at=T0)
-        again = gate.check(lead_id=b, campaign_id=w.campaign_id, channel="email", at=T0)
+        with _checkouts(db) as checkouts:
+            d = gate.check(lead_id=a, campaign_id=w.campaign_id, channel="email", at=T0)
+            again = gate.check(lead_id=b, campaign_id=w.campaign_id, channel="email", at=T0)
+        assert checkouts == []  # decided and recorded on the worker's own connection
     assert not d.allowed and d.codes == ["unsubscribed"] and d.touch_id is None and d.decision_id is not None
-    assert not again.allowed and "lead_daily_cap" in again.codes  # b was touched today already
+    assert not again.allowed and again.codes == ["lead_daily_cap"]  # b was touched today already
+    assert again.reasons[0].retry_after is not None  # worded as the full check words it
     assert _touch(db, d.touch_id) is None
+    with db.engine.connect() as c:
+        stored = c.execute(
+            text("SELECT allowed, reasons FROM decisions WHERE id = :id"), {"id": again.decision_id}
+        ).one()
+    assert stored[0] is False and [r["code"] for r in stored[1]] == again.codes
+
+
+def test_a_counter_at_its_cap_is_recounted_by_the_full_check_not_denied(db: Database) -> None:
+    """A counter may over-count (a reservation that expired unconfirmed): the unlocked deny must
+    not trust one at its cap. Here the sender's counter says 25 (linkedin's cap), no touch exists."""
+    w, (a, b, _) = _world(db)
+    scope = caps.sender_scope("linkedin", "acct-9", T0)
+    with db.engine.begin() as c:
+        c.execute(
+            text("INSERT INTO gate_counters (scope, key, day, n) VALUES (:s, :k, :d, 25)"),
+            {"s": scope.scope, "k": scope.key, "d": scope.day},
+        )
+    with GateWorker(db) as gate:
+        gate.check(lead_id=b, campaign_id=w.campaign_id, channel="email", at=T0)  # primes the policy
+        with _checkouts(db) as checkouts:
+            d = gate.check(lead_id=a, campaign_id=w.campaign_id, channel="linkedin", sender="acct-9", at=T0)
+        assert checkouts  # the full check decided it, in a session
+    assert d.allowed and d.touch_id is not None
+    with db.engine.connect() as c:
+        n = c.execute(
+            text("SELECT n FROM gate_counters WHERE scope = 'sender' AND key = :k"), {"k": scope.key}
+        ).scalar_one()
+    assert n == 1  # the true count written back, then raised by this reservation
 
 
 def test_the_same_idempotency_key_returns_the_same_decision_and_touch(db: Database) -> None:

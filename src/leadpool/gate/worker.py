@@ -7,8 +7,11 @@ each send needs none of that. ``GateWorker`` keeps one psycopg connection in aut
 sends ``gate_fast_check`` alone: the statement is its own transaction, so a clean allow is
 decided, reserved, recorded and committed in one round trip. Anything else (a reason applies, a
 cap is near, a replayed idempotency key, a campaign this process has not resolved yet) wrote
-nothing there and is decided by the full check in a transaction of its own, with the same
-guarantees as ``check``.
+nothing there. A deny is then decided from unlocked reads on the same connection and recorded
+(``check.deny_unlocked``: four statements, no transaction; a deny guards no reservation, so it
+needs no lock). What is not a certain deny (an allow after all, a counter at its cap, a request
+with an idempotency key) is decided by the full check in a transaction of its own, with the
+same guarantees as ``check``.
 
 Fails closed like ``check``: a lost connection or any error is a deny with ``gate_error`` (the
 connection is dropped and opened again on the next check), never an exception or an allow.
@@ -17,6 +20,7 @@ connection is dropped and opened again on the next check), never an exception or
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -25,7 +29,7 @@ import psycopg
 
 from leadpool.db import Database, session_scope
 from leadpool.gate import fast
-from leadpool.gate.check import CheckRequest, check_many, fail_closed, failure_message
+from leadpool.gate.check import CheckRequest, check_many, deny_unlocked, fail_closed, failure_message
 from leadpool.gate.reasons import GateDecision, gate_error
 
 _log = logging.getLogger(__name__)
@@ -53,22 +57,30 @@ class GateWorker:
         req = CheckRequest(lead_id, campaign_id, channel, sender, at, reserve, idempotency_key)
         req.validate()  # bad input raises InvalidInput, as check() does: nothing is asked or stored
         if reserve:
+            # one instant for every step, as one check(): the fast path's and the deny's
+            when = at or datetime.now(UTC)
+            req = replace(req, at=when)
             try:
+                conn = self._connection()
                 done = fast.try_allow(
-                    self._connection(),
+                    conn,
                     lead_id=lead_id,
                     campaign_id=campaign_id,
                     channel=channel,
                     sender=sender,
-                    at=at or datetime.now(UTC),
+                    at=when,
                     idempotency_key=idempotency_key,
                 )
+                if done is not None:
+                    return GateDecision("allow", [], done[0], done[1])
+                if idempotency_key is None:
+                    denied = deny_unlocked(conn, req)
+                    if denied is not None:
+                        return denied
             except Exception as e:  # noqa: BLE001 - fail closed
                 _log.warning("gate check failed, denying with gate_error: %s", e, exc_info=True)
                 self._drop()
                 return self._record_error(req, e)
-            if done is not None:
-                return GateDecision("allow", [], done[0], done[1])
         try:
             with session_scope(self.db) as session:
                 return check_many(session, [req])[0]
@@ -80,6 +92,9 @@ class GateWorker:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._drop()
             self._conn = psycopg.connect(self.db.uri, autocommit=True)
+            # this connection runs only the gate's few statements, each a handful of index
+            # lookups: a plan per execution would cost more than the execution (as in check.py)
+            self._conn.execute("SET plan_cache_mode = force_generic_plan")
         return self._conn
 
     def _drop(self) -> None:

@@ -447,6 +447,14 @@ _TOUCHES_SQL = _dbapi_sql(
     f"AND {caps.LIVE_SQL.format(at=':at')}"
 )
 
+# The unlocked deny's reads in one statement (rows of one shape: _collect sorts them out) and its
+# one write: a deny has no touch, counter or stale reservation to deal with.
+_DENY_READ_SQL = f"{_TOUCHES_SQL} UNION ALL {_COUNTER_READ_SQL}"
+_DENY_WRITE_SQL = _dbapi_sql(
+    "INSERT INTO decisions (at, lead_id, campaign_id, agency_id, channel, sender, allowed, reasons) "
+    "VALUES (:at, :lead, :campaign, :agency, :channel, :sender, false, CAST(:reasons AS jsonb)) RETURNING id"
+)
+
 
 @dataclass
 class _Item:
@@ -540,32 +548,43 @@ class _Batch:
         """A one-item batch's deny, decided from unlocked reads and recorded; None: not certain.
 
         For a sending worker's own autocommit connection after the fast path declined (see
-        ``deny_unlocked`` below): the snapshot, the touches and the counters in three statements,
-        the same rules in memory, and the decision in a fourth, with no transaction, advisory
-        lock or counter lock. Only a deny is ever recorded here, so no cap can be exceeded by it;
+        ``deny_unlocked`` below): the snapshot, then the touches and the counters in one
+        statement, the same rules in memory, and the decision in a third, with no transaction,
+        advisory lock or counter lock. Only a deny is ever recorded here, so no cap can be exceeded by it;
         anything not certain to be the full check's answer returns None before writing.
         """
         (it,) = self._items(_rows(dbapi, _SNAPSHOT_SQL, self._snapshot_params(set())))
         if it.decision is not None:  # the settings do not resolve: the full check words it
             return None
         self._static(it)
-        statements: list[tuple[str, dict[str, Any]]] = []
-        if it.snap.lead_exists:
-            statements.append((_TOUCHES_SQL, _touches_params([it], it.at)))
-        if it.scopes:
-            statements.append((_COUNTER_READ_SQL, {"c": _scopes_json(sorted({sc for sc, _ in it.scopes}))}))
-        counts, touches, company_touches = _collect(
-            [r for rows in _statements(dbapi, statements) for r in rows]
-        )
+        if not it.snap.lead_exists or not it.scopes:  # nothing to count: the full check words it
+            return None
+        params = _touches_params([it], it.at)
+        params["c"] = _scopes_json(sorted({sc for sc, _ in it.scopes}))
+        counts, touches, company_touches = _collect(_rows(dbapi, _DENY_READ_SQL, params))
         # A counter never under-counts, but one at its cap may over-count (a reservation that
         # expired unconfirmed is still in n): only the full check's exact recount can tell.
         if any(counts.get(sc, 0) >= cap for sc, cap in it.scopes):
             return None
         self._decide([it], counts, touches, company_touches)
-        if it.decision is None or it.decision.allowed:  # an allow takes the locks: full check
+        d = it.decision
+        if d is None or d.allowed:  # an allow takes the locks: full check
             return None
-        self._write(dbapi, [it], {}, counts)
-        return it.decision
+        (row,) = _rows(
+            dbapi,
+            _DENY_WRITE_SQL,
+            {
+                "at": it.at,
+                "lead": it.req.lead_id,
+                "campaign": it.req.campaign_id,
+                "agency": it.snap.agency_id,
+                "channel": it.req.channel,
+                "sender": it.req.sender,
+                "reasons": json.dumps([r.as_dict() for r in d.reasons]),
+            },
+        )
+        d.decision_id = int(row[0])
+        return d
 
     # 1. snapshot (+ advisory locks when the batch has idempotency keys)
     def _read(self, conn: Connection) -> list[_Item]:

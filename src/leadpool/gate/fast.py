@@ -41,6 +41,12 @@ class _Resolved:
 _policies: dict[int, _Resolved] = {}
 
 
+def _array(values: list[Any]) -> str:
+    """A PostgreSQL array literal (the SQL casts it), made once per policy: psycopg's list
+    adaptation inspects every element on every call, about a tenth of a fast allow's client CPU."""
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
 def settings_stamp(agency_settings_text: str | None, campaign_settings_text: str | None) -> str:
     """The stamp gate_fast_check computes from ``agencies.settings`` and ``campaigns.settings``."""
     # md5: a change detector, not a security control
@@ -64,10 +70,10 @@ def remember(campaign_id: int, stamp: str, policy: GatePolicy) -> None:
             policy.company_weekly_cap,
             policy.sender_cap(channel),
             policy.agency_daily_cap,
-            list(policy.allowed_email_statuses),
-            window.start if window else None,
-            window.end if window else None,
-            sorted(window.days) if window else None,
+            _array(list(policy.allowed_email_statuses)),
+            window.start.isoformat() if window else None,
+            window.end.isoformat() if window else None,
+            _array(sorted(window.days)) if window else None,
             channel in policy.timezone_required_channels,
             policy.reservation_ttl_seconds,
         )
@@ -96,7 +102,7 @@ def try_allow(
         keys.sort()
     p = resolved.params[channel]
     with dbapi.cursor() as cur:
-        cur.execute(_SQL, (lead_id, campaign_id, channel, sender, at, idempotency_key, keys, *p))
+        cur.execute(_SQL, (lead_id, campaign_id, channel, sender, at, idempotency_key, _array(keys), *p))
         row = cur.fetchone()
     if row is None or row[0] is None:
         return None

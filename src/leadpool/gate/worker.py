@@ -20,7 +20,6 @@ connection is dropped and opened again on the next check), never an exception or
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -54,12 +53,11 @@ class GateWorker:
         idempotency_key: str | None = None,
     ) -> GateDecision:
         """The same question and answer as ``leadpool.gate.check``, committed when it returns."""
-        req = CheckRequest(lead_id, campaign_id, channel, sender, at, reserve, idempotency_key)
+        # one instant for every step, as in one check(): the fast path's, the deny's, the full one's
+        when = at or datetime.now(UTC)
+        req = CheckRequest(lead_id, campaign_id, channel, sender, when, reserve, idempotency_key)
         req.validate()  # bad input raises InvalidInput, as check() does: nothing is asked or stored
         if reserve:
-            # one instant for every step, as one check(): the fast path's and the deny's
-            when = at or datetime.now(UTC)
-            req = replace(req, at=when)
             try:
                 conn = self._connection()
                 done = fast.try_allow(

@@ -1,4 +1,5 @@
-"""Several processes, each with its own engine, hammer one lead, one company and one sender.
+"""Several processes, each with its own engine, hammer one lead, one company and one sender
+(checks in a session, through a sending worker's GateWorker, and in batches).
 
 Afterwards the touches themselves are counted: no cap may be exceeded, no lead double-touched,
 and no check may have failed (a deadlock would show up as gate_error).
@@ -17,7 +18,7 @@ from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN
 
 from leadpool.db import Database, session_scope
-from leadpool.gate import CheckRequest, cancel, check, check_many, confirm_sent
+from leadpool.gate import CheckRequest, GateWorker, cancel, check, check_many, confirm_sent
 
 T0 = MONDAY_OPEN
 PROCESSES = 4
@@ -27,6 +28,7 @@ ROUNDS = 40
 def _worker(uri: str, seed: int, plan: dict[str, object], out: mp.Queue) -> None:  # type: ignore[type-arg]
     rnd = random.Random(seed)
     db = Database.from_uri(uri)
+    gate = GateWorker(db)
     allowed = errors = 0
     keyed: list[tuple[int, int | None]] = []
     leads: list[int] = plan["leads"]  # type: ignore[assignment]
@@ -55,6 +57,16 @@ def _worker(uri: str, seed: int, plan: dict[str, object], out: mp.Queue) -> None
                     )
                     keyed.append((j, d.touch_id))
                     decisions = [d]
+                elif i % 2:  # a sending worker's own connection (committed on return)
+                    decisions = [
+                        gate.check(
+                            lead_id=rnd.choice(leads),
+                            campaign_id=campaign,
+                            channel="email",
+                            sender="hot@box.com",
+                            at=at,
+                        )
+                    ]
                 else:
                     decisions = [
                         check(
@@ -72,6 +84,7 @@ def _worker(uri: str, seed: int, plan: dict[str, object], out: mp.Queue) -> None
                     if d.touch_id is not None and not d.replayed and rnd.random() < 0.3 and i % 7 != 3:
                         cancel(s, d.touch_id, at=at)
     finally:
+        gate.close()
         db.dispose()
     out.put((allowed, errors, keyed))
 
@@ -162,7 +175,11 @@ def _weekly_worker(
     out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:
     """One check per round, all processes at once, each on its own day (so the company's daily
-    counter rows, one per day, do not serialise them): only the weekly budget stands between them."""
+    counter rows, one per day, do not serialise them): only the weekly budget stands between them.
+    Each check is confirmed in its own transaction: the processes' clocks are days apart, and a
+    reservation counts only until its TTL as of the instant checked, so a reservation committed
+    before its confirmation (as GateWorker commits it) would rightly not count for a check two
+    days on. The first test covers GateWorker, its clocks within one TTL."""
     db = Database.from_uri(uri)
     allowed = errors = 0
     rounds: list[list[tuple[int, int]]] = plan["rounds"]  # type: ignore[assignment]

@@ -338,29 +338,19 @@ class GateMachine(RuleBasedStateMachine):
     )
     def check(self, li: int, ci: int, channel: str, sender: str | None, reserve: bool) -> None:
         expected = model_codes(self, li, ci, channel, sender)
-        # every other check as a sending worker does (its own connection: fast path, unlocked
-        # deny, full check); alternating rather than drawn keeps the runs' draws, and so the
-        # states they reach, what they were
-        if self.checks % 2:
-            d = self.worker.check(
-                lead_id=self.lead_ids[li],
-                campaign_id=self.campaign_ids[ci],
-                channel=channel,
-                sender=sender,
-                at=self.now,
-                reserve=reserve,
-            )
+        args = {
+            "lead_id": self.lead_ids[li],
+            "campaign_id": self.campaign_ids[ci],
+            "channel": channel,
+            "sender": sender,
+            "at": self.now,
+            "reserve": reserve,
+        }
+        if self.checks % 2:  # as a sending worker: its own connection, fast path, unlocked deny
+            d = self.worker.check(**args)
         else:
             with session_scope(self.db) as s:
-                d = check(
-                    s,
-                    lead_id=self.lead_ids[li],
-                    campaign_id=self.campaign_ids[ci],
-                    channel=channel,
-                    sender=sender,
-                    at=self.now,
-                    reserve=reserve,
-                )
+                d = check(s, **args)
         self.checks += 1
         GateMachine.seen.update(d.codes or ["allow"])
         assert set(d.codes) == expected, (d.reasons, expected)

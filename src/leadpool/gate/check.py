@@ -550,8 +550,9 @@ class _Batch:
         For a sending worker's own autocommit connection after the fast path declined (see
         ``deny_unlocked`` below): the snapshot, then the touches and the counters in one
         statement, the same rules in memory, and the decision in a third, with no transaction,
-        advisory lock or counter lock. Only a deny is ever recorded here, so no cap can be exceeded by it;
-        anything not certain to be the full check's answer returns None before writing.
+        advisory lock or counter lock. Only a deny is ever recorded here, so no cap can be
+        exceeded by it; anything not certain to be the full check's answer returns None before
+        writing.
         """
         (it,) = self._items(_rows(dbapi, _SNAPSHOT_SQL, self._snapshot_params(set())))
         if it.decision is not None:  # the settings do not resolve: the full check words it
@@ -865,7 +866,7 @@ class _Batch:
 
     # 6. one statement writes everything
     def _write(
-        self, conn: _Conn, items: list[_Item], locked: dict[Scope, int], counts: dict[Scope, int]
+        self, conn: Connection, items: list[_Item], locked: dict[Scope, int], counts: dict[Scope, int]
     ) -> None:
         changed = sorted(sc for sc, n in locked.items() if counts[sc] != n)
         t_items = [(i, it) for i, it in enumerate(items) if it.reserve_touch]

@@ -102,9 +102,10 @@ def test_denials_are_decided_on_the_worker_connection_with_every_reason(db: Data
     assert stored[0] is False and [r["code"] for r in stored[1]] == again.codes
 
 
-def test_a_counter_at_its_cap_is_recounted_by_the_full_check_not_denied(db: Database) -> None:
+def test_a_counter_at_its_cap_is_recounted_not_trusted(db: Database) -> None:
     """A counter may over-count (a reservation that expired unconfirmed): the unlocked deny must
-    not trust one at its cap. Here the sender's counter says 25 (linkedin's cap), no touch exists."""
+    not trust one at its cap. Here the sender's counter says 25 (linkedin's cap), no touch exists:
+    the exact count leaves the slot free, and the full check allows and writes the count back."""
     w, (a, b, _) = _world(db)
     scope = caps.sender_scope("linkedin", "acct-9", T0)
     with db.engine.begin() as c:
@@ -123,6 +124,28 @@ def test_a_counter_at_its_cap_is_recounted_by_the_full_check_not_denied(db: Data
             text("SELECT n FROM gate_counters WHERE scope = 'sender' AND key = :k"), {"k": scope.key}
         ).scalar_one()
     assert n == 1  # the true count written back, then raised by this reservation
+
+
+def test_a_sender_spent_for_the_day_is_denied_on_the_worker_connection(db: Database) -> None:
+    """A counter at its cap that holds its exact count: counted once, denied without the full
+    check, as often as the sending engine asks."""
+    with session_scope(db) as s:
+        w = World(s, agency_gate={"sender_daily_caps": {"linkedin": 2}})
+        ids = [w.lead(company_id=None) for _ in range(4)]
+    with GateWorker(db) as gate:
+        sent = [
+            gate.check(lead_id=i, campaign_id=w.campaign_id, channel="linkedin", sender="acct-1", at=T0)
+            for i in ids[:2]
+        ]
+        assert all(d.allowed for d in sent)
+        with _checkouts(db) as checkouts:
+            spent = [
+                gate.check(lead_id=i, campaign_id=w.campaign_id, channel="linkedin", sender="acct-1", at=T0)
+                for i in ids[2:]
+            ]
+        assert checkouts == []
+    assert all(d.codes == ["sender_daily_cap"] and d.decision_id is not None for d in spent)
+    assert all(d.reasons[0].retry_after is not None for d in spent)  # the next UTC midnight
 
 
 def test_the_same_idempotency_key_returns_the_same_decision_and_touch(db: Database) -> None:

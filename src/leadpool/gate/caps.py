@@ -24,13 +24,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple
+from functools import lru_cache
+from typing import Any, NamedTuple
 
+from psycopg import Connection as PgConnection
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 WEEK = timedelta(days=7)
+
+
+@lru_cache(maxsize=64)
+def dbapi_sql(sql: str) -> str:
+    """``:name`` binds to psycopg's ``%(name)s`` (``::type`` casts untouched)."""
+    assert "%" not in sql
+    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+
+
+def _all(conn: Connection | PgConnection[Any], sql: str, params: dict[str, Any]) -> list[Any]:
+    """The rows of one statement on a session's connection or on a sending worker's own one."""
+    if isinstance(conn, Connection):
+        return list(conn.execute(text(sql), params).all())
+    return conn.execute(dbapi_sql(sql), params).fetchall()
+
 
 # The n of the counter row of json_to_recordset row v, or NULL: one index lookup per row (a join
 # with json_to_recordset's guessed 100 rows could hash the whole table; see check._COUNTER_READ_SQL).
@@ -100,7 +118,7 @@ def read_counters(conn: Connection, scopes: list[Scope]) -> dict[Scope, int]:
     return {s: found.get(s, 0) for s in uniq}
 
 
-def exact_counts(conn: Connection, scopes: list[Scope], at: datetime) -> dict[Scope, int]:
+def exact_counts(conn: Connection | PgConnection[Any], scopes: list[Scope], at: datetime) -> dict[Scope, int]:
     """Live touches per scope at ``at``, counted from the touches themselves."""
     uniq = sorted(set(scopes))
     out = {s: 0 for s in uniq}
@@ -110,51 +128,48 @@ def exact_counts(conn: Connection, scopes: list[Scope], at: datetime) -> dict[Sc
     agen = [s for s in uniq if s.scope == "agency"]
     if comp:
         # the (company_id, at) index narrows to a 3-day band around the lead-local day
-        rows = conn.execute(
-            text(
-                "SELECT v.cid, v.d, count(t.id) FROM unnest(CAST(:cid AS bigint[]), CAST(:d AS date[])) "
-                "AS v(cid, d) JOIN touches t ON t.company_id = v.cid AND t.local_date = v.d "
-                "AND t.at >= (v.d - 1)::timestamp AT TIME ZONE 'UTC' "
-                "AND t.at < (v.d + 2)::timestamp AT TIME ZONE 'UTC' "
-                f"WHERE {live} GROUP BY v.cid, v.d"
-            ),
+        rows = _all(
+            conn,
+            "SELECT v.cid, v.d, count(t.id) FROM unnest(CAST(:cid AS bigint[]), CAST(:d AS date[])) "
+            "AS v(cid, d) JOIN touches t ON t.company_id = v.cid AND t.local_date = v.d "
+            "AND t.at >= (v.d - 1)::timestamp AT TIME ZONE 'UTC' "
+            "AND t.at < (v.d + 2)::timestamp AT TIME ZONE 'UTC' "
+            f"WHERE {live} GROUP BY v.cid, v.d",
             {"cid": [int(s.key) for s in comp], "d": [s.day for s in comp], "at": at},
-        ).all()
+        )
         for cid, d, n in rows:
             out[Scope("company", str(cid), d)] = int(n)
     if send:
         pairs = [s.key.split(":", 1) for s in send]
-        rows = conn.execute(
-            text(
-                "SELECT v.ch, v.snd, v.d, count(t.id) FROM unnest(CAST(:ch AS text[]), "
-                "CAST(:snd AS text[]), CAST(:d AS date[])) AS v(ch, snd, d) "
-                "JOIN touches t ON t.sender = v.snd AND t.channel = v.ch "
-                "AND t.at >= v.d::timestamp AT TIME ZONE 'UTC' "
-                "AND t.at < (v.d + 1)::timestamp AT TIME ZONE 'UTC' "
-                f"WHERE {live} GROUP BY v.ch, v.snd, v.d"
-            ),
+        rows = _all(
+            conn,
+            "SELECT v.ch, v.snd, v.d, count(t.id) FROM unnest(CAST(:ch AS text[]), "
+            "CAST(:snd AS text[]), CAST(:d AS date[])) AS v(ch, snd, d) "
+            "JOIN touches t ON t.sender = v.snd AND t.channel = v.ch "
+            "AND t.at >= v.d::timestamp AT TIME ZONE 'UTC' "
+            "AND t.at < (v.d + 1)::timestamp AT TIME ZONE 'UTC' "
+            f"WHERE {live} GROUP BY v.ch, v.snd, v.d",
             {"ch": [p[0] for p in pairs], "snd": [p[1] for p in pairs], "d": [s.day for s in send], "at": at},
-        ).all()
+        )
         for ch, snd, d, n in rows:
             out[Scope("sender", f"{ch}:{snd}", d)] = int(n)
     if agen:
         pairs = [s.key.split(":", 1) for s in agen]
-        rows = conn.execute(
-            text(
-                "SELECT v.aid, v.ch, v.d, count(t.id) FROM unnest(CAST(:aid AS bigint[]), "
-                "CAST(:ch AS text[]), CAST(:d AS date[])) AS v(aid, ch, d) "
-                "JOIN touches t ON t.agency_id = v.aid AND t.channel = v.ch "
-                "AND t.at >= v.d::timestamp AT TIME ZONE 'UTC' "
-                "AND t.at < (v.d + 1)::timestamp AT TIME ZONE 'UTC' "
-                f"WHERE {live} GROUP BY v.aid, v.ch, v.d"
-            ),
+        rows = _all(
+            conn,
+            "SELECT v.aid, v.ch, v.d, count(t.id) FROM unnest(CAST(:aid AS bigint[]), "
+            "CAST(:ch AS text[]), CAST(:d AS date[])) AS v(aid, ch, d) "
+            "JOIN touches t ON t.agency_id = v.aid AND t.channel = v.ch "
+            "AND t.at >= v.d::timestamp AT TIME ZONE 'UTC' "
+            "AND t.at < (v.d + 1)::timestamp AT TIME ZONE 'UTC' "
+            f"WHERE {live} GROUP BY v.aid, v.ch, v.d",
             {
                 "aid": [int(p[0]) for p in pairs],
                 "ch": [p[1] for p in pairs],
                 "d": [s.day for s in agen],
                 "at": at,
             },
-        ).all()
+        )
         for aid, ch, d, n in rows:
             out[Scope("agency", f"{aid}:{ch}", d)] = int(n)
     return out

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,10 +51,7 @@ _log = logging.getLogger(__name__)
 _LEAD_LOOKBACK = timedelta(days=8)
 
 
-def _dbapi_sql(sql: str) -> str:
-    """``:name`` binds to psycopg's ``%(name)s``, once at import."""
-    assert "%" not in sql
-    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+_dbapi_sql = caps.dbapi_sql  # ``:name`` binds to psycopg's, once at import for the constants
 
 
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
@@ -213,9 +209,8 @@ def deny_unlocked(dbapi: PgConnection[Any], req: CheckRequest) -> GateDecision |
     needs no reservation to guard, so no lock, and the reads see every committed touch. About a
     fifth of the benchmark's checks are denials, and the full check, a transaction of some ten
     statements, cost about ten times a fast allow's client CPU. Anything that is not a certain
-    deny (an allow after all, a counter at its cap that only an exact recount under lock can
-    settle, settings that do not resolve) writes nothing and returns None. Not for requests with
-    an idempotency key: a decision stored under a key is taken under the key's lock.
+    deny (an allow after all, settings that do not resolve) writes nothing and returns None. Not for requests with an idempotency key: a decision stored under a key is
+    taken under the key's lock.
     """
     assert req.idempotency_key is None
     req.validate()
@@ -549,8 +544,8 @@ class _Batch:
 
         For a sending worker's own autocommit connection after the fast path declined (see
         ``deny_unlocked`` below): the snapshot, then the touches and the counters in one
-        statement, the same rules in memory, and the decision in a third, with no transaction,
-        advisory lock or counter lock. Only a deny is ever recorded here, so no cap can be
+        statement (and an exact count of scopes at their cap), the same rules in memory, and the
+        decision, with no transaction, advisory lock or counter lock. Only a deny is ever recorded here, so no cap can be
         exceeded by it; anything not certain to be the full check's answer returns None before
         writing.
         """
@@ -564,9 +559,13 @@ class _Batch:
         params["c"] = _scopes_json(sorted({sc for sc, _ in it.scopes}))
         counts, touches, company_touches = _collect(_rows(dbapi, _DENY_READ_SQL, params))
         # A counter never under-counts, but one at its cap may over-count (a reservation that
-        # expired unconfirmed is still in n): only the full check's exact recount can tell.
-        if any(counts.get(sc, 0) >= cap for sc, cap in it.scopes):
-            return None
+        # expired unconfirmed is still in n), so those scopes are counted exactly, as the full
+        # check counts them: a sender or agency spent for the day is a certain deny, asked again
+        # and again; a slot freed meanwhile makes the answer an allow, which the full check gives
+        # (writing the true count back under the row's lock).
+        at_cap = [sc for sc, cap in it.scopes if counts.get(sc, 0) >= cap]
+        if at_cap:
+            counts.update(caps.exact_counts(dbapi, at_cap, it.at))
         self._decide([it], counts, touches, company_touches)
         d = it.decision
         if d is None or d.allowed:  # an allow takes the locks: full check

@@ -8,10 +8,10 @@ sends ``gate_fast_check`` alone: the statement is its own transaction, so a clea
 decided, reserved, recorded and committed in one round trip. Anything else (a reason applies, a
 cap is near, a replayed idempotency key, a campaign this process has not resolved yet) wrote
 nothing there. A deny is then decided from unlocked reads on the same connection and recorded
-(``check.deny_unlocked``: four statements, no transaction; a deny guards no reservation, so it
-needs no lock). What is not a certain deny (an allow after all, a counter at its cap, a request
-with an idempotency key) is decided by the full check in a transaction of its own, with the
-same guarantees as ``check``.
+(``check.deny_unlocked``: three statements, four when a counter is at its cap; no transaction:
+a deny guards no reservation, so it needs no lock). What is not a certain deny (an allow after
+all, a request with an idempotency key) is decided by the full check in a transaction of its
+own, with the same guarantees as ``check``.
 
 Fails closed like ``check``: a lost connection or any error is a deny with ``gate_error`` (the
 connection is dropped and opened again on the next check), never an exception or an allow.

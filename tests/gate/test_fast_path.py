@@ -15,7 +15,7 @@ from tests.gate.factories import MONDAY_OPEN, World, set_agency, set_campaign, s
 
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
-from leadpool.gate import caps, check, fast
+from leadpool.gate import CheckRequest, caps, check, check_many, fast
 
 T0 = MONDAY_OPEN
 
@@ -260,6 +260,14 @@ def test_bad_input_is_refused_before_the_fast_path_and_nothing_stored_changes(db
             check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(tzinfo=None))
         with pytest.raises(InvalidInput, match="sender is empty"):
             check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", sender="  ", at=T0)
+        with pytest.raises(InvalidInput, match=r"lead_id must be a positive integer \(a bigint\), not '\d+'"):
+            check(s, lead_id=str(lid), campaign_id=w.campaign_id, channel="email", at=T0)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="lead_id must be a positive integer"):
+            check(s, lead_id=2**63, campaign_id=w.campaign_id, channel="email", at=T0)
+        with pytest.raises(InvalidInput, match="reserve must be true or false, not 'yes'"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", reserve="yes", at=T0)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="idempotency_key must be a string, not int"):
+            check_many(s, [CheckRequest(lid, w.campaign_id, "email", at=T0, idempotency_key=5)])  # type: ignore[arg-type]
     assert _counts(db) == before
     # ids that do not exist are answers, not errors: a deny saying so, recorded, nothing reserved
     with session_scope(db) as s:

@@ -193,6 +193,15 @@ def test_bad_input_raises_and_nothing_is_stored(db: Database) -> None:
             gate.check(lead_id=a, campaign_id=w.campaign_id, channel="fax", at=T0)
         with pytest.raises(InvalidInput, match="has no time zone"):
             gate.check(lead_id=a, campaign_id=w.campaign_id, channel="email", at=T0.replace(tzinfo=None))
+        # a queue message's id as text: SQL would take it, the lead's caps in memory would not
+        with pytest.raises(InvalidInput, match="lead_id must be a positive integer"):
+            gate.check(lead_id=str(a), campaign_id=w.campaign_id, channel="linkedin", at=T0)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="campaign_id must be a positive integer"):
+            gate.check(lead_id=a, campaign_id=True, channel="linkedin", at=T0)
+        with pytest.raises(InvalidInput, match="at must be a datetime"):
+            gate.check(lead_id=a, campaign_id=w.campaign_id, channel="linkedin", at=T0.isoformat())  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="sender must be a string"):
+            gate.check(lead_id=a, campaign_id=w.campaign_id, channel="linkedin", sender=7, at=T0)  # type: ignore[arg-type]
     with db.engine.connect() as c:
         after = c.execute(
             text("SELECT (SELECT count(*) FROM touches), (SELECT count(*) FROM decisions)")

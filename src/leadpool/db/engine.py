@@ -33,6 +33,10 @@ class Database:
 
     @classmethod
     def from_uri(cls, uri: str, **engine_kwargs: object) -> Database:
+        # Every guarantee taken under a lock (the gate counts a lead's touches after taking its
+        # lock; allocation's conditional updates) needs each statement to see what committed
+        # before it: a server, database or role default of repeatable read must not change that.
+        engine_kwargs.setdefault("isolation_level", "READ COMMITTED")
         engine = sa.create_engine(
             sqlalchemy_url(uri),
             pool_pre_ping=True,

@@ -127,6 +127,7 @@ _GENERIC_BATCH = 20
 # as the table grows (measured: 9.7 ms per counter lookup at 200,000 rows, against microseconds).
 _PLAN_MODE_SQL = (
     "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan'), "
+    "current_setting('transaction_isolation'), "
     "set_config('plan_cache_mode', %(mode)s, true), set_config('enable_seqscan', 'off', true)"
 )
 _GENERIC_OFF_SQL = (
@@ -147,10 +148,23 @@ class CheckRequest:
     idempotency_key: str | None = None
 
     def validate(self) -> None:
-        if self.channel not in CHANNELS:
+        for name in ("lead_id", "campaign_id"):
+            value = getattr(self, name)
+            # an id given as a string (a queue message, a form) would be accepted by SQL but miss
+            # the lead's own touches and lock key in memory, which are keyed by int
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+                raise InvalidInput(f"{name} must be a positive integer (a bigint), not {value!r}")
+        if not isinstance(self.channel, str) or self.channel not in CHANNELS:
             raise InvalidInput(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
+        if self.at is not None and not isinstance(self.at, datetime):
+            raise InvalidInput(f"at must be a datetime with a time zone, not {type(self.at).__name__}")
         if self.at is not None and self.at.tzinfo is None:
             raise InvalidInput(f"at {self.at.isoformat()} has no time zone; give an aware instant")
+        for name in ("sender", "idempotency_key"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InvalidInput(f"{name} must be a string, not {type(getattr(self, name)).__name__}")
+        if not isinstance(self.reserve, bool):
+            raise InvalidInput(f"reserve must be true or false, not {self.reserve!r}")
         if self.sender is not None and not self.sender.strip():
             raise InvalidInput("sender is empty; leave it out instead")
         if self.idempotency_key is not None and not self.idempotency_key.strip():
@@ -618,6 +632,14 @@ class _Batch:
         before, rows = _statements(conn, [(_PLAN_MODE_SQL, {"mode": mode}), (_SNAPSHOT_SQL, params)])
         if self.plan_cache_mode is None:  # a second pass finds the first pass's settings
             self.plan_cache_mode, self.enable_seqscan = str(before[0][0]), str(before[0][1])
+        if before[0][2] != "read committed":
+            # the touches and counters are read after the locks, so a statement's snapshot must
+            # be taken after its lock wait: under repeatable read or serializable it is the
+            # transaction's first, and a touch committed by whoever held the lock would be missed
+            raise LeadpoolError(
+                f"the gate decides in READ COMMITTED transactions; this one is {before[0][2]}, "
+                "which could miss a touch committed while it waited for a lock"
+            )
         return self._items(rows)
 
     def _snapshot_params(self, keys: set[int]) -> dict[str, Any]:

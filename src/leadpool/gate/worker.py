@@ -8,7 +8,7 @@ sends ``gate_fast_check`` alone: the statement is its own transaction, so a clea
 decided, reserved, recorded and committed in one round trip. Anything else (a reason applies, a
 cap is near, a replayed idempotency key, a campaign this process has not resolved yet) wrote
 nothing there. A deny is then decided from unlocked reads on the same connection and recorded
-(``check.deny_unlocked``: three statements, four when a counter is at its cap; no transaction:
+(``check.deny_unlocked``: three statements, plus an exact count per kind of scope at its cap; no transaction:
 a deny guards no reservation, so it needs no lock). What is not a certain deny (an allow after
 all, a request with an idempotency key) is decided by the full check in a transaction of its
 own, with the same guarantees as ``check``.
@@ -95,6 +95,9 @@ class GateWorker:
             # while a table was nearly empty must not be a sequential scan (as in check.py)
             self._conn.execute("SET plan_cache_mode = force_generic_plan")
             self._conn.execute("SET enable_seqscan = off")
+            # the lock-then-count of gate_fast_check needs each statement's snapshot taken after
+            # its lock wait, whatever the server's or role's default isolation level
+            self._conn.execute("SET default_transaction_isolation = 'read committed'")
         return self._conn
 
     def _drop(self) -> None:

@@ -46,6 +46,26 @@ def suppress(
     return len(session.execute(stmt).all())
 
 
+def address_holders(session: Session, addresses: dict[str, str], *, exclude: int | None) -> list[int]:
+    """Leads (other than ``exclude``) whose current email, phone or LinkedIn URL is one of these
+    normalised ``addresses`` (keyed email/phone/linkedin), in id order (the order rows are locked)."""
+    if not addresses:
+        return []
+    rows = session.execute(
+        text(
+            "SELECT id FROM leads WHERE (email = :email OR phone = :phone OR linkedin_url = :linkedin) "
+            "AND id IS DISTINCT FROM :exclude ORDER BY id"
+        ),
+        {
+            "email": addresses.get("email"),
+            "phone": addresses.get("phone"),
+            "linkedin": addresses.get("linkedin"),
+            "exclude": exclude,
+        },
+    ).all()
+    return [int(r[0]) for r in rows]
+
+
 def mark_since(session: Session, lead_id: int, column: str, at: datetime) -> bool:
     """Set a "since" column to the earliest time seen; True when it changed."""
     if column not in _SINCE_COLUMNS:

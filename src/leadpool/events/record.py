@@ -18,6 +18,7 @@ from leadpool.events.classifier import Classifier, default_classifier, is_stop_w
 from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.ingestion.hashing import address_hmac, normalize_address
+from leadpool.ingestion.lock import hold_off_imports
 from leadpool.models import Event, Lead, Touch
 
 _CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "phone": "phone", "linkedin": "linkedin"}
@@ -57,6 +58,7 @@ def record_event(
     settings = settings or get_event_settings()
     now = at or datetime.now(UTC)
     key = get_settings().resolved_secret_key()
+    hold_off_imports(session)  # before the lead is looked up: a batch's leads are seen, or see this
     r = _resolve(session, event, key, classifier or default_classifier())
 
     stmt = (
@@ -255,6 +257,11 @@ def _hard_bounce(session: Session, r: _Resolved, event_id: int, key: bytes, t: d
     lead_id = r.lead.id if r.lead else None
     if fx.suppress(session, "email_bounced", [("email", r.address_hmac)], lead_id=lead_id, event_id=event_id):
         out.append("suppressed:email_bounced")
+    # any other lead whose current address this is (the gate reads the leads' own flags)
+    if "email" in r.addresses:
+        holders = fx.address_holders(session, {"email": r.addresses["email"]}, exclude=lead_id)
+        if sum(fx.mark_since(session, other, "email_bounced_at", t) for other in holders):
+            out.append("other_leads:email_bounced")
     # only the lead's current address: a different address found later is allowed again
     if (
         r.lead is not None
@@ -299,6 +306,14 @@ def _opt_out(
     lead_id = r.lead.id if r.lead else None
     if fx.suppress(session, kind, _person_addresses(r, key), lead_id=lead_id, event_id=event_id):
         out.append(f"suppressed:{kind}")
+    # the same person under another lead (a duplicate, a number shared with the event's lead or
+    # naming nobody in particular): the gate reads the leads' own flags, not the suppressions
+    changed = False
+    for other in fx.address_holders(session, r.addresses, exclude=lead_id):
+        changed |= fx.mark_since(session, other, "complained_at" if complaint else "unsubscribed_at", t)
+        changed |= fx.end_enrollments(session, other, kind, actor=f"event:{event_id}", now=now) > 0
+    if changed:
+        out.append(f"other_leads:{kind}")
     if lead_id is not None:
         if fx.mark_since(session, lead_id, "complained_at" if complaint else "unsubscribed_at", t):
             out.append(f"lead:{kind}")

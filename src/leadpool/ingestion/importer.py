@@ -43,6 +43,7 @@ from sqlalchemy.dialects import postgresql
 
 from leadpool.ingestion.formats import RawPayloadRow, SourceRecord
 from leadpool.ingestion.hashing import hmac_hex
+from leadpool.ingestion.lock import IMPORT_LOCK_KEY
 from leadpool.ingestion.records import (
     COMPANY_COLUMNS,
     LEAD_COLUMNS,
@@ -52,7 +53,6 @@ from leadpool.ingestion.records import (
 )
 from leadpool.models import Company, Lead
 
-IMPORT_LOCK_KEY = "leadpool.ingestion.import"
 COMPANY_MEMO_SIZE = 1024
 SUPPRESSION_FLAGS = ("unsubscribed", "complained", "email_bounced", "blocklisted")
 _FLAG_COLUMN = {

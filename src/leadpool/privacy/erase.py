@@ -35,6 +35,7 @@ from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.effects import end_enrollments, suppress
 from leadpool.ingestion.hashing import address_hmac
+from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
 from leadpool.models import AuditLog, Lead, LeadHistory, LeadRawPayload, RawPayload
 
@@ -82,6 +83,7 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
     if not actor.strip():
         raise InvalidInput("erase needs an actor (who asked for the erasure)")
     now = at or datetime.now(UTC)
+    hold_off_imports(session)  # a running import batch would write the person's data back
     lead = session.execute(select(Lead).where(Lead.id == lead_id).with_for_update()).scalar()
     if lead is None:
         raise NotFound(f"lead {lead_id} not found")

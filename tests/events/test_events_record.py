@@ -311,5 +311,18 @@ def test_bad_input_says_what_and_stores_nothing(db: Database, world: World) -> N
         )
     with pytest.raises(InvalidInput, match="hard bounce needs an email"):
         rec(db, type="hard_bounce", phone="+13035550100")
+    with pytest.raises(
+        ValueError, match=r"occurred_at 9999-12-31T00:00:00\+00:00 is not between 1970 and 2999"
+    ):
+        # a year-9999 reply would overflow its 12-month cooling period
+        EventIn(
+            type="reply",
+            email="a@b.com",
+            occurred_at=T0.replace(year=9999, month=12, day=31, hour=0),
+            source="x",
+            provider_event_id="y",
+        )
+    with pytest.raises(ValueError, match="less than 9223372036854775808"):
+        EventIn(type="reply", lead_id=2**63, occurred_at=T0, source="x", provider_event_id="y")
     with session_scope(db) as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 0

@@ -151,6 +151,9 @@ def test_mailgun_rejects_forged_missing_stale_and_replayed(db: Database, secrets
     forged["signature"]["signature"] = "0" * 64
     with pytest.raises(WebhookUnauthorized, match="does not match"):
         run(db, "mailgun", {}, dumps(forged), secrets)
+    forged["signature"]["signature"] = "é" * 64  # not hex at all: still a 401, not a crash
+    with pytest.raises(WebhookUnauthorized, match="does not match"):
+        run(db, "mailgun", {}, dumps(forged), secrets)
     unsigned = {k: v for k, v in MAILGUN_BODY.items() if k != "signature"}
     with pytest.raises(WebhookUnauthorized, match="unsigned"):
         run(db, "mailgun", {}, dumps(unsigned), secrets)
@@ -299,6 +302,16 @@ def test_one_bad_event_in_a_batch_does_not_lose_the_others(
     assert result.events_recorded == 1
     assert len(result.rejected) == 1 and result.rejected[0].startswith("bad-1: ")
     assert "not-an-address" in result.rejected[0]
+    assert bounced_suppressed(db)
+
+
+def test_a_nul_character_in_an_event_does_not_lose_it_or_its_batch(
+    db: Database, sendgrid_signer: SendGridSigner, secrets: WebhookSettings
+) -> None:
+    odd = {**SENDGRID_EVENTS[0], "reason": "550 5.1.1 no such user\u0000", "sg_event_id": "nul-1"}
+    body = dumps([odd])
+    result = run(db, "sendgrid", sendgrid_signer.headers(body), body, secrets)
+    assert (result.events_recorded, result.rejected) == (1, [])
     assert bounced_suppressed(db)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -30,13 +30,27 @@ REPLY_CATEGORIES: tuple[str, ...] = ReplyCategory.__args__  # type: ignore[attr-
 Channel = Literal["email", "linkedin", "sms", "phone"]
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    return value
+
+
 class EventIn(BaseModel):
     """One event about one person (by lead id, or by an address the pool may not even hold)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     type: EventType
-    lead_id: int | None = Field(None, gt=0)
+    lead_id: int | None = Field(None, gt=0, lt=2**63)
     email: str | None = None
     phone: str | None = None
     linkedin_url: str | None = None
@@ -52,8 +66,17 @@ class EventIn(BaseModel):
     )
     sender: str | None = None
     provider_message_id: str | None = None
-    campaign_id: int | None = Field(None, gt=0, description="Our campaign id, when the source knows it.")
+    campaign_id: int | None = Field(
+        None, gt=0, lt=2**63, description="Our campaign id, when the source knows it."
+    )
     detail: dict[str, Any] = Field(default_factory=dict, description="smtp_status, bounce class, ...")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL's text and jsonb cannot hold NUL, and it never means anything in an event: one
+        # in a reply's text must not fail the event (nor, in a webhook, the provider's whole batch)
+        return _strip_nul(data)
 
     @field_validator("email", "phone", "linkedin_url", "sender", "provider_message_id", "text")
     @classmethod
@@ -65,6 +88,9 @@ class EventIn(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None or v.utcoffset() is None:
             raise ValueError("occurred_at needs a time zone (e.g. 2025-01-01T00:00:00Z)")
+        # effects add months to it (cooling, pauses): a far-future date would overflow them
+        if not _EARLIEST <= v < _LATEST:
+            raise ValueError(f"occurred_at {v.isoformat()} is not between 1970 and 2999")
         return v
 
     @model_validator(mode="after")

@@ -64,7 +64,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: WebhookSettings
     ok = False
     for key in secrets.mailgun_signing_keys:
         expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
-        ok |= hmac.compare_digest(expected, given)
+        ok |= hmac.compare_digest(expected.encode(), given.encode())  # str: ASCII only
     if not ok:
         raise WebhookUnauthorized("mailgun: signature does not match (forged, or signed with another key)")
 

@@ -267,3 +267,16 @@ def test_jsonl_line_with_nul_is_rejected_not_fatal(db: Database, tmp_path: Path)
     assert [(r.line_no, r.reason) for r in result.rejected] == [
         (2, "contains a NUL character, which PostgreSQL cannot store")
     ]
+
+
+def test_a_field_of_another_shape_rejects_its_line_not_the_import(db: Database, tmp_path: Path) -> None:
+    lines = [
+        json.dumps(person(1)),
+        json.dumps(person(2, phone_numbers=["+1 303 555 0142"])),  # strings where objects belong
+        json.dumps(person(3, organization={"id": ["x"], "name": "Acme"})),  # a list as an id
+        json.dumps(person(4)),
+    ]
+    result = import_files(db, [_jsonl(tmp_path, lines)], rejects_path=tmp_path / "r.jsonl", batch_size=2)
+    assert result.inserted == 2
+    assert [r.line_no for r in result.rejected] == [2, 3]
+    assert all(r.reason.startswith("a field has an unexpected shape (") for r in result.rejected)

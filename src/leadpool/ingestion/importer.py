@@ -345,6 +345,10 @@ def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any
             rec.row = map_person(rec.person, ctx.source, org_cache)
         except RecordError as e:
             rec.error = str(e)
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            # a field of another shape deep in the record (phone_numbers as plain strings, a list
+            # as an organization id): this record is rejected with its line, the rest go on
+            rec.error = f"a field has an unexpected shape ({type(e).__name__}: {e})"
     rec.person = None
 
 

@@ -56,6 +56,25 @@ def test_empty_range_and_negative_are_refused() -> None:
         parse_icp({"employee_count": {"min": -1}})
 
 
+def test_bounds_the_database_cannot_hold_are_refused_here() -> None:
+    # accepted before, they failed every allocation of the campaign (and a round, for everyone)
+    with pytest.raises(
+        InvalidInput, match=r"icp\.revenue\.min: Input should be less than or equal to 1000000000000000"
+    ):
+        parse_icp({"revenue": {"min": "1e200000"}})
+    with pytest.raises(
+        InvalidInput, match=r"icp\.employee_count\.max: Input should be less than or equal to 2147483647"
+    ):
+        parse_icp({"employee_count": {"max": 2**31}})
+
+
+def test_an_icp_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "icp.yaml"
+    path.write_bytes(b"industries: [caf\xe9]\n")
+    with pytest.raises(InvalidInput, match=r"icp file .*icp\.yaml: not UTF-8 text \(byte 16 is 0xe9\)"):
+        load_icp_file(path)
+
+
 @pytest.mark.parametrize(
     ("data", "path"),
     [

@@ -67,8 +67,10 @@ class _Strict(BaseModel):
 
 
 class IntRange(_Strict):
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    # the counts it is compared with are PostgreSQL integers: a larger bound would fail every
+    # allocation of the campaign (and a round's, for every agency) instead of being refused here
+    min: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    max: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
@@ -80,8 +82,9 @@ class IntRange(_Strict):
 
 
 class MoneyRange(_Strict):
-    min: Decimal | None = Field(default=None, ge=0)
-    max: Decimal | None = Field(default=None, ge=0)
+    # a quadrillion is beyond any company's revenue; "1e200000" is beyond PostgreSQL's numeric
+    min: Decimal | None = Field(default=None, ge=0, le=Decimal(10**15))
+    max: Decimal | None = Field(default=None, ge=0, le=Decimal(10**15))
 
     @model_validator(mode="after")
     def _ordered(self) -> MoneyRange:
@@ -203,6 +206,10 @@ def load_icp_file(path: Path) -> ICP:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise InvalidInput(f"icp file {path}: cannot be read ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        raise InvalidInput(
+            f"icp file {path}: not UTF-8 text (byte {e.start} is {e.object[e.start]:#04x})"
+        ) from e
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":

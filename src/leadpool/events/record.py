@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from leadpool.events.bounces import classify_status
 from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
 from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
-from leadpool.ingestion.hashing import address_hmac, normalize_address
+from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.models import Event, Lead, Touch
 
@@ -58,6 +59,7 @@ def record_event(
     settings = settings or get_event_settings()
     now = at or datetime.now(UTC)
     key = get_settings().resolved_secret_key()
+    stored_id = stored_event_id(event.provider_event_id, key)
     hold_off_imports(session)  # before the lead is looked up: a batch's leads are seen, or see this
     r = _resolve(session, event, key, classifier or default_classifier())
 
@@ -72,7 +74,7 @@ def record_event(
             occurred_at=event.occurred_at,
             received_at=now,
             source=event.source,
-            provider_event_id=event.provider_event_id,
+            provider_event_id=stored_id,
             category=r.category,
             text=event.text,
             sender=event.sender or (r.touch.sender if r.touch else None),
@@ -87,13 +89,27 @@ def record_event(
     if event_id is None:
         existing = session.execute(
             select(Event.id, Event.lead_id, Event.type, Event.category).where(
-                Event.source == event.source, Event.provider_event_id == event.provider_event_id
+                Event.source == event.source, Event.provider_event_id == stored_id
             )
         ).one()
         return EventOutcome(existing.id, True, existing.lead_id, [], existing.type, existing.category)
 
     effects = _apply(session, event, r, event_id, key, settings, now)
     return EventOutcome(event_id, False, r.lead.id if r.lead else None, effects, r.type, r.category)
+
+
+# an email address inside a provider's event id (several build theirs from the recipient's)
+_ADDRESS_IN_ID = re.compile(r"[^\s:;,/<>\"'@]+@[^\s:;,/<>\"'@]+")
+
+
+def stored_event_id(provider_event_id: str, key: bytes) -> str:
+    """The id as stored: any email address in it replaced by its keyed hash (``addr-`` + 32 hex).
+
+    Some providers' ids are built from the recipient's address (Smartlead, SES, Postmark,
+    Instantly without an email id): stored as given, erasure would leave the address behind. The
+    same id always maps to the same stored id, so a provider's retry is still a duplicate.
+    """
+    return _ADDRESS_IN_ID.sub(lambda m: "addr-" + hmac_hex(m.group(0).lower(), key)[:32], provider_event_id)
 
 
 def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifier) -> _Resolved:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.effects import end_enrollments, suppress
+from leadpool.events.record import stored_event_id
 from leadpool.ingestion.hashing import address_hmac
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
@@ -121,6 +122,18 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
             {"id": lead_id, "h": [h for _, h in hmacs]},
         ).all()
     )
+    # event ids stored before addresses in them were hashed on arrival (stored_event_id)
+    for event_id, provider_event_id in session.execute(
+        text(
+            "SELECT id, provider_event_id FROM events "
+            "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND provider_event_id LIKE '%@%'"
+        ),
+        {"id": lead_id, "h": [h for _, h in hmacs]},
+    ).all():
+        session.execute(
+            text("UPDATE events SET provider_event_id = :p WHERE id = :i"),
+            {"p": stored_event_id(provider_event_id, key), "i": event_id},
+        )
     result.enrollments_ended = end_enrollments(session, lead_id, "erased", actor=actor, now=now)
     owner = session.execute(
         text("DELETE FROM ownerships WHERE lead_id = :id RETURNING agency_id"), {"id": lead_id}

@@ -180,14 +180,39 @@ def test_a_date_long_past_without_a_year_is_next_year() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["STOP", "stop", "Stop!", " STOPALL ", "opt-out", "Opt Out", "REVOKE", "Arrêt", "td"]
+    "text",
+    [
+        "STOP",
+        "stop",
+        "Stop!",
+        " STOPALL ",
+        "opt-out",
+        "Opt Out",
+        "REVOKE",
+        "Arrêt",
+        "td",
+        "Cancel?",
+        "Quit pls",
+        "CANCEL 🙏",
+        '"STOP"',
+        "please stop!!",
+        "Unsubscribe, thanks",
+    ],
 )
 def test_stop_words(text: str) -> None:
     assert is_stop_word(text)
 
 
 @pytest.mark.parametrize(
-    "text", ["please don't stop", "stop by our booth", "The end of the quarter", "START"]
+    "text",
+    [
+        "please don't stop",
+        "stop by our booth",
+        "The end of the quarter",
+        "START",
+        "stop?? why",
+        "end of day pls",
+    ],
 )
 def test_not_stop_words(text: str) -> None:
     assert not is_stop_word(text)

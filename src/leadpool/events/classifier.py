@@ -583,11 +583,26 @@ def strip_quoted(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+_POLITE = frozenset({"please", "pls", "plz", "now", "thanks", "thank you", "thx"})
+
+
 def is_stop_word(text: str) -> bool:
-    """True when the whole message is an opt-out keyword (SMS STOP and friends), any case."""
-    word = re.sub(r"[\s.!]+$", "", unicodedata.normalize("NFKC", text).strip()).strip().lower()
-    word = re.sub(r"\s+", " ", word)
-    return word in STOP_WORDS
+    """True when the whole message is an opt-out keyword (SMS STOP and friends), any case.
+
+    Punctuation and symbols around it do not hide it ("Cancel?", "STOP 🙏"), nor a word of
+    politeness before or after ("Quit pls", "please stop"): an opt-out missed is a person texted
+    again against their will, while these messages say nothing else.
+    """
+    normal = unicodedata.normalize("NFKC", text).lower()
+    kept = "".join(" " if unicodedata.category(ch)[0] in "PSZC" and ch not in "-" else ch for ch in normal)
+    word = " ".join(kept.split()).strip(" -")
+    if word in STOP_WORDS:
+        return True
+    for polite in _POLITE:
+        for rest in (word.removeprefix(polite + " "), word.removesuffix(" " + polite)):
+            if rest != word and rest in STOP_WORDS:
+                return True
+    return False
 
 
 class RuleClassifier:

@@ -61,3 +61,33 @@ def test_erasure_hashes_an_address_left_in_an_event_id_stored_before(db: Databas
         erase(s, lead, actor="dpo")
     (stored,) = _stored_ids(db)
     assert "@" not in stored and stored.startswith("EMAIL_REPLY:fixture-stats-0001:addr-")
+
+
+def test_an_event_about_an_erased_person_applies_but_keeps_no_text_or_detail(
+    db: Database, world: World
+) -> None:
+    lead = world.lead(email="jane.doe@acme.example")
+    with session_scope(db) as s:
+        erase(s, lead, actor="dpo")
+    # a late reply by address (the tombstone holds none: found through the erased suppression),
+    # then one naming the lead
+    by_address = _reply(db, "late-1")
+    with session_scope(db) as s:
+        by_lead = record_event(
+            s,
+            EventIn(
+                type="reply",
+                lead_id=lead,
+                text="Call me on +1 303 555 0100",
+                source="smartlead",
+                provider_event_id="late-2",
+                occurred_at=T0,
+                detail={"from": "jane.doe@acme.example"},
+            ),
+        )
+    assert not by_address.duplicate and not by_lead.duplicate  # type: ignore[attr-defined]
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT provider_event_id, text, detail FROM events ORDER BY id")).all()
+        replied = c.execute(text("SELECT replied_at FROM leads WHERE id = :l"), {"l": lead}).scalar()
+    assert [(r[1], r[2]) for r in rows] == [(None, None), (None, None)]
+    assert replied == T0  # the reply still stops everything

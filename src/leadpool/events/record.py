@@ -20,7 +20,7 @@ from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
-from leadpool.models import Event, Lead, Touch
+from leadpool.models import Event, Lead, Suppression, Touch
 
 _CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "phone": "phone", "linkedin": "linkedin"}
 
@@ -62,6 +62,9 @@ def record_event(
     stored_id = stored_event_id(event.provider_event_id, key)
     hold_off_imports(session)  # before the lead is looked up: a batch's leads are seen, or see this
     r = _resolve(session, event, key, classifier or default_classifier())
+    # a late reply or a provider's retry about an erased person: its effects still apply, but
+    # its text and provider detail (the person's words, addresses) are not kept
+    erased = _erased(session, r)
 
     stmt = (
         pg_insert(Event)
@@ -76,11 +79,11 @@ def record_event(
             source=event.source,
             provider_event_id=stored_id,
             category=r.category,
-            text=event.text,
+            text=None if erased else event.text,
             sender=event.sender or (r.touch.sender if r.touch else None),
             touch_id=r.touch.id if r.touch else None,
             campaign_id=event.campaign_id or (r.touch.campaign_id if r.touch else None),
-            detail=r.detail or None,
+            detail=None if erased else r.detail or None,
         )
         .on_conflict_do_nothing(constraint="uq_events_source_provider_event_id")
         .returning(Event.id)
@@ -96,6 +99,20 @@ def record_event(
 
     effects = _apply(session, event, r, event_id, key, settings, now)
     return EventOutcome(event_id, False, r.lead.id if r.lead else None, effects, r.type, r.category)
+
+
+def _erased(session: Session, r: _Resolved) -> bool:
+    if r.lead is not None and r.lead.erased_at is not None:
+        return True
+    if r.address_hmac is None:
+        return False
+    return bool(
+        session.execute(
+            select(Suppression.id)
+            .where(Suppression.kind == "erased", Suppression.value_hmac == r.address_hmac)
+            .limit(1)
+        ).first()
+    )
 
 
 # an email address inside a provider's event id (several build theirs from the recipient's)

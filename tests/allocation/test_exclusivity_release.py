@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -15,6 +15,7 @@ from leadpool.allocation.campaigns import resume_campaign
 from leadpool.allocation.rounds import allocate_round
 from leadpool.db import Database, session_scope
 from leadpool.errors import Conflict
+from leadpool.gate import check, confirm_sent
 from leadpool.models import Campaign, CompanyOwner, Enrollment, Lead, LeadHistory, Ownership
 
 
@@ -175,3 +176,26 @@ def test_owned_flag_follows_ownerships_whoever_writes(db: Database) -> None:
         assert flags == {a: True, b: False}
         s.execute(text("DELETE FROM ownerships WHERE lead_id = :a"), {"a": a})
         assert s.execute(text("SELECT bool_or(owned) FROM leads")).scalar_one() is False
+
+
+def test_cancelling_an_agency_cancels_its_live_reservations(db: Database) -> None:
+    SEND = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # a Monday, inside the leads' email window
+    with session_scope(db) as s:
+        make_leads(s, 2, company_id=make_company(s))
+        agency = make_agency(s)
+        camp = make_campaign(s, agency)
+    with session_scope(db) as s:
+        lead_ids = allocate(s, camp, 2, at=NOW).lead_ids
+    with session_scope(db) as s:
+        d = check(s, lead_id=lead_ids[0], campaign_id=camp, channel="email", at=SEND)
+        assert d.allowed and d.touch_id is not None, d.codes
+    with session_scope(db) as s:
+        cancel_agency(s, agency, at=SEND + timedelta(minutes=1))
+    with session_scope(db) as s:
+        assert (
+            s.execute(text("SELECT state FROM touches WHERE id = :t"), {"t": d.touch_id}).scalar()
+            == "cancelled"
+        )
+        # the send the cancelled agency was about to make is refused
+        with pytest.raises(Conflict, match="is cancelled; it cannot be confirmed"):
+            confirm_sent(s, d.touch_id, "msg-1", at=SEND + timedelta(minutes=2))

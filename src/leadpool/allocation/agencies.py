@@ -69,6 +69,16 @@ def cancel_agency(
         {"a": agency_id, "at": at},
     )
     result = release_agency(session, agency_id, at=at, actor=actor, reason="agency cancelled")
+    # its live reservations too: confirm_sent then refuses them, and they stop counting against
+    # the leads' caps (their counter rows over-count until the gate's exact recount near a cap,
+    # never under-count)
+    session.execute(
+        text(
+            "UPDATE touches SET state = 'cancelled', ended_at = :at "
+            "WHERE agency_id = :a AND state = 'reserved' AND expires_at > :at"
+        ),
+        {"a": agency_id, "at": at},
+    )
     session.expire_all()
     return result
 

@@ -96,6 +96,30 @@ def test_three_soft_bounces_in_30_days_count_as_hard(
     assert get_lead(lead).email_bounced_at == T0 + timedelta(days=20)
 
 
+def test_a_provider_retrying_one_message_is_one_soft_bounce(db: Database, world: World) -> None:
+    world.lead(email="jo@example.com")
+    for attempt in range(4):  # Mailgun reports a temporary failure for every attempt
+        out = rec(
+            db,
+            type="soft_bounce",
+            email="jo@example.com",
+            provider_event_id=f"attempt-{attempt}",
+            provider_message_id="<m1@mail.example>",
+            occurred_at=T0 + timedelta(minutes=10 * attempt),
+        )
+        assert "soft_bounce:threshold" not in out.effects
+    for n, message in enumerate(("<m2@mail.example>", "<m3@mail.example>")):
+        out = rec(
+            db,
+            type="soft_bounce",
+            email="jo@example.com",
+            provider_event_id=f"other-{n}",
+            provider_message_id=message,
+            occurred_at=T0 + timedelta(days=1 + n),
+        )
+    assert "soft_bounce:threshold" in out.effects  # three messages
+
+
 def test_soft_bounces_spread_over_more_than_30_days_do_not(db: Database, world: World) -> None:
     world.lead(email="jo@example.com")
     for days in (0, 20, 40, 60):

@@ -176,7 +176,8 @@ def soft_bounce_threshold_at(
     """When the address reached N soft bounces within the window around ``at``, else None.
 
     Serialised per address by an advisory lock so concurrent soft bounces cannot each miss the
-    other and leave the threshold uncounted.
+    other and leave the threshold uncounted. A message counts once, at its first failure
+    (Mailgun reports a temporary failure for every attempt it makes at one message).
     """
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"soft:{address_hmac}"}
@@ -185,8 +186,9 @@ def soft_bounce_threshold_at(
     times: list[datetime] = list(
         session.execute(
             text(
-                "SELECT occurred_at FROM events WHERE address_hmac = :h AND type = 'soft_bounce' "
-                "AND occurred_at BETWEEN :lo AND :hi ORDER BY occurred_at"
+                "SELECT min(occurred_at) FROM events WHERE address_hmac = :h AND type = 'soft_bounce' "
+                "AND occurred_at BETWEEN :lo AND :hi "
+                "GROUP BY coalesce(CAST(touch_id AS text), detail ->> 'message_id', CAST(id AS text)) ORDER BY 1"
             ),
             {"h": address_hmac, "lo": at - window, "hi": at + window},
         ).scalars()

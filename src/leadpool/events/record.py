@@ -171,6 +171,9 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
         etype = classify_status(detail.get("smtp_status"), event.type)  # type: ignore[arg-type]
         if etype != event.type:
             detail["reported_type"] = event.type
+    if etype == "soft_bounce" and event.provider_message_id:
+        # a provider retrying one message reports each failed attempt: one soft bounce per message
+        detail["message_id"] = event.provider_message_id
     if etype == "reply":
         category, return_date = _reply_category(event, classifier, detail)
     if etype == "hard_bounce" and address_type != "email":

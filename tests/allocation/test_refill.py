@@ -4,6 +4,7 @@ the fake Apollo server, budgeted, retried on 5xx, visible in the job list."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import text
 from tests.allocation.factories import make_agency, make_campaign
 
 from leadpool.allocation.allocate import allocate
-from leadpool.allocation.refill import REFILL_TASK, TransientRetry, list_refill_jobs, run_refill
+from leadpool.allocation.refill import REFILL_TASK, TransientRetry, list_refill_jobs, run_refill, spent_today
 from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.errors import ApolloRequestError, ApolloUnavailable
 from leadpool.apollo.fake import FakeApollo
@@ -200,3 +201,30 @@ def test_credits_paid_before_a_failure_count_against_the_budget(db: Database, fa
     assert view.status == "failed"
     assert view.credits_consumed == Decimal(str(fake.credits_charged))
     assert view.enriched > 0
+
+
+def test_the_daily_budget_counts_each_paid_call_on_its_own_day(db: Database) -> None:
+    """A job started before midnight and retried after it pays today: today's budget shrinks,
+    yesterday's does not grow. The ledger is the paid responses, stored as each arrives."""
+    today = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)
+    yesterday = today - timedelta(hours=1)
+    with session_scope(db) as s:
+        camp = make_campaign(s, make_agency(s))
+        s.execute(
+            text(
+                "INSERT INTO refill_jobs (campaign_id, agency_id, status, requested, credits_consumed, started_at) "
+                "SELECT id, agency_id, 'done', 30, 27, :t FROM campaigns WHERE id = :c"
+            ),
+            {"c": camp, "t": yesterday},
+        )
+        for at, credits in ((yesterday, 7), (today, 20), (today, None), (today, 0)):
+            s.execute(
+                text(
+                    "INSERT INTO raw_payloads (endpoint, credits_consumed, body, body_sha256, fetched_at) "
+                    "VALUES ('people/bulk_match', :cr, '{}', 'x', :t)"
+                ),
+                {"cr": credits, "t": at},
+            )
+    with session_scope(db) as s:
+        assert spent_today(s, today) == Decimal(20)
+        assert spent_today(s, yesterday) == Decimal(7)

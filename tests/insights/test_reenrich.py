@@ -145,7 +145,7 @@ def test_queue_runs_through_the_worker_within_the_daily_budget(
     started = datetime.now(UTC)
     # a campaign refill already spent 3 of today's 8 credits: 5 are left for re-enrichment
     monkeypatch.setenv("LEADPOOL_REFILL_DAILY_CREDIT_BUDGET", "8")
-    with session_scope(db) as s:
+    with session_scope(db) as s:  # the job, and the paid response it stored (the day's ledger)
         camp = make_campaign(s, make_agency(s))
         agency = s.execute(text("SELECT agency_id FROM campaigns WHERE id = :c"), {"c": camp}).scalar_one()
         s.execute(
@@ -154,6 +154,13 @@ def test_queue_runs_through_the_worker_within_the_daily_budget(
                 "VALUES (:c, :a, 'done', 3, 3, :t)"
             ),
             {"c": camp, "a": agency, "t": started},
+        )
+        s.execute(
+            text(
+                "INSERT INTO raw_payloads (endpoint, credits_consumed, body, body_sha256, fetched_at) "
+                "VALUES ('people/bulk_match', 3, '{}', 'refill', :t)"
+            ),
+            {"t": started},
         )
     r = runner.invoke(app, ["insights", "reenrich", "--queue", "--json"])
     assert r.exit_code == 0, r.output

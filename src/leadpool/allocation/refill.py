@@ -141,12 +141,17 @@ class RefillOutcome:
 
 
 def spent_today(session: Session, at: datetime) -> Decimal:
-    """Credits every refill job started today (UTC) has recorded, re-enrichment jobs included."""
+    """Credits Apollo charged on ``at``'s UTC day (refills and re-enrichment: every paid call).
+
+    Summed from the raw payloads, each paid response stored with its credits when it arrives, so
+    the day is the call's (not the job's start: a retry after midnight) and a run that failed
+    half-way still counts what it paid. The job rows' ``credits_consumed`` are its report.
+    """
     day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     value = session.execute(
         text(
-            "SELECT coalesce(sum(credits_consumed), 0) FROM refill_jobs "
-            "WHERE started_at >= :d AND started_at < :e"
+            "SELECT coalesce(sum(credits_consumed), 0) FROM raw_payloads "
+            "WHERE credits_consumed > 0 AND fetched_at >= :d AND fetched_at < :e"
         ),
         {"d": day, "e": day + timedelta(days=1)},
     ).scalar_one()

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, Numeric, Text, func
+from sqlalchemy import BigInteger, DateTime, Index, Integer, Numeric, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,4 +32,6 @@ class RawPayload(Base):
     __table_args__ = (
         Index("ix_raw_payloads_body_sha256", "body_sha256"),
         Index("ix_raw_payloads_apollo_person_ids", "apollo_person_ids", postgresql_using="gin"),
+        # the day's Apollo spend (allocation.refill.spent_today)
+        Index("ix_raw_payloads_paid_fetched_at", "fetched_at", postgresql_where=text("credits_consumed > 0")),
     )

@@ -168,6 +168,28 @@ def test_an_address_event_from_an_agency_does_not_reveal_another_agencys_lead(ap
     assert d.decision == "deny" and "complained" in [r.code for r in d.reasons]
 
 
+def test_an_agency_cannot_convert_another_agencys_lead_by_address(api, world):
+    w = world
+    lead = w.alloc_a.allocated[3]
+    other = api.admin.get_lead(lead).fields["email"]
+    event = {
+        "type": "converted",
+        "email": other,
+        "occurred_at": MONDAY,
+        "source": "crm-b",
+        "provider_event_id": "x-1",
+    }
+    with pytest.raises(ApiError) as e:
+        w.cb.record_event(event)
+    assert e.value.status == 422 and "give lead_id" in e.value.detail
+    assert api.admin.get_lead(lead).fields["converted_at"] is None
+    # its own lead, named by id, converts
+    own = w.cb.record_event(
+        {**event, "lead_id": w.alloc_b.allocated[0], "email": None, "provider_event_id": "x-2"}
+    )
+    assert "lead:converted" in own.effects
+
+
 def test_async_client(api, world):
     w = world
 

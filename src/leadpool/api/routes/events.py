@@ -8,6 +8,7 @@ from leadpool.api import metrics, tenancy
 from leadpool.api.deps import Caller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
 from leadpool.client.models import EventResult
+from leadpool.errors import InvalidInput
 from leadpool.events import EventIn, record_event
 
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=COMMON_RESPONSES)
@@ -17,7 +18,12 @@ router = APIRouter(prefix="/v1/events", tags=["events"], responses=COMMON_RESPON
 def post_event(body: EventIn, session: SessionDep, caller: Caller) -> EventResult:
     """Record one event, once per (source, provider_event_id); a repeat changes nothing and says
     ``duplicate: true``. An event may name an address the pool does not hold: it is stored and
-    suppresses that address anyway. An agency may name only its own leads and campaigns."""
+    suppresses that address anyway. An agency may name only its own leads and campaigns, and
+    names a converted lead by ``lead_id``."""
+    if body.type == "converted" and body.lead_id is None and not caller.is_admin:
+        # a conversion makes the owner's ownership permanent: by address it could name (and
+        # convert) a lead another agency owns
+        raise InvalidInput("an agency reports a conversion for one of its leads: give lead_id")
     if body.lead_id is not None:
         tenancy.lead(session, caller, body.lead_id)
     if body.campaign_id is not None:

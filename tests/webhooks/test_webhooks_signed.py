@@ -305,6 +305,21 @@ def test_one_bad_event_in_a_batch_does_not_lose_the_others(
     assert bounced_suppressed(db)
 
 
+def test_an_unreadable_item_in_a_batch_is_rejected_and_the_rest_stored(
+    db: Database, sendgrid_signer: SendGridSigner, secrets: WebhookSettings
+) -> None:
+    bad_time = {**SENDGRID_EVENTS[0], "timestamp": "yesterday", "sg_event_id": "t-1"}
+    no_id = {k: v for k, v in SENDGRID_EVENTS[0].items() if k != "sg_event_id"}
+    bad_type = {**SENDGRID_EVENTS[0], "email": ["a@b.example"], "sg_event_id": "e-1"}
+    body = dumps([bad_time, no_id, bad_type, SENDGRID_EVENTS[0]])
+    result = run(db, "sendgrid", sendgrid_signer.headers(body), body, secrets)
+    assert result.events_recorded == 1
+    assert [r.split(":")[0] for r in result.rejected] == ["event [0]", "event [1]", "event [2]"]
+    assert "timestamp" in result.rejected[0] and "lacks sg_event_id" in result.rejected[1]
+    assert "email" in result.rejected[2]
+    assert bounced_suppressed(db)
+
+
 def test_a_nul_character_in_an_event_does_not_lose_it_or_its_batch(
     db: Database, sendgrid_signer: SendGridSigner, secrets: WebhookSettings
 ) -> None:

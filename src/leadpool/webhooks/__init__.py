@@ -26,6 +26,7 @@ from leadpool.events import EventOutcome, record_event
 from leadpool.models import WebhookReceipt
 from leadpool.webhooks import instantly, mailgun, postmark, sendgrid, ses, smartlead
 from leadpool.webhooks.certs import CertStore
+from leadpool.webhooks.common import Unusable, first_error
 from leadpool.webhooks.errors import WebhookReplay, WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
@@ -84,9 +85,12 @@ def handle(
     try:
         events = adapter.parse(raw_body, headers)
     except ValidationError as e:
-        raise InvalidInput(f"{provider}: {_first_error(e)}") from None
+        raise InvalidInput(f"{provider}: {first_error(e)}") from None
     result = WebhookResult(subscribe_url=ses.subscribe_url(raw_body) if adapter is ses else None)
     for event in events:
+        if isinstance(event, Unusable):
+            result.rejected.append(f"{event.ref}: {event.reason}")
+            continue
         try:
             with session.begin_nested():
                 outcome = record_event(session, event, at=now)
@@ -115,12 +119,6 @@ def prune_receipts(session: Session, *, now: datetime, settings: WebhookSettings
             delete(WebhookReceipt).where(WebhookReceipt.received_at < cutoff).returning(WebhookReceipt.id)
         ).all()
     )
-
-
-def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
 
 
 __all__ = [

@@ -5,11 +5,25 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from leadpool.errors import InvalidInput
 from leadpool.webhooks.errors import WebhookUnauthorized
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """One item of a provider's batch that cannot be read: reported in ``rejected``, the rest stored.
+
+    Failing the whole delivery instead would have the provider retry it, identical, until it gives
+    up (SendGrid: 24 hours), losing every good event in it."""
+
+    ref: str
+    reason: str
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -79,3 +93,10 @@ def require_dict(value: Any, provider: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"{provider}: {what} must be a JSON object")
     return value
+
+
+def first_error(e: ValidationError) -> str:
+    """A pydantic error's first problem, with where it is."""
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])

@@ -23,10 +23,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from pydantic import ValidationError
 
 from leadpool.errors import InvalidInput
 from leadpool.events.schemas import EventIn
-from leadpool.webhooks.common import epoch, header, load_json, require_dict, require_fresh
+from leadpool.webhooks.common import (
+    Unusable,
+    epoch,
+    first_error,
+    header,
+    load_json,
+    require_dict,
+    require_fresh,
+)
 from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
@@ -113,37 +122,48 @@ def _type(item: dict[str, Any]) -> str | None:
     return _SIMPLE.get(str(event))
 
 
-def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
-    """One EventIn per event in the batch that says something about a person."""
+def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn | Unusable]:
+    """One EventIn per event in the batch that says something about a person; an item that cannot
+    be read is ``Unusable`` (the others are still stored)."""
     body = load_json(raw_body, NAME)
     if not isinstance(body, list):
         raise InvalidInput("sendgrid: body must be a JSON array of events")
-    out: list[EventIn] = []
+    out: list[EventIn | Unusable] = []
     for i, raw in enumerate(body):
-        item = require_dict(raw, NAME, f"event [{i}]")
-        etype = _type(item)
-        if etype is None:
-            continue
-        event_id = item.get("sg_event_id")
-        if not event_id or not item.get("email"):
-            raise InvalidInput(f"sendgrid: event [{i}] lacks sg_event_id or email")
-        detail = {
-            k: item[k]
-            for k in ("event", "type", "bounce_classification", "reason", "status", "smtp-id", "tenant_id")
-            if item.get(k) is not None
-        }
-        if item.get("status") and etype in ("hard_bounce", "soft_bounce"):
-            detail["smtp_status"] = str(item["status"])
-        out.append(
-            EventIn(
-                type=etype,
-                email=item["email"],
-                channel="email",
-                occurred_at=epoch(item.get("timestamp"), NAME, f"event [{i}] timestamp"),
-                source=NAME,
-                provider_event_id=str(event_id),
-                provider_message_id=_message_id(item.get("sg_message_id")),
-                detail=detail,
-            )
-        )
+        try:
+            event = _event(i, raw)
+        except InvalidInput as e:
+            out.append(Unusable(f"event [{i}]", e.message))
+        except ValidationError as e:
+            out.append(Unusable(f"event [{i}]", f"sendgrid: event [{i}]: {first_error(e)}"))
+        else:
+            if event is not None:
+                out.append(event)
     return out
+
+
+def _event(i: int, raw: Any) -> EventIn | None:
+    item = require_dict(raw, NAME, f"event [{i}]")
+    etype = _type(item)
+    if etype is None:
+        return None
+    event_id = item.get("sg_event_id")
+    if not event_id or not item.get("email"):
+        raise InvalidInput(f"sendgrid: event [{i}] lacks sg_event_id or email")
+    detail = {
+        k: item[k]
+        for k in ("event", "type", "bounce_classification", "reason", "status", "smtp-id", "tenant_id")
+        if item.get(k) is not None
+    }
+    if item.get("status") and etype in ("hard_bounce", "soft_bounce"):
+        detail["smtp_status"] = str(item["status"])
+    return EventIn(
+        type=etype,
+        email=item["email"],
+        channel="email",
+        occurred_at=epoch(item.get("timestamp"), NAME, f"event [{i}] timestamp"),
+        source=NAME,
+        provider_event_id=str(event_id),
+        provider_message_id=_message_id(item.get("sg_message_id")),
+        detail=detail,
+    )

@@ -28,6 +28,26 @@ TASK_MODULES: list[str] = [
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)
 
+STALLED_TASK = "queue.retry_stalled_jobs"
+# A worker beats every 10 s (procrastinate's default); a minute of silence is a dead worker
+STALLED_AFTER_SECONDS = 60
+
+
+@app.periodic(cron="*/5 * * * *", periodic_id="every-five-minutes")
+@app.task(name=STALLED_TASK, queue="housekeeping", queueing_lock=STALLED_TASK, pass_context=True)
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Put back in the queue every job whose worker died while running it; returns how many.
+
+    A worker killed mid-job (out of memory, a deploy's SIGKILL) leaves its job ``doing`` for
+    good, and a job holding a lock (refills and re-enrichment share one) would then hold up every
+    later job of that lock. The retried job starts again: each job here is idempotent.
+    """
+    manager = context.app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
+    for job in stalled:
+        await manager.retry_job(job)
+    return len(stalled)
+
 
 def connector_for(uri: str | None = None) -> procrastinate.PsycopgConnector:
     """A connector to ``uri`` (default: the configured database, starting the embedded one)."""

@@ -160,7 +160,7 @@ def test_mailgun_rejects_forged_missing_stale_and_replayed(db: Database, secrets
     with pytest.raises(WebhookUnauthorized, match="unsigned"):
         run(db, "mailgun", {}, b"not json", secrets)
     with pytest.raises(WebhookUnauthorized, match="stale"):
-        run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets, now=later(3600))
+        run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets, now=later(9 * 3600 + 1))
     run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets)
     with pytest.raises(WebhookReplay):
         run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets)
@@ -334,12 +334,21 @@ def test_old_receipts_are_pruned_only_when_replays_would_be_stale(
     db: Database, secrets: WebhookSettings
 ) -> None:
     run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets)
+    # Mailgun's signatures stay valid for 9 hours (its retries): receipts are kept for twice that
     with session_scope(db) as s:
-        assert prune_receipts(s, now=later(500), settings=secrets) == 0
-        assert prune_receipts(s, now=later(700), settings=secrets) == 1
+        assert prune_receipts(s, now=later(18 * 3600 - 60), settings=secrets) == 0
+        assert prune_receipts(s, now=later(18 * 3600 + 60), settings=secrets) == 1
     # with the receipt gone, the same delivery is still refused: its signature is stale by now
     with pytest.raises(WebhookUnauthorized, match="stale"):
-        run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets, now=later(700))
+        run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets, now=later(18 * 3600 + 60))
+
+
+def test_a_mailgun_retry_hours_later_with_the_same_signature_is_accepted(
+    db: Database, secrets: WebhookSettings
+) -> None:
+    # our first answer was a 5xx (nothing stored); Mailgun resends the delivery after 1 h, then 4 h
+    result = run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets, now=later(4 * 3600))
+    assert result.events_recorded == 1
 
 
 def test_sender_blocks_are_counted_per_sender(

@@ -110,9 +110,9 @@ def prune_receipts(session: Session, *, now: datetime, settings: WebhookSettings
 
     A delivery is refused as stale once its signed timestamp is older than the tolerance, and its
     receipt was written no earlier than (signed timestamp - tolerance), so receipts older than
-    twice the tolerance can never again be the only thing stopping a replay.
+    twice the (longest) tolerance can never again be the only thing stopping a replay.
     """
-    tolerance = (settings or WebhookSettings()).tolerance_seconds
+    tolerance = (settings or WebhookSettings()).longest_tolerance_seconds
     cutoff = now - timedelta(seconds=2 * tolerance)
     return len(
         session.execute(

@@ -58,7 +58,7 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: WebhookSettings
         signed_at = epoch(sig["timestamp"], NAME, "signature.timestamp")
     except InvalidInput as e:
         raise WebhookUnauthorized(e.message) from None
-    require_fresh(signed_at, now, secrets.tolerance_seconds, NAME)
+    require_fresh(signed_at, now, secrets.mailgun_tolerance_seconds, NAME)
     message = f"{sig['timestamp']}{sig['token']}".encode()
     given = str(sig["signature"]).lower()
     ok = False

@@ -27,6 +27,15 @@ class WebhookSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEADPOOL_WEBHOOK_", extra="ignore")
 
     tolerance_seconds: int = Field(300, ge=1, description="Max age (and clock skew) of a signed timestamp.")
+    mailgun_tolerance_seconds: int = Field(
+        32_400,
+        ge=1,
+        description=(
+            "Max age of a Mailgun signed timestamp: Mailgun retries a failed delivery for about 8 hours "
+            "(5 min, 10 min, 15 min, 1 h, 2 h, 4 h) and asks not to check freshness strictly; its "
+            "one-time token still refuses a replay."
+        ),
+    )
     sendgrid_public_keys: list[str] = Field(default_factory=list)
     mailgun_signing_keys: list[str] = Field(default_factory=list)
     postmark_basic_auth: list[str] = Field(default_factory=list)
@@ -35,3 +44,7 @@ class WebhookSettings(BaseSettings):
     instantly_secrets: list[str] = Field(default_factory=list)
     instantly_header: str = "Authorization"
     instantly_workspaces: list[str] = Field(default_factory=list)
+
+    @property
+    def longest_tolerance_seconds(self) -> int:
+        return max(self.tolerance_seconds, self.mailgun_tolerance_seconds)

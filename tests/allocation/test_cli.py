@@ -126,3 +126,7 @@ def test_bad_input_is_one_clear_line(db: Database, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "campaign 999 not found" in result.output
     result = runner.invoke(app, ["agency", "create", "A1"])
     assert result.exit_code == 2 and "already taken" in result.output
+    # a value the database cannot hold is one line too, not a traceback
+    result = runner.invoke(app, ["agency", "cancel", "99999999999999999999", "--json"])
+    assert result.exit_code == 2 and "the database refused a value" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2

@@ -96,6 +96,14 @@ def test_three_soft_bounces_in_30_days_count_as_hard(
     assert get_lead(lead).email_bounced_at == T0 + timedelta(days=20)
 
 
+def test_a_numeric_smtp_status_is_read_as_text(db: Database, world: World) -> None:
+    world.lead(email="jo@example.com")
+    out = rec(db, type="hard_bounce", email="jo@example.com", detail={"smtp_status": 550})
+    assert out.type == "hard_bounce" and "suppressed:email_bounced" in out.effects
+    huge = rec(db, type="soft_bounce", email="jo@example.com", detail={"smtp_status": 10**30})
+    assert huge.type == "soft_bounce"
+
+
 def test_a_provider_retrying_one_message_is_one_soft_bounce(db: Database, world: World) -> None:
     world.lead(email="jo@example.com")
     for attempt in range(4):  # Mailgun reports a temporary failure for every attempt

@@ -266,6 +266,11 @@ def test_bad_input_is_refused_before_the_fast_path_and_nothing_stored_changes(db
             check(s, lead_id=2**63, campaign_id=w.campaign_id, channel="email", at=T0)
         with pytest.raises(InvalidInput, match="reserve must be true or false, not 'yes'"):
             check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", reserve="yes", at=T0)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="is not between 1970 and 2999"):
+            # stored, a touch in the year 9999 broke every timeline listing it
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(year=9999))
+        with pytest.raises(InvalidInput, match="sender contains a NUL character"):
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", sender="a\x00b", at=T0)
         with pytest.raises(InvalidInput, match="idempotency_key must be a string, not int"):
             check_many(s, [CheckRequest(lid, w.campaign_id, "email", at=T0, idempotency_key=5)])  # type: ignore[arg-type]
     assert _counts(db) == before

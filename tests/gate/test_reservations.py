@@ -169,6 +169,14 @@ def test_check_many_decides_in_order_with_the_same_caps(db: Database) -> None:
 def test_bad_input_is_refused(db: Database) -> None:
     w, lid = _world(db)
     with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=T0)
+        assert d.touch_id is not None
+    with session_scope(db) as s:  # a naive instant cannot be compared with the reservation's
+        with pytest.raises(InvalidInput, match="has no time zone"):
+            cancel(s, d.touch_id, at=T0.replace(tzinfo=None))
+        with pytest.raises(InvalidInput, match="has no time zone"):
+            confirm_sent(s, d.touch_id, "m-1", at=T0.replace(tzinfo=None))
+    with session_scope(db) as s:
         with pytest.raises(InvalidInput, match="channel"):
             check(s, lead_id=lid, campaign_id=w.campaign_id, channel="fax")
         with pytest.raises(InvalidInput, match="time zone"):

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DataError
 
 from leadpool.config import get_settings
 from leadpool.db import Database, open_database
@@ -62,3 +63,6 @@ def handle_errors() -> Iterator[None]:
         yield
     except LeadpoolError as e:
         raise fail(e.message, 2 if e.status_code < 500 else 1) from e
+    except DataError as e:
+        # a value the database cannot hold (an id beyond bigint, a NUL character): bad input
+        raise fail(f"the database refused a value: {str(e.orig).splitlines()[0]}", 2) from e

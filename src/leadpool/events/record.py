@@ -168,7 +168,8 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
     category: str | None = None
     return_date: date | None = None
     if etype in ("hard_bounce", "soft_bounce"):
-        etype = classify_status(detail.get("smtp_status"), event.type)  # type: ignore[arg-type]
+        status = detail.get("smtp_status")
+        etype = classify_status(None if status is None else str(status), event.type)  # type: ignore[arg-type]
         if etype != event.type:
             detail["reported_type"] = event.type
     if etype == "soft_bounce" and event.provider_message_id:

@@ -135,6 +135,15 @@ _GENERIC_OFF_SQL = (
 )
 
 
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def _aware(at: datetime | None, what: str) -> None:
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput(f"{what} {at.isoformat()} has no time zone; give an aware instant")
+
+
 @dataclass(frozen=True)
 class CheckRequest:
     """One question to the gate: may this campaign touch this lead on this channel now?"""
@@ -160,9 +169,15 @@ class CheckRequest:
             raise InvalidInput(f"at must be a datetime with a time zone, not {type(self.at).__name__}")
         if self.at is not None and self.at.tzinfo is None:
             raise InvalidInput(f"at {self.at.isoformat()} has no time zone; give an aware instant")
+        if self.at is not None and not _EARLIEST <= self.at < _LATEST:
+            # a reservation in the year 9999 would break every timeline that lists it
+            raise InvalidInput(f"at {self.at.isoformat()} is not between 1970 and 2999")
         for name in ("sender", "idempotency_key"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise InvalidInput(f"{name} must be a string, not {type(getattr(self, name)).__name__}")
+        for name in ("sender", "idempotency_key"):
+            if "\x00" in (getattr(self, name) or ""):
+                raise InvalidInput(f"{name} contains a NUL character")
         if not isinstance(self.reserve, bool):
             raise InvalidInput(f"reserve must be true or false, not {self.reserve!r}")
         if self.sender is not None and not self.sender.strip():
@@ -1062,6 +1077,7 @@ def confirm_sent(
     """
     if not provider_message_id.strip():
         raise InvalidInput("provider_message_id is empty")
+    _aware(at, "at")
     at = at or datetime.now(UTC)
     conn = session.connection()
     row = conn.execute(
@@ -1087,6 +1103,7 @@ def confirm_sent(
 
 def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> TouchState:
     """Cancel a reserved touch so it stops counting. Idempotent; a sent touch cannot be cancelled."""
+    _aware(at, "at")
     at = at or datetime.now(UTC)
     conn = session.connection()
     row = conn.execute(

@@ -168,6 +168,33 @@ def test_an_address_event_from_an_agency_does_not_reveal_another_agencys_lead(ap
     assert d.decision == "deny" and "complained" in [r.code for r in d.reasons]
 
 
+def test_an_agency_reporting_a_reply_by_address_cannot_stop_another_agencys_lead(api, world):
+    w = world
+    lead = w.alloc_a.allocated[4]
+    email = api.admin.get_lead(lead).fields["email"]
+    reply = {
+        "type": "reply",
+        "category": "not_interested",
+        "email": email,
+        "occurred_at": MONDAY,
+        "source": "engine",
+        "provider_event_id": "r-1",
+    }
+    result = w.cb.record_event(reply)
+    assert result.lead_id is None and result.effects == [] and not result.duplicate
+    d = w.ca.check(lead, w.camp_a.id, "linkedin", at=MONDAY + timedelta(hours=1), reserve=False)
+    assert not {"replied", "cooling", "not_enrolled"} & {r.code for r in d.reasons}, d.reasons
+    # A's own report of the same id is its own event (B cannot pre-empt it, nor read it back)
+    own = w.ca.record_event({**reply, "category": "interested"})
+    assert not own.duplicate and "lead:replied" in own.effects
+    again = w.cb.record_event(reply)
+    assert again.duplicate and again.category == "not_interested"  # B's own, not A's
+    # an opt-out by address still protects the person for everyone
+    w.cb.record_event({**reply, "category": "unsubscribe", "provider_event_id": "r-2"})
+    d = w.ca.check(lead, w.camp_a.id, "linkedin", at=MONDAY + timedelta(hours=2), reserve=False)
+    assert "unsubscribed" in {r.code for r in d.reasons}
+
+
 def test_an_agency_cannot_convert_another_agencys_lead_by_address(api, world):
     w = world
     lead = w.alloc_a.allocated[3]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,7 @@ def record_event(
     at: datetime | None = None,
     settings: EventSettings | None = None,
     classifier: Classifier | None = None,
+    agency_id: int | None = None,
 ) -> EventOutcome:
     """Store ``event`` once per (source, provider_event_id) and apply its effects.
 
@@ -55,13 +56,22 @@ def record_event(
     import of that address is born suppressed. ``at`` is the arrival time (default now).
     Raises ``InvalidInput`` for an address that cannot be normalised or a hard bounce with no
     email, ``NotFound`` for an unknown ``lead_id``.
+
+    ``agency_id``: the agency reporting the event (with its own API key). Its event ids are its
+    own (another agency's cannot collide with them, nor be read through a duplicate), and a lead
+    it neither owns nor touched is affected only by what protects the person (an opt-out, a
+    bounce): a reply it reports by address cannot end another agency's enrollments.
     """
     settings = settings or get_event_settings()
     now = at or datetime.now(UTC)
     key = get_settings().resolved_secret_key()
     stored_id = stored_event_id(event.provider_event_id, key)
+    if agency_id is not None:
+        stored_id = f"agency-{agency_id}:{stored_id}"
     hold_off_imports(session)  # before the lead is looked up: a batch's leads are seen, or see this
     r = _resolve(session, event, key, classifier or default_classifier())
+    if agency_id is not None:
+        r = _within_agency(session, r, agency_id)
     # a late reply or a provider's retry about an erased person: its effects still apply, but
     # its text and provider detail (the person's words, addresses) are not kept
     erased = _erased(session, r)
@@ -99,6 +109,23 @@ def record_event(
 
     effects = _apply(session, event, r, event_id, key, settings, now)
     return EventOutcome(event_id, False, r.lead.id if r.lead else None, effects, r.type, r.category)
+
+
+def _within_agency(session: Session, r: _Resolved, agency_id: int) -> _Resolved:
+    """What an agency's report may act on: its own touches, and another agency's lead only to
+    protect the person."""
+    touch = r.touch if r.touch is not None and r.touch.agency_id == agency_id else None
+    lead = r.lead
+    protective = r.type in ("unsubscribe", "complaint", "hard_bounce", "soft_bounce") or (
+        r.type == "reply" and r.category == "unsubscribe"
+    )
+    if lead is not None and not protective and (touch is None or touch.lead_id != lead.id):
+        owner = session.execute(
+            text("SELECT agency_id FROM ownerships WHERE lead_id = :l"), {"l": lead.id}
+        ).scalar()
+        if owner != agency_id:
+            lead = None
+    return replace(r, lead=lead, touch=touch)
 
 
 def _erased(session: Session, r: _Resolved) -> bool:

@@ -28,7 +28,7 @@ def post_event(body: EventIn, session: SessionDep, caller: Caller) -> EventResul
         tenancy.lead(session, caller, body.lead_id)
     if body.campaign_id is not None:
         tenancy.campaign(session, caller, body.campaign_id)
-    outcome = record_event(session, body)
+    outcome = record_event(session, body, agency_id=None if caller.is_admin else caller.agency_id)
     if not outcome.duplicate:
         metrics.EVENTS.labels(type=outcome.type or body.type, via="api").inc()
     lead_id = outcome.lead_id

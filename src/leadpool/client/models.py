@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadpool.limits import MAX_ID
+
 Channel = Literal["email", "linkedin", "sms", "phone"]
-MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
 
 class _In(BaseModel):

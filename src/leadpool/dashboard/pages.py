@@ -22,7 +22,6 @@ from leadpool.api.auth import Principal, authenticate
 from leadpool.api.deps import database
 from leadpool.api.leadview import lead_detail
 from leadpool.api.timelineview import timeline_entries
-from leadpool.client.models import MAX_ID
 from leadpool.dashboard import queries, svg
 from leadpool.dashboard.session import (
     COOKIE,
@@ -35,6 +34,7 @@ from leadpool.dashboard.session import (
 )
 from leadpool.db import session_scope
 from leadpool.errors import NotFound
+from leadpool.limits import MAX_ID
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(

@@ -129,8 +129,8 @@ def _within_agency(session: Session, r: _Resolved, agency_id: int) -> _Resolved:
 
 
 def _erased(session: Session, r: _Resolved) -> bool:
-    if r.lead is not None and r.lead.erased_at is not None:
-        return True
+    if r.lead is not None:  # a live lead's address is never an erased one: imports refuse those
+        return r.lead.erased_at is not None
     if r.address_hmac is None:
         return False
     return bool(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leadpool.limits import EARLIEST, LATEST, MAX_ID
 
 EventType = Literal[
     "hard_bounce",
@@ -30,10 +32,6 @@ REPLY_CATEGORIES: tuple[str, ...] = ReplyCategory.__args__  # type: ignore[attr-
 Channel = Literal["email", "linkedin", "sms", "phone"]
 
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
-
-
 def _strip_nul(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "")
@@ -50,7 +48,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     type: EventType
-    lead_id: int | None = Field(None, gt=0, lt=2**63)
+    lead_id: int | None = Field(None, gt=0, lt=MAX_ID + 1)
     email: str | None = None
     phone: str | None = None
     linkedin_url: str | None = None
@@ -67,7 +65,7 @@ class EventIn(BaseModel):
     sender: str | None = None
     provider_message_id: str | None = None
     campaign_id: int | None = Field(
-        None, gt=0, lt=2**63, description="Our campaign id, when the source knows it."
+        None, gt=0, lt=MAX_ID + 1, description="Our campaign id, when the source knows it."
     )
     detail: dict[str, Any] = Field(default_factory=dict, description="smtp_status, bounce class, ...")
 
@@ -89,7 +87,7 @@ class EventIn(BaseModel):
         if v.tzinfo is None or v.utcoffset() is None:
             raise ValueError("occurred_at needs a time zone (e.g. 2025-01-01T00:00:00Z)")
         # effects add months to it (cooling, pauses): a far-future date would overflow them
-        if not _EARLIEST <= v < _LATEST:
+        if not EARLIEST <= v < LATEST:
             raise ValueError(f"occurred_at {v.isoformat()} is not between 1970 and 2999")
         return v
 

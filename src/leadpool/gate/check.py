@@ -44,6 +44,7 @@ from leadpool.gate.caps import Scope
 from leadpool.gate.policy import CHANNELS, GatePolicy, resolve
 from leadpool.gate.reasons import GateDecision, Reason, gate_error, sort_reasons
 from leadpool.gate.rules import Placement, Snapshot, placement, static_reasons
+from leadpool.limits import EARLIEST, LATEST, MAX_ID
 
 _log = logging.getLogger(__name__)
 
@@ -135,10 +136,6 @@ _GENERIC_OFF_SQL = (
 )
 
 
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
-
-
 def _aware(at: datetime | None, what: str) -> None:
     if at is not None and at.tzinfo is None:
         raise InvalidInput(f"{what} {at.isoformat()} has no time zone; give an aware instant")
@@ -161,15 +158,14 @@ class CheckRequest:
             value = getattr(self, name)
             # an id given as a string (a queue message, a form) would be accepted by SQL but miss
             # the lead's own touches and lock key in memory, which are keyed by int
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_ID:
                 raise InvalidInput(f"{name} must be a positive integer (a bigint), not {value!r}")
         if not isinstance(self.channel, str) or self.channel not in CHANNELS:
             raise InvalidInput(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
         if self.at is not None and not isinstance(self.at, datetime):
             raise InvalidInput(f"at must be a datetime with a time zone, not {type(self.at).__name__}")
-        if self.at is not None and self.at.tzinfo is None:
-            raise InvalidInput(f"at {self.at.isoformat()} has no time zone; give an aware instant")
-        if self.at is not None and not _EARLIEST <= self.at < _LATEST:
+        _aware(self.at, "at")
+        if self.at is not None and not EARLIEST <= self.at < LATEST:
             # a reservation in the year 9999 would break every timeline that lists it
             raise InvalidInput(f"at {self.at.isoformat()} is not between 1970 and 2999")
         for name in ("sender", "idempotency_key"):

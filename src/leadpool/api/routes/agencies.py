@@ -8,7 +8,8 @@ from leadpool.allocation import agencies as agency_service
 from leadpool.api.auth import new_agency_key
 from leadpool.api.deps import AdminCaller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
-from leadpool.client.models import MAX_ID, Agency, AgencyCancelled, AgencyCreate, AgencyCreated
+from leadpool.client.models import Agency, AgencyCancelled, AgencyCreate, AgencyCreated
+from leadpool.limits import MAX_ID
 from leadpool.models import Agency as AgencyRow
 
 router = APIRouter(prefix="/v1/agencies", tags=["agencies"], responses=COMMON_RESPONSES)

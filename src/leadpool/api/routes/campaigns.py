@@ -18,13 +18,13 @@ from leadpool.api import metrics, tenancy
 from leadpool.api.deps import AgencyCaller, Caller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
 from leadpool.client.models import (
-    MAX_ID,
     AllocateRequest,
     Allocation,
     Campaign,
     CampaignCreate,
     CampaignLead,
 )
+from leadpool.limits import MAX_ID
 from leadpool.models import Campaign as CampaignRow
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=COMMON_RESPONSES)

@@ -18,7 +18,8 @@ from leadpool.api.auth import Principal
 from leadpool.api.deps import Caller, SessionDep
 from leadpool.api.leadview import jsonable
 from leadpool.api.problems import COMMON_RESPONSES
-from leadpool.client.models import MAX_ID, CompanyTimeline
+from leadpool.client.models import CompanyTimeline
+from leadpool.limits import MAX_ID
 from leadpool.models import Campaign, Ownership
 from leadpool.timeline import TimelineEntry, company_timeline
 

@@ -11,7 +11,8 @@ from leadpool.allocation import campaigns as campaign_service
 from leadpool.api import tenancy
 from leadpool.api.deps import Caller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
-from leadpool.client.models import MAX_ID, EnrollmentEnded, EnrollmentEndRequest
+from leadpool.client.models import EnrollmentEnded, EnrollmentEndRequest
+from leadpool.limits import MAX_ID
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], responses=COMMON_RESPONSES)
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -15,10 +15,11 @@ from leadpool.api.deps import AdminCaller, Caller, SessionDep, database
 from leadpool.api.leadview import lead_detail
 from leadpool.api.problems import COMMON_RESPONSES
 from leadpool.api.timelineview import timeline_entries
-from leadpool.client.models import MAX_ID, ErasureResult, ImportResult, LeadDetail, Timeline
+from leadpool.client.models import ErasureResult, ImportResult, LeadDetail, Timeline
 from leadpool.errors import InvalidInput
 from leadpool.ingestion.formats import people_of
 from leadpool.ingestion.service import import_people
+from leadpool.limits import MAX_ID
 from leadpool.privacy import erase
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"], responses=COMMON_RESPONSES)

@@ -17,7 +17,6 @@ from leadpool.api import metrics, tenancy
 from leadpool.api.deps import BearerCredentials, Caller, SessionDep, authenticate_request, database
 from leadpool.api.problems import COMMON_RESPONSES, database_unreachable
 from leadpool.client.models import (
-    MAX_ID,
     CancelRequest,
     CheckBatchRequest,
     CheckBatchResult,
@@ -33,6 +32,7 @@ from leadpool.client.models import (
 from leadpool.db import session_scope
 from leadpool.errors import LeadpoolError
 from leadpool.gate.reasons import GateDecision
+from leadpool.limits import MAX_ID
 
 router = APIRouter(tags=["gate"], responses=COMMON_RESPONSES)
 TouchId = Annotated[int, Path(ge=1, le=MAX_ID)]

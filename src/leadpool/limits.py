@@ -1,0 +1,11 @@
+"""Bounds every domain applies to what it stores: ids are PostgreSQL bigints, and instants stay in
+a range every date computation can handle (a cooling period added to a year-9999 date overflows,
+and a touch stored at one broke every timeline listing it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+MAX_ID = 2**63 - 1
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive

@@ -280,3 +280,9 @@ def test_a_field_of_another_shape_rejects_its_line_not_the_import(db: Database, 
     assert result.inserted == 2
     assert [r.line_no for r in result.rejected] == [2, 3]
     assert all(r.reason.startswith("a field has an unexpected shape (") for r in result.rejected)
+    # the same person, stored, sent again in a bad shape: refused, and what was stored stays
+    before = _snapshot(db)
+    again = [json.dumps(person(1, title="New title", phone_numbers=["+1 303 555 0142"]))]
+    result = import_files(db, [_jsonl(tmp_path, again, "again.jsonl")], rejects_path=tmp_path / "r2.jsonl")
+    assert (result.inserted, result.updated, [r.line_no for r in result.rejected]) == (0, 0, [1])
+    assert _snapshot(db) == before

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from leadpool.config import get_settings
@@ -341,6 +342,15 @@ def test_old_receipts_are_pruned_only_when_replays_would_be_stale(
     # with the receipt gone, the same delivery is still refused: its signature is stale by now
     with pytest.raises(WebhookUnauthorized, match="stale"):
         run(db, "mailgun", {}, dumps(MAILGUN_BODY), secrets, now=later(18 * 3600 + 60))
+
+
+def test_a_bad_mailgun_tolerance_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_MAILGUN_TOLERANCE_SECONDS", "0")
+    with pytest.raises(ValidationError, match="mailgun_tolerance_seconds"):
+        WebhookSettings()
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_MAILGUN_TOLERANCE_SECONDS", "nine hours")
+    with pytest.raises(ValidationError, match="mailgun_tolerance_seconds"):
+        WebhookSettings()
 
 
 def test_a_mailgun_retry_hours_later_with_the_same_signature_is_accepted(

@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from leadpool.apollo.client import DEFAULT_BASE_URL, ApolloClient
-from leadpool.apollo.errors import ApolloRequestError, ApolloUnavailable, AuthError, RateLimited
+from leadpool.apollo.errors import (
+    ApolloRequestError,
+    ApolloUnavailable,
+    AuthError,
+    ChargeUncertain,
+    RateLimited,
+)
 from leadpool.apollo.fake import PLACEHOLDER_EMAIL, FakeApollo
 from leadpool.apollo.generate import generate_people
 
@@ -204,8 +210,38 @@ def test_5xx_after_every_retry_raises_unavailable(fake: FakeApollo, clock: Clock
     client = ApolloClient(KEY, base_url=fake.base_url, max_retries=1, backoff_base=0.01, sleep=clock.sleep)
     fake.fail_next(2, status=502)
     with pytest.raises(ApolloUnavailable) as err:
-        client.enrich_organization("anything.example")
-    assert err.value.endpoint == "organizations/enrich" and err.value.http_status == 502
+        client.search_people({})
+    assert err.value.endpoint == "mixed_people/api_search" and err.value.http_status == 502
+
+
+@pytest.mark.parametrize("call", ["bulk_match", "match_person", "enrich_organization"])
+def test_a_paid_call_is_never_sent_again_after_a_5xx(fake: FakeApollo, clock: Clock, call: str) -> None:
+    client = ApolloClient(KEY, base_url=fake.base_url, max_retries=3, backoff_base=0.01, sleep=clock.sleep)
+    fake.fail_next(1, status=503)
+    with pytest.raises(ChargeUncertain) as err:
+        if call == "bulk_match":
+            client.bulk_match([{"email": "a@b.example"}])
+        elif call == "match_person":
+            client.match_person(email="a@b.example")
+        else:
+            client.enrich_organization("anything.example")
+    assert err.value.http_status == 503 and "may have charged" in str(err.value)
+    assert sum(fake.requests.values()) == 1 and clock.sleeps == []
+
+
+def test_a_paid_call_is_retried_after_a_429(fake: FakeApollo, clock: Clock) -> None:
+    client = ApolloClient(KEY, base_url=fake.base_url, max_retries=3, backoff_base=0.01, sleep=clock.sleep)
+    fake.fail_next(1, status=429, retry_after="1")
+    client.enrich_organization("anything.example")
+    assert fake.count("organizations/enrich") == 2
+
+
+def test_a_paid_call_is_retried_when_it_never_reached_apollo(clock: Clock) -> None:
+    with FakeApollo() as gone:
+        url = gone.base_url
+    client = ApolloClient(KEY, base_url=url, max_retries=2, backoff_base=0.01, sleep=clock.sleep)
+    with pytest.raises(ApolloUnavailable, match="cannot reach Apollo after 3 attempts"):
+        client.bulk_match([{"email": "a@b.example"}])
 
 
 def test_unreachable_server_raises_unavailable(clock: Clock) -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 
+from leadpool.allocation.refill import spent_today
 from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.enrich import enrich_people, search_and_enrich
-from leadpool.apollo.errors import ApolloUnavailable
+from leadpool.apollo.errors import ChargeUncertain
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people, person_to_teaser
 from leadpool.db import Database, session_scope
@@ -268,14 +269,18 @@ def test_an_outage_mid_run_keeps_what_was_bought_and_reports_its_credits(
     sleeps: list[float] = []
     client = ApolloClient(KEY, base_url=fake.base_url, max_retries=1, backoff_base=0.001, sleep=sleeps.append)
     candidates = [{"id": p["id"]} for p in people[100:115]]
-    fake.fail_next(2, status=503, after=1)  # the first bulk call works, the second never does
-    with pytest.raises(ApolloUnavailable) as err:
+    fake.fail_next(1, status=503, after=1)  # the first bulk call works, the second gets a 503
+    with pytest.raises(ChargeUncertain) as err:
         enrich_people(db, client, candidates, max_age=MONTHS_6, credit_budget=None)
+    # the paid call that failed is not sent again (Apollo may have charged for it): it is booked
+    # at its worst case, 5 credits, so the day's budget cannot be overspent
+    assert fake.count("people/bulk_match") == 2
     partial = err.value.partial
     assert partial is not None and partial.stop_reason == "error"
-    assert partial.credits_consumed == 10 and len(partial.new_lead_ids) == 10
+    assert partial.credits_consumed == 15 and len(partial.new_lead_ids) == 10
     with session_scope(db) as s:
-        assert s.scalar(select(func.count()).select_from(RawPayload)) == 1
+        assert s.scalar(select(func.count()).select_from(RawPayload)) == 2
+        assert spent_today(s, datetime.now(UTC)) == 15
     # a rerun after the outage pays only for the five still missing
     rerun = enrich_people(db, client, candidates, max_age=MONTHS_6, credit_budget=None)
     assert rerun.requested == 5 and rerun.skipped_already_fresh == 10

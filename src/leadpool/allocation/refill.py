@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from leadpool.allocation import pool
 from leadpool.allocation.icp import to_apollo_search
 from leadpool.allocation.settings import get_allocation_settings
-from leadpool.apollo.errors import ApolloUnavailable, RateLimited
+from leadpool.apollo.errors import ApolloUnavailable, ChargeUncertain, RateLimited
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.errors import LeadpoolError
@@ -103,7 +103,10 @@ def _json(obj: Any) -> str:
 
 def is_transient(exc: BaseException) -> bool:
     """A 429, a 5xx or a network failure: worth trying again later (the client has already
-    retried a few times within the call; this is the slower, job-level backoff)."""
+    retried a few times within the call; this is the slower, job-level backoff). A paid call that
+    may have been charged is not: running the job again would buy the same people again."""
+    if isinstance(exc, ChargeUncertain):
+        return False
     if isinstance(exc, RateLimited | ApolloUnavailable | httpx.TransportError):
         return True
     status = getattr(exc, "http_status", None)

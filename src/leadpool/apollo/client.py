@@ -29,7 +29,14 @@ from typing import Any, Self
 import httpx
 import orjson
 
-from leadpool.apollo.errors import ApolloError, ApolloRequestError, ApolloUnavailable, AuthError, RateLimited
+from leadpool.apollo.errors import (
+    ApolloError,
+    ApolloRequestError,
+    ApolloUnavailable,
+    AuthError,
+    ChargeUncertain,
+    RateLimited,
+)
 from leadpool.config import Settings, get_settings
 
 __all__ = [
@@ -62,6 +69,8 @@ IDENTITY_FIELDS = frozenset(
         "linkedin_url",
     }
 )
+# failures that prove the request never reached Apollo: the only ones a paid call is retried after
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 KEPT_HEADERS = (
     "content-type",
     "retry-after",
@@ -304,6 +313,7 @@ class ApolloClient:
             "people/match",
             body,
             credits=lambda d: 1.0 if isinstance(d, dict) and d.get("person") else 0.0,
+            paid=True,
         )
         person = response.data.get("person") if isinstance(response.data, dict) else None
         return MatchResult(response, person if isinstance(person, dict) else None)
@@ -324,7 +334,7 @@ class ApolloClient:
             body: dict[str, Any] = {"details": chunk}
             if reveal_personal_emails:
                 body["reveal_personal_emails"] = True
-            response = self._call("POST", "people/bulk_match", body, credits=_bulk_credits)
+            response = self._call("POST", "people/bulk_match", body, credits=_bulk_credits, paid=True)
             data = response.data if isinstance(response.data, dict) else {}
             got = data.get("matches")
             if not isinstance(got, list):
@@ -347,6 +357,7 @@ class ApolloClient:
             "organizations/enrich",
             {"domain": domain},
             credits=lambda d: 1.0 if isinstance(d, dict) and d.get("organization") else 0.0,
+            paid=True,
         )
         org = response.data.get("organization") if isinstance(response.data, dict) else None
         return OrganizationResult(response, org if isinstance(org, dict) and org else None)
@@ -360,7 +371,11 @@ class ApolloClient:
         params: dict[str, Any],
         *,
         credits: Callable[[Any], float | None],
+        paid: bool = False,
     ) -> ApolloResponse:
+        """One call, retried on 429, 5xx and network errors; a paid call only when Apollo surely
+        never processed it (a 429, a connection never made): any other failure of a paid call
+        raises ChargeUncertain at once, since calling again would pay again."""
         url = f"{self.base_url}/{endpoint}"
         headers = {
             "x-api-key": self._api_key,
@@ -383,6 +398,14 @@ class ApolloClient:
                         headers={**headers, "content-type": "application/json"},
                     )
             except httpx.TransportError as e:
+                if paid and not isinstance(e, _NEVER_SENT):
+                    raise ChargeUncertain(
+                        f"no answer to a paid call ({type(e).__name__}: {e}); not sent again, since "
+                        "Apollo may have charged for it",
+                        endpoint=endpoint,
+                        url=url,
+                        request=params,
+                    ) from e
                 if attempt > self.max_retries:
                     raise ApolloUnavailable(
                         f"cannot reach Apollo after {attempt} attempts: {type(e).__name__}: {e}",
@@ -394,6 +417,15 @@ class ApolloClient:
             kept = {k: resp.headers[k] for k in KEPT_HEADERS if k in resp.headers}
             status = resp.status_code
             text = resp.text
+            if paid and status >= 500:
+                raise ChargeUncertain(
+                    f"HTTP {status} to a paid call: {_message(text)}; not sent again, since Apollo may "
+                    "have charged for it",
+                    endpoint=endpoint,
+                    url=url,
+                    request=params,
+                    http_status=status,
+                )
             if status == 429 or status >= 500:
                 if attempt > self.max_retries:
                     cls = RateLimited if status == 429 else ApolloUnavailable

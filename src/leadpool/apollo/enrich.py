@@ -28,13 +28,14 @@ from typing import Any
 from sqlalchemy import text
 
 from leadpool.apollo.client import BULK_MATCH_MAX, IDENTITY_FIELDS, ApolloClient, ApolloResponse
-from leadpool.apollo.errors import ApolloError
+from leadpool.apollo.errors import ApolloError, ChargeUncertain
 from leadpool.db import Database, session_scope
 from leadpool.ingestion import Rejection, import_people
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
 from leadpool.models import RawPayload
+from leadpool.privacy.erase import redact_people
 
-__all__ = ["EnrichResult", "enrich_people", "search_and_enrich", "store_response"]
+__all__ = ["EnrichResult", "enrich_people", "search_and_enrich", "store_lost_call", "store_response"]
 
 BULK_ENDPOINT = "people/bulk_match"
 SEARCH_ENDPOINT = "mixed_people/api_search"
@@ -47,12 +48,26 @@ _FRESH_SQL = text(
             AND enriched_at > :cutoff) AS fresh
     FROM leads
     WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)
+    UNION ALL
+    -- bought within max_age under this id, whatever lead it went to (a person Apollo holds under
+    -- two ids is merged into the lead that has the other one)
+    SELECT x, NULL, NULL, false, true FROM unnest(CAST(:ids AS text[])) AS x
+    WHERE EXISTS (SELECT 1 FROM raw_payloads r WHERE r.apollo_person_ids @> jsonb_build_array(x)
+                  AND r.endpoint IN ('people/bulk_match', 'people/match') AND r.fetched_at > :cutoff)
     """
 )
 _EXISTING_SQL = text(
     "SELECT id FROM leads WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)"
 )
-_IN_POOL_SQL = text("SELECT apollo_id FROM leads WHERE apollo_id = ANY(:ids)")
+# held by a lead, or bought before under this id (a second Apollo id for a person the pool holds)
+_IN_POOL_SQL = text(
+    """
+    SELECT x FROM unnest(CAST(:ids AS text[])) AS x
+    WHERE EXISTS (SELECT 1 FROM leads l WHERE l.apollo_id = x)
+       OR EXISTS (SELECT 1 FROM raw_payloads r WHERE r.apollo_person_ids @> jsonb_build_array(x)
+                  AND r.endpoint IN ('people/bulk_match', 'people/match'))
+    """
+)
 
 
 @dataclass
@@ -116,6 +131,34 @@ def store_response(db: Database, response: ApolloResponse, apollo_person_ids: li
             body=response.body,
             body_sha256=hashlib.sha256(response.body.encode()).hexdigest(),
             apollo_person_ids=apollo_person_ids,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def store_lost_call(db: Database, error: ChargeUncertain, worst_case_credits: float) -> int:
+    """Book a paid call whose answer was lost, at its worst-case cost; returns the row id. Commits.
+
+    It is a ``raw_payloads`` row like any purchase (the day's budget sums those), with the request
+    sent, an empty body (nothing was received) and the failure under ``response_headers._leadpool``.
+    """
+    with session_scope(db) as session:
+        row = RawPayload(
+            endpoint=error.endpoint,
+            source_name=error.url,
+            fetched_at=datetime.now(UTC),
+            credits_consumed=Decimal(str(worst_case_credits)),
+            request=error.request,
+            response_headers={
+                "_leadpool": {
+                    "outcome": "no usable answer; charged at most the credits booked",
+                    "error": str(error),
+                }
+            },
+            body="",
+            body_sha256=hashlib.sha256(b"").hexdigest(),
+            apollo_person_ids=None,
         )
         session.add(row)
         session.flush()
@@ -244,7 +287,16 @@ class _Enricher:
         return True
 
     def _bulk(self, chunk: Sequence[_Candidate]) -> None:
-        result = self.client.bulk_match([c.detail for c in chunk])
+        try:
+            result = self.client.bulk_match([c.detail for c in chunk])
+        except ChargeUncertain as e:
+            # Apollo may have charged for this call: the day's budget counts the worst case
+            worst = self.credits_per_record * len(chunk)
+            store_lost_call(self.db, e, worst)
+            self.result.bulk_calls += 1
+            self.result.requested += len(chunk)
+            self.result.credits_consumed += worst
+            raise
         response = result.responses[0]
         self.result.bulk_calls += 1
         self.result.requested += len(chunk)
@@ -253,21 +305,23 @@ class _Enricher:
         self.result.not_found += len(chunk) - len(matched)
         people = [m for _c, m in matched]
         existing = self._existing_lead_ids(people)
-        try:
-            imported = import_people(
-                self.db,
-                people,
-                endpoint=BULK_ENDPOINT,
-                raw_body=response.body,
-                source_name=response.url,
-                credits_consumed=response.credits_consumed,
-                request=response.request,
-                response_headers=response.headers,
-            )
-        except Exception:
-            # the credits are spent: keep the response even if the import could not use it
-            store_response(self.db, response, [str(p.get("id")) for p in people])
-            raise
+        # the credits are spent: the response is kept first, whatever the import makes of it
+        raw_id = store_response(self.db, response, [str(p.get("id")) for p in people if p.get("id")])
+        imported = import_people(
+            self.db,
+            people,
+            endpoint=BULK_ENDPOINT,
+            raw_body=response.body,
+            source_name=response.url,
+            credits_consumed=response.credits_consumed,
+            request=response.request,
+            response_headers=response.headers,
+            raw_payload_id=raw_id,
+        )
+        erased = [people[r.index] for r in imported.rejected if r.reason == "erased person"]
+        if erased:  # bought under another identity (a second Apollo id): kept out of what we store
+            with session_scope(self.db) as session:
+                redact_people(session, raw_id, erased)
         for r in imported.rejected:
             cand = matched[r.index][0] if 0 <= r.index < len(matched) else None
             self.result.rejected.append(Rejection(index=cand.index if cand else r.index, reason=r.reason))

@@ -46,3 +46,21 @@ class ApolloRequestError(ApolloError):
     """Apollo rejected the request itself (400/404/422), or we refused to send it."""
 
     status_code = 422
+
+
+class ChargeUncertain(ApolloError):
+    """A paid call failed after it may have reached Apollo (a read timeout, a dropped connection,
+    a 5xx): Apollo may have charged for an answer we never got, so it is not sent again.
+
+    Carries what was sent (``url``, ``request``) so the caller can book the worst case against the
+    day's budget; calling again would pay again ("charged again on repeat calls", apollo.md 3).
+    """
+
+    status_code = 503
+
+    def __init__(
+        self, message: str, *, endpoint: str, url: str, request: Any, http_status: int | None = None
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, http_status=http_status)
+        self.url = url
+        self.request = request

@@ -49,6 +49,7 @@ def import_people(
     credits_consumed: Decimal | float | None = None,
     request: dict[str, Any] | None = None,
     response_headers: dict[str, Any] | None = None,
+    raw_payload_id: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> ImportResult:
     """Upsert Apollo person objects into the pool and keep the response they came in.
@@ -59,7 +60,8 @@ def import_people(
     (each API call is a separate purchase). People are merged into existing leads by Apollo id,
     email or LinkedIn URL; ``enriched_at`` is set to now. ``lead_ids`` in the result holds the lead
     id of each accepted person in input order; ``rejected`` gives the index and reason of the others.
-    Commits per batch.
+    Commits per batch. ``raw_payload_id``: the response is already stored (a purchase is kept
+    before its people are imported, so no refused person can lose it); the leads are linked to it.
     """
     items = list(people)
     raw = None
@@ -72,6 +74,8 @@ def import_people(
             credits_consumed=credits_consumed,
             request=request,
             response_headers=response_headers,
+            written=raw_payload_id is not None,
+            id=raw_payload_id,
         )
     records: list[SourceRecord] = [
         SourceRecord(index=i, line_no=None, person=p, raw=raw) for i, p in enumerate(items)

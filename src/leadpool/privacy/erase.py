@@ -199,6 +199,26 @@ def _identifiers(lead: Lead) -> set[str]:
     return {v.lower() for v in found if v}
 
 
+def redact_people(session: Session, payload_id: int, people: list[dict[str, Any]]) -> None:
+    """Take erased people out of one stored payload that also carries others (or only its
+    envelope: the credits it cost stay on the row), e.g. a paid response naming an erased person
+    under an identity the pool did not know (a second Apollo id)."""
+    payload = session.execute(
+        select(RawPayload).where(RawPayload.id == payload_id).with_for_update()
+    ).scalar()
+    if payload is None:
+        return
+    now = datetime.now(UTC)
+    for person in people:
+        apollo_id = person.get("id") if isinstance(person.get("id"), str) else None
+        found = {
+            apollo_id,
+            _normalised(normalize_email, person.get("email")),
+            _normalised(normalize_linkedin_url, person.get("linkedin_url")),
+        }
+        _redact_payload(payload, apollo_id, {v.lower() for v in found if v}, now, shared=True)
+
+
 def _payloads_shared_with_others(session: Session, lead_id: int, payload_ids: list[int]) -> set[int]:
     """Payloads the importer also linked to other leads: those must be edited, not tombstoned."""
     if not payload_ids:

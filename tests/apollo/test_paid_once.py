@@ -1,0 +1,147 @@
+"""Nothing is paid for twice, and nothing paid for is lost: the enrichment edge cases.
+
+Apollo charges again for a repeat call (apollo.md 3), so a paid call whose answer was lost is
+booked at its worst case and not sent again; a person Apollo holds under a second id is bought
+once; and a paid response is kept whatever the import makes of the people in it.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from leadpool.allocation.refill import TransientRetry, is_transient, spent_today
+from leadpool.apollo.client import ApolloClient
+from leadpool.apollo.enrich import enrich_people, search_and_enrich
+from leadpool.apollo.errors import ChargeUncertain
+from leadpool.apollo.fake import FakeApollo
+from leadpool.apollo.generate import generate_people
+from leadpool.db import Database, session_scope
+from leadpool.ingestion import import_people
+from leadpool.privacy.erase import erase
+
+KEY = "paid-once-key"
+MONTHS_3 = timedelta(days=90)
+
+
+class LateBulkMatch(FakeApollo):
+    """Apollo answers (and charges for) the first bulk_match after the client stopped waiting."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._late = threading.Event()
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: Any) -> Any:
+        out = super().handle(method, path, query, headers, body)
+        if path.endswith("people/bulk_match") and not self._late.is_set():
+            self._late.set()
+            time.sleep(1.0)
+        return out
+
+
+def _people(n: int, seed: int) -> list[dict[str, Any]]:
+    return [p for p in generate_people(80, seed, duplicate_rate=0.0) if p["email"] and p["linkedin_url"]][:n]
+
+
+def _client(fake: FakeApollo, **kwargs: Any) -> ApolloClient:
+    return ApolloClient(KEY, base_url=fake.base_url, sleep=lambda s: None, rng=random.Random(1), **kwargs)
+
+
+def _paid(db: Database) -> tuple[int, float]:
+    with session_scope(db) as s:
+        n, credits = s.execute(
+            text(
+                "SELECT count(*), coalesce(sum(credits_consumed), 0) FROM raw_payloads "
+                "WHERE endpoint = 'people/bulk_match'"
+            )
+        ).one()
+    return int(n), float(credits)
+
+
+def test_a_paid_call_that_timed_out_is_booked_and_not_bought_again(db: Database) -> None:
+    people = _people(2, 7)
+    with LateBulkMatch(people=people, api_key=KEY) as fake:
+        client = _client(fake, timeout=0.3, backoff_base=0.001)
+        with pytest.raises(ChargeUncertain) as err:
+            enrich_people(db, client, [{"id": p["id"]} for p in people], max_age=MONTHS_3, credit_budget=None)
+        charged, calls = fake.credits_charged, fake.count("people/bulk_match")
+    assert calls == 1 and charged == 2
+    assert err.value.partial.credits_consumed == 2
+    with session_scope(db) as s:
+        assert spent_today(s, datetime.now(UTC)) == 2  # the day's budget knows what may have been paid
+        headers, body = s.execute(text("SELECT response_headers, body FROM raw_payloads")).one()
+    assert body == "" and "ReadTimeout" in headers["_leadpool"]["error"]
+    # the refill job is not retried either: a retry would buy the same people again
+    assert not is_transient(err.value)
+
+    class Job:
+        attempts = 0
+
+    assert TransientRetry().get_retry_decision(exception=err.value, job=Job()) is None  # type: ignore[arg-type]
+
+
+def test_a_person_apollo_holds_under_a_second_id_is_bought_once(db: Database) -> None:
+    (person,) = _people(1, 11)
+    twin = copy.deepcopy(person)
+    twin["id"] = "f" * 24  # Apollo's duplicate record of the same person
+    with FakeApollo(people=[person, twin], api_key=KEY) as fake:
+        client = _client(fake)
+        runs = [
+            search_and_enrich(db, client, {}, want=5, max_pages=1, max_age=MONTHS_3, credit_budget=None)
+            for _ in range(3)
+        ]
+        # and enriching by the second id within max_age: bought already
+        again = enrich_people(db, client, [{"id": twin["id"]}], max_age=MONTHS_3, credit_budget=None)
+        charged = fake.credits_charged
+    with session_scope(db) as s:
+        assert s.execute(text("SELECT count(*) FROM leads")).scalar_one() == 1
+    assert charged == 2  # the first run buys both records (unknowable up front), later runs nothing
+    assert [r.requested for r in runs] == [2, 0, 0] and runs[2].skipped_in_pool == 2
+    assert again.requested == 0 and again.skipped_already_fresh == 1
+
+
+def test_a_paid_response_naming_an_erased_person_keeps_the_others(db: Database) -> None:
+    gone, other = _people(2, 5)
+    twin = copy.deepcopy(gone)
+    twin["id"] = "e" * 24  # Apollo's second record of the person we erased
+    lead_id = import_people(db, [gone], endpoint="people/match").lead_ids[0]
+    with session_scope(db) as s:
+        erase(s, lead_id, actor="dpo")
+    with FakeApollo(people=[twin, other], api_key=KEY) as fake:
+        result = search_and_enrich(
+            db, _client(fake), {}, want=5, max_pages=1, max_age=MONTHS_3, credit_budget=None
+        )
+        charged = fake.credits_charged
+    assert [r.reason for r in result.rejected] == ["erased person"]
+    assert _paid(db) == (1, charged)
+    with session_scope(db) as s:
+        body, ids = s.execute(
+            text("SELECT body, apollo_person_ids FROM raw_payloads WHERE endpoint = 'people/bulk_match'")
+        ).one()
+        linked = s.execute(
+            text(
+                "SELECT count(*) FROM lead_raw_payloads lr JOIN leads l ON l.id = lr.lead_id WHERE l.apollo_id = :a"
+            ),
+            {"a": other["id"]},
+        ).scalar_one()
+    assert other["id"] in body and gone["email"] not in body and twin["id"] not in body
+    assert ids == [other["id"]] and linked == 1
+
+
+def test_a_paid_response_is_kept_when_its_only_person_is_refused(db: Database) -> None:
+    person = copy.deepcopy(_people(1, 3)[0])
+    person["headline"] = "VP Sales\x00"  # PostgreSQL cannot store NUL in text
+    with FakeApollo(people=[person], api_key=KEY) as fake:
+        result = enrich_people(
+            db, _client(fake), [{"id": person["id"]}], max_age=MONTHS_3, credit_budget=None
+        )
+        charged = fake.credits_charged
+    assert len(result.rejected) == 1 and charged == 1
+    assert _paid(db) == (1, 1.0)

@@ -8,9 +8,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from leadpool.allocation.release import ReleaseResult, release_agency
+from leadpool.allocation.release import AGENCY_LEADS_SQL, ReleaseResult, release_agency
 from leadpool.errors import Conflict, InvalidInput, NotFound
 from leadpool.models import Agency
+from leadpool.pool.locks import lock_leads_where
 
 
 def get_agency(session: Session, agency_id: int) -> Agency:
@@ -52,6 +53,12 @@ def cancel_agency(
     :func:`leadpool.allocation.release.release_agency`).
     """
     at = at or datetime.now(UTC)
+    # the lock order (leads, then campaigns, then the agency: allocation locks a campaign before
+    # its agency, events a lead before a campaign), so none of them deadlocks with a cancel
+    lock_leads_where(session, AGENCY_LEADS_SQL, {"a": agency_id})
+    session.execute(
+        text("SELECT id FROM campaigns WHERE agency_id = :a ORDER BY id FOR NO KEY UPDATE"), {"a": agency_id}
+    )
     done = session.execute(
         update(Agency)
         .where(Agency.id == agency_id, Agency.status == "active")

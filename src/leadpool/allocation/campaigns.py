@@ -20,6 +20,7 @@ from leadpool.allocation.icp import ICP, parse_icp
 from leadpool.allocation.rest import REST_CTES, rest_params
 from leadpool.errors import Conflict, InvalidInput, NotFound
 from leadpool.models import CHANNELS, Agency, Campaign
+from leadpool.pool.locks import lock_leads, lock_leads_where
 
 # target status -> the statuses it may be reached from
 _MOVES: dict[str, tuple[str, ...]] = {
@@ -146,6 +147,13 @@ def finish_campaign(
     """-> finished (final). Its active enrollments end; the agency keeps the leads, so its other
     campaigns can re-use them."""
     at = at or datetime.now(UTC)
+    # its leads before the campaign row (leadpool.pool.locks): an event locks a lead, then may
+    # pause its campaign
+    lock_leads_where(
+        session,
+        "SELECT lead_id FROM enrollments WHERE campaign_id = :c AND status = 'active'",
+        {"c": campaign_id},
+    )
     campaign = _move(session, campaign_id, "finish", at, finished_at=at)
     session.execute(
         text(
@@ -208,6 +216,7 @@ def end_enrollment(
         raise InvalidInput(f"reason: {reason!r} is not one of {', '.join(ENROLLMENT_END_REASONS)}")
     at = at or datetime.now(UTC)
     get_campaign(session, campaign_id)
+    lock_leads(session, [lead_id])
     params: dict[str, Any] = {"c": campaign_id, "l": lead_id, "at": at, "actor": actor}
     params |= {"why": reason.replace("_", " ")} | rest_params(at, reason)
     row = session.execute(

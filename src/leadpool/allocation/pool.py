@@ -186,7 +186,9 @@ def claim_companies(
         session.execute(
             text(
                 "SELECT c FROM unnest(CAST(:cids AS bigint[])) AS t(c) "
-                "WHERE pg_try_advisory_xact_lock(:ns, c::int)"
+                # the two-int key form: ids past 2^31 share a key with a lower one, which at worst
+                # skips a company this round (a try-lock that fails), never claims it twice
+                "WHERE pg_try_advisory_xact_lock(:ns, CAST(c % 2147483648 AS int))"
             ),
             {"cids": company_ids, "ns": COMPANY_CLAIM_LOCK},
         ).scalars()

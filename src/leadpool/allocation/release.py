@@ -15,6 +15,13 @@ from sqlalchemy.orm import Session
 
 from leadpool.allocation.rest import REST_CTES, rest_params
 from leadpool.allocation.settings import get_allocation_settings
+from leadpool.pool.locks import lock_leads_where
+
+# the leads a release changes: its enrolled and its owned ones
+AGENCY_LEADS_SQL = (
+    "SELECT lead_id FROM enrollments WHERE agency_id = :a AND status = 'active' "
+    "UNION SELECT lead_id FROM ownerships WHERE agency_id = :a"
+)
 
 
 @dataclass
@@ -37,6 +44,7 @@ def release_agency(
     """
     quarantine_until = at + timedelta(days=get_allocation_settings().quarantine_days)
     params = {"a": agency_id, "at": at, "actor": actor}
+    lock_leads_where(session, AGENCY_LEADS_SQL, {"a": agency_id})
     ended = session.execute(
         text(
             """

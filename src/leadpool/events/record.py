@@ -21,6 +21,7 @@ from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.models import Event, Lead, Suppression, Touch
+from leadpool.pool.locks import lock_leads
 
 _CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "phone": "phone", "linkedin": "linkedin"}
 
@@ -107,7 +108,7 @@ def record_event(
         ).one()
         return EventOutcome(existing.id, True, existing.lead_id, [], existing.type, existing.category)
 
-    effects = _apply(session, event, r, event_id, key, settings, now)
+    effects = _apply(session, event, r, event_id, key, settings, now, agency_id)
     return EventOutcome(event_id, False, r.lead.id if r.lead else None, effects, r.type, r.category)
 
 
@@ -272,14 +273,25 @@ def _apply(
     key: bytes,
     settings: EventSettings,
     now: datetime,
+    agency_id: int | None,
 ) -> list[str]:
     effects: list[str] = []
+    # the agency a conversion happened with: the one reporting it, else the one whose touch it names
+    converter = agency_id if agency_id is not None else (r.touch.agency_id if r.touch else None)
     lead = r.lead
     lead_id = lead.id if lead else None
     t = event.occurred_at
+    # one writer per lead at a time, so "latest reply" and history rows stay consistent; the leads
+    # sharing the address an opt-out or bounce names are locked with it, all in id order (the
+    # order release and cancel lock in: leadpool.pool.locks)
+    locked: set[int] = set()
     if lead is not None and r.type not in ("delivered", "opened", "clicked", "sender_block"):
-        # one writer per lead at a time, so "latest reply" and history rows stay consistent
-        session.execute(select(Lead.id).where(Lead.id == lead.id).with_for_update(key_share=True))
+        locked.add(lead.id)
+    if r.type in ("hard_bounce", "soft_bounce", "complaint", "unsubscribe") or (
+        r.type == "reply" and r.category == "unsubscribe"
+    ):
+        locked.update(fx.address_holders(session, r.addresses, exclude=None))
+    lock_leads(session, locked)
 
     if r.type == "hard_bounce":
         effects += _hard_bounce(session, r, event_id, key, t)
@@ -302,6 +314,10 @@ def _apply(
         effects += _opt_out(session, r, event_id, key, t, now, settings, complaint=r.type == "complaint")
     elif r.type == "reply":
         effects += _reply(session, r, event_id, key, t, now, settings)
+    elif r.type == "converted" and lead_id is not None and converter not in (None, _owner(session, lead_id)):
+        # converted with an agency that no longer holds the lead (it was released since, and
+        # another agency may hold it now): that agency's news, not the current owner's
+        effects.append("conversion:not_owner")
     elif r.type == "converted" and lead_id is not None:
         if fx.mark_since(session, lead_id, "converted_at", t):
             effects.append("lead:converted")
@@ -312,6 +328,13 @@ def _apply(
     if lead is not None and effects:
         session.expire(lead)
     return effects
+
+
+def _owner(session: Session, lead_id: int) -> int | None:
+    owner = session.execute(
+        text("SELECT agency_id FROM ownerships WHERE lead_id = :l"), {"l": lead_id}
+    ).scalar()
+    return int(owner) if owner is not None else None
 
 
 def _hard_bounce(session: Session, r: _Resolved, event_id: int, key: bytes, t: datetime) -> list[str]:

@@ -1,0 +1,31 @@
+"""The order writers lock a lead's rows in, so that no two of them wait on each other in a cycle.
+
+Everything that changes leads together with their enrollments or ownerships (events, release,
+finishing a campaign, ending an enrollment, cancelling an agency) first locks the lead rows, in id
+order, and only then their enrollments, ownerships and campaigns. Allocation never waits on a
+lead row (it skips locked ones), and the gate takes no row locks, so neither joins a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+
+def lock_leads(session: Session, lead_ids: Iterable[int]) -> None:
+    """Lock these leads' rows (FOR NO KEY UPDATE), lowest id first."""
+    ids = sorted({int(i) for i in lead_ids})
+    if ids:
+        session.execute(
+            text("SELECT id FROM leads WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"), {"ids": ids}
+        )
+
+
+def lock_leads_where(session: Session, lead_ids_sql: str, params: Mapping[str, Any]) -> None:
+    """Lock the rows of the leads a subquery names (``SELECT lead_id FROM ...``), lowest id first."""
+    session.execute(
+        text(f"SELECT id FROM leads WHERE id IN ({lead_ids_sql}) ORDER BY id FOR NO KEY UPDATE"), dict(params)
+    )

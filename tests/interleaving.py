@@ -1,0 +1,96 @@
+"""Deterministic interleavings of two real sessions: pause one right before a given statement,
+wait until another backend is blocked on a lock, then let the first go on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from leadpool.db import Database
+
+
+class PauseBefore:
+    """The first statement of ``session`` whose text contains ``marker`` sets ``reached`` and
+    waits for ``go`` before it runs."""
+
+    def __init__(self, session: Session, marker: str) -> None:
+        self.marker = marker
+        self.reached = threading.Event()
+        self.go = threading.Event()
+        self.done = False
+        event.listen(session.connection(), "before_cursor_execute", self._hook)
+
+    def _hook(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not self.done and self.marker in statement:
+            self.done = True
+            self.reached.set()
+            assert self.go.wait(30), "never released"
+
+
+def backend_pid(session: Session) -> int:
+    return int(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def wait_until_lock_waiting(db: Database, pid: int, timeout: float = 10.0) -> None:
+    """Until backend ``pid`` waits on a heavyweight lock (a row's transaction, an advisory lock)."""
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as c:
+        while time.monotonic() < deadline:
+            waiting = c.execute(
+                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar()
+            c.commit()
+            if waiting == "Lock":
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"backend {pid} never blocked on a lock")
+
+
+class Runner(threading.Thread):
+    """``fn()`` in a thread, keeping its result or exception."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self.fn = fn
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn()
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+
+
+def interleave(
+    db: Database,
+    first: Callable[[Session], None],
+    marker: str,
+    second: Callable[[Session], None],
+) -> tuple[BaseException | None, BaseException | None]:
+    """Run ``first`` until just before its statement containing ``marker``, then ``second`` until
+    it blocks on a lock ``first`` holds, then let both finish; each commits. Their errors."""
+    s1 = db.sessionmaker()
+    pause = PauseBefore(s1, marker)
+    t1 = Runner(lambda: (first(s1), s1.commit()))
+    t1.start()
+    assert pause.reached.wait(10), f"never reached {marker!r}"
+    s2 = db.sessionmaker()
+    pid2 = backend_pid(s2)
+    t2 = Runner(lambda: (second(s2), s2.commit()))
+    t2.start()
+    try:
+        wait_until_lock_waiting(db, pid2)
+    finally:
+        pause.go.set()
+        t1.join(30)
+        t2.join(30)
+        for s in (s1, s2):
+            s.rollback()
+            s.close()
+    return t1.error, t2.error

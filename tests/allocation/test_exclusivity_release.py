@@ -199,3 +199,28 @@ def test_cancelling_an_agency_cancels_its_live_reservations(db: Database) -> Non
         # the send the cancelled agency was about to make is refused
         with pytest.raises(Conflict, match="is cancelled; it cannot be confirmed"):
             confirm_sent(s, d.touch_id, "msg-1", at=SEND + timedelta(minutes=2))
+
+
+def test_a_lead_moved_to_another_agencys_company_starts_no_new_campaign(
+    db: Database, company_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADPOOL_REFILL_ENABLED", "false")
+    with session_scope(db) as s:
+        x, y = make_company(s), make_company(s)
+        mover, stays = make_leads(s, 1, company_id=x)[0], make_leads(s, 1, company_id=x)[0]
+        at_y = make_leads(s, 1, company_id=y)[0]
+        a, b = make_agency(s), make_agency(s)
+        first_a = make_campaign(s, a)
+        campaign_b = make_campaign(s, b)
+    with session_scope(db) as s:
+        assert sorted(allocate(s, first_a, 2, at=NOW).lead_ids) == sorted([mover, stays])
+        assert allocate(s, campaign_b, 1, at=NOW).lead_ids == [at_y]
+        s.execute(text("UPDATE enrollments SET status = 'ended' WHERE campaign_id = :c"), {"c": first_a})
+        # a re-import says the person now works at Y, which B holds
+        s.execute(text("UPDATE leads SET company_id = :y WHERE id = :l"), {"y": y, "l": mover})
+    with session_scope(db) as s:
+        second_a = make_campaign(s, a)
+    with session_scope(db) as s:
+        # A keeps the person, but its next campaign re-uses only the lead still at its own company
+        assert allocate(s, second_a, 5, at=NOW).lead_ids == [stays]
+        assert s.scalar(select(Ownership.agency_id).where(Ownership.lead_id == mover)) == a

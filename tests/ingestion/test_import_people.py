@@ -282,3 +282,25 @@ def test_concurrent_imports_of_the_same_people_make_one_lead_each(db: Database) 
     assert sum(r.inserted for r in results) == 40
     assert _count(db, Lead) == 40 and _count(db, Company) == 7
     assert results[0].lead_ids == results[1].lead_ids == results[2].lead_ids
+
+
+def test_an_opt_out_on_a_switchboard_number_is_not_a_colleagues(db: Database) -> None:
+    hq = [{"sanitized_number": "+13035550142", "type": "work_hq"}]
+    _suppress(db, "unsubscribed", "phone", "+1 303 555 0142")  # a colleague's opt-out took the HQ line
+    _suppress(db, "blocklisted", "phone", "+1 303 555 0199")
+    import_people(
+        db,
+        [
+            person(1, phone_numbers=hq),
+            person(2, phone_numbers=[{"sanitized_number": "+13035550142", "type": "mobile"}]),
+            person(3, phone_numbers=[{"sanitized_number": "+13035550199", "type": "work_direct"}]),
+        ],
+        endpoint="x",
+    )
+    with session_scope(db) as s:
+        by_apollo = {lead.apollo_id: lead for lead in s.scalars(select(Lead))}
+    assert by_apollo[person(1)["id"]].phone == "+13035550142"
+    assert by_apollo[person(1)["id"]].unsubscribed_at is None  # the switchboard does not identify them
+    # a number of the person's own still carries its opt-out
+    assert by_apollo[person(2)["id"]].unsubscribed_at is not None
+    assert by_apollo[person(3)["id"]].blocklisted_at is not None

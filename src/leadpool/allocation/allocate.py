@@ -132,7 +132,13 @@ def reuse_owned(
     """Enroll up to ``need`` of the agency's own free leads that match."""
     if need <= 0:
         return []
-    ids = [lid for lid, _ in pool.fetch(session, pool.owned_candidates(target, at, need))]
+    exclusive = get_allocation_settings().exclusivity == "company"
+    ids = [
+        lid
+        for lid, _ in pool.fetch(
+            session, pool.owned_candidates(target, at, need, company_exclusive=exclusive)
+        )
+    ]
     return pool.enroll(session, target.campaign_id, target.agency_id, ids, at, actor=actor, reason=reason)
 
 

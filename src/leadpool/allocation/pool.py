@@ -106,20 +106,27 @@ def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:
     )
 
 
-def owned_candidates(target: Target, at: datetime, limit: int) -> Select[tuple[int, int | None]]:
-    """The agency's own leads that match, are not enrolled anywhere, and never were in this campaign."""
-    return (
-        _base(target, at)
-        .where(
-            exists().where(ownerships.c.lead_id == leads.c.id, ownerships.c.agency_id == target.agency_id),
-            ~exists().where(
-                enrollments.c.lead_id == leads.c.id, enrollments.c.campaign_id == target.campaign_id
-            ),
-        )
-        .order_by(*rank_columns())
-        .limit(limit)
-        .with_for_update(of=leads, skip_locked=True)
+def owned_candidates(
+    target: Target, at: datetime, limit: int, *, company_exclusive: bool = False
+) -> Select[tuple[int, int | None]]:
+    """The agency's own leads that match, are not enrolled anywhere, and never were in this campaign.
+
+    Under company exclusivity, not one whose company another agency holds: a re-import can move
+    an owned lead to such a company (a job change). The agency keeps the person, but starts no
+    new campaign on them there.
+    """
+    stmt = _base(target, at).where(
+        exists().where(ownerships.c.lead_id == leads.c.id, ownerships.c.agency_id == target.agency_id),
+        ~exists().where(enrollments.c.lead_id == leads.c.id, enrollments.c.campaign_id == target.campaign_id),
     )
+    if company_exclusive:
+        stmt = stmt.where(
+            ~exists().where(
+                company_owners.c.company_id == leads.c.company_id,
+                company_owners.c.agency_id != target.agency_id,
+            )
+        )
+    return stmt.order_by(*rank_columns()).limit(limit).with_for_update(of=leads, skip_locked=True)
 
 
 def pool_candidates(

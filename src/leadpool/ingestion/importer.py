@@ -447,6 +447,7 @@ def process_batch(
         # resolve, in input order
         assigned: list[tuple[SourceRecord, _Entity | None]] = []
         lead_company: dict[int, _Entity] = {}
+        switchboard: dict[int, str] = {}  # id(entity) -> its phone, when that is a company's HQ line
         for rec, r in accepted:
             src = source_names.get(id(rec))
             # erasure is matched on the person's own identities; a phone can be a shared switchboard
@@ -463,6 +464,11 @@ def process_batch(
                     erased_raws.add(id(rec.raw))
                 continue
             entity, conflicts = leads.resolve((r.apollo_id, r.email, r.linkedin_url), r.values)
+            if r.phone is not None:
+                if r.phone_shared:
+                    switchboard[id(entity)] = r.phone
+                else:
+                    switchboard.pop(id(entity), None)
             company = None
             if r.company is not None:
                 company, _ = companies.resolve((r.company[0], r.company[1]), r.company)
@@ -537,7 +543,8 @@ def process_batch(
             phone = values[_LEAD_PHONE] if values[_LEAD_PHONE] is not None else db_lead_phone.get(e.id or 0)
             flags = set()
             for kind, v in (("email", e.keys[1]), ("phone", phone), ("linkedin", e.keys[2])):
-                if v is not None:
+                # an opt-out recorded against a colleague's switchboard number is not this person's
+                if v is not None and not (kind == "phone" and switchboard.get(id(e)) == v):
                     for s in suppressed.get((kind, v), ()):
                         if s != "email_bounced" or kind == "email":
                             flags.add(s)

@@ -152,6 +152,15 @@ def best_phone(phone_numbers: list[dict[str, object]] | None, region: str | None
 
     Within a type Apollo's ``position`` decides. Numbers that do not parse are skipped.
     """
+    found = best_phone_typed(phone_numbers, region)
+    return found[0] if found else None
+
+
+def best_phone_typed(
+    phone_numbers: list[dict[str, object]] | None, region: str | None
+) -> tuple[str, bool] | None:
+    """``best_phone`` and whether it is the company's switchboard (``work_hq``): a number the
+    person shares with colleagues, so it does not identify them."""
     if not phone_numbers:
         return None
     best: tuple[int, int, str] | None = None
@@ -172,4 +181,4 @@ def best_phone(phone_numbers: list[dict[str, object]] | None, region: str | None
         key = (rank, pos, e164)
         if best is None or key < best:
             best = key
-    return best[2] if best else None
+    return (best[2], best[0] == PHONE_TYPE_RANK["work_hq"]) if best else None

@@ -19,7 +19,7 @@ import orjson
 
 from leadpool.ingestion.normalize import (
     NotNormalisable,
-    best_phone,
+    best_phone_typed,
     company_domain,
     normalize_email,
     normalize_linkedin_url,
@@ -293,6 +293,7 @@ class PersonRow:
     email: str | None
     linkedin_url: str | None
     phone: str | None
+    phone_shared: bool = False  # the company's switchboard: it does not identify the person
 
 
 def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | None:
@@ -373,7 +374,8 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
     city, state, country = values[_CITY], values[_STATE], values[_COUNTRY]
     region = country_code(country)
     phone_numbers = get("phone_numbers")
-    phone = best_phone(phone_numbers, region) if type(phone_numbers) is list and phone_numbers else None
+    typed = best_phone_typed(phone_numbers, region) if type(phone_numbers) is list and phone_numbers else None
+    phone = typed[0] if typed else None
     values[3] = phone
     tz_value = _check("time_zone", TEXT, get("time_zone"))
     tz, tz_source = resolve_time_zone(tz_value, city, state, country)
@@ -398,4 +400,4 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
             org_cache[key] = (org, company)
     else:
         company = map_organization(org, region)
-    return PersonRow(values, company, apollo_id, email, linkedin, phone)
+    return PersonRow(values, company, apollo_id, email, linkedin, phone, bool(typed and typed[1]))

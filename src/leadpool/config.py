@@ -10,8 +10,8 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 
 class Settings(BaseSettings):
@@ -51,3 +51,39 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+# every settings model of the service, by class name, with its environment prefix
+SETTINGS_PREFIXES = {
+    "Settings": "LEADPOOL_",
+    "ApiSettings": "LEADPOOL_",
+    "AllocationSettings": "LEADPOOL_",
+    "EventSettings": "LEADPOOL_EVENTS_",
+    "WebhookSettings": "LEADPOOL_WEBHOOK_",
+}
+
+
+def settings_error_message(error: Exception) -> str | None:
+    """One line naming the environment variables a settings model refused, never their values
+    (they may be secrets); None when ``error`` is not about settings."""
+    if isinstance(error, SettingsError):
+        return f"invalid setting: {error}"
+    if not isinstance(error, ValidationError) or error.title not in SETTINGS_PREFIXES:
+        return None
+    prefix = SETTINGS_PREFIXES[error.title]
+    parts = []
+    for err in error.errors(include_input=False, include_url=False, include_context=False):
+        loc = err.get("loc") or ()
+        name = f"{prefix}{str(loc[0]).upper()}" if loc else error.title
+        parts.append(f"{name}: {err.get('msg', 'invalid')}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def check_settings() -> None:
+    """Read every domain's settings once, so a bad value fails at start, not on a request."""
+    from leadpool.allocation.settings import AllocationSettings
+    from leadpool.events.settings import EventSettings
+    from leadpool.webhooks.settings import WebhookSettings
+
+    for model in (AllocationSettings, EventSettings, WebhookSettings):
+        model()

@@ -120,6 +120,8 @@ def lead_timeline(session: Session, lead_id: int) -> list[TimelineEntry]:
                 "sender": e.sender,
                 "received_at": e.received_at,
                 "detail": e.detail,
+                "lead_id": e.lead_id,
+                "reported_by_agency_id": e.reported_by_agency_id,
             },
             f"events:{e.id}",
         )

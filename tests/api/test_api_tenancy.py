@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from api.conftest import ADMIN_TOKEN
 from api.world import MONDAY, build_world
 
 
@@ -97,3 +98,50 @@ def test_admin_sees_every_agency(api, world):
     w = world
     assert {c.id for c in api.admin.list_campaigns()} == {w.camp_a.id, w.camp_b.id}
     assert api.admin.get_lead(w.alloc_b.allocated[0]).owner_agency_id == w.b.id
+
+
+def test_another_agencys_report_shows_in_a_timeline_only_where_it_acted_and_without_its_details(api, world):
+    w = world
+    lead = w.alloc_a.allocated[0]
+    email = api.admin.get_lead(lead).fields["email"]
+    own = {"sender": "sdr@agency-b.example", "detail": {"b_internal": "Q3 blitz list"}, "source": "smartlead"}
+    for n, kind in enumerate(["opened", "unsubscribe"]):
+        r = _raw(
+            api.url,
+            w.b.api_key,
+            "POST",
+            "/v1/events",
+            json={
+                "type": kind,
+                "email": email,
+                "provider_event_id": f"b-{n}",
+                "occurred_at": "2026-03-02T15:00:00Z",
+            }
+            | own,
+        )
+        assert r.status_code == 200, r.text
+    entries = _raw(api.url, w.a.api_key, "GET", f"/v1/leads/{lead}/timeline").json()["entries"]
+    events = [e for e in entries if e["kind"].startswith("event.")]
+    # the open named A's lead's address but did nothing to it; the unsubscribe protects the person
+    assert [e["kind"] for e in events] == ["event.unsubscribe"]
+    shown = str(events)
+    assert "agency-b.example" not in shown and "b_internal" not in shown and f"agency-{w.b.id}" not in shown
+    assert events[0]["detail"]["source"] == "another agency"
+    # the admin sees both, whole
+    admin = _raw(api.url, ADMIN_TOKEN, "GET", f"/v1/leads/{lead}/timeline").json()["entries"]
+    assert sum(1 for e in admin if e["kind"].startswith("event.")) == 2
+    assert "b_internal" in str(admin)
+
+
+def test_a_campaign_lists_a_lead_its_agency_no_longer_holds_by_id_only(api, world):
+    w = world
+    released = w.alloc_a.allocated[0]
+    # A is cancelled: its leads go back to the pool (another agency may take them next)
+    _raw(api.url, ADMIN_TOKEN, "POST", f"/v1/agencies/{w.a.id}/cancel").raise_for_status()
+    rows = _raw(api.url, w.a.api_key, "GET", f"/v1/campaigns/{w.camp_a.id}/leads").json()
+    mine = {r["lead_id"]: r for r in rows}
+    assert released in mine
+    assert (mine[released]["name"], mine[released]["email"], mine[released]["title"]) == (None, None, None)
+    assert mine[released]["enrollment_status"] == "ended"
+    full = _raw(api.url, ADMIN_TOKEN, "GET", f"/v1/campaigns/{w.camp_a.id}/leads").json()
+    assert any(r["lead_id"] == released and r["email"] for r in full)

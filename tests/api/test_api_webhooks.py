@@ -95,3 +95,11 @@ def test_postmark_basic_auth_and_unknown_provider(api, signer):
     assert httpx.post(f"{api.url}/v1/webhooks/postmark", content=body, headers=admin).status_code == 401
     r = httpx.post(f"{api.url}/v1/webhooks/nosuch", content=body)
     assert r.status_code == 404 and "unknown webhook provider" in r.json()["detail"]
+
+
+def test_a_misshaped_webhook_setting_is_a_503_naming_it_never_its_value(api, monkeypatch, caplog):
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_SMARTLEAD_SECRET_KEYS", '"sk_one_secret"')  # a string, not a list
+    r = httpx.post(f"{api.url}/v1/webhooks/smartlead", json={"secret_key": "x"})
+    assert r.status_code == 503, r.text
+    assert "LEADPOOL_WEBHOOK_SMARTLEAD_SECRET_KEYS" in r.json()["detail"] and "sk_one_secret" not in r.text
+    assert "sk_one_secret" not in caplog.text

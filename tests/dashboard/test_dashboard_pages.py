@@ -97,3 +97,20 @@ def test_an_agency_sees_only_its_own(api, world):
         assert "Timeline" in page and '"people"' not in page  # only this person's object
         assert "bytes; this person's object" not in page  # and no hint of the whole payload
         assert "campaign " + str(world.camp_b.id) not in page
+
+
+def test_a_campaign_page_shows_a_lead_its_agency_no_longer_holds_by_id_only(api, world):
+    released = world.alloc_a.allocated[0]
+    email = api.admin.get_lead(released).fields["email"]
+    r = httpx.post(
+        f"{api.url}/v1/agencies/{world.a.id}/cancel", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert r.status_code == 200, r.text
+    with _browser(api.url) as b:
+        b.get(f"/?token={world.a.api_key}")
+        page = html.unescape(b.get(f"/campaigns/{world.camp_a.id}").text)
+        assert f"#{released}" in page and "(no longer held)" in page
+        assert email not in page and f"/leads/{released}" not in page
+    with _browser(api.url) as b:
+        b.get(f"/?token={ADMIN_TOKEN}")
+        assert email in html.unescape(b.get(f"/campaigns/{world.camp_a.id}").text)

@@ -4,7 +4,7 @@ worker on the test database, registered on the cron, and as ``leadpool send expi
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from tests.gate.factories import MONDAY_OPEN, World
@@ -93,3 +93,16 @@ def test_a_worker_without_the_cron_leaves_reservations_alone(db: Database) -> No
         ).scalar_one()
     assert deferred == 0 and _states(db, ids) == ["reserved"]
     assert (EXPIRE_TASK, "every-minute") in queue_app.periodic_registry.periodic_tasks  # put back
+
+
+def test_expiry_as_of_a_later_time_than_now_expires_only_what_is_past_due_now(db: Database) -> None:
+    with session_scope(db) as s:
+        w = World(s)
+        lead = w.lead(company_id=None)
+    with session_scope(db) as s:  # a reservation made now: its sender may be sending right now
+        d = check(s, lead_id=lead, campaign_id=w.campaign_id, channel="linkedin", at=datetime.now(UTC))
+        assert d.touch_id is not None
+    r = CliRunner().invoke(cli, ["send", "expire", "--at", "9999-12-31T23:59:59+00:00", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {"expired": 0}
+    assert _states(db, [d.touch_id]) == ["reserved"]

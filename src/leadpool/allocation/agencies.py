@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.allocation.release import AGENCY_LEADS_SQL, ReleaseResult, release_agency
 from leadpool.errors import Conflict, InvalidInput, NotFound
-from leadpool.models import Agency
+from leadpool.models import AGENCY_STATUSES, Agency
 from leadpool.pool.locks import lock_leads_where
 
 
@@ -38,6 +38,8 @@ def create_agency(session: Session, name: str) -> Agency:
 
 
 def list_agencies(session: Session, status: str | None = None) -> list[Agency]:
+    if status is not None and status not in AGENCY_STATUSES:
+        raise InvalidInput(f"status: {status!r} is not one of {', '.join(AGENCY_STATUSES)}")
     stmt = select(Agency).order_by(Agency.id)
     if status:
         stmt = stmt.where(Agency.status == status)

@@ -34,7 +34,8 @@ from leadpool.allocation.settings import get_allocation_settings
 from leadpool.apollo.errors import ApolloUnavailable, ChargeUncertain, RateLimited
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
-from leadpool.errors import LeadpoolError
+from leadpool.errors import InvalidInput, LeadpoolError
+from leadpool.models import REFILL_STATUSES
 from leadpool.queue import app, defer_in_session, job_statuses, run_job
 
 REFILL_TASK = "allocation.refill"
@@ -339,6 +340,8 @@ class RefillJobView:
 
 def list_refill_jobs(session: Session, *, limit: int = 50, status: str | None = None) -> list[RefillJobView]:
     """Newest first, with procrastinate's own status of the job next to ours."""
+    if status is not None and status not in REFILL_STATUSES:
+        raise InvalidInput(f"status: {status!r} is not one of {', '.join(REFILL_STATUSES)}")
     rows = session.execute(
         text(
             "SELECT id, campaign_id, agency_id, status, requested, enriched, allocated, credits_consumed, "

@@ -18,7 +18,7 @@ from leadpool.api.routes import companies as companies_routes
 from leadpool.api.routes import enrollments as enrollments_routes
 from leadpool.api.routes import insights as insights_routes
 from leadpool.api.settings import ApiSettings
-from leadpool.config import Settings, get_settings
+from leadpool.config import Settings, check_settings, get_settings
 from leadpool.dashboard.pages import router as dashboard_router
 from leadpool.db import Database, open_database
 from leadpool.db.migrate import upgrade
@@ -36,6 +36,7 @@ def create_app(
     database on startup (applying migrations) and disposes of it on shutdown."""
     settings = settings or get_settings()
     api_settings = api_settings or ApiSettings()
+    check_settings()
     admin_token, generated = resolve_admin_token(settings, api_settings)
     if generated:
         announce_admin_token(admin_token, str(settings.resolved_home() / ADMIN_TOKEN_FILE))

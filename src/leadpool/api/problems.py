@@ -16,10 +16,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from leadpool.config import settings_error_message
 from leadpool.errors import LeadpoolError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -152,6 +154,19 @@ def _on_database(request: Request, exc: Exception) -> ProblemResponse:
     return _on_unexpected(request, exc)
 
 
+def _on_settings(request: Request, exc: Exception) -> ProblemResponse:
+    message = settings_error_message(exc)
+    if message is None:
+        return _on_unexpected(request, exc)
+    _log.error("%s (on %s %s)", message, request.method, request.url.path)  # names, never values
+    return problem(
+        503,
+        f"The service is misconfigured: {message}.",
+        type_="urn:leadpool:problem:misconfigured",
+        instance=request.url.path,
+    )
+
+
 def _on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Internal error.", instance=request.url.path)
@@ -162,4 +177,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(LeadpoolError, _on_leadpool)
     app.add_exception_handler(sa_exc.SQLAlchemyError, _on_database)
+    app.add_exception_handler(ValidationError, _on_settings)  # a settings model read per request
+    app.add_exception_handler(SettingsError, _on_settings)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, select, true
 from sqlalchemy.orm import Session
 
 from leadpool.api.auth import Principal
@@ -80,18 +80,19 @@ def agencies(principal: Principal) -> Select[tuple[Agency]]:
 
 def campaign_enrollments(
     session: Session, principal: Principal, campaign_id: int, *, limit: int, offset: int
-) -> list[tuple[Enrollment, Lead]]:
-    """Enrollments of one visible campaign, newest first, with their leads."""
+) -> list[tuple[Enrollment, Lead | None]]:
+    """Enrollments of one visible campaign, newest first, with their leads: None for a lead the
+    caller no longer holds (released, perhaps to another agency), whose data is not theirs to see."""
     campaign(session, principal, campaign_id)
     rows = session.execute(
-        select(Enrollment, Lead)
+        select(Enrollment, Lead, owned_by_caller(principal) if not principal.is_admin else true())
         .join(Lead, Lead.id == Enrollment.lead_id)
         .where(Enrollment.campaign_id == campaign_id)
         .order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())
         .limit(limit)
         .offset(offset)
     ).all()
-    return [(e, ld) for e, ld in rows]
+    return [(e, ld if mine else None) for e, ld, mine in rows]
 
 
 def visible_lead_ids(lead_ids: list[int], principal: Principal) -> Select[tuple[int]]:

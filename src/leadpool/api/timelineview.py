@@ -7,6 +7,7 @@ never another agency's rows, nor platform audit rows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -50,14 +51,31 @@ def _summary(e: TimelineEntry) -> tuple[str, str]:
     return f"{e.kind} by {d.get('actor', '-')}", ""
 
 
-def _visible(e: TimelineEntry, agency_id: int, campaigns: set[int]) -> bool:
+# what an agency sees of an event another agency reported that acted on its lead
+_OTHERS_REPORT_FIELDS = ("category", "channel", "received_at")
+
+
+def _visible(e: TimelineEntry, agency_id: int, campaigns: set[int], lead_id: int) -> bool:
     if e.kind.startswith("audit."):
         return False
+    reporter = e.detail.get("reported_by_agency_id")
+    if reporter is not None and reporter != agency_id:
+        # another agency's report: shown only where it acted on this lead (an opt-out, a bounce)
+        return bool(e.detail.get("lead_id") == lead_id)
     owner = e.detail.get("agency_id")
     if owner is not None:
         return bool(owner == agency_id)
     campaign = e.detail.get("campaign_id")
     return campaign is None or campaign in campaigns
+
+
+def _redacted(e: TimelineEntry, agency_id: int) -> TimelineEntry:
+    """Another agency's report without what is that agency's own (its sender, ids, detail)."""
+    reporter = e.detail.get("reported_by_agency_id")
+    if reporter is None or reporter == agency_id:
+        return e
+    detail = {k: e.detail.get(k) for k in _OTHERS_REPORT_FIELDS}
+    return replace(e, detail={**detail, "source": "another agency"}, source="")
 
 
 def timeline_entries(session: Session, lead_id: int, principal: Principal) -> list[dict[str, Any]]:
@@ -66,7 +84,11 @@ def timeline_entries(session: Session, lead_id: int, principal: Principal) -> li
     if not principal.is_admin:
         assert principal.agency_id is not None
         campaigns = set(session.scalars(select(Campaign.id).where(Campaign.agency_id == principal.agency_id)))
-        entries = [e for e in entries if _visible(e, principal.agency_id, campaigns)]
+        entries = [
+            _redacted(e, principal.agency_id)
+            for e in entries
+            if _visible(e, principal.agency_id, campaigns, lead_id)
+        ]
     out = []
     for e in entries:
         summary, badge = _summary(e)

@@ -18,6 +18,7 @@ from leadpool.cli import pool as pool_cli
 from leadpool.cli import send as send_cli
 from leadpool.cli import serve as serve_cli
 from leadpool.cli import settings as settings_cli
+from leadpool.cli.common import handle_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The platform's lead pool.")
 app.add_typer(db_cli.app, name="db")
@@ -40,4 +41,7 @@ app.command("settings")(settings_cli.settings_cmd)
 
 
 def main() -> None:
-    app()
+    # a setting read outside a command's handle_errors (a bad value is the same mistake wherever
+    # it is read): one line naming it, never a traceback printing its value
+    with handle_errors():
+        app()

@@ -11,16 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
-from sqlalchemy.exc import DataError
+from rich.text import Text
+from sqlalchemy.exc import ArgumentError, DataError, InterfaceError, OperationalError
 
-from leadpool.config import get_settings
+from leadpool.config import get_settings, settings_error_message
 from leadpool.db import Database, open_database
 from leadpool.db.migrate import upgrade
 from leadpool.errors import LeadpoolError
 
-console = Console()
-err_console = Console(stderr=True)
+# no markup: what commands print includes stored text (names, titles, reasons) that may hold
+# brackets; styling is given explicitly (rich.text.Text), never parsed out of the strings
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
 
@@ -52,7 +57,7 @@ def print_json(obj: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}")
+    err_console.print(Text.assemble(("error:", "red"), " ", message))
     return typer.Exit(code)
 
 
@@ -63,6 +68,17 @@ def handle_errors() -> Iterator[None]:
         yield
     except LeadpoolError as e:
         raise fail(e.message, 2 if e.status_code < 500 else 1) from e
+    except (ValidationError, SettingsError) as e:
+        message = settings_error_message(e)
+        if message is None:
+            raise
+        raise fail(message, 2) from None
+    except ArgumentError as e:
+        # a database URL that is not one; SQLAlchemy's message names no password
+        raise fail(f"LEADPOOL_DATABASE_URL is not a database URL: {str(e).splitlines()[0]}", 2) from None
+    except (OperationalError, InterfaceError) as e:
+        first = str(e.orig).strip().splitlines()[0] if e.orig is not None else type(e).__name__
+        raise fail(f"cannot reach the database: {first}", 1) from None
     except DataError as e:
         # a value the database cannot hold (an id beyond bigint, a NUL character): bad input
         raise fail(f"the database refused a value: {str(e.orig).splitlines()[0]}", 2) from e

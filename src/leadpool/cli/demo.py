@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, handle_errors, print_json
 
@@ -46,8 +47,10 @@ def demo(
 
 def print_summary(s: DemoSummary) -> None:
     console.print(
-        f"[bold]leadpool demo[/bold]: {s.days} simulated days ({s.simulated_from[:10]} to "
-        f"{s.simulated_to[:10]}), {s.people:,} generated people, seed {s.seed}, {s.wall_seconds:.1f} s"
+        Text.from_markup("[bold]leadpool demo[/bold]"),
+        f": {s.days} simulated days ({s.simulated_from[:10]} to "
+        f"{s.simulated_to[:10]}), {s.people:,} generated people, seed {s.seed}, {s.wall_seconds:.1f} s",
+        sep="",
     )
     console.print(
         f"pool: {s.pool.get('leads', 0):,} leads ({s.pool.get('duplicates_merged', 0):,} duplicates merged), "
@@ -98,14 +101,19 @@ def print_summary(s: DemoSummary) -> None:
             f"{str(c['quarantine_until'])[:10]}), {c['kept_converted']} converted leads kept"
         )
     console.print(
-        f"[bold]a sender without the gate would have made {s.naive_sender_extra_touches:,} touches "
-        f"the gate refused[/bold] (including {s.poach_attempts} attempts by Agency B on leads Agency A owns)"
+        Text.assemble(
+            (
+                f"a sender without the gate would have made {s.naive_sender_extra_touches:,} touches the gate refused",
+                "bold",
+            ),
+            f" (including {s.poach_attempts} attempts by Agency B on leads Agency A owns)",
+        )
     )
     inv = Table(title="invariants checked on the database")
     inv.add_column("invariant")
     inv.add_column("violations", justify="right")
     for i in s.invariants:
         style = "green" if i["violations"] == 0 else "red"
-        inv.add_row(i["description"], f"[{style}]{i['violations']}[/{style}]")
+        inv.add_row(i["description"], Text(str(i["violations"]), style=style))
     console.print(inv)
     console.print(f"report: {s.report_path}")

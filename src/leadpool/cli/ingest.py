@@ -13,6 +13,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, print_json
 from leadpool.ingestion import ImportResult, import_files
@@ -85,10 +86,12 @@ def _report(result: ImportResult, elapsed: float, json_out: bool) -> None:
         print_json(summary)
         return
     console.print(
-        f"[bold]{result.records:,}[/bold] records in {elapsed:.1f}s: "
-        f"[green]{result.inserted:,} inserted[/green], {result.updated:,} updated, "
-        f"{result.merged:,} merged into another record's lead, {result.unchanged:,} unchanged, "
-        f"[red]{result.rejected_count:,} rejected[/red]"
+        Text.from_markup(
+            f"[bold]{result.records:,}[/bold] records in {elapsed:.1f}s: "
+            f"[green]{result.inserted:,} inserted[/green], {result.updated:,} updated, "
+            f"{result.merged:,} merged into another record's lead, {result.unchanged:,} unchanged, "
+            f"[red]{result.rejected_count:,} rejected[/red]"
+        )
     )
     console.print(
         f"companies: {result.companies_inserted:,} inserted, {result.companies_updated:,} updated; "

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
@@ -38,9 +39,9 @@ def show(
         console.print(ctable)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> str | Text:
     if value is None:
-        return "[dim]-[/dim]"
+        return Text("-", style="dim")
     text = str(value)
     return text if len(text) <= 200 else text[:197] + "..."
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
@@ -41,9 +42,9 @@ def _instant(value: str | None, option: str) -> datetime | None:
 def _print_decision(d: GateDecision) -> None:
     if d.allowed:
         touch = f" (reserved touch {d.touch_id})" if d.touch_id else ""
-        console.print(f"[green]allow[/green]{touch}{' [replayed]' if d.replayed else ''}")
+        console.print(Text.assemble(("allow", "green"), f"{touch}{' [replayed]' if d.replayed else ''}"))
         return
-    console.print(f"[red]deny[/red]{' [replayed]' if d.replayed else ''}")
+    console.print(Text.assemble(("deny", "red"), " [replayed]" if d.replayed else ""))
     for r in d.reasons:
         retry = f"  (retry after {r.retry_after.astimezone(UTC).isoformat()})" if r.retry_after else ""
         console.print(f"  {r.code}: {r.message}{retry}")

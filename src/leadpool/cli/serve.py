@@ -7,6 +7,7 @@ import shutil
 import socket
 
 import typer
+from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, handle_errors, print_json
 
@@ -27,13 +28,14 @@ def serve(
 
     from leadpool.api.auth import ADMIN_TOKEN_FILE, resolve_admin_token
     from leadpool.api.settings import ApiSettings
-    from leadpool.config import get_settings
+    from leadpool.config import check_settings, get_settings
     from leadpool.db import Database
     from leadpool.db.engine import resolve_uri
     from leadpool.db.migrate import upgrade
 
-    settings = get_settings()
     with handle_errors():
+        settings = get_settings()
+        check_settings()  # a bad setting stops the start here, in one line, not on a request
         # the embedded server (when used) lives as long as this process: the workers join it
         uri = resolve_uri(settings)
         db = Database.from_uri(uri)
@@ -52,7 +54,7 @@ def serve(
     else:
         if generated:
             console.print(f"generated the admin token (kept in {token_file}, shown only now):")
-            console.print(f"  [bold]{token}[/bold]", soft_wrap=True)
+            console.print(Text.assemble("  ", (token, "bold")), soft_wrap=True)
         console.print(f"leadpool serving on {url}  (API /v1, /openapi.json, dashboard /, metrics /metrics)")
 
     # workers read these: one database for all, and Prometheus numbers summed across processes

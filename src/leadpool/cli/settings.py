@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 from rich.table import Table
+from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, handle_errors, print_json
 
@@ -79,6 +80,6 @@ def settings_cmd(json_out: bool = JsonOption) -> None:
     for r in rows:
         if r["group"] != group:
             group = r["group"]
-            table.add_row(f"[bold]{group}[/bold]", "", "", "")
+            table.add_row(Text(group, style="bold"), "", "", "")
         table.add_row(r["env"], str(r["value"]), str(r["default"]), r["description"])
     console.print(table)

@@ -150,7 +150,7 @@ def campaigns_page(request: Request) -> Response:
 def campaign_page(request: Request, campaign_id: int = Path(ge=1, le=MAX_ID)) -> Response:
     def build(session: Session, principal: Principal) -> dict[str, Any]:
         campaign = tenancy.campaign(session, principal, campaign_id)
-        detail = queries.campaign_detail(session, campaign_id)
+        detail = queries.campaign_detail(session, campaign_id, principal.agency_id)
         days, series = queries.decisions_per_day(session, agency_id=None, campaign_id=campaign_id, days=30)
         return {
             "c": campaign,

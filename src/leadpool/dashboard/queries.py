@@ -194,16 +194,24 @@ def campaigns(session: Session, agency_id: int | None) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def campaign_detail(session: Session, campaign_id: int) -> dict[str, Any]:
-    """Leads and decision counts of one campaign (the caller has already checked visibility)."""
+def campaign_detail(session: Session, campaign_id: int, agency_id: int | None) -> dict[str, Any]:
+    """Leads and decision counts of one campaign (the caller has already checked visibility).
+
+    ``agency_id``: an agency's view, which shows a lead it no longer holds by id only (None: the
+    admin's, which shows every lead)."""
     leads = _rows(
         session,
         """
-        SELECT l.id, l.name, l.title, l.email, l.country, e.status, e.enrolled_at
+        SELECT l.id, CASE WHEN mine THEN l.name END AS name, CASE WHEN mine THEN l.title END AS title,
+               CASE WHEN mine THEN l.email END AS email, CASE WHEN mine THEN l.country END AS country,
+               e.status, e.enrolled_at, mine
         FROM enrollments e JOIN leads l ON l.id = e.lead_id
+        CROSS JOIN LATERAL (SELECT CAST(:a AS bigint) IS NULL OR EXISTS (
+            SELECT 1 FROM ownerships o WHERE o.lead_id = l.id AND o.agency_id = :a) AS mine) m
         WHERE e.campaign_id = :c ORDER BY e.enrolled_at DESC, l.id LIMIT 200
         """,
         c=campaign_id,
+        a=agency_id,
     )
     codes = _rows(
         session,

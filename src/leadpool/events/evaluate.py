@@ -68,13 +68,18 @@ def load_labelled(path: Path | None = None, *, shipped: str = "dev") -> list[Lab
     """The labelled replies in ``path``, else the shipped set named ``shipped`` (see SHIPPED_SETS)."""
     if path is None and shipped not in SHIPPED_SETS:
         raise InvalidInput(f"unknown labelled set {shipped!r}; one of: {', '.join(SHIPPED_SETS)}")
-    text = (
-        path.read_text(encoding="utf-8")
-        if path
-        else resources.files("leadpool.events")
-        .joinpath(f"data/{SHIPPED_SETS[shipped]}")
-        .read_text(encoding="utf-8")
-    )
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise InvalidInput(f"cannot read the labelled replies {str(path)!r}: {reason}") from None
+    else:
+        text = (
+            resources.files("leadpool.events")
+            .joinpath(f"data/{SHIPPED_SETS[shipped]}")
+            .read_text(encoding="utf-8")
+        )
     rows: list[LabelledReply] = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

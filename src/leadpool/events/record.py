@@ -95,6 +95,7 @@ def record_event(
             touch_id=r.touch.id if r.touch else None,
             campaign_id=event.campaign_id or (r.touch.campaign_id if r.touch else None),
             detail=None if erased else r.detail or None,
+            reported_by_agency_id=agency_id,
         )
         .on_conflict_do_nothing(constraint="uq_events_source_provider_event_id")
         .returning(Event.id)

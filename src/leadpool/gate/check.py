@@ -1134,13 +1134,15 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
 def expire_reservations(session: Session, *, at: datetime | None = None, limit: int = 10000) -> int:
     """Mark reservations past their TTL as expired (they already stopped counting); returns how many.
 
-    For a periodic job; checks also do this lazily for the leads they touch.
+    For a periodic job; checks also do this lazily for the leads they touch. Never as of a time
+    later than now: a reservation whose TTL has not run out may still be confirmed by a sender
+    that has already sent, and expiring it would lose that send from the caps.
     """
     at = at or datetime.now(UTC)
     result = session.connection().execute(
         text(
             "UPDATE touches SET state = 'expired', ended_at = expires_at WHERE id IN ("
-            "SELECT id FROM touches WHERE state = 'reserved' AND expires_at <= :at "
+            "SELECT id FROM touches WHERE state = 'reserved' AND expires_at <= least(:at, now()) "
             "ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
         ),
         {"at": at, "limit": limit},

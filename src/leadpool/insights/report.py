@@ -56,7 +56,8 @@ def _view(session: Session, dims: Sequence[str], scope: str, agency_id: int | No
         return [c.to_json() for c in cells(d) if c.level == len(d)]
 
     seg_cells = cells(dims)
-    seg_dim = dims[0] if dims else "seniority"
+    # the suggestions cross a segment with the time of day or week: a time dimension cannot be one
+    seg_dim = next((d for d in dims if d not in ("local_hour", "local_weekday")), "seniority")
     return {
         "segments": [c.to_json() for c in seg_cells],
         "top_segments": {

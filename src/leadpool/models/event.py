@@ -34,6 +34,8 @@ class Event(Base):
     touch_id: Mapped[int | None] = mapped_column(BigInteger)
     campaign_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # smtp code, bounce class, provider payload
+    # the agency that reported it with its own API key (None: a provider's webhook, the platform)
+    reported_by_agency_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("source", "provider_event_id", name="uq_events_source_provider_event_id"),

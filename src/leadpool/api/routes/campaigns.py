@@ -118,15 +118,16 @@ def campaign_leads(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[CampaignLead]:
-    """The campaign's enrollments (active and ended), newest first."""
+    """The campaign's enrollments (active and ended), newest first; a lead the agency no longer
+    holds is listed by id only."""
     rows = tenancy.campaign_enrollments(session, caller, campaign_id, limit=limit, offset=offset)
     return [
         CampaignLead(
-            lead_id=lead.id,
-            name=lead.name,
-            title=lead.title,
-            email=lead.email,
-            country=lead.country,
+            lead_id=enrollment.lead_id,
+            name=lead.name if lead else None,
+            title=lead.title if lead else None,
+            email=lead.email if lead else None,
+            country=lead.country if lead else None,
             enrollment_status=enrollment.status,
             enrolled_at=enrollment.enrolled_at,
         )

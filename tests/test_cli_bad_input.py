@@ -1,0 +1,71 @@
+"""What a person may type (or store) that the CLI must answer in one line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from leadpool.cli import app
+from leadpool.config import get_settings
+from leadpool.db import Database
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in res.output, res.output
+    return res.exit_code, res.output
+
+
+def test_stored_text_with_brackets_is_printed_as_it_is(db: Database) -> None:
+    # Rich would read "[/bold]" as markup: the agency was stored, then printing it failed
+    code, out = _run("agency", "create", "Acme [/bold] Ltd")
+    assert code == 0 and "Acme [/bold] Ltd" in out
+    code, out = _run("agency", "list")
+    assert code == 0 and "Acme [/bold] Ltd" in out
+    code, out = _run("agency", "create", "Acme [/bold] Ltd")
+    assert code == 2 and "already taken" in out
+
+
+def test_a_misshaped_setting_is_named_without_its_value(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH", '{"user": "SuperSecretPw"}')
+    code, out = _run("settings")
+    assert code == 2 and "LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH" in out and "SuperSecretPw" not in out
+    monkeypatch.delenv("LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH")
+    monkeypatch.setenv("LEADPOOL_EVENTS_COOLING_DAYS", "abc")
+    code, out = _run("settings", "--json")
+    assert code == 2 and "LEADPOOL_EVENTS_COOLING_DAYS" in out
+
+
+def test_an_unknown_status_filter_is_refused(db: Database) -> None:
+    for command in (["agency", "list"], ["jobs", "list"]):
+        code, out = _run(*command, "--status", "bogus")
+        assert code == 2 and "'bogus' is not one of" in out, command
+
+
+def test_a_labelled_file_that_cannot_be_read_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for path in (tmp_path / "missing.jsonl", tmp_path):
+        code, out = _run("event", "classifier-eval", "--file", str(path))
+        assert code == 2 and "cannot read the labelled replies" in out
+
+
+def test_a_bad_or_unreachable_database_is_one_line(env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEADPOOL_DATABASE_URL", "notaurl")
+    get_settings.cache_clear()
+    code, out = _run("agency", "list")
+    assert code == 2 and "LEADPOOL_DATABASE_URL is not a database URL" in out
+    monkeypatch.setenv("LEADPOOL_DATABASE_URL", "postgresql://postgres:hunter2@127.0.0.1:1/nothing")
+    get_settings.cache_clear()
+    code, out = _run("agency", "list", "--json")
+    assert code == 1 and "cannot reach the database" in out and "hunter2" not in out
+
+
+def test_insights_by_the_hour_alone(db: Database) -> None:
+    for dims in ("local_hour", "local_weekday", "local_hour,channel"):
+        code, out = _run("insights", "--dims", dims, "--json")
+        assert code == 0, out
+        report = json.loads(out)
+        assert report["dims"] == dims.split(",")

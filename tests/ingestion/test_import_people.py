@@ -304,3 +304,38 @@ def test_an_opt_out_on_a_switchboard_number_is_not_a_colleagues(db: Database) ->
     # a number of the person's own still carries its opt-out
     assert by_apollo[person(2)["id"]].unsubscribed_at is not None
     assert by_apollo[person(3)["id"]].blocklisted_at is not None
+
+
+def test_people_sharing_a_role_mailbox_stay_two_leads(db: Database) -> None:
+    shared = "info@company1.example"
+    first = person(1, email=shared)
+    second = person(8, email="Info+leads@Company1.example")  # same company, same mailbox
+    only_role = person(15, email="sales@company1.example", id=None, linkedin_url=None)
+    result = import_people(db, [first, second, only_role], endpoint="x")
+    assert not result.rejected
+    import_people(db, [person(22, email=shared)], endpoint="x")  # and across imports
+    with session_scope(db) as s:
+        leads = {lead.apollo_id: lead for lead in s.scalars(select(Lead))}
+    assert {person(n)["id"] for n in (1, 8, 22)} <= set(leads)
+    kept = leads[person(1)["id"]]
+    assert kept.email is None and kept.first_name == "First1" and kept.extra["role_email"] == shared
+    # a record whose only identity is the role mailbox keeps it as its email: nothing else names it
+    assert any(lead.email == "sales@company1.example" for lead in leads.values())
+
+
+def test_an_opt_out_of_the_same_person_under_another_lead_reaches_the_lead_a_record_merges_into(
+    db: Database,
+) -> None:
+    bought = person(1)
+    listed = {"first_name": "First1", "last_name": "Last1", "email": "first.new@company1.example"}
+    first_lead = import_people(db, [bought], endpoint="people/match").lead_ids[0]
+    second_lead = import_people(db, [listed], endpoint="file:csv").lead_ids[0]
+    assert first_lead != second_lead
+    _suppress(db, "unsubscribed", "email", "first.new@company1.example")  # the person opted out there
+    # Apollo now gives the person (same id) with the new address: the record merges into the first
+    # lead by its Apollo id, and its email belongs to the second (an identity conflict)
+    result = import_people(db, [person(1, email="first.new@company1.example")], endpoint="x")
+    assert [c.identity for c in result.conflicts] == ["email"]
+    with session_scope(db) as s:
+        lead = s.get(Lead, first_lead)
+        assert lead is not None and lead.email == bought["email"] and lead.unsubscribed_at is not None

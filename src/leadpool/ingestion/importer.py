@@ -448,6 +448,7 @@ def process_batch(
         assigned: list[tuple[SourceRecord, _Entity | None]] = []
         lead_company: dict[int, _Entity] = {}
         switchboard: dict[int, str] = {}  # id(entity) -> its phone, when that is a company's HQ line
+        brought: dict[int, set[tuple[str, str]]] = {}  # id(entity) -> conflicting addresses of its records
         for rec, r in accepted:
             src = source_names.get(id(rec))
             # erasure is matched on the person's own identities; a phone can be a shared switchboard
@@ -476,6 +477,10 @@ def process_batch(
                 company = companies.find((r.values[_LEAD_ORG_ID], None))
             if company is not None:
                 lead_company[id(entity)] = company
+            if conflicts:
+                brought.setdefault(id(entity), set()).update(
+                    (k, v) for k, v in (("email", r.email), ("linkedin", r.linkedin_url)) if v is not None
+                )
             for kind, other in conflicts:
                 # ids are known after allocation; keep the objects for now
                 out.conflicts.append(
@@ -548,6 +553,10 @@ def process_batch(
                     for s in suppressed.get((kind, v), ()):
                         if s != "email_bounced" or kind == "email":
                             flags.add(s)
+            # addresses a record brought that the lead does not take (another lead holds them: an
+            # identity conflict, the same person twice): that person's opt-outs hold here too
+            for kind, v in brought.get(id(e), ()):
+                flags.update(s for s in suppressed.get((kind, v), ()) if s != "email_bounced")
             company = lead_company.get(id(e))
             company_id = company.id if company is not None else None
             stamps = tuple(now if f in flags else None for f in SUPPRESSION_FLAGS)

@@ -57,6 +57,24 @@ def normalize_email(value: str | None) -> str | None:
         raise NotNormalisable(str(e)) from None
 
 
+# Mailboxes of a function, not a person: many people of one company are listed under them, so
+# they identify nobody (two people sharing info@ are not one lead)
+ROLE_LOCAL_PARTS = frozenset(
+    {
+        "accounts", "admin", "billing", "careers", "contact", "contactus", "enquiries", "enquiry", "hello",
+        "help", "hi", "hr", "info", "inquiries", "inquiry", "jobs", "mail", "marketing", "media", "news",
+        "noreply", "no-reply", "office", "press", "reception", "sales", "service", "support", "team",
+        "webmaster",
+    }
+)  # fmt: skip
+
+
+def is_role_address(email: str) -> bool:
+    """A normalised address whose mailbox is a function's (info@, sales@...), not a person's."""
+    local = email.partition("@")[0].split("+", 1)[0]
+    return local in ROLE_LOCAL_PARTS
+
+
 def normalize_linkedin_url(value: str | None) -> str | None:
     """Canonical person profile URL ``https://www.linkedin.com/in/<slug>`` (slug lower-case).
 

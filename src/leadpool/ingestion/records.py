@@ -21,6 +21,7 @@ from leadpool.ingestion.normalize import (
     NotNormalisable,
     best_phone_typed,
     company_domain,
+    is_role_address,
     normalize_email,
     normalize_linkedin_url,
     normalize_phone,
@@ -364,6 +365,10 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
             linkedin = normalize_linkedin_url(raw_linkedin)
         except NotNormalisable:
             extra["invalid_linkedin_url"] = raw_linkedin
+    if email is not None and is_role_address(email) and (apollo_id is not None or linkedin is not None):
+        # a shared mailbox would merge everyone listed under it into one lead: kept as data only
+        extra["role_email"] = email
+        email = None
     if apollo_id is None and email is None and linkedin is None:
         raise RecordError("missing identity: no Apollo id, usable email or LinkedIn URL")
 

@@ -225,6 +225,9 @@ def _worker(
     via: str = "worker",
 ) -> None:
     rnd = random.Random(seed)
+    if via == "pyfloor":
+        _floor_worker(uri, rnd, leads, duration, q, start)
+        return
     db = Database.from_uri(uri, pool_size=1)
     gate = GateWorker(db)
     lat: list[float] = []
@@ -277,6 +280,51 @@ def _worker(
         gate.close()
         db.dispose()
     q.put((decided, allowed, errors, lat, cpu, busy0, busy1))
+
+
+def _floor_worker(
+    uri: str,
+    rnd: random.Random,
+    leads: int,
+    duration: float,
+    q: mp.Queue,  # type: ignore[type-arg]
+    start: Any,
+) -> None:
+    """pgbench's floor transaction, sent by a Python worker over psycopg (prepared statements, one
+    connection): what the Python client alone costs, with nothing of the gate's work."""
+    import psycopg
+
+    touch = (
+        "INSERT INTO touches (lead_id, agency_id, campaign_id, channel, sender, state, at, local_date, "
+        "expires_at) VALUES (%s, %s, %s, 'linkedin', 'pgbench', 'reserved', now(), current_date, "
+        "now() + interval '15 minutes')"
+    )
+    counter = (
+        "INSERT INTO gate_counters (scope, key, day, n) VALUES ('sender', %s, current_date, 1) "
+        "ON CONFLICT (scope, key, day) DO UPDATE SET n = gate_counters.n + 1"
+    )
+    lat: list[float] = []
+    done = 0
+    with psycopg.connect(uri) as conn:
+
+        def once() -> None:
+            agency = rnd.randint(1, AGENCIES)
+            conn.execute(touch, (rnd.randint(1, leads), agency, agency), prepare=True)
+            conn.execute(counter, (f"pgbench-{rnd.randint(1, AGENCIES * SENDERS_PER_AGENCY)}",), prepare=True)
+            conn.commit()
+
+        for _ in range(3):
+            once()
+        start.wait()
+        busy0, cpu0 = _machine_busy(), time.process_time()
+        deadline = time.perf_counter() + duration
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            once()
+            lat.append(time.perf_counter() - t0)
+            done += 1
+        cpu, busy1 = time.process_time() - cpu0, _machine_busy()
+    q.put((done, done, 0, lat, cpu, busy0, busy1))
 
 
 def run_checks(
@@ -432,6 +480,15 @@ def main() -> None:
     tps = float(floor["tps"] or 0.0)
     console.print(f"pgbench floor (insert touch + increment counter, prepared): {tps:,.0f} TPS")
     _report_cpu(floor, "transaction", "pgbench")
+    _reset(db)
+    # the same transaction from the Python workers: how much of the gap is the client's language
+    py_floor = run_checks(db, args, 1, at, "pyfloor")
+    console.print(
+        f"the floor's transaction from {args.workers} Python workers (psycopg): {py_floor['per_second']:,.0f} TPS, "
+        f"{py_floor['per_second'] / tps:.2f} of pgbench"
+    )
+    _report_cpu(py_floor, "transaction")
+    _reset(db)
     single = run_checks(db, args, 1, at, "worker")
     _report("check, GateWorker", single)
     _report_cpu(single)
@@ -465,6 +522,7 @@ def main() -> None:
                     "batch": args.batch,
                     "pgbench_tps": tps,
                     "pgbench": floor,
+                    "python_floor": py_floor,
                     "check_gate_worker": single,
                     "check_session": in_tx,
                     "check_many": many,

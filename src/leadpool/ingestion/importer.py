@@ -26,6 +26,13 @@ Identity rules (one person = one lead):
   * a lead keeps its first Apollo id (a second id for the same person stays in the raw payloads);
     email and LinkedIn URL take the newest value unless another lead holds it. When the email
     changes, email_bounced_at is cleared unless the new address is itself suppressed.
+  * a role mailbox (info@, sales@...: ``normalize.ROLE_LOCAL_PARTS``) is not an identity when the
+    record has an Apollo id or LinkedIn URL: it is kept under ``extra.role_email``, so colleagues
+    listed under one stay apart;
+  * a lead is born with (or takes) the suppression stamps of its addresses; a company switchboard
+    number (Apollo's ``work_hq``) does not carry a colleague's opt-out, and the addresses of an
+    identity conflict (the same person under another lead) carry theirs to the lead the record
+    merged into.
 Companies follow the same rules with Apollo organization id > domain.
 """
 

@@ -179,6 +179,25 @@ def test_a_date_long_past_without_a_year_is_next_year() -> None:
     assert find_return_date("back on 12/30", date(2024, 12, 19)) == date(2024, 12, 30)
 
 
+def test_a_date_just_before_new_year_read_in_january_is_last_years() -> None:
+    # a holiday auto-reply read on 2 January: 22 December is the one just past, not next December
+    assert find_return_date("Out from 22 December until 5 January", date(2026, 1, 2)) == date(2026, 1, 5)
+    assert find_return_date("Abwesend vom 22.12. bis 5.1.", date(2026, 1, 2)) == date(2026, 1, 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Back at 9.30 on Monday 9 March", date(2026, 3, 9)),
+        ("Ich bin ab 8.30 Uhr am 12.3. wieder da", date(2026, 3, 12)),
+        ("Bin bis 12.03. im Urlaub", date(2026, 3, 12)),  # "bis" names a date as often as a time
+        ("away until 9.10", date(2026, 10, 9)),
+    ],
+)
+def test_a_time_of_day_is_not_a_date(text: str, expected: date) -> None:
+    assert find_return_date(text, date(2026, 3, 4)) == expected
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -313,6 +313,51 @@ def test_bounce_guard_pauses_a_campaign_past_three_percent(db: Database, world: 
         assert c is not None and (c.status, c.paused_reason) == ("paused", "campaign_bounce_guard")
 
 
+def test_an_address_made_hard_by_soft_bounces_counts_for_the_bounce_guard(db: Database, world: World) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    leads = [world.lead() for _ in range(50)]
+    for i, lead in enumerate(leads):
+        world.touch(lead, campaign, agency, message_id=f"m{i}", at=T0 + timedelta(minutes=i))
+    out = rec(db, type="hard_bounce", lead_id=leads[0], provider_message_id="m0")  # 1 of 50: 2%
+    assert "campaign:paused_bounce_guard" not in out.effects
+    # lead 1's address soft-bounces three times (our touch, then two later messages): that is a
+    # hard bounce, and 2 of 50 is over 3%
+    for k, message in enumerate(["m1", "later-1", "later-2"]):
+        out = rec(
+            db,
+            type="soft_bounce",
+            lead_id=leads[1],
+            provider_message_id=message,
+            provider_event_id=f"sb-{k}",
+            occurred_at=T0 + timedelta(days=k + 1),
+        )
+    assert "soft_bounce:threshold" in out.effects and "campaign:paused_bounce_guard" in out.effects
+    with session_scope(db) as s:
+        assert s.get(Campaign, campaign).status == "paused"  # type: ignore[union-attr]
+
+
+def test_soft_bounces_of_a_touch_and_of_an_event_with_the_same_number_are_two_messages(
+    db: Database, world: World
+) -> None:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="jo@example.com")
+    touch = world.touch(lead, campaign, agency, message_id="msg-A")
+    first = rec(db, type="soft_bounce", email="jo@example.com", provider_event_id="sb-1", occurred_at=T0)
+    assert first.event_id == touch  # the event and the touch share a number: they are not one message
+    for k, extra in enumerate([{"provider_message_id": "msg-A"}, {}], start=2):
+        out = rec(
+            db,
+            type="soft_bounce",
+            email="jo@example.com",
+            provider_event_id=f"sb-{k}",
+            occurred_at=T0 + timedelta(days=k),
+            **extra,
+        )
+    assert "soft_bounce:threshold" in out.effects
+
+
 def test_bounce_guard_needs_fifty_sends(db: Database, world: World) -> None:
     agency = world.agency()
     campaign = world.campaign(agency)

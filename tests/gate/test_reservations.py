@@ -231,3 +231,49 @@ def test_a_batch_whose_counter_moved_past_its_cap_is_decided_again_under_lock(db
             c.execute(text("DROP TRIGGER test_bump ON touches"))
             c.execute(text("DROP FUNCTION test_bump()"))
             c.execute(text("DROP SEQUENCE test_bump_once"))
+
+
+def test_a_check_dated_ahead_leaves_the_counters_an_upper_bound_of_what_is_live_now(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from tests.gate import factories
+
+    now = datetime.now(UTC)
+    with session_scope(db) as s:
+        w = World(s, agency_gate={"sender_daily_caps": {"linkedin": 2}})
+        leads = [w.lead(company_id=factories.company(s)) for _ in range(4)]
+    ask = {"campaign_id": w.campaign_id, "channel": "linkedin", "sender": "acct-1"}
+    with session_scope(db) as s:
+        first = [check(s, lead_id=lead, at=now, **ask) for lead in leads[:2]]  # type: ignore[arg-type]
+        assert all(d.allowed for d in first)
+    # a scheduler asks about a send an hour ahead, when these two reservations will have expired
+    # (a near-cap check recounts the scope exactly and writes the count back)
+    with session_scope(db) as s:
+        check(s, lead_id=leads[2], at=now + timedelta(hours=1), **ask)  # type: ignore[arg-type]
+    with session_scope(db) as s:  # but they are in flight now, and get sent
+        for n, d in enumerate(first):
+            assert d.touch_id is not None
+            confirm_sent(s, d.touch_id, f"m{n}", at=now + timedelta(minutes=1))
+    with session_scope(db) as s:
+        late = check(s, lead_id=leads[3], at=now + timedelta(minutes=2), **ask)  # type: ignore[arg-type]
+    assert late.codes == ["sender_daily_cap"]
+
+
+def test_a_key_used_by_a_dry_run_is_refused_for_a_reserving_check(db: Database) -> None:
+    w, lid = _world(db)
+    ask = {
+        "lead_id": lid,
+        "campaign_id": w.campaign_id,
+        "channel": "email",
+        "at": T0,
+        "idempotency_key": "k1",
+    }
+    with session_scope(db) as s:
+        dry = check(s, reserve=False, **ask)  # type: ignore[arg-type]
+    assert dry.allowed and dry.touch_id is None
+    with session_scope(db) as s:  # an allow without a touch would be a send no cap counts
+        real = check(s, **ask)  # type: ignore[arg-type]
+    assert real.codes == ["gate_error"] and "without a reservation" in real.reasons[0].message
+    with session_scope(db) as s:
+        again = check(s, reserve=False, **ask)  # type: ignore[arg-type]
+    assert again.replayed and again.allowed and again.touch_id is None

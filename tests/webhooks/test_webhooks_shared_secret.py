@@ -199,3 +199,30 @@ def test_instantly_rejects_missing_wrong_and_foreign_workspace(
     with pytest.raises(WebhookUnauthorized, match="workspace"):
         run(db, "instantly", INSTANTLY_AUTH, body, scoped)
     assert kinds(db) == set()
+
+
+def test_a_postmark_auto_reply_saying_the_person_left_stops_automation(db: Database) -> None:
+    from tests.gate.factories import MONDAY_OPEN, World
+
+    from leadpool.events import record_event
+    from leadpool.gate import check
+
+    with session_scope(db) as s:
+        w = World(s)
+        lead = w.lead(email="jane@acme.example")
+    departed = {
+        **POSTMARK_BOUNCE,
+        "Type": "AutoResponder",
+        "TypeCode": 4,
+        "Email": "jane@acme.example",
+        "BouncedAt": "2026-02-20T10:00:00Z",
+        "Content": "I am no longer with Acme. This mailbox is not monitored.",
+    }
+    [event] = postmark.parse(dumps(departed), {})
+    assert event.category == "out_of_office"  # what Postmark says of every auto-reply
+    with session_scope(db) as s:
+        out = record_event(s, event)
+    assert out.category == "wrong_person" and "lead:wrong_person" in out.effects
+    with session_scope(db) as s:  # ten days later: no pause ran out, the person is gone for good
+        d = check(s, lead_id=lead, campaign_id=w.campaign_id, channel="email", at=MONDAY_OPEN, reserve=False)
+    assert "replied" in d.codes

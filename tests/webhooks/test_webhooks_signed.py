@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
+from leadpool.events import record_event
 from leadpool.events.senders import sender_blocks
 from leadpool.ingestion.hashing import address_hmac
 from leadpool.models import Event, Suppression
@@ -134,7 +135,7 @@ def test_mailgun_reference_fixture_verifies_with_its_key(db: Database, secrets: 
     [event] = mailgun.parse(body, {})
     assert event.type == "hard_bounce" and event.detail["smtp_status"] == "5.1.1"
     assert event.provider_message_id == "fixture-0001@mg.example.com"
-    assert event.sender == "Agent <agent@mg.example.com>"
+    assert event.sender == "agent@mg.example.com"  # the mailbox, as the gate knows senders
 
 
 def test_mailgun_temporary_failure_is_soft(secrets: WebhookSettings) -> None:
@@ -145,6 +146,17 @@ def test_mailgun_temporary_failure_is_soft(secrets: WebhookSettings) -> None:
     )
     [event] = mailgun.parse(dumps(body), {})
     assert event.type == "soft_bounce" and event.detail["smtp_status"] == "4.2.2"
+
+
+def test_a_mailgun_policy_rejection_counts_against_the_sending_mailbox(db: Database) -> None:
+    body = copy.deepcopy(MAILGUN_BODY)  # From: "Agent <agent@mg.example.com>"
+    body["event-data"]["delivery-status"]["message"] = "5.7.1 Message rejected due to local policy"
+    [event] = mailgun.parse(dumps(body), {})
+    assert event.sender == "agent@mg.example.com"
+    with session_scope(db) as s:
+        assert record_event(s, event).type == "sender_block"
+    with session_scope(db) as s:
+        assert sender_blocks(s, "agent@mg.example.com", since=event.occurred_at) == 1
 
 
 def test_mailgun_rejects_forged_missing_stale_and_replayed(db: Database, secrets: WebhookSettings) -> None:

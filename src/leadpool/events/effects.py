@@ -188,7 +188,9 @@ def soft_bounce_threshold_at(
             text(
                 "SELECT min(occurred_at) FROM events WHERE address_hmac = :h AND type = 'soft_bounce' "
                 "AND occurred_at BETWEEN :lo AND :hi "
-                "GROUP BY coalesce(CAST(touch_id AS text), detail ->> 'message_id', CAST(id AS text)) ORDER BY 1"
+                # one group per message: a touch, else the provider's message id, else the event
+                # itself, each prefixed so that touch 1 and event 1 are not one message
+                "GROUP BY coalesce('t:' || touch_id, 'm:' || (detail ->> 'message_id'), 'e:' || id) ORDER BY 1"
             ),
             {"h": address_hmac, "lo": at - window, "hi": at + window},
         ).scalars()
@@ -212,7 +214,8 @@ def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *,
             "  SELECT id FROM touches WHERE campaign_id = :c AND channel = 'email' AND state = 'sent'"
             "  ORDER BY sent_at DESC NULLS LAST, id DESC LIMIT :window"
             ") SELECT count(*), count(*) FILTER (WHERE EXISTS ("
-            "  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND e.type = 'hard_bounce'"
+            "  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND (e.type = 'hard_bounce'"
+            "  OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true'))"
             ")) FROM recent"
         ),
         {"c": campaign_id, "window": settings.bounce_guard_window},

@@ -91,7 +91,8 @@ def record_event(
             provider_event_id=stored_id,
             category=r.category,
             text=None if erased else event.text,
-            sender=event.sender or (r.touch.sender if r.touch else None),
+            # the touch's sender is the gate's own key for the mailbox; a provider's is a header
+            sender=(r.touch.sender if r.touch and r.touch.sender else None) or event.sender,
             touch_id=r.touch.id if r.touch else None,
             campaign_id=event.campaign_id or (r.touch.campaign_id if r.touch else None),
             detail=None if erased else r.detail or None,
@@ -239,7 +240,8 @@ def _find_lead(session: Session, event: EventIn, addresses: dict[str, str]) -> L
 def _reply_category(
     event: EventIn, classifier: Classifier, detail: dict[str, Any]
 ) -> tuple[str, date | None]:
-    """The sending tool's category wins, except that an opt-out in the text always counts."""
+    """The sending tool's category wins, except that an opt-out in the text always counts, and an
+    auto-reply saying the person has left is a wrong person, not an absence."""
     received = event.occurred_at.date()
     return_date = _detail_date(detail.get("return_date"))
     if event.text:
@@ -253,6 +255,10 @@ def _reply_category(
             return "unsubscribe", None
         if event.category is None:
             return c.category, c.return_date or return_date
+        if event.category == "out_of_office" and c.category == "wrong_person":
+            # a tool files every auto-reply as out-of-office (Postmark's AutoResponder), but "I am no
+            # longer with Acme" is a person who will not be back: pausing would email them again
+            return "wrong_person", None
         return event.category, return_date or c.return_date
     return event.category or "other", return_date
 
@@ -308,6 +314,7 @@ def _apply(
         if reached is not None:
             effects.append("soft_bounce:threshold")
             effects += _hard_bounce(session, r, event_id, key, reached)
+            effects += _soft_bounces_count_as_hard(session, r.address_hmac, reached, settings, now)
     elif r.type == "sender_block":
         if event.sender or (r.touch and r.touch.sender):
             effects.append("sender:block_counted")
@@ -329,6 +336,27 @@ def _apply(
     if lead is not None and effects:
         session.expire(lead)
     return effects
+
+
+def _soft_bounces_count_as_hard(
+    session: Session, address_hmac: str, reached: datetime, settings: EventSettings, now: datetime
+) -> list[str]:
+    """The soft bounces that made an address count as hard bounced count as hard bounces for
+    their campaigns' bounce guard too."""
+    touch_ids = session.execute(
+        text(
+            "UPDATE events SET detail = coalesce(detail, '{}'::jsonb) || '{\"counted_as_hard\": true}' "
+            "WHERE address_hmac = :h AND type = 'soft_bounce' AND occurred_at BETWEEN :lo AND :hi "
+            "RETURNING touch_id"
+        ),
+        {"h": address_hmac, "lo": reached - timedelta(days=settings.soft_bounce_window_days), "hi": reached},
+    ).scalars()
+    campaigns = session.execute(
+        text("SELECT DISTINCT campaign_id FROM touches WHERE id = ANY(:ids) AND channel = 'email' ORDER BY 1"),
+        {"ids": [t for t in touch_ids if t is not None]},
+    ).scalars()
+    paused = [c for c in campaigns if fx.bounce_guard(session, c, settings, now=now)]
+    return ["campaign:paused_bounce_guard"] if paused else []
 
 
 def _owner(session: Session, lead_id: int) -> int | None:

@@ -9,7 +9,8 @@ it) and "tomorrow"/"next week" (and their de/fr/es forms).
 
 Choices where the text is ambiguous: a slashed date with both parts <= 12 is read month/day in
 English text and day/month otherwise; dots are always day.month. A date without a year is this
-year's, unless that passed more than 60 days before the reply arrived (then next year's). When several dates appear, the latest one
+year's, last year's or next year's: the first of them no more than 60 days before the reply
+arrived. A dotted pair that is a time of day ("at 9.30", "8.30 Uhr") is not a date. When several dates appear, the latest one
 after the arrival day wins, since out-of-office replies name the end of the absence last or
 alone. Dates before the arrival day are ignored.
 """
@@ -103,12 +104,27 @@ def _safe(y: int, m: int, d: int) -> date | None:
 
 
 def _next_occurrence(month: int, day: int, received: date) -> date | None:
-    """This year's date, unless it passed long ago (then next year's): "Jan 2" read on Jan 10 is
-    the start of an absence already under way, "Jan 6" read on Dec 20 is next January."""
-    d = _safe(received.year, month, day)
-    if d is not None and d >= received - timedelta(days=_RECENT_PAST_DAYS):
-        return d
-    return _safe(received.year + 1, month, day)
+    """The first reading (last year's, this year's, next year's) no more than 60 days before the
+    reply: "Jan 2" read on Jan 10 is the start of an absence already under way, "Jan 6" read on
+    Dec 20 is next January, and "Dec 22" read on Jan 2 is the December just past."""
+    cutoff = received - timedelta(days=_RECENT_PAST_DAYS)
+    for year in (received.year - 1, received.year, received.year + 1):
+        d = _safe(year, month, day)
+        if d is not None and d >= cutoff:
+            return d
+    return None
+
+
+# "at"/"um"/"à" come before a time; "bis", "ab", "von", "from" name dates as often as times
+_BEFORE_TIME = re.compile(r"(?:\bat|\bum|\bà|\ba las|@)\s*$", re.IGNORECASE)
+_AFTER_TIME = re.compile(r"^\s*(?:uhr|h\b|hrs?\b|am\b|pm\b|o'clock)", re.IGNORECASE)
+
+
+def _is_clock_time(text: str, start: int, end: int) -> bool:
+    """A dotted pair read as a time of day by its neighbours ("at 9.10", "9.10 Uhr")."""
+    return bool(
+        _BEFORE_TIME.search(text[max(0, start - 12) : start]) or _AFTER_TIME.match(text[end : end + 10])
+    )
 
 
 def _year(y: str | None) -> int | None:
@@ -129,6 +145,8 @@ def _candidates(text: str, received: date) -> list[date]:
         consumed = consumed.replace(m.group(0), " ")
     for m in _NUMERIC.finditer(consumed):
         a, sep, b, y = int(m.group(1)), m.group(2), int(m.group(3)), _year(m.group(4))
+        if sep == "." and y is None and (b > 12 or _is_clock_time(consumed, m.start(), m.end())):
+            continue  # "back at 9.30", "ab 8.30 Uhr": a time of day, not a date
         if sep == "/" and english and b <= 12 < a:
             day, month = a, b
         elif sep == "/" and english:

@@ -119,10 +119,14 @@ def read_counters(conn: Connection, scopes: list[Scope]) -> dict[Scope, int]:
 
 
 def exact_counts(conn: Connection | PgConnection[Any], scopes: list[Scope], at: datetime) -> dict[Scope, int]:
-    """Live touches per scope at ``at``, counted from the touches themselves."""
+    """Live touches per scope at ``at``, counted from the touches themselves.
+
+    Never as of later than now: the count is written back to the counter rows, which must stay an
+    upper bound for every later check, and a reservation live now may be confirmed after its
+    ``at`` has passed (a check dated ahead would otherwise leave out touches live now)."""
     uniq = sorted(set(scopes))
     out = {s: 0 for s in uniq}
-    live = LIVE_SQL.format(at=":at")
+    live = LIVE_SQL.format(at="least(CAST(:at AS timestamptz), now())")
     comp = [s for s in uniq if s.scope == "company"]
     send = [s for s in uniq if s.scope == "sender"]
     agen = [s for s in uniq if s.scope == "agency"]

@@ -712,6 +712,13 @@ class _Batch:
                     f"(lead {r[3]}, campaign {r[4]}, {r[5]}); use a new key."
                 )
                 continue
+            if r[6] and r[8] is None and it.req.reserve:
+                # the key's allow reserved nothing (a dry run): replaying it would send uncounted
+                it.decision = gate_error(
+                    f"Idempotency key {it.req.idempotency_key!r} was already used for a check without "
+                    "a reservation; use a new key for the reserving one."
+                )
+                continue
             it.decision = GateDecision(
                 "allow" if r[6] else "deny",
                 [Reason.from_dict(x) for x in r[7]],

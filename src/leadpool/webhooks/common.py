@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 from pydantic import ValidationError
@@ -82,6 +83,15 @@ def iso(value: Any, provider: str, field: str) -> datetime:
     except ValueError:
         raise InvalidInput(f"{provider}: {field} {value!r} is not an ISO 8601 time") from None
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def mailbox(value: Any) -> str | None:
+    """The address of a From header ("Agent <agent@mg.example.com>" -> agent@mg.example.com),
+    lower-cased: the sending mailbox as the gate's sender caps and blocks know it."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    _name, address = parseaddr(value)
+    return address.strip().lower() if "@" in address else value.strip()
 
 
 def obj(value: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 from leadpool.errors import InvalidInput
 from leadpool.events.bounces import smtp_status
 from leadpool.events.schemas import EventIn
-from leadpool.webhooks.common import epoch, load_json, obj, require_dict, require_fresh
+from leadpool.webhooks.common import epoch, load_json, mailbox, obj, require_dict, require_fresh
 from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
@@ -108,7 +108,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         code = smtp_status(f"{status.get('message') or ''} {status.get('description') or ''}")
         if code and etype in ("hard_bounce", "soft_bounce"):
             detail["smtp_status"] = code
-    sender = msg_headers.get("from")
+    sender = mailbox(msg_headers.get("from"))
     return [
         EventIn(
             type=etype,
@@ -119,7 +119,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
             # Mailgun ids are unique within a day only; with the event time they are unique for good
             provider_event_id=f"{data['id']}:{data.get('timestamp')}",
             provider_message_id=msg_headers.get("message-id"),
-            sender=sender if isinstance(sender, str) else None,
+            sender=sender,
             detail=detail,
         )
     ]

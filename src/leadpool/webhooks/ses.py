@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from leadpool.errors import InvalidInput
 from leadpool.events.schemas import EventIn
 from leadpool.webhooks.certs import CertStore, default_cert_store
-from leadpool.webhooks.common import header, iso, load_json, obj, require_dict, require_fresh
+from leadpool.webhooks.common import header, iso, load_json, mailbox, obj, require_dict, require_fresh
 from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
@@ -130,7 +130,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     kind = inner.get("eventType") or inner.get("notificationType")
     mail = obj(inner.get("mail"))
     message_id = mail.get("messageId") if isinstance(mail.get("messageId"), str) else None
-    sender = mail.get("source") if isinstance(mail.get("source"), str) else None
+    sender = mailbox(mail.get("source"))
     base_detail: dict[str, Any] = {"sns_message_id": envelope.get("MessageId"), "ses_event": kind}
     if isinstance(mail.get("tags"), dict):
         base_detail["tags"] = mail["tags"]

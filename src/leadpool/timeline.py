@@ -232,6 +232,7 @@ def company_timeline(session: Session, company_id: int) -> list[TimelineEntry]:
                 "source": e.source,
                 "campaign_id": e.campaign_id,
                 "touch_id": e.touch_id,
+                "reported_by_agency_id": e.reported_by_agency_id,
             },
             f"events:{e.id}",
         )

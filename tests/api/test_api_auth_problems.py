@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from api.conftest import MAX_BODY
+from api.conftest import ADMIN_TOKEN, MAX_BODY
 from leadpool.client import ApiError
 from leadpool.db import session_scope
 from leadpool.models import Agency
@@ -176,3 +176,23 @@ def test_openapi_holds_exactly_the_public_contract(api):
     event = schema["components"]["schemas"]["EventIn"]["properties"]
     expected = {"type", "lead_id", "email", "phone", "channel", "occurred_at", "source", "provider_event_id"}
     assert expected | {"category", "text"} <= set(event)
+
+
+def test_the_client_raises_api_error_for_a_refused_sent_batch(api):
+    from leadpool.client import ApiError, LeadpoolClient
+
+    with LeadpoolClient(api.url, "not-a-valid-token") as stranger, pytest.raises(ApiError) as e:
+        stranger.confirm_sent_batch([(1, "m-1")])
+    assert e.value.status == 401
+    with pytest.raises(ApiError) as e:
+        api.admin.confirm_sent_batch([(1, " ")])
+    assert e.value.status == 422
+
+
+def test_a_nul_character_in_a_request_is_a_422_naming_where(api):
+    r = httpx.post(
+        f"{api.url}/v1/agencies",
+        json={"name": "Acme\u0000"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert r.status_code == 422 and "name: contains a NUL character" in r.json()["detail"], r.text

@@ -92,3 +92,27 @@ def test_end_enrollment_rests_the_lead(api: Api, db: Database) -> None:
             s, lead_id=lid, campaign_id=camp, channel="linkedin", at=done.rest_until - timedelta(days=1)
         )
         assert "rest_period" in d.codes
+
+
+def test_an_agency_does_not_see_whom_another_agency_converted_at_a_company(api: Api, db: Database) -> None:
+    a = api.admin.create_agency("Converts A")
+    b = api.admin.create_agency("Converts B")
+    with session_scope(db) as s:
+        company = f.company(s)
+        campaign = f.campaign(s, a.id)
+        lead = f.lead(s, company_id=company)
+        f.own(s, lead, a.id)
+        f.enroll(s, lead, campaign, a.id)
+    with LeadpoolClient(api.url, a.api_key) as ca_client, LeadpoolClient(api.url, b.api_key) as cb_client:
+        ca_client.record_event(
+            {
+                "type": "converted",
+                "lead_id": lead,
+                "source": "crm",
+                "provider_event_id": "deal-42",
+                "occurred_at": T0,
+            }
+        )
+        assert [e.kind for e in ca_client.company_timeline(company).entries] == ["event.converted"]
+        assert cb_client.company_timeline(company).entries == []
+    assert [e.kind for e in api.admin.company_timeline(company).entries] == ["event.converted"]

@@ -286,3 +286,18 @@ def test_a_field_of_another_shape_rejects_its_line_not_the_import(db: Database, 
     result = import_files(db, [_jsonl(tmp_path, again, "again.jsonl")], rejects_path=tmp_path / "r2.jsonl")
     assert (result.inserted, result.updated, [r.line_no for r in result.rejected]) == (0, 0, [1])
     assert _snapshot(db) == before
+
+
+@pytest.mark.parametrize("revenue", ["inf", "1e400", "nan"])
+def test_a_csv_number_that_is_not_finite_rejects_its_row(db: Database, tmp_path: Path, revenue: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "First Name,Email,Website,Annual Revenue\n"
+        f"Ann,ann@acme.example,acme.example,{revenue}\n"
+        "Bob,bob@acme.example,acme.example,1000000\n"
+    )
+    result = import_files(db, [path], rejects_path=tmp_path / "rejects.jsonl")
+    assert result.inserted == 1 and result.rejected_count == 1
+    assert (
+        "Annual Revenue" in result.rejected[0].reason and "not a finite number" in result.rejected[0].reason
+    )

@@ -339,3 +339,13 @@ def test_an_opt_out_of_the_same_person_under_another_lead_reaches_the_lead_a_rec
     with session_scope(db) as s:
         lead = s.get(Lead, first_lead)
         assert lead is not None and lead.email == bought["email"] and lead.unsubscribed_at is not None
+
+
+def test_a_value_too_long_for_an_index_rejects_its_record_only(db: Database) -> None:
+    import secrets
+
+    big = secrets.token_hex(3000)  # 6,000 characters: more than a btree entry holds
+    result = import_people(db, [person(1), person(2, seniority=big), person(3)], endpoint="x")
+    assert [r.index for r in result.rejected] == [1] and "index row size" in result.rejected[0].reason
+    with session_scope(db) as s:
+        assert s.scalar(select(func.count()).select_from(Lead)) == 2

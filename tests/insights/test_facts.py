@@ -135,3 +135,48 @@ def test_forgotten_reservation_does_not_hold_the_watermark(db):
         r = facts.refresh_facts(s)
     # the expired-but-unswept reservation is passed; the live one holds the watermark
     assert r.touches_watermark == live - 1 and live > stale
+
+
+def test_an_agencys_reply_is_not_credited_to_another_agencys_touch(db):
+    from tests.gate import factories as f
+    from tests.gate.factories import MONDAY_OPEN
+
+    from leadpool.events import EventIn, record_event
+    from leadpool.gate import check, confirm_sent
+    from leadpool.insights.rates import segment_rates
+
+    def own(s, agency_id):
+        total = next(c for c in segment_rates(s, [], agency_id=agency_id) if c.level == 0)
+        return total.counts["replies"], total.counts["positives"]
+
+    with session_scope(db) as s:
+        a, b = f.agency(s), f.agency(s)
+        ca, cb = f.campaign(s, a), f.campaign(s, b)
+        lead = f.lead(s)
+        f.own(s, lead, a)
+        f.enroll(s, lead, ca, a)
+        d = check(s, lead_id=lead, campaign_id=ca, channel="email", at=MONDAY_OPEN)  # A emails
+        confirm_sent(s, d.touch_id, "a-1", at=MONDAY_OPEN)
+        # later the lead is B's, and B reaches it on LinkedIn
+        s.execute(text("UPDATE enrollments SET status = 'ended' WHERE lead_id = :l"), {"l": lead})
+        s.execute(text("DELETE FROM ownerships WHERE lead_id = :l"), {"l": lead})
+        f.own(s, lead, b)
+        f.enroll(s, lead, cb, b)
+        later = MONDAY_OPEN + timedelta(days=200)
+        d2 = check(s, lead_id=lead, campaign_id=cb, channel="linkedin", at=later)
+        confirm_sent(s, d2.touch_id, "b-1", at=later)
+        # the person answers B by email; B reports it with its campaign and no touch
+        reply = EventIn(
+            type="reply",
+            category="interested",
+            lead_id=lead,
+            campaign_id=cb,
+            channel="email",
+            occurred_at=later + timedelta(hours=1),
+            source="api",
+            provider_event_id="b-reply",
+        )
+        record_event(s, reply, agency_id=b)
+        facts.refresh_facts(s)
+    with session_scope(db) as s:
+        assert own(s, a) == (0, 0)  # A's email of 200 days before did not earn B's reply

@@ -28,6 +28,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
+        if not value.is_finite():  # stored before imports refused them: shown as no value
+            return None
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 

@@ -195,9 +195,9 @@ def suggest(
 @app.command("reenrich")
 def reenrich(
     limit: int = typer.Option(1000, "--limit", min=0),
-    stale_days: int = typer.Option(365, "--stale-days", min=1),
+    stale_days: int = typer.Option(365, "--stale-days", min=1, max=36500),
     recheck_days: int = typer.Option(
-        30, "--recheck-days", min=1, help="A guessed email is looked up again once it is this old."
+        30, "--recheck-days", min=1, max=36500, help="A guessed email is looked up again once it is this old."
     ),
     queue: bool = typer.Option(
         False, "--queue", help="Queue them for enrichment through refill (spends from the daily budget)."

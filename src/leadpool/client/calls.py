@@ -317,7 +317,7 @@ def confirm_sent_batch(
 
 
 def _sent_batch(response: httpx.Response) -> list[SentBatchItem]:
-    return SentBatchResult.model_validate(response.json()).results
+    return _model(SentBatchResult)(response).results
 
 
 def cancel_touch(touch_id: int, at: datetime | None = None) -> Call[Touch]:

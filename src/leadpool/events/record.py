@@ -352,7 +352,9 @@ def _soft_bounces_count_as_hard(
         {"h": address_hmac, "lo": reached - timedelta(days=settings.soft_bounce_window_days), "hi": reached},
     ).scalars()
     campaigns = session.execute(
-        text("SELECT DISTINCT campaign_id FROM touches WHERE id = ANY(:ids) AND channel = 'email' ORDER BY 1"),
+        text(
+            "SELECT DISTINCT campaign_id FROM touches WHERE id = ANY(:ids) AND channel = 'email' ORDER BY 1"
+        ),
         {"ids": [t for t in touch_ids if t is not None]},
     ).scalars()
     paused = [c for c in campaigns if fx.bounce_guard(session, c, settings, now=now)]

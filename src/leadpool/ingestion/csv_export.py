@@ -7,6 +7,7 @@ original header in the person object, which the person mapping stores in ``leads
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -38,9 +39,12 @@ def _int(v: str) -> int:
 def _number(v: str) -> float:
     s = v.strip().replace(",", "").replace("$", "")
     try:
-        return float(s)
+        n = float(s)
     except ValueError:
         raise ValueError(f"{v!r} is not a number") from None
+    if not math.isfinite(n):  # "inf", "nan", "1e400": no amount of money, and no stored number
+        raise ValueError(f"{v!r} is not a finite number")
+    return n
 
 
 def _confidence(v: str) -> float:

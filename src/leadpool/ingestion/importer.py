@@ -769,7 +769,9 @@ def _process_splitting(
 ) -> ImportResult:
     try:
         return process_batch(conn, batch, ctx)
-    except (psycopg.DataError, psycopg.IntegrityError) as e:
+    # what one record can cause: a value of the wrong form, a constraint, a value too long for
+    # an index (ProgramLimitExceeded, an OperationalError that is not a lost connection)
+    except (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.ProgramLimitExceeded) as e:
         real = [r for r in batch if not r.placeholder]
         if len(real) <= 1:
             out = ImportResult()

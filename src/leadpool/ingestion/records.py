@@ -211,6 +211,8 @@ def _check(field: str, kind: str, value: Any) -> Any:
         raise RecordError(f"field {field!r}: expected true/false, got {t.__name__}")
     if kind == FLOAT:
         if t is int or t is float:
+            if not math.isfinite(value):
+                raise RecordError(f"field {field!r}: {value} is not a finite number")
             return float(value)
         raise RecordError(f"field {field!r}: expected a number, got {t.__name__}")
     if kind in (INT, BIGINT):
@@ -224,6 +226,8 @@ def _check(field: str, kind: str, value: Any) -> Any:
         raise RecordError(f"field {field!r}: expected an integer, got {t.__name__}")
     if kind == NUMERIC:
         if t is int or t is float:
+            if t is float and not math.isfinite(value):
+                raise RecordError(f"field {field!r}: {value} is not a finite number")
             return value
         if t is str:
             try:

@@ -80,6 +80,9 @@ SELECT id, touch_id FROM (
         SELECT t.id FROM touches t
         WHERE t.lead_id = e.lead_id AND t.state = 'sent' AND coalesce(t.sent_at, t.at) <= e.occurred_at
           AND (e.channel IS NULL OR t.channel = e.channel)
+          -- an event naming a campaign, or reported by an agency, answers that one's touches only
+          AND (e.campaign_id IS NULL OR t.campaign_id = e.campaign_id)
+          AND (e.reported_by_agency_id IS NULL OR t.agency_id = e.reported_by_agency_id)
         ORDER BY coalesce(t.sent_at, t.at) DESC, t.id DESC LIMIT 1)) AS touch_id
     FROM events e
     WHERE e.id > :lo AND e.id <= :hi

@@ -2,8 +2,10 @@
 
 The admin sees everything. An agency sees its own touches, and the replies, opt-outs and pauses
 of the company (they decide whether it may touch anyone there), but not who at the company it
-does not own: ``lead_id`` is left out of those entries. Events that name another agency's
-campaign are hidden, as on the lead timeline. An unknown company is a 404 for everyone.
+does not own: ``lead_id`` (and an event's ``touch_id``, source and reporter) is left out of those
+entries. Events that name another agency's campaign are hidden, as on the lead timeline, and so
+are conversions of people the agency does not hold (whom another agency won decides nothing for
+it). An unknown company is a 404 for everyone.
 """
 
 from __future__ import annotations
@@ -53,8 +55,14 @@ def _for_agency(session: Session, entries: list[TimelineEntry], agency_id: int) 
         campaign = e.detail.get("campaign_id")
         if e.kind.startswith("event.") and campaign is not None and campaign not in campaigns:
             continue
-        if e.detail.get("lead_id") not in owned:
-            e = TimelineEntry(e.at, e.kind, {**e.detail, "lead_id": None}, e.source)
+        mine = e.detail.get("lead_id") in owned
+        if e.kind == "event.converted" and not mine:
+            continue  # whom another agency won is not what decides whether anyone may be touched
+        if not mine:
+            hidden = {"lead_id": None, "touch_id": None, "reported_by_agency_id": None}
+            e = TimelineEntry(
+                e.at, e.kind, {**e.detail, **hidden}, "" if e.kind.startswith("event.") else e.source
+            )
         out.append(e)
     return out
 

@@ -14,6 +14,11 @@ Builds the pool once (set-based ``generate_series`` inserts; ``--rebuild`` to st
    comparison: what a caller pays for checking inside its own transaction);
 4. the same processes doing ``check_many`` in batches of ``--batch``.
 
+Two more floors put the ratios in context: pgbench's transaction sent by the same Python worker
+processes (what the client's language costs with none of the gate's work), and pgbench writing a
+whole batch's touch and counter rows in one transaction (what the server needs per batched
+decision with nothing read and no Python).
+
 Prints decisions/s, p50/p99 latency and the ratios, and (on Linux) where each phase's CPU went:
 the clients' own (pgbench's, the Python workers') and the rest (the server, almost all of it), per
 decision or transaction. Goals: single (GateWorker) >= 0.5 x pgbench
@@ -372,11 +377,27 @@ END;
 """
 
 
-def run_pgbench(db: Database, args: argparse.Namespace) -> dict[str, float | None]:
-    """The floor: pgbench's TPS, and its CPU split like the checks' (pgbench's own CPU as the client's)."""
+# The same writes for a whole batch in one transaction: touch rows and counter rows as a batched
+# check writes them (set-based, counters sorted), and nothing else: no reads, no decision rows, no
+# Python. What the server alone needs per batched decision.
+PGBENCH_BATCH_SCRIPT = """BEGIN;
+INSERT INTO touches (lead_id, agency_id, campaign_id, channel, sender, state, at, local_date, expires_at) SELECT 1 + (random() * ({leads} - 1))::int, a, a, 'linkedin', 'pgbench', 'reserved', now(), current_date, now() + interval '15 minutes' FROM (SELECT 1 + (random() * ({agencies} - 1))::int AS a FROM generate_series(1, {batch})) s;
+INSERT INTO gate_counters (scope, key, day, n) SELECT 'sender', k, current_date, count(*) FROM (SELECT 'pgbench-' || (1 + (random() * ({senders} - 1))::int) AS k FROM generate_series(1, {batch})) s GROUP BY k ORDER BY k ON CONFLICT (scope, key, day) DO UPDATE SET n = gate_counters.n + excluded.n;
+END;
+"""
+
+
+def run_pgbench(db: Database, args: argparse.Namespace, batch: int = 1) -> dict[str, float | None]:
+    """The floor: pgbench's TPS, and its CPU split like the checks' (pgbench's own CPU as the client's).
+
+    ``batch`` > 1: the batched floor (``PGBENCH_BATCH_SCRIPT``), each transaction ``batch`` rows of each.
+    """
+    template = PGBENCH_SCRIPT if batch == 1 else PGBENCH_BATCH_SCRIPT
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as fh:
         fh.write(
-            PGBENCH_SCRIPT.format(leads=args.leads, agencies=AGENCIES, senders=AGENCIES * SENDERS_PER_AGENCY)
+            template.format(
+                leads=args.leads, agencies=AGENCIES, senders=AGENCIES * SENDERS_PER_AGENCY, batch=batch
+            )
         )
         script = fh.name
     children0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_busy()
@@ -413,7 +434,12 @@ def run_pgbench(db: Database, args: argparse.Namespace) -> dict[str, float | Non
         sys.exit(f"could not read pgbench's TPS from:\n{out}")
     pgbench_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     busy = None if busy0 is None or busy1 is None else busy1 - busy0
-    return {"tps": float(m.group(1)), **_cpu_split(int(n.group(1)), pgbench_cpu, busy, args.duration)}
+    rows = int(n.group(1)) * batch  # per row written, so a batch compares with batched decisions
+    return {
+        "tps": float(m.group(1)),
+        "rows_per_second": float(m.group(1)) * batch,
+        **_cpu_split(rows, pgbench_cpu, busy, args.duration),
+    }
 
 
 def _reset(db: Database) -> None:
@@ -502,9 +528,21 @@ def main() -> None:
         f"  ratio to pgbench: {in_tx['per_second'] / tps:.2f} (one session and transaction per check)"
     )
     _reset(db)
+    batch_floor = run_pgbench(db, args, batch=args.batch)
+    console.print(
+        f"batched floor (pgbench, {args.batch} touch rows + {args.batch} counter rows a transaction, "
+        f"nothing read): {batch_floor['rows_per_second']:,.0f} rows/s, "
+        f"{batch_floor['rows_per_second'] / tps:.1f}x the single floor"
+    )
+    _report_cpu(batch_floor, "row", "pgbench")
+    _reset(db)
     many = run_checks(db, args, args.batch, at)
     _report(f"check_many ({args.batch})", many, unit="batch ")
     _report_cpu(many)
+    console.print(
+        f"  ratio to the batched floor: {many['per_second'] / batch_floor['rows_per_second']:.2f}; "
+        f"10x the single rate would be {10 * single['per_second'] / batch_floor['rows_per_second']:.2f} of it"
+    )
     ratio_many = many["per_second"] / single["per_second"] if single["per_second"] else 0.0
     console.print(
         f"  ratio to single (GateWorker): {ratio_many:.1f}x (goal >= 10x) {'OK' if ratio_many >= 10 else 'BELOW GOAL'}; "
@@ -523,6 +561,7 @@ def main() -> None:
                     "pgbench_tps": tps,
                     "pgbench": floor,
                     "python_floor": py_floor,
+                    "pgbench_batch": batch_floor,
                     "check_gate_worker": single,
                     "check_session": in_tx,
                     "check_many": many,

@@ -60,11 +60,29 @@ def test_takes_matching_contactable_pool_leads(db: Database) -> None:
 def test_linkedin_campaign_does_not_need_an_email(db: Database) -> None:
     with session_scope(db) as s:
         co = make_company(s)
-        li = make_leads(s, 1, company_id=co, email=None, linkedin_url="https://www.linkedin.com/in/x1")
-        make_leads(s, 1, company_id=co, email=None)
+        # a lead without an email has no email status either (Apollo sends null)
+        li = make_leads(
+            s, 1, company_id=co, email=None, email_status=None, linkedin_url="https://www.linkedin.com/in/x1"
+        )
+        make_leads(s, 1, company_id=co, email=None, email_status=None)
         camp = make_campaign(s, make_agency(s), channels="linkedin")
     with session_scope(db) as s:
         assert allocate(s, camp, 5, at=NOW).lead_ids == li
+
+
+def test_the_allowed_email_statuses_rule_the_email_route_only(db: Database) -> None:
+    with session_scope(db) as s:
+        co = make_company(s)
+        on_linkedin = make_leads(
+            s, 1, company_id=co, email_status="guessed", linkedin_url="https://www.linkedin.com/in/x2"
+        )
+        make_leads(s, 1, company_id=co, email_status="guessed")  # email only, and not verified
+        agency = make_agency(s)
+        both = make_campaign(s, agency, channels="email,linkedin")
+        email_only = make_campaign(s, make_agency(s), channels="email")
+    with session_scope(db) as s:
+        assert allocate(s, email_only, 5, at=NOW).lead_ids == []
+        assert allocate(s, both, 5, at=NOW).lead_ids == on_linkedin
 
 
 def test_ranking_verified_first_then_fit(db: Database) -> None:
@@ -291,3 +309,23 @@ def test_one_owner_per_lead_is_a_constraint(db: Database) -> None:
         s.add(Ownership(lead_id=lead, agency_id=b))
     with session_scope(db) as s:
         assert s.execute(text("SELECT count(*) FROM ownerships")).scalar_one() == 1
+
+
+def test_title_terms_match_whole_words(db: Database) -> None:
+    with session_scope(db) as s:
+        co = make_company(s)
+        titles = [
+            "CTO",
+            "Director of Operations",
+            "Marketing Coordinator",
+            "VP International Sales",
+            "Sales Intern",
+        ]
+        ids = {t: make_leads(s, 1, company_id=co, title=t)[0] for t in titles}
+        agency = make_agency(s)
+        chiefs = make_campaign(s, agency, icp={"title_terms": ["cto", "coo"]})
+        no_interns = make_campaign(s, make_agency(s), icp={"exclude": {"title_terms": ["intern"]}})
+    with session_scope(db) as s:
+        assert allocate(s, chiefs, 10, at=NOW).lead_ids == [ids["CTO"]]
+        taken = set(allocate(s, no_interns, 10, at=NOW).lead_ids)
+    assert ids["VP International Sales"] in taken and ids["Sales Intern"] not in taken

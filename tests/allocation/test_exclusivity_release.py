@@ -224,3 +224,20 @@ def test_a_lead_moved_to_another_agencys_company_starts_no_new_campaign(
         # A keeps the person, but its next campaign re-uses only the lead still at its own company
         assert allocate(s, second_a, 5, at=NOW).lead_ids == [stays]
         assert s.scalar(select(Ownership.agency_id).where(Ownership.lead_id == mover)) == a
+
+
+def test_a_round_in_company_mode_serves_an_agency_whose_candidates_another_took(
+    db: Database, company_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADPOOL_REFILL_ENABLED", "false")
+    with session_scope(db) as s:
+        big = make_company(s)
+        make_leads(s, 10, company_id=big, enriched_at=NOW)  # the best ranked, all at one company
+        for _ in range(10):  # ten more, each at its own company, ranked lower
+            make_leads(s, 1, company_id=make_company(s), enriched_at=NOW - timedelta(days=10))
+        first = make_campaign(s, make_agency(s), daily_quota=5)
+        second = make_campaign(s, make_agency(s), daily_quota=5)
+    with session_scope(db) as s:
+        result = allocate_round(s, at=NOW)
+    assert {c.campaign_id: len(c.lead_ids) for c in result.campaigns} == {first: 5, second: 5}
+    assert all(c.shortfall == 0 for c in result.campaigns)

@@ -228,3 +228,18 @@ def test_the_daily_budget_counts_each_paid_call_on_its_own_day(db: Database) -> 
     with session_scope(db) as s:
         assert spent_today(s, today) == Decimal(20)
         assert spent_today(s, yesterday) == Decimal(7)
+
+
+def test_a_larger_shortfall_widens_the_queued_job(db: Database, fake: FakeApollo) -> None:
+    camp = _campaign(db, quota=100)
+    with session_scope(db) as s:
+        first = allocate(s, camp, 1)
+    with session_scope(db) as s:
+        second = allocate(s, camp, 50)
+    assert (first.shortfall, second.shortfall) == (1, 50)
+    assert second.refill_job_id == first.refill_job_id  # one job per campaign
+    with session_scope(db) as s:
+        assert s.execute(text("SELECT requested FROM refill_jobs")).scalars().all() == [50]
+    with session_scope(db) as s:  # a smaller one later does not shrink it
+        allocate(s, camp, 3)
+        assert s.execute(text("SELECT requested FROM refill_jobs")).scalars().all() == [50]

@@ -196,7 +196,7 @@ def test_csv_export(db: Database, tmp_path: Path) -> None:
         assert ada is not None
         assert ada.linkedin_url == "https://www.linkedin.com/in/ada-lovelace"
         assert (ada.email_status, ada.seniority, ada.email_domain_catchall) == ("verified", "c_suite", False)
-        assert ada.departments == ["C-Suite", "Engineering"]
+        assert ada.departments == ["c_suite", "engineering"]  # the API's keys
         assert ada.phone == "+447911123456"  # mobile beats direct
         assert ada.time_zone == "Europe/London" and ada.time_zone_source == "city"
         assert (ada.contact_id, ada.account_id, ada.source) == ("c-1", "a-1", "csv")
@@ -301,3 +301,33 @@ def test_a_csv_number_that_is_not_finite_rejects_its_row(db: Database, tmp_path:
     assert (
         "Annual Revenue" in result.rejected[0].reason and "not a finite number" in result.rejected[0].reason
     )
+
+
+def test_a_csv_export_row_lands_in_the_apis_vocabulary(db: Database, tmp_path: Path) -> None:
+    from tests.allocation.factories import NOW, make_agency, make_campaign
+
+    from leadpool.allocation.allocate import allocate
+
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "First Name,Email,Email Status,Departments,Website,Industry,Technologies\n"
+        'Ann,ann@acme.example,Likely to engage,"C-Suite, Sales",acme.example,Construction,'
+        '"Salesforce, Google Analytics"\n'
+    )
+    result = import_files(db, [path], rejects_path=tmp_path / "rejects.jsonl")
+    assert result.inserted == 1, result.rejected
+    with session_scope(db) as s:
+        lead = s.execute(select(Lead)).scalar_one()
+        company = s.execute(select(Company)).scalar_one()
+        assert lead.email_status == "likely to engage"
+        assert lead.departments == ["c_suite", "master_sales"]
+        assert company.technology_uids == ["salesforce", "google_analytics"]
+        icp = {
+            "technologies": {"any_of": ["salesforce"]},
+            "departments": ["master_sales"],
+            "email_statuses": ["likely to engage"],
+        }
+        campaign = make_campaign(s, make_agency(s), icp=icp)
+        lead_id = lead.id
+    with session_scope(db) as s:
+        assert allocate(s, campaign, 5, at=NOW).lead_ids == [lead_id]

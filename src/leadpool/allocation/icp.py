@@ -23,6 +23,7 @@ A lead without a company fails every company condition but passes the company ex
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
 from leadpool.errors import InvalidInput
+from leadpool.ingestion.normalize import technology_uid
 
 
 def _clean_terms(values: list[str]) -> list[str]:
@@ -45,11 +47,6 @@ def _clean_terms(values: list[str]) -> list[str]:
         if t not in out:
             out.append(t)
     return out
-
-
-def technology_uid(term: str) -> str:
-    """Apollo's uid form of a technology name: lower case, spaces and dots as underscores."""
-    return "_".join(term.strip().lower().replace(".", " ").split())
 
 
 def normalise_domain(domain: str) -> str:
@@ -238,12 +235,10 @@ def _text_array(values: list[str]) -> ColumnElement[Any]:
     return literal(list(values), ARRAY(Text))
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _any_substring(column: Any, terms: list[str]) -> ColumnElement[bool]:
-    return or_(*(column.ilike(f"%{_escape_like(t)}%", escape="\\") for t in terms))
+    """Any of the terms as whole words of the column, case-insensitive: "cto" is not in
+    "Director", nor "intern" in "International"."""
+    return or_(*(column.op("~*")(f"(^|[^[:alnum:]]){re.escape(t)}([^[:alnum:]]|$)") for t in terms))
 
 
 def _in_range(column: Any, rng: IntRange | MoneyRange | YearRange) -> ColumnElement[bool]:
@@ -266,7 +261,9 @@ def compile_icp(icp: ICP, lead: FromClause, company: FromClause) -> ColumnElemen
     tests use ``&&`` / ``@>`` so the GIN indexes serve them.
     """
     l, c = lead.c, company.c
-    conds: list[ColumnElement[bool]] = [l.email_status.in_(icp.email_statuses)]
+    # email_statuses is not here: it rules on the email route only (pool.reachable), so a LinkedIn,
+    # SMS or phone campaign can have a lead with no email (whose status is null)
+    conds: list[ColumnElement[bool]] = []
     if icp.industries:
         conds.append(func.lower(c.industry).in_(icp.industries))
     if icp.keywords:

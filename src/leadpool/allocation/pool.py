@@ -52,12 +52,15 @@ class Target:
     channels: tuple[str, ...]
 
 
-def reachable(channels: Sequence[str]) -> ColumnElement[bool]:
-    """The lead has a usable address on at least one of the campaign's channels."""
+def reachable(channels: Sequence[str], email_statuses: Sequence[str]) -> ColumnElement[bool]:
+    """The lead has a usable address on at least one of the campaign's channels: for email, one
+    not bounced whose status the ICP allows."""
     l = leads.c
     parts: list[ColumnElement[bool]] = []
     if "email" in channels:
-        parts.append(and_(l.email.is_not(None), l.email_bounced_at.is_(None)))
+        parts.append(
+            and_(l.email.is_not(None), l.email_bounced_at.is_(None), l.email_status.in_(list(email_statuses)))
+        )
     if "linkedin" in channels:
         parts.append(l.linkedin_url.is_not(None))
     if "sms" in channels or "phone" in channels:
@@ -99,7 +102,7 @@ def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:
         .select_from(joined)
         .where(
             contactable(at),
-            reachable(target.channels),
+            reachable(target.channels, target.icp.email_statuses),
             compile_icp(target.icp, leads, companies),
             ~exists().where(enrollments.c.lead_id == leads.c.id, enrollments.c.status == "active"),
         )

@@ -69,6 +69,15 @@ def request_refill(
         {"c": target.campaign_id},
     ).first()
     if existing is not None:
+        # one job per campaign: a larger shortfall since it was queued widens it (the caller holds
+        # the campaign's lock); a running job keeps its size, and the next shortfall asks again
+        session.execute(
+            text(
+                "UPDATE refill_jobs SET requested = greatest(requested, :n) "
+                "WHERE id = :id AND status = 'queued'"
+            ),
+            {"n": shortfall, "id": existing[0]},
+        )
         return int(existing[0]), int(existing[1])
     params = to_apollo_search(target.icp)
     refill_job_id = int(

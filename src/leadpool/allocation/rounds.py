@@ -198,11 +198,13 @@ def allocate_round(
         enrolled = pool.enroll(session, cid, target.agency_id, acquired, at, actor=actor, reason=reason)
         results[cid].lead_ids += enrolled
         results[cid].taken_from_pool += len(enrolled)
-    # leads lost to concurrent allocators (or drafted past a company conflict) are replaced here
+    # leads lost to concurrent allocators (or drafted past a company conflict) are replaced here;
+    # under company exclusivity, also a campaign whose candidates all sat at companies another
+    # agency took in this round (it read only as many as the round needed, best first)
     for cid in wanting:
         res = results[cid]
         short = res.granted - len(res.lead_ids)
-        if short > 0 and len(picks[cid]) > res.taken_from_pool:
+        if short > 0 and (company_exclusive or len(picks[cid]) > res.taken_from_pool):
             more = take_from_pool(session, by_id[cid].target, short, at, actor=actor, reason="round top-up")
             res.lead_ids += more
             res.taken_from_pool += len(more)

@@ -28,6 +28,32 @@ def _label(v: str) -> str:
     return re.sub(r"\s+", "_", v.strip().lower())
 
 
+def _email_status(v: str) -> str:
+    # the API spells these in lower case with spaces ("likely to engage")
+    return " ".join(v.strip().lower().split())
+
+
+# the API's department keys (apollo.md 6.4); an export labels them ("C-Suite", "Sales",
+# "Engineering & Technical"): a label becomes its key, or "master_" + its key when that is one
+DEPARTMENT_KEYS = frozenset(
+    {
+        "c_suite", "master_engineering_technical", "master_information_technology", "master_finance",
+        "master_sales", "master_operations", "master_marketing", "master_human_resources", "master_legal",
+        "product_management", "design", "education", "medical_health", "consulting",
+    }
+)  # fmt: skip
+
+
+def _departments(v: str) -> list[str]:
+    out = []
+    for label in _list(v):
+        key = "_".join(re.sub(r"[^a-z0-9]+", " ", label.lower()).split())
+        out.append(
+            key if key in DEPARTMENT_KEYS or f"master_{key}" not in DEPARTMENT_KEYS else f"master_{key}"
+        )
+    return out
+
+
 def _int(v: str) -> int:
     s = v.strip().replace(",", "")
     try:
@@ -91,11 +117,11 @@ COLUMNS: dict[str, Target] = {
     "Company Name": ("organization", "name", _text),
     "Company": ("organization", "name", _text),
     "Email": ("person", "email", _text),
-    "Email Status": ("person", "email_status", _label),
+    "Email Status": ("person", "email_status", _email_status),
     "Email Confidence": ("person", "extrapolated_email_confidence", _confidence),
     "Primary Email Catch-all Status": ("person", "email_domain_catchall", _catchall),
     "Seniority": ("person", "seniority", _label),
-    "Departments": ("person", "departments", _list),
+    "Departments": ("person", "departments", _departments),
     "Sub Departments": ("person", "subdepartments", _list),
     "# Employees": ("organization", "estimated_num_employees", _int),
     "Industry": ("organization", "industry", _text),

@@ -75,6 +75,11 @@ def is_role_address(email: str) -> bool:
     return local in ROLE_LOCAL_PARTS
 
 
+def technology_uid(term: str) -> str:
+    """Apollo's uid form of a technology name: lower case, spaces and dots as underscores."""
+    return "_".join(term.strip().lower().replace(".", " ").split())
+
+
 def normalize_linkedin_url(value: str | None) -> str | None:
     """Canonical person profile URL ``https://www.linkedin.com/in/<slug>`` (slug lower-case).
 

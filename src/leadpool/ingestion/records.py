@@ -25,6 +25,7 @@ from leadpool.ingestion.normalize import (
     normalize_email,
     normalize_linkedin_url,
     normalize_phone,
+    technology_uid,
 )
 from leadpool.ingestion.timezone import country_code, resolve_time_zone
 
@@ -331,6 +332,9 @@ def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | No
     uids = None
     if type(techs) is list:
         uids = [t["uid"] for t in techs if type(t) is dict and type(t.get("uid")) is str] or None
+    names = get("technology_names")
+    if uids is None and type(names) is list:  # a CSV export lists names only: the ICP matches uids
+        uids = [technology_uid(n) for n in names if type(n) is str and n.strip()] or None
     extra = _extra(org, ORGANIZATION_FIELDS, ORGANIZATION_SPECIAL)
     return [
         apollo_id,

@@ -69,3 +69,22 @@ def test_insights_by_the_hour_alone(db: Database) -> None:
         assert code == 0, out
         report = json.loads(out)
         assert report["dims"] == dims.split(",")
+
+
+def test_an_error_outside_a_command_is_one_line_from_the_console_script(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADPOOL_")}
+    env["LEADPOOL_HOME"] = str(tmp_path / "with space" / "home")
+    done = subprocess.run(
+        [sys.executable, "-c", "from leadpool.cli import main; main()", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "path with a space" in done.stderr

@@ -6,12 +6,16 @@ the code that uses them; this module holds what every part of the service needs.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from leadpool.errors import InvalidInput
 
 
 class Settings(BaseSettings):
@@ -38,14 +42,43 @@ class Settings(BaseSettings):
         return home
 
     def resolved_secret_key(self) -> bytes:
-        """The HMAC key; generated once and kept under home so hashes stay stable across runs."""
-        if self.secret_key:
+        """The HMAC key: ``LEADPOOL_SECRET_KEY``, else generated once under home so hashes stay
+        stable across runs of one machine. Every host using one database needs the same key (the
+        database keeps its fingerprint and refuses another: ``ingestion.hashing.check_key``)."""
+        if self.secret_key is not None:
+            if len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
+                raise InvalidInput(
+                    f"LEADPOOL_SECRET_KEY is too short: at least {MIN_SECRET_KEY_LENGTH} characters"
+                )
             return self.secret_key.encode()
         path = self.resolved_home() / "secret_key"
         if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+            _create_key_file(path)
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise InvalidInput(
+                f"{path} holds no usable secret key (at least {MIN_SECRET_KEY_LENGTH} characters)"
+            )
+        return key.encode()
+
+
+MIN_SECRET_KEY_LENGTH = 16
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key whole, readable by its owner only, where no other key is yet: processes
+    starting at once on a fresh home all end up with the first one written, never an empty file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process's key was linked first
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=1)

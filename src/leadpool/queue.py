@@ -8,6 +8,10 @@ the worker gets a connector built from the settings when it starts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -110,6 +114,76 @@ def run_worker(
             )
     finally:
         registry.periodic_tasks = saved
+
+
+def run_worker_until_stopped(
+    *,
+    uri: str | None = None,
+    queues: list[str] | None = None,
+    concurrency: int = 1,
+    retry_base: float = 1.0,
+    retry_max: float = 60.0,
+) -> int:
+    """Run the worker until SIGINT or SIGTERM; returns how many times it was started again.
+
+    procrastinate stops a worker by itself when its database connection drops (a restart of the
+    server, a failover): the cron jobs (the gate's expiry of reservations) and the refills would
+    then stop for good under a supervisor that restarts only failed processes. So a worker that
+    stops without having been asked to is started again, after a pause that doubles up to
+    ``retry_max`` seconds while it keeps failing.
+    """
+    log = logging.getLogger(__name__)
+
+    async def supervise() -> int:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+        restarts, delay = 0, retry_base
+        try:
+            while True:
+                started = loop.time()
+                with app.replace_connector(connector_for(uri)) as worker_app:
+                    worker = asyncio.create_task(_work(worker_app, queues, concurrency))
+                    asked = asyncio.create_task(stopping.wait())
+                    done, _ = await asyncio.wait({worker, asked}, return_when=asyncio.FIRST_COMPLETED)
+                    if asked in done:  # graceful: the running job finishes, then the worker stops
+                        worker.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await worker
+                        return restarts
+                    asked.cancel()
+                    error = worker.exception()
+                if loop.time() - started > 10 * retry_max:
+                    delay = retry_base  # it had been running fine: start again at the short pause
+                log.warning(
+                    "the worker stopped by itself (%s); starting it again in %.0f s",
+                    f"{type(error).__name__}: {error}" if error else "its connection was lost",
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=delay)
+                if stopping.is_set():
+                    return restarts
+                restarts += 1
+                delay = min(delay * 2, retry_max)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(supervise())
+
+
+async def _work(worker_app: procrastinate.App, queues: list[str] | None, concurrency: int) -> None:
+    async with worker_app.open_async():
+        if queues:
+            await worker_app.run_worker_async(
+                queues=queues, concurrency=concurrency, wait=True, install_signal_handlers=False
+            )
+        else:
+            await worker_app.run_worker_async(
+                concurrency=concurrency, wait=True, install_signal_handlers=False
+            )
 
 
 def job_statuses(session: Session, job_ids: list[int]) -> dict[int, str]:

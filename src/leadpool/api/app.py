@@ -21,8 +21,8 @@ from leadpool.api.settings import ApiSettings
 from leadpool.config import Settings, check_settings, get_settings
 from leadpool.dashboard.pages import router as dashboard_router
 from leadpool.db import Database, open_database
-from leadpool.db.migrate import upgrade
 from leadpool.insights.dashboard import router as insights_dashboard_router
+from leadpool.startup import prepare_database
 
 
 def create_app(
@@ -48,7 +48,7 @@ def create_app(
         database = db if db is not None else open_database(settings, pool_size=10, max_overflow=20)
         try:
             if owned and migrate:
-                upgrade(database)
+                prepare_database(database)
             app.state.db = database
             yield
         finally:

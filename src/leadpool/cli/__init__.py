@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from leadpool.cli import agency as agency_cli
@@ -43,5 +45,8 @@ app.command("settings")(settings_cli.settings_cmd)
 def main() -> None:
     # a setting read outside a command's handle_errors (a bad value is the same mistake wherever
     # it is read): one line naming it, never a traceback printing its value
-    with handle_errors():
-        app()
+    try:
+        with handle_errors():
+            app()
+    except typer.Exit as e:  # raised by handle_errors, outside the command (click handles those inside)
+        sys.exit(e.exit_code)

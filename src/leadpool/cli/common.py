@@ -19,8 +19,8 @@ from sqlalchemy.exc import ArgumentError, DataError, InterfaceError, Operational
 
 from leadpool.config import get_settings, settings_error_message
 from leadpool.db import Database, open_database
-from leadpool.db.migrate import upgrade
 from leadpool.errors import LeadpoolError
+from leadpool.startup import prepare_database
 
 # no markup: what commands print includes stored text (names, titles, reasons) that may hold
 # brackets; styling is given explicitly (rich.text.Text), never parsed out of the strings
@@ -36,7 +36,7 @@ def database(migrate: bool = True) -> Iterator[Database]:
     db = open_database(get_settings())
     try:
         if migrate:
-            upgrade(db)
+            prepare_database(db)
         yield db
     finally:
         db.dispose()

@@ -9,7 +9,7 @@ from rich.table import Table
 from leadpool.allocation.refill import list_refill_jobs
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
-from leadpool.queue import run_worker
+from leadpool.queue import run_worker, run_worker_until_stopped
 
 app = typer.Typer(no_args_is_help=True, help="Background jobs (refills) and their status.")
 
@@ -55,7 +55,10 @@ def worker_cmd(
     with handle_errors(), database() as db:
         if not json_out:
             console.print("worker started" + (" (until the queue is empty)" if once else ""))
-        run_worker(uri=db.uri, until_empty=once, queues=queue or None, concurrency=concurrency)
+        if once:
+            run_worker(uri=db.uri, until_empty=True, queues=queue or None, concurrency=concurrency)
+        else:  # until a signal asks it to stop: a lost database connection starts it again
+            run_worker_until_stopped(uri=db.uri, queues=queue or None, concurrency=concurrency)
         with session_scope(db) as s:
             jobs = list_refill_jobs(s, limit=20)
     if json_out:

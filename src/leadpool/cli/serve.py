@@ -31,7 +31,7 @@ def serve(
     from leadpool.config import check_settings, get_settings
     from leadpool.db import Database
     from leadpool.db.engine import resolve_uri
-    from leadpool.db.migrate import upgrade
+    from leadpool.startup import prepare_database
 
     with handle_errors():
         settings = get_settings()
@@ -40,7 +40,7 @@ def serve(
         uri = resolve_uri(settings)
         db = Database.from_uri(uri)
         try:
-            upgrade(db)
+            prepare_database(db)
         finally:
             db.dispose()
         token, generated = resolve_admin_token(settings, ApiSettings())

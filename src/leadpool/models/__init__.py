@@ -5,7 +5,7 @@ from leadpool.models.allocation import REFILL_STATUSES, CompanyOwner, RefillJob
 from leadpool.models.base import Base
 from leadpool.models.company import Company
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
-from leadpool.models.event import AuditLog, Event, Suppression
+from leadpool.models.event import AuditLog, Event, PlatformKey, Suppression
 from leadpool.models.gate import GATE_COUNTER_SCOPES, GateCounter, GateTimeZone
 from leadpool.models.ingestion import LeadRawPayload
 from leadpool.models.insights import InsightEventLink, InsightFact, InsightWatermark, LeadScore
@@ -44,6 +44,7 @@ __all__ = [
     "LeadRawPayload",
     "LeadScore",
     "Ownership",
+    "PlatformKey",
     "RawPayload",
     "RefillJob",
     "RestPeriod",

@@ -73,3 +73,14 @@ class AuditLog(Base):
     subject_type: Mapped[str] = mapped_column(Text)
     subject_id: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class PlatformKey(Base):
+    """The fingerprint of a platform secret (``secret_key``): the first key used wins, and a
+    process holding another refuses to run (its hashes would not match the stored ones)."""
+
+    __tablename__ = "platform_keys"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -180,3 +180,49 @@ def test_an_agencys_reply_is_not_credited_to_another_agencys_touch(db):
         facts.refresh_facts(s)
     with session_scope(db) as s:
         assert own(s, a) == (0, 0)  # A's email of 200 days before did not earn B's reply
+
+
+def test_a_bounce_before_the_send_is_confirmed_is_the_reserved_touchs(db):
+    from tests.allocation.factories import make_company, make_leads
+
+    from leadpool.events import EventIn, record_event
+    from leadpool.gate import confirm_sent
+
+    january, march = datetime(2026, 1, 10, 15, tzinfo=UTC), datetime(2026, 3, 10, 15, tzinfo=UTC)
+
+    def touch(s, lead, agency, at, state):
+        return s.execute(
+            text(
+                "INSERT INTO touches (lead_id, agency_id, campaign_id, channel, state, at, sent_at, local_date, "
+                "expires_at) VALUES (:l, :a, :a, 'email', :st, :at, "
+                "CASE WHEN :st = 'sent' THEN CAST(:at AS timestamptz) END, CAST(:at AS date), "
+                "CAST(:at AS timestamptz) + interval '15 minutes') RETURNING id"
+            ),
+            {"l": lead, "a": agency, "at": at, "st": state},
+        ).scalar_one()
+
+    with session_scope(db) as s:
+        (lead,) = make_leads(s, 1, company_id=make_company(s), email="jo@bounce.example.com")
+        old = touch(s, lead, -1, january, "sent")  # another agency emailed this person in January
+        new = touch(s, lead, -2, march, "reserved")  # this one reserves in March
+    with session_scope(db) as s:  # the provider's bounce arrives before the sender confirms
+        bounce = EventIn(
+            type="hard_bounce",
+            email="jo@bounce.example.com",
+            channel="email",
+            occurred_at=march + timedelta(seconds=20),
+            source="sendgrid",
+            provider_event_id="b1",
+            provider_message_id="msg-b",
+        )
+        record_event(s, bounce, at=march + timedelta(seconds=21))
+    with session_scope(db) as s:
+        facts.refresh_facts(s)  # a scheduled refresh between the bounce and the confirmation
+    with session_scope(db) as s:
+        confirm_sent(s, new, "msg-b", at=march + timedelta(seconds=5))
+    with session_scope(db) as s:
+        facts.refresh_facts(s)
+        incremental = dict(s.execute(text("SELECT touch_id, bounced FROM insight_facts")).tuples().all())
+        facts.rebuild_facts(s)
+        rebuilt = dict(s.execute(text("SELECT touch_id, bounced FROM insight_facts")).tuples().all())
+    assert incremental == rebuilt == {old: False, new: True}

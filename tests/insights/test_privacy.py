@@ -224,3 +224,27 @@ def test_api_refuses_bad_dimensions_and_anonymous_callers(db, client):
     )
     assert r.status_code == 422
     assert client.get("/v1/insights").status_code == 401
+
+
+def test_a_cell_whose_email_sends_are_one_agencys_is_not_published(db) -> None:
+    from leadpool.db import session_scope
+    from leadpool.insights import privacy
+
+    with session_scope(db) as s:
+        for a in (1, 2, 3):
+            add_facts(s, 100, replies=5, bounces=3, agency_id=a, industry="software")
+            add_facts(s, 90, replies=4, bounces=2, agency_id=a, industry="construction")
+            add_facts(s, 60, replies=3, bounces=1, agency_id=a, industry="retail")
+        # logistics: agency 1 emails 60 leads (12 bounce); agencies 2 and 3 reach one lead each on
+        # LinkedIn: 62 leads and 3 agencies, but the bounce rate would be agency 1's own
+        add_facts(s, 60, bounces=12, replies=3, agency_id=1, industry="logistics")
+        add_facts(s, 1, agency_id=2, industry="logistics", channel="linkedin")
+        add_facts(s, 1, agency_id=3, industry="logistics", channel="linkedin")
+    with session_scope(db) as s:
+        cells = privacy.platform_cells(s, ["industry"])
+    keys = [c.key for c in cells]
+    assert ("software",) in keys and ("construction",) in keys and ("logistics",) not in keys
+    # nor can it be had as what the published cells leave over: retail is withdrawn and pooled with it
+    assert ("retail",) not in keys
+    other = next(c for c in cells if c.key == (privacy.OTHER,))
+    assert other.counts["email_agencies"] == 3 and other.counts["email_leads"] == 60 * 3 + 60

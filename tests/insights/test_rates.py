@@ -82,3 +82,15 @@ def test_bad_dimension_is_refused(db):
         rates.segment_rates(s, ["industry", "colour"])
     with session_scope(db) as s, pytest.raises(InvalidInput, match="given twice"):
         rates.segment_rates(s, ["industry", "industry"])
+
+
+def test_a_cell_of_three_sends_does_not_top_the_ranking(db) -> None:
+    from leadpool.insights import rates
+
+    with session_scope(db) as s:
+        for name, replies in (("a", 25), ("b", 50), ("c", 75), ("d", 100), ("e", 125)):
+            add_facts(s, 500, replies=replies, agency_id=1, industry=name)  # 5% .. 25%
+        add_facts(s, 3, replies=3, agency_id=1, industry="tiny")  # 3 of 3
+    with session_scope(db) as s:
+        top = rates.ranked(rates.segment_rates(s, ["industry"]), "reply", level=1)
+    assert top[0].key == ("e",)

@@ -78,12 +78,14 @@ INSERT INTO insight_event_links (event_id, touch_id)
 SELECT id, touch_id FROM (
     SELECT e.id, coalesce(e.touch_id, (
         SELECT t.id FROM touches t
-        WHERE t.lead_id = e.lead_id AND t.state = 'sent' AND coalesce(t.sent_at, t.at) <= e.occurred_at
+        -- still reserved too: a bounce or reply may arrive before its send is confirmed (the
+        -- link waits; the fact is built when the touch is sent)
+        WHERE t.lead_id = e.lead_id AND t.state IN ('sent', 'reserved') AND t.at <= e.occurred_at
           AND (e.channel IS NULL OR t.channel = e.channel)
           -- an event naming a campaign, or reported by an agency, answers that one's touches only
           AND (e.campaign_id IS NULL OR t.campaign_id = e.campaign_id)
           AND (e.reported_by_agency_id IS NULL OR t.agency_id = e.reported_by_agency_id)
-        ORDER BY coalesce(t.sent_at, t.at) DESC, t.id DESC LIMIT 1)) AS touch_id
+        ORDER BY t.at DESC, t.id DESC LIMIT 1)) AS touch_id
     FROM events e
     WHERE e.id > :lo AND e.id <= :hi
       AND e.type IN ('hard_bounce', 'complaint', 'unsubscribe', 'reply', 'converted')

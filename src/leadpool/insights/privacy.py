@@ -30,8 +30,19 @@ _MAX_ROUNDS = 200
 
 
 def is_safe(counts: dict[str, int]) -> bool:
-    """A cell may be shown across agencies: enough leads and enough contributing agencies."""
-    return counts["leads"] >= MIN_LEADS and counts["agencies"] >= MIN_AGENCIES
+    """A cell may be shown across agencies: enough leads and enough contributing agencies, in the
+    cell and behind each metric's denominator (its email sends for bounces, its delivered touches
+    for the rest) when it has any: otherwise one agency's email sends would be the cell's bounce
+    rate. The residual checks apply the same test, so no difference isolates such a group either."""
+
+    def enough(leads: str, agencies: str) -> bool:
+        return counts[leads] >= MIN_LEADS and counts[agencies] >= MIN_AGENCIES
+
+    return (
+        enough("leads", "agencies")
+        and (counts["email_sends"] == 0 or enough("email_leads", "email_agencies"))
+        and (counts["delivered"] == 0 or enough("delivered_leads", "delivered_agencies"))
+    )
 
 
 def _key_sql(dims: Sequence[str]) -> str:

@@ -55,6 +55,12 @@ COUNTS = (
     "conversions",
     "leads",
     "agencies",
+    # who stands behind each metric's denominator (privacy: a cell's bounce rate is its email
+    # sends', which one agency alone may have made)
+    "email_leads",
+    "email_agencies",
+    "delivered_leads",
+    "delivered_agencies",
 )
 COUNT_SQL = """count(*) AS sends,
     count(*) FILTER (WHERE NOT bounced) AS delivered,
@@ -65,7 +71,11 @@ COUNT_SQL = """count(*) AS sends,
     count(*) FILTER (WHERE unsubscribed AND NOT bounced) AS unsubscribes,
     count(*) FILTER (WHERE converted AND NOT bounced) AS conversions,
     count(DISTINCT lead_id) AS leads,
-    count(DISTINCT agency_id) AS agencies"""
+    count(DISTINCT agency_id) AS agencies,
+    count(DISTINCT lead_id) FILTER (WHERE channel = 'email') AS email_leads,
+    count(DISTINCT agency_id) FILTER (WHERE channel = 'email') AS email_agencies,
+    count(DISTINCT lead_id) FILTER (WHERE NOT bounced) AS delivered_leads,
+    count(DISTINCT agency_id) FILTER (WHERE NOT bounced) AS delivered_agencies"""
 
 
 def check_dims(dims: Iterable[str]) -> list[str]:
@@ -262,12 +272,14 @@ def segment_rates(
 
 
 def ranked(cells: Iterable[Cell], metric: str, *, level: int | None = None) -> list[Cell]:
-    """Cells (of the deepest level unless ``level`` is given) best first by shrunk rate."""
+    """Cells (of the deepest level unless ``level`` is given) best first by the lower end of their
+    credible interval, then the shrunk rate: a cell of three sends that all answered is not ahead
+    of five hundred that mostly did (the shrinkage alone is weak when segments really differ)."""
     cells = list(cells)
     if not cells:
         return []
     depth = max(c.level for c in cells) if level is None else level
     return sorted(
         (c for c in cells if c.level == depth and metric in c.rates),
-        key=lambda c: (-c.rates[metric].shrunk, c.key),
+        key=lambda c: (-c.rates[metric].cri[0], -c.rates[metric].shrunk, c.key),
     )

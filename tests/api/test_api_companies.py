@@ -116,3 +116,25 @@ def test_an_agency_does_not_see_whom_another_agency_converted_at_a_company(api: 
         assert [e.kind for e in ca_client.company_timeline(company).entries] == ["event.converted"]
         assert cb_client.company_timeline(company).entries == []
     assert [e.kind for e in api.admin.company_timeline(company).entries] == ["event.converted"]
+
+
+def test_another_agencys_report_about_my_person_shows_without_its_source(api: Api, db: Database) -> None:
+    a = api.admin.create_agency("Reports A")
+    b = api.admin.create_agency("Reports B")
+    with session_scope(db) as s:
+        company = f.company(s)
+        lead = f.lead(s, company_id=company, email="anna@reports.example")
+        f.own(s, lead, a.id)
+    with LeadpoolClient(api.url, b.api_key) as cb_client, LeadpoolClient(api.url, a.api_key) as ca_client:
+        cb_client.record_event(
+            {
+                "type": "unsubscribe",
+                "email": "anna@reports.example",
+                "source": "b-secret-esp",
+                "provider_event_id": "u-1",
+                "occurred_at": T0,
+            }
+        )
+        (entry,) = [e for e in ca_client.company_timeline(company).entries if e.kind == "event.unsubscribe"]
+    assert entry.detail["lead_id"] == lead  # A's own person
+    assert entry.detail["source"] == "another agency" and entry.detail.get("reported_by_agency_id") is None

@@ -172,3 +172,39 @@ def test_an_agency_may_lower_the_weekly_budget_but_not_raise_it(db: Database) ->
     validate_overrides({"gate": {"company_weekly_cap": 2}}, level="agency")
     with pytest.raises(InvalidInput, match="company_weekly_cap"):
         validate_overrides({"gate": {"company_weekly_cap": 6}}, level="campaign")
+
+
+def test_a_late_reply_to_a_touch_pauses_the_company_it_was_sent_to(db: Database) -> None:
+    from sqlalchemy import text
+
+    with session_scope(db) as s:
+        x, y = f.company(s), f.company(s)
+        a = f.agency(s)
+        campaign = f.campaign(s, a)
+        anna, bob = f.lead(s, company_id=x), f.lead(s, company_id=x)
+        for lead in (anna, bob):
+            f.own(s, lead, a)
+        f.enroll(s, anna, campaign, a)
+        d = check(s, lead_id=anna, campaign_id=campaign, channel="linkedin", at=T0)
+        assert d.touch_id is not None
+        confirm_sent(s, d.touch_id, "msg-anna", at=T0)
+    with session_scope(db) as s:  # a re-import moves Anna to Y; Bob is enrolled at X
+        f.set_lead(s, anna, company_id=y)
+        f.enroll(s, bob, campaign, a)
+    with session_scope(db) as s:  # then her reply to the touch sent while she was at X arrives
+        reply = EventIn(
+            type="reply",
+            provider_message_id="msg-anna",
+            occurred_at=T0 + timedelta(hours=2),
+            source="test",
+            provider_event_id="r-late",
+            category="not_interested",
+            lead_id=anna,
+        )
+        record_event(s, reply, at=T0 + timedelta(days=2))
+    with session_scope(db) as s:
+        assert s.execute(text("SELECT company_id FROM company_pauses")).scalars().all() == [x]
+        codes = check(
+            s, lead_id=bob, campaign_id=campaign, channel="linkedin", at=T0 + timedelta(days=3), reserve=False
+        ).codes
+    assert "company_paused" in codes

@@ -277,3 +277,40 @@ def test_a_key_used_by_a_dry_run_is_refused_for_a_reserving_check(db: Database) 
     with session_scope(db) as s:
         again = check(s, reserve=False, **ask)  # type: ignore[arg-type]
     assert again.replayed and again.allowed and again.touch_id is None
+
+
+@pytest.mark.parametrize("path", ["check", "check_many", "worker"])
+def test_a_scheduled_check_counts_the_reservations_live_now(db: Database, path: str) -> None:
+    """A check dated 20 minutes ahead must not leave out a reservation live now (its sender may
+    still confirm it), neither for the company's weekly budget nor for the lead's daily cap."""
+    from datetime import UTC, datetime
+
+    from leadpool.gate import GateWorker
+
+    now = datetime.now(UTC)
+    with session_scope(db) as s:
+        w = World(s)
+        people = [w.lead() for _ in range(6)]
+    with session_scope(db) as s:  # four touches to the company earlier this week, one a day
+        for i in range(4):
+            at = now - timedelta(days=4 - i)
+            d = check(s, lead_id=people[i], campaign_id=w.campaign_id, channel="linkedin", at=at)
+            assert d.touch_id is not None
+            confirm_sent(s, d.touch_id, f"m-{i}", at=at)
+    with session_scope(db) as s:  # a sending worker reserves the fifth now (TTL 15 minutes)
+        fifth = check(s, lead_id=people[4], campaign_id=w.campaign_id, channel="linkedin", at=now)
+        assert fifth.allowed
+
+    later = now + timedelta(minutes=20)  # another engine schedules touches for 20 minutes from now
+
+    def ask(lead: int) -> list[str]:
+        if path == "worker":
+            with GateWorker(db) as gate:
+                return gate.check(lead_id=lead, campaign_id=w.campaign_id, channel="linkedin", at=later).codes
+        with session_scope(db) as s:
+            if path == "check":
+                return check(s, lead_id=lead, campaign_id=w.campaign_id, channel="linkedin", at=later).codes
+            return check_many(s, [CheckRequest(lead, w.campaign_id, "linkedin", at=later)])[0].codes
+
+    assert ask(people[5]) == ["company_weekly_cap"]  # the fifth is live now: the budget of 5 is spent
+    assert "lead_daily_cap" in ask(people[4])  # and it is the fifth person's touch of the day

@@ -271,13 +271,23 @@ def company_pause_days(kind: str, settings: EventSettings) -> int | None:
 
 
 def pause_company(
-    session: Session, lead_id: int, kind: str, at: datetime, *, event_id: int, settings: EventSettings
+    session: Session,
+    lead_id: int,
+    kind: str,
+    at: datetime,
+    *,
+    event_id: int,
+    settings: EventSettings,
+    company_id: int | None = None,
 ) -> bool:
     """Pause automated touches to the other people at the lead's company (every agency).
 
-    One row per causing event (unique ``cause_event_id``), so a replayed event adds nothing; the
-    gate takes the latest ``until`` of the company's pauses, so pauses from events arriving in any
-    order combine to the same answer. A lead without a company pauses nobody.
+    ``company_id``: the company the event is about when it names a touch (the touch's, recorded
+    when it was made: a late reply to a touch at X pauses X even if the person has moved since);
+    else the lead's current one. One row per causing event (unique ``cause_event_id``), so a
+    replayed event adds nothing; the gate takes the latest ``until`` of the company's pauses, so
+    pauses from events arriving in any order combine to the same answer. A lead without a company
+    pauses nobody.
     """
     days = company_pause_days(kind, settings)
     if days is None or days <= 0:
@@ -285,10 +295,17 @@ def pause_company(
     row = session.execute(
         text(
             "INSERT INTO company_pauses (company_id, lead_id, kind, cause_event_id, started_at, until) "
-            "SELECT l.company_id, l.id, :kind, :eid, :at, :until FROM leads l "
-            "WHERE l.id = :id AND l.company_id IS NOT NULL "
+            "SELECT coalesce(CAST(:company AS bigint), l.company_id), l.id, :kind, :eid, :at, :until "
+            "FROM leads l WHERE l.id = :id AND coalesce(CAST(:company AS bigint), l.company_id) IS NOT NULL "
             "ON CONFLICT (cause_event_id) DO NOTHING RETURNING id"
         ),
-        {"id": lead_id, "kind": kind, "eid": event_id, "at": at, "until": at + timedelta(days=days)},
+        {
+            "id": lead_id,
+            "company": company_id,
+            "kind": kind,
+            "eid": event_id,
+            "at": at,
+            "until": at + timedelta(days=days),
+        },
     ).first()
     return row is not None

@@ -444,6 +444,7 @@ def _opt_out(
             t,
             event_id=event_id,
             settings=settings,
+            company_id=r.touch.company_id if r.touch is not None and r.touch.lead_id == lead_id else None,
         ):
             out.append("company:paused")
     return out
@@ -482,7 +483,13 @@ def _reply(
         out.append("lead:wrong_person")
     # the replier's colleagues pause too (every agency); an unsubscribe reply paused them above
     if r.category in ("interested", "other", "not_interested") and fx.pause_company(
-        session, lead.id, r.category, t, event_id=event_id, settings=settings
+        session,
+        lead.id,
+        r.category,
+        t,
+        event_id=event_id,
+        settings=settings,
+        company_id=r.touch.company_id if r.touch is not None and r.touch.lead_id == lead.id else None,
     ):
         out.append("company:paused")
     reason = "wrong_person" if r.category == "wrong_person" else "replied"

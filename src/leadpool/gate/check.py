@@ -471,14 +471,17 @@ class _CountersMoved(Exception):
     """A counter passed its cap between the unlocked read and the raise: decide again under lock."""
 
 
+# A reservation live now counts even for a check dated later (a scheduled send): it may still be
+# confirmed before it expires, and the lead's and company's caps must hold then too
+_LIVE_AT = "least(CAST(:at AS timestamptz), now())"
 _TOUCHES_SQL = _dbapi_sql(
     "SELECT 't', t.state, NULL, t.local_date, t.lead_id, t.at, t.expires_at FROM touches t "
     "WHERE t.lead_id = ANY(CAST(:ids AS bigint[])) AND t.at > :since "
-    f"AND {caps.LIVE_SQL.format(at=':at')} "
+    f"AND {caps.LIVE_SQL.format(at=_LIVE_AT)} "
     "UNION ALL "
     "SELECT 'w', t.state, NULL, t.local_date, t.company_id, t.at, t.expires_at FROM touches t "
     "WHERE t.company_id = ANY(CAST(:cids AS bigint[])) AND t.at > :since_w "
-    f"AND {caps.LIVE_SQL.format(at=':at')}"
+    f"AND {caps.LIVE_SQL.format(at=_LIVE_AT)}"
 )
 
 # The unlocked deny's reads in one statement (rows of one shape: _collect sorts them out) and its
@@ -852,14 +855,16 @@ class _Batch:
         touches: _Touches,
         company_touches: _Touches,
     ) -> None:
+        now = datetime.now(UTC)
         for it in items:
             if it.decision is not None:
                 continue
             assert it.policy is not None and it.place is not None
             p, at, place = it.policy, it.at, it.place
+            live_at = min(at, now)  # as _TOUCHES_SQL: a reservation live now counts for a later check
             reasons = list(it.reasons)
             if it.snap.lead_exists:
-                lt = [(t, d) for t, d, exp in touches.get(it.req.lead_id, []) if exp is None or exp > at]
+                lt = [(t, d) for t, d, exp in touches.get(it.req.lead_id, []) if exp is None or exp > live_at]
                 day = sum(1 for _, d in lt if d == place.local_date)
                 if day >= p.lead_daily_cap:
                     reasons.append(
@@ -889,7 +894,7 @@ class _Batch:
                 cweek = [
                     t
                     for t, _, exp in company_touches.get(cid, [])
-                    if (exp is None or exp > at) and t > at - caps.WEEK
+                    if (exp is None or exp > live_at) and t > at - caps.WEEK
                 ]
                 if len(cweek) >= p.company_weekly_cap:
                     reasons.append(

@@ -206,7 +206,7 @@ def memory_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
             Reason(
                 "rest_period",
                 f"Lead {snap.lead_id}'s last enrollment ended without a reply; no campaign of any "
-                f"agency may touch it until {snap.rest_until:%Y-%m-%d %H:%M} UTC.",
+                f"agency may touch it until {snap.rest_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC.",
                 snap.rest_until,
             )
         )
@@ -216,7 +216,8 @@ def memory_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
             Reason(
                 "company_paused",
                 f"A colleague at company {snap.company_id} {cause} (event {snap.company_pause_event_id}); "
-                f"automated touches to its other people pause until {snap.company_pause_until:%Y-%m-%d %H:%M} UTC.",
+                f"automated touches to its other people pause until "
+                f"{snap.company_pause_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC.",
                 snap.company_pause_until,
             )
         )

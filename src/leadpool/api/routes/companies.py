@@ -58,10 +58,17 @@ def _for_agency(session: Session, entries: list[TimelineEntry], agency_id: int) 
         mine = e.detail.get("lead_id") in owned
         if e.kind == "event.converted" and not mine:
             continue  # whom another agency won is not what decides whether anyone may be touched
+        reporter = e.detail.get("reported_by_agency_id")
         if not mine:
             hidden = {"lead_id": None, "touch_id": None, "reported_by_agency_id": None}
+            if e.kind.startswith("event."):
+                hidden["source"] = None
             e = TimelineEntry(
                 e.at, e.kind, {**e.detail, **hidden}, "" if e.kind.startswith("event.") else e.source
+            )
+        elif reporter is not None and reporter != agency_id:  # another agency's report about its person
+            e = TimelineEntry(
+                e.at, e.kind, {**e.detail, "reported_by_agency_id": None, "source": "another agency"}, ""
             )
         out.append(e)
     return out

@@ -86,14 +86,26 @@ def get_settings() -> Settings:
     return Settings()
 
 
-# every settings model of the service, by class name, with its environment prefix
-SETTINGS_PREFIXES = {
-    "Settings": "LEADPOOL_",
-    "ApiSettings": "LEADPOOL_",
-    "AllocationSettings": "LEADPOOL_",
-    "EventSettings": "LEADPOOL_EVENTS_",
-    "WebhookSettings": "LEADPOOL_WEBHOOK_",
-}
+def settings_models() -> list[tuple[str, type[BaseSettings]]]:
+    """Every settings model of the service with its group name (``leadpool settings`` lists them;
+    each reads its own ``LEADPOOL_*`` prefix). Imported here, not at the top: domains import
+    this module."""
+    from leadpool.allocation.settings import AllocationSettings
+    from leadpool.api.settings import ApiSettings
+    from leadpool.events.settings import EventSettings
+    from leadpool.webhooks.settings import WebhookSettings
+
+    return [
+        ("service", Settings),
+        ("api", ApiSettings),
+        ("allocation", AllocationSettings),
+        ("events", EventSettings),
+        ("webhooks", WebhookSettings),
+    ]
+
+
+def env_prefix(model: type[BaseSettings]) -> str:
+    return str(model.model_config.get("env_prefix") or "")
 
 
 def settings_error_message(error: Exception) -> str | None:
@@ -101,9 +113,12 @@ def settings_error_message(error: Exception) -> str | None:
     (they may be secrets); None when ``error`` is not about settings."""
     if isinstance(error, SettingsError):
         return f"invalid setting: {error}"
-    if not isinstance(error, ValidationError) or error.title not in SETTINGS_PREFIXES:
+    if not isinstance(error, ValidationError):
         return None
-    prefix = SETTINGS_PREFIXES[error.title]
+    model = next((m for _, m in settings_models() if m.__name__ == error.title), None)
+    if model is None:
+        return None
+    prefix = env_prefix(model)
     parts = []
     for err in error.errors(include_input=False, include_url=False, include_context=False):
         loc = err.get("loc") or ()
@@ -114,9 +129,5 @@ def settings_error_message(error: Exception) -> str | None:
 
 def check_settings() -> None:
     """Read every domain's settings once, so a bad value fails at start, not on a request."""
-    from leadpool.allocation.settings import AllocationSettings
-    from leadpool.events.settings import EventSettings
-    from leadpool.webhooks.settings import WebhookSettings
-
-    for model in (AllocationSettings, EventSettings, WebhookSettings):
+    for _group, model in settings_models():
         model()

@@ -175,15 +175,11 @@ def run_worker_until_stopped(
 
 
 async def _work(worker_app: procrastinate.App, queues: list[str] | None, concurrency: int) -> None:
+    options: dict[str, Any] = {"concurrency": concurrency, "wait": True, "install_signal_handlers": False}
+    if queues:  # procrastinate's None means every queue, but its type says an iterable
+        options["queues"] = queues
     async with worker_app.open_async():
-        if queues:
-            await worker_app.run_worker_async(
-                queues=queues, concurrency=concurrency, wait=True, install_signal_handlers=False
-            )
-        else:
-            await worker_app.run_worker_async(
-                concurrency=concurrency, wait=True, install_signal_handlers=False
-            )
+        await worker_app.run_worker_async(**options)
 
 
 def job_statuses(session: Session, job_ids: list[int]) -> dict[int, str]:

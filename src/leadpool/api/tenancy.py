@@ -39,7 +39,7 @@ def campaign(session: Session, principal: Principal, campaign_id: int) -> Campai
 def owned_by_caller(principal: Principal) -> Any:
     """A clause true for leads the caller may see (always true for the admin)."""
     if principal.is_admin:
-        return True
+        return true()
     return exists().where(Ownership.lead_id == Lead.id, Ownership.agency_id == principal.agency_id)
 
 
@@ -85,7 +85,7 @@ def campaign_enrollments(
     caller no longer holds (released, perhaps to another agency), whose data is not theirs to see."""
     campaign(session, principal, campaign_id)
     rows = session.execute(
-        select(Enrollment, Lead, owned_by_caller(principal) if not principal.is_admin else true())
+        select(Enrollment, Lead, owned_by_caller(principal))
         .join(Lead, Lead.id == Enrollment.lead_id)
         .where(Enrollment.campaign_id == campaign_id)
         .order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc())

@@ -30,21 +30,13 @@ def _shown(name: str, value: Any) -> Any:
 
 
 def _groups() -> list[tuple[str, str, BaseModel]]:
-    from leadpool.allocation.settings import AllocationSettings
-    from leadpool.api.settings import ApiSettings
-    from leadpool.config import Settings
-    from leadpool.events.settings import EventSettings
+    from leadpool.config import env_prefix, settings_models
     from leadpool.gate.policy import ENV_PREFIX, platform_policy
-    from leadpool.webhooks.settings import WebhookSettings
 
-    return [
-        ("service", "LEADPOOL_", Settings()),
-        ("api", "LEADPOOL_", ApiSettings()),
-        ("allocation", "LEADPOOL_", AllocationSettings()),
-        ("gate (platform level; agencies and campaigns may override)", ENV_PREFIX, platform_policy()),
-        ("events", "LEADPOOL_EVENTS_", EventSettings()),
-        ("webhooks", "LEADPOOL_WEBHOOK_", WebhookSettings()),
-    ]
+    groups: list[tuple[str, str, BaseModel]] = [(g, env_prefix(m), m()) for g, m in settings_models()]
+    # the gate's platform policy is read from the environment by the gate itself (validated as a whole)
+    gate = ("gate (platform level; agencies and campaigns may override)", ENV_PREFIX, platform_policy())
+    return [*groups[:3], gate, *groups[3:]]
 
 
 def collect() -> list[dict[str, Any]]:

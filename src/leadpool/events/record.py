@@ -39,6 +39,8 @@ class _Resolved:
     address_type: str | None
     address_hmac: str | None
     detail: dict[str, Any]
+    # leads whose current address is one the event names, in id order (read once, with their locks)
+    holders: tuple[int, ...] = ()
 
 
 def record_event(
@@ -297,7 +299,8 @@ def _apply(
     if r.type in ("hard_bounce", "soft_bounce", "complaint", "unsubscribe") or (
         r.type == "reply" and r.category == "unsubscribe"
     ):
-        locked.update(fx.address_holders(session, r.addresses, exclude=None))
+        r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None)))
+        locked.update(r.holders)
     lock_leads(session, locked)
 
     if r.type == "hard_bounce":
@@ -427,7 +430,7 @@ def _opt_out(
     # the same person under another lead (a duplicate, a number shared with the event's lead or
     # naming nobody in particular): the gate reads the leads' own flags, not the suppressions
     changed = False
-    for other in fx.address_holders(session, r.addresses, exclude=lead_id):
+    for other in (h for h in r.holders if h != lead_id):  # read and locked in _apply
         changed |= fx.mark_since(session, other, "complained_at" if complaint else "unsubscribed_at", t)
         changed |= fx.end_enrollments(session, other, kind, actor=f"event:{event_id}", now=now) > 0
     if changed:

@@ -51,7 +51,7 @@ def _all(conn: Connection | PgConnection[Any], sql: str, params: dict[str, Any])
 
 
 # The n of the counter row of json_to_recordset row v, or NULL: one index lookup per row (a join
-# with json_to_recordset's guessed 100 rows could hash the whole table; see check._COUNTER_READ_SQL).
+# with json_to_recordset's guessed 100 rows could hash the whole table; see statements.COUNTER_READ_SQL).
 COUNTER_N_SQL = "(SELECT g.n FROM gate_counters g WHERE g.scope = v.s AND g.key = v.k AND g.day = v.d)"
 
 # "Live" = counts against caps at instant :at. Used in every count so the rule lives in one place.

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # Called only in a READ COMMITTED transaction: the function counts touches after taking the lead's
 # lock, which needs each statement's own snapshot. The condition has no column in it, so the plan
 # tests it once before the call and never makes the call when it fails: then nothing comes back
-# and the full check refuses to decide (check.py).
+# and the full check refuses to decide (batch.py).
 _SQL = (
     "SELECT touch_id, decision_id FROM gate_fast_check(%s::bigint, %s::bigint, %s::text, %s::text, "
     "%s::timestamptz, %s::text, %s::bigint[], %s::text, %s::int, %s::int, %s::int, %s::int, %s::int, "

@@ -92,7 +92,7 @@ class GateWorker:
             self._conn = psycopg.connect(self.db.uri, autocommit=True)
             # this connection runs only the gate's few statements, each a handful of index
             # lookups: a plan per execution would cost more than the execution, and a plan made
-            # while a table was nearly empty must not be a sequential scan (as in check.py)
+            # while a table was nearly empty must not be a sequential scan (as in statements.py)
             self._conn.execute("SET plan_cache_mode = force_generic_plan")
             self._conn.execute("SET enable_seqscan = off")
             # the lock-then-count of gate_fast_check needs each statement's snapshot taken after

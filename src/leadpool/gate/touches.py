@@ -1,0 +1,134 @@
+"""Finishing a reservation: confirm_sent, cancel, and the expiry of those left to run out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from leadpool.errors import Conflict, InvalidInput, NotFound
+from leadpool.gate import caps
+from leadpool.gate.request import require_aware
+
+
+@dataclass
+class TouchState:
+    """A touch after confirm_sent or cancel."""
+
+    id: int
+    state: str
+    provider_message_id: str | None
+    sent_at: datetime | None
+    ended_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "touch_id": self.id,
+            "state": self.state,
+            "provider_message_id": self.provider_message_id,
+            "sent_at": self.sent_at,
+            "ended_at": self.ended_at,
+        }
+
+
+_TOUCH_COLS = "id, state, provider_message_id, sent_at, ended_at"
+
+
+def _touch(conn: Connection, touch_id: int) -> Any:
+    row = conn.execute(
+        text(f"SELECT {_TOUCH_COLS}, expires_at FROM touches WHERE id = :id"), {"id": touch_id}
+    ).first()
+    if row is None:
+        raise NotFound(f"touch {touch_id} does not exist")
+    return row
+
+
+def confirm_sent(
+    session: Session, touch_id: int, provider_message_id: str, *, at: datetime | None = None
+) -> TouchState:
+    """Mark a reserved touch as sent. Idempotent for the same provider message id.
+
+    Raises Conflict when the reservation was cancelled, expired (it stopped counting against the
+    caps, so it may not be sent any more) or was confirmed with another message id.
+    """
+    if not provider_message_id.strip():
+        raise InvalidInput("provider_message_id is empty")
+    require_aware(at, "at")
+    at = at or datetime.now(UTC)
+    conn = session.connection()
+    row = conn.execute(
+        text(
+            "UPDATE touches SET state = 'sent', sent_at = :at, provider_message_id = :pmid "
+            f"WHERE id = :id AND state = 'reserved' AND expires_at > :at RETURNING {_TOUCH_COLS}"
+        ),
+        {"id": touch_id, "at": at, "pmid": provider_message_id},
+    ).first()
+    if row is not None:
+        return TouchState(*row)
+    cur = _touch(conn, touch_id)
+    if cur.state == "sent" and cur.provider_message_id == provider_message_id:
+        return TouchState(*cur[:5])
+    if cur.state == "sent":
+        raise Conflict(f"touch {touch_id} was already confirmed with another provider message id")
+    if cur.state == "reserved":
+        raise Conflict(
+            f"touch {touch_id}'s reservation expired at {cur.expires_at.isoformat()}; check again before sending"
+        )
+    raise Conflict(f"touch {touch_id} is {cur.state}; it cannot be confirmed")
+
+
+def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> TouchState:
+    """Cancel a reserved touch so it stops counting. Idempotent; a sent touch cannot be cancelled."""
+    require_aware(at, "at")
+    at = at or datetime.now(UTC)
+    conn = session.connection()
+    row = conn.execute(
+        text(
+            "UPDATE touches SET state = 'cancelled', ended_at = :at WHERE id = :id AND state = 'reserved' "
+            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at"
+        ),
+        {"id": touch_id, "at": at},
+    ).first()
+    if row is None:
+        cur = _touch(conn, touch_id)
+        if cur.state in ("cancelled", "expired"):
+            return TouchState(*cur[:5])
+        raise Conflict(f"touch {touch_id} was already sent; it cannot be cancelled")
+    if row.expires_at > at:
+        # it was still counted: give its slot back (rows sorted, the lock order every check uses)
+        scopes = [caps.agency_scope(row.agency_id, row.channel, row.at)]
+        if row.company_id is not None:
+            scopes.append(caps.company_scope(row.company_id, row.local_date))
+        if row.sender is not None:
+            scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
+        for sc in sorted(scopes):
+            conn.execute(
+                text(
+                    "UPDATE gate_counters SET n = n - 1 WHERE scope = :s AND key = :k AND day = :d AND n > 0"
+                ),
+                {"s": sc.scope, "k": sc.key, "d": sc.day},
+            )
+    return TouchState(*row[:5])
+
+
+def expire_reservations(session: Session, *, at: datetime | None = None, limit: int = 10000) -> int:
+    """Mark reservations past their TTL as expired (they already stopped counting); returns how many.
+
+    For a periodic job; checks also do this lazily for the leads they touch. Never as of a time
+    later than now: a reservation whose TTL has not run out may still be confirmed by a sender
+    that has already sent, and expiring it would lose that send from the caps.
+    """
+    at = at or datetime.now(UTC)
+    result = session.connection().execute(
+        text(
+            "UPDATE touches SET state = 'expired', ended_at = expires_at WHERE id IN ("
+            "SELECT id FROM touches WHERE state = 'reserved' AND expires_at <= least(:at, now()) "
+            "ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        ),
+        {"at": at, "limit": limit},
+    )
+    return int(result.rowcount)

@@ -28,6 +28,7 @@ TASK_MODULES: list[str] = [
     "leadpool.allocation.refill",
     "leadpool.insights.reenrich",
     "leadpool.gate.tasks",
+    "leadpool.webhooks.tasks",
 ]
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector(), import_paths=TASK_MODULES)

@@ -46,7 +46,7 @@ def test_postmark_fixture_bounce_with_basic_auth(db: Database, secrets: WebhookS
     result = run(db, "postmark", {"Authorization": POSTMARK_AUTH}, dumps(POSTMARK_BOUNCE), secrets)
     assert result.events_recorded == 1 and kinds(db) == {"email_bounced"}
     [event] = postmark.parse(dumps(POSTMARK_BOUNCE), {})
-    assert event.provider_event_id == "Bounce:3719297970" and event.detail["smtp_status"] == "5.1.1"
+    assert event.provider_event_id == "bounce:3719297970" and event.detail["smtp_status"] == "5.1.1"
     assert event.occurred_at.isoformat() == "2025-01-01T00:00:00+00:00"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -32,9 +33,15 @@ REPLY_CATEGORIES: tuple[str, ...] = ReplyCategory.__args__  # type: ignore[attr-
 Channel = Literal["email", "linkedin", "sms", "phone"]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _strip_nul(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        value = value.replace("\x00", "")
+        # a lone UTF-16 surrogate (valid JSON: half an emoji left when a provider cut a reason
+        # short) cannot be encoded for the database either
+        return value.encode("utf-8", "replace").decode("utf-8") if _SURROGATE.search(value) else value
     if isinstance(value, dict):
         return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -72,7 +79,8 @@ class EventIn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL's text and jsonb cannot hold NUL, and it never means anything in an event: one
+        # PostgreSQL's text and jsonb cannot hold NUL (nor a lone surrogate), and it never means
+        # anything in an event: one
         # in a reply's text must not fail the event (nor, in a webhook, the provider's whole batch)
         return _strip_nul(data)
 

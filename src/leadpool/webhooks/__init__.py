@@ -19,6 +19,7 @@ from types import ModuleType
 from pydantic import ValidationError
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
@@ -96,6 +97,13 @@ def handle(
                 outcome = record_event(session, event, at=now)
         except LeadpoolError as e:
             result.rejected.append(f"{event.provider_event_id}: {e.message}")
+            continue
+        except DBAPIError as e:
+            # a value the database refused (its savepoint is rolled back): one event lost, not the
+            # provider's whole batch, which it would otherwise retry, and fail, for a day
+            if e.connection_invalidated:
+                raise
+            result.rejected.append(f"{event.provider_event_id}: the database refused it ({type(e.orig).__name__})")
             continue
         result.outcomes.append(outcome)
         if outcome.duplicate:

@@ -88,7 +88,9 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         etype = "complaint" if kind == "SpamComplaint" else _BOUNCE_TYPES.get(str(rec.get("Type")))
         if etype is None:
             return []
-        email, at_field, event_id = rec.get("Email"), "BouncedAt", f"{kind}:{rec.get('ID')}"
+        # one ID, whichever record type carries it: Postmark sends a spam complaint to the bounce
+        # webhook (Type SpamComplaint) and also as RecordType SpamComplaint
+        email, at_field, event_id = rec.get("Email"), "BouncedAt", f"bounce:{rec.get('ID')}"
         if rec.get("ID") is None:
             raise InvalidInput(f"postmark: {kind} record lacks ID")
         code = smtp_status(str(rec.get("Details") or ""))

@@ -1,7 +1,8 @@
 """SendGrid Event Webhook: ECDSA P-256 signature over timestamp + raw body; JSON array of events.
 
-Mapping: ``bounce`` (type bounce) is a hard bounce unless its status code says otherwise; type
-``blocked`` is a sender block for reputation/content/volume classifications, else a soft bounce;
+Mapping: ``bounce`` with a reputation/content/volume classification or a 5.7.x status is a sender
+block whatever its type; otherwise type ``blocked`` is a soft bounce (never hard: blocks are not
+suppressions), type bounce a hard bounce unless its status code says otherwise;
 ``dropped`` for a bounced/invalid address is a hard bounce, for an unsubscribed address an
 unsubscribe, for a spam-reporting address a complaint (other drop reasons say nothing about the
 person); ``spamreport`` a complaint; ``unsubscribe``/``group_unsubscribe`` an unsubscribe;
@@ -96,9 +97,10 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: WebhookSettings
 
 
 def replay_key(headers: Mapping[str, str], raw_body: bytes) -> str | None:
-    signature = header(headers, SIGNATURE_HEADER) or ""
+    # what was signed, not the signature: an ECDSA signature can be altered into another valid
+    # one ((r, s) -> (r, n - s)), which would pass as a new delivery
     timestamp = header(headers, TIMESTAMP_HEADER) or ""
-    return hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+    return hashlib.sha256(timestamp.encode() + b":" + hashlib.sha256(raw_body).digest()).hexdigest()
 
 
 def _message_id(sg_message_id: Any) -> str | None:
@@ -111,10 +113,12 @@ def _message_id(sg_message_id: Any) -> str | None:
 def _type(item: dict[str, Any]) -> str | None:
     event = item.get("event")
     if event == "bounce":
+        # the reference: reputation and content classifications, 5.7.x and blocks go to the
+        # sender's health, never to the recipient's suppression, whatever the event's type
+        status = str(item.get("status") or "")
+        if item.get("bounce_classification") in _SENDER_CLASSES or status.startswith("5.7."):
+            return "sender_block"
         if item.get("type") == "blocked":
-            status = str(item.get("status") or "")
-            if item.get("bounce_classification") in _SENDER_CLASSES or status.startswith("5.7."):
-                return "sender_block"
             return "soft_bounce"
         return "hard_bounce"
     if event == "dropped":
@@ -155,7 +159,8 @@ def _event(i: int, raw: Any) -> EventIn | None:
         for k in ("event", "type", "bounce_classification", "reason", "status", "smtp-id", "tenant_id")
         if item.get(k) is not None
     }
-    if item.get("status") and etype in ("hard_bounce", "soft_bounce"):
+    if item.get("status") and etype in ("hard_bounce", "soft_bounce") and item.get("type") != "blocked":
+        # recording lets a status code override the kind: a block's 5.x.x must not make it hard
         detail["smtp_status"] = str(item["status"])
     return EventIn(
         type=etype,

@@ -81,7 +81,7 @@ def verify(
         signed_at = iso(msg["Timestamp"], NAME, "Timestamp")
     except InvalidInput as e:
         raise WebhookUnauthorized(e.message) from None
-    require_fresh(signed_at, now, secrets.tolerance_seconds, NAME)
+    require_fresh(signed_at, now, secrets.ses_tolerance_seconds, NAME)
     version = str(msg.get("SignatureVersion") or "1")
     if version not in ("1", "2"):
         raise WebhookUnauthorized(f"ses: unknown SignatureVersion {version!r}")

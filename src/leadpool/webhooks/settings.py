@@ -36,6 +36,14 @@ class WebhookSettings(BaseSettings):
             "one-time token still refuses a replay."
         ),
     )
+    ses_tolerance_seconds: int = Field(
+        3_900,
+        ge=1,
+        description=(
+            "Max age of an SNS message's signed Timestamp: SNS redelivers the same signed message, "
+            "for up to 3,600 s under a custom retry policy; its one-time MessageId still refuses a replay."
+        ),
+    )
     sendgrid_public_keys: list[str] = Field(default_factory=list)
     mailgun_signing_keys: list[str] = Field(default_factory=list)
     postmark_basic_auth: list[str] = Field(default_factory=list)
@@ -47,4 +55,4 @@ class WebhookSettings(BaseSettings):
 
     @property
     def longest_tolerance_seconds(self) -> int:
-        return max(self.tolerance_seconds, self.mailgun_tolerance_seconds)
+        return max(self.tolerance_seconds, self.mailgun_tolerance_seconds, self.ses_tolerance_seconds)

@@ -5,6 +5,8 @@ platform (``LEADPOOL_GATE_*`` environment variables, or one JSON in ``LEADPOOL_G
 deep-merged over the one before; the merged result is validated as a whole. The caps that protect
 the person (lead and company caps) can only be lowered below the platform's value by an agency or
 campaign: one agency's settings must not let it contact a person more than the platform allows.
+Likewise the sms and phone send windows (legal quiet hours) can only narrow, and those channels
+stay denied without a known time zone.
 Every field and default is listed in docs/gate.md.
 """
 
@@ -26,6 +28,15 @@ CHANNELS: tuple[str, ...] = ("email", "linkedin", "sms", "phone")
 PERSON_CAPS = ("lead_daily_cap", "lead_weekly_cap", "company_daily_cap", "company_weekly_cap")
 ENV_PREFIX = "LEADPOOL_GATE_"
 _LIST_FIELDS = ("allowed_email_statuses", "timezone_required_channels", "days")
+# caps are stored and compared in PostgreSQL int columns and arguments
+_INT4 = 2**31 - 1
+# the issue: verified only, unless a campaign allows guessed or extrapolated ("likely to engage"
+# is Apollo's verified and recently active); never an address Apollo says is bad or unknown
+EMAIL_STATUSES = ("verified", "likely to engage", "guessed", "extrapolated")
+# Texts and calls have legal quiet hours (the reference: TCPA 08:00-21:00 in the person's own
+# zone, some states 08:00-20:00) and fail closed on an unknown zone: below the platform, their
+# windows may only narrow and they stay zone-required
+LEGAL_WINDOW_CHANNELS = ("sms", "phone")
 
 
 class WindowSettings(BaseModel):
@@ -36,8 +47,19 @@ class WindowSettings(BaseModel):
     start: time = Field(description="Local time the window opens (inclusive), HH:MM.")
     end: time = Field(description="Local time the window closes (exclusive), HH:MM; after start.")
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = Field(
-        default=("mon", "tue", "wed", "thu", "fri"), description="Weekdays the window is open."
+        default=("mon", "tue", "wed", "thu", "fri"), min_length=1, description="Weekdays the window is open."
     )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, v: time) -> time:
+        # a window is the lead's own wall clock; an offset would mean another zone's
+        if v.tzinfo is not None:
+            raise ValueError("a local wall-clock time without a UTC offset (HH:MM)")
+        return v
+
+    def narrower_than(self, other: WindowSettings) -> bool:
+        return self.start >= other.start and self.end <= other.end and set(self.days) <= set(other.days)
 
     @model_validator(mode="after")
     def _start_before_end(self) -> WindowSettings:
@@ -52,10 +74,10 @@ class WindowSettings(BaseModel):
 class SenderCaps(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    email: int = Field(50, ge=0, description="Touches per mailbox per UTC day.")
-    linkedin: int = Field(25, ge=0, description="Touches per LinkedIn account per UTC day.")
-    sms: int = Field(200, ge=0, description="Texts per sending number per UTC day.")
-    phone: int = Field(100, ge=0, description="Calls per calling number per UTC day.")
+    email: int = Field(50, ge=0, le=_INT4, description="Touches per mailbox per UTC day.")
+    linkedin: int = Field(25, ge=0, le=_INT4, description="Touches per LinkedIn account per UTC day.")
+    sms: int = Field(200, ge=0, le=_INT4, description="Texts per sending number per UTC day.")
+    phone: int = Field(100, ge=0, le=_INT4, description="Calls per calling number per UTC day.")
 
 
 class Windows(BaseModel):
@@ -73,17 +95,30 @@ class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     lead_daily_cap: int = Field(
-        1, ge=0, description="Touches per lead per local calendar day, all agencies/campaigns/channels."
+        1,
+        ge=0,
+        le=_INT4,
+        description="Touches per lead per local calendar day, all agencies/campaigns/channels.",
     )
-    lead_weekly_cap: int = Field(3, ge=0, description="Touches per lead per rolling 7 days, everything.")
+    lead_weekly_cap: int = Field(
+        3, ge=0, le=_INT4, description="Touches per lead per rolling 7 days, everything."
+    )
     company_daily_cap: int = Field(
-        2, ge=0, description="Touches per company per day across its people (each lead's local day)."
+        2,
+        ge=0,
+        le=_INT4,
+        description="Touches per company per day across its people (each lead's local day).",
     )
     company_weekly_cap: int = Field(
-        5, ge=0, description="Touches per company per rolling 7 days across its people, every agency/channel."
+        5,
+        ge=0,
+        le=_INT4,
+        description="Touches per company per rolling 7 days across its people, every agency/channel.",
     )
     sender_daily_caps: SenderCaps = SenderCaps()
-    agency_daily_cap: int = Field(5000, ge=0, description="Touches per agency per channel per UTC day.")
+    agency_daily_cap: int = Field(
+        5000, ge=0, le=_INT4, description="Touches per agency per channel per UTC day."
+    )
     allowed_email_statuses: tuple[str, ...] = Field(
         ("verified",), description="Apollo email_status values that may be emailed."
     )
@@ -98,7 +133,11 @@ class GatePolicy(BaseModel):
     @field_validator("allowed_email_statuses")
     @classmethod
     def _statuses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(s.strip().lower() for s in v)
+        out = tuple(s.strip().lower() for s in v)
+        for status in out:
+            if status not in EMAIL_STATUSES:
+                raise ValueError(f"{status!r} is not one of {', '.join(EMAIL_STATUSES)}")
+        return out
 
     def window_for(self, channel: str) -> SendWindow | None:
         ws: WindowSettings | None = getattr(self.windows, channel)
@@ -200,6 +239,21 @@ def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> Ga
         merged = GatePolicy.model_validate(deep_merge(policy.model_dump(mode="json"), override))
     except ValidationError as e:
         raise InvalidInput(_describe(e, where)) from e
+    except (TypeError, ValueError) as e:  # a shape pydantic passed on to a comparison
+        raise InvalidInput(f"invalid gate policy in {where}: {e}") from e
+    for channel in LEGAL_WINDOW_CHANNELS:
+        above: WindowSettings | None = getattr(policy.windows, channel)
+        mine: WindowSettings | None = getattr(merged.windows, channel)
+        if above is not None and (mine is None or not mine.narrower_than(above)):
+            raise InvalidInput(
+                f"invalid gate policy in {where}: windows.{channel}: may only narrow the window above it "
+                f"({above.start:%H:%M}-{above.end:%H:%M} {','.join(above.days)}): {channel} has legal quiet hours"
+            )
+        if channel in policy.timezone_required_channels and channel not in merged.timezone_required_channels:
+            raise InvalidInput(
+                f"invalid gate policy in {where}: timezone_required_channels: must keep {channel} "
+                "(quiet hours need the person's own zone)"
+            )
     for name in PERSON_CAPS:
         if getattr(merged, name) > getattr(policy, name):
             raise InvalidInput(

@@ -89,7 +89,8 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
     row = conn.execute(
         text(
             "UPDATE touches SET state = 'cancelled', ended_at = :at WHERE id = :id AND state = 'reserved' "
-            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at"
+            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at, "
+            "expires_at > now() AS live_now"
         ),
         {"id": touch_id, "at": at},
     ).first()
@@ -98,19 +99,37 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
         if cur.state in ("cancelled", "expired"):
             return TouchState(*cur[:5])
         raise Conflict(f"touch {touch_id} was already sent; it cannot be cancelled")
-    if row.expires_at > at:
-        # it was still counted: give its slot back (rows sorted, the lock order every check uses)
-        scopes = [caps.agency_scope(row.agency_id, row.channel, row.at)]
-        if row.company_id is not None:
-            scopes.append(caps.company_scope(row.company_id, row.local_date))
-        if row.sender is not None:
-            scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
-        for sc in sorted(scopes):
+    if row.expires_at <= at:
+        return TouchState(*row[:5])  # it had stopped counting by then
+    scopes = [caps.agency_scope(row.agency_id, row.channel, row.at)]
+    if row.company_id is not None:
+        scopes.append(caps.company_scope(row.company_id, row.local_date))
+    if row.sender is not None:
+        scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
+    scopes.sort()  # the lock order every check uses
+    if row.live_now:
+        # still counted, since an exact recount never looks past now: give its slot back
+        for sc in scopes:
             conn.execute(
                 text(
                     "UPDATE gate_counters SET n = n - 1 WHERE scope = :s AND key = :k AND day = :d AND n > 0"
                 ),
                 {"s": sc.scope, "k": sc.key, "d": sc.day},
+            )
+    else:
+        # cancelled as of a time it was live, but expired by now: a recount may already have left
+        # it out of a counter, and lowering that again would let the next check past the cap. So
+        # the rows are locked and written back with the exact count as of the cancel's time
+        # (this touch no longer counts), as a check near its cap does.
+        for sc in scopes:
+            conn.execute(
+                text("SELECT n FROM gate_counters WHERE scope = :s AND key = :k AND day = :d FOR UPDATE"),
+                {"s": sc.scope, "k": sc.key, "d": sc.day},
+            )
+        for sc, n in caps.exact_counts(conn, scopes, at).items():
+            conn.execute(
+                text("UPDATE gate_counters SET n = :n WHERE scope = :s AND key = :k AND day = :d"),
+                {"s": sc.scope, "k": sc.key, "d": sc.day, "n": n},
             )
     return TouchState(*row[:5])
 

@@ -28,10 +28,15 @@ class SendWindow:
         return f"{self.start:%H:%M}-{self.end:%H:%M} {names}"
 
 
+# Names zoneinfo loads that are not a place: tzdata's "zone unknown" marker, and the host's own
+# clock (never the lead's)
+NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
+
+
 @lru_cache(maxsize=4096)
 def zone_for(name: str | None) -> ZoneInfo | None:
     """The zone for an IANA name, or None when it is missing or not a real zone."""
-    if not name:
+    if not name or name in NOT_PLACES:
         return None
     try:
         return ZoneInfo(name)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from leadpool.gate.request import normalize_sender
 from leadpool.limits import EARLIEST, LATEST, MAX_ID
 
 EventType = Literal[
@@ -80,14 +81,20 @@ class EventIn(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         # PostgreSQL's text and jsonb cannot hold NUL (nor a lone surrogate), and it never means
-        # anything in an event: one
-        # in a reply's text must not fail the event (nor, in a webhook, the provider's whole batch)
+        # anything in an event: one in a reply's text must not fail the event (nor, in a webhook,
+        # the provider's whole batch)
         return _strip_nul(data)
 
     @field_validator("email", "phone", "linkedin_url", "sender", "provider_message_id", "text")
     @classmethod
     def _blank_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("sender")
+    @classmethod
+    def _one_spelling(cls, v: str | None) -> str | None:
+        # as the gate stores it, so a policy block counts against the sender it capped
+        return normalize_sender(v) if v else v
 
     @field_validator("occurred_at")
     @classmethod

@@ -15,6 +15,13 @@ def require_aware(at: datetime | None, what: str) -> None:
         raise InvalidInput(f"{what} {at.isoformat()} has no time zone; give an aware instant")
 
 
+def normalize_sender(sender: str) -> str:
+    """One spelling per sender: trimmed, and a mailbox lower-cased (as webhooks name it), so
+    ``Anna@Agency.com`` and ``anna@agency.com `` share one daily cap and one block count."""
+    sender = sender.strip()
+    return sender.lower() if "@" in sender else sender
+
+
 @dataclass(frozen=True)
 class CheckRequest:
     """One question to the gate: may this campaign touch this lead on this channel now?"""
@@ -26,6 +33,10 @@ class CheckRequest:
     at: datetime | None = None
     reserve: bool = True
     idempotency_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sender, str):  # anything else is refused by validate()
+            object.__setattr__(self, "sender", normalize_sender(self.sender))
 
     def validate(self) -> None:
         for name in ("lead_id", "campaign_id"):

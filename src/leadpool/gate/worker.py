@@ -65,7 +65,7 @@ class GateWorker:
                     lead_id=lead_id,
                     campaign_id=campaign_id,
                     channel=channel,
-                    sender=sender,
+                    sender=req.sender,  # as the request spells it (normalised)
                     at=when,
                     idempotency_key=idempotency_key,
                 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -14,8 +15,9 @@ from tests.gate.factories import MONDAY_OPEN, World
 from leadpool.allocation.campaigns import end_enrollment
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, record_event
-from leadpool.gate import REASON_CODES, check, confirm_sent
+from leadpool.gate import REASON_CODES, check, confirm_sent, windows
 from leadpool.gate.reasons import REASON_SUMMARIES
+from leadpool.gate.windows import SendWindow
 
 T0 = MONDAY_OPEN
 Setup = Callable[[Session, World, int], tuple[int, int, str, str | None, datetime]]
@@ -165,12 +167,21 @@ def test_retry_after_values(db: Database) -> None:
     by = {r.code: r.retry_after for r in d.reasons}
     # 01:00 UTC Monday is 20:00 Sunday in New York, the local day of the touch a day ago
     assert set(by) == {"cooling", "paused_ooo", "lead_daily_cap", "lead_weekly_cap", "quiet_hours"}
-    assert by["lead_daily_cap"] == T0.replace(hour=5)  # New York midnight
-    assert by["cooling"] == T0 + timedelta(days=30)
-    assert by["paused_ooo"] == T0 + timedelta(days=2)
+
+    # each at the first moment it has passed and the email window (07:00-19:00 Mon-Fri, New York)
+    # is open: a worker sleeping until it is not denied again as quiet hours
+    def opens(t: datetime) -> datetime:
+        return windows.next_open(
+            SendWindow(time(7), time(19), frozenset(range(5))), t, ZoneInfo("America/New_York")
+        )
+
+    assert by["lead_daily_cap"] == opens(T0.replace(hour=5)) == T0.replace(hour=12)  # midnight -> 07:00
+    assert by["cooling"] == opens(T0 + timedelta(days=30))
+    assert by["paused_ooo"] == opens(T0 + timedelta(days=2))
     # three touches in the window (6, 2 and 1 days ago): one more fits when the oldest ages out
-    assert by["lead_weekly_cap"] == T0 - timedelta(days=6, hours=-1) + timedelta(days=7)
+    assert by["lead_weekly_cap"] == opens(T0 - timedelta(days=6, hours=-1) + timedelta(days=7))
     assert by["quiet_hours"] == T0.replace(hour=12)  # 07:00 in New York (EST)
+    assert d.retry_after == max(by.values())
 
 
 def test_many_reasons_at_once(db: Database) -> None:

@@ -44,7 +44,8 @@ def _print_decision(d: GateDecision) -> None:
         touch = f" (reserved touch {d.touch_id})" if d.touch_id else ""
         console.print(Text.assemble(("allow", "green"), f"{touch}{' [replayed]' if d.replayed else ''}"))
         return
-    console.print(Text.assemble(("deny", "red"), " [replayed]" if d.replayed else ""))
+    when = f" (possible again from {d.retry_after.astimezone(UTC).isoformat()})" if d.retry_after else ""
+    console.print(Text.assemble(("deny", "red"), when, " [replayed]" if d.replayed else ""))
     for r in d.reasons:
         retry = f"  (retry after {r.retry_after.astimezone(UTC).isoformat()})" if r.retry_after else ""
         console.print(f"  {r.code}: {r.message}{retry}")

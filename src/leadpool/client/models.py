@@ -264,6 +264,11 @@ class Reason(_Out):
 
 class Decision(_Out):
     decision: Literal["allow", "deny"]
+    retry_after: datetime | None = Field(
+        None,
+        description="For a deny: when every reason has passed and the channel's window is open (the "
+        "latest retry_after of its reasons); null when a reason never passes by itself.",
+    )
     reasons: list[Reason]
     touch_id: int | None = None
     decision_id: int | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -509,7 +509,10 @@ class Batch:
                         )
                     )
             if reasons:
-                it.decision = GateDecision("deny", sort_reasons(reasons))
+                window = p.window_for(it.req.channel)
+                it.decision = GateDecision(
+                    "deny", sort_reasons([_when_open(r, window, place) for r in reasons])
+                )
                 continue
             it.decision = GateDecision("allow", [])
             if it.req.reserve:
@@ -611,6 +614,16 @@ class Batch:
             assert decision is not None
             decision.decision_id = int(decision_id)
             decision.touch_id = int(touch_id) if touch_id is not None else None
+
+
+def _when_open(reason: Reason, window: windows.SendWindow | None, place: Placement) -> Reason:
+    """The reason with its retry_after moved to when the channel's window is open: a worker sleeps
+    until it, and a cap that resets at local midnight, or a cooling that ends on a Saturday,
+    would only be denied again as quiet hours."""
+    if reason.retry_after is None or reason.code == "quiet_hours":
+        return reason
+    opens = windows.next_open(window, reason.retry_after, place.zone)
+    return reason if opens == reason.retry_after else replace(reason, retry_after=opens)
 
 
 def _ttl(policy: GatePolicy | None) -> timedelta:

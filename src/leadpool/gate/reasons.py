@@ -119,9 +119,20 @@ class GateDecision:
     def codes(self) -> list[str]:
         return [r.code for r in self.reasons]
 
+    @property
+    def retry_after(self) -> datetime | None:
+        """When every reason of a deny has passed (the latest of theirs); None when one of them
+        never passes by itself (an opt-out, a reply, not owned...) or for an allow."""
+        times = [r.retry_after for r in self.reasons]
+        if not times or any(t is None for t in times):
+            return None
+        return max(t for t in times if t is not None)
+
     def as_dict(self) -> dict[str, Any]:
+        retry = self.retry_after
         return {
             "decision": self.decision,
+            "retry_after": retry.isoformat() if retry else None,
             "reasons": [r.as_dict() for r in self.reasons],
             "touch_id": self.touch_id,
             "decision_id": self.decision_id,

@@ -93,11 +93,22 @@ def next_open(window: SendWindow | None, at: datetime, zone: tzinfo | None) -> d
         return None
     z = zone or UTC
     today = local_date(at, z)
-    for offset in range(8):
+    for offset in range(9):
         day = today + timedelta(days=offset)
         if day.weekday() not in window.days:
             continue
-        opening = local_instant(day, window.start, z)
-        if opening >= at:
-            return opening
+        for opening in _openings(day, window.start, z):
+            # a window inside a spring-forward gap never opens that day
+            if opening >= at and is_open(window, opening, z):
+                return opening
     return None  # unreachable with at least one day, kept for the type checker
+
+
+def _openings(day: date, wall: time, zone: tzinfo) -> list[datetime]:
+    """Every instant the local clock shows ``day wall``: two in a fall-back repeated hour (the
+    window opens at the second one too), the jump in a spring-forward gap."""
+    first = local_instant(day, wall, zone)
+    second = datetime.combine(day, wall).replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if second > first and second.astimezone(zone).replace(tzinfo=None) == datetime.combine(day, wall):
+        return [first, second]
+    return [first]

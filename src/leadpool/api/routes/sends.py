@@ -53,6 +53,7 @@ def decision_out(d: GateDecision) -> Decision:
 def _denied() -> dict[str, Any]:
     return {
         "decision": "deny",
+        "retry_after": None,
         "reasons": [{"code": "gate_error", "message": GATE_ERROR, "retry_after": None}],
         "touch_id": None,
     }

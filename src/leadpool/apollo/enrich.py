@@ -25,15 +25,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from leadpool.apollo.client import BULK_MATCH_MAX, IDENTITY_FIELDS, ApolloClient, ApolloResponse
 from leadpool.apollo.errors import ApolloError, ChargeUncertain
+from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.ingestion import Rejection, import_people
-from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
+from leadpool.ingestion.hashing import hmac_hex
+from leadpool.ingestion.normalize import (
+    NotNormalisable,
+    is_role_address,
+    normalize_email,
+    normalize_linkedin_url,
+)
 from leadpool.models import RawPayload
-from leadpool.privacy.erase import redact_people
+from leadpool.privacy.payloads import redact_people
 
 __all__ = ["EnrichResult", "enrich_people", "search_and_enrich", "store_lost_call", "store_response"]
 
@@ -55,6 +62,11 @@ _FRESH_SQL = text(
     WHERE EXISTS (SELECT 1 FROM raw_payloads r WHERE r.apollo_person_ids @> jsonb_build_array(x)
                   AND r.endpoint IN ('people/bulk_match', 'people/match') AND r.fetched_at > :cutoff)
     """
+)
+# erase() nulls the tombstone's addresses: an erased person asked for by address is known only
+# by the keyed hashes in their `erased` suppressions
+_ERASED_SQL = text(
+    "SELECT address_type, value_hmac FROM suppressions WHERE kind = 'erased' AND value_hmac = ANY(:h)"
 )
 _EXISTING_SQL = text(
     "SELECT id FROM leads WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)"
@@ -250,6 +262,7 @@ class _Enricher:
                     erased |= keys
                 elif is_fresh:
                     fresh |= keys
+            erased |= _erased_addresses(conn, candidates)
         keep: list[_Candidate] = []
         for c in candidates:
             keys = _keys(c.apollo_id, c.email, c.linkedin)
@@ -342,6 +355,22 @@ class _Enricher:
             return {row[0] for row in rows}
 
 
+def _erased_addresses(conn: Connection, candidates: Sequence[_Candidate]) -> set[str]:
+    """Identity keys of candidates whose email or LinkedIn URL is an erased person's, matched as
+    the importer refuses them: a role mailbox (info@) is no identity beside an id or LinkedIn URL."""
+    key = get_settings().resolved_secret_key()
+    wanted: dict[tuple[str, str], str] = {}
+    for c in candidates:
+        if c.email and not (is_role_address(c.email) and (c.apollo_id or c.linkedin)):
+            wanted[("email", hmac_hex(c.email, key))] = f"email:{c.email}"
+        if c.linkedin:
+            wanted[("linkedin", hmac_hex(c.linkedin, key))] = f"li:{c.linkedin}"
+    if not wanted:
+        return set()
+    rows = conn.execute(_ERASED_SQL, {"h": [h for _, h in wanted]})
+    return {wanted[(t, h)] for t, h in rows if (t, h) in wanted}
+
+
 def _candidates(raw: Iterable[Mapping[str, Any]], start: int, result: EnrichResult) -> list[_Candidate]:
     out: list[_Candidate] = []
     for i, item in enumerate(raw, start):
@@ -369,7 +398,8 @@ def enrich_people(
     """Enrich candidates via ``people/bulk_match`` without paying for what the pool already has.
 
     Skips candidates matching (by Apollo id, email or LinkedIn URL) a lead with a usable email
-    enriched within ``max_age``, and leads that were erased. Calls bulk_match 10 at a time and
+    enriched within ``max_age``, and erased people (by Apollo id, or by the keyed hash of the
+    email or LinkedIn URL in their ``erased`` suppressions). Calls bulk_match 10 at a time and
     never starts a call whose worst-case cost (``credits_per_record`` per person) would take the
     run past ``credit_budget``: the last call shrinks to fit, then the run stops with
     ``stopped_by_budget``. Each response is imported and kept as a raw payload. Commits per call.

@@ -75,6 +75,9 @@ def record_event(
     r = _resolve(session, event, key, classifier or default_classifier())
     if agency_id is not None:
         r = _within_agency(session, r, agency_id)
+    # locked before asking whether the person is erased: an erasure holds the lead's row until it
+    # commits, and an event that decided from the row as it was before would keep their words
+    r = _lock(session, r, keeps_words=bool(event.text or r.detail))
     # a late reply or a provider's retry about an erased person: its effects still apply, but
     # its text and provider detail (the person's words, addresses) are not kept
     erased = _erased(session, r)
@@ -114,6 +117,36 @@ def record_event(
 
     effects = _apply(session, event, r, event_id, key, settings, now, agency_id)
     return EventOutcome(event_id, False, r.lead.id if r.lead else None, effects, r.type, r.category)
+
+
+# events that change nothing on the lead: they take no writer's lock on it
+_NO_LEAD_WRITE = ("delivered", "opened", "clicked", "sender_block")
+
+
+def _lock(session: Session, r: _Resolved, *, keeps_words: bool) -> _Resolved:
+    """Lock the rows the event writes, then read its lead again as it is now.
+
+    One writer per lead at a time, so "latest reply" and history rows stay consistent; the leads
+    sharing the address an opt-out or bounce names are locked with it, all in id order (the order
+    release, cancel and erasure lock in: leadpool.pool.locks). An event that writes nothing on the
+    lead but would keep text or detail takes FOR KEY SHARE: it waits for an erasure (FOR UPDATE)
+    and for nothing else.
+    """
+    locked: set[int] = set()
+    if r.lead is not None and r.type not in _NO_LEAD_WRITE:
+        locked.add(r.lead.id)
+    if r.type in ("hard_bounce", "soft_bounce", "complaint", "unsubscribe") or (
+        r.type == "reply" and r.category == "unsubscribe"
+    ):
+        r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None)))
+        locked.update(r.holders)
+    lock_leads(session, locked)
+    if r.lead is not None and r.lead.id not in locked and keeps_words:
+        session.execute(text("SELECT id FROM leads WHERE id = :id FOR KEY SHARE"), {"id": r.lead.id})
+        locked.add(r.lead.id)
+    if r.lead is not None and r.lead.id in locked:
+        session.refresh(r.lead)
+    return r
 
 
 def _within_agency(session: Session, r: _Resolved, agency_id: int) -> _Resolved:
@@ -289,19 +322,7 @@ def _apply(
     converter = agency_id if agency_id is not None else (r.touch.agency_id if r.touch else None)
     lead = r.lead
     lead_id = lead.id if lead else None
-    t = event.occurred_at
-    # one writer per lead at a time, so "latest reply" and history rows stay consistent; the leads
-    # sharing the address an opt-out or bounce names are locked with it, all in id order (the
-    # order release and cancel lock in: leadpool.pool.locks)
-    locked: set[int] = set()
-    if lead is not None and r.type not in ("delivered", "opened", "clicked", "sender_block"):
-        locked.add(lead.id)
-    if r.type in ("hard_bounce", "soft_bounce", "complaint", "unsubscribe") or (
-        r.type == "reply" and r.category == "unsubscribe"
-    ):
-        r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None)))
-        locked.update(r.holders)
-    lock_leads(session, locked)
+    t = event.occurred_at  # the rows this writes were locked by _lock
 
     if r.type == "hard_bounce":
         effects += _hard_bounce(session, r, event_id, key, t)

@@ -68,7 +68,8 @@ SELECT t.id, t.lead_id, t.agency_id, t.campaign_id, t.channel, t.sequence_positi
 FROM touches t
 JOIN leads l ON l.id = t.lead_id
 LEFT JOIN companies c ON c.id = l.company_id
-WHERE t.id > :lo AND t.id <= :hi AND t.state = 'sent'
+-- an erased person is profiled no more (forget_lead removed their facts)
+WHERE t.id > :lo AND t.id <= :hi AND t.state = 'sent' AND l.erased_at IS NULL
 ON CONFLICT (touch_id) DO NOTHING
 RETURNING touch_id
 """
@@ -199,6 +200,20 @@ def refresh_facts(session: Session) -> RefreshResult:
         recomputed=int(recomputed),
         touches_watermark=new_t_wm,
         events_watermark=max(e_wm, e_hi),
+    )
+
+
+def forget_lead(session: Session, lead_id: int) -> int:
+    """Delete the lead's facts (its erasure); returns how many. The caller commits.
+
+    Waits for a running refresh, which may have snapshotted the lead's segment before the
+    erasure and would otherwise commit facts after this delete; refreshes after it skip the lead.
+    """
+    _lock_watermarks(session)
+    return len(
+        session.execute(
+            text("DELETE FROM insight_facts WHERE lead_id = :l RETURNING touch_id"), {"l": lead_id}
+        ).all()
     )
 
 

@@ -152,6 +152,23 @@ def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
     )
 
 
+def forget_lead(session: Session, lead_id: int) -> int:
+    """Delete the lead's scores and its copy on the lead (its erasure); returns how many scores.
+
+    The next ``score_leads`` skips it (``LEAD_SEGMENT_SQL``), and resets a score one running
+    meanwhile may still write. The caller commits."""
+    n = len(
+        session.execute(
+            text("DELETE FROM lead_scores WHERE lead_id = :l RETURNING channel"), {"l": lead_id}
+        ).all()
+    )
+    session.execute(
+        text("UPDATE leads SET insight_score = NULL WHERE id = :l AND insight_score IS NOT NULL"),
+        {"l": lead_id},
+    )
+    return n
+
+
 def scores_of(session: Session, lead_id: int) -> list[dict[str, Any]]:
     """A lead's stored scores, per channel, with the model version."""
     rows = session.execute(

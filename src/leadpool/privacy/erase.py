@@ -2,43 +2,41 @@
 
 What stays: the lead row as a tombstone (id, Apollo id, contact-state timestamps, ``erased_at``),
 ``erased`` suppressions holding HMACs of every email, phone and LinkedIn URL the person had,
-event rows (address kept only as HMAC; reply text and provider detail removed), touches and
-decisions (no personal data in them), lead history, and an audit row.
+event rows (address kept only as HMAC; reply text and provider detail removed), touches,
+decisions (their sentences generalised to the reason code's own), lead history, and an audit row.
+What goes besides the person's columns: raw payloads naming them (see ``privacy.payloads``),
+insights' facts and scores about the lead, the enrollments and the ownership.
 
 The Apollo person id is kept on the tombstone on purpose: it is the vendor's opaque record id,
 not contact data, and it is how the importer recognises and refuses the same Apollo record when
 it arrives without any address.
 
-Raw payloads are found by ``apollo_person_ids`` and by the importer's ``lead_raw_payloads`` links
-(CSV rows and files keyed by email or LinkedIn have no Apollo id). A payload that describes only this person has its
-body replaced by a tombstone and its request parameters dropped; one that describes several
-people (a search page, a bulk match) keeps the others: this person's objects are removed from the
-JSON body (``matches`` entries become null so positions still line up with the request), request
-entries naming them are removed, and a top-level ``_leadpool_redacted`` marker records how many
-objects were removed and when. A multi-person body that is not JSON cannot be edited safely and is
-tombstoned whole.
+The same person can be in the pool twice (e.g. once from Apollo, once from a CSV export keyed by
+the personal address Apollo listed): every lead whose current email or LinkedIn URL is one of the
+person's is erased with them. Those are exactly the addresses the importer refuses once erased,
+so such a lead could not have been imported after the erasure either. A phone number is not
+followed (it may be a company switchboard), nor a role mailbox (info@ identifies nobody).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
-from leadpool.events.effects import end_enrollments, suppress
+from leadpool.events.effects import address_holders, end_enrollments, suppress
 from leadpool.events.record import stored_event_id
-from leadpool.ingestion.hashing import address_hmac
+from leadpool.ingestion.hashing import address_hmac, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
-from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
-from leadpool.models import AuditLog, Lead, LeadHistory, LeadRawPayload, RawPayload
+from leadpool.ingestion.normalize import is_role_address
+from leadpool.insights import facts, score
+from leadpool.models import AuditLog, Lead, LeadHistory
+from leadpool.privacy.decisions import generalise_reasons
+from leadpool.privacy.payloads import redact_lead_payloads, redact_lost_calls
 
 # columns that are not about the person, or are what the suppression machinery needs
 _KEEP = frozenset(
@@ -66,6 +64,8 @@ _KEEP = frozenset(
 
 @dataclass
 class ErasureResult:
+    """What one erasure did; the counts cover the lead and ``same_person_erased`` together."""
+
     lead_id: int
     already_erased: bool = False
     suppressions_added: int = 0
@@ -74,10 +74,28 @@ class ErasureResult:
     events_scrubbed: int = 0
     enrollments_ended: int = 0
     ownership_ended: bool = False
+    insight_rows_deleted: int = 0
+    decisions_generalised: int = 0
+    # other leads of the same person (holding one of their emails or their LinkedIn URL)
+    same_person_erased: list[int] = field(default_factory=list)
+
+    def add(self, other: ErasureResult) -> None:
+        for name in (
+            "suppressions_added",
+            "payloads_tombstoned",
+            "payloads_redacted",
+            "events_scrubbed",
+            "enrollments_ended",
+            "insight_rows_deleted",
+            "decisions_generalised",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.ownership_ended |= other.ownership_ended
 
 
 def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = None) -> ErasureResult:
-    """Erase one person's personal data (idempotent: a second call changes nothing).
+    """Erase one person's personal data, from this lead and every other lead of theirs
+    (idempotent: a second call changes nothing).
 
     Raises NotFound for an unknown lead and InvalidInput for an empty ``actor``.
     """
@@ -85,55 +103,104 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
         raise InvalidInput("erase needs an actor (who asked for the erasure)")
     now = at or datetime.now(UTC)
     hold_off_imports(session)  # a running import batch would write the person's data back
-    lead = session.execute(select(Lead).where(Lead.id == lead_id).with_for_update()).scalar()
+    lead = _read(session, [lead_id]).get(lead_id)
     if lead is None:
         raise NotFound(f"lead {lead_id} not found")
     result = ErasureResult(lead_id)
-    if lead.erased_at is not None:
+    if lead.erased_at is not None:  # erasure is for good: no lock needed to see it
+        result.already_erased = True
+        return result
+
+    # found before locking, so that all rows are locked in id order (leadpool.pool.locks); held
+    # off, imports cannot give a lead one of these addresses meanwhile, and a concurrent erasure
+    # only takes addresses away. FOR UPDATE (not the pool's NO KEY UPDATE) is what an event's
+    # FOR KEY SHARE waits for: it then sees the lead erased and keeps no text.
+    ids = sorted({lead_id, *_same_person(session, lead)})
+    session.execute(text("SELECT id FROM leads WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids})
+    leads = _read(session, ids)
+    if leads[lead_id].erased_at is not None:  # a concurrent erasure of the person committed first
         result.already_erased = True
         return result
 
     key = get_settings().resolved_secret_key()
+    done: dict[int, ErasureResult] = {}
+    for i in ids:
+        if leads[i].erased_at is None:
+            done[i] = _erase_one(session, leads[i], key, actor=actor, now=now)
+            result.add(done[i])
+    result.same_person_erased = [i for i in done if i != lead_id]
+    for i, one in done.items():
+        # each lead's own counts: the rows of one erasure add up to its result
+        detail: dict[str, object] = {k: v for k, v in one.__dict__.items() if k != "lead_id"}
+        if i == lead_id:
+            detail["same_person_erased"] = result.same_person_erased
+        else:
+            detail["same_person_as"] = lead_id
+        session.add(
+            AuditLog(
+                at=now,
+                actor=actor,
+                action="lead.erase",
+                subject_type="lead",
+                subject_id=str(i),
+                detail=detail,
+            )
+        )
+    session.flush()
+    for one_lead in leads.values():
+        session.expire(one_lead)
+    return result
+
+
+def _read(session: Session, ids: list[int]) -> dict[int, Lead]:
+    rows = session.execute(
+        select(Lead).where(Lead.id.in_(ids)).execution_options(populate_existing=True)
+    ).scalars()
+    return {lead.id: lead for lead in rows}
+
+
+def _same_person(session: Session, lead: Lead) -> list[int]:
+    """Other leads holding one of the person's emails or their LinkedIn URL, and theirs in turn."""
+    found = {lead.id}
+    todo = [lead]
+    while todo:
+        current = todo.pop()
+        for kind, value in _identities(current):
+            for other in address_holders(session, {kind: value}, exclude=current.id):
+                holder = _read(session, [other]).get(other) if other not in found else None
+                if holder is not None:
+                    found.add(other)
+                    todo.append(holder)
+    return sorted(found - {lead.id})
+
+
+def _identities(lead: Lead) -> list[tuple[str, str]]:
+    """The lead's person-specific addresses, normalised: emails (but role mailboxes) and LinkedIn."""
+    out: list[tuple[str, str]] = []
+    emails = [lead.email, *(lead.personal_emails or [])]
+    for kind, value in [*(("email", e) for e in emails), ("linkedin", lead.linkedin_url)]:
+        if not value:
+            continue
+        try:
+            normalised = normalize_address(kind, value)
+        except InvalidInput:
+            continue  # not an address anyone could hold
+        if kind == "linkedin" or not is_role_address(normalised):
+            out.append((kind, normalised))
+    return list(dict.fromkeys(out))
+
+
+def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: datetime) -> ErasureResult:
+    """Erase one locked, not yet erased lead (its audit row is the caller's)."""
+    lead_id = lead.id
+    result = ErasureResult(lead_id)
     hmacs = _address_hmacs(lead, key)
     result.suppressions_added = suppress(session, "erased", hmacs, lead_id=lead_id, event_id=None)
     identifiers = _identifiers(lead)
-
-    # payloads naming the person's Apollo id, plus every payload the importer linked to the lead
-    # (CSV rows and files keyed by email or LinkedIn carry no Apollo id)
-    linked = select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id == lead_id)
-    found: ColumnElement[bool] = RawPayload.id.in_(linked)
-    if lead.apollo_id:
-        found = or_(found, RawPayload.apollo_person_ids.contains([lead.apollo_id]))
-    payloads = session.execute(select(RawPayload).where(found).with_for_update()).scalars().all()
-    shared = _payloads_shared_with_others(session, lead_id, [p.id for p in payloads])
-    for payload in payloads:
-        if _redact_payload(payload, lead.apollo_id, identifiers, now, shared=payload.id in shared):
-            result.payloads_redacted += 1
-        else:
-            result.payloads_tombstoned += 1
-
-    result.events_scrubbed = len(
-        session.execute(
-            text(
-                "UPDATE events SET text = NULL, detail = NULL "
-                "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND (text IS NOT NULL OR detail IS NOT NULL) "
-                "RETURNING id"
-            ),
-            {"id": lead_id, "h": [h for _, h in hmacs]},
-        ).all()
-    )
-    # event ids stored before addresses in them were hashed on arrival (stored_event_id)
-    for event_id, provider_event_id in session.execute(
-        text(
-            "SELECT id, provider_event_id FROM events "
-            "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND provider_event_id LIKE '%@%'"
-        ),
-        {"id": lead_id, "h": [h for _, h in hmacs]},
-    ).all():
-        session.execute(
-            text("UPDATE events SET provider_event_id = :p WHERE id = :i"),
-            {"p": stored_event_id(provider_event_id, key), "i": event_id},
-        )
+    redacted, tombstoned = redact_lead_payloads(session, lead_id, lead.apollo_id, identifiers, now)
+    result.payloads_redacted = redacted + redact_lost_calls(session, identifiers, now)
+    result.payloads_tombstoned = tombstoned
+    result.events_scrubbed = _scrub_events(session, lead_id, [h for _, h in hmacs], key)
     result.enrollments_ended = end_enrollments(session, lead_id, "erased", actor=actor, now=now)
     owner = session.execute(
         text("DELETE FROM ownerships WHERE lead_id = :id RETURNING agency_id"), {"id": lead_id}
@@ -145,29 +212,46 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
                 lead_id=lead_id, at=now, action="released", agency_id=owner[0], actor=actor, reason="erased"
             )
         )
+    # what insights derived from the person's profile (segment, local hour) outlives the columns
+    result.insight_rows_deleted = facts.forget_lead(session, lead_id) + score.forget_lead(session, lead_id)
+    result.decisions_generalised = generalise_reasons(session, lead_id)
 
-    # generated columns (e.g. allocation's rank) follow the cleared values by themselves
-    # every mapped person column; columns other domains attach to the table (scores, ranks) hold
-    # no personal data and are left to their owners
+    # every mapped person column; generated ones (allocation's rank) follow by themselves, and
+    # columns other domains attach to the table are cleared by their owners (insight_score above)
     cleared = {
         c.name: None
         for c in Lead.__mapper__.columns
         if c.name not in _KEEP and c.nullable and c.computed is None and c.identity is None
     }
     session.execute(update(Lead).where(Lead.id == lead_id).values(**cleared, erased_at=now, updated_at=now))
-    session.add(
-        AuditLog(
-            at=now,
-            actor=actor,
-            action="lead.erase",
-            subject_type="lead",
-            subject_id=str(lead_id),
-            detail={k: v for k, v in result.__dict__.items() if k != "lead_id"},
-        )
-    )
-    session.flush()
-    session.expire(lead)
     return result
+
+
+def _scrub_events(session: Session, lead_id: int, hmacs: list[str], key: bytes) -> int:
+    """Drop the text and detail of events about the person; returns how many changed."""
+    scrubbed = len(
+        session.execute(
+            text(
+                "UPDATE events SET text = NULL, detail = NULL "
+                "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND (text IS NOT NULL OR detail IS NOT NULL) "
+                "RETURNING id"
+            ),
+            {"id": lead_id, "h": hmacs},
+        ).all()
+    )
+    # event ids stored before addresses in them were hashed on arrival (stored_event_id)
+    for event_id, provider_event_id in session.execute(
+        text(
+            "SELECT id, provider_event_id FROM events "
+            "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND provider_event_id LIKE '%@%'"
+        ),
+        {"id": lead_id, "h": hmacs},
+    ).all():
+        session.execute(
+            text("UPDATE events SET provider_event_id = :p WHERE id = :i"),
+            {"p": stored_event_id(provider_event_id, key), "i": event_id},
+        )
+    return scrubbed
 
 
 def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:
@@ -197,150 +281,3 @@ def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:
 def _identifiers(lead: Lead) -> set[str]:
     found = {lead.apollo_id, lead.email, lead.linkedin_url, lead.phone, *(lead.personal_emails or [])}
     return {v.lower() for v in found if v}
-
-
-def redact_people(session: Session, payload_id: int, people: list[dict[str, Any]]) -> None:
-    """Take erased people out of one stored payload that also carries others (or only its
-    envelope: the credits it cost stay on the row), e.g. a paid response naming an erased person
-    under an identity the pool did not know (a second Apollo id)."""
-    payload = session.execute(
-        select(RawPayload).where(RawPayload.id == payload_id).with_for_update()
-    ).scalar()
-    if payload is None:
-        return
-    now = datetime.now(UTC)
-    for person in people:
-        apollo_id = person.get("id") if isinstance(person.get("id"), str) else None
-        found = {
-            apollo_id,
-            _normalised(normalize_email, person.get("email")),
-            _normalised(normalize_linkedin_url, person.get("linkedin_url")),
-        }
-        _redact_payload(payload, apollo_id, {v.lower() for v in found if v}, now, shared=True)
-
-
-def _payloads_shared_with_others(session: Session, lead_id: int, payload_ids: list[int]) -> set[int]:
-    """Payloads the importer also linked to other leads: those must be edited, not tombstoned."""
-    if not payload_ids:
-        return set()
-    rows = session.execute(
-        select(LeadRawPayload.raw_payload_id)
-        .where(LeadRawPayload.raw_payload_id.in_(payload_ids), LeadRawPayload.lead_id != lead_id)
-        .distinct()
-    ).scalars()
-    return set(rows)
-
-
-def _is_person(item: Any, apollo_id: str | None, identifiers: set[str]) -> bool:
-    """A person object in a payload: by Apollo id, or by email / LinkedIn URL when it has no id."""
-    if not isinstance(item, dict):
-        return False
-    if apollo_id and (item.get("id") == apollo_id or item.get("person_id") == apollo_id):
-        return True
-    if "email" not in item and "linkedin_url" not in item:
-        return False
-    found = {
-        _normalised(normalize_email, item.get("email")),
-        _normalised(normalize_linkedin_url, item.get("linkedin_url")),
-    }
-    return bool({v.lower() for v in found if v} & identifiers)
-
-
-def _normalised(normalise: Callable[[str | None], str | None], value: Any) -> str | None:
-    """The normalised form, or None for a value that is not one (e.g. a company LinkedIn page)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return normalise(value)
-    except NotNormalisable:
-        return None
-
-
-def _names_person(item: Any, identifiers: set[str]) -> bool:
-    """A request entry (e.g. a bulk-match detail) that names the person by any identifier."""
-    if isinstance(item, dict):
-        return any(_names_person(v, identifiers) for v in item.values())
-    if isinstance(item, str):
-        low = item.strip().lower()
-        return low in identifiers or any(i in low for i in identifiers if "@" in i or "linkedin.com" in i)
-    return False
-
-
-def _strip(
-    doc: Any, apollo_id: str | None, identifiers: set[str], parent_key: str | None = None
-) -> tuple[Any, int]:
-    if isinstance(doc, list):
-        kept: list[Any] = []
-        removed = 0
-        for item in doc:
-            if _is_person(item, apollo_id, identifiers):
-                removed += 1
-                if parent_key == "matches":
-                    kept.append(None)  # bulk match results line up with the request by position
-                continue
-            new, n = _strip(item, apollo_id, identifiers, parent_key)
-            kept.append(new)
-            removed += n
-        return kept, removed
-    if isinstance(doc, dict):
-        out: dict[str, Any] = {}
-        removed = 0
-        for k, v in doc.items():
-            if _is_person(v, apollo_id, identifiers):
-                out[k] = None
-                removed += 1
-                continue
-            new, n = _strip(v, apollo_id, identifiers, k)
-            out[k] = new
-            removed += n
-        return out, removed
-    return doc, 0
-
-
-def _strip_request(request: Any, identifiers: set[str]) -> Any:
-    if isinstance(request, dict):
-        return {
-            k: (
-                "[redacted]"
-                if isinstance(v, str) and _names_person(v, identifiers)
-                else _strip_request(v, identifiers)
-            )
-            for k, v in request.items()
-        }
-    if isinstance(request, list):
-        return [_strip_request(v, identifiers) for v in request if not _names_person(v, identifiers)]
-    return request
-
-
-def _set_body(payload: RawPayload, body: str) -> None:
-    payload.body = body
-    payload.body_sha256 = hashlib.sha256(body.encode()).hexdigest()
-
-
-def _redact_payload(
-    payload: RawPayload, apollo_id: str | None, identifiers: set[str], now: datetime, *, shared: bool
-) -> bool:
-    """Edit one payload; True when others' data was kept (redacted), False when tombstoned."""
-    others = [i for i in payload.apollo_person_ids or [] if i != apollo_id]
-    marker = {"reason": "erasure", "at": now.isoformat()}
-    doc: Any = None
-    if others or shared:
-        try:
-            doc = json.loads(payload.body)
-        except json.JSONDecodeError:
-            doc = None
-    if doc is None:
-        _set_body(payload, json.dumps({"_leadpool_redacted": {**marker, "whole_payload": True}}))
-        payload.request = None
-        payload.apollo_person_ids = None
-        return False
-    stripped, removed = _strip(doc, apollo_id, identifiers)
-    if isinstance(stripped, list):
-        stripped = {"people": stripped}
-    previous = stripped.get("_leadpool_redacted")
-    count = removed + (previous.get("people_removed", 0) if isinstance(previous, dict) else 0)
-    stripped["_leadpool_redacted"] = {**marker, "people_removed": count}
-    _set_body(payload, json.dumps(stripped, ensure_ascii=False))
-    payload.request = _strip_request(payload.request, identifiers) if payload.request else payload.request
-    payload.apollo_person_ids = others or None
-    return True

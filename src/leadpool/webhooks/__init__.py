@@ -103,7 +103,9 @@ def handle(
             # provider's whole batch, which it would otherwise retry, and fail, for a day
             if e.connection_invalidated:
                 raise
-            result.rejected.append(f"{event.provider_event_id}: the database refused it ({type(e.orig).__name__})")
+            result.rejected.append(
+                f"{event.provider_event_id}: the database refused it ({type(e.orig).__name__})"
+            )
             continue
         result.outcomes.append(outcome)
         if outcome.duplicate:

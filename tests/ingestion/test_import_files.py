@@ -298,9 +298,7 @@ def test_a_csv_number_that_is_not_finite_rejects_its_row(db: Database, tmp_path:
     )
     result = import_files(db, [path], rejects_path=tmp_path / "rejects.jsonl")
     assert result.inserted == 1 and result.rejected_count == 1
-    assert (
-        "Annual Revenue" in result.rejected[0].reason and "not a finite number" in result.rejected[0].reason
-    )
+    assert "Annual Revenue" in result.rejected[0].reason and "finite number" in result.rejected[0].reason
 
 
 def test_a_csv_export_row_lands_in_the_apis_vocabulary(db: Database, tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ import pytest
 from leadpool.ingestion.hashing import address_hmac
 from leadpool.ingestion.normalize import (
     NotNormalisable,
-    best_phone,
     company_domain,
     normalize_domain,
     normalize_email,
     normalize_linkedin_url,
     normalize_phone,
 )
+from leadpool.ingestion.phones import best_phone
 from leadpool.ingestion.records import RecordError, map_person
 from leadpool.ingestion.timezone import country_code, resolve_time_zone
 

@@ -44,14 +44,28 @@ DEPARTMENT_KEYS = frozenset(
 )  # fmt: skip
 
 
+def _key(label: str) -> str:
+    return "_".join(re.sub(r"[^a-z0-9]+", " ", label.lower()).split())
+
+
 def _departments(v: str) -> list[str]:
     out = []
     for label in _list(v):
-        key = "_".join(re.sub(r"[^a-z0-9]+", " ", label.lower()).split())
+        key = _key(label)
         out.append(
             key if key in DEPARTMENT_KEYS or f"master_{key}" not in DEPARTMENT_KEYS else f"master_{key}"
         )
     return out
+
+
+def _subdepartments(v: str) -> list[str]:
+    # the API's keys (apollo.md 6.4: "Operations Executive" is operations_executive); there is no
+    # master_ prefix among them
+    return [_key(label) for label in _list(v)]
+
+
+# Parsers name the expected type, never the cell: reasons go to the rejects file, and a cell in the
+# wrong column (a shifted row) is often someone's email or phone number.
 
 
 def _int(v: str) -> int:
@@ -59,7 +73,7 @@ def _int(v: str) -> int:
     try:
         return int(float(s)) if "." in s else int(s)
     except ValueError:
-        raise ValueError(f"{v!r} is not an integer") from None
+        raise ValueError("expected an integer") from None
 
 
 def _number(v: str) -> float:
@@ -67,9 +81,9 @@ def _number(v: str) -> float:
     try:
         n = float(s)
     except ValueError:
-        raise ValueError(f"{v!r} is not a number") from None
+        raise ValueError("expected a number") from None
     if not math.isfinite(n):  # "inf", "nan", "1e400": no amount of money, and no stored number
-        raise ValueError(f"{v!r} is not a finite number")
+        raise ValueError("expected a finite number")
     return n
 
 
@@ -90,7 +104,7 @@ def _catchall(v: str) -> bool:
         return True
     if s in ("not catch-all", "not catch all", "not catchall", "false", "no"):
         return False
-    raise ValueError(f"{v!r} is not a catch-all status")
+    raise ValueError("expected a catch-all status")
 
 
 def _date(v: str) -> str:
@@ -104,7 +118,7 @@ def _date(v: str) -> str:
             return datetime.strptime(s, fmt).date().isoformat()
         except ValueError:
             continue
-    raise ValueError(f"{v!r} is not a date")
+    raise ValueError("expected a date")
 
 
 Target = tuple[str, str, Callable[[str], Any]]  # (object, key, parser); object "person" | "organization"
@@ -122,7 +136,7 @@ COLUMNS: dict[str, Target] = {
     "Primary Email Catch-all Status": ("person", "email_domain_catchall", _catchall),
     "Seniority": ("person", "seniority", _label),
     "Departments": ("person", "departments", _departments),
-    "Sub Departments": ("person", "subdepartments", _list),
+    "Sub Departments": ("person", "subdepartments", _subdepartments),
     "# Employees": ("organization", "estimated_num_employees", _int),
     "Industry": ("organization", "industry", _text),
     "Keywords": ("organization", "keywords", _list),

@@ -44,6 +44,7 @@ class RawPayloadRow:
     dedupe: bool = False  # file records: skip when the same body was already stored for the endpoint
     written: bool = False  # set once committed, so a payload spanning batches is stored once
     id: int | None = None  # raw_payloads.id once stored (or found already stored)
+    erased: list[dict[str, Any]] = field(default_factory=list)  # erased people in it, to take out
     sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,7 +55,7 @@ class RawPayloadRow:
 class SourceRecord:
     """One input record: a parsed person (or the reason it could not be read) and its raw payload."""
 
-    index: int  # 0-based position among the records of the input
+    index: int  # 0-based position among the records of the input (of a JSON document: in its list)
     line_no: int | None  # line in the file where the record starts (JSONL/CSV)
     person: Any = None
     error: str | None = None
@@ -70,25 +71,34 @@ def people_of(doc: Any) -> list[Any] | None:
 
     Returns None when ``doc`` is not a recognisable people response or person.
     """
+    found = positioned_people_of(doc)
+    return None if found is None else [p for _, p in found]
+
+
+def positioned_people_of(doc: Any) -> list[tuple[int, Any]] | None:
+    """``people_of`` with each person's position in the response: null matches keep their place,
+    so a reason given for record 1 points at ``matches[1]`` (lists after the first one continue
+    the count, e.g. ``contacts`` after ``people``)."""
     if isinstance(doc, list):
-        return [p for p in doc if p is not None]
+        return [(i, p) for i, p in enumerate(doc) if p is not None]
     if not isinstance(doc, dict):
         return None
     if any(k in doc for k in ENVELOPE_KEYS):
-        out: list[Any] = []
+        out: list[tuple[int, Any]] = []
+        position = 0
         for key in ("people", "contacts", "matches"):
             items = doc.get(key)
             if isinstance(items, list):
                 for p in items:
-                    if p is None:
-                        continue
-                    out.append(_contact_as_person(p) if key == "contacts" else p)
+                    if p is not None:
+                        out.append((position, _contact_as_person(p) if key == "contacts" else p))
+                    position += 1
         person = doc.get("person")
         if person is not None:
-            out.append(person)
+            out.append((position, person))
         return out
     if "id" in doc or "email" in doc or "linkedin_url" in doc or "first_name" in doc:
-        return [doc]
+        return [(0, doc)]
     return None
 
 
@@ -149,12 +159,13 @@ def _json_records(path: Path) -> Iterator[SourceRecord]:
     except UnicodeDecodeError as e:
         raise InvalidInput(f"{path}: not UTF-8 ({e})") from None
     try:
-        doc = orjson.loads(data)
+        # a BOM is no part of the JSON text (RFC 8259 8.1) but editors save one; the stored body keeps it
+        doc = orjson.loads(data.removeprefix(b"\xef\xbb\xbf"))
     except orjson.JSONDecodeError as e:
         raise InvalidInput(f"{path}: not valid JSON ({e})") from None
     name = str(path)
-    people = people_of(doc)
-    if people is None:
+    found = positioned_people_of(doc)
+    if found is None:
         raise InvalidInput(
             f"{path}: not an Apollo people response (expected people/contacts/person/matches, "
             "a person object or an array of persons)"
@@ -163,19 +174,19 @@ def _json_records(path: Path) -> Iterator[SourceRecord]:
         endpoint="file:json",
         body=body,
         source_name=str(path),
-        apollo_person_ids=person_ids(people),
+        apollo_person_ids=person_ids([p for _, p in found]),
         dedupe=True,
     )
-    if not people:
+    if not found:
         yield SourceRecord(index=0, line_no=None, raw=raw, nbytes=len(data), placeholder=True, source=name)
         return
-    for i, person in enumerate(people):
+    for i, (position, person) in enumerate(found):
         yield SourceRecord(
-            index=i,
+            index=position,
             line_no=None,
             person=person,
             raw=raw,
-            nbytes=len(data) if i == len(people) - 1 else 0,
+            nbytes=len(data) if i == len(found) - 1 else 0,
             source=name,
         )
 

@@ -6,17 +6,19 @@ Per batch:
   2. take the import lock (a transaction-level advisory lock: one importer resolves and writes
      identities at a time), then fetch in three set queries the leads, companies and suppressions
      that the batch's identities touch;
-  3. resolve identities in memory (which records are the same person, and which existing lead each
-     one is), merging duplicates of the batch into one staged row per lead; allocate ids for new
-     rows from the sequences;
-  4. new companies, leads, raw payloads and lead -> payload links are COPYed straight into their
+  3. resolve identities in memory (``resolve``: which records are the same person, and which
+     existing lead each one is), merging duplicates of the batch into one staged row per lead;
+     allocate ids for new rows from the sequences;
+  4. clear the stored keys the batch moves to another row (``resolve.Resolver.released``); new
+     companies, leads, raw payloads and lead -> payload links are COPYed straight into their
      tables (nothing can conflict: their identities were checked under the lock); rows that
      already exist are COPYed into TEMP tables and upserted with
      ``INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE SET c = COALESCE(EXCLUDED.c, c) ...
-     WHERE (old row) IS DISTINCT FROM (new row)``: a null never replaces a value, and a row
-     with nothing new is not touched (its updated_at stays);
-  5. commit. A batch that PostgreSQL refuses is split in halves until the bad record is found and
-     rejected with the database's message, so the rest still lands.
+     WHERE (old row) IS DISTINCT FROM (new row)``: a null never replaces a value (but see the
+     merge rules in ``resolve``), and a row with nothing new is not touched (its updated_at stays);
+  5. commit, then take the erased people the batch met out of the payloads stored with them
+     (``BatchContext.redact``). A batch that PostgreSQL refuses is split in halves until the bad
+     record is found and rejected with the database's message, so the rest still lands.
 
 Identity rules (one person = one lead):
   * records sharing an Apollo person id, a normalised email or a canonical LinkedIn URL are one lead;
@@ -24,15 +26,21 @@ Identity rules (one person = one lead):
     strongest identity (apollo id > email > linkedin) and leaves the other leads' values where they
     are (recorded as an IdentityConflict);
   * a lead keeps its first Apollo id (a second id for the same person stays in the raw payloads);
-    email and LinkedIn URL take the newest value unless another lead holds it. When the email
-    changes, email_bounced_at is cleared unless the new address is itself suppressed.
+    email and LinkedIn URL take the newest value unless another lead holds it (a value a record
+    of the same batch moved away from is held by nobody). When the email changes,
+    email_bounced_at is cleared unless the new address is itself suppressed, and the email's
+    status fields are the record's;
   * a role mailbox (info@, sales@...: ``normalize.ROLE_LOCAL_PARTS``) is not an identity when the
     record has an Apollo id or LinkedIn URL: it is kept under ``extra.role_email``, so colleagues
     listed under one stay apart;
   * a lead is born with (or takes) the suppression stamps of its addresses; a company switchboard
     number (Apollo's ``work_hq``) does not carry a colleague's opt-out, and the addresses of an
     identity conflict (the same person under another lead) carry theirs to the lead the record
-    merged into.
+    merged into;
+  * an erased person is refused by any address of their own: email, LinkedIn URL, personal
+    emails, typed numbers that are not a switchboard (``phones.PhoneNumber.personal``), or the
+    tombstone's Apollo id. A payload holding them and others is stored, then redacted; one in
+    which the batch met only erased people is not stored.
 Companies follow the same rules with Apollo organization id > domain.
 """
 
@@ -51,6 +59,7 @@ from sqlalchemy.dialects import postgresql
 from leadpool.ingestion.formats import RawPayloadRow, SourceRecord
 from leadpool.ingestion.hashing import hmac_hex
 from leadpool.ingestion.lock import IMPORT_LOCK_KEY
+from leadpool.ingestion.phones import PhoneBook
 from leadpool.ingestion.records import (
     COMPANY_COLUMNS,
     LEAD_COLUMNS,
@@ -58,6 +67,8 @@ from leadpool.ingestion.records import (
     RecordError,
     map_person,
 )
+from leadpool.ingestion.resolve import Entity, LeadResolver, Resolver
+from leadpool.ingestion.timezone import SOURCE_RANK
 from leadpool.models import Company, Lead
 
 COMPANY_MEMO_SIZE = 1024
@@ -68,7 +79,6 @@ _FLAG_COLUMN = {
     "email_bounced": "email_bounced_at",
     "blocklisted": "blocklisted_at",
 }
-_LEAD_ORDER = ("apollo_id", "email", "linkedin_url")  # strongest first
 _COMPANY_ORDER = ("apollo_id", "domain")
 
 
@@ -146,78 +156,6 @@ class ImportResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# identity resolution, in memory, for one batch
-
-
-class _Entity:
-    """One lead (or company) the batch writes: an existing row or a new one."""
-
-    __slots__ = ("db_keys", "id", "keys", "new", "records", "src", "values")
-
-    def __init__(self, nkeys: int, ncols: int, id_: int | None, db_keys: tuple[Any, ...] | None) -> None:
-        self.id = id_
-        self.new = id_ is None
-        self.db_keys = db_keys or (None,) * nkeys
-        self.keys: list[Any] = list(self.db_keys)
-        self.values: list[Any] = [None] * ncols
-        self.records: int = 0
-        self.src: Any = None  # the one mapped row every record brought, if they all brought the same
-
-
-class _Resolver:
-    """Maps identity values to entities; the first kind is kept once known, the others follow the newest."""
-
-    def __init__(self, kinds: tuple[str, ...], ncols: int) -> None:
-        self.kinds = kinds
-        self.ncols = ncols
-        self.index: list[dict[Any, _Entity]] = [{} for _ in kinds]
-        self.entities: list[_Entity] = []
-
-    def load(self, id_: int, keys: tuple[Any, ...]) -> _Entity:
-        entity = _Entity(len(self.kinds), self.ncols, id_, keys)
-        for i, v in enumerate(keys):
-            if v is not None:
-                self.index[i][v] = entity
-        self.entities.append(entity)
-        return entity
-
-    def find(self, keys: tuple[Any, ...]) -> _Entity | None:
-        for i, v in enumerate(keys):
-            if v is not None:
-                e = self.index[i].get(v)
-                if e is not None:
-                    return e
-        return None
-
-    def resolve(self, keys: tuple[Any, ...], values: list[Any]) -> tuple[_Entity, list[tuple[str, _Entity]]]:
-        """The entity for a record (created if new) with the record merged in, and its conflicts."""
-        target = self.find(keys)
-        if target is None:
-            target = _Entity(len(self.kinds), self.ncols, None, None)
-            self.entities.append(target)
-        conflicts: list[tuple[str, _Entity]] = []
-        for i, v in enumerate(keys):
-            if v is None:
-                continue
-            owner = self.index[i].get(v)
-            if owner is not None and owner is not target:
-                conflicts.append((self.kinds[i], owner))
-                continue
-            current = target.keys[i]
-            if current is None or (i > 0 and current != v):
-                target.keys[i] = v
-                # the old value stays mapped to this entity: nobody else may take it in this batch
-                self.index[i][v] = target
-        target.src = values if target.records == 0 or target.src is values else None
-        merged = target.values
-        for j, v in enumerate(values):
-            if v is not None:
-                merged[j] = v
-        target.records += 1
-        return target, conflicts
-
-
-# ---------------------------------------------------------------------------------------------
 # SQL, generated from the models so new columns only need adding to records.py
 
 
@@ -246,15 +184,38 @@ def _merge_expr(table: str, col: str) -> str:
     return f"COALESCE(EXCLUDED.{col}, {table}.{col})"
 
 
+_EMAIL_CHANGES = "EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM l.email"
+_EMAIL_STATUS = ("email_status", "extrapolated_email_confidence", "email_domain_catchall")
+
+
+def _source_rank(table: str) -> str:
+    ranks = " ".join(f"WHEN '{src}' THEN {rank}" for src, rank in SOURCE_RANK.items())
+    return f"(CASE {table}.time_zone_source {ranks} ELSE {len(SOURCE_RANK)} END)"
+
+
+def _lead_expr(col: str) -> str:
+    if col in _EMAIL_STATUS:
+        # what Apollo said of the old address is not about a new one: taken as staged, nulls too
+        return f"CASE WHEN {_EMAIL_CHANGES} THEN EXCLUDED.{col} ELSE COALESCE(EXCLUDED.{col}, l.{col}) END"
+    if col in ("time_zone", "time_zone_source"):
+        # a zone from a coarser source (a state's) never replaces a finer one (Apollo's own)
+        return (
+            f"CASE WHEN EXCLUDED.time_zone IS NOT NULL AND {_source_rank('EXCLUDED')} <= {_source_rank('l')} "
+            f"THEN EXCLUDED.{col} ELSE l.{col} END"
+        )
+    return _merge_expr("l", col)
+
+
 def _lead_upsert_sql() -> str:
-    """Existing leads: COALESCE(new, old) per column; skipped when nothing would change.
+    """Existing leads: COALESCE(new, old) per column (but see _lead_expr); skipped when nothing
+    would change.
 
     Suppression stamps are kept once set; email_bounced_at follows the email: a changed email
     takes the staged stamp (set only when the new address is itself bounced)."""
     targets = ["company_id", *_LEAD_DATA, "enriched_at"]
-    new_exprs = [_merge_expr("l", c) for c in targets]
+    new_exprs = [_lead_expr(c) for c in targets]
     bounced = (
-        "CASE WHEN EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM l.email "
+        f"CASE WHEN {_EMAIL_CHANGES} "
         "THEN EXCLUDED.email_bounced_at ELSE COALESCE(l.email_bounced_at, EXCLUDED.email_bounced_at) END"
     )
     for f in SUPPRESSION_FLAGS:
@@ -303,8 +264,8 @@ RAW_COLUMNS = (
     "apollo_person_ids",
 )
 
-_LEAD_EMAIL = LEAD_COLUMNS.index("email")
 _LEAD_PHONE = LEAD_COLUMNS.index("phone")
+_LEAD_PHONE_NUMBERS = LEAD_COLUMNS.index("phone_numbers")
 _LEAD_LINKEDIN = LEAD_COLUMNS.index("linkedin_url")
 _LEAD_ORG_ID = LEAD_COLUMNS.index("organization_id")
 
@@ -320,6 +281,9 @@ class BatchContext:
     source: str  # leads.source: api, jsonl, csv, json
     key: bytes  # HMAC key for suppressions
     fresh: bool  # the data was fetched now (API): refresh enriched_at
+    # takes erased people back out of a stored payload (payload id, their identities), called
+    # after the batch that stored the payload (or met them in it) commits
+    redact: Callable[[int, list[dict[str, Any]]], None]
     collect_lead_ids: bool = True
     max_rejections_kept: int | None = None  # in ImportResult.rejected; the rejects sink gets all
     on_rejects: Callable[[list[Rejection]], None] | None = None  # called after each batch commits
@@ -336,6 +300,22 @@ def _hmacs(values: Iterable[tuple[str, str | None]], key: bytes, cache: dict[tup
     for kind, v in values:
         if v is not None and (kind, v) not in cache:
             cache[(kind, v)] = hmac_hex(v, key)
+
+
+def _erased_in(raw: RawPayloadRow, r: PersonRow) -> None:
+    """Remember an erased person met in a payload, to take them out of it once it is stored."""
+    person = {
+        k: v for k, v in (("id", r.apollo_id), ("email", r.email), ("linkedin_url", r.linkedin_url)) if v
+    }
+    if person not in raw.erased:  # a batch PostgreSQL refused is tried again in halves
+        raw.erased.append(person)
+
+
+def _let_go(cur: psycopg.Cursor[Any], table: str, resolver: Resolver) -> None:
+    """Clear the stored keys another row of the batch takes over (an email a person moved away
+    from, now another's) before any row is written, so the unique indexes see no duplicate."""
+    for column, ids in resolver.released():
+        cur.execute(f"UPDATE {table} SET {column} = NULL WHERE id = ANY(%s)", (ids,))
 
 
 def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any, Any]] | None) -> None:
@@ -367,7 +347,9 @@ def process_batch(
     accepted: list[tuple[SourceRecord, PersonRow]] = []
     raw_rows: dict[int, RawPayloadRow] = {}
     raw_wanted: set[int] = set()
-    erased_raws: set[int] = set()
+    # payloads by whom the batch met in them: only erased people (not stored), or anyone else
+    erased_in: set[int] = set()
+    others_in: set[int] = set()
     source_names: dict[int, str | None] = {}
 
     for rec in records:
@@ -379,14 +361,13 @@ def process_batch(
                 raw_wanted.add(id(raw))  # whole responses are kept even if some people are rejected
         if rec.placeholder:
             continue
+        if rec.row is None and rec.error is None:
+            prepare(rec, ctx, None)
         if rec.error is not None:
             _reject(out, ctx, rec, rec.error, raw.source_name if raw else None)
+            if raw is not None:
+                others_in.add(id(raw))
             continue
-        if rec.row is None:
-            prepare(rec, ctx, None)
-            if rec.error is not None:
-                _reject(out, ctx, rec, rec.error, raw.source_name if raw else None)
-                continue
         accepted.append((rec, rec.row))
 
     with conn.transaction():
@@ -397,18 +378,18 @@ def process_batch(
         apollo_ids = list({r.apollo_id for _, r in accepted if r.apollo_id})
         emails = list({r.email for _, r in accepted if r.email})
         linkedins = list({r.linkedin_url for _, r in accepted if r.linkedin_url})
-        leads = _Resolver(_LEAD_ORDER, len(LEAD_COLUMNS))
+        leads = LeadResolver()
         erased_leads: set[int] = set()
-        db_lead_phone: dict[int, str | None] = {}
+        db_lead_phone: dict[int, tuple[str | None, Any]] = {}  # id -> (phone, phone_numbers)
         if accepted:
             cur.execute(
-                "SELECT id, apollo_id, email, linkedin_url, phone, erased_at IS NOT NULL FROM leads "
-                "WHERE apollo_id = ANY(%s) OR email = ANY(%s) OR linkedin_url = ANY(%s)",
+                "SELECT id, apollo_id, email, linkedin_url, phone, phone_numbers, erased_at IS NOT NULL "
+                "FROM leads WHERE apollo_id = ANY(%s) OR email = ANY(%s) OR linkedin_url = ANY(%s)",
                 (apollo_ids, emails, linkedins),
             )
-            for lid, a, e, li, phone, erased in cur.fetchall():
+            for lid, a, e, li, phone, numbers, erased in cur.fetchall():
                 leads.load(lid, (a, e, li))
-                db_lead_phone[lid] = phone
+                db_lead_phone[lid] = (phone, numbers)
                 if erased:
                     erased_leads.add(lid)
 
@@ -423,7 +404,7 @@ def process_batch(
             org_id = r.values[_LEAD_ORG_ID]
             if org_id:
                 org_ids.add(org_id)
-        companies = _Resolver(_COMPANY_ORDER, len(COMPANY_COLUMNS))
+        companies = Resolver(_COMPANY_ORDER, COMPANY_COLUMNS)
         if org_ids or domains:
             cur.execute(
                 "SELECT id, apollo_id, domain FROM companies WHERE apollo_id = ANY(%s) OR domain = ANY(%s)",
@@ -436,9 +417,10 @@ def process_batch(
         hmac_of: dict[tuple[str, str], str] = {}
         for _, r in accepted:
             _hmacs((("email", r.email), ("phone", r.phone), ("linkedin", r.linkedin_url)), ctx.key, hmac_of)
+            _hmacs(r.personal, ctx.key, hmac_of)
         for e in leads.entities:
             _hmacs((("email", e.keys[1]), ("linkedin", e.keys[2])), ctx.key, hmac_of)
-            _hmacs((("phone", db_lead_phone.get(e.id or 0)),), ctx.key, hmac_of)
+            _hmacs((("phone", db_lead_phone[e.id or 0][0]),), ctx.key, hmac_of)
         suppressed: dict[tuple[str, str], set[str]] = {}
         if hmac_of:
             by_hmac = {h: k for k, h in hmac_of.items()}
@@ -452,31 +434,30 @@ def process_batch(
                     suppressed.setdefault(address, set()).add(kind)
 
         # resolve, in input order
-        assigned: list[tuple[SourceRecord, _Entity | None]] = []
-        lead_company: dict[int, _Entity] = {}
-        switchboard: dict[int, str] = {}  # id(entity) -> its phone, when that is a company's HQ line
+        assigned: list[tuple[SourceRecord, Entity | None]] = []
+        lead_company: dict[int, Entity] = {}
+        phones: dict[int, PhoneBook] = {}  # id(entity) -> its numbers, stored and brought
         brought: dict[int, set[tuple[str, str]]] = {}  # id(entity) -> conflicting addresses of its records
         for rec, r in accepted:
             src = source_names.get(id(rec))
-            # erasure is matched on the person's own identities; a phone can be a shared switchboard
-            own = (("email", r.email), ("linkedin", r.linkedin_url))
-            if any("erased" in suppressed.get((k, v), ()) for k, v in own if v is not None):
-                _reject(out, ctx, rec, "erased person", src)
-                if rec.raw is not None:
-                    erased_raws.add(id(rec.raw))
-                continue
+            # erasure is matched on every address of the person's own (a switchboard number is
+            # their colleagues' too), and on the tombstone's Apollo id
+            own = (("email", r.email), ("linkedin", r.linkedin_url), *r.personal)
             existing = leads.find((r.apollo_id, r.email, r.linkedin_url))
-            if existing is not None and existing.id in erased_leads:
+            if any("erased" in suppressed.get((k, v), ()) for k, v in own if v is not None) or (
+                existing is not None and existing.id in erased_leads
+            ):
                 _reject(out, ctx, rec, "erased person", src)
                 if rec.raw is not None:
-                    erased_raws.add(id(rec.raw))
+                    _erased_in(rec.raw, r)
+                    erased_in.add(id(rec.raw))
                 continue
             entity, conflicts = leads.resolve((r.apollo_id, r.email, r.linkedin_url), r.values)
-            if r.phone is not None:
-                if r.phone_shared:
-                    switchboard[id(entity)] = r.phone
-                else:
-                    switchboard.pop(id(entity), None)
+            book = phones.get(id(entity))
+            if book is None:
+                phone, numbers = db_lead_phone.get(entity.id or 0, (None, None))
+                book = phones[id(entity)] = PhoneBook(phone, numbers, r.region)
+            book.add(r.numbers, r.best)
             company = None
             if r.company is not None:
                 company, _ = companies.resolve((r.company[0], r.company[1]), r.company)
@@ -495,6 +476,7 @@ def process_batch(
                 )
             if rec.raw is not None:
                 raw_wanted.add(id(rec.raw))
+                others_in.add(id(rec.raw))
             out.records += 1
             assigned.append((rec, entity))
 
@@ -525,6 +507,7 @@ def process_batch(
         staged_companies = [c for c in companies.entities if c.records]
         for c in staged_companies:
             c.values[0], c.values[1] = c.keys[0], c.keys[1]
+        _let_go(cur, "companies", companies)
         new_rows = [c for c in staged_companies if c.new]
         if new_rows:
             with cur.copy(f"COPY companies (id, {', '.join(_COMPANY_DATA)}) FROM STDIN") as cp:
@@ -548,15 +531,18 @@ def process_batch(
         # leads: the same split
         staged = [e for e in leads.entities if e.records]
         now = cur.execute("SELECT now()").fetchone()[0] if staged else None  # type: ignore[index]
-        rows: list[tuple[_Entity, tuple[Any, ...]]] = []
+        rows: list[tuple[Entity, tuple[Any, ...]]] = []
         for e in staged:
             values = e.values
             values[0], values[1], values[2] = e.keys
-            phone = values[_LEAD_PHONE] if values[_LEAD_PHONE] is not None else db_lead_phone.get(e.id or 0)
+            book = phones[id(e)]
+            # unchanged numbers are not staged, so a lead with nothing new stays untouched
+            values[_LEAD_PHONE] = book.phone if book.changed else None
+            values[_LEAD_PHONE_NUMBERS] = book.numbers_json() if book.changed else None
             flags = set()
-            for kind, v in (("email", e.keys[1]), ("phone", phone), ("linkedin", e.keys[2])):
+            for kind, v in (("email", e.keys[1]), ("phone", book.phone), ("linkedin", e.keys[2])):
                 # an opt-out recorded against a colleague's switchboard number is not this person's
-                if v is not None and not (kind == "phone" and switchboard.get(id(e)) == v):
+                if v is not None and not (kind == "phone" and book.shared):
                     for s in suppressed.get((kind, v), ()):
                         if s != "email_bounced" or kind == "email":
                             flags.add(s)
@@ -568,6 +554,7 @@ def process_batch(
             company_id = company.id if company is not None else None
             stamps = tuple(now if f in flags else None for f in SUPPRESSION_FLAGS)
             rows.append((e, (e.id, company_id, *values, now if e.new or ctx.fresh else None, *stamps)))
+        _let_go(cur, "leads", leads)
         new_leads_rows = [row for e, row in rows if e.new]
         if new_leads_rows:
             with cur.copy(f"COPY leads ({', '.join(_LEAD_COPY_COLUMNS)}) FROM STDIN") as cp:
@@ -587,11 +574,10 @@ def process_batch(
         out.merged += sum(e.records - 1 for e in staged)
 
         # raw payloads: new ones get ids first so the leads can be linked to them
-        raws = [
-            raw_rows[k]
-            for k in raw_rows
-            if k in raw_wanted and k not in erased_raws and not raw_rows[k].written
-        ]
+        # a payload in which the batch met only erased people is not stored (a body that is one
+        # person's object could not be redacted); one that also holds others is, then redacted
+        raw_wanted -= erased_in - others_in
+        raws = [raw_rows[k] for k in raw_rows if k in raw_wanted and not raw_rows[k].written]
         batch_raw_ids: dict[int, int] = {}  # id(RawPayloadRow) -> raw_payloads.id
         aliases: dict[int, RawPayloadRow] = {}  # a repeat of a body earlier in this batch
         if any(rp.dedupe for rp in raws):
@@ -675,10 +661,16 @@ def process_batch(
         if c.src is not None and c.id is not None:
             memo[c.id] = c.src
     # committed: a payload shared by records of later batches (one API response) is not written again
-    for k in raw_wanted - erased_raws:
+    for k in raw_wanted:
         raw_rows[k].written = True
         if k in batch_raw_ids:
             raw_rows[k].id = batch_raw_ids[k]
+    # erased people met in a stored payload are taken back out of it; the payload stays, as the
+    # others' data and what the call cost (one that held only them is not stored: not wanted)
+    for rp in raw_rows.values():
+        if rp.erased and rp.written and rp.id is not None:
+            people, rp.erased = rp.erased, []
+            ctx.redact(rp.id, people)
     if ctx.collect_lead_ids:
         out.lead_ids = [e.id or 0 for _, e in assigned if e is not None]
     return out

@@ -110,13 +110,20 @@ def normalize_linkedin_url(value: str | None) -> str | None:
     return "https://www.linkedin.com/in/" + slug
 
 
-@lru_cache(maxsize=8192)
 def normalize_phone(value: str | None, region: str | None = None) -> str | None:
     """E.164 form of a phone number, parsed with ``region`` (ISO 3166 alpha-2) for national formats.
 
     Returns None for empty input; raises NotNormalisable for numbers phonenumbers rejects.
-    The Excel text-forcing quote (``'+1 303...``) seen in CSV exports is ignored.
+    The Excel text-forcing quote (``'+1 303...``) seen in CSV exports is ignored, and so is an
+    extension (E.164 has none): ``parse_phone`` says whether there was one.
     """
+    parsed = parse_phone(value, region)
+    return parsed[0] if parsed else None
+
+
+@lru_cache(maxsize=8192)
+def parse_phone(value: str | None, region: str | None = None) -> tuple[str, str] | None:
+    """(E.164, the extension or "") or None for empty input; see normalize_phone."""
     if value is None:
         return None
     raw = value.strip().lstrip("'").strip()
@@ -128,7 +135,7 @@ def normalize_phone(value: str | None, region: str | None = None) -> str | None:
         raise NotNormalisable(f"phone {value!r}: {e}") from None
     if not phonenumbers.is_valid_number(number):
         raise NotNormalisable(f"phone {value!r} is not a valid number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.extension or ""
 
 
 @lru_cache(maxsize=8192)
@@ -163,45 +170,3 @@ def company_domain(primary_domain: str | None, website_url: str | None) -> str |
             if domain:
                 return domain
     return None
-
-
-# Apollo phone types, best first for reaching the person (sms/phone channels): a mobile reaches the
-# person, a direct line nearly so, "other" and "home" are personal but unclassified, HQ is the switchboard.
-PHONE_TYPE_RANK = {"mobile": 0, "work_direct": 1, "other": 2, "home": 3, "work_hq": 4}
-
-
-def best_phone(phone_numbers: list[dict[str, object]] | None, region: str | None) -> str | None:
-    """The lead's best number in E.164: mobile > work_direct > other > home > work_hq > untyped.
-
-    Within a type Apollo's ``position`` decides. Numbers that do not parse are skipped.
-    """
-    found = best_phone_typed(phone_numbers, region)
-    return found[0] if found else None
-
-
-def best_phone_typed(
-    phone_numbers: list[dict[str, object]] | None, region: str | None
-) -> tuple[str, bool] | None:
-    """``best_phone`` and whether it is the company's switchboard (``work_hq``): a number the
-    person shares with colleagues, so it does not identify them."""
-    if not phone_numbers:
-        return None
-    best: tuple[int, int, str] | None = None
-    for i, item in enumerate(phone_numbers):
-        raw = item.get("sanitized_number") or item.get("raw_number") or item.get("number")
-        if not isinstance(raw, str):
-            continue
-        try:
-            e164 = normalize_phone(raw, region)
-        except NotNormalisable:
-            continue
-        if e164 is None:
-            continue
-        kind = item.get("type") or item.get("type_cd")
-        rank = PHONE_TYPE_RANK.get(kind, 5) if isinstance(kind, str) else 5
-        position = item.get("position")
-        pos = position if isinstance(position, int) else i
-        key = (rank, pos, e164)
-        if best is None or key < best:
-            best = key
-    return (best[2], best[0] == PHONE_TYPE_RANK["work_hq"]) if best else None

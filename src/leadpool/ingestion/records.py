@@ -10,6 +10,7 @@ response that simply lacks it. Such values are stored as NULL.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,6 @@ import orjson
 
 from leadpool.ingestion.normalize import (
     NotNormalisable,
-    best_phone_typed,
     company_domain,
     is_role_address,
     normalize_email,
@@ -27,6 +27,7 @@ from leadpool.ingestion.normalize import (
     normalize_phone,
     technology_uid,
 )
+from leadpool.ingestion.phones import PhoneNumber, best_number, phone_numbers_of
 from leadpool.ingestion.timezone import country_code, resolve_time_zone
 
 
@@ -103,6 +104,7 @@ LEAD_COLUMNS: tuple[str, ...] = (
     "source",
 )
 _CITY, _STATE, _COUNTRY = (LEAD_COLUMNS.index(c) for c in ("city", "state", "country"))
+_PERSONAL_EMAILS = LEAD_COLUMNS.index("personal_emails")
 
 ORGANIZATION_FIELDS: dict[str, str] = {
     "name": TEXT,
@@ -196,7 +198,10 @@ def _dumps(value: Any) -> str:
 
 
 def _check(field: str, kind: str, value: Any) -> Any:
-    """The value in the form the staging COPY wants, None for "no data"; RecordError on a bad type."""
+    """The value in the form the staging COPY wants, None for "no data"; RecordError on a bad type.
+
+    Reasons name the field and what was expected, never the value: they go to the rejects file,
+    and a value in the wrong field is often someone's address."""
     if value is None:
         return None
     t = type(value)
@@ -213,7 +218,7 @@ def _check(field: str, kind: str, value: Any) -> Any:
     if kind == FLOAT:
         if t is int or t is float:
             if not math.isfinite(value):
-                raise RecordError(f"field {field!r}: {value} is not a finite number")
+                raise RecordError(f"field {field!r}: expected a finite number")
             return float(value)
         raise RecordError(f"field {field!r}: expected a number, got {t.__name__}")
     if kind in (INT, BIGINT):
@@ -223,12 +228,12 @@ def _check(field: str, kind: str, value: Any) -> Any:
             limit = _INT_LIMIT if kind == INT else _BIGINT_LIMIT
             if -limit <= value < limit:
                 return value
-            raise RecordError(f"field {field!r}: {value} is out of range")
+            raise RecordError(f"field {field!r}: expected an integer in range")
         raise RecordError(f"field {field!r}: expected an integer, got {t.__name__}")
     if kind == NUMERIC:
         if t is int or t is float:
             if t is float and not math.isfinite(value):
-                raise RecordError(f"field {field!r}: {value} is not a finite number")
+                raise RecordError(f"field {field!r}: expected a finite number")
             return value
         if t is str:
             try:
@@ -266,7 +271,7 @@ def _check(field: str, kind: str, value: Any) -> Any:
             try:
                 parsed = datetime.fromisoformat(value.strip())
             except ValueError:
-                raise RecordError(f"field {field!r}: {value!r} is not an ISO date/time") from None
+                raise RecordError(f"field {field!r}: expected an ISO date/time") from None
             return parsed.isoformat()
         raise RecordError(f"field {field!r}: expected an ISO date/time string, got {t.__name__}")
     raise AssertionError(kind)
@@ -298,8 +303,13 @@ class PersonRow:
     apollo_id: str | None
     email: str | None
     linkedin_url: str | None
-    phone: str | None
-    phone_shared: bool = False  # the company's switchboard: it does not identify the person
+    phone: str | None  # the best of ``numbers``
+    numbers: list[PhoneNumber] = dataclasses.field(default_factory=list)
+    best: PhoneNumber | None = None
+    region: str | None = None  # the country (ISO alpha-2) national phone formats are read in
+    # the person's other addresses (personal emails, numbers of their own): an erased person is
+    # recognised by any of them
+    personal: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
 def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | None:
@@ -318,7 +328,7 @@ def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | No
         values[field] = None if v is None else _check("organization." + field, kind, v)
     domain = company_domain(values["primary_domain"], values["website_url"])
     if apollo_id is None and domain is None:
-        return None  # nothing to recognise the company by: its name stays in the person's raw payload
+        return None  # nothing to recognise the company by: map_person keeps it in the person's extra
     region = country_code(values["country"]) or region_hint
     sanitized = None
     for candidate in (get("sanitized_phone"), values["phone"]):
@@ -385,21 +395,22 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
         v = get(field)
         values.append(None if v is None else _check(field, kind, v))
     city, state, country = values[_CITY], values[_STATE], values[_COUNTRY]
+    org = get("organization")
     region = country_code(country)
+    # a number without its country code is read in the person's country, else the company's
+    org_country = org.get("country") if type(org) is dict else None
+    phone_region = region or (country_code(org_country) if type(org_country) is str else None)
     phone_numbers = get("phone_numbers")
-    typed = best_phone_typed(phone_numbers, region) if type(phone_numbers) is list and phone_numbers else None
-    phone = typed[0] if typed else None
-    values[3] = phone
+    numbers = phone_numbers_of(phone_numbers, phone_region) if type(phone_numbers) is list else []
+    best = best_number(numbers)
+    values[3] = best.e164 if best else None
     tz_value = _check("time_zone", TEXT, get("time_zone"))
     tz, tz_source = resolve_time_zone(tz_value, city, state, country)
     if tz_value is not None and tz_source != "apollo":
         extra["invalid_time_zone"] = tz_value
     values.append(tz)
     values.append(tz_source)
-    values.append(_dumps(extra) if extra else None)
-    values.append(source)
 
-    org = get("organization")
     if org_cache is not None and type(org) is dict and org:
         # the people of one company carry the same organization object: map it once
         key = (org.get("id"), org.get("primary_domain"), region)
@@ -413,4 +424,31 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
             org_cache[key] = (org, company)
     else:
         company = map_organization(org, region)
-    return PersonRow(values, company, apollo_id, email, linkedin, phone, bool(typed and typed[1]))
+    if company is None and type(org) is dict:
+        # no id and no domain to make a company of (a CSV row without Website): what is known of
+        # the employer stays with the person rather than only in the raw payload
+        known = _extra(org, {}, frozenset())
+        if known:
+            extra["organization"] = known
+    values.append(_dumps(extra) if extra else None)
+    values.append(source)
+    personal = [("phone", n.e164) for n in numbers if n.personal and n.e164 is not None]
+    for address in values[_PERSONAL_EMAILS] or ():
+        try:
+            normalised = normalize_email(address)
+        except NotNormalisable:
+            continue
+        if normalised is not None:
+            personal.append(("email", normalised))
+    return PersonRow(
+        values,
+        company,
+        apollo_id,
+        email,
+        linkedin,
+        values[3],
+        numbers=numbers,
+        best=best,
+        region=phone_region,
+        personal=personal,
+    )

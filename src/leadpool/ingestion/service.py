@@ -17,7 +17,7 @@ import orjson
 import psycopg
 
 from leadpool.config import get_settings
-from leadpool.db import Database
+from leadpool.db import Database, session_scope
 from leadpool.ingestion.formats import RawPayloadRow, SourceRecord, person_ids, read_file
 from leadpool.ingestion.importer import BatchContext, ImportResult, Rejection, load
 
@@ -37,6 +37,17 @@ def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
         yield conn
     finally:
         raw.close()
+
+
+def _redactor(db: Database) -> Callable[[int, list[dict[str, Any]]], None]:
+    def redact(payload_id: int, people: list[dict[str, Any]]) -> None:
+        # privacy imports the ingestion package: imported here, once ingestion is loaded
+        from leadpool.privacy.payloads import redact_people
+
+        with session_scope(db) as session:
+            redact_people(session, payload_id, people)
+
+    return redact
 
 
 def import_people(
@@ -62,6 +73,8 @@ def import_people(
     id of each accepted person in input order; ``rejected`` gives the index and reason of the others.
     Commits per batch. ``raw_payload_id``: the response is already stored (a purchase is kept
     before its people are imported, so no refused person can lose it); the leads are linked to it.
+    An erased person in the response is refused and taken out of the stored body
+    (``privacy.payloads.redact_people``) once the batch commits.
     """
     items = list(people)
     raw = None
@@ -84,7 +97,10 @@ def import_people(
         records.append(SourceRecord(index=0, line_no=None, raw=raw, placeholder=True))
     source = endpoint.removeprefix("file:") if endpoint.startswith("file:") else "api"
     ctx = BatchContext(
-        source=source, key=get_settings().resolved_secret_key(), fresh=not endpoint.startswith("file:")
+        source=source,
+        key=get_settings().resolved_secret_key(),
+        fresh=not endpoint.startswith("file:"),
+        redact=_redactor(db),
     )
     with _connection(db) as conn:
         return load(conn, iter(records), ctx, batch_size=batch_size)
@@ -150,6 +166,7 @@ def import_files(
                     source=fmt,
                     key=get_settings().resolved_secret_key(),
                     fresh=False,
+                    redact=_redactor(db),
                     collect_lead_ids=collect_lead_ids,
                     max_rejections_kept=max(0, MAX_REJECTIONS_KEPT - len(total.rejected)),
                     on_rejects=sink.write,

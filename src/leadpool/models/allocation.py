@@ -88,6 +88,7 @@ class RefillJob(Base):
         ),
         Index("ix_refill_jobs_campaign_id_status", "campaign_id", "status"),
         Index("ix_refill_jobs_started_at", "started_at"),
+        Index("ix_refill_jobs_agency_id_id", "agency_id", "id"),  # an agency's newest jobs
     )
 
 

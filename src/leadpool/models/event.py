@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Index, Text, UniqueConstraint, func
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,13 @@ class Event(Base):
         UniqueConstraint("source", "provider_event_id", name="uq_events_source_provider_event_id"),
         Index("ix_events_lead_id_occurred_at", "lead_id", "occurred_at"),
         Index("ix_events_address_hmac", "address_hmac"),
+        # an agency's hard bounces over a time window, through its campaigns (the dashboard)
+        Index(
+            "ix_events_campaign_id_hard_bounce",
+            "campaign_id",
+            "occurred_at",
+            postgresql_where=sql_text("type = 'hard_bounce'"),
+        ),
     )
 
 

@@ -47,6 +47,16 @@ class Touch(Base):
     )
 
 
+# The bounce guard's "last N sent emails of the campaign", in its own order (0016_scale_indexes).
+Index(
+    "ix_touches_campaign_id_email_sent",
+    Touch.campaign_id,
+    Touch.sent_at.desc().nulls_last(),
+    Touch.id.desc(),
+    postgresql_where=text("channel = 'email' AND state = 'sent'"),
+)
+
+
 class Decision(Base):
     """One row per gate check: the answer, every reason, and the touch it reserved."""
 
@@ -67,6 +77,9 @@ class Decision(Base):
     __table_args__ = (
         Index("ix_decisions_lead_id_at", "lead_id", "at"),
         Index("ix_decisions_at", "at"),
+        # one campaign's / agency's decisions over a time window (the dashboard)
+        Index("ix_decisions_campaign_id_at", "campaign_id", "at"),
+        Index("ix_decisions_agency_id_at", "agency_id", "at"),
         Index(
             "uq_decisions_agency_id_idempotency_key",
             "agency_id",

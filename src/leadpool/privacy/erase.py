@@ -36,7 +36,7 @@ from leadpool.ingestion.normalize import is_role_address
 from leadpool.insights import facts, score
 from leadpool.models import AuditLog, Lead, LeadHistory
 from leadpool.privacy.decisions import generalise_reasons
-from leadpool.privacy.payloads import redact_lead_payloads, redact_lost_calls
+from leadpool.privacy.payloads import lock_payloads, redact_lead_payloads, redact_lost_calls
 
 # columns that are not about the person, or are what the suppression machinery needs
 _KEEP = frozenset(
@@ -123,11 +123,19 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
         return result
 
     key = get_settings().resolved_secret_key()
+    to_erase = [leads[i] for i in ids if leads[i].erased_at is None]
+    identifiers = set().union(*(_identifiers(one) for one in to_erase))
+    # every payload this erasure edits, locked at once in id order: locked lead by lead, two
+    # erasures of people sharing a search page and a lost call could wait on each other for ever
+    lock_payloads(session, [p.id for p in to_erase], [p.apollo_id for p in to_erase if p.apollo_id])
     done: dict[int, ErasureResult] = {}
-    for i in ids:
-        if leads[i].erased_at is None:
-            done[i] = _erase_one(session, leads[i], key, actor=actor, now=now)
-            result.add(done[i])
+    for person_lead in to_erase:
+        done[person_lead.id] = _erase_one(session, person_lead, key, actor=actor, now=now)
+        result.add(done[person_lead.id])
+    # once for the whole person: a lost call is found by its content, not by a lead
+    lost = redact_lost_calls(session, identifiers, now)
+    result.payloads_redacted += lost
+    done[lead_id].payloads_redacted += lost
     result.same_person_erased = [i for i in done if i != lead_id]
     for i, one in done.items():
         # each lead's own counts: the rows of one erasure add up to its result
@@ -198,7 +206,7 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     result.suppressions_added = suppress(session, "erased", hmacs, lead_id=lead_id, event_id=None)
     identifiers = _identifiers(lead)
     redacted, tombstoned = redact_lead_payloads(session, lead_id, lead.apollo_id, identifiers, now)
-    result.payloads_redacted = redacted + redact_lost_calls(session, identifiers, now)
+    result.payloads_redacted = redacted
     result.payloads_tombstoned = tombstoned
     result.events_scrubbed = _scrub_events(session, lead_id, [h for _, h in hmacs], key)
     result.enrollments_ended = end_enrollments(session, lead_id, "erased", actor=actor, now=now)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
@@ -29,6 +29,25 @@ from leadpool.models import LeadRawPayload, RawPayload
 
 # every lost call has this body hash: the indexed way to find them among all payloads
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def lock_payloads(session: Session, lead_ids: list[int], apollo_ids: list[str]) -> None:
+    """Lock, in id order, every payload an erasure of these leads may edit: those linked to them,
+    those naming their Apollo ids, and every lost call (matched later by content)."""
+    session.execute(
+        select(RawPayload.id)
+        .where(
+            or_(
+                RawPayload.id.in_(
+                    select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id.in_(lead_ids))
+                ),
+                *(RawPayload.apollo_person_ids.contains([a]) for a in apollo_ids),
+                and_(RawPayload.body_sha256 == EMPTY_BODY_SHA256, RawPayload.request.is_not(None)),
+            )
+        )
+        .order_by(RawPayload.id)
+        .with_for_update()
+    ).all()
 
 
 def redact_lead_payloads(

@@ -100,8 +100,10 @@ def handle(
             continue
         except DBAPIError as e:
             # a value the database refused (its savepoint is rolled back): one event lost, not the
-            # provider's whole batch, which it would otherwise retry, and fail, for a day
-            if e.connection_invalidated:
+            # provider's whole batch, which it would otherwise retry, and fail, for a day. Anything
+            # else (a lock timeout, a deadlock, a lost connection) may pass: the delivery fails
+            # and the provider retries it
+            if e.connection_invalidated or not _refused_value(e):
                 raise
             result.rejected.append(
                 f"{event.provider_event_id}: the database refused it ({type(e.orig).__name__})"
@@ -113,6 +115,12 @@ def handle(
         else:
             result.events_recorded += 1
     return result
+
+
+def _refused_value(error: DBAPIError) -> bool:
+    """SQLSTATE class 22 (data exception) or 23 (integrity constraint): this event will never fit."""
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return state[:2] in ("22", "23")
 
 
 def prune_receipts(session: Session, *, now: datetime, settings: WebhookSettings | None = None) -> int:

@@ -10,6 +10,7 @@ import pytest
 from leadpool.api.app import create_app
 from leadpool.api.server import LiveServer, serve_in_thread
 from leadpool.api.settings import ApiSettings
+from leadpool.api.throttle import FailedAuth
 from leadpool.client import LeadpoolClient
 from leadpool.config import Settings
 from leadpool.db import Database
@@ -40,6 +41,8 @@ class Api:
 
 @pytest.fixture
 def api(live: LiveServer, db: Database) -> Iterator[Api]:
+    # each test starts with no failed sign-ins counted: the server is shared by the whole session
+    live.server.config.app.state.failed_auth = FailedAuth()
     admin = LeadpoolClient(live.url, ADMIN_TOKEN)
     yield Api(live.url, admin)
     admin.close()

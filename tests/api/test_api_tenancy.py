@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 
@@ -145,3 +147,101 @@ def test_a_campaign_lists_a_lead_its_agency_no_longer_holds_by_id_only(api, worl
     assert mine[released]["enrollment_status"] == "ended"
     full = _raw(api.url, ADMIN_TOKEN, "GET", f"/v1/campaigns/{w.camp_a.id}/leads").json()
     assert any(r["lead_id"] == released and r["email"] for r in full)
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_gate_check_does_not_reveal_another_agencys_lead_state(api, world):
+    """README: "an agency sees only its own campaigns, leads and touches (anything else is 404, as
+    if absent)". The gate only checks the *campaign* belongs to the caller; any lead id is then
+    evaluated and every reason returned: another agency's lead's replies, out-of-office return
+    date, unsubscribes, complaints, cooling, erasure, email status and whether it is owned at all."""
+    url = api.url
+    theirs = world.alloc_b.allocated[0]
+    # agency B's lead replies out of office (B reports it on its own lead)
+    world.cb.record_event(
+        {
+            "type": "reply",
+            "lead_id": theirs,
+            "occurred_at": (MONDAY - timedelta(hours=2)).isoformat(),
+            "source": "engine-b",
+            "provider_event_id": "ooo-1",
+            "category": "out_of_office",
+            "text": "I am out of the office until 20 March 2026.",
+        }
+    )
+    r = httpx.post(
+        f"{url}/v1/sends/check",
+        json={
+            "lead_id": theirs,
+            "campaign_id": world.camp_a.id,
+            "channel": "email",
+            "at": MONDAY.isoformat(),
+        },
+        headers=_auth(world.a.api_key),
+    )
+    assert r.status_code in (200, 404), r.text
+    if r.status_code == 404:
+        return
+    codes = {x["code"] for x in r.json()["reasons"]}
+    messages = " | ".join(x["message"] for x in r.json()["reasons"])
+    leaked = codes - {"not_owned", "not_enrolled"}
+    assert not leaked, f"agency A learns about agency B's lead {theirs}: {sorted(leaked)}: {messages}"
+
+
+def test_gate_check_is_not_an_ownership_oracle(api, world):
+    """The same check tells a free pool lead from one another agency owns, and an id that does
+    not exist from one that does: A can map who owns which lead ids."""
+    url = api.url
+    theirs = world.alloc_b.allocated[0]
+    missing = 10_000_000
+    out = {}
+    for lead in (theirs, missing):
+        r = httpx.post(
+            f"{url}/v1/sends/check",
+            json={
+                "lead_id": lead,
+                "campaign_id": world.camp_a.id,
+                "channel": "linkedin",
+                "at": MONDAY.isoformat(),
+            },
+            headers=_auth(world.a.api_key),
+        )
+        out[lead] = (
+            r.status_code,
+            sorted((x["code"], x["message"].replace(str(lead), "#")) for x in r.json().get("reasons", [])),
+        )
+    assert out[theirs] == out[missing], f"another agency's lead and a missing id answer differently: {out}"
+
+
+def test_a_batch_answers_unheld_leads_alike_and_decides_the_rest(api, world):
+    theirs, mine = world.alloc_b.allocated[0], world.alloc_a.allocated[0]
+    items = [
+        {"lead_id": lid, "campaign_id": world.camp_a.id, "channel": "linkedin", "at": MONDAY.isoformat()}
+        for lid in (theirs, 10_000_000, mine)
+    ]
+    r = httpx.post(f"{api.url}/v1/sends/check-batch", json={"items": items}, headers=_auth(world.a.api_key))
+    assert r.status_code == 200, r.text
+    out = r.json()["results"]
+    strip = [
+        [(x["code"], x["message"].replace(str(i["lead_id"]), "#")) for x in d["reasons"]]
+        for d, i in zip(out, items, strict=True)
+    ]
+    assert strip[0] == strip[1] and {c for c, _ in strip[0]} == {"not_owned", "not_enrolled"}
+    assert out[0]["decision_id"] is not None  # recorded as agency A's check (B never sees it)
+    assert out[2]["decision"] == "allow" and out[2]["touch_id"] is not None
+
+
+def test_rotating_an_agency_key_revokes_the_old_one(api, world):
+    old = world.a.api_key
+    assert _raw(api.url, old, "GET", "/v1/campaigns").status_code == 200
+    assert _raw(api.url, old, "POST", f"/v1/agencies/{world.a.id}/rotate-key").status_code == 403
+    r = _raw(api.url, ADMIN_TOKEN, "POST", f"/v1/agencies/{world.a.id}/rotate-key")
+    assert r.status_code == 200 and r.json()["id"] == world.a.id
+    new = r.json()["api_key"]
+    assert new != old
+    assert _raw(api.url, old, "GET", "/v1/campaigns").status_code == 401
+    assert _raw(api.url, new, "GET", "/v1/campaigns").status_code == 200
+    assert _raw(api.url, ADMIN_TOKEN, "POST", "/v1/agencies/999999/rotate-key").status_code == 404

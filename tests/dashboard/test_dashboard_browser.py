@@ -132,8 +132,11 @@ def test_an_agency_token_sees_only_its_own_agency(api, world, browser, shots):
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{api.url}/agencies?token={world.b.api_key}")
-    expect(page).to_have_url(api.url + "/agencies")  # the token left the address bar
+    page.goto(f"{api.url}/agencies")
+    expect(page).to_have_url(api.url + "/login?next=/agencies")
+    page.get_by_label("token").fill(world.b.api_key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(api.url + "/agencies")
     cookies = {c["name"]: c for c in context.cookies()}
     assert cookies["leadpool_token"]["httpOnly"] is True
     expect(page.get_by_role("cell", name="Agency B")).to_be_visible()

@@ -67,7 +67,8 @@ def test_score_is_shown_with_the_lead(db, client, env):
     assert r.status_code == 200, r.text
     (shown,) = r.json()["scores"]
     assert shown["channel"] == "email" and shown["model_version"] == version and 0 < shown["score"] < 1
-    page = client.get(f"/leads/{lead}?token={ADMIN}", follow_redirects=True)
+    client.post("/login", data={"token": ADMIN})
+    page = client.get(f"/leads/{lead}", follow_redirects=True)
     assert page.status_code == 200 and "expected positive-reply probability" in page.text
     res = CliRunner().invoke(app, ["leads", "show", str(lead), "--json"])
     assert res.exit_code == 0, res.output

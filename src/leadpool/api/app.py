@@ -18,6 +18,7 @@ from leadpool.api.routes import companies as companies_routes
 from leadpool.api.routes import enrollments as enrollments_routes
 from leadpool.api.routes import insights as insights_routes
 from leadpool.api.settings import ApiSettings
+from leadpool.api.throttle import FailedAuth
 from leadpool.config import Settings, check_settings, get_settings
 from leadpool.dashboard.pages import router as dashboard_router
 from leadpool.db import Database, open_database
@@ -71,6 +72,7 @@ def create_app(
     app.state.settings = settings
     app.state.api_settings = api_settings
     app.state.admin_token = admin_token
+    app.state.failed_auth = FailedAuth()
     if db is not None:
         app.state.db = db
     problems.install(app)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from leadpool.api.auth import Principal, authenticate
+from leadpool.api.throttle import FailedAuth
 from leadpool.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="The admin token or an agency API key.")
@@ -86,7 +87,21 @@ def authenticate_request(
     token = token_from(request, credentials)
     if not token:
         raise _unauthorized("A bearer token is required (Authorization: Bearer <token>).")
+    address = client_address(request)
+    throttle: FailedAuth = request.app.state.failed_auth
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        raise HTTPException(
+            429,
+            f"Too many invalid tokens from this address; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
     principal = authenticate(session, token, request.app.state.admin_token)
     if principal is None:
+        throttle.failed(address)
         raise _unauthorized("The bearer token is not valid.")
     return principal
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -11,7 +11,11 @@ class ApiSettings(BaseSettings):
 
     admin_token: str | None = Field(
         default=None,
-        description="The platform admin bearer token. Unset: generated once and kept under LEADPOOL_HOME.",
+        min_length=16,
+        description=(
+            "The platform admin bearer token, at least 16 characters (random, like the generated one). "
+            "Unset: generated once and kept under LEADPOOL_HOME."
+        ),
     )
     max_body_bytes: int = Field(
         default=16 * 1024 * 1024,

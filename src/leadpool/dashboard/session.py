@@ -1,16 +1,18 @@
 """Dashboard sign-in: the same bearer token as the API, kept in an HttpOnly cookie.
 
-A token arrives once, by the login form or as ``?token=`` on any page (then the page redirects to
-itself without it, so the token leaves the address bar and history). The cookie is HttpOnly and
-SameSite=Strict: scripts cannot read it and other sites cannot make the browser send it.
+A token arrives by the login form only: never in a URL, where proxies log it and browsers keep it,
+and never from a link, which could sign a victim's browser in as someone else (login CSRF; an
+``?token=`` link once did). The form's POST must come from this site (its Origin, or else its
+Referer, names this host). The cookie is HttpOnly, SameSite=Strict and, over HTTPS, Secure:
+scripts cannot read it and other sites cannot make the browser send it.
 """
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from leadpool.api.auth import Principal, authenticate
@@ -40,19 +42,19 @@ def set_token_cookie(response: Response, request: Request, token: str) -> None:
         max_age=MAX_AGE,
         httponly=True,
         samesite="strict",
-        secure=bool(request.app.state.api_settings.cookie_secure),
+        secure=bool(request.app.state.api_settings.cookie_secure) or request.url.scheme == "https",
         path="/",
     )
 
 
-def strip_token_redirect(request: Request) -> RedirectResponse:
-    """Redirect to the same page without ``?token=``, setting the cookie from it."""
-    token = request.query_params["token"]
-    rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-    target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
-    response = RedirectResponse(target, status_code=303)
-    set_token_cookie(response, request, token)
-    return response
+def same_site(request: Request) -> bool:
+    """Whether a form POST comes from a page of this site: a browser sends Origin (or at least
+    Referer) with one; a non-browser client sends neither and cannot be a CSRF victim."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source or source == "null":
+        return source is None
+    parts = urlsplit(source)
+    return (parts.scheme, parts.netloc) == (request.url.scheme, request.url.netloc)
 
 
 def form_field(body: bytes, name: str) -> str:

@@ -437,6 +437,7 @@ _NOT_INTERESTED = _p(
     r"\bpero no\b",
 )
 
+_GREETING = r"(?:hi|hey|hello|dear|thanks?|thank you)"
 _INTERESTED = _p(
     r"\binte?re?st(?:ed|ing)\b",
     r"\b(?:keen|curious|intrigued|excited)\b",
@@ -508,8 +509,11 @@ _INTERESTED = _p(
     r"\bi'?m in\b",
     r"\bgo on then\b",
     r"\bgo ahead\b",
-    r"\A(?:(?:hi|hey|hello|dear|thanks?|thank you)\b[^.!?\n]*[.!,\n]\s*)*(?:yes|yeah|yep|yup|sure|absolutely|definitely|certainly|"
-    r"of course|why not|ja|oui|claro|si[,.!])",
+    # greetings before a yes ("Hi John, thanks, yes"): a greeting's clause may hold commas, but not
+    # one followed by the next greeting, which starts an item of its own; without that the two
+    # could split "hi,hi,hi,..." every way there is (exponential: 24 of them took 6 s)
+    rf"\A(?:{_GREETING}\b(?:(?![.!,\n]\s*{_GREETING}\b)[^.!?\n])*[.!,\n]\s*)*"
+    r"(?:yes|yeah|yep|yup|sure|absolutely|definitely|certainly|of course|why not|ja|oui|claro|si[,.!])",
     # de
     r"\bgerne\b",
     r"\binteressant\b",

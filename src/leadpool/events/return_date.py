@@ -60,7 +60,10 @@ _MONTH_RE = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=Tr
 _WEEKDAY_RE = "|".join(sorted((re.escape(d) for d in _WEEKDAYS), key=len, reverse=True))
 
 _ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_NUMERIC = re.compile(r"\b(\d{1,2})([./])(\d{1,2})(?:\2(\d{2,4}))?\.?(?![\d/.]*\d)")
+# not part of a longer run of numbers (an IP address, a version): no digit follows, straight or after
+# dots and slashes ([/.]*\d, not [\d/.]*\d, which rescanned the whole run at every match: a long
+# "1/1/1/..." took seconds)
+_NUMERIC = re.compile(r"\b(\d{1,2})([./])(\d{1,2})(?:\2(\d{2,4}))?\.?(?![/.]*\d)")
 _DAY_MONTH = re.compile(
     rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.|º)?\s+(?:of\s+|de\s+)?({_MONTH_RE})\.?(?:,?\s+(?:de\s+)?(\d{{4}}))?\b",
     re.IGNORECASE,
@@ -197,7 +200,11 @@ def _candidates(text: str, received: date) -> list[date]:
     return found
 
 
+_SCANNED = 5_000
+
+
 def find_return_date(text: str, received: date) -> date | None:
     """The day the person is back, or None when the text names none after ``received``."""
-    later = [d for d in _candidates(text, received) if d > received]
+    # a return date is stated near the top; the rest (a signature, a quoted thread) only costs time
+    later = [d for d in _candidates(text[:_SCANNED], received) if d > received]
     return max(later) if later else None

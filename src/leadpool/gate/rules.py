@@ -75,6 +75,46 @@ def _address(snap: Snapshot, channel: str) -> str | None:
     return snap.phone
 
 
+def campaign_reasons(
+    campaign_id: int,
+    agency_id: int | None,
+    agency_status: str | None,
+    campaign_status: str | None,
+    paused_reason: str | None,
+    channels: tuple[str, ...],
+    channel: str,
+) -> list[Reason]:
+    """The reasons a campaign that exists cannot touch anyone on ``channel`` now (its agency's
+    state, its own, its channels): facts about the caller's own campaign, never about the lead."""
+    out: list[Reason] = []
+    if agency_status != "active":
+        out.append(Reason("agency_inactive", f"Agency {agency_id} is {agency_status}, not active."))
+    if campaign_status == "paused" and paused_reason == "campaign_bounce_guard":
+        out.append(
+            Reason(
+                "campaign_bounce_guard",
+                f"Campaign {campaign_id} was paused by the bounce guard (too many hard bounces "
+                "in its recent email sends); it stays paused until the agency resumes it.",
+            )
+        )
+    elif campaign_status != "active":
+        out.append(
+            Reason(
+                "campaign_not_active",
+                f"Campaign {campaign_id} is {campaign_status}, not active.",
+            )
+        )
+    if channel not in channels:
+        used = ", ".join(channels) or "none"
+        out.append(
+            Reason(
+                "channel_not_in_campaign",
+                f"Campaign {campaign_id} does not use {channel} (its channels: {used}).",
+            )
+        )
+    return out
+
+
 def static_reasons(
     snap: Snapshot, channel: str, policy: GatePolicy, at: datetime, place: Placement
 ) -> list[Reason]:
@@ -83,33 +123,15 @@ def static_reasons(
     if not snap.campaign_exists:
         out.append(Reason("campaign_not_active", f"Campaign {snap.campaign_id} does not exist."))
     else:
-        if snap.agency_status != "active":
-            out.append(
-                Reason("agency_inactive", f"Agency {snap.agency_id} is {snap.agency_status}, not active.")
-            )
-        if snap.campaign_status == "paused" and snap.paused_reason == "campaign_bounce_guard":
-            out.append(
-                Reason(
-                    "campaign_bounce_guard",
-                    f"Campaign {snap.campaign_id} was paused by the bounce guard (too many hard bounces "
-                    "in its recent email sends); it stays paused until the agency resumes it.",
-                )
-            )
-        elif snap.campaign_status != "active":
-            out.append(
-                Reason(
-                    "campaign_not_active",
-                    f"Campaign {snap.campaign_id} is {snap.campaign_status}, not active.",
-                )
-            )
-        if channel not in snap.campaign_channels:
-            used = ", ".join(snap.campaign_channels) or "none"
-            out.append(
-                Reason(
-                    "channel_not_in_campaign",
-                    f"Campaign {snap.campaign_id} does not use {channel} (its channels: {used}).",
-                )
-            )
+        out += campaign_reasons(
+            snap.campaign_id,
+            snap.agency_id,
+            snap.agency_status,
+            snap.campaign_status,
+            snap.paused_reason,
+            snap.campaign_channels,
+            channel,
+        )
     if not snap.lead_exists:
         out.append(Reason("not_owned", f"Lead {snap.lead_id} does not exist in the pool."))
         out.append(Reason("not_enrolled", f"Lead {snap.lead_id} does not exist in the pool."))

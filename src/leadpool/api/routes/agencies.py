@@ -1,4 +1,4 @@
-"""Agencies (admin only): create (the API key is shown once), list, cancel."""
+"""Agencies (admin only): create (the API key is shown once), list, cancel, rotate the key."""
 
 from __future__ import annotations
 
@@ -49,3 +49,15 @@ def cancel_agency(
         enrollments_ended=result.enrollments_ended,
         quarantine_until=result.quarantine_until,
     )
+
+
+@router.post("/{agency_id}/rotate-key", response_model=AgencyCreated)
+def rotate_key(
+    session: SessionDep, caller: AdminCaller, agency_id: int = Path(ge=1, le=MAX_ID)
+) -> AgencyCreated:
+    """Give the agency a new API key, shown in this response only; the old one stops working at
+    once (a leaked key, a member leaving, an agency cancelled for good)."""
+    row = agency_service.get_agency(session, agency_id)
+    key, row.api_key_hash = new_agency_key()
+    session.flush()
+    return AgencyCreated(**agency_out(row).model_dump(), api_key=key)

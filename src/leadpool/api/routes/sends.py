@@ -7,13 +7,16 @@ allow is only returned once its reservation is stored.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from leadpool import gate
 from leadpool.api import metrics, tenancy
+from leadpool.api.auth import Principal
 from leadpool.api.deps import BearerCredentials, Caller, SessionDep, authenticate_request, database
 from leadpool.api.problems import COMMON_RESPONSES, database_unreachable
 from leadpool.client.models import (
@@ -31,8 +34,12 @@ from leadpool.client.models import (
 )
 from leadpool.db import session_scope
 from leadpool.errors import LeadpoolError
-from leadpool.gate.reasons import GateDecision
+from leadpool.gate.reasons import GateDecision, Reason, sort_reasons
+from leadpool.gate.rules import campaign_reasons
 from leadpool.limits import MAX_ID
+from leadpool.models import Agency as AgencyRow
+from leadpool.models import Campaign as CampaignRow
+from leadpool.models import Decision as DecisionRow
 
 router = APIRouter(tags=["gate"], responses=COMMON_RESPONSES)
 TouchId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -59,6 +66,58 @@ def _denied() -> dict[str, Any]:
     }
 
 
+def _not_held(session: Session, lead_id: int, campaign: CampaignRow, channel: str) -> GateDecision:
+    """The answer to an agency asking about a lead it does not hold: the same for another agency's
+    lead, a free one and an id that does not exist, and without asking the gate, whose reasons
+    would tell the caller about someone else's lead (out of office until..., unsubscribed...).
+    What it says about the caller's own campaign and agency is the gate's own sentences."""
+    agency = session.get(AgencyRow, campaign.agency_id)
+    own = campaign_reasons(
+        campaign.id,
+        campaign.agency_id,
+        agency.status if agency else None,
+        campaign.status,
+        campaign.paused_reason,
+        tuple(campaign.channels or ()),
+        channel,
+    )
+    return GateDecision(
+        "deny",
+        sort_reasons(
+            [
+                *own,
+                Reason("not_owned", f"Lead {lead_id} is not held by this campaign's agency."),
+                Reason("not_enrolled", f"Lead {lead_id} has no active enrollment in this campaign."),
+            ]
+        ),
+    )
+
+
+def _record(session: Session, req: gate.CheckRequest, campaign: CampaignRow, d: GateDecision) -> GateDecision:
+    """Every check is recorded, this one too (as the caller's: another agency's timeline never
+    shows it), without its idempotency key: a retry asks afresh."""
+    row = DecisionRow(
+        at=req.at or datetime.now(UTC),
+        lead_id=req.lead_id,
+        campaign_id=req.campaign_id,
+        agency_id=campaign.agency_id,
+        channel=req.channel,
+        sender=req.sender,
+        allowed=False,
+        reasons=[r.as_dict() for r in d.reasons],
+    )
+    session.add(row)
+    session.flush()
+    d.decision_id = row.id
+    return d
+
+
+def _held(session: Session, caller: Principal, lead_ids: list[int]) -> set[int]:
+    if caller.is_admin:
+        return set(lead_ids)
+    return set(session.scalars(tenancy.visible_lead_ids(lead_ids, caller)))
+
+
 def _count(decisions: list[Decision]) -> None:
     for d in decisions:
         metrics.count_decision(d.decision, [r.code for r in d.reasons])
@@ -83,9 +142,17 @@ def check(body: CheckRequest, request: Request, credentials: BearerCredentials) 
     try:
         with session_scope(database(request)) as session:
             caller = authenticate_request(session, request, credentials)
-            tenancy.campaign(session, caller, body.campaign_id)
-            # not a batch of one: a clean allow takes the one-call fast path
-            decision = gate.check_one(session, _request(body))
+            campaign = tenancy.campaign(session, caller, body.campaign_id)
+            if body.lead_id not in _held(session, caller, [body.lead_id]):
+                decision = _record(
+                    session,
+                    _request(body),
+                    campaign,
+                    _not_held(session, body.lead_id, campaign, body.channel),
+                )
+            else:
+                # not a batch of one: a clean allow takes the one-call fast path
+                decision = gate.check_one(session, _request(body))
             out = decision_out(decision)
     except Exception as exc:
         if not database_unreachable(exc):
@@ -104,10 +171,25 @@ def check_batch(body: CheckBatchRequest, request: Request, credentials: BearerCr
     try:
         with session_scope(database(request)) as session:
             caller = authenticate_request(session, request, credentials)
-            for campaign_id in {i.campaign_id for i in body.items}:
-                tenancy.campaign(session, caller, campaign_id)
-            decisions = gate.check_many(session, [_request(i) for i in body.items])
-            out = [decision_out(d) for d in decisions]
+            campaigns = {
+                cid: tenancy.campaign(session, caller, cid) for cid in {i.campaign_id for i in body.items}
+            }
+            held = _held(session, caller, [i.lead_id for i in body.items])
+            # the others reserve nothing, so leaving them out changes no other item's answer
+            asked = iter(gate.check_many(session, [_request(i) for i in body.items if i.lead_id in held]))
+            out = [
+                decision_out(
+                    next(asked)
+                    if i.lead_id in held
+                    else _record(
+                        session,
+                        _request(i),
+                        campaigns[i.campaign_id],
+                        _not_held(session, i.lead_id, campaigns[i.campaign_id], i.channel),
+                    )
+                )
+                for i in body.items
+            ]
     except Exception as exc:
         if not database_unreachable(exc):
             raise

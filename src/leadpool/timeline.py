@@ -5,20 +5,31 @@ story: touches to all its people, their replies and opt-outs, and the company's 
 Events stored before the pool held the person (matched later by address hash) are included too.
 Entries at the same instant are ordered history, rest, decision, touch, event, pause, audit, then
 by row id, so a check comes before the touch it reserved and an event before the pause it caused.
+
+Paging: each entry has a :class:`Position` (its instant, the rank of its table in that order, its
+row id), a total order. ``limit`` and ``after`` read one page: every source table is queried with
+``ORDER BY`` its instant and id ``LIMIT limit`` beyond the position (on its ``(lead_id, at)`` /
+``(company_id, at)`` index), the pieces are merged here and cut to ``limit``. Without ``limit``
+everything is returned, as before; :func:`iter_lead_timeline` / :func:`iter_company_timeline`
+walk a whole timeline page by page.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.ingestion.hashing import address_hmac
+from leadpool.limits import MAX_ID
 from leadpool.models import (
     AuditLog,
     Company,
@@ -32,9 +43,56 @@ from leadpool.models import (
 )
 
 _OWNERSHIP_ACTIONS = {"acquired", "released", "converted", "transferred", "quarantined"}
-_RANK = {"history": 0, "rest": 1, "decision": 2, "touch": 3, "event": 4, "pause": 5, "audit": 6}
+# the order of entries at the same instant, by the table behind them
+_RANK = {
+    "lead_history": 0,
+    "rest_periods": 1,
+    "decisions": 2,
+    "touches": 3,
+    "events": 4,
+    "company_pauses": 5,
+    "audit_log": 6,
+}
 # events about a colleague that the company timeline lists (deliveries and opens are noise there)
 _COMPANY_EVENT_TYPES = ("reply", "unsubscribe", "complaint", "converted")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR_PREFIX = "t1."
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """Where an entry sits in a timeline: the sort key (instant, table rank, row id)."""
+
+    at: datetime
+    rank: int
+    row_id: int
+
+    def cursor(self) -> str:
+        """An opaque, URL-safe token for this position (what ``from_cursor`` reads back)."""
+        delta = self.at - _EPOCH
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        raw = f"{micros}.{self.rank}.{self.row_id}".encode()
+        return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def from_cursor(cls, token: str) -> Position:
+        """Raises InvalidInput for anything ``cursor`` did not produce."""
+        bad = InvalidInput(f"cursor {token[:80]!r} is not a timeline cursor (use next_cursor of a page)")
+        if not token.startswith(_CURSOR_PREFIX) or len(token) > 100:
+            raise bad
+        body = token[len(_CURSOR_PREFIX) :]
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("ascii")
+            micros_s, rank_s, id_s = raw.split(".")
+            micros, rank, row_id = int(micros_s), int(rank_s), int(id_s)
+            at = _EPOCH + timedelta(microseconds=micros)
+        except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+            raise bad from None
+        if not (0 <= rank <= max(_RANK.values()) and 0 <= row_id <= MAX_ID):
+            raise bad
+        return cls(at, rank, row_id)
 
 
 @dataclass(frozen=True)
@@ -49,86 +107,178 @@ class TimelineEntry:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def position(self) -> Position:
+        """The entry's place in its timeline (from ``source``: take it before redacting that)."""
+        table, _, row_id = self.source.partition(":")
+        return Position(self.at, _RANK[table], int(row_id))
 
-def lead_timeline(session: Session, lead_id: int) -> list[TimelineEntry]:
-    """Everything that happened to one lead, oldest first. Raises NotFound for an unknown lead."""
+
+# reads one page of a timeline: (limit or None for all, position to start beyond, newest first)
+Fetch = Callable[[int | None, Position | None, bool], list[TimelineEntry]]
+
+
+def _beyond(
+    at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[int],
+    rank: int,
+    after: Position | None,
+    newest_first: bool,
+) -> ColumnElement[bool]:
+    """Rows of one table (all of the same rank) strictly beyond ``after`` in the page order, written
+    so the ``(..., at)`` index bounds the scan."""
+    if after is None:
+        return true()
+    if not newest_first:
+        if rank > after.rank:
+            return at >= after.at
+        if rank < after.rank:
+            return at > after.at
+        return and_(at >= after.at, or_(at > after.at, row_id > after.row_id))
+    if rank < after.rank:
+        return at <= after.at
+    if rank > after.rank:
+        return at < after.at
+    return and_(at <= after.at, or_(at < after.at, row_id < after.row_id))
+
+
+def _rows(
+    session: Session,
+    stmt: Select[tuple[T]],
+    at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[int],
+    table: str,
+    limit: int | None,
+    after: Position | None,
+    newest_first: bool,
+) -> Iterable[T]:
+    """One source's rows in page order, beyond ``after``, at most ``limit``."""
+    stmt = stmt.where(_beyond(at, row_id, _RANK[table], after, newest_first))
+    stmt = stmt.order_by(at.desc(), row_id.desc()) if newest_first else stmt.order_by(at, row_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return session.execute(stmt).scalars()
+
+
+def _merge(entries: list[TimelineEntry], limit: int | None, newest_first: bool) -> list[TimelineEntry]:
+    entries.sort(key=lambda e: e.position, reverse=newest_first)
+    return entries if limit is None else entries[:limit]
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit must be at least 1, not {limit}")
+
+
+def lead_timeline(
+    session: Session,
+    lead_id: int,
+    *,
+    limit: int | None = None,
+    after: Position | None = None,
+    newest_first: bool = False,
+) -> list[TimelineEntry]:
+    """What happened to one lead, oldest first (``newest_first``: the reverse), beyond ``after``,
+    at most ``limit`` entries (None: all). Raises NotFound for an unknown lead."""
+    _check_limit(limit)
     lead = session.get(Lead, lead_id)
     if lead is None:
         raise NotFound(f"lead {lead_id} not found")
-    rows: list[tuple[datetime, int, int, TimelineEntry]] = []
+    entries: list[TimelineEntry] = []
 
-    for h in session.execute(select(LeadHistory).where(LeadHistory.lead_id == lead_id)).scalars():
+    def rows(stmt: Select[tuple[T]], at: Any, row_id: Any, table: str) -> Iterable[T]:
+        return _rows(session, stmt, at, row_id, table, limit, after, newest_first)
+
+    history = select(LeadHistory).where(LeadHistory.lead_id == lead_id)
+    for h in rows(history, LeadHistory.at, LeadHistory.id, "lead_history"):
         group = "ownership" if h.action in _OWNERSHIP_ACTIONS else "enrollment"
-        entry = TimelineEntry(
-            h.at,
-            f"{group}.{h.action}",
-            {"agency_id": h.agency_id, "campaign_id": h.campaign_id, "actor": h.actor, "reason": h.reason},
-            f"lead_history:{h.id}",
+        entries.append(
+            TimelineEntry(
+                h.at,
+                f"{group}.{h.action}",
+                {
+                    "agency_id": h.agency_id,
+                    "campaign_id": h.campaign_id,
+                    "actor": h.actor,
+                    "reason": h.reason,
+                },
+                f"lead_history:{h.id}",
+            )
         )
-        rows.append((h.at, _RANK["history"], h.id, entry))
 
-    for d in session.execute(select(Decision).where(Decision.lead_id == lead_id)).scalars():
-        entry = TimelineEntry(
-            d.at,
-            "decision",
-            {
-                "allowed": d.allowed,
-                "channel": d.channel,
-                "campaign_id": d.campaign_id,
-                "agency_id": d.agency_id,
-                "sender": d.sender,
-                "reasons": d.reasons,
-                "touch_id": d.touch_id,
-            },
-            f"decisions:{d.id}",
+    for d in rows(select(Decision).where(Decision.lead_id == lead_id), Decision.at, Decision.id, "decisions"):
+        entries.append(
+            TimelineEntry(
+                d.at,
+                "decision",
+                {
+                    "allowed": d.allowed,
+                    "channel": d.channel,
+                    "campaign_id": d.campaign_id,
+                    "agency_id": d.agency_id,
+                    "sender": d.sender,
+                    "reasons": d.reasons,
+                    "touch_id": d.touch_id,
+                },
+                f"decisions:{d.id}",
+            )
         )
-        rows.append((d.at, _RANK["decision"], d.id, entry))
 
-    for t in session.execute(select(Touch).where(Touch.lead_id == lead_id)).scalars():
-        entry = TimelineEntry(
-            t.at,
-            "touch",
-            {
-                "state": t.state,
-                "channel": t.channel,
-                "campaign_id": t.campaign_id,
-                "agency_id": t.agency_id,
-                "sender": t.sender,
-                "sent_at": t.sent_at,
-                "ended_at": t.ended_at,
-                "provider_message_id": t.provider_message_id,
-            },
-            f"touches:{t.id}",
+    for t in rows(select(Touch).where(Touch.lead_id == lead_id), Touch.at, Touch.id, "touches"):
+        entries.append(
+            TimelineEntry(
+                t.at,
+                "touch",
+                {
+                    "state": t.state,
+                    "channel": t.channel,
+                    "campaign_id": t.campaign_id,
+                    "agency_id": t.agency_id,
+                    "sender": t.sender,
+                    "sent_at": t.sent_at,
+                    "ended_at": t.ended_at,
+                    "provider_message_id": t.provider_message_id,
+                },
+                f"touches:{t.id}",
+            )
         )
-        rows.append((t.at, _RANK["touch"], t.id, entry))
 
+    # the lead's own events, then those stored by address hash for no lead or another lead: two
+    # queries, so each is read in order from its own index
+    event_queries = [select(Event).where(Event.lead_id == lead_id)]
     hmacs = _lead_hmacs(lead)
-    cond = Event.lead_id == lead_id
     if hmacs:
-        cond = or_(cond, Event.address_hmac.in_(hmacs))
-    for e in session.execute(select(Event).where(cond)).scalars():
-        entry = TimelineEntry(
-            e.occurred_at,
-            f"event.{e.type}",
-            {
-                "category": e.category,
-                "channel": e.channel,
-                "source": e.source,
-                "provider_event_id": e.provider_event_id,
-                "campaign_id": e.campaign_id,
-                "touch_id": e.touch_id,
-                "sender": e.sender,
-                "received_at": e.received_at,
-                "detail": e.detail,
-                "lead_id": e.lead_id,
-                "reported_by_agency_id": e.reported_by_agency_id,
-            },
-            f"events:{e.id}",
+        event_queries.append(
+            select(Event).where(
+                Event.address_hmac.in_(hmacs), or_(Event.lead_id.is_(None), Event.lead_id != lead_id)
+            )
         )
-        rows.append((e.occurred_at, _RANK["event"], e.id, entry))
+    for query in event_queries:
+        for e in rows(query, Event.occurred_at, Event.id, "events"):
+            entries.append(
+                TimelineEntry(
+                    e.occurred_at,
+                    f"event.{e.type}",
+                    {
+                        "category": e.category,
+                        "channel": e.channel,
+                        "source": e.source,
+                        "provider_event_id": e.provider_event_id,
+                        "campaign_id": e.campaign_id,
+                        "touch_id": e.touch_id,
+                        "sender": e.sender,
+                        "received_at": e.received_at,
+                        "detail": e.detail,
+                        "lead_id": e.lead_id,
+                        "reported_by_agency_id": e.reported_by_agency_id,
+                    },
+                    f"events:{e.id}",
+                )
+            )
 
-    for r in session.execute(select(RestPeriod).where(RestPeriod.lead_id == lead_id)).scalars():
-        rows.append((r.started_at, _RANK["rest"], r.id, _rest_entry(r)))
+    rests = select(RestPeriod).where(RestPeriod.lead_id == lead_id)
+    for r in rows(rests, RestPeriod.started_at, RestPeriod.id, "rest_periods"):
+        entries.append(_rest_entry(r))
 
     if lead.company_id is not None:
         # pauses of the company the lead belongs to now (what the gate applies), except its own
@@ -136,18 +286,18 @@ def lead_timeline(session: Session, lead_id: int) -> list[TimelineEntry]:
             CompanyPause.company_id == lead.company_id,
             or_(CompanyPause.lead_id.is_(None), CompanyPause.lead_id != lead_id),
         )
-        for p in session.execute(pauses).scalars():
-            rows.append((p.started_at, _RANK["pause"], p.id, _pause_entry(p, with_lead=False)))
+        for p in rows(pauses, CompanyPause.started_at, CompanyPause.id, "company_pauses"):
+            entries.append(_pause_entry(p, with_lead=False))
 
     audits = select(AuditLog).where(AuditLog.subject_type == "lead", AuditLog.subject_id == str(lead_id))
-    for a in session.execute(audits).scalars():
-        entry = TimelineEntry(
-            a.at, f"audit.{a.action}", {"actor": a.actor, **(a.detail or {})}, f"audit_log:{a.id}"
+    for a in rows(audits, AuditLog.at, AuditLog.id, "audit_log"):
+        entries.append(
+            TimelineEntry(
+                a.at, f"audit.{a.action}", {"actor": a.actor, **(a.detail or {})}, f"audit_log:{a.id}"
+            )
         )
-        rows.append((a.at, _RANK["audit"], a.id, entry))
 
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    return [r[3] for r in rows]
+    return _merge(entries, limit, newest_first)
 
 
 def _lead_hmacs(lead: Lead) -> list[str]:
@@ -189,55 +339,152 @@ def _pause_entry(p: CompanyPause, *, with_lead: bool) -> TimelineEntry:
     return TimelineEntry(p.started_at, "company.paused", detail, f"company_pauses:{p.id}")
 
 
-def company_timeline(session: Session, company_id: int) -> list[TimelineEntry]:
-    """A company's story, oldest first: touches to all its people (by the company recorded on the
+def company_timeline(
+    session: Session,
+    company_id: int,
+    *,
+    limit: int | None = None,
+    after: Position | None = None,
+    newest_first: bool = False,
+) -> list[TimelineEntry]:
+    """A company's story, oldest first (``newest_first``: the reverse), beyond ``after``, at most
+    ``limit`` entries (None: all): touches to all its people (by the company recorded on the
     touch), their replies, opt-outs and conversions (people at the company now), and its pauses.
     Raises NotFound for an unknown company."""
+    _check_limit(limit)
     if session.get(Company, company_id) is None:
         raise NotFound(f"company {company_id} not found")
-    rows: list[tuple[datetime, int, int, TimelineEntry]] = []
-    for t in session.execute(select(Touch).where(Touch.company_id == company_id)).scalars():
-        entry = TimelineEntry(
-            t.at,
-            "touch",
-            {
-                "lead_id": t.lead_id,
-                "state": t.state,
-                "channel": t.channel,
-                "campaign_id": t.campaign_id,
-                "agency_id": t.agency_id,
-                "sent_at": t.sent_at,
-                "ended_at": t.ended_at,
-            },
-            f"touches:{t.id}",
+    entries: list[TimelineEntry] = []
+
+    def rows(stmt: Select[tuple[T]], at: Any, row_id: Any, table: str) -> Iterable[T]:
+        return _rows(session, stmt, at, row_id, table, limit, after, newest_first)
+
+    for t in rows(select(Touch).where(Touch.company_id == company_id), Touch.at, Touch.id, "touches"):
+        entries.append(
+            TimelineEntry(
+                t.at,
+                "touch",
+                {
+                    "lead_id": t.lead_id,
+                    "state": t.state,
+                    "channel": t.channel,
+                    "campaign_id": t.campaign_id,
+                    "agency_id": t.agency_id,
+                    "sent_at": t.sent_at,
+                    "ended_at": t.ended_at,
+                },
+                f"touches:{t.id}",
+            )
         )
-        rows.append((t.at, _RANK["touch"], t.id, entry))
     people = select(Lead.id).where(Lead.company_id == company_id)
-    pauses = list(
-        session.execute(select(CompanyPause).where(CompanyPause.company_id == company_id)).scalars()
+    causes = select(CompanyPause.cause_event_id).where(
+        CompanyPause.company_id == company_id, CompanyPause.cause_event_id.is_not(None)
     )
-    cause_ids = [p.cause_event_id for p in pauses]
     events = select(Event).where(
-        or_(Event.lead_id.in_(people), Event.id.in_(cause_ids)) if cause_ids else Event.lead_id.in_(people),
-        Event.type.in_(_COMPANY_EVENT_TYPES),
+        or_(Event.lead_id.in_(people), Event.id.in_(causes)), Event.type.in_(_COMPANY_EVENT_TYPES)
     )
-    for e in session.execute(events).scalars():
-        entry = TimelineEntry(
-            e.occurred_at,
-            f"event.{e.type}",
-            {
-                "lead_id": e.lead_id,
-                "category": e.category,
-                "channel": e.channel,
-                "source": e.source,
-                "campaign_id": e.campaign_id,
-                "touch_id": e.touch_id,
-                "reported_by_agency_id": e.reported_by_agency_id,
-            },
-            f"events:{e.id}",
+    for e in rows(events, Event.occurred_at, Event.id, "events"):
+        entries.append(
+            TimelineEntry(
+                e.occurred_at,
+                f"event.{e.type}",
+                {
+                    "lead_id": e.lead_id,
+                    "category": e.category,
+                    "channel": e.channel,
+                    "source": e.source,
+                    "campaign_id": e.campaign_id,
+                    "touch_id": e.touch_id,
+                    "reported_by_agency_id": e.reported_by_agency_id,
+                },
+                f"events:{e.id}",
+            )
         )
-        rows.append((e.occurred_at, _RANK["event"], e.id, entry))
-    for p in pauses:
-        rows.append((p.started_at, _RANK["pause"], p.id, _pause_entry(p, with_lead=True)))
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    return [r[3] for r in rows]
+    pauses = select(CompanyPause).where(CompanyPause.company_id == company_id)
+    for p in rows(pauses, CompanyPause.started_at, CompanyPause.id, "company_pauses"):
+        entries.append(_pause_entry(p, with_lead=True))
+    return _merge(entries, limit, newest_first)
+
+
+def walk(fetch: Fetch, page: int, after: Position | None, newest_first: bool) -> Iterator[TimelineEntry]:
+    """Every entry beyond ``after``, read by ``fetch`` ``page`` entries at a time."""
+    _check_limit(page)
+    while True:
+        entries = fetch(page, after, newest_first)
+        yield from entries
+        if len(entries) < page:
+            return
+        after = entries[-1].position
+
+
+def iter_lead_timeline(
+    session: Session,
+    lead_id: int,
+    *,
+    after: Position | None = None,
+    newest_first: bool = False,
+    page: int = 1000,
+) -> Iterator[TimelineEntry]:
+    """The whole lead timeline (beyond ``after``), read ``page`` entries at a time. Raises NotFound
+    on the first read for an unknown lead."""
+    return walk(
+        lambda n, pos, newest: lead_timeline(session, lead_id, limit=n, after=pos, newest_first=newest),
+        page,
+        after,
+        newest_first,
+    )
+
+
+def iter_company_timeline(
+    session: Session,
+    company_id: int,
+    *,
+    after: Position | None = None,
+    newest_first: bool = False,
+    page: int = 1000,
+) -> Iterator[TimelineEntry]:
+    """The whole company timeline (beyond ``after``), read ``page`` entries at a time."""
+    return walk(
+        lambda n, pos, newest: company_timeline(session, company_id, limit=n, after=pos, newest_first=newest),
+        page,
+        after,
+        newest_first,
+    )
+
+
+# a page for a caller who sees only some entries stops after reading this many
+SCAN_BUDGET = 20_000
+
+
+def visible_page(
+    fetch: Fetch,
+    *,
+    limit: int,
+    after: Position | None,
+    newest_first: bool,
+    view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None = None,
+    scan_budget: int = SCAN_BUDGET,
+) -> tuple[list[TimelineEntry], Position | None]:
+    """One page as a caller sees it: ``view`` maps each entry of a batch to what the caller sees of
+    it (None: hidden). Reads batches until ``limit`` visible entries are found, the timeline ends,
+    or ``scan_budget`` entries were read (then the page is short). Returns the visible entries and
+    the position to continue after, None when nothing is left."""
+    _check_limit(limit)
+    # one more than a page tells whether another follows; a filtered read takes larger batches
+    batch = limit + 1 if view is None else max(limit + 1, min(500, scan_budget))
+    shown: list[TimelineEntry] = []
+    scanned = 0
+    while True:
+        entries = fetch(batch, after, newest_first)
+        seen = view(entries) if view is not None else list(entries)
+        for raw, visible in zip(entries, seen, strict=True):
+            if visible is not None:
+                if len(shown) == limit:  # one more exists: continue after the last one shown
+                    return shown, after
+                shown.append(visible)
+            after = raw.position
+            scanned += 1
+        if len(entries) < batch:
+            return shown, None
+        if scanned >= scan_budget:
+            return shown, after

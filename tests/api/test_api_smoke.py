@@ -27,7 +27,9 @@ def test_health_import_allocate_and_read(api, world):
     lead = w.ca.get_lead(w.alloc_a.allocated[0])
     assert lead.owner_agency_id == w.a.id and lead.fields["apollo_id"] and lead.company
     assert lead.raw_payloads and "person" in lead.raw_payloads[0]  # an agency sees only this person
-    assert api.admin.get_lead(lead.id).raw_payloads[0]["body"].startswith('{"people"')
+    (payload,) = api.admin.get_lead(lead.id).raw_payloads  # the whole import: its body only on request
+    assert "body" not in payload and payload["body_url"] == f"/v1/raw-payloads/{payload['id']}"
+    assert api.admin.get_raw_payload(payload["id"]).body.startswith('{"people"')
 
     stats = api.admin.pool_stats()
     assert stats.owned == 10 and stats.free == stats.totals["leads"] - 10

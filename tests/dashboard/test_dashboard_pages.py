@@ -22,11 +22,15 @@ def _browser(url: str) -> httpx.Client:
     return httpx.Client(base_url=url, follow_redirects=False)
 
 
-def test_pages_need_sign_in_and_the_token_moves_to_an_httponly_cookie(api, world):
+def test_pages_need_sign_in_by_the_form_and_the_token_moves_to_an_httponly_cookie(api, world):
     with _browser(api.url) as b:
         r = b.get("/agencies")
         assert r.status_code == 303 and r.headers["location"] == "/login?next=/agencies"
+        # a token in a link signs nobody in (login CSRF; it would be logged in the URL too)
         r = b.get(f"/campaigns?token={ADMIN_TOKEN}&x=1")
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/campaigns"
+        assert "set-cookie" not in r.headers
+        r = b.post("/login", data={"token": ADMIN_TOKEN, "next": "/campaigns?x=1"})
         assert r.status_code == 303 and r.headers["location"] == "/campaigns?x=1"
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("samesite", "SameSite")
@@ -51,7 +55,7 @@ def test_login_form_and_wrong_token(api, world):
 def test_every_page_renders_for_the_admin(api, world):
     lead = world.alloc_a.allocated[0]
     with _browser(api.url) as b:
-        b.get(f"/?token={ADMIN_TOKEN}")
+        b.post("/login", data={"token": ADMIN_TOKEN})
         overview = b.get("/").text
         for text in (
             "leads in the pool",
@@ -83,7 +87,7 @@ def test_every_page_renders_for_the_admin(api, world):
 def test_an_agency_sees_only_its_own(api, world):
     a_lead, b_lead = world.alloc_a.allocated[0], world.alloc_b.allocated[0]
     with _browser(api.url) as b:
-        b.get(f"/?token={world.a.api_key}")
+        b.post("/login", data={"token": world.a.api_key})
         overview = b.get("/").text
         assert "leads you own" in overview and "leads in the pool" not in overview
         agencies = b.get("/agencies").text
@@ -107,10 +111,34 @@ def test_a_campaign_page_shows_a_lead_its_agency_no_longer_holds_by_id_only(api,
     )
     assert r.status_code == 200, r.text
     with _browser(api.url) as b:
-        b.get(f"/?token={world.a.api_key}")
+        b.post("/login", data={"token": world.a.api_key})
         page = html.unescape(b.get(f"/campaigns/{world.camp_a.id}").text)
         assert f"#{released}" in page and "(no longer held)" in page
         assert email not in page and f"/leads/{released}" not in page
     with _browser(api.url) as b:
-        b.get(f"/?token={ADMIN_TOKEN}")
+        b.post("/login", data={"token": ADMIN_TOKEN})
         assert email in html.unescape(b.get(f"/campaigns/{world.camp_a.id}").text)
+
+
+def test_sign_in_and_out_only_from_this_site(api, world):
+    with _browser(api.url) as b:
+        evil = {"Origin": "https://evil.example"}
+        r = b.post("/login", data={"token": ADMIN_TOKEN}, headers=evil)
+        assert r.status_code == 403 and "set-cookie" not in r.headers
+        r = b.post("/login", data={"token": ADMIN_TOKEN}, headers={"Referer": "https://evil.example/x"})
+        assert r.status_code == 403
+        ok = b.post("/login", data={"token": ADMIN_TOKEN}, headers={"Origin": api.url})
+        assert ok.status_code == 303 and "leadpool_token=" in ok.headers["set-cookie"]
+        assert b.post("/logout", headers=evil).status_code == 403
+        assert b.get("/").status_code == 200  # still signed in
+        assert b.post("/logout", headers={"Origin": api.url}).status_code == 303
+
+
+def test_guessing_tokens_is_throttled(api, world):
+    with _browser(api.url) as b:
+        codes = [b.post("/login", data={"token": f"guess-{i}"}).status_code for i in range(25)]
+        assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
+        r = b.post("/login", data={"token": ADMIN_TOKEN})  # a right token waits too
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        api_call = b.get("/v1/agencies", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert api_call.status_code == 429 and "retry-after" in api_call.headers

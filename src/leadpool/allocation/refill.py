@@ -347,17 +347,25 @@ class RefillJobView:
         return dict(self.__dict__)
 
 
-def list_refill_jobs(session: Session, *, limit: int = 50, status: str | None = None) -> list[RefillJobView]:
-    """Newest first, with procrastinate's own status of the job next to ours."""
+def list_refill_jobs(
+    session: Session, *, limit: int = 50, status: str | None = None, agency_id: int | None = None
+) -> list[RefillJobView]:
+    """Newest first, with procrastinate's own status of the job next to ours.
+
+    ``agency_id``: that agency's jobs only (re-enrichment jobs belong to no agency), read newest
+    first from ``ix_refill_jobs_agency_id_id``; None: every job."""
     if status is not None and status not in REFILL_STATUSES:
         raise InvalidInput(f"status: {status!r} is not one of {', '.join(REFILL_STATUSES)}")
+    where = ["(CAST(:st AS text) IS NULL OR status = :st)"]
+    if agency_id is not None:
+        where.append("agency_id = :ag")
     rows = session.execute(
         text(
             "SELECT id, campaign_id, agency_id, status, requested, enriched, allocated, credits_consumed, "
             "attempts, error, created_at, started_at, finished_at, procrastinate_job_id, kind FROM refill_jobs "
-            "WHERE (CAST(:st AS text) IS NULL OR status = :st) ORDER BY id DESC LIMIT :lim"
+            f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT :lim"
         ),
-        {"st": status, "lim": limit},
+        {"st": status, "lim": limit, "ag": agency_id},
     ).all()
     queue = job_statuses(session, [int(r[13]) for r in rows if r[13] is not None])
     return [

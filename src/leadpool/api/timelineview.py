@@ -1,22 +1,49 @@
-"""A lead's timeline as the API and dashboard show it: each entry with a one-line summary.
+"""A lead's timeline as the API and dashboard show it: each entry with a one-line summary, a page
+at a time.
 
 The admin sees everything. An agency sees what is about itself (its ownership, enrollments,
 decisions, touches) and what is about the person (events that name no other agency's campaign),
-never another agency's rows, nor platform audit rows.
+never another agency's rows, nor platform audit rows. The filter applies to every page: a page
+holds up to ``limit`` entries the caller may see, and its cursor continues after the last one.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadpool.api.auth import Principal
 from leadpool.api.leadview import jsonable
+from leadpool.client.models import TIMELINE_DEFAULT_LIMIT, TIMELINE_MAX_LIMIT
 from leadpool.models import Campaign
-from leadpool.timeline import TimelineEntry, lead_timeline
+from leadpool.timeline import Position, TimelineEntry, lead_timeline, visible_page
+
+# the paging parameters of both timeline endpoints
+LimitParam = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=TIMELINE_MAX_LIMIT,
+        description=f"Entries per page (at most {TIMELINE_MAX_LIMIT}).",
+    ),
+]
+OrderParam = Annotated[
+    Literal["asc", "desc"],
+    Query(description="asc: oldest first (the default); desc: newest first."),
+]
+CursorParam = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=r"^t1\.[A-Za-z0-9_-]+$",
+        description="The next_cursor of the previous page (with the same order): the entries after it.",
+    ),
+]
 
 
 def _summary(e: TimelineEntry) -> tuple[str, str]:
@@ -78,28 +105,58 @@ def _redacted(e: TimelineEntry, agency_id: int) -> TimelineEntry:
     return replace(e, detail={**detail, "source": "another agency"}, source="")
 
 
-def timeline_entries(session: Session, lead_id: int, principal: Principal) -> list[dict[str, Any]]:
-    """The lead's timeline, oldest first, filtered for the caller (the caller checked visibility)."""
-    entries = lead_timeline(session, lead_id)
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[dict[str, Any]]
+    next_cursor: str | None  # None: nothing left in this order
+
+
+def timeline_page(
+    session: Session,
+    lead_id: int,
+    principal: Principal,
+    *,
+    limit: int = TIMELINE_DEFAULT_LIMIT,
+    cursor: str | None = None,
+    newest_first: bool = False,
+) -> TimelinePage:
+    """One page of the lead's timeline, filtered for the caller (the caller checked visibility):
+    oldest first (``newest_first``: the reverse), after ``cursor`` (a ``next_cursor``), at most
+    ``limit`` entries. Raises InvalidInput for a cursor that is not one."""
+    after = Position.from_cursor(cursor) if cursor is not None else None
+    view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None = None
     if not principal.is_admin:
-        assert principal.agency_id is not None
-        campaigns = set(session.scalars(select(Campaign.id).where(Campaign.agency_id == principal.agency_id)))
-        entries = [
-            _redacted(e, principal.agency_id)
-            for e in entries
-            if _visible(e, principal.agency_id, campaigns, lead_id)
-        ]
-    out = []
-    for e in entries:
-        summary, badge = _summary(e)
-        out.append(
-            {
-                "at": e.at,
-                "kind": e.kind,
-                "summary": summary,
-                "badge": badge,
-                "source": e.source,
-                "detail": {k: jsonable(v) for k, v in e.detail.items()},
-            }
-        )
-    return out
+        agency_id = principal.agency_id
+        assert agency_id is not None
+        campaigns = set(session.scalars(select(Campaign.id).where(Campaign.agency_id == agency_id)))
+
+        def agency_view(entries: Sequence[TimelineEntry]) -> list[TimelineEntry | None]:
+            return [
+                _redacted(e, agency_id) if _visible(e, agency_id, campaigns, lead_id) else None
+                for e in entries
+            ]
+
+        view = agency_view
+
+    entries, next_after = visible_page(
+        lambda n, pos, newest: lead_timeline(session, lead_id, limit=n, after=pos, newest_first=newest),
+        limit=limit,
+        after=after,
+        newest_first=newest_first,
+        view=view,
+    )
+    return TimelinePage(
+        [_as_json(e) for e in entries], next_after.cursor() if next_after is not None else None
+    )
+
+
+def _as_json(e: TimelineEntry) -> dict[str, Any]:
+    summary, badge = _summary(e)
+    return {
+        "at": e.at,
+        "kind": e.kind,
+        "summary": summary,
+        "badge": badge,
+        "source": e.source,
+        "detail": {k: jsonable(v) for k, v in e.detail.items()},
+    }

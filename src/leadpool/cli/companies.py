@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.cli.common import JsonOption, database, handle_errors
+from leadpool.cli.timeline_output import AfterOption, LimitOption, NewestFirstOption, print_timeline
 from leadpool.db import session_scope
 from leadpool.timeline import company_timeline
 
@@ -13,17 +13,21 @@ app = typer.Typer(no_args_is_help=True, help="Companies: their timeline of touch
 
 
 @app.command("timeline")
-def timeline(company_id: int = typer.Argument(..., help="Company id."), json_out: bool = JsonOption) -> None:
-    """Touches to all the company's people, their replies and opt-outs, and the company's pauses."""
+def timeline(
+    company_id: int = typer.Argument(..., help="Company id."),
+    json_out: bool = JsonOption,
+    limit: int | None = LimitOption,
+    newest_first: bool = NewestFirstOption,
+    after: str | None = AfterOption,
+) -> None:
+    """Touches to all the company's people, their replies and opt-outs, and the company's pauses
+    (all of it unless --limit is given)."""
     with handle_errors(), database() as db, session_scope(db) as s:
-        entries = company_timeline(s, company_id)
-    if json_out:
-        print_json([e.as_dict() for e in entries])
-        return
-    table = Table("at", "what", "detail", title=f"company {company_id}")
-    for e in entries:
-        shown = {k: v for k, v in e.detail.items() if v not in (None, [], {})}
-        table.add_row(
-            e.at.isoformat(timespec="seconds"), e.kind, ", ".join(f"{k}={v}" for k, v in shown.items())
+        print_timeline(
+            lambda n, pos, newest: company_timeline(s, company_id, limit=n, after=pos, newest_first=newest),
+            limit=limit,
+            after=after,
+            newest_first=newest_first,
+            json_out=json_out,
+            title=f"company {company_id}",
         )
-    console.print(table)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from leadpool.cli.common import JsonOption, console, database, fail, handle_errors, print_json
 from leadpool.cli.pool import leads_app
+from leadpool.cli.timeline_output import AfterOption, LimitOption, NewestFirstOption, print_timeline
 from leadpool.db import session_scope
 from leadpool.errors import InvalidInput
 from leadpool.events import EVENT_TYPES, REPLY_CATEGORIES, EventIn, record_event
@@ -147,20 +148,24 @@ def classifier_eval(
 
 
 @leads_app.command("timeline")
-def timeline(lead_id: int = typer.Argument(..., help="Lead id."), json_out: bool = JsonOption) -> None:
-    """Everything that happened to a lead, in order: ownership, enrollments, decisions, touches, events."""
+def timeline(
+    lead_id: int = typer.Argument(..., help="Lead id."),
+    json_out: bool = JsonOption,
+    limit: int | None = LimitOption,
+    newest_first: bool = NewestFirstOption,
+    after: str | None = AfterOption,
+) -> None:
+    """Everything that happened to a lead, in order: ownership, enrollments, decisions, touches, events
+    (all of it unless --limit is given)."""
     with handle_errors(), database() as db, session_scope(db) as s:
-        entries = lead_timeline(s, lead_id)
-    if json_out:
-        print_json([e.as_dict() for e in entries])
-        return
-    table = Table("at", "what", "detail", title=f"lead {lead_id}")
-    for e in entries:
-        shown = {k: v for k, v in e.detail.items() if v not in (None, [], {})}
-        table.add_row(
-            e.at.isoformat(timespec="seconds"), e.kind, ", ".join(f"{k}={v}" for k, v in shown.items())
+        print_timeline(
+            lambda n, pos, newest: lead_timeline(s, lead_id, limit=n, after=pos, newest_first=newest),
+            limit=limit,
+            after=after,
+            newest_first=newest_first,
+            json_out=json_out,
+            title=f"lead {lead_id}",
         )
-    console.print(table)
 
 
 @leads_app.command("erase")

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from leadpool.client.models import (
+    TIMELINE_MAX_LIMIT,
     Agency,
     AgencyCancelled,
     AgencyCreated,
@@ -33,6 +34,7 @@ from leadpool.client.models import (
     Job,
     LeadDetail,
     PoolStats,
+    RawPayloadDetail,
     SentBatchItem,
     SentBatchResult,
     Timeline,
@@ -210,12 +212,51 @@ def get_lead(lead_id: int) -> Call[LeadDetail]:
     return Call("GET", f"/v1/leads/{lead_id}", _model(LeadDetail))
 
 
-def lead_timeline(lead_id: int) -> Call[Timeline]:
-    return Call("GET", f"/v1/leads/{lead_id}/timeline", _model(Timeline))
+def get_raw_payload(payload_id: int) -> Call[RawPayloadDetail]:
+    return Call("GET", f"/v1/raw-payloads/{payload_id}", _model(RawPayloadDetail))
 
 
-def company_timeline(company_id: int) -> Call[CompanyTimeline]:
-    return Call("GET", f"/v1/companies/{company_id}/timeline", _model(CompanyTimeline))
+TimelineOrder = Literal["asc", "desc"]
+
+
+def _timeline_params(limit: int | None, cursor: str | None, order: TimelineOrder) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": TIMELINE_MAX_LIMIT if limit is None else limit, "order": order}
+    if cursor is not None:
+        params["cursor"] = cursor
+    return params
+
+
+def lead_timeline(
+    lead_id: int, *, limit: int | None = None, cursor: str | None = None, order: TimelineOrder = "asc"
+) -> Call[Timeline]:
+    """One page (``limit`` None: the largest page the service gives)."""
+    return Call(
+        "GET",
+        f"/v1/leads/{lead_id}/timeline",
+        _model(Timeline),
+        params=_timeline_params(limit, cursor, order),
+    )
+
+
+def company_timeline(
+    company_id: int, *, limit: int | None = None, cursor: str | None = None, order: TimelineOrder = "asc"
+) -> Call[CompanyTimeline]:
+    """One page (``limit`` None: the largest page the service gives)."""
+    return Call(
+        "GET",
+        f"/v1/companies/{company_id}/timeline",
+        _model(CompanyTimeline),
+        params=_timeline_params(limit, cursor, order),
+    )
+
+
+TL = TypeVar("TL", Timeline, CompanyTimeline)
+
+
+def joined(pages: list[TL]) -> TL:
+    """Consecutive pages of one timeline as one (with the last page's ``next_cursor``)."""
+    entries = [e for page in pages for e in page.entries]
+    return pages[0].model_copy(update={"entries": entries, "next_cursor": pages[-1].next_cursor})
 
 
 def erase_lead(lead_id: int) -> Call[ErasureResult]:

@@ -36,6 +36,7 @@ from leadpool.client.models import (
     Job,
     LeadDetail,
     PoolStats,
+    RawPayloadDetail,
     SentBatchItem,
     Timeline,
     Touch,
@@ -122,11 +123,43 @@ class LeadpoolClient:
     def get_lead(self, lead_id: int) -> LeadDetail:
         return self._run(calls.get_lead(lead_id))
 
-    def lead_timeline(self, lead_id: int) -> Timeline:
-        return self._run(calls.lead_timeline(lead_id))
+    def get_raw_payload(self, payload_id: int) -> RawPayloadDetail:
+        """A raw payload whole (admin only: an agency gets 404)."""
+        return self._run(calls.get_raw_payload(payload_id))
 
-    def company_timeline(self, company_id: int) -> CompanyTimeline:
-        return self._run(calls.company_timeline(company_id))
+    def lead_timeline(
+        self,
+        lead_id: int,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        order: calls.TimelineOrder = "asc",
+    ) -> Timeline:
+        """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
+        timeline from ``cursor`` on, read page by page."""
+        page = self._run(calls.lead_timeline(lead_id, limit=limit, cursor=cursor, order=order))
+        pages = [page]
+        while limit is None and page.next_cursor is not None:
+            page = self._run(calls.lead_timeline(lead_id, cursor=page.next_cursor, order=order))
+            pages.append(page)
+        return calls.joined(pages)
+
+    def company_timeline(
+        self,
+        company_id: int,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        order: calls.TimelineOrder = "asc",
+    ) -> CompanyTimeline:
+        """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
+        timeline from ``cursor`` on, read page by page."""
+        page = self._run(calls.company_timeline(company_id, limit=limit, cursor=cursor, order=order))
+        pages = [page]
+        while limit is None and page.next_cursor is not None:
+            page = self._run(calls.company_timeline(company_id, cursor=page.next_cursor, order=order))
+            pages.append(page)
+        return calls.joined(pages)
 
     def end_enrollment(
         self, campaign_id: int, lead_id: int, reason: str = "sequence_finished"
@@ -257,11 +290,43 @@ class AsyncLeadpoolClient:
     async def get_lead(self, lead_id: int) -> LeadDetail:
         return await self._run(calls.get_lead(lead_id))
 
-    async def lead_timeline(self, lead_id: int) -> Timeline:
-        return await self._run(calls.lead_timeline(lead_id))
+    async def get_raw_payload(self, payload_id: int) -> RawPayloadDetail:
+        """A raw payload whole (admin only: an agency gets 404)."""
+        return await self._run(calls.get_raw_payload(payload_id))
 
-    async def company_timeline(self, company_id: int) -> CompanyTimeline:
-        return await self._run(calls.company_timeline(company_id))
+    async def lead_timeline(
+        self,
+        lead_id: int,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        order: calls.TimelineOrder = "asc",
+    ) -> Timeline:
+        """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
+        timeline from ``cursor`` on, read page by page."""
+        page = await self._run(calls.lead_timeline(lead_id, limit=limit, cursor=cursor, order=order))
+        pages = [page]
+        while limit is None and page.next_cursor is not None:
+            page = await self._run(calls.lead_timeline(lead_id, cursor=page.next_cursor, order=order))
+            pages.append(page)
+        return calls.joined(pages)
+
+    async def company_timeline(
+        self,
+        company_id: int,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        order: calls.TimelineOrder = "asc",
+    ) -> CompanyTimeline:
+        """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
+        timeline from ``cursor`` on, read page by page."""
+        page = await self._run(calls.company_timeline(company_id, limit=limit, cursor=cursor, order=order))
+        pages = [page]
+        while limit is None and page.next_cursor is not None:
+            page = await self._run(calls.company_timeline(company_id, cursor=page.next_cursor, order=order))
+            pages.append(page)
+        return calls.joined(pages)
 
     async def end_enrollment(
         self, campaign_id: int, lead_id: int, reason: str = "sequence_finished"

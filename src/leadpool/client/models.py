@@ -105,7 +105,16 @@ class LeadDetail(_Out):
     company: dict[str, Any] | None = Field(None, description="Every stored column of its company.")
     owner_agency_id: int | None = None
     raw_payloads: list[dict[str, Any]] = Field(
-        default_factory=list, description="Raw Apollo payloads that described this person (admin only)."
+        default_factory=list,
+        description=(
+            "The newest 20 raw Apollo payloads that described this person: id, endpoint, fetched_at, "
+            "credits_consumed, body_sha256, body_bytes, source_name (admin), person (this person's own "
+            "object from the body, or null), and for the admin body_url (the whole body: GET "
+            "/v1/raw-payloads/{id}) and body (inline only up to 64 KiB)."
+        ),
+    )
+    raw_payloads_total: int | None = Field(
+        None, description="How many raw payloads describe this person (raw_payloads lists the newest 20)."
     )
     scores: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -121,16 +130,45 @@ class TimelineEntry(_Out):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+# GET /v1/leads/{id}/timeline and /v1/companies/{id}/timeline: entries per page by default, at most
+TIMELINE_DEFAULT_LIMIT = 500
+TIMELINE_MAX_LIMIT = 5000
+_NEXT_CURSOR = (
+    "Pass as `cursor` (with the same `order`) for the next page; null when no entry is left. A page "
+    "may hold fewer than `limit` entries and still have a next one."
+)
+
+
 class Timeline(_Out):
     lead_id: int
-    entries: list[TimelineEntry]
+    entries: list[TimelineEntry] = Field(description="One page, oldest first unless order=desc.")
+    next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
 
 
 class CompanyTimeline(_Out):
     company_id: int
     entries: list[TimelineEntry] = Field(
-        description="touch, event.reply|unsubscribe|complaint|converted, company.paused; oldest first"
+        description="touch, event.reply|unsubscribe|complaint|converted, company.paused; one page, "
+        "oldest first unless order=desc"
     )
+    next_cursor: str | None = Field(None, description=_NEXT_CURSOR)
+
+
+class RawPayloadDetail(_Out):
+    """One stored Apollo response or import record, whole (admin only)."""
+
+    id: int
+    endpoint: str
+    source_name: str | None = None
+    line_no: int | None = None
+    fetched_at: datetime | None = None
+    credits_consumed: float | None = None
+    body_sha256: str
+    body_bytes: int
+    apollo_person_ids: list[str] | None = Field(None, description="Apollo ids of the people it described.")
+    request: dict[str, Any] | None = Field(None, description="The parameters sent (never the api key).")
+    response_headers: dict[str, Any] | None = None
+    body: str = Field(description="The body exactly as received (UTF-8 text).")
 
 
 class ErasureResult(_Out):

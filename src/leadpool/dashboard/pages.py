@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from leadpool.allocation.refill import list_refill_jobs
 from leadpool.api import tenancy
 from leadpool.api.auth import Principal, authenticate
-from leadpool.api.deps import database
+from leadpool.api.deps import client_address, database
 from leadpool.api.leadview import lead_detail
-from leadpool.api.timelineview import timeline_entries
+from leadpool.api.throttle import FailedAuth
+from leadpool.api.timelineview import timeline_page
 from leadpool.dashboard import queries, svg
 from leadpool.dashboard.session import (
     COOKIE,
@@ -29,11 +30,11 @@ from leadpool.dashboard.session import (
     form_field,
     principal_from_cookie,
     safe_next,
+    same_site,
     set_token_cookie,
-    strip_token_redirect,
 )
 from leadpool.db import session_scope
-from leadpool.errors import NotFound
+from leadpool.errors import InvalidInput, NotFound
 from leadpool.limits import MAX_ID
 
 router = APIRouter(include_in_schema=False)
@@ -61,8 +62,6 @@ def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def render_page(request: Request, template: str, build: Build) -> Response:
-    if "token" in request.query_params:
-        return strip_token_redirect(request)
     try:
         with session_scope(database(request)) as session:
             principal = principal_from_cookie(request, session)
@@ -89,12 +88,24 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 async def login(request: Request) -> Response:
     body = await request.body()
     token, target = form_field(body, "token"), safe_next(form_field(body, "next") or "/")
+    if not same_site(request):
+        return _html("login.html", 403, next=target, error="Sign in from this site's own form.", viewer=None)
+    throttle: FailedAuth = request.app.state.failed_auth
+    address = client_address(request)
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        page = _html(
+            "login.html", 429, next=target, error=f"Too many attempts; try again in {wait} s.", viewer=None
+        )
+        page.headers["Retry-After"] = str(wait)
+        return page
 
     def check() -> Principal | None:
         with session_scope(database(request)) as session:
             return authenticate(session, token, request.app.state.admin_token) if token else None
 
     if await run_in_threadpool(check) is None:
+        throttle.failed(address)
         return _html("login.html", 401, next=target, error="That token is not valid.", viewer=None)
     response = RedirectResponse(target, status_code=303)
     set_token_cookie(response, request, token)
@@ -102,7 +113,9 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    if not same_site(request):  # another site must not sign the user out either
+        return _html("error.html", 403, title="Forbidden", message="Sign out from this site.", viewer=None)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -162,13 +175,29 @@ def campaign_page(request: Request, campaign_id: int = Path(ge=1, le=MAX_ID)) ->
     return render_page(request, "campaign.html", build)
 
 
+# the lead page shows the newest entries of the timeline, and links to the older ones
+LEAD_PAGE_TIMELINE = 200
+
+
 @router.get("/leads/{lead_id}")
-def lead_page(request: Request, lead_id: int = Path(ge=1, le=MAX_ID)) -> Response:
+def lead_page(
+    request: Request,
+    lead_id: int = Path(ge=1, le=MAX_ID),
+    before: str | None = Query(None),
+) -> Response:
     def build(session: Session, principal: Principal) -> dict[str, Any]:
         lead = tenancy.lead(session, principal, lead_id)
+        try:
+            page = timeline_page(
+                session, lead_id, principal, limit=LEAD_PAGE_TIMELINE, cursor=before, newest_first=True
+            )
+        except InvalidInput:  # a hand-edited link: start from the newest
+            page = timeline_page(session, lead_id, principal, limit=LEAD_PAGE_TIMELINE, newest_first=True)
         return {
             "lead": lead_detail(session, lead, principal),
-            "timeline": timeline_entries(session, lead_id, principal),
+            "timeline": page.entries,
+            "timeline_older": page.next_cursor,
+            "timeline_paged": before is not None,
         }
 
     return render_page(request, "lead.html", build)
@@ -177,9 +206,8 @@ def lead_page(request: Request, lead_id: int = Path(ge=1, le=MAX_ID)) -> Respons
 @router.get("/jobs")
 def jobs_page(request: Request) -> Response:
     def build(session: Session, principal: Principal) -> dict[str, Any]:
-        jobs = list_refill_jobs(session, limit=200 if principal.is_admin else 1000)
-        if not principal.is_admin:
-            jobs = [j for j in jobs if j.agency_id == principal.agency_id][:200]
-        return {"jobs": jobs}
+        # an agency's own jobs, filtered in SQL: not the platform's newest with theirs picked out
+        agency = None if principal.is_admin else principal.agency_id
+        return {"jobs": list_refill_jobs(session, limit=200, agency_id=agency)}
 
     return render_page(request, "jobs.html", build)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from leadpool.models import CHANNELS
 
 
 @dataclass
@@ -99,11 +101,34 @@ def overview(session: Session, agency_id: int | None, *, days: int = 30) -> Over
     )
 
 
+def decisions_since(
+    session: Session, *, agency_id: int | None, campaign_id: int | None, days: int = 30
+) -> datetime | None:
+    """Start of the ``days`` days up to the scope's latest decision (None: it has none).
+
+    The scope's own latest, not the platform's (sending may run on a simulated clock, and another
+    agency's clock says nothing about this one); one step down ``ix_decisions_campaign_id_at`` /
+    ``ix_decisions_agency_id_at`` / ``ix_decisions_at``."""
+    if campaign_id is not None:
+        scope, params = "WHERE campaign_id = :c", {"c": campaign_id}
+    elif agency_id is not None:
+        scope, params = "WHERE agency_id = :a", {"a": agency_id}
+    else:
+        scope, params = "", {}
+    latest = session.scalar(text(f"SELECT max(at) FROM decisions {scope}"), params)
+    return None if latest is None else latest - timedelta(days=days)
+
+
 def decisions_per_day(
     session: Session, *, agency_id: int | None, campaign_id: int | None, days: int = 30
 ) -> tuple[list[str], dict[str, list[int]]]:
-    """Decisions per day over the last ``days`` days that had any: ``allow`` plus each deny code."""
-    where = ["d.at >= (SELECT max(at) FROM decisions) - make_interval(days => :days)"]
+    """Decisions per day over the last ``days`` days that had any: ``allow`` plus each deny code.
+
+    The days end at the scope's latest decision (:func:`decisions_since`)."""
+    since = decisions_since(session, agency_id=agency_id, campaign_id=campaign_id, days=days)
+    if since is None:
+        return [], {}
+    where = ["d.at >= :since"]
     if agency_id is not None:
         where.append("d.agency_id = :a")
     if campaign_id is not None:
@@ -123,7 +148,7 @@ def decisions_per_day(
         """,
         a=agency_id,
         c=campaign_id,
-        days=days,
+        since=since,
     )
     if not rows:
         return [], {}
@@ -138,35 +163,57 @@ def decisions_per_day(
     return [d.isoformat()[5:] for d in labels], ordered
 
 
-def agencies(session: Session, agency_id: int | None) -> list[dict[str, Any]]:
+def agencies(session: Session, agency_id: int | None, *, at: datetime | None = None) -> list[dict[str, Any]]:
     """Per agency: owned leads, campaigns, today's quota fill, and the hard-bounce rate of its email
-    sends over the 30 days up to its latest touch."""
+    sends over the 30 days up to its latest touch.
+
+    "Today" is ``at``'s UTC day (default now), the day allocation counts against the daily quota
+    (``pool.enrolled_today``), whatever the database session's time zone. One query, grouped per
+    agency; every count is an index range of that agency's (or its campaigns') rows in its window:
+    the latest touch one step down ``ix_touches_agency_id_channel_at`` per channel, emails sent
+    the 30 days of that index, hard bounces those of ``ix_events_campaign_id_hard_bounce`` per
+    campaign, enrollments today's of ``ix_enrollments_campaign_id_enrolled_at``."""
+    day = (at or datetime.now(UTC)).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = _rows(
         session,
         """
-        SELECT a.id, a.name, a.status, a.cancelled_at,
-          (SELECT count(*) FROM ownerships o WHERE o.agency_id = a.id) AS owned,
-          (SELECT count(*) FROM campaigns c WHERE c.agency_id = a.id) AS campaigns,
-          (SELECT count(*) FROM campaigns c WHERE c.agency_id = a.id AND c.status = 'active') AS active,
-          (SELECT coalesce(sum(c.daily_quota), 0) FROM campaigns c
-             WHERE c.agency_id = a.id AND c.status = 'active') AS quota,
-          (SELECT count(*) FROM enrollments e WHERE e.agency_id = a.id
-             AND e.enrolled_at >= date_trunc('day', now())) AS enrolled_today,
-          (SELECT count(*) FROM touches t WHERE t.agency_id = a.id AND t.channel = 'email'
-             AND t.state = 'sent' AND t.at >= w.since) AS emails_sent,
-          (SELECT count(*) FROM events ev JOIN campaigns c ON c.id = ev.campaign_id
-             WHERE c.agency_id = a.id AND ev.type = 'hard_bounce' AND ev.occurred_at >= w.since)
-             AS hard_bounces
-        FROM agencies a
-        -- the 30 days up to the agency's latest touch (sending may run on a simulated clock)
-        CROSS JOIN LATERAL (
-            SELECT coalesce(max(t.at), now()) - interval '30 days' AS since
-            FROM touches t WHERE t.agency_id = a.id
-        ) w
-        WHERE (CAST(:a AS bigint) IS NULL OR a.id = :a)
-        ORDER BY a.id
+        WITH ag AS (
+            SELECT a.id, a.name, a.status, a.cancelled_at,
+              -- the 30 days up to the agency's latest touch (sending may run on a simulated clock)
+              coalesce((SELECT max(m.at) FROM unnest(CAST(:channels AS text[])) AS ch(channel)
+                        CROSS JOIN LATERAL (SELECT max(t.at) AS at FROM touches t
+                                            WHERE t.agency_id = a.id AND t.channel = ch.channel) m),
+                       now()) - interval '30 days' AS since
+            FROM agencies a
+            WHERE (CAST(:a AS bigint) IS NULL OR a.id = :a)
+        ), per_campaign AS (
+            SELECT c.agency_id, count(*) AS campaigns, count(*) FILTER (WHERE c.status = 'active') AS active,
+                   coalesce(sum(c.daily_quota) FILTER (WHERE c.status = 'active'), 0) AS quota,
+                   CAST(coalesce(sum(e.n), 0) AS bigint) AS enrolled_today,
+                   CAST(coalesce(sum(b.n), 0) AS bigint) AS hard_bounces
+            FROM ag JOIN campaigns c ON c.agency_id = ag.id
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS n FROM enrollments e
+                WHERE e.campaign_id = c.id AND e.enrolled_at >= :day AND e.enrolled_at < :next) e
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS n FROM events ev
+                WHERE ev.campaign_id = c.id AND ev.type = 'hard_bounce' AND ev.occurred_at >= ag.since) b
+            GROUP BY c.agency_id
+        )
+        SELECT ag.id, ag.name, ag.status, ag.cancelled_at,
+          (SELECT count(*) FROM ownerships o WHERE o.agency_id = ag.id) AS owned,
+          coalesce(pc.campaigns, 0) AS campaigns, coalesce(pc.active, 0) AS active,
+          coalesce(pc.quota, 0) AS quota, coalesce(pc.enrolled_today, 0) AS enrolled_today,
+          (SELECT count(*) FROM touches t WHERE t.agency_id = ag.id AND t.channel = 'email'
+             AND t.state = 'sent' AND t.at >= ag.since) AS emails_sent,
+          coalesce(pc.hard_bounces, 0) AS hard_bounces
+        FROM ag LEFT JOIN per_campaign pc ON pc.agency_id = ag.id
+        ORDER BY ag.id
         """,
         a=agency_id,
+        channels=list(CHANNELS),
+        day=day,
+        next=day + timedelta(days=1),
     )
     out = []
     for r in rows:
@@ -194,11 +241,14 @@ def campaigns(session: Session, agency_id: int | None) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def campaign_detail(session: Session, campaign_id: int, agency_id: int | None) -> dict[str, Any]:
+def campaign_detail(
+    session: Session, campaign_id: int, agency_id: int | None, *, days: int = 30
+) -> dict[str, Any]:
     """Leads and decision counts of one campaign (the caller has already checked visibility).
 
     ``agency_id``: an agency's view, which shows a lead it no longer holds by id only (None: the
-    admin's, which shows every lead)."""
+    admin's, which shows every lead). Decisions are counted over the ``days`` days up to the
+    campaign's latest one, the window of its decisions-per-day chart."""
     leads = _rows(
         session,
         """
@@ -213,16 +263,22 @@ def campaign_detail(session: Session, campaign_id: int, agency_id: int | None) -
         c=campaign_id,
         a=agency_id,
     )
-    codes = _rows(
-        session,
-        """
-        SELECT CASE WHEN d.allowed THEN 'allow' ELSE r.code END AS code, count(*) AS n
-        FROM decisions d
-        LEFT JOIN LATERAL (SELECT e->>'code' AS code FROM jsonb_array_elements(d.reasons) e) r
-          ON NOT d.allowed
-        WHERE d.campaign_id = :c GROUP BY 1 ORDER BY 2 DESC
-        """,
-        c=campaign_id,
+    since = decisions_since(session, agency_id=None, campaign_id=campaign_id, days=days)
+    codes = (
+        []
+        if since is None
+        else _rows(
+            session,
+            """
+            SELECT CASE WHEN d.allowed THEN 'allow' ELSE r.code END AS code, count(*) AS n
+            FROM decisions d
+            LEFT JOIN LATERAL (SELECT e->>'code' AS code FROM jsonb_array_elements(d.reasons) e) r
+              ON NOT d.allowed
+            WHERE d.campaign_id = :c AND d.at >= :since GROUP BY 1 ORDER BY 2 DESC
+            """,
+            c=campaign_id,
+            since=since,
+        )
     )
     touches = _rows(
         session,

@@ -208,6 +208,8 @@ def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *,
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"guard:{campaign_id}"}
     )
+    # the partial index ix_touches_campaign_id_email_sent has this filter and this order, so the
+    # window reads N index entries however many emails the campaign has sent: keep them in step
     sends, bounces = session.execute(
         text(
             "WITH recent AS ("

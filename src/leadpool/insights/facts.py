@@ -7,6 +7,13 @@ event or a fact. The touch watermark never passes a touch that is still ``reserv
 sent later), so no sent touch is missed. History is never rescanned: a lead's segment fields are
 snapshotted when its touch's fact is made.
 
+A refresh works through the backlog in id ranges of at most ``CHUNK_IDS`` events, then touches,
+one statement each, all in the caller's transaction: every event range links its events and
+recomputes, in the same statement, the facts of the touches it linked; every touch range inserts
+its facts with their outcomes already computed from the links. No id passes through Python, so
+the first refresh of a large platform, a rebuild, or one after a long pause costs memory and
+statement size of one range, however long the backlog.
+
 Outcome definitions (per sent touch): ``replied`` is a human reply (any category except
 out_of_office); ``positive`` a reply classified ``interested``; ``bounced`` a hard bounce;
 ``unsubscribed`` an unsubscribe event or a reply classified ``unsubscribe``; ``complained`` a spam
@@ -16,6 +23,7 @@ sent touch at or before it (same channel when the event names one).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +33,8 @@ from sqlalchemy.orm import Session
 # Ids below the watermark re-read on every refresh: a row whose transaction committed after a
 # refresh that already saw a higher id is still picked up (inserts are ON CONFLICT DO NOTHING).
 OVERLAP_IDS = 1000
+# Events or touches handled by one statement of a refresh.
+CHUNK_IDS = 10_000
 
 SIZE_BAND_SQL = """CASE
     WHEN c.estimated_num_employees IS NULL THEN 'unknown'
@@ -53,28 +63,62 @@ _LOCAL = (
     f"({_SENT} AT TIME ZONE (CASE WHEN l.time_zone IN (SELECT name FROM tz) THEN l.time_zone ELSE 'UTC' END))"
 )
 
+# A touch's outcome flags from its event links (``{links}``: a relation of (event_id, touch_id)).
+_OUTCOMES = """
+    SELECT k.touch_id,
+        bool_or(e.type = 'hard_bounce') AS bounced,
+        bool_or(e.type = 'reply' AND coalesce(e.category, 'other') <> 'out_of_office') AS replied,
+        (array_agg(coalesce(e.category, 'other') ORDER BY e.occurred_at, e.id)
+            FILTER (WHERE e.type = 'reply' AND coalesce(e.category, 'other') <> 'out_of_office'))[1]
+            AS reply_category,
+        bool_or(e.type = 'reply' AND e.category = 'interested') AS positive,
+        bool_or(e.type = 'unsubscribe' OR (e.type = 'reply' AND e.category = 'unsubscribe'))
+            AS unsubscribed,
+        bool_or(e.type = 'complaint') AS complained,
+        bool_or(e.type = 'converted') AS converted
+    FROM {links} k JOIN events e ON e.id = k.event_id
+    GROUP BY k.touch_id
+"""
+
+# The facts of the sent touches in (lo, hi], outcomes included (the links are all made first);
+# returns (facts made, of which with an outcome from a link).
 _INSERT_FACTS = f"""
-WITH tz AS (SELECT name FROM pg_timezone_names)
+WITH tz AS (SELECT name FROM pg_timezone_names),
+made AS (
 INSERT INTO insight_facts (
     touch_id, lead_id, agency_id, campaign_id, channel, sequence_position, sent_at,
     local_hour, local_weekday, industry, seniority, department, size_band, revenue_band, country,
-    email_status, data_age_band)
+    email_status, data_age_band,
+    bounced, replied, reply_category, positive, unsubscribed, complained, converted)
 SELECT t.id, t.lead_id, t.agency_id, t.campaign_id, t.channel, t.sequence_position, {_SENT},
     extract(hour FROM {_LOCAL})::smallint, extract(isodow FROM {_LOCAL})::smallint,
     lower(coalesce(c.industry, 'unknown')), coalesce(l.seniority, 'unknown'),
     coalesce(l.departments[1], 'unknown'), {SIZE_BAND_SQL}, {REVENUE_BAND_SQL},
     lower(coalesce(l.country, 'unknown')), coalesce(l.email_status, 'none'),
-    {DATA_AGE_BAND_SQL.format(sent=_SENT)}
+    {DATA_AGE_BAND_SQL.format(sent=_SENT)},
+    coalesce(o.bounced, false), coalesce(o.replied, false), o.reply_category,
+    coalesce(o.positive, false), coalesce(o.unsubscribed, false), coalesce(o.complained, false),
+    coalesce(o.converted, false)
 FROM touches t
 JOIN leads l ON l.id = t.lead_id
 LEFT JOIN companies c ON c.id = l.company_id
+LEFT JOIN ({_OUTCOMES.format(links="(SELECT * FROM insight_event_links WHERE touch_id > :lo AND touch_id <= :hi)")}) o
+    ON o.touch_id = t.id
 -- an erased person is profiled no more (forget_lead removed their facts)
 WHERE t.id > :lo AND t.id <= :hi AND t.state = 'sent' AND l.erased_at IS NULL
 ON CONFLICT (touch_id) DO NOTHING
 RETURNING touch_id
+)
+SELECT count(*), count(*) FILTER (WHERE EXISTS (
+    SELECT 1 FROM insight_event_links k WHERE k.touch_id = made.touch_id))
+FROM made
 """
 
-_LINK_EVENTS = """
+# Links the events in (lo, hi] and recomputes the facts of the touches that gained one; returns
+# (links made, facts recomputed). The statement does not see its own new links, so the
+# touches' outcomes are taken from their links before it plus the new ones.
+_LINK_EVENTS = f"""
+WITH linked AS (
 INSERT INTO insight_event_links (event_id, touch_id)
 SELECT id, touch_id FROM (
     SELECT e.id, coalesce(e.touch_id, (
@@ -93,32 +137,38 @@ SELECT id, touch_id FROM (
 ) x
 WHERE touch_id IS NOT NULL
 ON CONFLICT (event_id) DO NOTHING
-RETURNING touch_id
-"""
-
-_RECOMPUTE = """
+RETURNING event_id, touch_id
+),
+links AS (
+    SELECT k.event_id, k.touch_id FROM insight_event_links k
+    WHERE k.touch_id IN (SELECT touch_id FROM linked)
+    UNION ALL
+    SELECT event_id, touch_id FROM linked
+),
+recomputed AS (
 UPDATE insight_facts f SET
     bounced = o.bounced, replied = o.replied, reply_category = o.reply_category,
     positive = o.positive, unsubscribed = o.unsubscribed, complained = o.complained,
     converted = o.converted, updated_at = now()
-FROM (
-    SELECT k.touch_id,
-        bool_or(e.type = 'hard_bounce') AS bounced,
-        bool_or(e.type = 'reply' AND coalesce(e.category, 'other') <> 'out_of_office') AS replied,
-        (array_agg(coalesce(e.category, 'other') ORDER BY e.occurred_at, e.id)
-            FILTER (WHERE e.type = 'reply' AND coalesce(e.category, 'other') <> 'out_of_office'))[1]
-            AS reply_category,
-        bool_or(e.type = 'reply' AND e.category = 'interested') AS positive,
-        bool_or(e.type = 'unsubscribe' OR (e.type = 'reply' AND e.category = 'unsubscribe'))
-            AS unsubscribed,
-        bool_or(e.type = 'complaint') AS complained,
-        bool_or(e.type = 'converted') AS converted
-    FROM insight_event_links k JOIN events e ON e.id = k.event_id
-    WHERE k.touch_id = ANY(:ids)
-    GROUP BY k.touch_id
-) o
+FROM ({_OUTCOMES.format(links="links")}) o
 WHERE f.touch_id = o.touch_id
+RETURNING f.touch_id
+)
+SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM recomputed)
 """
+
+
+def _ranges(session: Session, table: str, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    """(lo, hi] split into consecutive id ranges holding at most ``CHUNK_IDS`` rows of ``table``
+    each (found by stepping down its primary key, so gaps in the ids cost nothing)."""
+    while lo < hi:
+        upper = session.scalar(
+            text(f"SELECT id FROM {table} WHERE id > :lo AND id <= :hi ORDER BY id OFFSET :n LIMIT 1"),
+            {"lo": lo, "hi": hi, "n": CHUNK_IDS - 1},
+        )
+        upper = hi if upper is None else int(upper)
+        yield lo, upper
+        lo = upper
 
 
 @dataclass
@@ -156,22 +206,16 @@ def refresh_facts(session: Session) -> RefreshResult:
     t_hi = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM touches")) or 0)
     e_hi = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM events")) or 0)
 
-    linked = [
-        int(x)
-        for x in session.execute(text(_LINK_EVENTS), {"lo": max(0, e_wm - OVERLAP_IDS), "hi": e_hi}).scalars()
-    ]
-    link_touches = set(linked)
-    n_links = len(linked)
-    new_facts = {
-        int(x)
-        for x in session.execute(
-            text(_INSERT_FACTS), {"lo": max(0, t_wm - OVERLAP_IDS), "hi": t_hi}
-        ).scalars()
-    }
-    affected = sorted(link_touches | new_facts)
-    recomputed = 0
-    if affected:
-        recomputed = session.execute(text(_RECOMPUTE), {"ids": affected}).rowcount or 0  # type: ignore[attr-defined]
+    n_links = n_facts = recomputed = 0
+    # events first: a fact made afterwards takes its outcomes from every link there is by then
+    for lo, hi in _ranges(session, "events", max(0, e_wm - OVERLAP_IDS), e_hi):
+        links, updated = session.execute(text(_LINK_EVENTS), {"lo": lo, "hi": hi}).one()
+        n_links += int(links)
+        recomputed += int(updated)
+    for lo, hi in _ranges(session, "touches", max(0, t_wm - OVERLAP_IDS), t_hi):
+        made, with_outcomes = session.execute(text(_INSERT_FACTS), {"lo": lo, "hi": hi}).one()
+        n_facts += int(made)
+        recomputed += int(with_outcomes)
 
     # never move past a touch still reserved: it may be sent after this refresh. Looked for in
     # the overlap window too (a reservation committed late); one expired over an hour ago (or
@@ -195,9 +239,9 @@ def refresh_facts(session: Session) -> RefreshResult:
     )
     session.flush()
     return RefreshResult(
-        new_facts=len(new_facts),
+        new_facts=n_facts,
         new_links=n_links,
-        recomputed=int(recomputed),
+        recomputed=recomputed,
         touches_watermark=new_t_wm,
         events_watermark=max(e_wm, e_hi),
     )

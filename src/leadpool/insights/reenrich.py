@@ -45,13 +45,16 @@ REENRICH_TASK = "insights.reenrich"
 # same day, or a refill that just bought it)
 PAY_ONCE_WITHIN = timedelta(days=1)
 
-_PENDING_REENRICH = """
-    SELECT 1 FROM refill_jobs r JOIN procrastinate_jobs j ON j.id = r.procrastinate_job_id
+# Leads waiting in a queued re-enrichment job: the jobs' id arrays unnested once, so leaving them
+# out is one hashed anti-join (a per-lead ``= ANY(lead_ids)`` compared every lead of the pool
+# with every queued id).
+_CANDIDATES = """
+WITH pending AS MATERIALIZED (
+    SELECT DISTINCT p.lead_id
+    FROM refill_jobs r JOIN procrastinate_jobs j ON j.id = r.procrastinate_job_id
+    CROSS JOIN LATERAL unnest(r.lead_ids) AS p(lead_id)
     WHERE r.kind = 'reenrich' AND r.status IN ('queued', 'running') AND j.status IN ('todo', 'doing')
-      AND l.id = ANY(r.lead_ids)
-"""
-
-_CANDIDATES = f"""
+)
 SELECT id, reason FROM (
     SELECT l.id,
         CASE
@@ -72,7 +75,7 @@ SELECT id, reason FROM (
     FROM leads l
     WHERE l.erased_at IS NULL AND l.unsubscribed_at IS NULL AND l.complained_at IS NULL
       AND l.converted_at IS NULL AND l.blocklisted_at IS NULL
-      AND NOT EXISTS ({_PENDING_REENRICH})
+      AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.lead_id = l.id)
 ) c
 WHERE reason IS NOT NULL
 ORDER BY CASE reason WHEN 'bounced_new_employer' THEN 0 WHEN 'guessed' THEN 1 ELSE 2 END,

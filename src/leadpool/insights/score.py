@@ -112,44 +112,69 @@ class ScoreResult:
         }
 
 
+# Leads scored per round trip: the pool is read, scored and written back in id order, this many
+# at a time, so the job's memory and statement size do not grow with the pool.
+SCORE_CHUNK = 5_000
+_MIN_ID = -(2**63)
+
+
 def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
     """Fit the model on all facts and store every lead's scores (``lead_scores``, replacing the
     previous model's) and its best score over reachable channels (``leads.insight_score``, used by
-    allocation's ranking). The caller commits."""
+    allocation's ranking). Leads are read and written ``SCORE_CHUNK`` at a time, in id order, all
+    in the caller's transaction. The caller commits."""
     at = at or datetime.now(UTC)
     model = fit_model(session)
-    rows = session.execute(text(LEAD_SEGMENT_SQL)).all()
-    scores = lead_channel_scores(model, rows) if model.rates else []
     session.execute(text("DELETE FROM lead_scores"))
-    if scores:
+    n_scores = n_leads = 0
+    after = _MIN_ID
+    while model.rates:
+        rows = session.execute(
+            text(LEAD_SEGMENT_SQL + " AND l.id > :after ORDER BY l.id LIMIT :n"),
+            {"after": after, "n": SCORE_CHUNK},
+        ).all()
+        if not rows:
+            break
+        last = int(rows[-1][0])
+        scores = lead_channel_scores(model, rows)
+        if scores:
+            session.execute(
+                text(
+                    "INSERT INTO lead_scores (lead_id, channel, score, model_version, computed_at) "
+                    "SELECT l, c, s, :v, :at FROM unnest(CAST(:l AS bigint[]), CAST(:c AS text[]), "
+                    "CAST(:s AS float8[])) AS t(l, c, s)"
+                ),
+                {
+                    "l": [x[0] for x in scores],
+                    "c": [x[1] for x in scores],
+                    "s": [x[2] for x in scores],
+                    "v": model.version,
+                    "at": at,
+                },
+            )
+            n_scores += len(scores)
+            n_leads += len({x[0] for x in scores})
+        # the best score onto each lead of this id range (erased ones in it too: no score, NULL)
         session.execute(
             text(
-                "INSERT INTO lead_scores (lead_id, channel, score, model_version, computed_at) "
-                "SELECT l, c, s, :v, :at FROM unnest(CAST(:l AS bigint[]), CAST(:c AS text[]), "
-                "CAST(:s AS float8[])) AS t(l, c, s)"
+                """
+                UPDATE leads SET insight_score = b.best
+                FROM (SELECT l.id, max(s.score) AS best FROM leads l
+                      LEFT JOIN lead_scores s ON s.lead_id = l.id
+                      WHERE l.id > :lo AND l.id <= :hi GROUP BY l.id) b
+                WHERE leads.id = b.id AND leads.insight_score IS DISTINCT FROM b.best
+                """
             ),
-            {
-                "l": [x[0] for x in scores],
-                "c": [x[1] for x in scores],
-                "s": [x[2] for x in scores],
-                "v": model.version,
-                "at": at,
-            },
+            {"lo": after, "hi": last},
         )
+        after = last
+    # past the last lead scored (every lead, with no model): no score any more
     session.execute(
-        text(
-            """
-            UPDATE leads SET insight_score = b.best
-            FROM (SELECT l.id, max(s.score) AS best FROM leads l
-                  LEFT JOIN lead_scores s ON s.lead_id = l.id GROUP BY l.id) b
-            WHERE leads.id = b.id AND leads.insight_score IS DISTINCT FROM b.best
-            """
-        )
+        text("UPDATE leads SET insight_score = NULL WHERE id > :after AND insight_score IS NOT NULL"),
+        {"after": after},
     )
     session.flush()
-    return ScoreResult(
-        model_version=model.version, cells=model.cells, scores=len(scores), leads=len({s[0] for s in scores})
-    )
+    return ScoreResult(model_version=model.version, cells=model.cells, scores=n_scores, leads=n_leads)
 
 
 def forget_lead(session: Session, lead_id: int) -> int:

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadpool.api.routes import agencies, campaigns, events, jobs, leads, ops, pool, sends, webhooks
+from leadpool.api.routes import (
+    agencies,
+    campaigns,
+    events,
+    jobs,
+    leads,
+    ops,
+    pool,
+    raw_payloads,
+    sends,
+    webhooks,
+)
 
 ROUTERS: list[APIRouter] = [
     ops.router,
     agencies.router,
     leads.router,
+    raw_payloads.router,
     pool.router,
     campaigns.router,
     sends.router,

@@ -14,8 +14,14 @@ from leadpool.api import metrics, tenancy
 from leadpool.api.deps import AdminCaller, Caller, SessionDep, database
 from leadpool.api.leadview import lead_detail
 from leadpool.api.problems import COMMON_RESPONSES
-from leadpool.api.timelineview import timeline_entries
-from leadpool.client.models import ErasureResult, ImportResult, LeadDetail, Timeline
+from leadpool.api.timelineview import CursorParam, LimitParam, OrderParam, timeline_page
+from leadpool.client.models import (
+    TIMELINE_DEFAULT_LIMIT,
+    ErasureResult,
+    ImportResult,
+    LeadDetail,
+    Timeline,
+)
 from leadpool.errors import InvalidInput
 from leadpool.ingestion.formats import people_of
 from leadpool.ingestion.service import import_people
@@ -92,12 +98,21 @@ def get_lead(lead_id: LeadId, session: SessionDep, caller: Caller) -> LeadDetail
 
 
 @router.get("/{lead_id}/timeline", response_model=Timeline)
-def get_timeline(lead_id: LeadId, session: SessionDep, caller: Caller) -> Timeline:
+def get_timeline(
+    lead_id: LeadId,
+    session: SessionDep,
+    caller: Caller,
+    limit: LimitParam = TIMELINE_DEFAULT_LIMIT,
+    order: OrderParam = "asc",
+    cursor: CursorParam = None,
+) -> Timeline:
     """Ownership changes, enrollments, decisions with reasons, touches and events, in order
-    (an agency sees its own rows and the events about the person)."""
+    (an agency sees its own rows and the events about the person), a page at a time: follow
+    ``next_cursor`` until it is null."""
     tenancy.lead(session, caller, lead_id)
+    page = timeline_page(session, lead_id, caller, limit=limit, cursor=cursor, newest_first=order == "desc")
     return Timeline.model_validate(
-        {"lead_id": lead_id, "entries": timeline_entries(session, lead_id, caller)}
+        {"lead_id": lead_id, "entries": page.entries, "next_cursor": page.next_cursor}
     )
 
 

@@ -1,0 +1,83 @@
+"""``leadpool leads timeline`` and ``companies timeline`` still list everything by default (read a
+page at a time), and page on request: --limit, --after (the cursor printed on stderr),
+--newest-first."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from typer.testing import CliRunner
+
+from api.timeline_world import busy_lead, expected_company_sources, expected_sources
+from leadpool.cli import app
+from leadpool.cli.common import print_json
+from leadpool.cli.timeline_output import PAGE
+from leadpool.db import Database, session_scope
+from leadpool.timeline import lead_timeline
+
+from .conftest import World
+
+runner = CliRunner()
+
+
+def _cursor(stderr: str) -> str | None:
+    found = re.search(r"--after (\S+)", stderr)
+    return found.group(1) if found else None
+
+
+def test_leads_timeline_lists_everything_in_pages_and_pages_on_request(db: Database, world: World, capsys):
+    busy = busy_lead(db, world.agency(), world.agency())
+    expected = expected_sources(db, busy)
+    assert len(expected) > PAGE  # read from the database in more than one page
+
+    out = runner.invoke(app, ["leads", "timeline", str(busy.lead_id), "--json"])
+    assert out.exit_code == 0, out.output
+    assert [e["source"] for e in json.loads(out.stdout)] == expected
+    assert _cursor(out.stderr) is None
+    with session_scope(db) as s:  # the same text as before paging (print_json of the whole list)
+        print_json([e.as_dict() for e in lead_timeline(s, busy.lead_id)])
+    assert out.stdout == capsys.readouterr().out
+
+    seen: list[str] = []
+    after: list[str] = []
+    while True:
+        page = runner.invoke(
+            app, ["leads", "timeline", str(busy.lead_id), "--json", "--limit", "400", *after]
+        )
+        assert page.exit_code == 0, page.output
+        entries = json.loads(page.stdout)
+        seen += [e["source"] for e in entries]
+        cursor = _cursor(page.stderr)
+        if cursor is None:
+            break
+        assert len(entries) == 400
+        after = ["--after", cursor]
+    assert seen == expected
+
+    newest = runner.invoke(
+        app, ["leads", "timeline", str(busy.lead_id), "--json", "--newest-first", "--limit", "5"]
+    )
+    assert [e["source"] for e in json.loads(newest.stdout)] == expected[::-1][:5]
+    table = runner.invoke(app, ["leads", "timeline", str(busy.lead_id), "--limit", "3"])
+    assert table.exit_code == 0 and "enrollment.enrolled" in table.stdout and _cursor(table.stderr)
+
+    missing = runner.invoke(app, ["leads", "timeline", "999999", "--json"])
+    assert missing.exit_code == 2 and "lead 999999 not found" in missing.output and missing.stdout == ""
+    bad = runner.invoke(app, ["leads", "timeline", str(busy.lead_id), "--after", "nope"])
+    assert bad.exit_code == 2 and "not a timeline cursor" in bad.output
+    empty = runner.invoke(app, ["leads", "timeline", str(world.lead()), "--json"])
+    assert empty.exit_code == 0 and json.loads(empty.stdout) == []
+
+
+def test_companies_timeline_lists_everything(db: Database, world: World):
+    busy = busy_lead(db, world.agency(), world.agency(), n=600)
+    expected = expected_company_sources(db, busy)
+    assert len(expected) > PAGE
+    out = runner.invoke(app, ["companies", "timeline", str(busy.company_id), "--json"])
+    assert out.exit_code == 0, out.output
+    assert [e["source"] for e in json.loads(out.stdout)] == expected
+    newest = runner.invoke(
+        app, ["companies", "timeline", str(busy.company_id), "--json", "--newest-first", "--limit", "7"]
+    )
+    assert [e["source"] for e in json.loads(newest.stdout)] == expected[::-1][:7]

@@ -8,7 +8,8 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -17,7 +18,7 @@ import httpx
 from pydantic import BaseModel
 
 from leadpool.client import calls
-from leadpool.client.calls import Call
+from leadpool.client.calls import TL, Call
 from leadpool.client.models import (
     Agency,
     AgencyCancelled,
@@ -123,6 +124,13 @@ class LeadpoolClient:
     def get_lead(self, lead_id: int) -> LeadDetail:
         return self._run(calls.get_lead(lead_id))
 
+    def _pages(self, page_call: Callable[..., Call[TL]], limit: int | None, cursor: str | None) -> TL:
+        """One page with ``limit``; without, every page from ``cursor`` on, joined."""
+        pages = [self._run(page_call(limit=limit, cursor=cursor))]
+        while limit is None and pages[-1].next_cursor is not None:
+            pages.append(self._run(page_call(cursor=pages[-1].next_cursor)))
+        return calls.joined(pages)
+
     def get_raw_payload(self, payload_id: int) -> RawPayloadDetail:
         """A raw payload whole (admin only: an agency gets 404)."""
         return self._run(calls.get_raw_payload(payload_id))
@@ -137,12 +145,7 @@ class LeadpoolClient:
     ) -> Timeline:
         """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
         timeline from ``cursor`` on, read page by page."""
-        page = self._run(calls.lead_timeline(lead_id, limit=limit, cursor=cursor, order=order))
-        pages = [page]
-        while limit is None and page.next_cursor is not None:
-            page = self._run(calls.lead_timeline(lead_id, cursor=page.next_cursor, order=order))
-            pages.append(page)
-        return calls.joined(pages)
+        return self._pages(functools.partial(calls.lead_timeline, lead_id, order=order), limit, cursor)
 
     def company_timeline(
         self,
@@ -154,12 +157,7 @@ class LeadpoolClient:
     ) -> CompanyTimeline:
         """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
         timeline from ``cursor`` on, read page by page."""
-        page = self._run(calls.company_timeline(company_id, limit=limit, cursor=cursor, order=order))
-        pages = [page]
-        while limit is None and page.next_cursor is not None:
-            page = self._run(calls.company_timeline(company_id, cursor=page.next_cursor, order=order))
-            pages.append(page)
-        return calls.joined(pages)
+        return self._pages(functools.partial(calls.company_timeline, company_id, order=order), limit, cursor)
 
     def end_enrollment(
         self, campaign_id: int, lead_id: int, reason: str = "sequence_finished"
@@ -290,6 +288,13 @@ class AsyncLeadpoolClient:
     async def get_lead(self, lead_id: int) -> LeadDetail:
         return await self._run(calls.get_lead(lead_id))
 
+    async def _pages(self, page_call: Callable[..., Call[TL]], limit: int | None, cursor: str | None) -> TL:
+        """One page with ``limit``; without, every page from ``cursor`` on, joined."""
+        pages = [await self._run(page_call(limit=limit, cursor=cursor))]
+        while limit is None and pages[-1].next_cursor is not None:
+            pages.append(await self._run(page_call(cursor=pages[-1].next_cursor)))
+        return calls.joined(pages)
+
     async def get_raw_payload(self, payload_id: int) -> RawPayloadDetail:
         """A raw payload whole (admin only: an agency gets 404)."""
         return await self._run(calls.get_raw_payload(payload_id))
@@ -304,12 +309,7 @@ class AsyncLeadpoolClient:
     ) -> Timeline:
         """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
         timeline from ``cursor`` on, read page by page."""
-        page = await self._run(calls.lead_timeline(lead_id, limit=limit, cursor=cursor, order=order))
-        pages = [page]
-        while limit is None and page.next_cursor is not None:
-            page = await self._run(calls.lead_timeline(lead_id, cursor=page.next_cursor, order=order))
-            pages.append(page)
-        return calls.joined(pages)
+        return await self._pages(functools.partial(calls.lead_timeline, lead_id, order=order), limit, cursor)
 
     async def company_timeline(
         self,
@@ -321,12 +321,9 @@ class AsyncLeadpoolClient:
     ) -> CompanyTimeline:
         """With ``limit``: one page (follow ``next_cursor`` for the next). Without: the whole
         timeline from ``cursor`` on, read page by page."""
-        page = await self._run(calls.company_timeline(company_id, limit=limit, cursor=cursor, order=order))
-        pages = [page]
-        while limit is None and page.next_cursor is not None:
-            page = await self._run(calls.company_timeline(company_id, cursor=page.next_cursor, order=order))
-            pages.append(page)
-        return calls.joined(pages)
+        return await self._pages(
+            functools.partial(calls.company_timeline, company_id, order=order), limit, cursor
+        )
 
     async def end_enrollment(
         self, campaign_id: int, lead_id: int, reason: str = "sequence_finished"

@@ -39,6 +39,7 @@ __all__ = [
     "expire_reservations",
     "fail_closed",
     "failure_message",
+    "record_denials",
 ]
 
 _log = logging.getLogger(__name__)
@@ -146,22 +147,31 @@ def failure_message(error: Exception) -> str:
     return f"The gate could not decide ({type(error).__name__}); denied to be safe. Try again later."
 
 
-def fail_closed(session: Session, items: list[CheckRequest], error: Exception) -> list[GateDecision]:
-    """Deny every item with gate_error, recorded after a rollback when the database still answers."""
-    decisions = [gate_error(failure_message(error)) for _ in items]
-    try:
-        session.rollback()
-        now = datetime.now(UTC)
-        conn = session.connection()
-        conn.execute(
+def record_denials(
+    session: Session,
+    items: list[CheckRequest],
+    decisions: list[GateDecision],
+    *,
+    agency_id: int | None = None,
+) -> None:
+    """Record denials decided without the gate's statements (every check is recorded), in one
+    statement, setting their ``decision_id``; never under an idempotency key (a retry asks afresh)."""
+    now = datetime.now(UTC)
+    ids = (
+        session.connection()
+        .execute(
             text(
-                "INSERT INTO decisions (at, lead_id, campaign_id, channel, sender, allowed, reasons) "
-                "SELECT v.at, v.lead, v.campaign, v.channel, v.sender, false, CAST(v.reasons AS jsonb) "
+                "WITH v AS MATERIALIZED (SELECT v.*, nextval(pg_get_serial_sequence('decisions', 'id')) AS id "
                 "FROM unnest(CAST(:at AS timestamptz[]), CAST(:lead AS bigint[]), "
                 "CAST(:campaign AS bigint[]), CAST(:channel AS text[]), CAST(:sender AS text[]), "
-                "CAST(:reasons AS text[])) AS v(at, lead, campaign, channel, sender, reasons)"
+                "CAST(:reasons AS text[])) WITH ORDINALITY AS v(at, lead, campaign, channel, sender, reasons, ord)), "
+                "ins AS (INSERT INTO decisions (id, at, lead_id, campaign_id, agency_id, channel, sender, allowed, "
+                "reasons) SELECT v.id, v.at, v.lead, v.campaign, CAST(:agency AS bigint), v.channel, v.sender, false, "
+                "CAST(v.reasons AS jsonb) FROM v RETURNING 1) "
+                "SELECT v.id FROM v ORDER BY v.ord"
             ),
             {
+                "agency": agency_id,
                 "at": [i.at or now for i in items],
                 "lead": [i.lead_id for i in items],
                 "campaign": [i.campaign_id for i in items],
@@ -170,6 +180,19 @@ def fail_closed(session: Session, items: list[CheckRequest], error: Exception) -
                 "reasons": [json.dumps([r.as_dict() for r in d.reasons]) for d in decisions],
             },
         )
+        .scalars()
+        .all()
+    )
+    for d, decision_id in zip(decisions, ids, strict=True):
+        d.decision_id = int(decision_id)
+
+
+def fail_closed(session: Session, items: list[CheckRequest], error: Exception) -> list[GateDecision]:
+    """Deny every item with gate_error, recorded after a rollback when the database still answers."""
+    decisions = [gate_error(failure_message(error)) for _ in items]
+    try:
+        session.rollback()
+        record_denials(session, items, decisions)
     except Exception:  # noqa: BLE001 - the database is gone: the deny still stands, unrecorded
         _log.warning("could not record the gate_error decisions", exc_info=True)
         try:

@@ -7,7 +7,6 @@ allow is only returned once its reservation is stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -34,12 +33,12 @@ from leadpool.client.models import (
 )
 from leadpool.db import session_scope
 from leadpool.errors import LeadpoolError
+from leadpool.gate.check import record_denials
 from leadpool.gate.reasons import GateDecision, Reason, sort_reasons
 from leadpool.gate.rules import campaign_reasons
 from leadpool.limits import MAX_ID
 from leadpool.models import Agency as AgencyRow
 from leadpool.models import Campaign as CampaignRow
-from leadpool.models import Decision as DecisionRow
 
 router = APIRouter(tags=["gate"], responses=COMMON_RESPONSES)
 TouchId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -93,23 +92,15 @@ def _not_held(session: Session, lead_id: int, campaign: CampaignRow, channel: st
     )
 
 
-def _record(session: Session, req: gate.CheckRequest, campaign: CampaignRow, d: GateDecision) -> GateDecision:
-    """Every check is recorded, this one too (as the caller's: another agency's timeline never
-    shows it), without its idempotency key: a retry asks afresh."""
-    row = DecisionRow(
-        at=req.at or datetime.now(UTC),
-        lead_id=req.lead_id,
-        campaign_id=req.campaign_id,
-        agency_id=campaign.agency_id,
-        channel=req.channel,
-        sender=req.sender,
-        allowed=False,
-        reasons=[r.as_dict() for r in d.reasons],
-    )
-    session.add(row)
-    session.flush()
-    d.decision_id = row.id
-    return d
+def _refused(
+    session: Session, caller: Principal, items: list[CheckRequest], campaigns: dict[int, CampaignRow]
+) -> list[GateDecision]:
+    """The not-held answers of these items, recorded as the caller's checks (another agency's
+    timeline never shows them)."""
+    decisions = [_not_held(session, i.lead_id, campaigns[i.campaign_id], i.channel) for i in items]
+    if items:
+        record_denials(session, [_request(i) for i in items], decisions, agency_id=caller.agency_id)
+    return decisions
 
 
 def _held(session: Session, caller: Principal, lead_ids: list[int]) -> set[int]:
@@ -144,12 +135,7 @@ def check(body: CheckRequest, request: Request, credentials: BearerCredentials) 
             caller = authenticate_request(session, request, credentials)
             campaign = tenancy.campaign(session, caller, body.campaign_id)
             if body.lead_id not in _held(session, caller, [body.lead_id]):
-                decision = _record(
-                    session,
-                    _request(body),
-                    campaign,
-                    _not_held(session, body.lead_id, campaign, body.channel),
-                )
+                (decision,) = _refused(session, caller, [body], {campaign.id: campaign})
             else:
                 # not a batch of one: a clean allow takes the one-call fast path
                 decision = gate.check_one(session, _request(body))
@@ -177,19 +163,10 @@ def check_batch(body: CheckBatchRequest, request: Request, credentials: BearerCr
             held = _held(session, caller, [i.lead_id for i in body.items])
             # the others reserve nothing, so leaving them out changes no other item's answer
             asked = iter(gate.check_many(session, [_request(i) for i in body.items if i.lead_id in held]))
-            out = [
-                decision_out(
-                    next(asked)
-                    if i.lead_id in held
-                    else _record(
-                        session,
-                        _request(i),
-                        campaigns[i.campaign_id],
-                        _not_held(session, i.lead_id, campaigns[i.campaign_id], i.channel),
-                    )
-                )
-                for i in body.items
-            ]
+            refused = iter(
+                _refused(session, caller, [i for i in body.items if i.lead_id not in held], campaigns)
+            )
+            out = [decision_out(next(asked) if i.lead_id in held else next(refused)) for i in body.items]
     except Exception as exc:
         if not database_unreachable(exc):
             raise

@@ -135,10 +135,20 @@ def test_sign_in_and_out_only_from_this_site(api, world):
 
 
 def test_guessing_tokens_is_throttled(api, world):
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with _browser(api.url) as b:
+        unused = b.post("/v1/agencies", json={"name": "Never signed in"}, headers=admin).json()["api_key"]
+        # a key that signed in from this address before the guessing began
+        known = {"Authorization": f"Bearer {world.b.api_key}"}
+        assert b.get("/v1/leads/999999", headers=known).status_code == 404
         codes = [b.post("/login", data={"token": f"guess-{i}"}).status_code for i in range(25)]
         assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
-        r = b.post("/login", data={"token": ADMIN_TOKEN})  # a right token waits too
+        r = b.post("/login", data={"token": unused})  # a right token not used from here waits too
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-        api_call = b.get("/v1/agencies", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        api_call = b.get("/v1/agencies", headers={"Authorization": f"Bearer {unused}"})
         assert api_call.status_code == 429 and "retry-after" in api_call.headers
+        assert b.get("/v1/agencies", headers={"Authorization": "Bearer guess-api"}).status_code == 429
+        # ...but keys already used from here are not locked out by a neighbour's guessing
+        assert b.get("/v1/leads/999999", headers=known).status_code == 404
+        assert b.get("/v1/agencies", headers=admin).status_code == 200
+        assert b.post("/login", data={"token": world.b.api_key}).status_code == 303

@@ -89,7 +89,7 @@ def authenticate_request(
         raise _unauthorized("A bearer token is required (Authorization: Bearer <token>).")
     address = client_address(request)
     throttle: FailedAuth = request.app.state.failed_auth
-    wait = throttle.retry_after(address)
+    wait = throttle.retry_after(address, token)
     if wait is not None:
         raise HTTPException(
             429,
@@ -100,6 +100,7 @@ def authenticate_request(
     if principal is None:
         throttle.failed(address)
         raise _unauthorized("The bearer token is not valid.")
+    throttle.succeeded(address, token)
     return principal
 
 

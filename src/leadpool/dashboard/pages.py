@@ -92,7 +92,7 @@ async def login(request: Request) -> Response:
         return _html("login.html", 403, next=target, error="Sign in from this site's own form.", viewer=None)
     throttle: FailedAuth = request.app.state.failed_auth
     address = client_address(request)
-    wait = throttle.retry_after(address)
+    wait = throttle.retry_after(address, token or None)
     if wait is not None:
         page = _html(
             "login.html", 429, next=target, error=f"Too many attempts; try again in {wait} s.", viewer=None
@@ -104,9 +104,10 @@ async def login(request: Request) -> Response:
         with session_scope(database(request)) as session:
             return authenticate(session, token, request.app.state.admin_token) if token else None
 
-    if await run_in_threadpool(check) is None:
+    if await run_in_threadpool(check) is None or not token:
         throttle.failed(address)
         return _html("login.html", 401, next=target, error="That token is not valid.", viewer=None)
+    throttle.succeeded(address, token)
     response = RedirectResponse(target, status_code=303)
     set_token_cookie(response, request, token)
     return response

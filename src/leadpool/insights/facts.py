@@ -114,28 +114,28 @@ SELECT count(*), count(*) FILTER (WHERE EXISTS (
 FROM made
 """
 
-# Links the events in (lo, hi] and recomputes the facts of the touches that gained one; returns
-# (links made, facts recomputed). The statement does not see its own new links, so the
+# Links the events ``{events}`` selects and recomputes the facts of the touches that gained one;
+# returns (links made, facts recomputed). The statement does not see its own new links, so the
 # touches' outcomes are taken from their links before it plus the new ones.
 _LINK_EVENTS = f"""
 WITH linked AS (
-INSERT INTO insight_event_links (event_id, touch_id)
-SELECT id, touch_id FROM (
+INSERT INTO insight_event_links (event_id, touch_id, provisional)
+SELECT x.id, x.touch_id, x.named IS NULL AND t.state <> 'sent' FROM (
     SELECT e.id, coalesce(e.touch_id, (
         SELECT t.id FROM touches t
         -- still reserved too: a bounce or reply may arrive before its send is confirmed (the
-        -- link waits; the fact is built when the touch is sent)
+        -- link is provisional; the fact is built when the touch is sent)
         WHERE t.lead_id = e.lead_id AND t.state IN ('sent', 'reserved') AND t.at <= e.occurred_at
           AND (e.channel IS NULL OR t.channel = e.channel)
           -- an event naming a campaign, or reported by an agency, answers that one's touches only
           AND (e.campaign_id IS NULL OR t.campaign_id = e.campaign_id)
           AND (e.reported_by_agency_id IS NULL OR t.agency_id = e.reported_by_agency_id)
-        ORDER BY t.at DESC, t.id DESC LIMIT 1)) AS touch_id
+        ORDER BY t.at DESC, t.id DESC LIMIT 1)) AS touch_id, e.touch_id AS named
     FROM events e
-    WHERE e.id > :lo AND e.id <= :hi
+    WHERE {{events}}
       AND e.type IN ('hard_bounce', 'complaint', 'unsubscribe', 'reply', 'converted')
 ) x
-WHERE touch_id IS NOT NULL
+JOIN touches t ON t.id = x.touch_id
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id, touch_id
 ),
@@ -155,6 +155,21 @@ WHERE f.touch_id = o.touch_id
 RETURNING f.touch_id
 )
 SELECT (SELECT count(*) FROM linked), (SELECT count(*) FROM recomputed)
+"""
+_EVENT_RANGE = "e.id > :lo AND e.id <= :hi"
+
+# Provisional links settled: kept (no longer provisional) once their touch is sent; deleted once
+# it ended unsent (cancelled or expired), returning those events to be linked again, to the touch
+# a rebuild would pick. A reservation still open (even past its expiry: a send may be confirmed
+# back-dated) stays provisional.
+_SETTLE_SENT = """
+UPDATE insight_event_links k SET provisional = false FROM touches t
+WHERE k.provisional AND t.id = k.touch_id AND t.state = 'sent'
+"""
+_UNSETTLED = """
+DELETE FROM insight_event_links k USING touches t
+WHERE k.provisional AND t.id = k.touch_id AND t.state IN ('cancelled', 'expired')
+RETURNING k.event_id
 """
 
 
@@ -207,9 +222,17 @@ def refresh_facts(session: Session) -> RefreshResult:
     e_hi = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM events")) or 0)
 
     n_links = n_facts = recomputed = 0
+    session.execute(text(_SETTLE_SENT))
+    unlinked = [int(i) for i in session.scalars(text(_UNSETTLED))]
+    for i in range(0, len(unlinked), CHUNK_IDS):
+        links, updated = session.execute(
+            text(_LINK_EVENTS.format(events="e.id = ANY(CAST(:ids AS bigint[]))")),
+            {"ids": unlinked[i : i + CHUNK_IDS]},
+        ).one()
+        recomputed += int(updated)
     # events first: a fact made afterwards takes its outcomes from every link there is by then
     for lo, hi in _ranges(session, "events", max(0, e_wm - OVERLAP_IDS), e_hi):
-        links, updated = session.execute(text(_LINK_EVENTS), {"lo": lo, "hi": hi}).one()
+        links, updated = session.execute(text(_LINK_EVENTS.format(events=_EVENT_RANGE)), {"lo": lo, "hi": hi}).one()
         n_links += int(links)
         recomputed += int(updated)
     for lo, hi in _ranges(session, "touches", max(0, t_wm - OVERLAP_IDS), t_hi):

@@ -68,15 +68,21 @@ class InsightFact(Base):
 
 
 class InsightEventLink(Base):
-    """Which sent touch an event was attributed to (its own touch_id, else the lead's latest
-    sent touch before it); kept so a refresh recomputes a touch's outcomes without rescanning."""
+    """Which touch an event was attributed to (its own touch_id, else the lead's latest sent or
+    reserved touch before it); kept so a refresh recomputes a touch's outcomes without rescanning."""
 
     __tablename__ = "insight_event_links"
 
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     touch_id: Mapped[int] = mapped_column(BigInteger)
+    # linked by time to a touch not sent yet: settled by a later refresh (kept once it is sent,
+    # made again once it ended unsent)
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
-    __table_args__ = (Index("ix_insight_event_links_touch_id", "touch_id"),)
+    __table_args__ = (
+        Index("ix_insight_event_links_touch_id", "touch_id"),
+        Index("ix_insight_event_links_provisional", "event_id", postgresql_where=text("provisional")),
+    )
 
 
 class InsightWatermark(Base):

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from leadpool.allocation.icp import ICP, compile_icp
+from leadpool.gate.policy import platform_policy
 from leadpool.models import Company, CompanyOwner, Enrollment, Lead, Ownership
 
 leads = Lead.__table__
@@ -54,17 +55,22 @@ class Target:
 
 def reachable(channels: Sequence[str], email_statuses: Sequence[str]) -> ColumnElement[bool]:
     """The lead has a usable address on at least one of the campaign's channels: for email, one
-    not bounced whose status the ICP allows."""
+    not bounced whose status the ICP allows; on a channel the gate sends to only in the lead's own
+    hours (sms, phone), a known time zone too, else the gate would refuse it for good
+    (``unknown_timezone``) and the lead would sit enrolled, lost to every other agency."""
     l = leads.c
+    zone_required = set(platform_policy().timezone_required_channels)
     parts: list[ColumnElement[bool]] = []
-    if "email" in channels:
-        parts.append(
-            and_(l.email.is_not(None), l.email_bounced_at.is_(None), l.email_status.in_(list(email_statuses)))
-        )
-    if "linkedin" in channels:
-        parts.append(l.linkedin_url.is_not(None))
-    if "sms" in channels or "phone" in channels:
-        parts.append(l.phone.is_not(None))
+    for channel in dict.fromkeys(channels):
+        if channel == "email":
+            part = and_(l.email.is_not(None), l.email_bounced_at.is_(None), l.email_status.in_(list(email_statuses)))
+        elif channel == "linkedin":
+            part = l.linkedin_url.is_not(None)
+        elif channel in ("sms", "phone"):
+            part = l.phone.is_not(None)
+        else:
+            continue
+        parts.append(and_(part, l.time_zone.is_not(None)) if channel in zone_required else part)
     return or_(*parts) if parts else literal(False)
 
 
@@ -150,12 +156,23 @@ def pool_candidates(
         or_(l.quarantine_until.is_(None), l.quarantine_until <= at),
     )
     if company_exclusive:
+        colleagues = leads.alias("colleague")
         stmt = stmt.where(
             or_(
                 l.company_id.is_(None),
-                ~exists().where(
-                    company_owners.c.company_id == l.company_id,
-                    company_owners.c.agency_id != target.agency_id,
+                and_(
+                    ~exists().where(
+                        company_owners.c.company_id == l.company_id,
+                        company_owners.c.agency_id != target.agency_id,
+                    ),
+                    # a company nobody claimed can still be another agency's: a lead it already
+                    # owned was placed there later (an import filled in or changed the company)
+                    ~exists()
+                    .select_from(colleagues.join(ownerships, ownerships.c.lead_id == colleagues.c.id))
+                    .where(
+                        colleagues.c.company_id == l.company_id,
+                        ownerships.c.agency_id != target.agency_id,
+                    ),
                 ),
             )
         )

@@ -95,7 +95,10 @@ def test_not_interested_cools_for_12_months_for_every_agency(db: Database, world
     decision = gate(db, lead, campaign, "linkedin")
     cooling = [r for r in decision.reasons if r.code == "cooling"]
     assert cooling and cooling[0].retry_after == NOON - timedelta(hours=1) + timedelta(days=365)
-    assert "replied" in decision.codes
+    # a stop for 12 months, not for good: the reply ended the enrollment, nothing more
+    assert set(decision.codes) == {"cooling", "not_enrolled"}
+    later = NOON + timedelta(days=366)
+    assert set(gate(db, lead, campaign, "linkedin", at=later).codes) == {"not_enrolled"}
 
 
 def test_lead_asks_to_be_removed_no_one_contacts_them_on_any_channel(db: Database, world: World) -> None:

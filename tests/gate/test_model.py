@@ -480,9 +480,10 @@ class GateMachine(RuleBasedStateMachine):
             fl["paused_until"] = max(fl.get("paused_until", t), t + timedelta(days=7))
             stops = False
         else:
-            fl.setdefault("replied", t)
-            if kind == "not_interested":
+            if kind == "not_interested":  # a stop for 12 months, not for good
                 fl["cooling_until"] = max(fl.get("cooling_until", t), t + timedelta(days=365))
+            else:
+                fl.setdefault("replied", t)
             if kind == "wrong_person":
                 fl.setdefault("wrong_person", t)
         if stops:

@@ -495,7 +495,10 @@ def _reply(
         if fx.extend_until(session, lead.id, "paused_until", until):
             out.append("lead:paused")
         return out
-    if fx.mark_since(session, lead.id, "replied_at", t):
+    # "not interested" is a stop for a time, not for good: 12 months of cooling for every agency
+    # (the seed's table), after which the person may be allocated and contacted again. Every other
+    # answer (interested, other, wrong person, an opt-out) stops automation for good (``replied``).
+    if r.category != "not_interested" and fx.mark_since(session, lead.id, "replied_at", t):
         out.append("lead:replied")
     if r.category and fx.set_reply_category(session, lead.id, r.category, t, event_id):
         out.append(f"lead:reply_category:{r.category}")

@@ -437,7 +437,9 @@ def process_batch(
         assigned: list[tuple[SourceRecord, Entity | None]] = []
         lead_company: dict[int, Entity] = {}
         phones: dict[int, PhoneBook] = {}  # id(entity) -> its numbers, stored and brought
-        brought: dict[int, set[tuple[str, str]]] = {}  # id(entity) -> conflicting addresses of its records
+        # id(entity) -> addresses of the person's own that the lead does not carry as its email,
+        # phone or LinkedIn URL: its records' personal emails and numbers, and conflicting ones
+        brought: dict[int, set[tuple[str, str]]] = {}
         for rec, r in accepted:
             src = source_names.get(id(rec))
             # erasure is matched on every address of the person's own (a switchboard number is
@@ -465,8 +467,9 @@ def process_batch(
                 company = companies.find((r.values[_LEAD_ORG_ID], None))
             if company is not None:
                 lead_company[id(entity)] = company
+            brought.setdefault(id(entity), set()).update(r.personal)
             if conflicts:
-                brought.setdefault(id(entity), set()).update(
+                brought[id(entity)].update(
                     (k, v) for k, v in (("email", r.email), ("linkedin", r.linkedin_url)) if v is not None
                 )
             for kind, other in conflicts:
@@ -546,8 +549,8 @@ def process_batch(
                     for s in suppressed.get((kind, v), ()):
                         if s != "email_bounced" or kind == "email":
                             flags.add(s)
-            # addresses a record brought that the lead does not take (another lead holds them: an
-            # identity conflict, the same person twice): that person's opt-outs hold here too
+            # the person's other addresses (personal emails and numbers; those another lead holds:
+            # an identity conflict, the same person twice): an opt-out there is theirs too
             for kind, v in brought.get(id(e), ()):
                 flags.update(s for s in suppressed.get((kind, v), ()) if s != "email_bounced")
             company = lead_company.get(id(e))

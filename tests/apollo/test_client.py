@@ -349,9 +349,13 @@ def test_non_master_key_gets_api_inaccessible_on_search(people: list[dict[str, A
 
 def test_invalid_parameters_are_a_request_error_not_retried(client: ApolloClient, fake: FakeApollo) -> None:
     with pytest.raises(ApolloRequestError, match="Invalid parameters") as err:
-        client.search_people({}, page=501)
+        client.enrich_organization(" ")
     assert err.value.http_status == 422
-    assert fake.count("mixed_people/api_search") == 1
+    assert fake.count("organizations/enrich") == 1
+    # paging outside Apollo's limits is refused before anything is sent (test_apollo_limits.py)
+    with pytest.raises(ApolloRequestError, match=r"page must be 1\.\.500"):
+        client.search_people({}, page=501)
+    assert fake.count("mixed_people/api_search") == 0
 
 
 def test_parse_params_reads_plain_and_php_style_names() -> None:

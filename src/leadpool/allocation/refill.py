@@ -2,10 +2,11 @@
 
 Flow: :func:`request_refill` (called inside the allocation's transaction) writes a
 ``refill_jobs`` row and defers the procrastinate task on the same connection, so a rolled-back
-allocation leaves no job. The worker runs :func:`refill_campaign`: it maps the ICP to Apollo
-search parameters, pages through results enriching only people not already fresh in the pool
-(``leadpool.apollo.enrich.search_and_enrich``, which imports through the ingestion), records the
-credits spent, then allocates the shortfall again.
+allocation leaves no job. The worker runs :func:`refill_campaign`: it first allocates what the
+pool can already serve (on a retry, what earlier tries bought), then searches Apollo with the
+ICP's parameters for the rest of the shortfall only, enriching only people not already fresh in
+the pool (``leadpool.apollo.enrich.search_and_enrich``, which imports through the ingestion),
+records the credits spent, then allocates that rest.
 
 Budget: all refill jobs together may spend ``LEADPOOL_REFILL_DAILY_CREDIT_BUDGET`` credits per UTC
 day; each job gets what is left and stops when it is used up (status ``stopped_by_budget``).
@@ -124,7 +125,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def retry_delay(exc: BaseException, attempts: int) -> float:
-    """Exponential backoff (base x 2^attempts), at least what a Retry-After header asked for."""
+    """Exponential backoff (base x 2^attempts), at least the error's ``retry_after`` (set on
+    RateLimited: Apollo's Retry-After, or the time until its rate window reopens)."""
     base = get_allocation_settings().refill_retry_base_seconds * float(1 << min(attempts, 16))
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int | float):
@@ -214,17 +216,37 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
             {"now": now, "id": refill_job_id},
         )
         remaining = settings.refill_daily_credit_budget - spent_today(s, now)
+
+    # Take what the pool can already serve before buying anything: on a retry, the people an
+    # earlier try bought (and that still match and are free) are in the pool, so only the rest
+    # of the shortfall is searched for; it also leaves out the part the campaign's quota left
+    # today would not grant anyway.
+    actor = f"refill:{refill_job_id}"
+    try:
+        with session_scope(db) as s:
+            first = allocate(s, int(campaign_id), int(requested), refill_shortfall=False, actor=actor)
+            _add_counts(s, refill_job_id, allocated=len(first.lead_ids))
+    except LeadpoolError as e:
+        with session_scope(db) as s:
+            _finish(s, refill_job_id, "failed", datetime.now(UTC), error=e.message)
+        return RefillOutcome(refill_job_id, "failed", note=e.message)
+    allocated = len(first.lead_ids)
+    want = first.shortfall
+    if want <= 0:
+        with session_scope(db) as s:
+            _finish(s, refill_job_id, "done", datetime.now(UTC), error=None)
+        return RefillOutcome(refill_job_id, "done", allocated=allocated)
     if remaining <= 0:
         with session_scope(db) as s:
-            why = "daily credit budget used up before the job started"
+            why = f"{want} still short: daily credit budget used up before the job searched"
             _finish(s, refill_job_id, "stopped_by_budget", datetime.now(UTC), error=why)
-        return RefillOutcome(refill_job_id, "stopped_by_budget", note=why)
+        return RefillOutcome(refill_job_id, "stopped_by_budget", allocated=allocated, note=why)
 
     try:
         enriched, credits, stopped = _search_and_enrich(
             db,
             params or {},
-            int(requested),
+            want,
             remaining,
             settings.refill_max_pages,
             timedelta(days=settings.refill_max_age_days),
@@ -254,31 +276,31 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         raise
 
     with session_scope(db) as s:
-        s.execute(
-            text(
-                "UPDATE refill_jobs SET credits_consumed = credits_consumed + :cr, enriched = enriched + :en "
-                "WHERE id = :id"
-            ),
-            {"cr": credits, "en": enriched, "id": refill_job_id},
-        )
+        _add_counts(s, refill_job_id, credits_consumed=credits, enriched=enriched)
     with session_scope(db) as s:
         note: str | None = None
-        allocated = 0
         try:
-            result = allocate(
-                s, int(campaign_id), int(requested), refill_shortfall=False, actor=f"refill:{refill_job_id}"
-            )
-            allocated = len(result.lead_ids)
+            # what was granted but not found in the pool before the search
+            result = allocate(s, int(campaign_id), want, refill_shortfall=False, actor=actor)
+            allocated += len(result.lead_ids)
+            _add_counts(s, refill_job_id, allocated=len(result.lead_ids))
             short = result.shortfall
         except LeadpoolError as e:
-            note, short = e.message, int(requested)
+            note, short = e.message, want
         final = "stopped_by_budget" if stopped and short > 0 else "done"
         if note is None and short > 0:
             note = f"{short} still short: Apollo had no more matching people"
             if stopped:
                 note = f"{short} still short: daily credit budget reached"
-        _finish(s, refill_job_id, final, datetime.now(UTC), allocated=allocated, error=note)
+        _finish(s, refill_job_id, final, datetime.now(UTC), error=note)
     return RefillOutcome(refill_job_id, final, enriched, allocated, credits, note)
+
+
+def _add_counts(session: Session, refill_job_id: int, **counts: Any) -> None:
+    """Add to the job's running totals (``allocated``, ``enriched``, ``credits_consumed``): they
+    sum over all its tries."""
+    sets = ", ".join(f"{k} = {k} + :{k}" for k in counts)
+    session.execute(text(f"UPDATE refill_jobs SET {sets} WHERE id = :id"), {"id": refill_job_id, **counts})
 
 
 def _search_and_enrich(

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
 BULK_MATCH_MAX = 10
 MAX_PAGE = 500  # Apollo's display limit: 500 pages x 100
+MAX_PER_PAGE = 100  # apollo.md 2.1/2.2: per_page 1..100
 IDENTITY_FIELDS = frozenset(
     {
         "first_name",
@@ -242,21 +243,15 @@ class ApolloClient:
     # --- endpoints ------------------------------------------------------------------------
 
     def search_people(self, filters: Mapping[str, Any], page: int = 1, per_page: int = 100) -> SearchPage:
-        """One page of ``mixed_people/api_search`` (free; teaser rows without emails)."""
+        """One page of ``mixed_people/api_search`` (free; teaser rows without emails).
+
+        ``page`` must be 1..500 and ``per_page`` 1..100 (Apollo's limits): anything else is
+        refused with ApolloRequestError before a request is sent."""
+        endpoint = "mixed_people/api_search"
+        _check_paging(page, per_page, endpoint)
         body = {**filters, "page": page, "per_page": per_page}
-        response = self._call("POST", "mixed_people/api_search", body, credits=lambda _d: 0.0)
-        data = response.data if isinstance(response.data, dict) else {}
-        total = data.get("total_entries")
-        if total is None and isinstance(data.get("pagination"), dict):
-            total = data["pagination"].get("total_entries")
-        return SearchPage(
-            response,
-            list(data.get("people") or []),
-            [],
-            page,
-            per_page,
-            int(total) if total is not None else None,
-        )
+        response = self._call("POST", endpoint, body, credits=lambda _d: 0.0)
+        return _search_page(response, page, per_page, contacts=False)
 
     def iter_search_people(
         self,
@@ -266,7 +261,15 @@ class ApolloClient:
         per_page: int = 100,
         start_page: int = 1,
     ) -> Iterator[SearchPage]:
-        """Page through ``api_search`` until the results, ``max_pages`` or Apollo's 500 pages end."""
+        """Page through ``api_search`` until the results, ``max_pages`` or Apollo's 500 pages end.
+
+        ``per_page`` (1..100) and ``start_page`` (1..500) are checked before the first request."""
+        _check_paging(start_page, per_page, "mixed_people/api_search")
+        return self._iter_search_people(filters, max_pages, per_page, start_page)
+
+    def _iter_search_people(
+        self, filters: Mapping[str, Any], max_pages: int | None, per_page: int, start_page: int
+    ) -> Iterator[SearchPage]:
         page = start_page
         fetched = 0
         while max_pages is None or fetched < max_pages:
@@ -283,21 +286,13 @@ class ApolloClient:
         """One page of the legacy ``mixed_people/search``: full rows, emails still locked.
 
         Its cost is plan-dependent (export credits per page), so no credits are counted here.
+        ``page`` 1..500 and ``per_page`` 1..100, as for :meth:`search_people`.
         """
+        endpoint = "mixed_people/search"
+        _check_paging(page, per_page, endpoint)
         body = {**filters, "page": page, "per_page": per_page}
-        response = self._call("POST", "mixed_people/search", body, credits=lambda _d: None)
-        data = response.data if isinstance(response.data, dict) else {}
-        raw_pagination = data.get("pagination")
-        pagination: dict[str, Any] = raw_pagination if isinstance(raw_pagination, dict) else {}
-        total = pagination.get("total_entries", data.get("total_entries"))
-        return SearchPage(
-            response,
-            list(data.get("people") or []),
-            list(data.get("contacts") or []),
-            int(pagination.get("page") or page),
-            int(pagination.get("per_page") or per_page),
-            int(total) if total is not None else None,
-        )
+        response = self._call("POST", endpoint, body, credits=lambda _d: None)
+        return _search_page(response, page, per_page, contacts=True)
 
     def match_person(self, *, reveal_personal_emails: bool = False, **identity: Any) -> MatchResult:
         """``people/match`` for one person (by ``id``, ``email``, ``linkedin_url``, name + domain...).
@@ -433,6 +428,7 @@ class ApolloClient:
                         f"HTTP {status} after {attempt} attempts: {_message(text)}",
                         endpoint=endpoint,
                         http_status=status,
+                        retry_after=self._rate_limit_wait(kept)[0] if status == 429 else None,
                     )
                 self._wait(
                     self._retry_delay(attempt, status, kept, endpoint, text), endpoint, f"HTTP {status}"
@@ -478,21 +474,35 @@ class ApolloClient:
         now = self._clock()
         return seconds - (now % seconds) + self._rng.random()  # a little past the boundary
 
+    def _rate_limit_wait(self, headers: Mapping[str, str]) -> tuple[float, str]:
+        """After a 429: seconds until Apollo should take calls again, and why ("retry-after",
+        "daily", "hourly" or "minute"). Retry-After when present, else the next fixed window of
+        the spent budget the ``x-*-requests-left`` headers report, else the next minute."""
+        retry_after = _retry_after_seconds(headers.get("retry-after"), self._clock())
+        if retry_after is not None:
+            return retry_after, "retry-after"
+        if _left(headers, "daily") == 0:
+            return self._until_next(86400), "daily"
+        if _left(headers, "hourly") == 0:
+            return self._until_next(3600), "hourly"
+        return self._until_next(60), "minute"
+
     def _retry_delay(
         self, attempt: int, status: int, headers: dict[str, str], endpoint: str, text: str
     ) -> float:
         if status != 429:
             return self._backoff(attempt)
-        retry_after = _retry_after_seconds(headers.get("retry-after"), self._clock())
-        if retry_after is not None:
-            return retry_after
-        if _left(headers, "daily") == 0:
+        wait, why = self._rate_limit_wait(headers)
+        if why == "daily":
             raise RateLimited(
-                f"daily request limit reached: {_message(text)}", endpoint=endpoint, http_status=status
+                f"daily request limit reached: {_message(text)}",
+                endpoint=endpoint,
+                http_status=status,
+                retry_after=wait,
             )
-        if _left(headers, "hourly") == 0:
-            return self._until_next(3600)
-        return max(self._backoff(attempt), self._until_next(60))
+        if why == "minute":
+            return max(self._backoff(attempt), wait)
+        return wait
 
     def _wait(self, seconds: float, endpoint: str, why: str) -> None:
         seconds = min(max(0.0, seconds), self.max_wait)
@@ -526,6 +536,41 @@ def client_from_settings(settings: Settings | None = None, **options: Any) -> Ap
     if not cfg.apollo_api_key:
         raise AuthError("no Apollo api key configured (set LEADPOOL_APOLLO_API_KEY)", endpoint="-")
     return ApolloClient(cfg.apollo_api_key, base_url=cfg.apollo_base_url, **options)
+
+
+def _check_paging(page: int, per_page: int, endpoint: str) -> None:
+    """Apollo serves at most 100 per page and 500 pages (apollo.md 2.1/2.2): asking for more
+    would silently get less, so it is refused before anything is sent."""
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ApolloRequestError(f"per_page must be 1..{MAX_PER_PAGE}, got {per_page!r}", endpoint=endpoint)
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise ApolloRequestError(f"page must be 1..{MAX_PAGE}, got {page!r}", endpoint=endpoint)
+
+
+def _search_page(response: ApolloResponse, page: int, per_page: int, *, contacts: bool) -> SearchPage:
+    """A search response as a page; paging as the response states it (``pagination``) when it
+    does, else as asked."""
+    data = response.data if isinstance(response.data, dict) else {}
+    raw_pagination = data.get("pagination")
+    pagination: dict[str, Any] = raw_pagination if isinstance(raw_pagination, dict) else {}
+    total = pagination.get("total_entries", data.get("total_entries"))
+    return SearchPage(
+        response,
+        list(data.get("people") or []),
+        list(data.get("contacts") or []) if contacts else [],
+        _int(pagination.get("page")) or page,
+        _int(pagination.get("per_page")) or per_page,
+        _int(total),
+    )
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _bulk_credits(data: Any) -> float:

@@ -46,6 +46,10 @@ __all__ = ["EnrichResult", "enrich_people", "search_and_enrich", "store_lost_cal
 
 BULK_ENDPOINT = "people/bulk_match"
 SEARCH_ENDPOINT = "mixed_people/api_search"
+# Budgeting price per record until a response shows what Apollo charges: bulk_match's
+# credits_consumed "may be fractional e.g. 1.01" per record (apollo.md 2.4), so a run's first
+# call is not priced at exactly 1 credit; the highest price seen then takes over.
+UNPRICED_CREDITS_PER_RECORD = 1.25
 # A usable email: present, not bounced for us, and not one Apollo itself calls unavailable/bounced.
 _FRESH_SQL = text(
     """
@@ -228,22 +232,45 @@ class _Enricher:
         max_age: timedelta,
         credit_budget: float | None,
         credits_per_record: float,
+        unpriced_credits_per_record: float,
     ) -> None:
         self.db = db
         self.client = client
         self.max_age = max_age
         self.budget = credit_budget
         self.credits_per_record = credits_per_record
+        self.unpriced_credits_per_record = unpriced_credits_per_record
+        self.seen_per_record: float | None = None  # highest cost per record Apollo charged this run
         self.result = EnrichResult()
         self._seen: set[str] = set()  # identity keys already handled in this run
         self._enriched: set[int] = set()
         self._new: set[int] = set()
 
+    def _known_price(self) -> float:
+        """Per-record price as far as this run knows: the highest Apollo charged so far, never
+        below ``credits_per_record``. Lost calls are booked at this."""
+        return max(self.credits_per_record, self.seen_per_record or 0.0)
+
+    def _planning_price(self) -> float:
+        """Per-record price a call is budgeted at: until a response has shown what Apollo charges
+        (fractions above 1 per record, apollo.md 2.4/3), the more cautious unpriced guess."""
+        if self.seen_per_record is None:
+            return max(self.credits_per_record, self.unpriced_credits_per_record)
+        return self._known_price()
+
     def _remaining_records(self) -> int | None:
         if self.budget is None:
             return None
         left = self.budget - self.result.credits_consumed
-        return max(0, math.floor(left / self.credits_per_record + 1e-9))
+        return max(0, math.floor(left / self._planning_price() + 1e-9))
+
+    def _note_price(self, credits: float, matched: int, sent: int) -> None:
+        """Learn the per-record price from a paid response (per matched record, or per record
+        sent when Apollo charged for a call that matched nobody)."""
+        if credits <= 0:
+            return
+        per_record = credits / (matched or sent)
+        self.seen_per_record = max(self.seen_per_record or 0.0, per_record)
 
     def _skip_fresh(self, candidates: list[_Candidate]) -> list[_Candidate]:
         ids = [c.apollo_id for c in candidates if c.apollo_id]
@@ -304,7 +331,7 @@ class _Enricher:
             result = self.client.bulk_match([c.detail for c in chunk])
         except ChargeUncertain as e:
             # Apollo may have charged for this call: the day's budget counts the worst case
-            worst = self.credits_per_record * len(chunk)
+            worst = self._known_price() * len(chunk)
             store_lost_call(self.db, e, worst)
             self.result.bulk_calls += 1
             self.result.requested += len(chunk)
@@ -316,6 +343,7 @@ class _Enricher:
         self.result.credits_consumed += result.credits_consumed
         matched = [(c, m) for c, m in zip(chunk, result.matches, strict=True) if m is not None]
         self.result.not_found += len(chunk) - len(matched)
+        self._note_price(result.credits_consumed, len(matched), len(chunk))
         people = [m for _c, m in matched]
         existing = self._existing_lead_ids(people)
         # the credits are spent: the response is kept first, whatever the import makes of it
@@ -394,18 +422,27 @@ def enrich_people(
     max_age: timedelta,
     credit_budget: float | None,
     credits_per_record: float = 1.0,
+    unpriced_credits_per_record: float = UNPRICED_CREDITS_PER_RECORD,
 ) -> EnrichResult:
     """Enrich candidates via ``people/bulk_match`` without paying for what the pool already has.
 
     Skips candidates matching (by Apollo id, email or LinkedIn URL) a lead with a usable email
     enriched within ``max_age``, and erased people (by Apollo id, or by the keyed hash of the
     email or LinkedIn URL in their ``erased`` suppressions). Calls bulk_match 10 at a time and
-    never starts a call whose worst-case cost (``credits_per_record`` per person) would take the
-    run past ``credit_budget``: the last call shrinks to fit, then the run stops with
-    ``stopped_by_budget``. Each response is imported and kept as a raw payload. Commits per call.
+    never starts a call whose estimated cost would take the run past ``credit_budget``: the last
+    call shrinks to fit, then the run stops with ``stopped_by_budget``. A person sent is priced at
+    the highest per-record cost Apollo charged earlier in this run (``credits_consumed`` over the
+    records matched), never below ``credits_per_record``; before any paid response, at
+    ``unpriced_credits_per_record`` (Apollo's price may be fractional above 1, apollo.md 2.4).
+    Each response is imported and kept as a raw payload. Commits per call.
     """
     enricher = _Enricher(
-        db, client, max_age=max_age, credit_budget=credit_budget, credits_per_record=credits_per_record
+        db,
+        client,
+        max_age=max_age,
+        credit_budget=credit_budget,
+        credits_per_record=credits_per_record,
+        unpriced_credits_per_record=unpriced_credits_per_record,
     )
     try:
         enricher.enrich(_candidates(candidates, 0, enricher.result))
@@ -428,6 +465,7 @@ def search_and_enrich(
     per_page: int = 100,
     start_page: int = 1,
     credits_per_record: float = 1.0,
+    unpriced_credits_per_record: float = UNPRICED_CREDITS_PER_RECORD,
 ) -> EnrichResult:
     """Page ``mixed_people/api_search`` with ``filters`` and enrich people new to the pool.
 
@@ -439,7 +477,12 @@ def search_and_enrich(
     before it is already stored, and its credits are in ``partial.credits_consumed``.
     """
     enricher = _Enricher(
-        db, client, max_age=max_age, credit_budget=credit_budget, credits_per_record=credits_per_record
+        db,
+        client,
+        max_age=max_age,
+        credit_budget=credit_budget,
+        credits_per_record=credits_per_record,
+        unpriced_credits_per_record=unpriced_credits_per_record,
     )
     result = enricher.result
     if want <= 0:

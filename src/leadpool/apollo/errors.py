@@ -12,9 +12,19 @@ class ApolloError(LeadpoolError):
 
     status_code = 502
 
-    def __init__(self, message: str, *, endpoint: str, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.http_status = http_status
+        # seconds Apollo asked us to stay away (Retry-After, or until its rate window reopens):
+        # the job-level retry waits at least this long (leadpool.allocation.refill.retry_delay)
+        self.retry_after = retry_after
         # set by leadpool.apollo.enrich when a run is interrupted: the EnrichResult so far, so the
         # caller can account for credits already spent (and already stored) before the failure
         self.partial: Any = None
@@ -31,7 +41,11 @@ class AuthError(ApolloError):
 
 
 class RateLimited(ApolloError):
-    """Apollo kept answering 429 after every retry, or a daily limit is spent."""
+    """Apollo kept answering 429 after every retry, or a daily limit is spent.
+
+    ``retry_after``: seconds until Apollo should take calls again (its Retry-After, else the next
+    day/hour/minute window by the ``x-*-requests-left`` headers), not capped by the client's
+    ``max_wait``."""
 
     status_code = 503
 

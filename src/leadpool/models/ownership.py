@@ -46,6 +46,8 @@ class Enrollment(Base):
             "uq_enrollments_active_lead", "lead_id", unique=True, postgresql_where=text("status = 'active'")
         ),
         Index("ix_enrollments_campaign_id_status", "campaign_id", "status"),
+        # an agency's active enrollments (cancelling it): without it, every enrollment was read
+        Index("ix_enrollments_agency_id_active", "agency_id", postgresql_where=text("status = 'active'")),
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
@@ -34,19 +34,13 @@ EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 def lock_payloads(session: Session, lead_ids: list[int], apollo_ids: list[str]) -> None:
     """Lock, in id order, every payload an erasure of these leads may edit: those linked to them,
     those naming their Apollo ids, and every lost call (matched later by content)."""
+    found = union_all(
+        select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id.in_(lead_ids)),
+        *(select(RawPayload.id).where(RawPayload.apollo_person_ids.contains([a])) for a in apollo_ids),
+        select(RawPayload.id).where(RawPayload.body_sha256 == EMPTY_BODY_SHA256, RawPayload.request.is_not(None)),
+    )
     session.execute(
-        select(RawPayload.id)
-        .where(
-            or_(
-                RawPayload.id.in_(
-                    select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id.in_(lead_ids))
-                ),
-                *(RawPayload.apollo_person_ids.contains([a]) for a in apollo_ids),
-                and_(RawPayload.body_sha256 == EMPTY_BODY_SHA256, RawPayload.request.is_not(None)),
-            )
-        )
-        .order_by(RawPayload.id)
-        .with_for_update()
+        select(RawPayload.id).where(RawPayload.id.in_(found)).order_by(RawPayload.id).with_for_update()
     ).all()
 
 
@@ -54,11 +48,15 @@ def redact_lead_payloads(
     session: Session, lead_id: int, apollo_id: str | None, identifiers: set[str], now: datetime
 ) -> tuple[int, int]:
     """Edit every payload describing the lead; returns (redacted, tombstoned)."""
-    linked = select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id == lead_id)
-    found: ColumnElement[bool] = RawPayload.id.in_(linked)
-    if apollo_id:
-        found = or_(found, RawPayload.apollo_person_ids.contains([apollo_id]))
-    payloads = session.execute(select(RawPayload).where(found).with_for_update()).scalars().all()
+    found = union_all(
+        select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id == lead_id),
+        *([select(RawPayload.id).where(RawPayload.apollo_person_ids.contains([apollo_id]))] if apollo_id else []),
+    )
+    payloads = (
+        session.execute(select(RawPayload).where(RawPayload.id.in_(found)).order_by(RawPayload.id).with_for_update())
+        .scalars()
+        .all()
+    )
     shared = _payloads_shared_with_others(session, lead_id, [p.id for p in payloads])
     redacted = 0
     for payload in payloads:

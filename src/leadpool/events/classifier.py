@@ -109,8 +109,34 @@ _DEPT = r"(?:marketing|sales|finance|hr|it|ops|operations|procurement|purchasing
 _NEGATOR = r"(?:\bnot|n't|\bnever|\bhardly|\bno longer)"
 _INTEREST = r"(?:inte?re?st(?:ed|ing)|keen|open to|excited|curious|looking for|in the market|a (?:good |great |right )?fit|relevant|useful|a priority|worth)"
 
+# A reply that opens with an opt-out keyword and goes on ("STOP - not interested", "Stop. Wrong
+# number.", "STOP STOP", "Yes, stop."): the FCC reads these words in a reply as revocation, whatever
+# follows. "Strong" keywords have no everyday use at the start of a reply; after them comes a
+# separator (. ! , : - an emoji, or the end of the line; not "?": "Stop? why" asks), another keyword, or a
+# word that cannot continue a phrase like "stop by" / "quit my job" (it, now, not, wrong, I, ...).
+_OPT_OUT_YES = r"(?:(?:yes|yeah|yep|yup|ok|okay|k|sure|fine|y)\b[^\w\n]*)?(?:(?:please|pls|plz|just)[^\S\n]+)?"
+_OPT_OUT_STRONG = r"(?:stop(?:all)?|quit|unsubscribe|revoke|opt[- ]?out)"
+_OPT_OUT_WEAK = r"(?:cancel|end|remove|arret)"
+_OPT_OUT_TAIL = (
+    r"(?:[^\S\n]*(?:[^\w\s?&/@'\"]|$)|[^\S\n]+(?:"
+    + _OPT_OUT_STRONG
+    + "|"
+    + _OPT_OUT_WEAK
+    + r"|it|this|these|now|already|immediately|asap|please|pls|plz|thanks?|thank you|not|no|nope|nah|wrong|"
+    r"i|i'm|im|we|we're|don't|dont|do not)\b)"
+)
+
 _UNSUBSCRIBE = _p(
     r"\bun-?sub(?:\b|s?c?r|sc)\w*+(?! (?:polic|rule|requirement|process|law|regulation))",
+    # at the start of a line or a sentence: "STOP - not interested", "Hi\nSTOP wrong number",
+    # "Not for me. Stop, thanks". [^\w\n] rather than \W, which would let every line start rescan
+    # a run of blank lines (quadratic).
+    rf"(?:^[^\w\n]*|[.!?][^\S\n]+){_OPT_OUT_YES}{_OPT_OUT_STRONG}{_OPT_OUT_TAIL}",
+    # cancel/end/remove also have everyday uses ("cancel my meeting", "end of the month"): only
+    # when the reply opens with one and a separator, and is not about a meeting.
+    rf"\A[^\w]*{_OPT_OUT_YES}{_OPT_OUT_WEAK}[^\S\n]*(?:[.!,;:-]|$)"
+    r"(?![\s\S]*\b(?:meeting|call|appointment|demo|reschedul\w*|invite|invitation|session|booking|reservation|"
+    r"event|webinar|order|subscription|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b)",
     r"\bremove (?:me|us|it|this|them|my \w+|our \w+)\b",
     r"\b(?:take|get|keep|strike|want|cross) (?:me|us|my \w+|this \w+)? ?off\b",
     r"\b(?:off|from|out of) (?:of )?(?:your|the|this|that|these|those|all|any|my) (?:\w+ ){0,2}"
@@ -118,7 +144,7 @@ _UNSUBSCRIBE = _p(
     + r"\b",
     rf"\b(?:stop|quit|cease) (?:all )?{_CONTACT}",
     r"\b(?:please|pls|plz|kindly|just|so|now) stop\b(?! by)",
-    r"^\W*stop\b(?! by)(?:\W+(?:it|this|these|now|please|already|thanks?))*\W*$",
+    r"^[^\w\n]*stop\b(?! by)(?:\W+(?:it|this|these|now|please|already|thanks?))*\W*$",
     # "don't email me" is an opt-out; "don't reach out / follow up again" (about this offer) is not.
     r"(?:^|[.!?]\s*)stop(?: it| this| now| please| already)?\W*$",
     r"\bkeep (?:getting|receiving) (?:these|this|your)\b",

@@ -1,0 +1,196 @@
+"""SMS/email replies that START with a STOP keyword and say one more thing are opt-outs.
+
+Reference (compliance-and-providers.md section 4, "SMS keywords" and "FCC revocation order"):
+"Replies of 'stop, quit, end, revoke, opt out, cancel, unsubscribe' are revocation per se" and
+revocation may come "by any reasonable means ... Also parse free text". Issue 4: "an unsubscribe
+request in a reply is an unsubscribe"; docs/events.md: "not interested, take me off your list"
+must stop all contact. The classifier used to read "stop" as an opt-out only when it was the whole
+message, preceded by please/so/just, or *ended* the message, so a leading "STOP." followed by a
+second sentence fell through to not_interested / wrong_person / other, and "Yes, stop." (answering
+"Reply STOP to opt out") was read as interested.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from leadpool.db import Database, session_scope
+from leadpool.events import EventIn, EventOutcome, record_event
+from leadpool.events.classifier import RuleClassifier
+from leadpool.gate import GateDecision, check
+
+from .conftest import World
+
+# a Tuesday, 10:00 in Denver (the builders' default zone): every channel's window is open
+NOON = datetime(2025, 1, 14, 17, 0, tzinfo=UTC)
+# phone numbers outside the builders' default range (+1303555nnnn), so no other lead holds them
+PHONE_A = "+17205550142"
+PHONE_B = "+17205550177"
+PHONE_C = "+17205550155"
+
+
+def _record(db: Database, **kw: Any) -> EventOutcome:
+    kw.setdefault("occurred_at", NOON - timedelta(hours=1))
+    kw.setdefault("source", "test")
+    kw.setdefault(
+        "provider_event_id",
+        f"{kw['type']}-{kw.get('email')}-{kw.get('phone')}-{kw.get('lead_id')}-{kw.get('text')}",
+    )
+    with session_scope(db) as s:
+        return record_event(s, EventIn(**kw), at=kw["occurred_at"] + timedelta(minutes=1))
+
+
+def _gate(db: Database, lead: int, campaign: int, channel: str, at: datetime = NOON) -> GateDecision:
+    with session_scope(db) as s:
+        return check(
+            s,
+            lead_id=lead,
+            campaign_id=campaign,
+            channel=channel,
+            at=at,
+            reserve=False,
+            sender=f"{channel}-sender",
+        )
+
+
+def _owned_lead(world: World, **kw: Any) -> tuple[int, int, int]:
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(**kw)
+    world.own(lead, agency, campaign)
+    return agency, campaign, lead
+
+
+def _category(text: str) -> str:
+    return RuleClassifier().classify(text, received=date(2025, 1, 14)).category
+
+
+REAL_OPT_OUTS = [
+    # the reviewer's cases
+    "Stop. Not interested.",
+    "STOP - not interested",
+    "Stop, I am not interested",
+    "STOP - wrong number",
+    "Stop. Wrong number.",
+    "STOP STOP",
+    # the same shape with other separators, keywords and placements
+    "STOP\u2014not interested",
+    "Stop: wrong number",
+    "STOP!!! Not interested",
+    "STOP \U0001f64f not interested",
+    "STOP not interested",
+    "stop stop stop",
+    "STOP\nnot interested",
+    "Hi,\nSTOP - wrong number",
+    "Not for me. Stop, thanks",
+    "Quit, not interested",
+    "Revoke. Not interested.",
+    "Opt out - wrong person",
+    "Cancel - not interested",
+    "END. Wrong number.",
+    "Remove - not interested",
+    # yes / ok / sure + stop: an opt-out, not interest
+    "Yes, stop.",
+    "Yes STOP",
+    "Sure, stop it",
+    "ok stop",
+    "Yes, cancel.",
+]
+
+
+@pytest.mark.parametrize("text", REAL_OPT_OUTS)
+def test_a_reply_that_starts_with_stop_is_an_unsubscribe(text: str) -> None:
+    assert _category(text) == "unsubscribe", text
+
+
+NOT_OPT_OUTS = [
+    ("Stop by our booth at the expo!", "other"),
+    ("Sure, stop by the office on Tuesday", "interested"),
+    ("Stop by next week, we'd love to see you", "interested"),
+    ("I'll stop by next week", "other"),
+    ("Stop in anytime", "other"),
+    ("don't stop", "other"),
+    ("Please don't stop, this is great", "other"),
+    ("stop?? why", "other"),
+    ("Stop? Why?", "other"),
+    ("End of the month works", "interested"),
+    ("Yes, end of the month works", "interested"),
+    ("At the end of the day we went with another vendor.", "not_interested"),
+    ("End of quarter is busy, try me in May", "other"),
+    ("Cancel my meeting", "other"),
+    ("Cancel, something came up, can we reschedule?", "other"),
+    ("Ok, cancel the call, let's do Monday", "other"),
+    ("Quit my job last month, not at Acme anymore", "other"),
+    ("Non-stop meetings this week, call me Friday", "interested"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NOT_OPT_OUTS)
+def test_other_uses_of_the_keywords_are_not_opt_outs(text: str, expected: str) -> None:
+    assert _category(text) == expected, text
+
+
+def test_stop_not_interested_by_sms_unsubscribes_the_person_on_every_channel(
+    db: Database, world: World
+) -> None:
+    _, campaign, lead = _owned_lead(world, phone=PHONE_A)
+    out = _record(db, type="reply", phone="+1 720 555 0142", channel="sms", text="Stop. Not interested.")
+    assert out.category == "unsubscribe", out
+    for channel in ("email", "linkedin", "sms", "phone"):
+        assert "unsubscribed" in _gate(db, lead, campaign, channel).codes, channel
+
+
+def test_stop_reply_from_a_number_two_leads_hold_stops_both(db: Database, world: World) -> None:
+    """The same person twice in the pool (say an Apollo lead and a CSV lead) holding one mobile:
+    a bare "STOP" from that number flags both (docs/events.md "Every lead holding the address");
+    "STOP - not interested" used to name no single lead and change nothing at all."""
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    a = world.lead(phone=PHONE_B)
+    b = world.lead(phone=PHONE_B)
+    world.own(a, agency, campaign)
+    world.own(b, agency)
+    out = _record(db, type="reply", phone=PHONE_B, channel="sms", text="STOP - not interested")
+    assert out.category == "unsubscribe", out
+    assert "unsubscribed" in _gate(db, a, campaign, "sms").codes
+
+
+@pytest.mark.parametrize("text", ["Yes, stop.", "Yes STOP", "Sure, stop it"])
+def test_yes_stop_is_not_read_as_interested(db: Database, world: World, text: str) -> None:
+    """An opt-out read as *interested* would report the person to the agency as a warm lead and
+    write no suppression."""
+    _, campaign, lead = _owned_lead(world, phone=PHONE_C)
+    out = _record(db, type="reply", phone=PHONE_C, channel="sms", text=text)
+    assert out.category == "unsubscribe", (text, out.category)
+    assert "unsubscribed" in _gate(db, lead, campaign, "sms").codes
+
+
+def _classify(text: str) -> None:
+    RuleClassifier().classify(text, received=date(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" + "\n" * 100_000 + "b",  # every line start rescanned the blank lines (minutes before)
+        "a" + "\n." * 100_000 + "b",
+        ". yes, stop " * 100_000 + "?",
+        "\n stop" * 100_000,
+        "cancel. " * 100_000,
+        "STOP \U0001f64f " * 100_000,
+    ],
+    ids=["blank-lines", "dotted-lines", "yes-stop-run", "stop-lines", "cancel-run", "emoji-run"],
+)
+def test_the_stop_rules_finish_on_crafted_text(text: str) -> None:
+    proc = multiprocessing.get_context("spawn").Process(target=_classify, args=(text,))
+    proc.start()
+    proc.join(30)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join()
+        pytest.fail(f"classifying {len(text):,} crafted characters did not finish in 30 s")
+    assert proc.exitcode == 0

@@ -10,7 +10,7 @@ from tests.gate.factories import MONDAY_OPEN, World
 
 from leadpool.db import Database, session_scope
 from leadpool.errors import Conflict, InvalidInput, NotFound
-from leadpool.gate import CheckRequest, cancel, check, check_many, confirm_sent
+from leadpool.gate import CheckRequest, IdempotencyKeyReused, cancel, check, check_many, confirm_sent
 
 T0 = MONDAY_OPEN
 
@@ -133,10 +133,10 @@ def test_idempotency_key_returns_the_same_decision_and_touch(db: Database) -> No
     assert d3.codes == ["lead_daily_cap"]
     with session_scope(db) as s:
         d4 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0, idempotency_key="k2")
-        # the same key for another request is refused, not silently replayed
-        d5 = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="sms", at=T0, idempotency_key="k2")
     assert d4.codes == ["lead_daily_cap"] and d4.replayed
-    assert d5.codes == ["gate_error"]
+    # the same key for another request is refused (the caller's mistake), not silently replayed
+    with session_scope(db) as s, pytest.raises(IdempotencyKeyReused, match="already used for another check"):
+        check(s, lead_id=lid, campaign_id=w.campaign_id, channel="sms", at=T0, idempotency_key="k2")
     with db.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM touches")).scalar_one() == 1
     with session_scope(db) as s, pytest.raises(InvalidInput):
@@ -271,9 +271,9 @@ def test_a_key_used_by_a_dry_run_is_refused_for_a_reserving_check(db: Database) 
     with session_scope(db) as s:
         dry = check(s, reserve=False, **ask)  # type: ignore[arg-type]
     assert dry.allowed and dry.touch_id is None
-    with session_scope(db) as s:  # an allow without a touch would be a send no cap counts
-        real = check(s, **ask)  # type: ignore[arg-type]
-    assert real.codes == ["gate_error"] and "without a reservation" in real.reasons[0].message
+    # an allow without a touch would be a send no cap counts
+    with session_scope(db) as s, pytest.raises(IdempotencyKeyReused, match="without a reservation"):
+        check(s, **ask)  # type: ignore[arg-type]
     with session_scope(db) as s:
         again = check(s, reserve=False, **ask)  # type: ignore[arg-type]
     assert again.replayed and again.allowed and again.touch_id is None

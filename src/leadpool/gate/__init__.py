@@ -1,5 +1,6 @@
 """The pre-send gate: may this agency's campaign touch this person on this channel now?"""
 
+from leadpool.gate.batch import IdempotencyKeyReused
 from leadpool.gate.check import (
     CheckRequest,
     TouchState,
@@ -20,6 +21,7 @@ __all__ = [
     "GateDecision",
     "GatePolicy",
     "GateWorker",
+    "IdempotencyKeyReused",
     "Reason",
     "TouchState",
     "cancel",

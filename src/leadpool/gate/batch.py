@@ -30,7 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from leadpool.errors import InvalidInput, LeadpoolError
+from leadpool.errors import Conflict, InvalidInput, LeadpoolError
 from leadpool.gate import caps, fast, windows
 from leadpool.gate.caps import Scope
 from leadpool.gate.policy import GatePolicy, resolve
@@ -94,6 +94,11 @@ def _collect(rows: list[Any]) -> tuple[dict[Scope, int], _Touches, _Touches]:
 
 class _CountersMoved(Exception):
     """A counter passed its cap between the unlocked read and the raise: decide again under lock."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already stored for a different check (another lead, campaign or channel,
+    or a dry run replayed as a reserving check)."""
 
 
 @dataclass
@@ -312,19 +317,19 @@ class Batch:
             r = stored.get((it.snap.agency_id, it.req.idempotency_key))
             if r is None:
                 continue
+            # the caller's mistake, not the gate's failure: raised (409), so that a retry policy does
+            # not take it for an outage, and the whole batch is refused with nothing written
             if (r[3], r[4], r[5]) != (it.req.lead_id, it.req.campaign_id, it.req.channel):
-                it.decision = gate_error(
-                    f"Idempotency key {it.req.idempotency_key!r} was already used for another check "
-                    f"(lead {r[3]}, campaign {r[4]}, {r[5]}); use a new key."
+                raise IdempotencyKeyReused(
+                    f"idempotency key {it.req.idempotency_key!r} was already used for another check "
+                    f"(lead {r[3]}, campaign {r[4]}, {r[5]}); use a new key"
                 )
-                continue
             if r[6] and r[8] is None and it.req.reserve:
                 # the key's allow reserved nothing (a dry run): replaying it would send uncounted
-                it.decision = gate_error(
-                    f"Idempotency key {it.req.idempotency_key!r} was already used for a check without "
-                    "a reservation; use a new key for the reserving one."
+                raise IdempotencyKeyReused(
+                    f"idempotency key {it.req.idempotency_key!r} was already used for a check without "
+                    "a reservation; use a new key for the reserving one"
                 )
-                continue
             it.decision = GateDecision(
                 "allow" if r[6] else "deny",
                 [Reason.from_dict(x) for x in r[7]],

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.gate import fast
-from leadpool.gate.batch import Batch
+from leadpool.gate.batch import Batch, IdempotencyKeyReused
 from leadpool.gate.reasons import GateDecision, gate_error
 from leadpool.gate.request import CheckRequest
 from leadpool.gate.statements import raw_connection
@@ -61,9 +61,11 @@ def check(
     Returns allow, or deny with every reason that applies. An allowed check with ``reserve`` records
     a touch in state reserved (its id in ``touch_id``) that counts against every cap until it is
     confirmed, cancelled or expires. The same ``idempotency_key`` (per agency) returns the same
-    decision and touch. Every check is recorded in ``decisions``. Never raises for a database or
-    internal failure: that is a deny with ``gate_error``, and the session's transaction has been
-    rolled back. The caller commits.
+    decision and touch; a key already used for another check (or a dry run's key for a reserving
+    check) raises ``IdempotencyKeyReused`` (a ``Conflict``), as bad input raises ``InvalidInput``.
+    Every check is recorded in ``decisions``. Never raises for a database or internal failure:
+    that is a deny with ``gate_error``, and the session's transaction has been rolled back. The
+    caller commits.
     """
     return check_one(
         session, CheckRequest(lead_id, campaign_id, channel, sender, at, reserve, idempotency_key)
@@ -76,6 +78,8 @@ def check_one(session: Session, req: CheckRequest) -> GateDecision:
         req.validate()
         try:
             decision = _fast_allow(session, req)
+        except IdempotencyKeyReused:
+            raise
         except Exception as e:  # noqa: BLE001 - fail closed, as check_many does
             _log.warning("gate check failed, denying with gate_error: %s", e, exc_info=True)
             return fail_closed(session, [req], e)[0]
@@ -135,6 +139,8 @@ def check_many(session: Session, items: list[CheckRequest]) -> list[GateDecision
         return []
     try:
         return Batch(session, items).run()
+    except IdempotencyKeyReused:
+        raise  # the caller's mistake, like bad input: nothing was written
     except Exception as e:  # noqa: BLE001 - fail closed: whatever went wrong, nobody gets an allow
         _log.warning("gate check failed, denying with gate_error: %s", e, exc_info=True)
         return fail_closed(session, items, e)

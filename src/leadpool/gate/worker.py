@@ -28,6 +28,7 @@ import psycopg
 
 from leadpool.db import Database, session_scope
 from leadpool.gate import fast
+from leadpool.gate.batch import IdempotencyKeyReused
 from leadpool.gate.check import CheckRequest, check_many, deny_unlocked, fail_closed, failure_message
 from leadpool.gate.reasons import GateDecision, gate_error
 
@@ -82,6 +83,8 @@ class GateWorker:
         try:
             with session_scope(self.db) as session:
                 return check_many(session, [req])[0]
+        except IdempotencyKeyReused:
+            raise  # the caller's mistake, as check() raises it
         except Exception as e:  # noqa: BLE001 - the commit failed: nothing the check decided stands
             _log.warning("gate check could not commit, denying with gate_error: %s", e, exc_info=True)
             return gate_error(failure_message(e))

@@ -57,6 +57,14 @@ def new_agency_key() -> tuple[str, str]:
     return key, hash_key(key)
 
 
+def issue_agency_key(session: Session, agency: Agency) -> str:
+    """Give ``agency`` a fresh key (a key it had stops working at once); returns it, to be shown
+    this once (API and CLI alike)."""
+    key, agency.api_key_hash = new_agency_key()
+    session.flush()
+    return key
+
+
 def resolve_admin_token(settings: Settings, api_settings: ApiSettings) -> tuple[str, bool]:
     """The admin token and whether it was generated just now (so the caller prints it once).
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from leadpool.allocation import agencies
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
@@ -29,13 +30,37 @@ def agency_json(a: Agency) -> dict[str, Any]:
 def create_cmd(
     name: str = typer.Argument(..., help="Unique agency name."), json_out: bool = JsonOption
 ) -> None:
-    """Create an active agency."""
+    """Create an active agency and its API key (shown this once; only its hash is stored)."""
+    from leadpool.api.auth import issue_agency_key
+
     with handle_errors(), database() as db, session_scope(db) as s:
-        out = agency_json(agencies.create_agency(s, name))
+        row = agencies.create_agency(s, name)
+        out = {**agency_json(row), "api_key": issue_agency_key(s, row)}
     if json_out:
         print_json(out)
     else:
         console.print(f"agency {out['id']} created: {out['name']}")
+        _show_key(out["api_key"])
+
+
+@app.command("rotate-key")
+def rotate_key_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption) -> None:
+    """Give the agency a new API key (shown this once); the old one stops working at once."""
+    from leadpool.api.auth import issue_agency_key
+
+    with handle_errors(), database() as db, session_scope(db) as s:
+        row = agencies.get_agency(s, agency_id)
+        out = {**agency_json(row), "api_key": issue_agency_key(s, row)}
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"agency {agency_id}: new API key; the old one no longer works")
+        _show_key(out["api_key"])
+
+
+def _show_key(key: str) -> None:
+    console.print("API key (shown only now; only its hash is stored):")
+    console.print(Text.assemble("  ", (key, "bold")), soft_wrap=True)
 
 
 @app.command("list")

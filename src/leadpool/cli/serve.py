@@ -10,6 +10,7 @@ import typer
 from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, handle_errors, print_json
+from leadpool.errors import InvalidInput
 
 
 def serve(
@@ -44,6 +45,8 @@ def serve(
         finally:
             db.dispose()
         token, generated = resolve_admin_token(settings, ApiSettings())
+        # listen before saying so: a taken port or an unknown host is one line, not a traceback
+        sock = listening_socket(host, port)
     token_file = settings.resolved_home() / ADMIN_TOKEN_FILE
     url = f"http://{host}:{port}"
     if json_out:
@@ -65,7 +68,6 @@ def serve(
         metrics_dir.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     get_settings.cache_clear()
-    sock = listening_socket(host, port)
     uvicorn.run(
         "leadpool.api.app:app_factory",
         factory=True,
@@ -81,9 +83,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     without it a response's header and body writes wait on delayed ACKs (~40 ms per request)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:  # a taken port, an address not ours, a host name that does not resolve
+        sock.close()
+        raise InvalidInput(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
     sock.set_inheritable(True)
     return sock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path
 
 from leadpool.allocation import agencies as agency_service
-from leadpool.api.auth import new_agency_key
+from leadpool.api.auth import issue_agency_key
 from leadpool.api.deps import AdminCaller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
 from leadpool.client.models import Agency, AgencyCancelled, AgencyCreate, AgencyCreated
@@ -22,10 +22,8 @@ def agency_out(row: AgencyRow) -> Agency:
 @router.post("", response_model=AgencyCreated, status_code=201)
 def create_agency(body: AgencyCreate, session: SessionDep, caller: AdminCaller) -> AgencyCreated:
     """Create an agency and its API key. The key is in this response only; keep it."""
-    key, key_hash = new_agency_key()
     row = agency_service.create_agency(session, body.name)
-    row.api_key_hash = key_hash
-    session.flush()
+    key = issue_agency_key(session, row)
     return AgencyCreated(**agency_out(row).model_dump(), api_key=key)
 
 
@@ -58,6 +56,5 @@ def rotate_key(
     """Give the agency a new API key, shown in this response only; the old one stops working at
     once (a leaked key, a member leaving, an agency cancelled for good)."""
     row = agency_service.get_agency(session, agency_id)
-    key, row.api_key_hash = new_agency_key()
-    session.flush()
+    key = issue_agency_key(session, row)
     return AgencyCreated(**agency_out(row).model_dump(), api_key=key)

@@ -403,3 +403,14 @@ def test_bad_input_says_what_and_stores_nothing(db: Database, world: World) -> N
         EventIn(type="reply", lead_id=2**63, occurred_at=T0, source="x", provider_event_id="y")
     with session_scope(db) as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_an_event_naming_a_campaign_that_does_not_exist_is_refused_and_nothing_stored(
+    db: Database, world: World
+) -> None:
+    world.lead(email="jo@example.com")
+    with pytest.raises(NotFound, match="campaign 999999"):
+        rec(db, type="reply", email="jo@example.com", campaign_id=999999, text="Sounds good")
+    with session_scope(db) as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 0
+        assert s.scalar(select(func.count()).select_from(Lead).where(Lead.replied_at.is_not(None))) == 0

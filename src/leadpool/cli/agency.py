@@ -86,9 +86,11 @@ def cancel_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out
     with handle_errors(), database() as db, session_scope(db) as s:
         res = agencies.cancel_agency(s, agency_id, actor="cli")
     out = {
+        "id": agency_id,  # the API's names (id, kept) alongside the CLI's first ones
         "agency_id": agency_id,
         "status": "cancelled",
         "released": len(res.released_lead_ids),
+        "kept": res.kept_converted,
         "kept_converted": res.kept_converted,
         "enrollments_ended": res.enrollments_ended,
         "companies_released": res.companies_released,

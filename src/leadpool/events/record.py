@@ -20,7 +20,7 @@ from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
-from leadpool.models import Event, Lead, Suppression, Touch
+from leadpool.models import Campaign, Event, Lead, Suppression, Touch
 from leadpool.pool.locks import lock_leads
 
 _CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "phone": "phone", "linkedin": "linkedin"}
@@ -205,6 +205,10 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
                     f"event {event.source}/{event.provider_event_id}: {kind} {value!r}: {e.message}"
                 ) from e
 
+    if event.campaign_id is not None and session.get(Campaign, event.campaign_id) is None:
+        raise NotFound(
+            f"campaign {event.campaign_id} not found (event {event.source}/{event.provider_event_id})"
+        )
     lead = _find_lead(session, event, addresses)
     touch = None
     if event.provider_message_id:

@@ -111,7 +111,8 @@ def _held(session: Session, caller: Principal, lead_ids: list[int]) -> set[int]:
 
 def _count(decisions: list[Decision]) -> None:
     for d in decisions:
-        metrics.count_decision(d.decision, [r.code for r in d.reasons])
+        if not d.replayed:  # a replay is the same decision, not another one
+            metrics.count_decision(d.decision, [r.code for r in d.reasons])
 
 
 def _request(item: CheckRequest) -> gate.CheckRequest:

@@ -4,11 +4,13 @@ Only the fake Apollo server on 127.0.0.1 is used (tests/apollo/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from tests.allocation.factories import make_agency, make_campaign
+
+# the refill tests' fake Apollo (construction people, no HTTP retries) and its key
+from tests.allocation.test_refill import KEY, construction_people, fake  # noqa: F401
 
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.refill import TransientRetry, list_refill_jobs, retry_delay, run_refill
@@ -16,37 +18,7 @@ from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.errors import ApolloRequestError, RateLimited
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
-from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
-
-KEY = "limits-key"
-
-
-@pytest.fixture(scope="module")
-def construction_people() -> list[dict[str, Any]]:
-    people = [
-        p
-        for p in generate_people(600, 7, duplicate_rate=0.0)
-        if p["email_status"] == "verified"
-        and p.get("email")
-        and (p.get("organization") or {}).get("industry") == "construction"
-    ]
-    assert len(people) >= 25
-    return people
-
-
-@pytest.fixture
-def fake(
-    construction_people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, db: Database
-) -> Iterator[FakeApollo]:
-    with FakeApollo(construction_people, api_key=KEY) as server:
-        monkeypatch.setenv("LEADPOOL_APOLLO_API_KEY", KEY)
-        monkeypatch.setenv("LEADPOOL_APOLLO_BASE_URL", server.base_url)
-        monkeypatch.setenv("LEADPOOL_REFILL_HTTP_RETRIES", "0")
-        monkeypatch.setenv("LEADPOOL_REFILL_RETRY_BASE_SECONDS", "0")
-        get_settings.cache_clear()
-        yield server
-    get_settings.cache_clear()
 
 
 def test_per_page_over_100_is_refused_or_pages_through_everything() -> None:
@@ -91,7 +63,7 @@ def test_paging_follows_the_pagination_apollo_reports() -> None:
     assert page.per_page == 100 and page.total_entries == len(people) and page.total_pages == 2
 
 
-def test_job_level_retry_honours_retry_after(fake: FakeApollo) -> None:
+def test_job_level_retry_honours_retry_after(fake: FakeApollo) -> None:  # noqa: F811
     """A 429 asking to come back in 600 s: the client gives up (no quick retries left) with
     RateLimited, and the queue's retry strategy claims to wait "at least what a Retry-After header
     asked for" (refill.retry_delay). The error never carries the header, so the job is retried on
@@ -132,7 +104,7 @@ def test_rate_limit_windows_are_carried_past_max_wait() -> None:
     assert retry_delay(info.value, 0) >= 3000
 
 
-def test_refill_retry_does_not_buy_more_than_the_shortfall(db: Database, fake: FakeApollo) -> None:
+def test_refill_retry_does_not_buy_more_than_the_shortfall(db: Database, fake: FakeApollo) -> None:  # noqa: F811
     """Issue 3 item 7: the shortfall becomes an enrichment job. A job that bought 10 new people,
     then hit a 429 and was retried, must only look for the rest of the shortfall: the retry starts
     over with the full ``requested`` and buys that many *more* new people."""

@@ -13,7 +13,7 @@ second sentence fell through to not_interested / wrong_person / other, and "Yes,
 from __future__ import annotations
 
 import multiprocessing
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -21,12 +21,12 @@ import pytest
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, EventOutcome, record_event
 from leadpool.events.classifier import RuleClassifier
-from leadpool.gate import GateDecision, check
 
 from .conftest import World
+from .test_events_end_to_end import NOON
+from .test_events_end_to_end import gate as _gate
+from .test_events_end_to_end import owned_lead as _owned_lead
 
-# a Tuesday, 10:00 in Denver (the builders' default zone): every channel's window is open
-NOON = datetime(2025, 1, 14, 17, 0, tzinfo=UTC)
 # phone numbers outside the builders' default range (+1303555nnnn), so no other lead holds them
 PHONE_A = "+17205550142"
 PHONE_B = "+17205550177"
@@ -42,27 +42,6 @@ def _record(db: Database, **kw: Any) -> EventOutcome:
     )
     with session_scope(db) as s:
         return record_event(s, EventIn(**kw), at=kw["occurred_at"] + timedelta(minutes=1))
-
-
-def _gate(db: Database, lead: int, campaign: int, channel: str, at: datetime = NOON) -> GateDecision:
-    with session_scope(db) as s:
-        return check(
-            s,
-            lead_id=lead,
-            campaign_id=campaign,
-            channel=channel,
-            at=at,
-            reserve=False,
-            sender=f"{channel}-sender",
-        )
-
-
-def _owned_lead(world: World, **kw: Any) -> tuple[int, int, int]:
-    agency = world.agency()
-    campaign = world.campaign(agency)
-    lead = world.lead(**kw)
-    world.own(lead, agency, campaign)
-    return agency, campaign, lead
 
 
 def _category(text: str) -> str:

@@ -9,19 +9,10 @@ from sqlalchemy import text
 from leadpool.db import session_scope
 from leadpool.insights import facts, history
 
+from .test_facts import _touch
+
 START = datetime(2026, 1, 5, tzinfo=UTC)
 COLUMNS = "touch_id, lead_id, replied, reply_category, positive, bounced"
-
-
-def _touch(s, lead_id, *, state, at, channel="email"):
-    return s.execute(
-        text(
-            "INSERT INTO touches (lead_id, agency_id, campaign_id, channel, state, at, sent_at, local_date, "
-            "expires_at) VALUES (:l, -1, -1, :ch, :st, :at, CASE WHEN :st = 'sent' THEN CAST(:at AS timestamptz) "
-            "END, CAST(:at AS date), now() + interval '1 hour') RETURNING id"
-        ),
-        {"l": lead_id, "st": state, "at": at, "ch": channel},
-    ).scalar_one()
 
 
 def test_reply_linked_to_reservation_later_cancelled_is_not_lost(db):

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 
 from leadpool.allocation import agencies
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
@@ -31,36 +32,32 @@ def create_cmd(
     name: str = typer.Argument(..., help="Unique agency name."), json_out: bool = JsonOption
 ) -> None:
     """Create an active agency and its API key (shown this once; only its hash is stored)."""
-    from leadpool.api.auth import issue_agency_key
-
     with handle_errors(), database() as db, session_scope(db) as s:
-        row = agencies.create_agency(s, name)
-        out = {**agency_json(row), "api_key": issue_agency_key(s, row)}
-    if json_out:
-        print_json(out)
-    else:
-        console.print(f"agency {out['id']} created: {out['name']}")
-        _show_key(out["api_key"])
+        out = _with_new_key(s, agencies.create_agency(s, name))
+    _print_keyed(out, json_out, f"agency {out['id']} created: {out['name']}")
 
 
 @app.command("rotate-key")
 def rotate_key_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption) -> None:
     """Give the agency a new API key (shown this once); the old one stops working at once."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        out = _with_new_key(s, agencies.get_agency(s, agency_id))
+    _print_keyed(out, json_out, f"agency {agency_id}: new API key; the old one no longer works")
+
+
+def _with_new_key(session: Session, row: Agency) -> dict[str, Any]:
     from leadpool.api.auth import issue_agency_key
 
-    with handle_errors(), database() as db, session_scope(db) as s:
-        row = agencies.get_agency(s, agency_id)
-        out = {**agency_json(row), "api_key": issue_agency_key(s, row)}
+    return {**agency_json(row), "api_key": issue_agency_key(session, row)}
+
+
+def _print_keyed(out: dict[str, Any], json_out: bool, headline: str) -> None:
     if json_out:
         print_json(out)
-    else:
-        console.print(f"agency {agency_id}: new API key; the old one no longer works")
-        _show_key(out["api_key"])
-
-
-def _show_key(key: str) -> None:
+        return
+    console.print(headline)
     console.print("API key (shown only now; only its hash is stored):")
-    console.print(Text.assemble("  ", (key, "bold")), soft_wrap=True)
+    console.print(Text.assemble("  ", (out["api_key"], "bold")), soft_wrap=True)
 
 
 @app.command("list")

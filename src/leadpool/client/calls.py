@@ -22,6 +22,7 @@ from leadpool.client.models import (
     Allocation,
     Campaign,
     CampaignLead,
+    CampaignSuggestions,
     CheckBatchResult,
     CheckRequest,
     CompanyTimeline,
@@ -31,8 +32,11 @@ from leadpool.client.models import (
     EventResult,
     Health,
     ImportResult,
+    InsightsReport,
     Job,
+    JobStatus,
     LeadDetail,
+    LeadScore,
     PoolStats,
     RawPayloadDetail,
     SentBatchItem,
@@ -191,6 +195,10 @@ def cancel_agency(agency_id: int) -> Call[AgencyCancelled]:
     return Call("POST", f"/v1/agencies/{agency_id}/cancel", _model(AgencyCancelled))
 
 
+def rotate_agency_key(agency_id: int) -> Call[AgencyCreated]:
+    return Call("POST", f"/v1/agencies/{agency_id}/rotate-key", _model(AgencyCreated))
+
+
 # leads and the pool
 
 
@@ -263,12 +271,15 @@ def erase_lead(lead_id: int) -> Call[ErasureResult]:
     return Call("POST", f"/v1/leads/{lead_id}/erase", _model(ErasureResult))
 
 
-def pool_stats() -> Call[PoolStats]:
-    return Call("GET", "/v1/pool/stats", _model(PoolStats))
+def pool_stats(top: int = 50) -> Call[PoolStats]:
+    return Call("GET", "/v1/pool/stats", _model(PoolStats), params={"top": top})
 
 
-def list_jobs(limit: int = 100) -> Call[list[Job]]:
-    return Call("GET", "/v1/jobs", _list(Job), params={"limit": limit})
+def list_jobs(limit: int = 100, status: JobStatus | None = None) -> Call[list[Job]]:
+    params: dict[str, Any] = {"limit": limit}
+    if status is not None:
+        params["status"] = status
+    return Call("GET", "/v1/jobs", _list(Job), params=params)
 
 
 # campaigns (agency)
@@ -315,6 +326,23 @@ def campaign_leads(campaign_id: int, limit: int = 100, offset: int = 0) -> Call[
         _list(CampaignLead),
         params={"limit": limit, "offset": offset},
     )
+
+
+# insights
+
+
+def get_insights(dims: Iterable[str] | None = None) -> Call[InsightsReport]:
+    """``dims``: at most 3 dimensions (None: the service's default, industry and seniority)."""
+    params = None if dims is None else {"dims": ",".join(dims)}
+    return Call("GET", "/v1/insights", _model(InsightsReport), params=params)
+
+
+def lead_scores(lead_id: int) -> Call[list[LeadScore]]:
+    return Call("GET", f"/v1/insights/leads/{lead_id}/scores", _list(LeadScore))
+
+
+def campaign_suggestions(campaign_id: int) -> Call[CampaignSuggestions]:
+    return Call("GET", f"/v1/campaigns/{campaign_id}/suggestions", _model(CampaignSuggestions))
 
 
 # the gate

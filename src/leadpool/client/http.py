@@ -26,6 +26,7 @@ from leadpool.client.models import (
     Allocation,
     Campaign,
     CampaignLead,
+    CampaignSuggestions,
     CheckRequest,
     CompanyTimeline,
     Decision,
@@ -34,8 +35,11 @@ from leadpool.client.models import (
     EventResult,
     Health,
     ImportResult,
+    InsightsReport,
     Job,
+    JobStatus,
     LeadDetail,
+    LeadScore,
     PoolStats,
     RawPayloadDetail,
     SentBatchItem,
@@ -118,6 +122,10 @@ class LeadpoolClient:
     def cancel_agency(self, agency_id: int) -> AgencyCancelled:
         return self._run(calls.cancel_agency(agency_id))
 
+    def rotate_agency_key(self, agency_id: int) -> AgencyCreated:
+        """A new API key for the agency, in this result only; the old key stops working at once."""
+        return self._run(calls.rotate_agency_key(agency_id))
+
     def import_leads(self, payload: Any) -> ImportResult:
         return self._run(calls.import_leads(payload))
 
@@ -168,11 +176,13 @@ class LeadpoolClient:
     def erase_lead(self, lead_id: int) -> ErasureResult:
         return self._run(calls.erase_lead(lead_id))
 
-    def pool_stats(self) -> PoolStats:
-        return self._run(calls.pool_stats())
+    def pool_stats(self, top: int = 50) -> PoolStats:
+        """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""
+        return self._run(calls.pool_stats(top))
 
-    def list_jobs(self, limit: int = 100) -> list[Job]:
-        return self._run(calls.list_jobs(limit))
+    def list_jobs(self, limit: int = 100, status: JobStatus | None = None) -> list[Job]:
+        """Refill jobs, newest first; ``status``: only the jobs in that state."""
+        return self._run(calls.list_jobs(limit, status))
 
     def create_campaign(
         self, name: str, channels: Iterable[str], icp: Mapping[str, Any], daily_quota: int
@@ -199,6 +209,19 @@ class LeadpoolClient:
 
     def campaign_leads(self, campaign_id: int, limit: int = 100, offset: int = 0) -> list[CampaignLead]:
         return self._run(calls.campaign_leads(campaign_id, limit, offset))
+
+    def campaign_suggestions(self, campaign_id: int) -> CampaignSuggestions:
+        """Best local send hour and weekday for the campaign's ICP segment."""
+        return self._run(calls.campaign_suggestions(campaign_id))
+
+    def get_insights(self, dims: Iterable[str] | None = None) -> InsightsReport:
+        """Rates by segment (``dims``: at most 3; None: industry and seniority) with intervals,
+        data quality and send-time suggestions; an agency gets its own and the platform view."""
+        return self._run(calls.get_insights(dims))
+
+    def lead_scores(self, lead_id: int) -> list[LeadScore]:
+        """The lead's expected positive-reply probability per channel, with the model version."""
+        return self._run(calls.lead_scores(lead_id))
 
     def check(
         self,
@@ -282,6 +305,10 @@ class AsyncLeadpoolClient:
     async def cancel_agency(self, agency_id: int) -> AgencyCancelled:
         return await self._run(calls.cancel_agency(agency_id))
 
+    async def rotate_agency_key(self, agency_id: int) -> AgencyCreated:
+        """A new API key for the agency, in this result only; the old key stops working at once."""
+        return await self._run(calls.rotate_agency_key(agency_id))
+
     async def import_leads(self, payload: Any) -> ImportResult:
         return await self._run(calls.import_leads(payload))
 
@@ -334,11 +361,13 @@ class AsyncLeadpoolClient:
     async def erase_lead(self, lead_id: int) -> ErasureResult:
         return await self._run(calls.erase_lead(lead_id))
 
-    async def pool_stats(self) -> PoolStats:
-        return await self._run(calls.pool_stats())
+    async def pool_stats(self, top: int = 50) -> PoolStats:
+        """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""
+        return await self._run(calls.pool_stats(top))
 
-    async def list_jobs(self, limit: int = 100) -> list[Job]:
-        return await self._run(calls.list_jobs(limit))
+    async def list_jobs(self, limit: int = 100, status: JobStatus | None = None) -> list[Job]:
+        """Refill jobs, newest first; ``status``: only the jobs in that state."""
+        return await self._run(calls.list_jobs(limit, status))
 
     async def create_campaign(
         self, name: str, channels: Iterable[str], icp: Mapping[str, Any], daily_quota: int
@@ -365,6 +394,19 @@ class AsyncLeadpoolClient:
 
     async def campaign_leads(self, campaign_id: int, limit: int = 100, offset: int = 0) -> list[CampaignLead]:
         return await self._run(calls.campaign_leads(campaign_id, limit, offset))
+
+    async def campaign_suggestions(self, campaign_id: int) -> CampaignSuggestions:
+        """Best local send hour and weekday for the campaign's ICP segment."""
+        return await self._run(calls.campaign_suggestions(campaign_id))
+
+    async def get_insights(self, dims: Iterable[str] | None = None) -> InsightsReport:
+        """Rates by segment (``dims``: at most 3; None: industry and seniority) with intervals,
+        data quality and send-time suggestions; an agency gets its own and the platform view."""
+        return await self._run(calls.get_insights(dims))
+
+    async def lead_scores(self, lead_id: int) -> list[LeadScore]:
+        """The lead's expected positive-reply probability per channel, with the model version."""
+        return await self._run(calls.lead_scores(lead_id))
 
     async def check(
         self,

@@ -198,6 +198,9 @@ class PoolStats(_Out):
     time_zone_source: list[Count] = Field(default_factory=list)
 
 
+JobStatus = Literal["queued", "running", "done", "failed", "stopped_by_budget"]
+
+
 class Job(_Out):
     """A refill job: our bookkeeping next to the queue's own status of it."""
 
@@ -393,6 +396,71 @@ class WebhookResult(_Out):
     duplicates: int = Field(0, description="Events already stored before; nothing changed.")
     rejected: list[str] = Field(default_factory=list, description="Events that could not be used, and why.")
     subscribe_url: str | None = Field(None, description="SNS SubscriptionConfirmation: visit it to confirm.")
+
+
+# insights
+
+
+class LeadScore(_Out):
+    """A lead's score on one channel (``GET /v1/insights/leads/{id}/scores``)."""
+
+    channel: Channel
+    score: float = Field(description="Expected positive-reply probability (0 to 1).")
+    model_version: str = Field(description="The insights model that computed it.")
+    computed_at: datetime
+
+
+class InsightsThresholds(_Out):
+    min_leads: int = Field(description="Leads a platform cell needs before an agency sees it.")
+    min_agencies: int = Field(description="Agencies a platform cell needs before an agency sees it.")
+
+
+_VIEW = (
+    "segments, top_segments, bounce_by_email_status, bounce_by_data_age, reply_by_local_hour, "
+    "reply_by_weekday, reply_by_channel, suggestions"
+)
+
+
+class InsightsReport(_Out):
+    """``GET /v1/insights``: the admin gets ``status`` and ``all``; an agency ``own`` (its figures
+    in full) and ``platform`` (privacy-safe cells only)."""
+
+    dims: list[str]
+    thresholds: InsightsThresholds
+    scope: Literal["admin", "agency"]
+    agency_id: int | None = Field(None, description="The agency's own id (scope agency).")
+    status: dict[str, Any] | None = Field(
+        None,
+        description="Admin: facts, touches_watermark, events_watermark, refreshed_at, scored_leads, "
+        "model_version.",
+    )
+    all: dict[str, Any] | None = Field(None, description=f"Admin: the view over every fact: {_VIEW}.")
+    own: dict[str, Any] | None = Field(None, description=f"Agency: its own figures: {_VIEW}.")
+    platform: dict[str, Any] | None = Field(
+        None, description=f"Agency: the privacy-safe platform view: {_VIEW}."
+    )
+
+
+class SuggestionSegment(_Out):
+    dimension: str | None = Field(description="industry or seniority (from the ICP); None: the platform.")
+    values: list[str]
+
+
+_SUGGESTION_VIEW = "best_hour, best_weekday (each null when there is no data) and, per ICP value, by_segment"
+
+
+class CampaignSuggestions(_Out):
+    """``GET /v1/campaigns/{id}/suggestions``: best local send hour and weekday for the campaign's
+    segment. The admin gets ``all``; an agency ``own`` and ``platform`` (privacy-safe cells only)."""
+
+    campaign_id: int
+    segment: SuggestionSegment
+    metric: str = Field(description="The rate the suggestions maximise (reply).")
+    all: dict[str, Any] | None = Field(None, description=f"Admin: {_SUGGESTION_VIEW}.")
+    own: dict[str, Any] | None = Field(None, description=f"Agency, its own facts: {_SUGGESTION_VIEW}.")
+    platform: dict[str, Any] | None = Field(
+        None, description=f"Agency, privacy-safe platform cells: {_SUGGESTION_VIEW}."
+    )
 
 
 class Health(_Out):

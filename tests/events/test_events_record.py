@@ -236,6 +236,9 @@ def test_out_of_office_pauses_until_the_return_date_without_stopping(
     assert got.paused_until is not None and got.paused_until.isoformat() == "2025-01-23T23:00:00+00:00"
     with session_scope(db) as s:
         assert s.execute(select(Enrollment.status)).scalar_one() == "active"
+        # the auto-reply keeps its own pause's end (a later one may extend the lead's)
+        detail = s.execute(select(Event.detail).where(Event.id == out.event_id)).scalar_one()
+        assert detail["paused_until"] == "2025-01-23T23:00:00+00:00"
 
 
 def test_out_of_office_without_a_date_pauses_seven_days(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -42,6 +43,16 @@ templates = Environment(
     loader=PackageLoader("leadpool.dashboard", "templates"), autoescape=select_autoescape(default=True)
 )
 templates.filters["pct"] = lambda v: "–" if v is None else f"{v * 100:.1f}%"
+
+
+def _utc(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored instant in UTC, whatever the database session's zone (days are UTC days here)."""
+    if value is None:
+        return ""
+    return (value.astimezone(UTC) if value.tzinfo is not None else value).strftime(fmt)
+
+
+templates.filters["utc"] = _utc
 templates.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
 
 

@@ -189,7 +189,9 @@ def agencies(session: Session, agency_id: int | None, *, at: datetime | None = N
         ), per_campaign AS (
             SELECT c.agency_id, count(*) AS campaigns, count(*) FILTER (WHERE c.status = 'active') AS active,
                    coalesce(sum(c.daily_quota) FILTER (WHERE c.status = 'active'), 0) AS quota,
-                   CAST(coalesce(sum(e.n), 0) AS bigint) AS enrolled_today,
+                   -- over the same campaigns as the quota: a campaign paused today had enrolled
+                   -- against its own quota, which no longer counts
+                   CAST(coalesce(sum(e.n) FILTER (WHERE c.status = 'active'), 0) AS bigint) AS enrolled_today,
                    CAST(coalesce(sum(b.n), 0) AS bigint) AS hard_bounces
             FROM ag JOIN campaigns c ON c.agency_id = ag.id
             CROSS JOIN LATERAL (

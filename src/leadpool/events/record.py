@@ -81,6 +81,11 @@ def record_event(
     # a late reply or a provider's retry about an erased person: its effects still apply, but
     # its text and provider detail (the person's words, addresses) are not kept
     erased = _erased(session, r)
+    if r.type == "reply" and r.category == "out_of_office" and r.lead is not None:
+        # the pause this auto-reply sets, kept with it: a check after the fact sees each pause's
+        # own end (paused_until on the lead holds only the latest)
+        until = fx.ooo_until(r.return_date, event.occurred_at, r.lead.time_zone, settings)
+        r.detail["paused_until"] = until.astimezone(UTC).isoformat()
 
     stmt = (
         pg_insert(Event)

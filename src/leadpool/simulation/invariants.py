@@ -42,7 +42,8 @@ class _LocalTouch:
     lead_id: int
     company_id: int | None
     channel: str
-    local: datetime  # wall-clock time in the lead's zone (UTC when unknown)
+    local: datetime  # wall-clock time in the lead's zone (UTC when unknown), as the gate counted it
+    went: datetime  # the same clock when it was sent (confirmed within the reservation's TTL)
     zone_known: bool
 
 
@@ -54,18 +55,19 @@ def _local_touches(conn: Connection) -> list[_LocalTouch]:
     zones: dict[str | None, ZoneInfo | None] = {}
     rows = conn.execute(
         text(
-            "SELECT t.lead_id, t.company_id, t.channel, t.at, l.time_zone FROM touches t "
-            "JOIN leads l ON l.id = t.lead_id WHERE t.state = 'sent'"
+            "SELECT t.lead_id, t.company_id, t.channel, t.at, coalesce(t.sent_at, t.at), l.time_zone "
+            "FROM touches t JOIN leads l ON l.id = t.lead_id WHERE t.state = 'sent'"
         )
     )
-    for lead_id, company_id, channel, at, tz in rows:
+    for lead_id, company_id, channel, at, went, tz in rows:
         if tz not in zones:
             try:
                 zones[tz] = ZoneInfo(tz) if tz else None
             except (ZoneInfoNotFoundError, ValueError):
                 zones[tz] = None
         zone = zones[tz]
-        out.append(_LocalTouch(lead_id, company_id, channel, at.astimezone(zone or UTC), zone is not None))
+        local, sent = at.astimezone(zone or UTC), went.astimezone(zone or UTC)
+        out.append(_LocalTouch(lead_id, company_id, channel, local, sent, zone is not None))
     return out
 
 
@@ -82,8 +84,8 @@ def _outside_window(touches: list[_LocalTouch], policy: GatePolicy) -> int:
         w = getattr(policy.windows, t.channel)
         if w is None:
             continue
-        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[t.local.weekday()]
-        if not (w.start <= t.local.time() < w.end) or day not in w.days:
+        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[t.went.weekday()]
+        if not (w.start <= t.went.time() < w.end) or day not in w.days:
             bad += 1
     return bad
 
@@ -99,6 +101,9 @@ class InvariantResult:
 
 
 _SENT = "t.state = 'sent'"
+# when the touch went out: a reservation is confirmed within its TTL, and what the person did
+# between the check and the send is what the send came after
+_WENT = "coalesce(t.sent_at, t.at)"
 
 
 def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
@@ -113,10 +118,13 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
         ),
         Invariant(
             "no_touch_by_a_non_owner",
-            "sent touches by an agency that was never given the lead",
-            f"SELECT count(*) FROM touches t WHERE {_SENT} AND NOT EXISTS ("
+            "sent touches by an agency that was never given the lead, or that had let it go by then",
+            f"SELECT count(*) FROM touches t WHERE {_SENT} AND (NOT EXISTS ("
             " SELECT 1 FROM lead_history h WHERE h.lead_id = t.lead_id AND h.agency_id = t.agency_id"
-            " AND h.action = 'acquired')",
+            " AND h.action = 'acquired') OR ("
+            " SELECT h.action FROM lead_history h WHERE h.lead_id = t.lead_id AND h.agency_id = t.agency_id"
+            f" AND h.action IN ('acquired', 'released') AND h.at <= {_WENT} ORDER BY h.at DESC, h.id DESC"
+            " LIMIT 1) = 'released')",
         ),
         Invariant(
             "lead_daily_cap",
@@ -145,39 +153,42 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
             "no_email_after_hard_bounce",
             "emails sent to an address after it hard-bounced",
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
-            "AND t.channel = 'email' AND l.email_bounced_at IS NOT NULL AND t.at > l.email_bounced_at",
+            f"AND t.channel = 'email' AND l.email_bounced_at IS NOT NULL AND {_WENT} > l.email_bounced_at",
         ),
         Invariant(
             "no_touch_after_unsubscribe_or_complaint",
             "touches (any channel) after the person unsubscribed or complained",
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
-            "AND t.at > least(l.unsubscribed_at, l.complained_at)",
+            f"AND {_WENT} > least(l.unsubscribed_at, l.complained_at)",
         ),
         Invariant(
             "no_touch_after_reply",
             "touches (any channel, any agency) after the person replied",
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
-            "AND t.at > least(l.replied_at, l.wrong_person_at)",
+            f"AND {_WENT} > least(l.replied_at, l.wrong_person_at)",
         ),
         Invariant(
             "no_touch_after_conversion",
             "automated touches after the lead converted",
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
-            "AND t.at > l.converted_at",
+            f"AND {_WENT} > l.converted_at",
         ),
         Invariant(
             "none_in_cooling",
             "touches while the person was cooling after saying not interested",
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
-            "AND l.cooling_until > t.at AND EXISTS (SELECT 1 FROM events e WHERE e.lead_id = t.lead_id "
-            "AND e.type = 'reply' AND e.category = 'not_interested' AND e.occurred_at < t.at)",
+            f"AND l.cooling_until > {_WENT} AND EXISTS (SELECT 1 FROM events e WHERE e.lead_id = t.lead_id "
+            f"AND e.type = 'reply' AND e.category = 'not_interested' AND e.occurred_at < {_WENT})",
         ),
         Invariant(
             "none_while_out_of_office",
             "touches while the person's out-of-office pause was running",
+            # each auto-reply's own pause (recorded with it; the lead's paused_until is only the
+            # latest, and would count a touch between two pauses)
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "
             "AND EXISTS (SELECT 1 FROM events e WHERE e.lead_id = t.lead_id AND e.type = 'reply' "
-            "AND e.category = 'out_of_office' AND e.occurred_at < t.at AND l.paused_until > t.at)",
+            f"AND e.category = 'out_of_office' AND e.occurred_at < {_WENT} "
+            f"AND coalesce(CAST(e.detail ->> 'paused_until' AS timestamptz), l.paused_until) > {_WENT})",
         ),
         Invariant(
             "none_outside_send_window",

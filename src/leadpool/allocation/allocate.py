@@ -21,6 +21,7 @@ from leadpool.allocation import pool, refill
 from leadpool.allocation.icp import parse_icp
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.errors import Conflict, InvalidInput, NotFound
+from leadpool.gate.policy import platform_policy, resolve
 
 # Enough to absorb leads lost to concurrent allocators between our read and our insert; each
 # pass only reads leads that are still free, so the loop ends when the pool is dry.
@@ -60,6 +61,15 @@ class LockedCampaign:
     daily_quota: int
 
 
+def _zone_required(agency_settings: dict[str, Any] | None, settings: dict[str, Any] | None) -> tuple[str, ...]:
+    """The channels this campaign's gate sends to only in the lead's own hours: a lead with no
+    zone is never reachable there, so allocation does not hand it over for them."""
+    try:
+        return tuple(resolve(agency_settings, settings).timezone_required_channels)
+    except InvalidInput:  # an override the gate refuses: every check is a gate_error anyway
+        return tuple(platform_policy().timezone_required_channels)
+
+
 def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> list[LockedCampaign]:
     """Lock campaigns (all active ones when ``campaign_ids`` is None) in id order, with their agency.
 
@@ -69,7 +79,8 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
     rows = session.execute(
         text(
             f"""
-            SELECT c.id, c.agency_id, c.status, a.status, c.icp, c.channels, c.daily_quota
+            SELECT c.id, c.agency_id, c.status, a.status, c.icp, c.channels, c.daily_quota,
+                   a.settings, c.settings
             FROM campaigns c JOIN agencies a ON a.id = c.agency_id
             WHERE {where}
             ORDER BY c.id
@@ -83,7 +94,7 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
         if cid not in found:
             raise NotFound(f"campaign {cid} not found")
     out = []
-    for cid, agency_id, status, agency_status, icp, channels, quota in rows:
+    for cid, agency_id, status, agency_status, icp, channels, quota, agency_settings, settings in rows:
         if status != "active":
             raise Conflict(f"campaign {cid} is {status}; only active campaigns get leads")
         if agency_status != "active":
@@ -93,6 +104,7 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
             agency_id=int(agency_id),
             icp=parse_icp(icp, root=f"campaign {cid} icp"),
             channels=tuple(channels),
+            zone_required=_zone_required(agency_settings, settings),
         )
         out.append(LockedCampaign(target=target, daily_quota=int(quota)))
     return out

@@ -33,7 +33,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from leadpool.allocation.icp import ICP, compile_icp
-from leadpool.gate.policy import platform_policy
 from leadpool.models import Company, CompanyOwner, Enrollment, Lead, Ownership
 
 leads = Lead.__table__
@@ -51,15 +50,18 @@ class Target:
     agency_id: int
     icp: ICP
     channels: tuple[str, ...]
+    # channels the campaign's gate policy sends to only in the lead's own hours
+    zone_required: tuple[str, ...] = ("sms", "phone")
 
 
-def reachable(channels: Sequence[str], email_statuses: Sequence[str]) -> ColumnElement[bool]:
+def reachable(
+    channels: Sequence[str], email_statuses: Sequence[str], zone_required: Sequence[str]
+) -> ColumnElement[bool]:
     """The lead has a usable address on at least one of the campaign's channels: for email, one
     not bounced whose status the ICP allows; on a channel the gate sends to only in the lead's own
     hours (sms, phone), a known time zone too, else the gate would refuse it for good
     (``unknown_timezone``) and the lead would sit enrolled, lost to every other agency."""
     l = leads.c
-    zone_required = set(platform_policy().timezone_required_channels)
     parts: list[ColumnElement[bool]] = []
     for channel in dict.fromkeys(channels):
         if channel == "email":
@@ -108,7 +110,7 @@ def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:
         .select_from(joined)
         .where(
             contactable(at),
-            reachable(target.channels, target.icp.email_statuses),
+            reachable(target.channels, target.icp.email_statuses, target.zone_required),
             compile_icp(target.icp, leads, companies),
             ~exists().where(enrollments.c.lead_id == leads.c.id, enrollments.c.status == "active"),
         )
@@ -160,11 +162,13 @@ def pool_candidates(
         stmt = stmt.where(
             or_(
                 l.company_id.is_(None),
+                # ours: we claimed it first (someone another agency owns may have moved there since)
+                exists().where(
+                    company_owners.c.company_id == l.company_id,
+                    company_owners.c.agency_id == target.agency_id,
+                ),
                 and_(
-                    ~exists().where(
-                        company_owners.c.company_id == l.company_id,
-                        company_owners.c.agency_id != target.agency_id,
-                    ),
+                    ~exists().where(company_owners.c.company_id == l.company_id),
                     # a company nobody claimed can still be another agency's: a lead it already
                     # owned was placed there later (an import filled in or changed the company)
                     ~exists()

@@ -193,7 +193,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
     with session_scope(db) as s:
         row = s.execute(
             text(
-                "SELECT r.status, r.campaign_id, r.requested, r.search_params, c.status, a.status "
+                "SELECT r.status, r.campaign_id, r.requested, r.search_params, c.status, a.status, r.allocated "
                 "FROM refill_jobs r JOIN campaigns c ON c.id = r.campaign_id "
                 "JOIN agencies a ON a.id = r.agency_id WHERE r.id = :id FOR UPDATE OF r"
             ),
@@ -201,7 +201,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         ).first()
         if row is None:
             raise LeadpoolError(f"refill job {refill_job_id} not found")
-        status, campaign_id, requested, params, campaign_status, agency_status = row
+        status, campaign_id, requested, params, campaign_status, agency_status, done_before = row
         if status in ("done", "failed", "stopped_by_budget"):
             return RefillOutcome(refill_job_id, status, note="already finished")
         if campaign_status != "active" or agency_status != "active":
@@ -222,9 +222,14 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
     # of the shortfall is searched for; it also leaves out the part the campaign's quota left
     # today would not grant anyway.
     actor = f"refill:{refill_job_id}"
+    missing = int(requested) - int(done_before or 0)  # earlier tries of this job allocated the rest
+    if missing <= 0:
+        with session_scope(db) as s:
+            _finish(s, refill_job_id, "done", datetime.now(UTC), error=None)
+        return RefillOutcome(refill_job_id, "done")
     try:
         with session_scope(db) as s:
-            first = allocate(s, int(campaign_id), int(requested), refill_shortfall=False, actor=actor)
+            first = allocate(s, int(campaign_id), missing, refill_shortfall=False, actor=actor)
             _add_counts(s, refill_job_id, allocated=len(first.lead_ids))
     except LeadpoolError as e:
         with session_scope(db) as s:

@@ -112,13 +112,14 @@ _INTEREST = r"(?:inte?re?st(?:ed|ing)|keen|open to|excited|curious|looking for|i
 # A reply that opens with an opt-out keyword and goes on ("STOP - not interested", "Stop. Wrong
 # number.", "STOP STOP", "Yes, stop."): the FCC reads these words in a reply as revocation, whatever
 # follows. "Strong" keywords have no everyday use at the start of a reply; after them comes a
-# separator (. ! , : - an emoji, or the end of the line; not "?": "Stop? why" asks), another keyword, or a
+# separator (. ! , : an emoji, a dash not joined to a word ("Stop-gap" is a word), or the end of the
+# line; not "?": "Stop? why" asks), another keyword, or a
 # word that cannot continue a phrase like "stop by" / "quit my job" (it, now, not, wrong, I, ...).
 _OPT_OUT_YES = r"(?:(?:yes|yeah|yep|yup|ok|okay|k|sure|fine|y)\b[^\w\n]*)?(?:(?:please|pls|plz|just)[^\S\n]+)?"
 _OPT_OUT_STRONG = r"(?:stop(?:all)?|quit|unsubscribe|revoke|opt[- ]?out)"
 _OPT_OUT_WEAK = r"(?:cancel|end|remove|arret)"
 _OPT_OUT_TAIL = (
-    r"(?:[^\S\n]*(?:[^\w\s?&/@'\"]|$)|[^\S\n]+(?:"
+    r"(?:[^\S\n]*(?:-(?!\w)|[^\w\s?&/@'\"-]|$)|(?:[^\S\n]+|-)(?:"
     + _OPT_OUT_STRONG
     + "|"
     + _OPT_OUT_WEAK
@@ -134,7 +135,7 @@ _UNSUBSCRIBE = _p(
     rf"(?:^[^\w\n]*|[.!?][^\S\n]+){_OPT_OUT_YES}{_OPT_OUT_STRONG}{_OPT_OUT_TAIL}",
     # cancel/end/remove also have everyday uses ("cancel my meeting", "end of the month"): only
     # when the reply opens with one and a separator, and is not about a meeting.
-    rf"\A[^\w]*{_OPT_OUT_YES}{_OPT_OUT_WEAK}[^\S\n]*(?:[.!,;:-]|$)"
+    rf"\A[^\w]*{_OPT_OUT_YES}{_OPT_OUT_WEAK}[^\S\n]*(?:[.!,;:]|-(?!\w)|$)"
     r"(?![\s\S]*\b(?:meeting|call|appointment|demo|reschedul\w*|invite|invitation|session|booking|reservation|"
     r"event|webinar|order|subscription|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b)",
     r"\bremove (?:me|us|it|this|them|my \w+|our \w+)\b",

@@ -217,6 +217,9 @@ def refresh_facts(session: Session) -> RefreshResult:
     Concurrent refreshes queue on the watermark rows' locks. The caller commits.
     """
     marks = _lock_watermarks(session)
+    # local hours of the facts: zone names read as zoneinfo reads them, whatever the server's
+    # abbreviation set (with 'Australia', EST would be UTC+10)
+    session.execute(text("SET LOCAL timezone_abbreviations = 'Default'"))
     t_wm, e_wm = marks["touches"], marks["events"]
     t_hi = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM touches")) or 0)
     e_hi = int(session.scalar(text("SELECT coalesce(max(id), 0) FROM events")) or 0)

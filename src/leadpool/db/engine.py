@@ -37,6 +37,9 @@ class Database:
         # lock; allocation's conditional updates) needs each statement to see what committed
         # before it: a server, database or role default of repeatable read must not change that.
         engine_kwargs.setdefault("isolation_level", "READ COMMITTED")
+        # an error's message (logged, or shown by a caller) must not carry the statement's values:
+        # emails, phone numbers, reply text
+        engine_kwargs.setdefault("hide_parameters", True)
         engine = sa.create_engine(
             sqlalchemy_url(uri),
             pool_pre_ping=True,

@@ -196,7 +196,15 @@ def stored_event_id(provider_event_id: str, key: bytes) -> str:
     Instantly without an email id): stored as given, erasure would leave the address behind. The
     same id always maps to the same stored id, so a provider's retry is still a duplicate.
     """
-    return _ADDRESS_IN_ID.sub(lambda m: "addr-" + hmac_hex(m.group(0).lower(), key)[:32], provider_event_id)
+    return hash_addresses(provider_event_id, key, fold_case=True)
+
+
+def hash_addresses(value: str, key: bytes, *, fold_case: bool) -> str:
+    """``value`` with every email address in it replaced by ``addr-`` + its keyed hash (32 hex);
+    ``fold_case``: one hash for every spelling of an address (else distinct values stay distinct)."""
+    return _ADDRESS_IN_ID.sub(
+        lambda m: "addr-" + hmac_hex(m.group(0).lower() if fold_case else m.group(0), key)[:32], value
+    )
 
 
 def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifier) -> _Resolved:

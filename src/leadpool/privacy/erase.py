@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.effects import address_holders, end_enrollments, suppress
-from leadpool.events.record import stored_event_id
+from leadpool.events.record import hash_addresses, stored_event_id
 from leadpool.ingestion.hashing import address_hmac, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.normalize import is_role_address
@@ -209,6 +209,7 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     result.payloads_redacted = redacted
     result.payloads_tombstoned = tombstoned
     result.events_scrubbed = _scrub_events(session, lead_id, [h for _, h in hmacs], key)
+    _scrub_client_ids(session, lead_id, key)
     result.enrollments_ended = end_enrollments(session, lead_id, "erased", actor=actor, now=now)
     owner = session.execute(
         text("DELETE FROM ownerships WHERE lead_id = :id RETURNING agency_id"), {"id": lead_id}
@@ -260,6 +261,28 @@ def _scrub_events(session: Session, lead_id: int, hmacs: list[str], key: bytes) 
             {"p": stored_event_id(provider_event_id, key), "i": event_id},
         )
     return scrubbed
+
+
+def _scrub_client_ids(session: Session, lead_id: int, key: bytes) -> None:
+    """Addresses in the ids a sending tool chose for the person's checks and sends (idempotency
+    keys, provider message ids: some build them from the recipient) replaced by keyed hashes.
+
+    Each address is hashed as written, so two ids that differed still differ (they may be unique
+    per agency). A replay of such a key after the erasure is decided afresh: the person is erased.
+    """
+    for table, column in (
+        ("touches", "idempotency_key"),
+        ("touches", "provider_message_id"),
+        ("decisions", "idempotency_key"),
+    ):
+        rows = session.execute(
+            text(f"SELECT id, {column} FROM {table} WHERE lead_id = :l AND {column} LIKE '%@%'"), {"l": lead_id}
+        ).all()
+        for row_id, value in rows:
+            session.execute(
+                text(f"UPDATE {table} SET {column} = :v WHERE id = :i"),
+                {"v": hash_addresses(value, key, fold_case=False), "i": row_id},
+            )
 
 
 def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from leadpool.errors import InvalidInput
 from leadpool.gate.policy import CHANNELS
@@ -37,6 +38,12 @@ class CheckRequest:
     def __post_init__(self) -> None:
         if isinstance(self.sender, str):  # anything else is refused by validate()
             object.__setattr__(self, "sender", normalize_sender(self.sender))
+        if isinstance(self.at, datetime) and self.at.tzinfo is not None:
+            # one instant, one answer: an aware datetime in a zone with DST does wall-clock
+            # arithmetic (a week across a change is 167 or 169 hours, a 15-minute TTL an hour
+            # more on the fall-back night), so the gate computes in UTC whatever the caller wrote
+            with contextlib.suppress(OverflowError, ValueError):  # out of range: validate() says so
+                object.__setattr__(self, "at", self.at.astimezone(UTC))
 
     def validate(self) -> None:
         for name in ("lead_id", "campaign_id"):

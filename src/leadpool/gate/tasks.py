@@ -1,4 +1,5 @@
-"""The gate's housekeeping job: reservations past their TTL are marked expired, every minute.
+"""The gate's housekeeping jobs: reservations past their TTL are marked expired, every minute;
+the fast path's zone list is checked against zoneinfo again, every day.
 
 An expired reservation stops counting at once (every count compares ``expires_at`` with the
 check's instant) and checks mark a lead's stale ones lazily; this job does it for the leads no
@@ -14,9 +15,11 @@ import procrastinate
 
 from leadpool.db import Database, open_database, session_scope
 from leadpool.gate.check import expire_reservations
+from leadpool.gate.zones import refresh_gate_zones
 from leadpool.queue import app
 
 EXPIRE_TASK = "gate.expire_reservations"
+ZONES_TASK = "gate.refresh_time_zones"
 
 
 def expire_all(db: Database, *, at: datetime | None = None, chunk: int = 10_000) -> int:
@@ -37,5 +40,19 @@ def expire_reservations_job(context: procrastinate.JobContext, timestamp: int) -
     db = open_database()
     try:
         return expire_all(db)
+    finally:
+        db.dispose()
+
+
+@app.periodic(cron="17 3 * * *", periodic_id="daily")
+@app.task(name=ZONES_TASK, queue="gate", pass_context=True)
+def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) -> dict[str, list[str]]:
+    """The zones whose offsets the server and zoneinfo agree on, a year ahead (``leadpool.gate.zones``):
+    tz data changes with upgrades, and the horizon moves."""
+    db = open_database()
+    try:
+        with db.engine.begin() as conn:
+            added, removed = refresh_gate_zones(conn)
+        return {"added": added, "removed": removed}
     finally:
         db.dispose()

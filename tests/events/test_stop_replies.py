@@ -105,6 +105,12 @@ NOT_OPT_OUTS = [
     ("Ok, cancel the call, let's do Monday", "other"),
     ("Quit my job last month, not at Acme anymore", "other"),
     ("Non-stop meetings this week, call me Friday", "interested"),
+    # a hyphen joined to a word is not a separator
+    ("End-to-end testing is what we need", "other"),
+    ("End-to-end encryption is a must for us. Send details", "interested"),
+    ("Stop-gap solution is what we have now, interested", "interested"),
+    ("Stop-and-go traffic tracking is exactly our use case", "other"),
+    ("Quit-rate analytics? Yes please, send a deck", "interested"),
 ]
 
 

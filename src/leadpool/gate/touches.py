@@ -89,8 +89,7 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
     row = conn.execute(
         text(
             "UPDATE touches SET state = 'cancelled', ended_at = :at WHERE id = :id AND state = 'reserved' "
-            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at, "
-            "expires_at > now() AS live_now"
+            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at"
         ),
         {"id": touch_id, "at": at},
     ).first()
@@ -107,7 +106,15 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
     if row.sender is not None:
         scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
     scopes.sort()  # the lock order every check uses
-    if row.live_now:
+    for sc in scopes:
+        conn.execute(
+            text("SELECT n FROM gate_counters WHERE scope = :s AND key = :k AND day = :d FOR UPDATE"),
+            {"s": sc.scope, "k": sc.key, "d": sc.day},
+        )
+    # live is decided after the rows are locked, by the clock then: a recount that committed
+    # while this waited, after the reservation ran out, has already left it out of the counters
+    live_now = conn.execute(text("SELECT CAST(:e AS timestamptz) > clock_timestamp()"), {"e": row.expires_at})
+    if live_now.scalar_one():
         # still counted, since an exact recount never looks past now: give its slot back
         for sc in scopes:
             conn.execute(
@@ -119,13 +126,8 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
     else:
         # cancelled as of a time it was live, but expired by now: a recount may already have left
         # it out of a counter, and lowering that again would let the next check past the cap. So
-        # the rows are locked and written back with the exact count as of the cancel's time
-        # (this touch no longer counts), as a check near its cap does.
-        for sc in scopes:
-            conn.execute(
-                text("SELECT n FROM gate_counters WHERE scope = :s AND key = :k AND day = :d FOR UPDATE"),
-                {"s": sc.scope, "k": sc.key, "d": sc.day},
-            )
+        # the rows are written back with the exact count as of the cancel's time (this touch no
+        # longer counts), as a check near its cap does.
         for sc, n in caps.exact_counts(conn, scopes, at).items():
             conn.execute(
                 text("UPDATE gate_counters SET n = :n WHERE scope = :s AND key = :k AND day = :d"),

@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
-from leadpool.errors import InvalidInput, NotFound
+from leadpool.errors import InvalidInput, LeadpoolError, NotFound
 from leadpool.events import effects as fx
 from leadpool.events.bounces import classify_status
 from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
@@ -21,7 +22,7 @@ from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.models import Campaign, Event, Lead, Suppression, Touch
-from leadpool.pool.locks import lock_leads
+from leadpool.pool.locks import lock_addresses, lock_leads
 
 _CHANNEL_ADDRESS = {"email": "email", "sms": "phone", "phone": "phone", "linkedin": "linkedin"}
 
@@ -41,6 +42,34 @@ class _Resolved:
     detail: dict[str, Any]
     # leads whose current address is one the event names, in id order (read once, with their locks)
     holders: tuple[int, ...] = ()
+
+
+# the events that write their leads' rows (an opt-out or a bounce also every holder of the address)
+_PROTECTIVE = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe")
+
+
+def lock_leads_of(session: Session, events: list[EventIn]) -> None:
+    """Lock, at once and lowest id first, the leads a batch of events will write.
+
+    Recorded one by one, a provider's delivery locked its leads in its payload's order and held
+    them to the end: with a cancel, a release or another delivery locking in id order, the two
+    deadlocked. An event that cannot be resolved is left to ``record_event`` to refuse.
+    """
+    key = get_settings().resolved_secret_key()
+    classifier = default_classifier()
+    hold_off_imports(session)  # the same leads hold the same addresses until the batch commits
+    ids: set[int] = set()
+    for event in events:
+        try:
+            with session.begin_nested():
+                r = _resolve(session, event, key, classifier)
+                if r.lead is not None and r.type not in _NO_LEAD_WRITE:
+                    ids.add(r.lead.id)
+                if r.type in _PROTECTIVE or (r.type == "reply" and r.category == "unsubscribe"):
+                    ids.update(fx.address_holders(session, r.addresses, exclude=None))
+        except (LeadpoolError, DBAPIError):
+            continue
+    lock_leads(session, ids)
 
 
 def record_event(
@@ -78,6 +107,10 @@ def record_event(
     # locked before asking whether the person is erased: an erasure holds the lead's row until it
     # commits, and an event that decided from the row as it was before would keep their words
     r = _lock(session, r, keeps_words=bool(event.text or r.detail))
+    if r.lead is None and (event.text or r.detail):
+        # no lead row to wait on: an erasure of the person holding one of these addresses (as a
+        # personal email, a shared number) is waited for by address instead
+        lock_addresses(session, [address_hmac(k, v, key) for k, v in r.addresses.items()])
     # a late reply or a provider's retry about an erased person: its effects still apply, but
     # its text and provider detail (the person's words, addresses) are not kept
     erased = _erased(session, r)
@@ -140,9 +173,7 @@ def _lock(session: Session, r: _Resolved, *, keeps_words: bool) -> _Resolved:
     locked: set[int] = set()
     if r.lead is not None and r.type not in _NO_LEAD_WRITE:
         locked.add(r.lead.id)
-    if r.type in ("hard_bounce", "soft_bounce", "complaint", "unsubscribe") or (
-        r.type == "reply" and r.category == "unsubscribe"
-    ):
+    if r.type in _PROTECTIVE or (r.type == "reply" and r.category == "unsubscribe"):
         r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None)))
         locked.update(r.holders)
     lock_leads(session, locked)

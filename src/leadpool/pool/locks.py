@@ -29,3 +29,18 @@ def lock_leads_where(session: Session, lead_ids_sql: str, params: Mapping[str, A
     session.execute(
         text(f"SELECT id FROM leads WHERE id IN ({lead_ids_sql}) ORDER BY id FOR NO KEY UPDATE"), dict(params)
     )
+
+
+def lock_addresses(session: Session, hmacs: Iterable[str]) -> None:
+    """Transaction advisory locks on addresses (by their keyed hashes), in one fixed order.
+
+    An erasure takes them for every address of the person (after its lead rows); an event about
+    an address no lead holds takes them for its own: one that arrives during an erasure waits for
+    it, then sees the address erased and keeps no words. Leads are always locked before these.
+    """
+    # the hash's first 64 bits, signed: a collision only makes two unrelated addresses wait
+    keys = sorted({int(h[:16], 16) - (1 << 63) for h in hmacs if h})
+    if keys:
+        session.execute(
+            text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:k AS bigint[])) AS k"), {"k": keys}
+        )

@@ -35,6 +35,7 @@ from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.normalize import is_role_address
 from leadpool.insights import facts, score
 from leadpool.models import AuditLog, Lead, LeadHistory
+from leadpool.pool.locks import lock_addresses
 from leadpool.privacy.decisions import generalise_reasons
 from leadpool.privacy.payloads import lock_payloads, redact_lead_payloads, redact_lost_calls
 
@@ -124,6 +125,8 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
 
     key = get_settings().resolved_secret_key()
     to_erase = [leads[i] for i in ids if leads[i].erased_at is None]
+    # an event about one of these addresses that names no lead waits for this erasure by them
+    lock_addresses(session, [h for one in to_erase for _, h in _address_hmacs(one, key)])
     identifiers = set().union(*(_identifiers(one) for one in to_erase))
     # every payload this erasure edits, locked at once in id order: locked lead by lead, two
     # erasures of people sharing a search page and a lost call could wait on each other for ever

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
 from leadpool.events import EventOutcome, record_event
+from leadpool.events.record import lock_leads_of
 from leadpool.models import WebhookReceipt
 from leadpool.webhooks import instantly, mailgun, postmark, sendgrid, ses, smartlead
 from leadpool.webhooks.certs import CertStore
@@ -88,6 +89,7 @@ def handle(
     except ValidationError as e:
         raise InvalidInput(f"{provider}: {first_error(e)}") from None
     result = WebhookResult(subscribe_url=ses.subscribe_url(raw_body) if adapter is ses else None)
+    lock_leads_of(session, [e for e in events if not isinstance(e, Unusable)])
     for event in events:
         if isinstance(event, Unusable):
             result.rejected.append(f"{event.ref}: {event.reason}")

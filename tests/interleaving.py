@@ -15,32 +15,39 @@ from leadpool.db import Database
 
 
 class PauseBefore:
-    """The first statement of ``session`` whose text contains ``marker`` sets ``reached`` and
+    """The ``nth`` statement of ``session`` whose text contains ``marker`` sets ``reached`` and
     waits for ``go`` before it runs."""
 
-    def __init__(self, session: Session, marker: str) -> None:
+    def __init__(self, session: Session, marker: str, nth: int = 1) -> None:
         self.marker = marker
+        self.nth = nth
+        self.seen = 0
         self.reached = threading.Event()
         self.go = threading.Event()
-        self.done = False
         event.listen(session.connection(), "before_cursor_execute", self._hook)
 
     def _hook(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not self.done and self.marker in statement:
-            self.done = True
-            self.reached.set()
-            assert self.go.wait(30), "never released"
+        if self.seen < self.nth and self.marker in statement:
+            self.seen += 1
+            if self.seen == self.nth:
+                self.reached.set()
+                assert self.go.wait(30), "never released"
 
 
 def backend_pid(session: Session) -> int:
     return int(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
-def wait_until_lock_waiting(db: Database, pid: int, timeout: float = 10.0) -> None:
-    """Until backend ``pid`` waits on a heavyweight lock (a row's transaction, an advisory lock)."""
+def wait_until_lock_waiting(
+    db: Database, pid: int, timeout: float = 10.0, *, or_done: threading.Thread | None = None
+) -> None:
+    """Until backend ``pid`` waits on a heavyweight lock (a row's transaction, an advisory lock),
+    or ``or_done`` (the thread using it) has finished without waiting."""
     deadline = time.monotonic() + timeout
     with db.engine.connect() as c:
         while time.monotonic() < deadline:
+            if or_done is not None and not or_done.is_alive():
+                return
             waiting = c.execute(
                 text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
             ).scalar()
@@ -72,17 +79,19 @@ def interleave(
     first: Callable[[Session], None],
     marker: str,
     second: Callable[[Session], None],
+    nth: int = 1,
 ) -> tuple[BaseException | None, BaseException | None]:
-    """Run ``first`` until just before its statement containing ``marker``, then ``second`` until
-    it blocks on a lock ``first`` holds, then let both finish; each commits. Their errors."""
+    """Run ``first`` until just before its ``nth`` statement containing ``marker``, then
+    ``second`` until it blocks on a lock ``first`` holds, then let both finish; each commits (or,
+    failing, rolls back at once, so a deadlock's victim lets the other go). Their errors."""
     s1 = db.sessionmaker()
-    pause = PauseBefore(s1, marker)
-    t1 = Runner(lambda: (first(s1), s1.commit()))
+    pause = PauseBefore(s1, marker, nth)
+    t1 = Runner(lambda: _commit(first, s1))
     t1.start()
     assert pause.reached.wait(10), f"never reached {marker!r}"
     s2 = db.sessionmaker()
     pid2 = backend_pid(s2)
-    t2 = Runner(lambda: (second(s2), s2.commit()))
+    t2 = Runner(lambda: _commit(second, s2))
     t2.start()
     try:
         wait_until_lock_waiting(db, pid2)
@@ -94,3 +103,12 @@ def interleave(
             s.rollback()
             s.close()
     return t1.error, t2.error
+
+
+def _commit(fn: Callable[[Session], Any], session: Session) -> None:
+    try:
+        fn(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 from tests.events.conftest import T0, World
-from tests.interleaving import Runner, backend_pid
+from tests.interleaving import Runner, backend_pid, wait_until_lock_waiting
 
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, record_event
@@ -25,24 +25,17 @@ from leadpool.privacy import erase
 WORDS = "Sounds interesting - call me on my cell 303-555-0199, Xena"
 
 
-def _wait_blocked_or_done(db: Database, pid: int, runner: Runner, timeout: float = 10.0) -> None:
-    """Until the event's backend waits on a lock (a fixed build orders it after the erasure) or
-    the event has finished without waiting (the build under review)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    with db.engine.connect() as c:
-        while time.monotonic() < deadline:
-            if not runner.is_alive():
-                return
-            waiting = c.execute(
-                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
-            ).scalar()
-            c.commit()
-            if waiting == "Lock":
-                return
-            time.sleep(0.02)
-    raise AssertionError("the event neither finished nor waited")
+def _reply(event_id: str) -> EventIn:
+    """A reply from the person's personal address (no lead holds it as its email)."""
+    return EventIn(
+        type="reply",
+        email="xena.home@gmail.com",
+        channel="email",
+        occurred_at=T0 + timedelta(minutes=1),
+        source="test",
+        provider_event_id=event_id,
+        text=WORDS,
+    )
 
 
 def test_a_reply_from_a_personal_address_during_an_erasure_keeps_no_words(db: Database) -> None:
@@ -56,24 +49,13 @@ def test_a_reply_from_a_personal_address_during_an_erasure_keeps_no_words(db: Da
         erase(s_erase, lead, actor="dpo", at=T0)  # everything done, not committed yet
 
         def record() -> None:
-            record_event(
-                s_event,
-                EventIn(
-                    type="reply",
-                    email="xena.home@gmail.com",
-                    channel="email",
-                    occurred_at=T0 + timedelta(minutes=1),
-                    source="test",
-                    provider_event_id="reply-personal-1",
-                    text=WORDS,
-                ),
-                at=T0 + timedelta(minutes=2),
-            )
+            record_event(s_event, _reply("reply-personal-1"), at=T0 + timedelta(minutes=2))
             s_event.commit()
 
         t = Runner(record)
         t.start()
-        _wait_blocked_or_done(db, pid, t)
+        # a fixed build orders the event after the erasure: it waits (or, unfixed, just finishes)
+        wait_until_lock_waiting(db, pid, or_done=t)
         s_erase.commit()
         t.join(30)
         assert t.error is None, t.error
@@ -98,18 +80,6 @@ def test_the_same_reply_after_the_erasure_committed_keeps_no_words(db: Database)
     with session_scope(db) as s:
         erase(s, lead, actor="dpo", at=T0)
     with session_scope(db) as s:
-        record_event(
-            s,
-            EventIn(
-                type="reply",
-                email="xena.home@gmail.com",
-                channel="email",
-                occurred_at=T0 + timedelta(minutes=1),
-                source="test",
-                provider_event_id="reply-personal-2",
-                text=WORDS,
-            ),
-            at=T0 + timedelta(minutes=2),
-        )
+        record_event(s, _reply("reply-personal-2"), at=T0 + timedelta(minutes=2))
     with session_scope(db) as s:
         assert s.execute(text("SELECT text FROM events WHERE source = 'test'")).scalar() is None

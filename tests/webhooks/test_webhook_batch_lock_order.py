@@ -14,15 +14,14 @@ the delivery goes on.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 from tests.events.conftest import T0, World
-from tests.interleaving import Runner, backend_pid, wait_until_lock_waiting
+from tests.interleaving import interleave
 from tests.webhooks.conftest import SendGridSigner, dumps
 
 from leadpool.allocation.agencies import cancel_agency
@@ -32,22 +31,6 @@ from leadpool.webhooks.settings import WebhookSettings
 
 LOCK_MARKER = "FOR NO KEY UPDATE"
 EPOCH = 1736510400  # T0
-
-
-class PauseBeforeNth:
-    """Pause ``session`` before the ``n``-th statement containing ``marker``."""
-
-    def __init__(self, session: Session, marker: str, n: int) -> None:
-        self.marker, self.n, self.seen = marker, n, 0
-        self.reached, self.go = threading.Event(), threading.Event()
-        event.listen(session.connection(), "before_cursor_execute", self._hook)
-
-    def _hook(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if self.marker in statement:
-            self.seen += 1
-            if self.seen == self.n:
-                self.reached.set()
-                assert self.go.wait(30), "never released"
 
 
 def _unsub(email: str, n: int) -> dict[str, Any]:
@@ -65,37 +48,10 @@ def _delivery(signer: SendGridSigner, items: list[dict[str, Any]]) -> tuple[dict
     return signer.headers(body, timestamp=str(EPOCH)), body
 
 
-def _run(fn: Callable[[Session], Any], s: Session) -> None:
-    """``fn`` then commit; on an error the transaction ends at once (its locks go with it)."""
-    try:
-        fn(s)
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-
-
 def _race(db: Database, first: Callable[[Session], Any], second: Callable[[Session], Any]) -> list[BaseException]:
     """``first`` runs until just before its second lead lock; ``second`` runs until it waits on a
     lock; then both go on and commit. Their errors."""
-    s1, s2 = db.sessionmaker(), db.sessionmaker()
-    pause = PauseBeforeNth(s1, LOCK_MARKER, 2)
-    t1 = Runner(lambda: _run(first, s1))
-    t2 = Runner(lambda: _run(second, s2))
-    try:
-        t1.start()
-        assert pause.reached.wait(10), "the delivery never reached its second lock"
-        pid2 = backend_pid(s2)
-        t2.start()
-        wait_until_lock_waiting(db, pid2)
-    finally:
-        pause.go.set()
-        t1.join(30)
-        t2.join(30)
-        for s in (s1, s2):
-            s.rollback()
-            s.close()
-    return [e for e in (t1.error, t2.error) if e is not None]
+    return [e for e in interleave(db, first, LOCK_MARKER, second, nth=2) if e is not None]
 
 
 def _setting(signer: SendGridSigner) -> WebhookSettings:

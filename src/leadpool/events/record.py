@@ -49,27 +49,36 @@ _PROTECTIVE = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe")
 
 
 def lock_leads_of(session: Session, events: list[EventIn]) -> None:
-    """Lock, at once and lowest id first, the leads a batch of events will write.
+    """Lock, at once and lowest id first, the leads a batch of events will write or keep words
+    about, then the addresses of those that name no lead (``lock_addresses``).
 
-    Recorded one by one, a provider's delivery locked its leads in its payload's order and held
-    them to the end: with a cancel, a release or another delivery locking in id order, the two
-    deadlocked. An event that cannot be resolved is left to ``record_event`` to refuse.
+    Recorded one by one, a provider's delivery locked its leads (and addresses) in its payload's
+    order and held them to the end: with a cancel, a release, an erasure or another delivery
+    locking in a fixed order, the two deadlocked. An event that cannot be resolved is left to
+    ``record_event`` to refuse.
     """
     key = get_settings().resolved_secret_key()
     classifier = default_classifier()
     hold_off_imports(session)  # the same leads hold the same addresses until the batch commits
     ids: set[int] = set()
+    addresses: set[str] = set()
     for event in events:
         try:
             with session.begin_nested():
                 r = _resolve(session, event, key, classifier)
-                if r.lead is not None and r.type not in _NO_LEAD_WRITE:
+                keeps_words = bool(event.text or r.detail)
+                if r.lead is not None and (r.type not in _NO_LEAD_WRITE or keeps_words):
                     ids.add(r.lead.id)
                 if r.type in _PROTECTIVE or (r.type == "reply" and r.category == "unsubscribe"):
                     ids.update(fx.address_holders(session, r.addresses, exclude=None))
+                if r.lead is None and keeps_words:
+                    addresses.update(address_hmac(k, v, key) for k, v in r.addresses.items())
         except (LeadpoolError, DBAPIError):
             continue
+    # leads, then addresses (the order an erasure takes them in): each event then takes again
+    # only what its delivery already holds
     lock_leads(session, ids)
+    lock_addresses(session, addresses)
 
 
 def record_event(

@@ -267,17 +267,15 @@ def _scrub_events(session: Session, lead_id: int, hmacs: list[str], key: bytes) 
 
 
 def _scrub_client_ids(session: Session, lead_id: int, key: bytes) -> None:
-    """Addresses in the ids a sending tool chose for the person's checks and sends (idempotency
-    keys, provider message ids: some build them from the recipient) replaced by keyed hashes.
+    """Addresses in the idempotency keys a sending tool chose for the person's checks (some build
+    them from the recipient) replaced by keyed hashes.
 
     Each address is hashed as written, so two ids that differed still differ (they may be unique
     per agency). A replay of such a key after the erasure is decided afresh: the person is erased.
     """
-    for table, column in (
-        ("touches", "idempotency_key"),
-        ("touches", "provider_message_id"),
-        ("decisions", "idempotency_key"),
-    ):
+    # provider message ids are kept: they link a late event (a complaint weeks later) and a
+    # retried confirmation to the send, and nearly all have the x@y shape of a Message-ID
+    for table, column in (("touches", "idempotency_key"), ("decisions", "idempotency_key")):
         rows = session.execute(
             text(f"SELECT id, {column} FROM {table} WHERE lead_id = :l AND {column} LIKE '%@%'"), {"l": lead_id}
         ).all()

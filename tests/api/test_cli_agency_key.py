@@ -40,3 +40,14 @@ def test_agency_rotate_key_on_the_command_line_revokes_the_old_key(api) -> None:
     assert e.value.status == 401
     missing = CliRunner().invoke(app, ["agency", "rotate-key", "999999"])
     assert missing.exit_code == 2 and "999999" in missing.output
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-3", "99999999999999999999"])
+def test_agency_rotate_key_with_a_bad_id_says_so_and_changes_no_key(api, bad: str) -> None:
+    created = json.loads(CliRunner().invoke(app, ["agency", "create", f"Keeps its key {bad}", "--json"]).stdout)
+    res = CliRunner().invoke(app, ["agency", "rotate-key", bad])
+    assert res.exit_code == 2, res.output
+    assert bad in res.output or "agency" in res.output.lower(), res.output
+    assert "Traceback" not in res.output
+    with LeadpoolClient(api.url, created["api_key"]) as lp:  # the existing key still works
+        assert lp.list_campaigns() == []

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from leadpool.allocation import agencies
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
+from leadpool.limits import MAX_ID
 from leadpool.models import Agency
 
 app = typer.Typer(no_args_is_help=True, help="Agencies: the platform's customers.")
@@ -38,7 +39,9 @@ def create_cmd(
 
 
 @app.command("rotate-key")
-def rotate_key_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption) -> None:
+def rotate_key_cmd(
+    agency_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Agency id."), json_out: bool = JsonOption
+) -> None:
     """Give the agency a new API key (shown this once); the old one stops working at once."""
     with handle_errors(), database() as db, session_scope(db) as s:
         out = _with_new_key(s, agencies.get_agency(s, agency_id))

@@ -13,6 +13,7 @@ from tests.scale import Capture, analyze, explain, rows_read
 
 from leadpool.allocation.agencies import cancel_agency
 from leadpool.db import Database, session_scope
+from leadpool.events import EventIn, record_event
 from leadpool.privacy.erase import erase
 from leadpool.timeline import company_timeline
 
@@ -22,7 +23,10 @@ from ._data import N_EVENTS, N_LEADS, N_PAYLOADS, big_world
 def _reads(db: Database, cap: Capture, needle: str, relation: str) -> list[tuple[float, str]]:
     calls = [c for c in cap.calls if needle in c[0]]
     assert calls, (needle, [c[0][:120] for c in cap.calls])
-    return [(rows_read(explain(db, stmt, params), relation), " ".join(stmt.split())[:160]) for stmt, params in calls]
+    return [
+        (rows_read(explain(db, stmt, params), relation), " ".join(stmt.split())[:160])
+        for stmt, params in calls
+    ]
 
 
 def test_a_company_timeline_page_reads_the_companys_events_not_every_event(db: Database) -> None:
@@ -79,3 +83,30 @@ def test_cancelling_a_small_agency_reads_its_enrollments_not_every_agencys(db: D
     )
     bad = [(r, s) for r, s in reads if r > 1_000]
     assert not bad, f"of {N_LEADS:,} enrollments: {bad}"
+
+
+def test_an_opt_out_finds_the_leads_listing_the_address_as_personal_without_reading_every_lead(
+    db: Database,
+) -> None:
+    """An unsubscribe from a personal email also looks among the leads' personal emails (an array
+    column): a filter no btree serves, so without its GIN index every opt-out read all leads."""
+    big_world(db, events=False, payloads=False)
+    with db.engine.begin() as c:
+        c.execute(
+            text("UPDATE leads SET personal_emails = ARRAY['home' || id || '@mail.example'] WHERE id % 3 = 0")
+        )
+    analyze(db)
+    event = EventIn(
+        type="unsubscribe",
+        email="home300@mail.example",
+        occurred_at=datetime.now(UTC),
+        source="test",
+        provider_event_id="u-300",
+    )
+    with Capture(db.engine) as cap, session_scope(db) as s:
+        record_event(s, event)
+    reads = _reads(db, cap, "personal_emails @>", "leads")
+    bad = [(r, s) for r, s in reads if r > 1_000]
+    assert not bad, f"of {N_LEADS:,} leads: {bad}"
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT unsubscribed_at IS NOT NULL FROM leads WHERE id = 300")).scalar_one()

@@ -46,15 +46,26 @@ def suppress(
     return len(session.execute(stmt).all())
 
 
-def address_holders(session: Session, addresses: dict[str, str], *, exclude: int | None) -> list[int]:
+def address_holders(
+    session: Session, addresses: dict[str, str], *, exclude: int | None, personal: bool = False
+) -> list[int]:
     """Leads (other than ``exclude``) whose current email, phone or LinkedIn URL is one of these
-    normalised ``addresses`` (keyed email/phone/linkedin), in id order (the order rows are locked)."""
+    normalised ``addresses`` (keyed email/phone/linkedin), in id order (the order rows are locked).
+
+    ``personal``: also the leads listing the email among the person's personal emails (an opt-out
+    is the person's; a bounce is only about the address, which the gate never sends those to).
+    """
     if not addresses:
         return []
+    also = (
+        "OR (personal_emails @> ARRAY[CAST(:email AS text)] AND personal_emails IS NOT NULL)"
+        if personal and addresses.get("email")
+        else ""
+    )
     rows = session.execute(
         text(
-            "SELECT id FROM leads WHERE (email = :email OR phone = :phone OR linkedin_url = :linkedin) "
-            "AND id IS DISTINCT FROM :exclude ORDER BY id"
+            "SELECT id FROM leads WHERE (email = :email OR phone = :phone OR linkedin_url = :linkedin "
+            f"{also}) AND id IS DISTINCT FROM :exclude ORDER BY id"
         ),
         {
             "email": addresses.get("email"),

@@ -48,6 +48,10 @@ class _Resolved:
 _PROTECTIVE = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe")
 
 
+def _opts_out(r: _Resolved) -> bool:
+    return r.type in ("complaint", "unsubscribe") or (r.type == "reply" and r.category == "unsubscribe")
+
+
 def lock_leads_of(session: Session, events: list[EventIn]) -> None:
     """Lock, at once and lowest id first, the leads a batch of events will write or keep words
     about, then the addresses of those that name no lead (``lock_addresses``).
@@ -69,8 +73,8 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
                 keeps_words = bool(event.text or r.detail)
                 if r.lead is not None and (r.type not in _NO_LEAD_WRITE or keeps_words):
                     ids.add(r.lead.id)
-                if r.type in _PROTECTIVE or (r.type == "reply" and r.category == "unsubscribe"):
-                    ids.update(fx.address_holders(session, r.addresses, exclude=None))
+                if r.type in _PROTECTIVE or _opts_out(r):
+                    ids.update(fx.address_holders(session, r.addresses, exclude=None, personal=_opts_out(r)))
                 if r.lead is None and keeps_words:
                     addresses.update(address_hmac(k, v, key) for k, v in r.addresses.items())
         except (LeadpoolError, DBAPIError):
@@ -182,8 +186,8 @@ def _lock(session: Session, r: _Resolved, *, keeps_words: bool) -> _Resolved:
     locked: set[int] = set()
     if r.lead is not None and r.type not in _NO_LEAD_WRITE:
         locked.add(r.lead.id)
-    if r.type in _PROTECTIVE or (r.type == "reply" and r.category == "unsubscribe"):
-        r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None)))
+    if r.type in _PROTECTIVE or _opts_out(r):
+        r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None, personal=_opts_out(r))))
         locked.update(r.holders)
     lock_leads(session, locked)
     if r.lead is not None and r.lead.id not in locked and keeps_words:

@@ -433,13 +433,22 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
     values.append(_dumps(extra) if extra else None)
     values.append(source)
     personal = [("phone", n.e164) for n in numbers if n.personal and n.e164 is not None]
-    for address in values[_PERSONAL_EMAILS] or ():
-        try:
-            normalised = normalize_email(address)
-        except NotNormalisable:
-            continue
-        if normalised is not None:
-            personal.append(("email", normalised))
+    if values[_PERSONAL_EMAILS] is not None:
+        # stored in the spelling events name them in (an opt-out sent from one finds the lead by
+        # it, through an index); one not readable as an address is kept as it came
+        spelled: list[str] = []
+        for address in values[_PERSONAL_EMAILS]:
+            try:
+                normalised = normalize_email(address)
+            except NotNormalisable:
+                normalised, kept = None, address
+            else:
+                kept = normalised
+            if normalised is not None:
+                personal.append(("email", normalised))
+            if kept is not None and kept not in spelled:
+                spelled.append(kept)
+        values[_PERSONAL_EMAILS] = spelled or None
     return PersonRow(
         values,
         company,

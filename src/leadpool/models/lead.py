@@ -102,6 +102,13 @@ class Lead(TimestampMixin, Base):
         Index("ix_leads_country", "country"),
         Index("ix_leads_email_status", "email_status"),
         Index("ix_leads_departments", "departments", postgresql_using="gin"),
+        # an opt-out sent from a personal email finds its lead (events.effects.address_holders)
+        Index(
+            "ix_leads_personal_emails",
+            "personal_emails",
+            postgresql_using="gin",
+            postgresql_where=text("personal_emails IS NOT NULL"),
+        ),
         # allocation scans only people nobody has ruled out; a partial index keeps that cheap
         Index(
             "ix_leads_contactable",

@@ -54,6 +54,8 @@ UNPRICED_CREDITS_PER_RECORD = 1.25
 _FRESH_SQL = text(
     """
     SELECT apollo_id, email, linkedin_url, erased_at IS NOT NULL AS erased,
+           (unsubscribed_at IS NOT NULL OR complained_at IS NOT NULL OR blocklisted_at IS NOT NULL)
+               AS suppressed,
            (email IS NOT NULL AND email_bounced_at IS NULL
             AND coalesce(lower(email_status), '') NOT IN ('unavailable', 'bounced')
             AND enriched_at > :cutoff) AS fresh
@@ -62,7 +64,7 @@ _FRESH_SQL = text(
     UNION ALL
     -- bought within max_age under this id, whatever lead it went to (a person Apollo holds under
     -- two ids is merged into the lead that has the other one)
-    SELECT x, NULL, NULL, false, true FROM unnest(CAST(:ids AS text[])) AS x
+    SELECT x, NULL, NULL, false, false, true FROM unnest(CAST(:ids AS text[])) AS x
     WHERE EXISTS (SELECT 1 FROM raw_payloads r WHERE r.apollo_person_ids @> jsonb_build_array(x)
                   AND r.endpoint IN ('people/bulk_match', 'people/match') AND r.fetched_at > :cutoff)
     """
@@ -103,6 +105,9 @@ class EnrichResult:
     skipped_already_fresh: int = 0
     skipped_in_pool: int = 0  # search_and_enrich: teaser rows whose Apollo id the pool already has
     skipped_erased: int = 0  # people erased from the pool are never bought back
+    # people who opted out (unsubscribed, complained) or are blocklisted: nobody may contact them
+    # again, so their data is never bought again either, however old
+    skipped_suppressed: int = 0
     credits_consumed: float = 0.0
     stopped_by_budget: bool = False
     rejected: list[Rejection] = field(default_factory=list)
@@ -120,6 +125,7 @@ class EnrichResult:
             "skipped_already_fresh": self.skipped_already_fresh,
             "skipped_in_pool": self.skipped_in_pool,
             "skipped_erased": self.skipped_erased,
+            "skipped_suppressed": self.skipped_suppressed,
             "credits_consumed": self.credits_consumed,
             "stopped_by_budget": self.stopped_by_budget,
             "rejected": len(self.rejected),
@@ -279,14 +285,17 @@ class _Enricher:
         cutoff = datetime.now(UTC) - self.max_age
         fresh: set[str] = set()
         erased: set[str] = set()
+        suppressed: set[str] = set()
         with self.db.engine.connect() as conn:
             rows = conn.execute(
                 _FRESH_SQL, {"ids": ids, "emails": emails, "linkedins": linkedins, "cutoff": cutoff}
             )
-            for apollo_id, email, linkedin, is_erased, is_fresh in rows:
+            for apollo_id, email, linkedin, is_erased, is_suppressed, is_fresh in rows:
                 keys = _keys(apollo_id, email, linkedin)
                 if is_erased:
                     erased |= keys
+                elif is_suppressed:
+                    suppressed |= keys
                 elif is_fresh:
                     fresh |= keys
             erased |= _erased_addresses(conn, candidates)
@@ -295,6 +304,8 @@ class _Enricher:
             keys = _keys(c.apollo_id, c.email, c.linkedin)
             if keys & erased:
                 self.result.skipped_erased += 1
+            elif keys & suppressed:
+                self.result.skipped_suppressed += 1
             elif keys & fresh:
                 self.result.skipped_already_fresh += 1
             elif keys & self._seen:

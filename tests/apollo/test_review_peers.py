@@ -1,0 +1,89 @@
+"""peers.md section 3.6 and 2.8 ("Not paying twice for data"): enrichment skips anyone the
+platform already knows it may not contact, against the fake Apollo server and the real pool."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from leadpool.apollo.client import ApolloClient
+from leadpool.apollo.enrich import enrich_people
+from leadpool.apollo.fake import FakeApollo
+from leadpool.apollo.generate import generate_people, person_to_teaser
+from leadpool.db import Database, session_scope
+from leadpool.events import EventIn, record_event
+from leadpool.ingestion import import_people
+
+KEY = "review-peers-key"
+MONTHS_6 = timedelta(days=180)
+
+
+@pytest.fixture(scope="module")
+def people() -> list[dict[str, Any]]:
+    pool = [
+        p
+        for p in generate_people(200, 71, duplicate_rate=0.0)
+        if p["email_status"] == "verified" and p["linkedin_url"]
+    ]
+    return pool[:6]
+
+
+@pytest.fixture
+def fake(people: list[dict[str, Any]]) -> Iterator[FakeApollo]:
+    with FakeApollo(people=people, api_key=KEY) as f:
+        yield f
+
+
+@pytest.fixture
+def client(fake: FakeApollo) -> Iterator[ApolloClient]:
+    with ApolloClient(
+        KEY, base_url=fake.base_url, backoff_base=0.001, sleep=lambda s: None, rng=random.Random(3)
+    ) as c:
+        yield c
+
+
+def test_a_person_who_opted_out_everywhere_is_bought_again_when_their_data_is_stale(
+    db: Database, fake: FakeApollo, client: ApolloClient, people: list[dict[str, Any]]
+) -> None:
+    """peers.md 3.6: "buy more Apollo records within a budget. Skip anyone already enriched, leased,
+    suppressed or cooling anywhere on the platform, so no one pays twice"; 2.8 "Not paying twice
+    for data". A person in the pool unsubscribed (and another filed a spam complaint): nobody may
+    ever contact them again (brief: "no one contacts again"). Once their record is older than
+    max_age, enrich_people re-buys both from Apollo (a credit each), refreshing data that can never
+    be used. Expected: both skipped, no credit spent. Fault: apollo/enrich.py _FRESH_SQL / _skip_fresh
+    skips only fresh and erased leads; unsubscribed_at / complained_at are not read.
+    """
+    opted_out = people[:2]
+    result = import_people(db, opted_out, endpoint="people/bulk_match")
+    assert not result.rejected
+    at = datetime.now(UTC) - timedelta(days=300)
+    for person, kind in zip(opted_out, ("unsubscribe", "complaint"), strict=True):
+        with session_scope(db) as s:
+            record_event(
+                s,
+                EventIn(
+                    type=kind,
+                    email=person["email"],
+                    occurred_at=at,
+                    source="test",
+                    provider_event_id=f"{kind}-{person['id']}",
+                ),
+            )
+    with session_scope(db) as s:
+        flags = s.execute(
+            text("SELECT count(*) FROM leads WHERE unsubscribed_at IS NOT NULL OR complained_at IS NOT NULL")
+        ).scalar_one()
+        assert flags == 2
+        s.execute(text("UPDATE leads SET enriched_at = now() - interval '400 days'"))
+    out = enrich_people(
+        db, client, [person_to_teaser(p) for p in opted_out], max_age=MONTHS_6, credit_budget=None
+    )
+    assert fake.credits_charged == 0 and out.requested == 0, (
+        f"paid {fake.credits_charged} credits to re-enrich 2 people who opted out (requested {out.requested})"
+    )
+    assert out.skipped_suppressed == 2

@@ -57,7 +57,9 @@ def test_accuracy_on_the_labelled_set() -> None:
         # Written blind (the writer saw neither the rules nor the other sets), measured once
         # after that generalisation: 88.3% (106/120; the rules before it: 87.5%), return dates
         # 16/20. Two confident misses: a referral that praises the offer read as interested, a
-        # job seeker's "would love to chat" read as interested.
+        # job seeker's "would love to chat" read as interested. 107/120 since "no more texts"
+        # became an opt-out (taken from the FCC's revocation rule, and it is one of the set's
+        # misses: the set is no longer blind to that rule).
         ("blind", 120, 0.88, 0.8, 2),
     ],
 )
@@ -90,6 +92,10 @@ def test_unknown_shipped_set_is_refused() -> None:
         ("Not interested, and take me off your list.", "unsubscribe"),
         ("I'm out of office until Monday. Please unsubscribe me.", "unsubscribe"),
         ("pls unsubcribe", "unsubscribe"),
+        # a revocation on the channel it came by (FCC 24-24: any reasonable wording)
+        ("No more texts.", "unsubscribe"),
+        ("Not interested. No more calls please.", "unsubscribe"),
+        ("no further text messages", "unsubscribe"),
         # a departure notice outranks out-of-office (these are auto-replies themselves)
         ("Automatic reply: Jane has left the company and this mailbox is not monitored.", "wrong_person"),
         # out-of-office outranks a referral ("for urgent matters contact ...") and intent ("call me")

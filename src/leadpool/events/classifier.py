@@ -155,7 +155,8 @@ _UNSUBSCRIBE = _p(
     r"\bnot (?:e-?mail|contact|message|text|write(?: to)?|spam|call) (?:me|us) (?:again|anymore|any ?more|ever)\b",
     r"\b(?:please|pls|kindly) (?:do )?not (?:e-?mail|contact|message|text|write(?: to)?|spam|call) (?:me|us)\b",
     r"\bopt(?:ing)?[- ]?(?:me |us )?out\b",
-    r"\bno (?:more|further) (?:emails?|messages|contact|communications?)\b",
+    # the FCC reads any reasonable wording as a revocation: "no more texts" as much as "no more emails"
+    r"\bno (?:more|further) (?:e-?mails?|messages|texts?|text messages|sms|calls?|phone calls|contact|communications?)\b",
     r"\b(?:delete|erase|purge|remove) (?:all )?(?:my|our|this) (?:personal )?(?:data|details|email|e-mail|information|contact|address)",
     r"\bunsolicited\b",
     r"\b(?:be|get|been) removed\b",

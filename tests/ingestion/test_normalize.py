@@ -97,6 +97,29 @@ def test_domains() -> None:
     assert company_domain("not a domain", None) is None
 
 
+@pytest.mark.parametrize(
+    ("primary", "website", "expected"),
+    [
+        # a page on a shared service names the service, not the business
+        (None, "https://www.facebook.com/joesplumbing", None),
+        ("facebook.com", "https://www.facebook.com/joesplumbing", None),
+        (None, "linktr.ee/annsbakery", None),
+        (None, "https://sites.google.com/view/annsbakery/home", None),
+        # the service's own site is still its company's domain
+        ("facebook.com", "http://www.facebook.com", "facebook.com"),
+        (None, "https://www.facebook.com/", "facebook.com"),
+        # a business's own domain wins over its social page, and subdomain sites are their own
+        ("joesplumbing.example", "https://facebook.com/joesplumbing", "joesplumbing.example"),
+        (None, "https://joes.wixsite.com/home", "joes.wixsite.com"),
+        (None, "https://acme.example/en/about", "acme.example"),
+    ],
+)
+def test_a_page_on_a_shared_service_is_no_company_domain(
+    primary: str | None, website: str, expected: str | None
+) -> None:
+    assert company_domain(primary, website) == expected
+
+
 def test_country_codes_from_the_dataset() -> None:
     assert country_code("United States") == "US"
     assert country_code("united kingdom") == "GB"

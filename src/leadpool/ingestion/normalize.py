@@ -159,14 +159,52 @@ def normalize_domain(value: str | None) -> str | None:
     return host
 
 
+# Services whose pages are many businesses' "website" (facebook.com/joesplumbing,
+# sites.google.com/view/annsbakery, linktr.ee/x, a short link): the host names the service, not the
+# company, so two businesses listing pages there must not become one company by domain.
+PAGE_HOSTS = frozenset(
+    {
+        "facebook.com", "fb.com", "fb.me", "m.facebook.com", "business.facebook.com", "instagram.com",
+        "linkedin.com", "twitter.com", "x.com", "youtube.com", "youtu.be", "tiktok.com", "pinterest.com",
+        "yelp.com", "sites.google.com", "business.google.com", "google.com", "g.page", "goo.gl",
+        "maps.app.goo.gl", "linktr.ee", "beacons.ai", "bio.link", "carrd.co", "about.me", "wa.me",
+        "t.me", "m.me", "etsy.com", "amazon.com", "ebay.com", "bit.ly", "tinyurl.com", "ow.ly",
+        "medium.com", "substack.com", "github.com", "gitlab.com", "angel.co", "wellfound.com",
+        "crunchbase.com", "bbb.org", "yellowpages.com", "tripadvisor.com", "houzz.com", "angi.com",
+        "thumbtack.com", "nextdoor.com", "square.site", "business.site", "godaddysites.com",
+    }
+)  # fmt: skip
+
+
+def _page_on_a_shared_host(value: str, domain: str) -> bool:
+    if domain not in PAGE_HOSTS:
+        return False
+    raw = value.strip()
+    path = urlsplit(raw if "://" in raw else "http://" + raw).path
+    return path.strip("/") != ""
+
+
 def company_domain(primary_domain: str | None, website_url: str | None) -> str | None:
-    """The company's domain from ``primary_domain``, else from ``website_url``; None if neither works."""
+    """The company's domain from ``primary_domain``, else from ``website_url``; None if neither works.
+
+    A website that is a page on a shared service (``PAGE_HOSTS``: a Facebook page, a link-in-bio)
+    gives no domain, nor does a ``primary_domain`` naming that service's host: the service's own
+    site (``https://facebook.com``, no page) still does.
+    """
+    page_host = None
+    if website_url:
+        try:
+            site = normalize_domain(website_url)
+        except NotNormalisable:
+            site = None
+        if site is not None and _page_on_a_shared_host(website_url, site):
+            page_host = site
     for candidate in (primary_domain, website_url):
         if candidate:
             try:
                 domain = normalize_domain(candidate)
             except NotNormalisable:
                 continue
-            if domain:
+            if domain and domain != page_host:
                 return domain
     return None

@@ -78,7 +78,9 @@ def test_sendgrid_maps_blocked_dropped_and_the_rest() -> None:
     base = SENDGRID_EVENTS[0]
     variants: list[tuple[dict[str, Any], str | None]] = [
         ({"type": "blocked", "bounce_classification": "Reputation", "status": None}, "sender_block"),
-        ({"type": "blocked", "bounce_classification": "Mailbox Unavailable", "status": None}, "soft_bounce"),
+        # a block is the sender's problem whatever its classification: never counted against the recipient
+        ({"type": "blocked", "bounce_classification": "Mailbox Unavailable", "status": None}, "sender_block"),
+        ({"type": "blocked", "bounce_classification": "Unclassified", "status": "5.1.1"}, "sender_block"),
         ({"event": "dropped", "reason": "Bounced Address"}, "hard_bounce"),
         ({"event": "dropped", "reason": "Unsubscribed Address"}, "unsubscribe"),
         ({"event": "dropped", "reason": "Spam Reporting Address"}, "complaint"),

@@ -4,11 +4,19 @@ Policy (reference section 2): 4.x.x and 5.2.2 (mailbox full) are soft, counted b
 suppressing on their own; 5.7.x are policy rejections and 5.2.3, 5.3.4 and 5.6.x rejections of
 the message itself (too large, bad content), which count against the sender, never the
 recipient; other 5.x.x are hard.
+
+Free text without an enhanced code (Smartlead's and Instantly's DSN text) is read by wording: a
+leading 4xx reply code, or a full mailbox / over quota / out of storage / "try again later"
+wording, is soft; policy wording (blocked, spam, reputation...) a sender block; an automatic reply
+(out of office, on leave, away until...) that a tool filed as a bounce is no failure of the
+address, so it is at most soft (``reads_as_auto_reply``; the Smartlead adapter records it as an
+out-of-office reply instead); anything else is hard.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 # Permanent failures of the message, not of the address (the reference: 5.2.3 "content problem,
@@ -53,17 +61,106 @@ def classify_status(status: str | None, reported: BounceKind) -> BounceKind:
     return reported
 
 
+_PLAIN = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u2013": "-", "\u2014": "-", "\u00a0": " "}
+)
+
+
+def _fold(text: str) -> str:
+    """Lower case, plain quotes and dashes, no accents: the form the wordings below are matched on."""
+    text = unicodedata.normalize("NFKD", text.translate(_PLAIN))
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+
+
+def _words(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(rf"\b(?:{p})\b" for p in patterns), re.MULTILINE)
+
+
+# A full mailbox in the providers' own words (RFC 3463 X.2.2, "persistent transient"): Outlook /
+# Exchange "the recipient's mailbox is full", "mailbox size limit exceeded", "is over its size
+# limit"; Gmail "inbox is out of storage space", "is over quota"; Yahoo "mailbox full", "quota
+# exceeded"; RFC 5321's 452/552 texts "insufficient system storage", "exceeded storage allocation".
+# "message size exceeds ..." (the message too large, a sender block) does not match.
+_FULL = _words(
+    r"(?:mail\s?box|inbox|mail\s?folder|mail\s?store|disk|storage|account)(?:\s+\w+){0,2}?\s+"
+    r"(?:is\s+|was\s+|has\s+become\s+|currently\s+)?full(?!\s+name)",
+    r"full\s+(?:mail\s?box|inbox)",
+    r"(?:over)?quotas?",
+    r"(?:insufficient|not\s+enough|out\s+of|no(?:\s+more)?|lack\s+of)\s+(?:\w+\s+)?(?:storage|disk\s+space|space)",
+    r"(?:exceed(?:s|ed|ing)?|over|reached)\s+(?:\w+\s+){0,2}?storage(?:\s+(?:allocation|limit|quota))?",
+    r"storage\s+(?:allocation|limit|quota|space)(?:\s+\w+){0,2}?\s+(?:exceeded|reached|full)",
+    r"(?:mail\s?box|inbox|storage)(?:\s+\w+){0,3}?\s+(?:size\s+|storage\s+)?limit",
+)
+# The receiving side asks for a later retry (a temporary condition, not a refusal of the address)
+_TEMPORARY = _words(
+    r"temporar(?:y|ily)",
+    r"deferred",
+    r"(?:try|retry)(?:ing)?(?:\s+\S+){0,4}?\s+later",
+)
+_SENDER = ("blocked", "spam", "policy", "blacklist", "blocklist", "reputation")
+# An automatic reply (out of office, leave, away until...) in English, German, French, Spanish
+_AUTO_REPLY = _words(
+    r"out\s+of\s+(?:the\s+)?office",
+    r"ooo",
+    r"auto(?:matic|mated)?[\s-]?(?:reply|replies|response|responder|antwort)",
+    r"auto(?:reply|responder|antwort)",
+    r"away\s+(?:from\s+(?:the\s+|my\s+)?(?:office|desk|e-?mail|work)|until|till|through|on)",
+    r"(?:currently|presently)\s+(?:away|out|travell?ing|on\s+(?:leave|vacation|holiday))",
+    r"out\s+(?:until|till|through|thru)",
+    r"on\s+(?:(?:annual|parental|maternity|paternity|sick|medical|study)\s+)?"
+    r"(?:leave|vacation|holidays?|pto|sabbatical)",
+    r"(?:limited|no|intermittent)\s+access\s+to\s+(?:my\s+)?(?:e-?mails?|messages)",
+    r"(?:i\s+will|i'll)\s+(?:be\s+)?(?:back|return)",
+    r"(?:back|returning)\s+(?:(?:in|to)\s+the\s+office\s+)?on",
+    r"abwesenheit\w*|abwesend|nicht\s+im\s+buro",
+    r"reponse\s+automatique|absente?\s+du\s+bureau|en\s+conges?",
+    r"respuesta\s+automatica|fuera\s+de\s+(?:la\s+)?oficina|de\s+vacaciones",
+)
+# What a delivery failure says (and an auto-reply does not): with any of it the text is a DSN
+_FAILURE = _words(
+    r"undeliver(?:able|ed)|non[\s-]?delivery",
+    r"delivery\s+(?:has\s+|have\s+)?failed|failed\s+(?:to\s+deliver|delivery|recipients?)",
+    r"(?:could\s*n[o']?t|can\s*n[o']?t|cannot|was\s*n[o']?t|were\s*n[o']?t|not|never)\s+(?:be\s+)?delivered",
+    r"delivery\s+(?:status\s+)?notification|returned\s+mail|mailer[\s-]daemon",
+    r"mail\s+delivery\s+(?:failed|failure|system|subsystem)",
+    r"rejected|refused|bounced?",
+    r"does\s*n[o']?t\s+exist|do\s+not\s+exist|no\s+such\s+(?:user|mailbox|address|recipient|account)",
+    r"(?:user|recipient|address|mailbox|account)\s+(?:unknown|not\s+found|unavailable|disabled)",
+    r"unknown\s+(?:user|recipient|address|mailbox)|invalid\s+(?:recipient|address|mailbox|user)",
+    r"permanent(?:ly)?\s+(?:error|failure|failed)|fatal\s+error",
+)
+# A basic SMTP reply code opening a line ("550 ...", "smtp; 452 ..."), not a number in a sentence
+_LEADING_CODE = re.compile(r"^\s*(?:smtp;\s*)?[245]\d\d\b", re.MULTILINE)
+
+
+def reads_as_auto_reply(text: str | None) -> bool:
+    """True when a "bounce" text is an automatic reply (out of office, on leave, away until...): no
+    SMTP status code (enhanced anywhere, or a reply code opening a line), no delivery-failure
+    wording, and auto-reply wording. Sending tools that detect bounces by reading the mailbox file
+    such replies as bounces; the address did not fail."""
+    if not text or smtp_status(text) or _LEADING_CODE.search(text):
+        return False
+    folded = _fold(text)
+    return bool(_AUTO_REPLY.search(folded)) and not _FAILURE.search(folded)
+
+
 def classify_dsn(text: str | None) -> BounceKind:
-    """Hard/soft/sender-block from free DSN text (Smartlead, Instantly): codes first, then words."""
+    """Hard/soft/sender-block from free DSN text (Smartlead, Instantly): codes first, then words.
+
+    An enhanced code decides (``classify_status``); else a 4xx reply code, or full-mailbox, quota,
+    storage or retry-later wording, is soft; policy wording a sender block; an automatic reply
+    (``reads_as_auto_reply``) soft, never hard; anything else hard."""
     status = smtp_status(text)
     if status:
         return classify_status(status, "hard_bounce")
-    lowered = (text or "").lower()
+    lowered = _fold(text or "")
     basic = _BASIC.search(lowered)
     if basic and basic.group(1) == "4":
         return "soft_bounce"
-    if any(w in lowered for w in ("mailbox full", "quota", "try again later", "temporar", "deferred")):
+    if _FULL.search(lowered) or _TEMPORARY.search(lowered):
         return "soft_bounce"
-    if any(w in lowered for w in ("blocked", "spam", "policy", "blacklist", "blocklist", "reputation")):
+    if any(w in lowered for w in _SENDER):
         return "sender_block"
+    if reads_as_auto_reply(text):
+        return "soft_bounce"
     return "hard_bounce"

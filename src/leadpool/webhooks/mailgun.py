@@ -4,8 +4,11 @@ The token is one-time: a second delivery with a token already seen is refused as
 Mapping: ``failed`` with severity permanent is a hard bounce (``suppress-unsubscribe`` and
 ``suppress-complaint`` drops are an unsubscribe and a complaint), severity temporary a soft bounce,
 and the enhanced status code, when present, can turn either into a sender block (5.7.x) or a soft
-bounce (5.2.2); ``complained``, ``unsubscribed``, ``delivered``, ``opened`` and ``clicked`` map
-one to one; ``accepted`` and ``rejected`` are skipped.
+bounce (5.2.2, 4.x.x). A permanent failure whose ``delivery-status.code`` is a 4xx (and whose text
+has no enhanced code) is a soft bounce: Mailgun retries 4xx answers for hours and then reports the
+message ``failed``/``permanent`` (reason ``generic``, "reached retry limit") with the last 4xx
+answer; the receiving server never refused the address. ``complained``, ``unsubscribed``,
+``delivered``, ``opened`` and ``clicked`` map one to one; ``accepted`` and ``rejected`` are skipped.
 """
 
 from __future__ import annotations
@@ -85,6 +88,18 @@ def _type(data: dict[str, Any]) -> str | None:
     return _SIMPLE.get(str(event))
 
 
+def _basic_code(status: dict[str, Any]) -> int | None:
+    """``delivery-status.code``, the basic SMTP reply code (an int; a digit string is read too)."""
+    code = status.get("code")
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.strip().isdigit() and len(code.strip()) == 3:
+        return int(code.strip())
+    return None
+
+
 def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     body = require_dict(load_json(raw_body, NAME), NAME, "body")
     data = require_dict(body.get("event-data"), NAME, "event-data")
@@ -108,6 +123,10 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         code = smtp_status(f"{status.get('message') or ''} {status.get('description') or ''}")
         if code and etype in ("hard_bounce", "soft_bounce"):
             detail["smtp_status"] = code
+        basic = _basic_code(status)
+        if not code and etype == "hard_bounce" and basic is not None and 400 <= basic <= 499:
+            # given up after temporary answers: the last one was a 4xx, not a refusal of the address
+            etype = "soft_bounce"
     sender = mailbox(msg_headers.get("from"))
     return [
         EventIn(

@@ -1,8 +1,11 @@
 """SendGrid Event Webhook: ECDSA P-256 signature over timestamp + raw body; JSON array of events.
 
-Mapping: ``bounce`` with a reputation/content/volume classification or a 5.7.x status is a sender
-block whatever its type; otherwise type ``blocked`` is a soft bounce (never hard: blocks are not
-suppressions), type bounce a hard bounce unless its status code says otherwise;
+Mapping: ``bounce`` with type ``blocked`` is a sender block whatever its classification or status
+(SendGrid's blocks are not suppressions: the receiving side refused the sender, its IP, domain or
+content, and a deferral SendGrid gave up on after 72 hours becomes a block too; counting them as
+soft bounces let three blocks suppress the recipient for every agency), and so is type bounce with
+a reputation/content/volume classification or a 5.7.x status; otherwise type bounce is a hard
+bounce unless its status code says otherwise;
 ``dropped`` for a bounced/invalid address is a hard bounce, for an unsubscribed address an
 unsubscribe, for a spam-reporting address a complaint (other drop reasons say nothing about the
 person); ``spamreport`` a complaint; ``unsubscribe``/``group_unsubscribe`` an unsubscribe;
@@ -114,12 +117,13 @@ def _type(item: dict[str, Any]) -> str | None:
     event = item.get("event")
     if event == "bounce":
         # the reference: reputation and content classifications, 5.7.x and blocks go to the
-        # sender's health, never to the recipient's suppression, whatever the event's type
+        # sender's health, never to the recipient's suppression (not even counted as soft
+        # bounces, which add up to a hard one)
         status = str(item.get("status") or "")
+        if item.get("type") == "blocked":
+            return "sender_block"
         if item.get("bounce_classification") in _SENDER_CLASSES or status.startswith("5.7."):
             return "sender_block"
-        if item.get("type") == "blocked":
-            return "soft_bounce"
         return "hard_bounce"
     if event == "dropped":
         return _DROPPED.get(str(item.get("reason") or ""))
@@ -159,8 +163,8 @@ def _event(i: int, raw: Any) -> EventIn | None:
         for k in ("event", "type", "bounce_classification", "reason", "status", "smtp-id", "tenant_id")
         if item.get(k) is not None
     }
-    if item.get("status") and etype in ("hard_bounce", "soft_bounce") and item.get("type") != "blocked":
-        # recording lets a status code override the kind: a block's 5.x.x must not make it hard
+    if item.get("status") and etype in ("hard_bounce", "soft_bounce"):
+        # recording lets a status code override the kind (a block, a sender block, never gets here)
         detail["smtp_status"] = str(item["status"])
     return EventIn(
         type=etype,

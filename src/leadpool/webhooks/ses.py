@@ -9,8 +9,11 @@ fetch a URL from the request); its SubscribeURL is returned for an operator to c
 Mapping (``eventType`` or classic ``notificationType``): Bounce Permanent (any subtype) is a hard
 bounce per recipient; Transient MailboxFull/General and Undetermined are soft; Transient
 ContentRejected/AttachmentRejected/MessageTooLarge are sender blocks (the message, not the
-person); Complaint a complaint per recipient; Subscription with unsubscribeAll an unsubscribe;
-Delivery/Open/Click are stored; the rest (Send, Reject, DeliveryDelay, Rendering Failure) skipped.
+person); Complaint a complaint per recipient, except a ``complaintFeedbackType`` of ``not-spam``
+(an ARF report that the message is *not* spam, a correction: nobody complained), which is skipped
+like the other notifications that ask nothing of us; Subscription with unsubscribeAll an
+unsubscribe; Delivery/Open/Click are stored; the rest (Send, Reject, DeliveryDelay, Rendering
+Failure) skipped.
 """
 
 from __future__ import annotations
@@ -175,6 +178,9 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
             )
     elif kind == "Complaint":
         complaint = require_dict(inner.get("complaint"), NAME, "complaint")
+        feedback = complaint.get("complaintFeedbackType")
+        if isinstance(feedback, str) and feedback.strip().lower() == "not-spam":
+            return []  # "this is not spam": a report that suppresses nobody
         for r in _recipients(complaint.get("complainedRecipients")):
             add(
                 "complaint",

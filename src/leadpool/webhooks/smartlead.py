@@ -5,8 +5,14 @@ token: replays are handled by the stored-event dedupe on a composite id (event t
 recipient, event time), so a replayed delivery changes nothing.
 
 Both documented spellings of each event are accepted. Bounces carry no hard/soft field: the DSN
-text in ``bounce_message`` is parsed (enhanced status code first, then wording). Replies carry the
-text (classified) and, for ``LEAD_CATEGORY_UPDATED``, Smartlead's category name.
+text in ``bounce_message`` is parsed (enhanced status code first, then wording: a full mailbox,
+over quota or out of storage in the provider's words is soft). Smartlead detects bounces by reading
+the sending mailbox, so an automatic reply can arrive as a bounce: a bounce text with no SMTP code
+and no failure wording that reads as an auto-reply (out of office, on leave, away until...) is
+recorded as what it is, an out-of-office reply (like Postmark's AutoResponder: the person is
+paused until the return date, or is a wrong person if the text says they left; the address is
+not suppressed), with ``detail.reported_as = "bounce"``. Replies carry the text (classified) and,
+for ``LEAD_CATEGORY_UPDATED``, Smartlead's category name.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from leadpool.errors import InvalidInput
-from leadpool.events.bounces import classify_dsn, smtp_status
+from leadpool.events.bounces import classify_dsn, reads_as_auto_reply, smtp_status
 from leadpool.events.schemas import EventIn
 from leadpool.webhooks.common import iso, load_json, matches_any, obj, require_dict
 from leadpool.webhooks.errors import WebhookUnauthorized
@@ -99,10 +105,15 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     etype = kind
     if kind == "bounce":
         dsn = _text(body.get("bounce_message"))
-        etype = classify_dsn(dsn)
-        code = smtp_status(dsn)
-        if code:
-            detail["smtp_status"] = code
+        if reads_as_auto_reply(dsn):
+            # an auto-reply Smartlead filed as a bounce: the address did not fail
+            etype, category, text = "reply", "out_of_office", dsn
+            detail["reported_as"] = "bounce"
+        else:
+            etype = classify_dsn(dsn)
+            code = smtp_status(dsn)
+            if code:
+                detail["smtp_status"] = code
     elif kind == "reply":
         text = (
             _text(body.get("reply_message"))

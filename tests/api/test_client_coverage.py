@@ -9,6 +9,7 @@ import asyncio
 import httpx
 import pytest
 
+from api.conftest import ADMIN_TOKEN
 from api.world import build_world
 from insights.factrows import add_facts
 from leadpool.client import (
@@ -37,6 +38,7 @@ CLIENT_METHODS: dict[tuple[str, str], str] = {
     ("POST", "/v1/leads/{lead_id}/erase"): "erase_lead",
     ("GET", "/v1/raw-payloads/{payload_id}"): "get_raw_payload",
     ("GET", "/v1/pool/stats"): "pool_stats",
+    ("POST", "/v1/blocklist"): "blocklist",
     ("GET", "/v1/jobs"): "list_jobs",
     ("POST", "/v1/campaigns"): "create_campaign",
     ("GET", "/v1/campaigns"): "list_campaigns",
@@ -255,3 +257,23 @@ def test_async_client_new_methods(api, world, facts):
     assert rotated.id == w.b.id and rotated.api_key != w.b.api_key
     with LeadpoolClient(api.url, rotated.api_key) as cb:
         assert [c.id for c in cb.list_campaigns()] == [w.camp_b.id]
+
+
+def test_blocklist(api, world):
+    w = world
+    lead_id = w.ca.campaign_leads(w.camp_a.id)[0].lead_id
+    detail = api.admin.get_lead(lead_id)
+    out = api.admin.blocklist("asked us by phone", lead_id=lead_id)
+    assert lead_id in out.lead_ids and out.newly_blocklisted >= 1
+    assert api.admin.get_lead(lead_id).fields["blocklisted_at"] is not None
+    assert api.admin.blocklist("again", email=detail.fields["email"]).newly_blocklisted == 0
+    with pytest.raises(ApiError) as e:
+        w.ca.blocklist("an agency may not", email="x@y.example")  # admin only
+    assert e.value.status == 403
+    r = httpx.post(
+        f"{api.url}/v1/blocklist", json={"reason": "nobody named"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert r.status_code == 422 and "name the person" in r.text
+    with pytest.raises(ApiError) as e:
+        api.admin.blocklist("bad", email="not an address")
+    assert e.value.status == 422 and "email" in str(e.value)

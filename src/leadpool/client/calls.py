@@ -20,6 +20,8 @@ from leadpool.client.models import (
     AgencyCancelled,
     AgencyCreated,
     Allocation,
+    BlocklistRequest,
+    BlocklistResult,
     Campaign,
     CampaignLead,
     CampaignSuggestions,
@@ -269,6 +271,12 @@ def joined(pages: list[TL]) -> TL:
 
 def erase_lead(lead_id: int) -> Call[ErasureResult]:
     return Call("POST", f"/v1/leads/{lead_id}/erase", _model(ErasureResult))
+
+
+def blocklist(request: BlocklistRequest) -> Call[BlocklistResult]:
+    return Call(
+        "POST", "/v1/blocklist", _model(BlocklistResult), json=request.model_dump(mode="json", exclude_none=True)
+    )
 
 
 def pool_stats(top: int = 50) -> Call[PoolStats]:

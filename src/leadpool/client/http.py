@@ -24,6 +24,8 @@ from leadpool.client.models import (
     AgencyCancelled,
     AgencyCreated,
     Allocation,
+    BlocklistRequest,
+    BlocklistResult,
     Campaign,
     CampaignLead,
     CampaignSuggestions,
@@ -175,6 +177,19 @@ class LeadpoolClient:
 
     def erase_lead(self, lead_id: int) -> ErasureResult:
         return self._run(calls.erase_lead(lead_id))
+
+    def blocklist(
+        self,
+        reason: str,
+        *,
+        lead_id: int | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        linkedin_url: str | None = None,
+    ) -> BlocklistResult:
+        """Put a person on the platform blocklist for good (admin)."""
+        request = BlocklistRequest(reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url)
+        return self._run(calls.blocklist(request))
 
     def pool_stats(self, top: int = 50) -> PoolStats:
         """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""
@@ -360,6 +375,19 @@ class AsyncLeadpoolClient:
 
     async def erase_lead(self, lead_id: int) -> ErasureResult:
         return await self._run(calls.erase_lead(lead_id))
+
+    async def blocklist(
+        self,
+        reason: str,
+        *,
+        lead_id: int | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        linkedin_url: str | None = None,
+    ) -> BlocklistResult:
+        """Put a person on the platform blocklist for good (admin)."""
+        request = BlocklistRequest(reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url)
+        return await self._run(calls.blocklist(request))
 
     async def pool_stats(self, top: int = 50) -> PoolStats:
         """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""

@@ -182,6 +182,29 @@ class ErasureResult(_Out):
     ownership_ended: bool = False
 
 
+class BlocklistRequest(_In):
+    """Who to put on the platform blocklist (at least one of them) and why."""
+
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit log).")
+    lead_id: int | None = Field(None, ge=1, le=MAX_ID, description="A lead: its email, LinkedIn URL and personal emails.")
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=64, description="E.164 (+15551234567).")
+    linkedin_url: str | None = Field(None, max_length=2048)
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> BlocklistRequest:
+        if self.lead_id is None and not (self.email or self.phone or self.linkedin_url):
+            raise ValueError("name the person: lead_id, email, phone or linkedin_url")
+        return self
+
+
+class BlocklistResult(_Out):
+    suppressions_added: int = Field(description="Addresses newly on the list (0 when all were already).")
+    lead_ids: list[int] = Field(description="Every lead holding one of the addresses, now blocklisted.")
+    newly_blocklisted: int
+    enrollments_ended: int
+
+
 class Count(_Out):
     value: str | None = Field(description="The group (None: unknown).")
     leads: int

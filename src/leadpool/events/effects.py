@@ -112,6 +112,7 @@ _SINCE_COLUMNS = (
     "complained_at",
     "wrong_person_at",
     "email_bounced_at",
+    "blocklisted_at",
 )
 
 

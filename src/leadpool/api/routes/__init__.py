@@ -23,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     leads.router,
     raw_payloads.router,
     pool.router,
+    pool.blocklist_router,
     campaigns.router,
     sends.router,
     events.router,

@@ -58,7 +58,7 @@ def record(
     ),
     provider_message_id: str | None = typer.Option(None, "--provider-message-id", help="Links the touch."),
     campaign: int | None = typer.Option(None, "--campaign", help="Campaign id."),
-    smtp_status: str | None = typer.Option(None, "--smtp-status", help="Enhanced status code, e.g. 5.1.1."),
+    smtp_status: str | None = typer.Option(None, "--smtp-status", help="Enhanced status code (5.1.1), or the DSN line holding one (550 5.1.1 ...)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Record one event and apply what it means (idempotent on --source + --provider-event-id)."""
@@ -191,3 +191,6 @@ def erase_cmd(
         f"{result.payloads_tombstoned} raw payloads tombstoned, {result.payloads_redacted} redacted, "
         f"{result.enrollments_ended} enrollments ended"
     )
+    if result.same_person_erased:
+        others = ", ".join(str(i) for i in result.same_person_erased)
+        console.print(f"the same person's other leads erased too: {others}")

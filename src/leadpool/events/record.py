@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
 from leadpool.events import effects as fx
-from leadpool.events.bounces import classify_status
+from leadpool.events.bounces import classify_status, smtp_status
 from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
 from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
@@ -295,7 +295,12 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
     return_date: date | None = None
     if etype in ("hard_bounce", "soft_bounce"):
         status = detail.get("smtp_status")
-        etype = classify_status(None if status is None else str(status), event.type)  # type: ignore[arg-type]
+        # the code as mail logs show it ("550 5.7.1 ...") is read too; a basic code alone (550)
+        # says nothing the reported kind does not
+        found = smtp_status(str(status)) if status is not None else None
+        if found is not None:
+            detail["smtp_status"] = found
+        etype = classify_status(found, event.type)  # type: ignore[arg-type]
         if etype != event.type:
             detail["reported_type"] = event.type
     if etype == "soft_bounce" and event.provider_message_id:

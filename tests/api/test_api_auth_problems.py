@@ -138,6 +138,7 @@ CONTRACT = {
     ("POST", "/v1/leads/import"),
     ("POST", "/v1/leads/{lead_id}/erase"),
     ("GET", "/v1/pool/stats"),
+    ("POST", "/v1/blocklist"),
     ("GET", "/v1/jobs"),
     ("POST", "/v1/campaigns"),
     ("GET", "/v1/campaigns"),

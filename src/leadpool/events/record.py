@@ -46,6 +46,8 @@ class _Resolved:
 
 # the events that write their leads' rows (an opt-out or a bounce also every holder of the address)
 _PROTECTIVE = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe")
+#: how far after its arrival an event may say it happened (senders' clocks drift, not by a day)
+FUTURE_SKEW = timedelta(days=1)
 
 
 def _opts_out(r: _Resolved) -> bool:
@@ -109,6 +111,14 @@ def record_event(
     """
     settings = settings or get_event_settings()
     now = at or datetime.now(UTC)
+    arrived = max(now, datetime.now(UTC))  # ``at`` may replay history; never later than the clock
+    if event.occurred_at > arrived + FUTURE_SKEW:
+        # effects only ever lengthen (cooling, pauses): a typo in the year or a sender's broken
+        # clock would stop a person, or a company for every agency, for good
+        raise InvalidInput(
+            f"occurred_at {event.occurred_at.isoformat()} is more than {FUTURE_SKEW.days} day after the "
+            f"event arrived ({arrived:%Y-%m-%d %H:%M} UTC): an event cannot be reported before it happens"
+        )
     key = get_settings().resolved_secret_key()
     stored_id = stored_event_id(event.provider_event_id, key)
     if agency_id is not None:

@@ -29,3 +29,33 @@ def test_settings_lists_every_group_and_masks_secrets(env: None, monkeypatch: py
     }
     text = CliRunner().invoke(app, ["settings"])
     assert text.exit_code == 0 and "LEADPOOL_QUARANTINE_DAYS" in text.stdout
+
+
+def test_the_gate_policy_variable_shows_its_json_and_the_text_form_hides_secrets(
+    env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadpool.gate.policy import clear_policy_cache
+
+    monkeypatch.setenv("LEADPOOL_GATE_POLICY", '{"lead_weekly_cap": 2, "windows": {"linkedin": null}}')
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH", '["user:postmark-secret-value"]')
+    clear_policy_cache()
+    try:
+        res = CliRunner().invoke(app, ["settings", "--json"])
+        assert res.exit_code == 0, res.output
+        rows = {r["env"]: r for r in json.loads(res.stdout)["settings"]}
+        assert rows["LEADPOOL_GATE_POLICY"]["value"] == {"lead_weekly_cap": 2, "windows": {"linkedin": None}}
+        assert rows["LEADPOOL_GATE_POLICY"]["default"] is None
+        assert rows["LEADPOOL_GATE_LEAD_WEEKLY_CAP"]["value"] == 2  # the policy in force
+        assert rows["LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH"]["value"] == "(set)"
+        assert rows["LEADPOOL_GATE_WINDOWS"]["value"]["email"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
+        text = CliRunner().invoke(app, ["settings"], terminal_width=80)
+        assert text.exit_code == 0, text.output
+        assert "secret-value" not in text.stdout and "test-secret-key" not in text.stdout
+        assert (
+            "LEADPOOL_GATE_POLICY" in text.stdout
+            and "LEADPOOL_REFILL_DAILY_CREDIT_BUDGET = 1000" in text.stdout
+        )
+        # every meaning line fits the terminal (the long values may wrap, the meanings are indented)
+        assert all(len(line) <= 80 for line in text.stdout.splitlines() if line.startswith("    "))
+    finally:
+        clear_policy_cache()

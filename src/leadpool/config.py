@@ -33,8 +33,15 @@ class Settings(BaseSettings):
         default=None,
         description="Platform secret for keyed hashes (erasure, suppression). Unset: generated under home.",
     )
-    apollo_api_key: str | None = None
-    apollo_base_url: str = "https://api.apollo.io/api/v1"
+    apollo_api_key: str | None = Field(
+        default=None,
+        description="Apollo API key (sent as x-api-key) for refill and re-enrichment jobs. "
+        "Unset: no refill is deferred.",
+    )
+    apollo_base_url: str = Field(
+        default="https://api.apollo.io/api/v1",
+        description="Base URL of Apollo's API (another one for a test server such as the fake Apollo).",
+    )
 
     def resolved_home(self) -> Path:
         home = self.home.expanduser().resolve()

@@ -210,7 +210,7 @@ def end_enrollment(
     agency took the lead out). The lead then rests (``LEADPOOL_REST_DAYS``): no campaign of any
     agency enrolls it, and the gate denies ``rest_period``. Idempotent: when the lead has no
     active enrollment in the campaign nothing changes and ``ended`` is False. Raises NotFound for
-    an unknown campaign, InvalidInput for another reason.
+    an unknown campaign or lead, InvalidInput for another reason.
     """
     if reason not in ENROLLMENT_END_REASONS:
         raise InvalidInput(f"reason: {reason!r} is not one of {', '.join(ENROLLMENT_END_REASONS)}")
@@ -233,10 +233,12 @@ def end_enrollment(
                 INSERT INTO lead_history (lead_id, at, action, agency_id, campaign_id, actor, reason)
                 SELECT lead_id, :at, 'unenrolled', agency_id, :c, :actor, :why FROM ended
             )
-            SELECT count(*) FROM ended
+            SELECT (SELECT count(*) FROM ended), EXISTS (SELECT FROM leads WHERE id = :l)
             """
         ),
         params,
-    ).scalar_one()
-    ended = bool(row)
+    ).one()
+    if not row[1]:  # no such lead, so nothing was ended: a mistyped id, not "already ended"
+        raise NotFound(f"lead {lead_id} not found")
+    ended = bool(row[0])
     return EnrollmentEnd(lead_id, campaign_id, ended, params["rest_until"] if ended else None)

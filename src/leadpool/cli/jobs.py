@@ -3,6 +3,8 @@ also runs the gate's every-minute expiry of reservations)."""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
 from rich.table import Table
 
@@ -45,13 +47,56 @@ def list_cmd(
     console.print(table)
 
 
+#: jobs one worker runs at once: each holds a database connection of its own while it runs
+MAX_CONCURRENCY = 32
+
+
+def known_queues() -> list[str]:
+    """The queues leadpool's tasks run on (procrastinate's own built-in task left out)."""
+    from leadpool.queue import TASK_MODULES
+    from leadpool.queue import app as queue_app
+
+    for module in TASK_MODULES:  # the task modules register their tasks when imported
+        importlib.import_module(module)
+    return sorted(
+        {
+            task.queue
+            for name, task in queue_app.tasks.items()
+            if not name.startswith(("builtin:", "procrastinate."))
+        }
+    )
+
+
+def _check_queues(queues: list[str]) -> list[str]:
+    if not queues:
+        return queues
+    known = known_queues()
+    unknown = [q for q in queues if q not in known]
+    if unknown:
+        raise typer.BadParameter(
+            f"no task runs on {', '.join(repr(q) for q in unknown)}; the queues are {', '.join(known)} "
+            "(default: refills and re-enrichment)",
+            param_hint="'--queue'",
+        )
+    return queues
+
+
 def worker_cmd(
     once: bool = typer.Option(False, "--once", help="Run the jobs that are ready, then exit."),
-    concurrency: int = typer.Option(1, help="Jobs run at the same time."),
-    queue: list[str] = typer.Option([], "--queue", help="Only these queues (repeatable)."),
+    concurrency: int = typer.Option(
+        1, min=1, max=MAX_CONCURRENCY, help=f"Jobs run at the same time (1 to {MAX_CONCURRENCY})."
+    ),
+    queue: list[str] = typer.Option(
+        [],
+        "--queue",
+        help="Only these queues (repeatable; default every queue): default (refills, re-enrichment), "
+        "gate (expiring reservations, time zone data), webhooks (pruning receipts), "
+        "housekeeping (retrying stalled jobs).",
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Run queued jobs (procrastinate worker). Ctrl-C stops it cleanly."""
+    _check_queues(queue)
     with handle_errors(), database() as db:
         if not json_out:
             console.print("worker started" + (" (until the queue is empty)" if once else ""))

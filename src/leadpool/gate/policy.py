@@ -115,14 +115,25 @@ class GatePolicy(BaseModel):
         le=_INT4,
         description="Touches per company per rolling 7 days across its people, every agency/channel.",
     )
-    sender_daily_caps: SenderCaps = SenderCaps()
+    sender_daily_caps: SenderCaps = Field(
+        SenderCaps(),
+        description="Touches per sender per UTC day, per channel: a JSON object {email, linkedin, sms, "
+        "phone}, or one variable per channel (LEADPOOL_GATE_SENDER_DAILY_CAPS__EMAIL=40). "
+        "A check without a sender counts no sender cap.",
+    )
     agency_daily_cap: int = Field(
         5000, ge=0, le=_INT4, description="Touches per agency per channel per UTC day."
     )
     allowed_email_statuses: tuple[str, ...] = Field(
         ("verified",), description="Apollo email_status values that may be emailed."
     )
-    windows: Windows = Windows()
+    windows: Windows = Field(
+        Windows(),
+        description="Send windows in the lead's own zone, per channel: a JSON object of "
+        '{start: "HH:MM", end: "HH:MM", days: [mon..sun]} or null (any time), or one variable per '
+        "field (LEADPOOL_GATE_WINDOWS__EMAIL__START=08:00). Agencies and campaigns may only narrow "
+        "the sms and phone windows.",
+    )
     timezone_required_channels: tuple[Channel, ...] = Field(
         ("sms", "phone"), description="Channels denied unknown_timezone when the lead's zone is unknown."
     )

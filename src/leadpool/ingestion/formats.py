@@ -248,10 +248,15 @@ def read_jsonl(path: Path) -> Iterator[SourceRecord]:
 
 
 class _LineTap:
-    """Iterates a text file for csv.reader while keeping the exact text of the current record."""
+    """Iterates a text file for csv.reader while keeping the exact text of the current record.
+
+    Lines given back (``give_back``) are read again before the rest of the file: after a record
+    that a stray quote ran over several lines, the lines after its first are parsed on their own.
+    """
 
     def __init__(self, f: Any) -> None:
         self._f = f
+        self._again: list[str] = []  # lines given back, last first
         self.lines: list[str] = []
         self.line_no = 0
 
@@ -259,7 +264,7 @@ class _LineTap:
         return self
 
     def __next__(self) -> str:
-        line: str = next(self._f)
+        line: str = self._again.pop() if self._again else next(self._f)
         self.lines.append(line)
         self.line_no += 1
         return line
@@ -268,6 +273,25 @@ class _LineTap:
         text = "".join(self.lines)
         self.lines.clear()
         return text
+
+    def give_back(self, lines: list[str]) -> None:
+        self._again.extend(reversed(lines))
+        self.line_no -= len(lines)
+
+
+def _runaway_quote(lines: list[str], row: list[str] | None, width: int, quote: str) -> bool:
+    """Whether a record read over several lines is a quote left open, not a quoted line break.
+
+    A quoted field may hold line breaks, but then its quotes pair up and the record has the
+    header's cells. An unclosed quote (a hand-edited ``"Bob``) instead runs to the end of the file
+    (an odd number of quotes) or to some later quote (a record with the wrong number of cells),
+    swallowing the lines between into one cell. ``row`` None: the csv module refused the record.
+    """
+    if len(lines) < 2:
+        return False
+    if row is None:
+        return True
+    return sum(line.count(quote) for line in lines) % 2 == 1 or len(row) != width
 
 
 def read_csv(path: Path) -> Iterator[SourceRecord]:
@@ -285,9 +309,14 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
         header_text = tap.take()
         mapper = CsvMapper(header)
         if not mapper.has_identity_column():
+            # never the cells themselves: without its header line, line 1 is a person
+            known = sum(1 for _, _, target, _, is_phone in mapper.plan if target is not None or is_phone)
             raise InvalidInput(
-                f"{path}: no identity column in the CSV header (need Email or Person Linkedin Url); "
-                f"got: {', '.join(header[:8])}..."
+                f"{path}: line 1 is not an Apollo CSV header with an identity column (Email or Person "
+                f"Linkedin Url); {known} of its {len(header)} cells are known column "
+                "names. Is the header line missing? The first line must name the columns, as Apollo's "
+                "export does (First Name, Last Name, Title, Company Name, Email, Email Status, "
+                "Person Linkedin Url, ...)."
             )
         # the header is stored too, so every line of the file is kept
         yield SourceRecord(
@@ -317,10 +346,17 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
                     f"{path}: line {tap.line_no + 1} is not UTF-8 ({e.reason}); records before it were imported"
                 ) from None
             except csv.Error as e:
-                text = tap.take()
-                yield SourceRecord(
-                    index, start, error=f"invalid CSV: {e}", nbytes=len(text.encode()), source=name
-                )
+                if _runaway_quote(tap.lines, None, len(header), dialect.quotechar or '"'):
+                    yield _runaway_record(tap, index, start, name, e)
+                else:
+                    text = tap.take()
+                    yield SourceRecord(
+                        index, start, error=f"invalid CSV: {e}", nbytes=len(text.encode()), source=name
+                    )
+                index += 1
+                continue
+            if _runaway_quote(tap.lines, row, len(header), dialect.quotechar or '"'):
+                yield _runaway_record(tap, index, start, name, None)
                 index += 1
                 continue
             text = tap.take()
@@ -339,6 +375,24 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
             )
             yield SourceRecord(index, start, person=person, raw=raw, nbytes=nbytes, source=name)
             index += 1
+
+
+def _runaway_record(
+    tap: _LineTap, index: int, start: int, name: str, error: csv.Error | None
+) -> SourceRecord:
+    """Reject the record's first line as invalid CSV and give the lines after it back to be read
+    on their own, so the people on them are imported or rejected line by line, never lost."""
+    lines = tap.lines[:]
+    tap.lines.clear()
+    last = start + len(lines) - 1
+    tap.give_back(lines[1:])
+    rest = f"line {last}" if last == start + 1 else f"lines {start + 1}-{last}"
+    if error is None:
+        cause = f"a quote opened on line {start} is not closed within its record (it ran through line {last})"
+    else:
+        cause = f"{error} in the record starting on line {start} (read through line {last})"
+    reason = f"invalid CSV: {cause}; line {start} is rejected and {rest} read again on their own"
+    return SourceRecord(index, start, error=reason, nbytes=len(lines[0].encode()), source=name)
 
 
 def _strip_eol(text: str) -> str:

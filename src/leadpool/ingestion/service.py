@@ -18,6 +18,7 @@ import psycopg
 
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
+from leadpool.errors import InvalidInput
 from leadpool.ingestion.formats import RawPayloadRow, SourceRecord, person_ids, read_file
 from leadpool.ingestion.importer import BatchContext, ImportResult, Rejection, load
 
@@ -107,28 +108,47 @@ def import_people(
 
 
 class _RejectsFile:
-    """The rejects file, created on the first rejection: one JSON object per line."""
+    """The rejects file: one JSON object per line.
+
+    Opened (for appending) before anything is imported, so a path that cannot be written is
+    refused up front, not after the first batches were loaded; a file this import created and
+    never wrote to is removed again.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._f: IO[bytes] | None = None
+        self._created = False
+        self.used = False
+
+    def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._created = not self.path.exists()
+            self._f = self.path.open("ab")
+        except OSError as e:
+            # mkdir of a folder that is a file says "File exists": say what is wrong instead
+            why = "a folder on its path is a file" if isinstance(e, FileExistsError) else e.strerror or e
+            raise InvalidInput(
+                f"cannot write the rejects file (--rejects) {self.path}: {why}; nothing was imported"
+            ) from None
 
     def write(self, rejections: list[Rejection]) -> None:
         if self._f is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._f = self.path.open("ab")
+            self.open()
+        assert self._f is not None
         for r in rejections:
             entry = {"file": r.source, "line": r.line_no, "record": r.index, "reason": r.reason}
             self._f.write(orjson.dumps(entry) + b"\n")
         self._f.flush()
+        self.used = self.used or bool(rejections)
 
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
-
-    @property
-    def used(self) -> bool:
-        return self._f is not None
+            self._f = None
+            if self._created and not self.used:
+                self.path.unlink(missing_ok=True)
 
 
 def default_rejects_path() -> Path:
@@ -153,11 +173,13 @@ def import_files(
     changes nothing. Rejected records are written to ``rejects_path`` (default: a new file under
     ``<home>/rejects/``), one JSON object per line with file, line, record and reason.
     ``progress(records, bytes)`` is called after each batch. Raises InvalidInput for a file that
-    cannot be read at all (missing, unknown format, not UTF-8 JSON).
+    cannot be read at all (missing, unknown format, not UTF-8 JSON) and for a rejects file that
+    cannot be written, before anything is imported.
     """
     files = [Path(p) for p in paths]
     readers = [(path, *read_file(path)) for path in files]  # fail fast on unreadable files
     sink = _RejectsFile(rejects_path or default_rejects_path())
+    sink.open()  # fail fast on a rejects file that cannot be written, before anything is imported
     total = ImportResult()
     try:
         with _connection(db) as conn:

@@ -44,14 +44,44 @@ class WebhookSettings(BaseSettings):
             "for up to 3,600 s under a custom retry policy; its one-time MessageId still refuses a replay."
         ),
     )
-    sendgrid_public_keys: list[str] = Field(default_factory=list)
-    mailgun_signing_keys: list[str] = Field(default_factory=list)
-    postmark_basic_auth: list[str] = Field(default_factory=list)
-    ses_topic_arns: list[str] = Field(default_factory=list)
-    smartlead_secret_keys: list[str] = Field(default_factory=list)
-    instantly_secrets: list[str] = Field(default_factory=list)
-    instantly_header: str = "Authorization"
-    instantly_workspaces: list[str] = Field(default_factory=list)
+    sendgrid_public_keys: list[str] = Field(
+        default_factory=list,
+        description="SendGrid verification keys (JSON array): base64 DER SubjectPublicKeyInfo (P-256). "
+        "Empty: every SendGrid delivery is refused.",
+    )
+    mailgun_signing_keys: list[str] = Field(
+        default_factory=list,
+        description="Mailgun HTTP webhook signing keys (JSON array; not the API key). "
+        "Empty: every Mailgun delivery is refused.",
+    )
+    postmark_basic_auth: list[str] = Field(
+        default_factory=list,
+        description="user:password pairs (JSON array) accepted in Postmark's Authorization: Basic. "
+        "Empty: every Postmark delivery is refused.",
+    )
+    ses_topic_arns: list[str] = Field(
+        default_factory=list,
+        description="SNS topic ARNs (JSON array) allowed to deliver SES events. "
+        "Empty: every SES delivery is refused.",
+    )
+    smartlead_secret_keys: list[str] = Field(
+        default_factory=list,
+        description="Values (JSON array) accepted in a Smartlead body's secret_key. "
+        "Empty: every Smartlead delivery is refused.",
+    )
+    instantly_secrets: list[str] = Field(
+        default_factory=list,
+        description="Values (JSON array) accepted in the Instantly auth header. "
+        "Empty: every Instantly delivery is refused.",
+    )
+    instantly_header: str = Field(
+        default="Authorization",
+        description="Name of the header carrying the Instantly secret (Bearer <secret> or the bare secret).",
+    )
+    instantly_workspaces: list[str] = Field(
+        default_factory=list,
+        description="If set (JSON array), only these Instantly workspace ids are accepted.",
+    )
 
     @property
     def longest_tolerance_seconds(self) -> int:

@@ -36,8 +36,8 @@ def _situation(code: str) -> Setup:
             f.set_agency(s, w.agency_id, status="cancelled", cancelled_at=T0)
         elif code == "campaign_not_active":
             f.set_campaign(s, w.campaign_id, status="finished")
-        elif code == "campaign_bounce_guard":
-            f.set_campaign(s, w.campaign_id, status="paused", paused_reason="campaign_bounce_guard")
+        elif code in ("campaign_bounce_guard", "campaign_complaint_guard"):
+            f.set_campaign(s, w.campaign_id, status="paused", paused_reason=code)
         elif code == "channel_not_in_campaign":
             campaign = f.campaign(s, w.agency_id, channels=("email",))
             s.execute(text("UPDATE enrollments SET campaign_id = :c"), {"c": campaign})

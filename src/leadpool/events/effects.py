@@ -215,44 +215,79 @@ def soft_bounce_threshold_at(
     return None
 
 
+_HARD = "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
+
+
 def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
     """Pause the campaign when its hard-bounce rate over its last N email sends passes the limit."""
+    return _guard(
+        session, campaign_id, now, "bounce_guard", _HARD, settings.bounce_guard_rate, 1, settings, "hard_bounces"
+    )
+
+
+def complaint_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
+    """Pause the campaign when its spam-complaint rate over its last N email sends passes the limit
+    (mailbox providers block a domain long before its bounce rate would show anything)."""
+    return _guard(
+        session,
+        campaign_id,
+        now,
+        "complaint_guard",
+        "e.type = 'complaint'",
+        settings.complaint_guard_rate,
+        settings.complaint_guard_min_complaints,
+        settings,
+        "complaints",
+    )
+
+
+def _guard(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    name: str,
+    counted: str,
+    rate: float,
+    at_least: int,
+    settings: EventSettings,
+    label: str,
+) -> bool:
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"guard:{campaign_id}"}
     )
     # the partial index ix_touches_campaign_id_email_sent has this filter and this order, so the
     # window reads N index entries however many emails the campaign has sent: keep them in step
-    sends, bounces = session.execute(
+    sends, bad = session.execute(
         text(
             "WITH recent AS ("
             "  SELECT id FROM touches WHERE campaign_id = :c AND channel = 'email' AND state = 'sent'"
             "  ORDER BY sent_at DESC NULLS LAST, id DESC LIMIT :window"
             ") SELECT count(*), count(*) FILTER (WHERE EXISTS ("
-            "  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND (e.type = 'hard_bounce'"
-            "  OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true'))"
+            f"  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND ({counted})"
             ")) FROM recent"
         ),
         {"c": campaign_id, "window": settings.bounce_guard_window},
     ).one()
-    if sends < settings.bounce_guard_min_sends or bounces / sends <= settings.bounce_guard_rate:
+    if sends < settings.bounce_guard_min_sends or bad < at_least or bad / sends <= rate:
         return False
+    reason = f"campaign_{name}"
     paused = session.execute(
         text(
-            "UPDATE campaigns SET status = 'paused', paused_reason = 'campaign_bounce_guard', "
+            "UPDATE campaigns SET status = 'paused', paused_reason = :r, "
             "updated_at = now() WHERE id = :c AND status = 'active' RETURNING id"
         ),
-        {"c": campaign_id},
+        {"c": campaign_id, "r": reason},
     ).first()
     if paused is None:
         return False
     session.add(
         AuditLog(
             at=now,
-            actor="bounce_guard",
+            actor=name,
             action="campaign.pause",
             subject_type="campaign",
             subject_id=str(campaign_id),
-            detail={"reason": "campaign_bounce_guard", "sends": sends, "hard_bounces": bounces},
+            detail={"reason": reason, "sends": sends, label: bad},
         )
     )
     return True

@@ -420,6 +420,13 @@ def _apply(
             effects.append("sender:block_counted")
     elif r.type in ("complaint", "unsubscribe"):
         effects += _opt_out(session, r, event_id, key, t, now, settings, complaint=r.type == "complaint")
+        if (
+            r.type == "complaint"
+            and r.touch is not None
+            and r.touch.channel == "email"
+            and fx.complaint_guard(session, r.touch.campaign_id, settings, now=now)
+        ):
+            effects.append("campaign:paused_complaint_guard")
     elif r.type == "reply":
         effects += _reply(session, r, event_id, key, t, now, settings)
     elif r.type == "converted" and lead_id is not None and converter not in (None, _owner(session, lead_id)):

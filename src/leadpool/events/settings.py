@@ -28,6 +28,16 @@ class EventSettings(BaseSettings):
         200, ge=1, description="Measured over the campaign's last N email sends."
     )
     bounce_guard_min_sends: int = Field(50, ge=1, description="...once it has at least this many sends.")
+    complaint_guard_rate: float = Field(
+        0.003,
+        gt=0,
+        lt=1,
+        description="Pause a campaign whose spam-complaint rate over the same window passes this "
+        "(Gmail: never reach 0.3%).",
+    )
+    complaint_guard_min_complaints: int = Field(
+        2, ge=1, description="...and only once it has at least this many complaints (one is no rate)."
+    )
     company_pause_reply_days: int = Field(
         14, ge=0, description="An interested or neutral reply pauses the replier's colleagues, every agency."
     )

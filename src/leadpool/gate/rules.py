@@ -97,6 +97,14 @@ def campaign_reasons(
                 "in its recent email sends); it stays paused until the agency resumes it.",
             )
         )
+    elif campaign_status == "paused" and paused_reason == "campaign_complaint_guard":
+        out.append(
+            Reason(
+                "campaign_complaint_guard",
+                f"Campaign {campaign_id} was paused by the complaint guard (too many spam reports "
+                "in its recent email sends); it stays paused until the agency resumes it.",
+            )
+        )
     elif campaign_status != "active":
         out.append(
             Reason(

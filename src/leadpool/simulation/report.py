@@ -120,6 +120,10 @@ LinkedIn, SMS and phone. Every touch was checked with the gate through the API f
                     "campaigns paused by the bounce guard",
                     s.database.get("campaigns_paused_by_bounce_guard", 0),
                 ),
+                (
+                    "campaigns paused by the complaint guard",
+                    s.database.get("campaigns_paused_by_complaint_guard", 0),
+                ),
             ]
         )
     }</table></div>

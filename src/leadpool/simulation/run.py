@@ -508,7 +508,8 @@ def _database_facts(conn: Any) -> dict[str, Any]:
             "(SELECT count(*) FROM touches WHERE state = 'reserved'), "
             "(SELECT count(*) FROM events), (SELECT count(*) FROM leads), "
             "(SELECT count(*) FROM ownerships), (SELECT count(*) FROM suppressions), "
-            "(SELECT count(*) FROM campaigns WHERE paused_reason = 'campaign_bounce_guard')"
+            "(SELECT count(*) FROM campaigns WHERE paused_reason = 'campaign_bounce_guard'), "
+            "(SELECT count(*) FROM campaigns WHERE paused_reason = 'campaign_complaint_guard')"
         )
     ).one()
     events = dict(
@@ -526,6 +527,7 @@ def _database_facts(conn: Any) -> dict[str, Any]:
         "owned_leads": row[6],
         "suppressions": row[7],
         "campaigns_paused_by_bounce_guard": row[8],
+        "campaigns_paused_by_complaint_guard": row[9],
         "events_by_type": {str(k): int(v) for k, v in events.items()},
     }
 

@@ -29,6 +29,7 @@ FINAL_REASONS = frozenset(
         "agency_inactive",
         "campaign_not_active",
         "campaign_bounce_guard",
+        "campaign_complaint_guard",
         "channel_not_in_campaign",
         "not_owned",
         "not_enrolled",

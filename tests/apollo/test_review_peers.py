@@ -47,7 +47,7 @@ def client(fake: FakeApollo) -> Iterator[ApolloClient]:
         yield c
 
 
-def test_a_person_who_opted_out_everywhere_is_bought_again_when_their_data_is_stale(
+def test_a_person_who_opted_out_is_not_bought_again_when_their_data_is_stale(
     db: Database, fake: FakeApollo, client: ApolloClient, people: list[dict[str, Any]]
 ) -> None:
     """peers.md 3.6: "buy more Apollo records within a budget. Skip anyone already enriched, leased,

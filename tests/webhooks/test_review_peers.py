@@ -63,7 +63,7 @@ def _deliver(db: Database, secrets: WebhookSettings, text: str) -> tuple[Any, li
     ],
     ids=["outlook", "gmail"],
 )
-def test_a_full_mailbox_reported_in_words_is_a_permanent_hard_bounce(
+def test_a_full_mailbox_reported_in_words_is_a_soft_bounce(
     db: Database, secrets: WebhookSettings, text: str
 ) -> None:
     """A Smartlead bounce whose DSN says, in the provider's own words, that the mailbox is full (and
@@ -77,7 +77,7 @@ def test_a_full_mailbox_reported_in_words_is_a_permanent_hard_bounce(
     assert bounced_at is None, f"a full mailbox suppressed the address for good: effects {effects}"
 
 
-def test_an_auto_reply_reported_as_a_bounce_suppresses_the_address(
+def test_an_auto_reply_reported_as_a_bounce_suppresses_nothing(
     db: Database, secrets: WebhookSettings
 ) -> None:
     """listmonk #1334 (peers.md 2.2): out-of-office replies counted as bounces. Smartlead detects
@@ -97,7 +97,7 @@ def test_an_auto_reply_reported_as_a_bounce_suppresses_the_address(
     assert bounced_at is None, f"an out-of-office auto-reply hard-bounced the address: effects {effects}"
 
 
-def test_three_sendgrid_blocks_suppress_the_recipient_for_every_agency(
+def test_three_sendgrid_blocks_do_not_suppress_the_recipient(
     db: Database, secrets: WebhookSettings, sendgrid_signer: SendGridSigner
 ) -> None:
     """compliance section 3, SendGrid: "Blocks are not suppressions; later sends are attempted";
@@ -135,7 +135,7 @@ def test_three_sendgrid_blocks_suppress_the_recipient_for_every_agency(
     assert bounced_at is None, f"three blocks suppressed the recipient: effects {effects}"
 
 
-def test_an_ses_not_spam_feedback_report_suppresses_the_person_as_a_complainer(
+def test_an_ses_not_spam_feedback_report_is_no_complaint(
     db: Database, secrets: WebhookSettings, sns_signer: SnsSigner, cert_store: CertStore
 ) -> None:
     """compliance section 1.2: the SES complaint object carries ``complaintFeedbackType``. SES
@@ -171,7 +171,7 @@ def test_an_ses_not_spam_feedback_report_suppresses_the_person_as_a_complainer(
     assert complained_at is None, f"a not-spam feedback report made the person a complainer: {effects}"
 
 
-def test_a_mailgun_message_given_up_after_4xx_answers_is_a_hard_bounce(
+def test_a_mailgun_message_given_up_after_4xx_answers_is_a_soft_bounce(
     db: Database, secrets: WebhookSettings
 ) -> None:
     """compliance section 3, Mailgun: "Retries 4xx for hours, then a permanent failure ("reached

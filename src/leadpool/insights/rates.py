@@ -197,12 +197,18 @@ def count_cells(
     return cells
 
 
+_TINY = 1e-3  # the least a prior parameter may be (a leave-one-out remainder rounds to about 0)
+
+
 def shrink_cells(cells: list[Cell], metrics: Sequence[str] = REPORTED_METRICS) -> list[Cell]:
     """Fill each cell's rates: raw with a Wilson interval, and shrunk toward its parent.
 
     Level 0 (everything) uses a Jeffreys prior. Each deeper level fits one prior strength per
     metric from all its cells (method of moments against their parents' shrunk rates), then
-    each cell's posterior is Beta(kappa * parent + x, kappa * (1 - parent) + n - x).
+    each cell's posterior is Beta(kappa * parent + x, kappa * (1 - parent) + n - x), unless kappa
+    is more than the parent's posterior holds besides the cell's own sends: then the prior is that
+    remainder (the parent's posterior minus the cell's sends), so a cell is never more certain
+    than the data behind it.
     """
     by_level: dict[int, list[Cell]] = {}
     for c in cells:
@@ -233,7 +239,18 @@ def shrink_cells(cells: list[Cell], metrics: Sequence[str] = REPORTED_METRICS) -
                 triples.append((c.counts[nk], c.counts[xk], parent.rates[m].shrunk))
             kappa = stats.fit_prior_strength(triples)
             for c, (n, x, pm) in zip(by_level[level], triples, strict=True):
-                a, b = stats.posterior(x, n, pm, kappa)
+                # the prior can say no more than what the parent knows *besides this cell*: a cell
+                # holding most of its parent's sends would otherwise count them twice and claim a
+                # certainty no data gave it (one industry so far: its interval collapsed onto the
+                # parent's mean). Past that, the prior is the parent's posterior without this
+                # cell's own sends, so a cell that is all of its parent gets the parent's answer.
+                up = index[c.parent_key()].rates[m]
+                whole = up.prior_strength + up.n  # the parent's posterior a + b
+                if kappa < whole - n:
+                    a, b = stats.posterior(x, n, pm, kappa)
+                else:
+                    a_p = up.shrunk * whole
+                    a, b = max(a_p - x, _TINY) + x, max(whole - a_p - (n - x), _TINY) + (n - x)
                 c.rates[m] = Rate(
                     x,
                     n,
@@ -241,7 +258,7 @@ def shrink_cells(cells: list[Cell], metrics: Sequence[str] = REPORTED_METRICS) -
                     stats.wilson(x, n),
                     a / (a + b),
                     stats.credible_interval(a, b),
-                    kappa,
+                    a + b - n,
                 )
     return cells
 
@@ -274,12 +291,17 @@ def segment_rates(
 def ranked(cells: Iterable[Cell], metric: str, *, level: int | None = None) -> list[Cell]:
     """Cells (of the deepest level unless ``level`` is given) best first by the lower end of their
     credible interval, then the shrunk rate: a cell of three sends that all answered is not ahead
-    of five hundred that mostly did (the shrinkage alone is weak when segments really differ)."""
+    of five hundred that mostly did (the shrinkage alone is weak when segments really differ).
+    Cells pooled fully (no spread detected between them) share one posterior: the raw rate then
+    orders them."""
     cells = list(cells)
     if not cells:
         return []
     depth = max(c.level for c in cells) if level is None else level
-    return sorted(
-        (c for c in cells if c.level == depth and metric in c.rates),
-        key=lambda c: (-c.rates[metric].cri[0], -c.rates[metric].shrunk, c.key),
-    )
+
+    def key(c: Cell) -> tuple[Any, ...]:
+        r = c.rates[metric]
+        # rounded: a shared posterior computed through different sums differs in its last bits
+        return (-round(r.cri[0], 9), -round(r.shrunk, 9), -(r.rate or 0.0), c.key)
+
+    return sorted((c for c in cells if c.level == depth and metric in c.rates), key=key)

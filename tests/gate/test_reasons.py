@@ -222,6 +222,8 @@ def test_missing_lead_and_campaign(db: Database) -> None:
     assert d.codes == ["not_owned", "not_enrolled"]
     assert "does not exist" in d.reasons[0].message
     assert d2.codes == ["campaign_not_active", "not_owned", "not_enrolled"]
+    # no campaign, no agency: nothing about who owns the lead (it read "owned by another agency")
+    assert "does not exist" in d2.reasons[1].message and "agency" not in d2.reasons[1].message
 
 
 def test_allowed_email_statuses_per_campaign(db: Database) -> None:

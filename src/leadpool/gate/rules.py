@@ -144,7 +144,10 @@ def static_reasons(
         out.append(Reason("not_owned", f"Lead {snap.lead_id} does not exist in the pool."))
         out.append(Reason("not_enrolled", f"Lead {snap.lead_id} does not exist in the pool."))
         return out
-    if snap.owner_agency_id is None or snap.owner_agency_id != snap.agency_id:
+    if not snap.campaign_exists:
+        # no campaign, so no agency to own it: say that, not "owned by another agency"
+        out.append(Reason("not_owned", f"Lead {snap.lead_id} cannot be owned by a campaign that does not exist."))
+    elif snap.owner_agency_id is None or snap.owner_agency_id != snap.agency_id:
         whom = "no agency" if snap.owner_agency_id is None else "another agency"
         out.append(
             Reason("not_owned", f"Lead {snap.lead_id} is owned by {whom}, not by the campaign's agency.")

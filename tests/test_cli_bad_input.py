@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -88,3 +89,30 @@ def test_an_error_outside_a_command_is_one_line_from_the_console_script(tmp_path
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "path with a space" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("leads", "show", "99999999999999999999"), "no lead matches"),
+        (("jobs", "list", "--limit", "-1"), "--limit"),
+    ],
+)
+def test_numbers_out_of_range_are_named_not_left_to_the_database(
+    db: Database, args: tuple[str, ...], names: str
+) -> None:
+    """They read "database refused a value: bigint out of range" (or a negative LIMIT)."""
+    code, out = _run(*args)
+    assert code == 2 and names in out and "database refused" not in out, out
+
+
+def test_a_daily_quota_beyond_the_bound_is_named(db: Database, tmp_path: Path) -> None:
+    icp = tmp_path / "icp.json"
+    icp.write_text("{}")
+    code, out = _run("agency", "create", "Quota Co", "--json")
+    assert code == 0
+    agency = str(json.loads(out)["id"])
+    code, out = _run(
+        "campaign", "create", "--agency", agency, "--name", "x", "--icp", str(icp), "--daily-quota", "99999999999"
+    )
+    assert code == 2 and "daily_quota" in out and "database refused" not in out, out

@@ -22,6 +22,9 @@ from leadpool.errors import Conflict, InvalidInput, NotFound
 from leadpool.models import CHANNELS, Agency, Campaign
 from leadpool.pool.locks import lock_leads, lock_leads_where
 
+#: the most new leads a campaign may ask for per day (the API's bound too)
+MAX_DAILY_QUOTA = 1_000_000
+
 # target status -> the statuses it may be reached from
 _MOVES: dict[str, tuple[str, ...]] = {
     "activate": ("draft",),
@@ -73,8 +76,8 @@ def create_campaign(
     clean = name.strip()
     if not clean:
         raise InvalidInput("campaign name: must not be empty")
-    if isinstance(daily_quota, bool) or not isinstance(daily_quota, int) or daily_quota < 0:
-        raise InvalidInput(f"daily_quota: must be a whole number >= 0, got {daily_quota!r}")
+    if isinstance(daily_quota, bool) or not isinstance(daily_quota, int) or not 0 <= daily_quota <= MAX_DAILY_QUOTA:
+        raise InvalidInput(f"daily_quota: must be a whole number from 0 to {MAX_DAILY_QUOTA:,}, got {daily_quota!r}")
     chans = parse_channels(channels)
     model = parse_icp(icp)
     agency = get_agency(session, agency_id)

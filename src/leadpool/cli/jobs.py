@@ -19,7 +19,7 @@ app = typer.Typer(no_args_is_help=True, help="Background jobs (refills) and thei
 @app.command("list")
 def list_cmd(
     status: str | None = typer.Option(None, help="queued, running, done, failed or stopped_by_budget."),
-    limit: int = typer.Option(50, help="Newest first, at most this many."),
+    limit: int = typer.Option(50, min=1, max=10_000, help="Newest first, at most this many."),
     json_out: bool = JsonOption,
 ) -> None:
     """Refill jobs with credits spent and the queue's own status."""

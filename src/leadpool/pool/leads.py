@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.ingestion.normalize import NotNormalisable, normalize_email, normalize_linkedin_url
+from leadpool.limits import MAX_ID
 from leadpool.models import Company, Lead, LeadRawPayload, LeadScore
 
 
@@ -25,6 +26,8 @@ def find_lead(session: Session, ref: str) -> Lead:
     if not ref:
         raise InvalidInput("give a lead id, email, LinkedIn URL or Apollo id")
     if ref.isdigit():
+        if not 1 <= int(ref) <= MAX_ID:
+            raise NotFound(f"no lead matches {ref!r}")  # beyond any id the database can hold
         lead = session.get(Lead, int(ref))
     elif "@" in ref:
         try:

@@ -56,6 +56,20 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=_default, indent=2, ensure_ascii=False) + "\n")
 
 
+def print_fields(obj: dict[str, Any], prefix: str = "") -> None:
+    """A mapping as ``key: value`` lines for people (nested mappings as dotted keys, lists joined)."""
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            print_fields(value, f"{name}.")
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            value = ", ".join(str(v) for v in value) or "-"
+        elif isinstance(value, datetime | date):
+            value = value.isoformat()
+        console.print(Text.assemble((f"{name}: ", "bold"), str("-" if value is None else value)))
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(Text.assemble(("error:", "red"), " ", message))
     return typer.Exit(code)

@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.cli.common import JsonOption, console, database, handle_errors, print_fields, print_json
 from leadpool.db import session_scope
 from leadpool.insights.backtest import run_backtest
 from leadpool.insights.facts import rebuild_facts, refresh_facts
@@ -72,7 +72,7 @@ def show(
         print_json(report)
         return
     view = report["all"]
-    console.print(report["status"])
+    print_fields(report["status"], "status.")
     console.print(
         _table("top segments by positive-reply rate", view["top_segments"]["positive"], ("positive", "reply"))
     )
@@ -110,7 +110,7 @@ def refresh(
     if json_out:
         print_json(out)
     else:
-        console.print(out)
+        print_fields(out)
 
 
 @app.command("backtest")
@@ -215,4 +215,4 @@ def reenrich(
     if json_out:
         print_json(out)
     else:
-        console.print({k: v for k, v in out.items() if k != "lead_ids"} | {"leads": len(out["lead_ids"])})
+        print_fields({k: v for k, v in out.items() if k != "lead_ids"} | {"leads": len(out["lead_ids"])})

@@ -138,7 +138,7 @@ def test_an_agency_token_sees_only_its_own_agency(api, world, browser, shots):
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(api.url + "/agencies")
     cookies = {c["name"]: c for c in context.cookies()}
-    assert cookies["leadpool_token"]["httpOnly"] is True
+    assert cookies["leadpool_session"]["httpOnly"] is True
     expect(page.get_by_role("cell", name="Agency B")).to_be_visible()
     expect(page.get_by_role("cell", name="Agency A")).to_have_count(0)
     page.screenshot(path=shots / "07-agency-b-agencies.png", full_page=True)

@@ -128,7 +128,7 @@ def test_sign_in_and_out_only_from_this_site(api, world):
         r = b.post("/login", data={"token": ADMIN_TOKEN}, headers={"Referer": "https://evil.example/x"})
         assert r.status_code == 403
         ok = b.post("/login", data={"token": ADMIN_TOKEN}, headers={"Origin": api.url})
-        assert ok.status_code == 303 and "leadpool_token=" in ok.headers["set-cookie"]
+        assert ok.status_code == 303 and "leadpool_session=" in ok.headers["set-cookie"]
         assert b.post("/logout", headers=evil).status_code == 403
         assert b.get("/").status_code == 200  # still signed in
         assert b.post("/logout", headers={"Origin": api.url}).status_code == 303
@@ -152,3 +152,24 @@ def test_guessing_tokens_is_throttled(api, world):
         assert b.get("/v1/leads/999999", headers=known).status_code == 404
         assert b.get("/v1/agencies", headers=admin).status_code == 200
         assert b.post("/login", data={"token": world.b.api_key}).status_code == 303
+
+def test_the_session_cookie_holds_no_token_and_ends_when_the_key_is_rotated(api, world):
+    """The cookie held the raw API key for 12 hours: a leaked cookie was a leaked API key, and a
+    rotated key left the old sessions signed in until then."""
+    with _browser(api.url) as b:
+        r = b.post("/login", data={"token": world.a.api_key})
+        assert r.status_code == 303
+        value = b.cookies["leadpool_session"]
+        assert world.a.api_key not in value and world.a.api_key not in r.headers["set-cookie"]
+        assert b.get("/").status_code == 200
+        # the cookie is not a bearer token for the API
+        assert httpx.get(f"{api.url}/v1/campaigns", headers={"Authorization": f"Bearer {value}"}).status_code == 401
+        # a cookie edited to name another agency, or the admin, is refused
+        encoded, _, signature = value.partition(".")
+        for forged in (f"{encoded}x.{signature}", f"{encoded}.{'0' * len(signature)}", "garbage", ""):
+            b.cookies.set("leadpool_session", forged)
+            assert b.get("/").status_code == 303, forged
+        b.cookies.set("leadpool_session", value)
+        assert b.get("/").status_code == 200
+        api.admin.rotate_agency_key(world.a.id)
+        assert b.get("/").status_code == 303  # signed out by the rotation

@@ -32,7 +32,8 @@ from leadpool.dashboard.session import (
     principal_from_cookie,
     safe_next,
     same_site,
-    set_token_cookie,
+    session_value,
+    set_session_cookie,
 )
 from leadpool.db import session_scope
 from leadpool.errors import InvalidInput, NotFound
@@ -111,16 +112,18 @@ async def login(request: Request) -> Response:
         page.headers["Retry-After"] = str(wait)
         return page
 
-    def check() -> Principal | None:
+    def check() -> str | None:
         with session_scope(database(request)) as session:
-            return authenticate(session, token, request.app.state.admin_token) if token else None
+            principal = authenticate(session, token, request.app.state.admin_token) if token else None
+            return None if principal is None else session_value(session, request, principal)
 
-    if await run_in_threadpool(check) is None or not token:
+    value = await run_in_threadpool(check)
+    if value is None or not token:
         throttle.failed(address)
         return _html("login.html", 401, next=target, error="That token is not valid.", viewer=None)
     throttle.succeeded(address, token)
     response = RedirectResponse(target, status_code=303)
-    set_token_cookie(response, request, token)
+    set_session_cookie(response, request, value)
     return response
 
 

@@ -52,13 +52,15 @@ def address_holders(
     """Leads (other than ``exclude``) whose current email, phone or LinkedIn URL is one of these
     normalised ``addresses`` (keyed email/phone/linkedin), in id order (the order rows are locked).
 
-    ``personal``: also the leads listing the email among the person's personal emails (an opt-out
-    is the person's; a bounce is only about the address, which the gate never sends those to).
+    ``personal``: also the leads listing the email among the person's personal emails or the
+    addresses their email moved away from (an opt-out is the person's; a bounce is only about the
+    address, which the gate never sends those to).
     """
     if not addresses:
         return []
     also = (
-        "OR (personal_emails @> ARRAY[CAST(:email AS text)] AND personal_emails IS NOT NULL)"
+        "OR (personal_emails @> ARRAY[CAST(:email AS text)] AND personal_emails IS NOT NULL) "
+        "OR (previous_emails @> ARRAY[CAST(:email AS text)] AND previous_emails IS NOT NULL)"
         if personal and addresses.get("email")
         else ""
     )

@@ -73,6 +73,9 @@ class Lead(TimestampMixin, Base):
     employment_history: Mapped[list[Any] | None] = mapped_column(JSONB)
     phone_numbers: Mapped[list[Any] | None] = mapped_column(JSONB)
     personal_emails: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # the addresses imports moved ``email`` away from, oldest first (the last ten): an opt-out
+    # from one still finds the person
+    previous_emails: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # keys not known when this was written
     source: Mapped[str | None] = mapped_column(Text)  # how the newest data arrived: api, jsonl, csv
     enriched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # age of the data
@@ -108,6 +111,12 @@ class Lead(TimestampMixin, Base):
             "personal_emails",
             postgresql_using="gin",
             postgresql_where=text("personal_emails IS NOT NULL"),
+        ),
+        Index(
+            "ix_leads_previous_emails",
+            "previous_emails",
+            postgresql_using="gin",
+            postgresql_where=text("previous_emails IS NOT NULL"),
         ),
         # allocation scans only people nobody has ruled out; a partial index keeps that cheap
         Index(

@@ -295,7 +295,7 @@ def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:
         values.append(("phone", lead.phone))
     if lead.linkedin_url:
         values.append(("linkedin", lead.linkedin_url))
-    values += [("email", e) for e in lead.personal_emails or [] if e]
+    values += [("email", e) for e in [*(lead.personal_emails or []), *(lead.previous_emails or [])] if e]
     for number in lead.phone_numbers or []:
         if isinstance(number, dict):
             raw = number.get("sanitized_number") or number.get("raw_number")
@@ -311,5 +311,12 @@ def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:
 
 
 def _identifiers(lead: Lead) -> set[str]:
-    found = {lead.apollo_id, lead.email, lead.linkedin_url, lead.phone, *(lead.personal_emails or [])}
+    found = {
+        lead.apollo_id,
+        lead.email,
+        lead.linkedin_url,
+        lead.phone,
+        *(lead.personal_emails or []),
+        *(lead.previous_emails or []),
+    }
     return {v.lower() for v in found if v}

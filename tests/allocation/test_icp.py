@@ -122,6 +122,13 @@ def test_file_errors_name_file_and_field(tmp_path: Path) -> None:
     txt.write_text("x")
     with pytest.raises(InvalidInput, match=r"use a \.yaml, \.yml or \.json file"):
         load_icp_file(txt)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(InvalidInput, match=r"is empty; write \{\} to match the whole pool"):
+        load_icp_file(empty)
+    everyone = tmp_path / "everyone.yaml"
+    everyone.write_text("{}\n")
+    assert load_icp_file(everyone) == parse_icp({})
 
 
 def test_round_trip_through_stored_json() -> None:

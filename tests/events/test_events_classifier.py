@@ -275,3 +275,10 @@ def test_dsn_text() -> None:
     assert classify_dsn("421 Try again later") == "soft_bounce"
     assert classify_dsn("550 Message blocked by spam filter") == "sender_block"
     assert classify_dsn(None) == "hard_bounce"
+
+
+def test_a_labelled_line_without_a_field_names_the_field(tmp_path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"text": "Not now, thanks.", "category": "not_interested"}\n')
+    with pytest.raises(InvalidInput, match=r"line 1: missing field 'received'"):
+        load_labelled(path)

@@ -114,3 +114,18 @@ def test_cli_suggest(db, env):
     assert r.exit_code == 0 and "software" in r.output and "15" in r.output
     r = runner.invoke(app, ["insights", "suggest", "999999"])
     assert r.exit_code != 0 and "campaign 999999 not found" in r.output
+
+
+def test_no_reply_yet_suggests_no_time(db, env):
+    """With sends and no reply, the "best" hour and weekday were the first keys (Sunday 0:00,
+    outside every send window)."""
+    with session_scope(db) as s:
+        s.execute(text("INSERT INTO agencies (id, name, status) VALUES (8, 'agency 8', 'active')"))
+        camp = make_campaign(s, 8, icp={"industries": ["software"]})
+        add_facts(s, 40, replies=0, agency_id=8, industry="software", local_hour=8)
+        add_facts(s, 40, replies=0, agency_id=8, industry="software", local_hour=15, local_weekday=5)
+    r = runner.invoke(app, ["insights", "suggest", str(camp), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)["all"]
+    assert out["best_hour"] is None and out["best_weekday"] is None
+    assert out["by_segment"]["best_hour"] == [] and out["by_segment"]["best_weekday"] == []

@@ -224,7 +224,9 @@ def load_icp_file(path: Path) -> ICP:
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         raise InvalidInput(f"icp file {path}: invalid YAML{where}") from e
     if data is None:
-        data = {}
+        # an empty file is more likely a mistake (a save that failed, the wrong path) than "every
+        # lead in the pool": that takes an explicit {}
+        raise InvalidInput(f"icp file {path}: is empty; write {{}} to match the whole pool")
     try:
         return parse_icp(data)
     except InvalidInput as e:

@@ -96,7 +96,9 @@ def load_labelled(path: Path | None = None, *, shipped: str = "dev") -> list[Lab
                     return_date=date.fromisoformat(raw["return_date"]) if raw.get("return_date") else None,
                 )
             )
-        except (KeyError, ValueError, TypeError) as e:
+        except KeyError as e:
+            raise InvalidInput(f"{path or SHIPPED_SETS[shipped]} line {n}: missing field {e}") from None
+        except (ValueError, TypeError) as e:
             raise InvalidInput(f"{path or SHIPPED_SETS[shipped]} line {n}: {e}") from None
     return rows
 

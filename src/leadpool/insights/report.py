@@ -30,6 +30,8 @@ def suggestions(
     for c in cells:
         if c.dims != (segment_dim, time_dim) or privacy.OTHER in c.key or metric not in c.rates:
             continue
+        if c.rates[metric].x == 0:
+            continue  # no reply at that time yet: nothing to suggest it by
         cur = best.get(c.key[0])
         if cur is None or c.rates[metric].shrunk > cur.rates[metric].shrunk:
             best[c.key[0]] = c

@@ -43,7 +43,12 @@ def _cells(session: Session, dims: Sequence[str], scope: str, agency_id: int | N
 
 
 def _best(cells: list[Cell], time_dim: str) -> dict[str, Any] | None:
-    top = rates.ranked([c for c in cells if c.level == 1 and privacy.OTHER not in c.key], METRIC, level=1)
+    # a time with no reply yet is never "best" (with none anywhere, the order was the keys')
+    top = rates.ranked(
+        [c for c in cells if c.level == 1 and privacy.OTHER not in c.key and c.rates[METRIC].x > 0],
+        METRIC,
+        level=1,
+    )
     if not top:
         return None
     return {time_dim: top[0].key[0], "metric": METRIC, "rate": top[0].rates[METRIC].to_json()}

@@ -17,7 +17,7 @@ from tests.gate.factories import World as GateWorld
 from tests.gate.factories import enroll, own
 
 from leadpool.db import Database, session_scope
-from leadpool.gate import check
+from leadpool.gate import CheckRequest, check, check_many
 from leadpool.ingestion import import_people
 from leadpool.models import Lead
 
@@ -94,3 +94,115 @@ def test_sms_to_a_lead_in_an_unambiguous_city_follows_its_own_zone_across_dst(db
     # Monday 2026-06-01 02:30 UTC next day = 19:30 MST Phoenix (open), 20:30 MDT Denver (closed)
     assert allowed(phoenix, "2026-06-02T02:30:00+00:00")
     assert not allowed(denver, "2026-06-02T02:30:00+00:00")
+
+
+def test_sms_to_an_ambiguous_city_with_a_maine_number_follows_maine_time(db: Database) -> None:
+    """A US city name that exists in several time zones, without a state, is resolved to the most
+    populous namesake, and the gate then texts by that guessed zone: a lead in Portland (no state
+    given, as a CSV or a sparse Apollo record has it) with a Maine mobile (+1 207) is put in
+    America/Los_Angeles, and an SMS at 19:30 Pacific (22:30 in Maine, where the number and
+    Portland, ME both are) is allowed. TCPA forbids texting after 21:00 at the called party's
+    location; the reference says to resolve the zone "from the number and address" and to fail
+    closed when it is unknown. Expected: the SMS is denied (quiet_hours or unknown_timezone).
+    Fault: ingestion/timezone.py resolve_time_zone ("the most populous city of that name in the
+    country") and the phone number's own region is never consulted.
+    """
+    lead_id = _import_one(
+        db,
+        {
+            "id": "apollo-portland-me",
+            "first_name": "Morgan",
+            "email": "morgan@harbor.example",
+            "email_status": "verified",
+            "city": "Portland",
+            "country": "United States",
+            "phone_numbers": [{"sanitized_number": "+12075550134", "type": "mobile"}],
+        },
+    )
+    with session_scope(db) as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None and lead.phone == "+12075550134"
+        zone, source = lead.time_zone, lead.time_zone_source
+    _, campaign_id = _owned_and_enrolled(db, lead_id)
+    # Tuesday 2026-06-02 02:30 UTC = Monday 19:30 PDT = Monday 22:30 EDT (Maine)
+    at = datetime.fromisoformat("2026-06-02T02:30:00+00:00")
+    with session_scope(db) as s:
+        d = check(s, lead_id=lead_id, campaign_id=campaign_id, channel="sms", at=at, reserve=False)
+    assert not d.allowed, (
+        f"SMS allowed at 22:30 local for a Portland lead with a Maine (+1 207) number: the zone was "
+        f"guessed as {zone!r} (source {source!r}); codes {d.codes}"
+    )
+
+
+def test_sms_to_a_small_town_in_a_split_state_is_denied_for_want_of_a_zone(db: Database) -> None:
+    """A town too small for the GeoNames city list, in a state that spans two zones, takes the zone
+    of the state's most populous city: Ontario, Oregon (Malheur County, Mountain time,
+    America/Boise) is put in America/Los_Angeles. An SMS at 19:30 Pacific is then 20:30 in
+    Ontario, outside the platform's SMS window (09:00-20:00 local, docs/gate.md, chosen to sit
+    inside the 8 pm state rules); in a split state whose big city is in the western zone the
+    hour of error lands past the window the same way. Split states are exactly what Spoke's users
+    asked to be handled (peers.md 2.6). Expected: deny (the state does not determine the zone: unknown, or the
+    latest-opening/earliest-closing zone of the state). Fault: ingestion/timezone.py, the
+    ``state`` source (admin1_zone = the most populous city's zone).
+    """
+    lead_id = _import_one(
+        db,
+        {
+            "id": "apollo-ontario-or",
+            "first_name": "Casey",
+            "email": "casey@onion.example",
+            "email_status": "verified",
+            "city": "Ontario",
+            "state": "Oregon",
+            "country": "United States",
+            "phone_numbers": [{"sanitized_number": "+15415550177", "type": "mobile"}],
+        },
+    )
+    with session_scope(db) as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None
+        zone, source = lead.time_zone, lead.time_zone_source
+    _, campaign_id = _owned_and_enrolled(db, lead_id)
+    # Tuesday 2026-06-02 02:30 UTC = Monday 19:30 PDT = Monday 20:30 MDT (Ontario, OR)
+    at = datetime.fromisoformat("2026-06-02T02:30:00+00:00")
+    with session_scope(db) as s:
+        d = check(s, lead_id=lead_id, campaign_id=campaign_id, channel="sms", at=at, reserve=False)
+    assert not d.allowed, (
+        f"SMS allowed at 20:30 local in Ontario, Oregon (Mountain time): zone guessed {zone!r} "
+        f"from {source!r}; codes {d.codes}"
+    )
+
+
+def test_a_guessed_zone_still_gives_email_its_hours_but_no_sms(db: Database) -> None:
+    """Portland without its state, and a Denver number (no Portland is on Mountain time): the zone
+    is a guess (Los Angeles, the biggest Portland). Email keeps working hours in it; sms and phone
+    are denied unknown_timezone, on the fast path and the full check alike."""
+    lead_id = _import_one(
+        db,
+        {
+            "id": "apollo-portland-guess",
+            "first_name": "Sam",
+            "email": "sam@harbor.example",
+            "email_status": "verified",
+            "city": "Portland",
+            "country": "United States",
+            "phone_numbers": [{"sanitized_number": "+13035550134", "type": "mobile"}],
+        },
+    )
+    with session_scope(db) as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None and (lead.time_zone, lead.time_zone_source) == (
+            "America/Los_Angeles",
+            "guess",
+        )
+    _, campaign_id = _owned_and_enrolled(db, lead_id)
+    at = datetime.fromisoformat("2026-06-02T18:00:00+00:00")  # Tuesday 11:00 in Los Angeles
+    with session_scope(db) as s:
+        email = check(s, lead_id=lead_id, campaign_id=campaign_id, channel="email", at=at, reserve=False)
+        sms = check(s, lead_id=lead_id, campaign_id=campaign_id, channel="sms", at=at, reserve=False)
+        batch = check_many(
+            s, [CheckRequest(lead_id=lead_id, campaign_id=campaign_id, channel="phone", at=at, reserve=False)]
+        )
+    assert email.allowed, email.codes
+    assert sms.codes == ["unknown_timezone"] and "likeliest" in sms.reasons[0].message
+    assert batch[0].codes == ["unknown_timezone"]

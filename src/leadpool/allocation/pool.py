@@ -72,7 +72,9 @@ def reachable(
             part = l.phone.is_not(None)
         else:
             continue
-        parts.append(and_(part, l.time_zone.is_not(None)) if channel in zone_required else part)
+        # a guessed zone is no zone where quiet hours are law (the gate denies unknown_timezone)
+        known_zone = and_(l.time_zone.is_not(None), l.time_zone_source.is_distinct_from("guess"))
+        parts.append(and_(part, known_zone) if channel in zone_required else part)
     return or_(*parts) if parts else literal(False)
 
 

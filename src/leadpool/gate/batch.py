@@ -149,6 +149,7 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         company_pause_until=row[31],
         company_pause_kind=row[32],
         company_pause_event_id=row[33],
+        time_zone_source=row[34],
     )
 
 

@@ -27,6 +27,7 @@ class Snapshot:
     phone: str | None = None
     linkedin_url: str | None = None
     time_zone: str | None = None
+    time_zone_source: str | None = None  # "guess": the likeliest of several zones (see below)
     company_id: int | None = None
     replied_at: datetime | None = None
     converted_at: datetime | None = None
@@ -51,6 +52,11 @@ class Snapshot:
     owner_agency_id: int | None = None
     owner_converted_at: datetime | None = None
     enrolled: bool = False
+
+
+#: ``leads.time_zone_source`` of a zone that is only the likeliest of several
+#: (``leadpool.ingestion.timezone.GUESS``): kept for email hours, unknown where quiet hours are law
+ZONE_GUESS = "guess"
 
 
 @dataclass
@@ -261,10 +267,17 @@ def time_reasons(
     snap: Snapshot, channel: str, policy: GatePolicy, at: datetime, place: Placement
 ) -> list[Reason]:
     """quiet_hours and unknown_timezone."""
-    if not place.zone_known and channel in policy.timezone_required_channels:
-        zone = (
-            f"'{snap.time_zone}' is not a known time zone" if snap.time_zone else "the time zone is unknown"
-        )
+    guessed = snap.time_zone_source == ZONE_GUESS
+    if (not place.zone_known or guessed) and channel in policy.timezone_required_channels:
+        if guessed:
+            zone = (
+                f"'{snap.time_zone}' is only the likeliest of the zones its location could be in "
+                "(a city name without its state, or a state split between zones)"
+            )
+        elif snap.time_zone:
+            zone = f"'{snap.time_zone}' is not a known time zone"
+        else:
+            zone = "the time zone is unknown"
         return [
             Reason(
                 "unknown_timezone",

@@ -111,7 +111,7 @@ SNAPSHOT_SQL = _sql(
     "a.status, CAST(a.settings AS text), o.agency_id, o.converted_at, "
     "EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = r.lead_id AND e.campaign_id = r.campaign_id "
     "AND e.status = 'active'), "
-    "l.rest_until, cp.until, cp.kind, cp.cause_event_id "
+    "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[])) WITH ORDINALITY "
     "AS r(lead_id, campaign_id, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "

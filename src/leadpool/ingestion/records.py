@@ -405,7 +405,7 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
     best = best_number(numbers)
     values[3] = best.e164 if best else None
     tz_value = _check("time_zone", TEXT, get("time_zone"))
-    tz, tz_source = resolve_time_zone(tz_value, city, state, country)
+    tz, tz_source = resolve_time_zone(tz_value, city, state, country, values[3])
     if tz_value is not None and tz_source != "apollo":
         extra["invalid_time_zone"] = tz_value
     values.append(tz)

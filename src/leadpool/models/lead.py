@@ -55,7 +55,7 @@ class Lead(TimestampMixin, Base):
     postal_code: Mapped[str | None] = mapped_column(Text)
     formatted_address: Mapped[str | None] = mapped_column(Text)
     time_zone: Mapped[str | None] = mapped_column(Text)  # IANA; Apollo's, else derived from the location
-    time_zone_source: Mapped[str | None] = mapped_column(Text)  # apollo | city | state | country
+    time_zone_source: Mapped[str | None] = mapped_column(Text)  # apollo | city | state | country | guess
     seniority: Mapped[str | None] = mapped_column(Text)
     departments: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     subdepartments: Mapped[list[str] | None] = mapped_column(ARRAY(Text))

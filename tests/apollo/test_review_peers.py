@@ -87,3 +87,29 @@ def test_a_person_who_opted_out_is_not_bought_again_when_their_data_is_stale(
         f"paid {fake.credits_charged} credits to re-enrich 2 people who opted out (requested {out.requested})"
     )
     assert out.skipped_suppressed == 2
+
+
+def test_a_person_who_opted_out_by_address_alone_is_not_bought(
+    db: Database, fake: FakeApollo, client: ApolloClient, people: list[dict[str, Any]]
+) -> None:
+    """The pool holds no lead of theirs: only the unsubscribe (or a blocklist entry) by address."""
+    person = people[2]
+    with session_scope(db) as s:
+        record_event(
+            s,
+            EventIn(
+                type="unsubscribe",
+                email=person["email"],
+                occurred_at=datetime.now(UTC) - timedelta(days=3),
+                source="test",
+                provider_event_id="unsub-by-address",
+            ),
+        )
+    out = enrich_people(
+        db,
+        client,
+        [person_to_teaser(person) | {"email": person["email"]}],
+        max_age=MONTHS_6,
+        credit_budget=None,
+    )
+    assert fake.credits_charged == 0 and out.requested == 0 and out.skipped_suppressed == 1

@@ -72,7 +72,8 @@ _FRESH_SQL = text(
 # erase() nulls the tombstone's addresses: an erased person asked for by address is known only
 # by the keyed hashes in their `erased` suppressions
 _ERASED_SQL = text(
-    "SELECT address_type, value_hmac FROM suppressions WHERE kind = 'erased' AND value_hmac = ANY(:h)"
+    "SELECT address_type, value_hmac, kind FROM suppressions "
+    "WHERE kind IN ('erased', 'unsubscribed', 'complained', 'blocklisted') AND value_hmac = ANY(:h)"
 )
 _EXISTING_SQL = text(
     "SELECT id FROM leads WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)"
@@ -298,7 +299,9 @@ class _Enricher:
                     suppressed |= keys
                 elif is_fresh:
                     fresh |= keys
-            erased |= _erased_addresses(conn, candidates)
+            by_address = _suppressed_addresses(conn, candidates)
+            erased |= by_address[0]
+            suppressed |= by_address[1]
         keep: list[_Candidate] = []
         for c in candidates:
             keys = _keys(c.apollo_id, c.email, c.linkedin)
@@ -394,8 +397,9 @@ class _Enricher:
             return {row[0] for row in rows}
 
 
-def _erased_addresses(conn: Connection, candidates: Sequence[_Candidate]) -> set[str]:
-    """Identity keys of candidates whose email or LinkedIn URL is an erased person's, matched as
+def _suppressed_addresses(conn: Connection, candidates: Sequence[_Candidate]) -> tuple[set[str], set[str]]:
+    """Identity keys of candidates whose email or LinkedIn URL is an erased person's, and of those
+    whose address opted out or is blocklisted (the pool may hold no lead of theirs), matched as
     the importer refuses them: a role mailbox (info@) is no identity beside an id or LinkedIn URL."""
     key = get_settings().resolved_secret_key()
     wanted: dict[tuple[str, str], str] = {}
@@ -405,9 +409,13 @@ def _erased_addresses(conn: Connection, candidates: Sequence[_Candidate]) -> set
         if c.linkedin:
             wanted[("linkedin", hmac_hex(c.linkedin, key))] = f"li:{c.linkedin}"
     if not wanted:
-        return set()
-    rows = conn.execute(_ERASED_SQL, {"h": [h for _, h in wanted]})
-    return {wanted[(t, h)] for t, h in rows if (t, h) in wanted}
+        return set(), set()
+    erased: set[str] = set()
+    opted_out: set[str] = set()
+    for t, h, kind in conn.execute(_ERASED_SQL, {"h": [h for _, h in wanted]}):
+        if (t, h) in wanted:
+            (erased if kind == "erased" else opted_out).add(wanted[(t, h)])
+    return erased, opted_out
 
 
 def _candidates(raw: Iterable[Mapping[str, Any]], start: int, result: EnrichResult) -> list[_Candidate]:

@@ -130,7 +130,8 @@ _FAILURE = _words(
     r"permanent(?:ly)?\s+(?:error|failure|failed)|fatal\s+error",
 )
 # A basic SMTP reply code opening a line ("550 ...", "smtp; 452 ..."), not a number in a sentence
-_LEADING_CODE = re.compile(r"^\s*(?:smtp;\s*)?[245]\d\d\b", re.MULTILINE)
+# (spaces and tabs only: ``\s*`` ran over every following newline at each line start, quadratic)
+_LEADING_CODE = re.compile(r"^[ \t]*(?:smtp;[ \t]*)?[245]\d\d\b", re.MULTILINE)
 
 
 def reads_as_auto_reply(text: str | None) -> bool:

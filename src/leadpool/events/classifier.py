@@ -155,8 +155,12 @@ _UNSUBSCRIBE = _p(
     r"\bnot (?:e-?mail|contact|message|text|write(?: to)?|spam|call) (?:me|us) (?:again|anymore|any ?more|ever)\b",
     r"\b(?:please|pls|kindly) (?:do )?not (?:e-?mail|contact|message|text|write(?: to)?|spam|call) (?:me|us)\b",
     r"\bopt(?:ing)?[- ]?(?:me |us )?out\b",
-    # the FCC reads any reasonable wording as a revocation: "no more texts" as much as "no more emails"
-    r"\bno (?:more|further) (?:e-?mails?|messages|texts?|text messages|sms|calls?|phone calls|contact|communications?)\b",
+    r"\bno (?:more|further) (?:e-?mails?|messages|contact|communications?)\b",
+    # the FCC reads any reasonable wording as a revocation: "no more texts" as much as "no more
+    # emails", but only as a request of its own ("I have no more calls today, call me at 10" is not)
+    r"\bno (?:more|further) (?:texts?|text messages|sms|calls?|phone calls)"
+    r"(?: (?:please|pls|plz|thanks|thank you|to (?:this|my) (?:number|phone|cell|mobile)|to me|from you|ever|again))*"
+    r"\s*(?:[.!]|$)",
     r"\b(?:delete|erase|purge|remove) (?:all )?(?:my|our|this) (?:personal )?(?:data|details|email|e-mail|information|contact|address)",
     r"\bunsolicited\b",
     r"\b(?:be|get|been) removed\b",

@@ -248,15 +248,10 @@ def read_jsonl(path: Path) -> Iterator[SourceRecord]:
 
 
 class _LineTap:
-    """Iterates a text file for csv.reader while keeping the exact text of the current record.
-
-    Lines given back (``give_back``) are read again before the rest of the file: after a record
-    that a stray quote ran over several lines, the lines after its first are parsed on their own.
-    """
+    """Iterates a text file for csv.reader while keeping the exact text of the current record."""
 
     def __init__(self, f: Any) -> None:
         self._f = f
-        self._again: list[str] = []  # lines given back, last first
         self.lines: list[str] = []
         self.line_no = 0
 
@@ -264,7 +259,7 @@ class _LineTap:
         return self
 
     def __next__(self) -> str:
-        line: str = self._again.pop() if self._again else next(self._f)
+        line: str = next(self._f)
         self.lines.append(line)
         self.line_no += 1
         return line
@@ -274,24 +269,30 @@ class _LineTap:
         self.lines.clear()
         return text
 
-    def give_back(self, lines: list[str]) -> None:
-        self._again.extend(reversed(lines))
-        self.line_no -= len(lines)
 
-
-def _runaway_quote(lines: list[str], row: list[str] | None, width: int, quote: str) -> bool:
+def _runaway_quote(lines: list[str], row: list[str] | None, width: int, dialect: type[csv.Dialect]) -> bool:
     """Whether a record read over several lines is a quote left open, not a quoted line break.
 
-    A quoted field may hold line breaks, but then its quotes pair up and the record has the
-    header's cells. An unclosed quote (a hand-edited ``"Bob``) instead runs to the end of the file
-    (an odd number of quotes) or to some later quote (a record with the wrong number of cells),
-    swallowing the lines between into one cell. ``row`` None: the csv module refused the record.
+    A quoted field may hold line breaks (an address, a note), and its lines are text. An unclosed
+    quote (a hand-edited ``"Bob``) instead runs on to the end of the file or to some later quote,
+    swallowing whole records: lines that, read alone, are a row of the header's width. ``row``
+    None: the csv module refused the record. (Counting quotes cannot tell: a literal quote in an
+    unquoted cell, ``12" pipes``, is legal.)
     """
     if len(lines) < 2:
         return False
     if row is None:
         return True
-    return sum(line.count(quote) for line in lines) % 2 == 1 or len(row) != width
+    if width < 3:
+        # a line of text could be a row by chance: fall back to the quotes left open
+        return sum(line.count(dialect.quotechar or '"') for line in lines) % 2 == 1
+    for line in lines[1:]:
+        try:
+            if len(next(csv.reader([line], dialect), [])) == width:
+                return True
+        except csv.Error:
+            continue
+    return False
 
 
 def read_csv(path: Path) -> Iterator[SourceRecord]:
@@ -334,7 +335,53 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
             source=name,
         )
         index = 0
+        width = len(header)
+        # lines a stray quote had swallowed, read again one by one (never by the reader, which
+        # could swallow them again: each line is read at most twice)
+        alone: list[tuple[int, str]] = []
+
+        def record(row: list[str], text: str, start: int) -> SourceRecord:
+            nonlocal index
+            nbytes = len(text.encode())
+            if not any(cell.strip() for cell in row):
+                return SourceRecord(index=-1, line_no=start, nbytes=nbytes, placeholder=True, source=name)
+            index += 1
+            try:
+                person = mapper.person(row)
+            except ValueError as e:
+                return SourceRecord(index - 1, start, error=str(e), nbytes=nbytes, source=name)
+            raw = RawPayloadRow(
+                endpoint="file:csv", body=_strip_eol(text), source_name=str(path), line_no=start, dedupe=True
+            )
+            return SourceRecord(index - 1, start, person=person, raw=raw, nbytes=nbytes, source=name)
+
+        def runaway(start: int, error: csv.Error | None) -> SourceRecord:
+            nonlocal index
+            lines = tap.lines[:]
+            tap.take()
+            last = start + len(lines) - 1
+            alone.extend((start + i, line) for i, line in enumerate(lines[1:], 1))
+            rest = f"line {last}" if last == start + 1 else f"lines {start + 1}-{last}"
+            if error is None:
+                cause = f"a quote opened on line {start} is not closed within its record (it ran through line {last})"
+            else:
+                cause = f"{error} in the record starting on line {start} (read through line {last})"
+            reason = f"invalid CSV: {cause}; line {start} is rejected and {rest} read again on their own"
+            index += 1
+            return SourceRecord(index - 1, start, error=reason, nbytes=len(lines[0].encode()), source=name)
+
         while True:
+            while alone:
+                start, line = alone.pop(0)
+                try:
+                    row = next(csv.reader([line], dialect), [])
+                except csv.Error as e:
+                    index += 1
+                    yield SourceRecord(
+                        index - 1, start, error=f"invalid CSV: {e}", nbytes=len(line.encode()), source=name
+                    )
+                    continue
+                yield record(row, line, start)
             start = tap.line_no + 1
             try:
                 row = next(reader)
@@ -346,53 +393,19 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
                     f"{path}: line {tap.line_no + 1} is not UTF-8 ({e.reason}); records before it were imported"
                 ) from None
             except csv.Error as e:
-                if _runaway_quote(tap.lines, None, len(header), dialect.quotechar or '"'):
-                    yield _runaway_record(tap, index, start, name, e)
+                if _runaway_quote(tap.lines, None, width, dialect):
+                    yield runaway(start, e)
                 else:
                     text = tap.take()
+                    index += 1
                     yield SourceRecord(
-                        index, start, error=f"invalid CSV: {e}", nbytes=len(text.encode()), source=name
+                        index - 1, start, error=f"invalid CSV: {e}", nbytes=len(text.encode()), source=name
                     )
-                index += 1
                 continue
-            if _runaway_quote(tap.lines, row, len(header), dialect.quotechar or '"'):
-                yield _runaway_record(tap, index, start, name, None)
-                index += 1
+            if _runaway_quote(tap.lines, row, width, dialect):
+                yield runaway(start, None)
                 continue
-            text = tap.take()
-            nbytes = len(text.encode())
-            if not any(cell.strip() for cell in row):
-                yield SourceRecord(index=-1, line_no=start, nbytes=nbytes, placeholder=True, source=name)
-                continue
-            try:
-                person = mapper.person(row)
-            except ValueError as e:
-                yield SourceRecord(index, start, error=str(e), nbytes=nbytes, source=name)
-                index += 1
-                continue
-            raw = RawPayloadRow(
-                endpoint="file:csv", body=_strip_eol(text), source_name=str(path), line_no=start, dedupe=True
-            )
-            yield SourceRecord(index, start, person=person, raw=raw, nbytes=nbytes, source=name)
-            index += 1
-
-
-def _runaway_record(
-    tap: _LineTap, index: int, start: int, name: str, error: csv.Error | None
-) -> SourceRecord:
-    """Reject the record's first line as invalid CSV and give the lines after it back to be read
-    on their own, so the people on them are imported or rejected line by line, never lost."""
-    lines = tap.lines[:]
-    tap.lines.clear()
-    last = start + len(lines) - 1
-    tap.give_back(lines[1:])
-    rest = f"line {last}" if last == start + 1 else f"lines {start + 1}-{last}"
-    if error is None:
-        cause = f"a quote opened on line {start} is not closed within its record (it ran through line {last})"
-    else:
-        cause = f"{error} in the record starting on line {start} (read through line {last})"
-    reason = f"invalid CSV: {cause}; line {start} is rejected and {rest} read again on their own"
-    return SourceRecord(index, start, error=reason, nbytes=len(lines[0].encode()), source=name)
+            yield record(row, tap.take(), start)
 
 
 def _strip_eol(text: str) -> str:

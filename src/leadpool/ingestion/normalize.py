@@ -177,11 +177,14 @@ PAGE_HOSTS = frozenset(
 
 
 def _page_on_a_shared_host(value: str, domain: str) -> bool:
-    if domain not in PAGE_HOSTS:
+    labels = domain.split(".")
+    # the service's own subdomains too (web.facebook.com, uk.linkedin.com, maps.google.com)
+    if not any(".".join(labels[i:]) in PAGE_HOSTS for i in range(len(labels) - 1)):
         return False
     raw = value.strip()
-    path = urlsplit(raw if "://" in raw else "http://" + raw).path
-    return path.strip("/") != ""
+    parts = urlsplit(raw if "://" in raw else "http://" + raw)
+    # a page is named by its path, or by a fragment (facebook.com/#!/pages/...)
+    return parts.path.strip("/") != "" or parts.fragment.strip("/!") != "" or parts.query != ""
 
 
 def company_domain(primary_domain: str | None, website_url: str | None) -> str | None:

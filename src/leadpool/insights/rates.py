@@ -292,8 +292,8 @@ def ranked(cells: Iterable[Cell], metric: str, *, level: int | None = None) -> l
     """Cells (of the deepest level unless ``level`` is given) best first by the lower end of their
     credible interval, then the shrunk rate: a cell of three sends that all answered is not ahead
     of five hundred that mostly did (the shrinkage alone is weak when segments really differ).
-    Cells pooled fully (no spread detected between them) share one posterior: the raw rate then
-    orders them."""
+    Cells pooled fully (no spread detected between them) share one posterior: their own Wilson
+    interval's lower end then orders them (three sends that all answered still do not come first)."""
     cells = list(cells)
     if not cells:
         return []
@@ -302,6 +302,6 @@ def ranked(cells: Iterable[Cell], metric: str, *, level: int | None = None) -> l
     def key(c: Cell) -> tuple[Any, ...]:
         r = c.rates[metric]
         # rounded: a shared posterior computed through different sums differs in its last bits
-        return (-round(r.cri[0], 9), -round(r.shrunk, 9), -(r.rate or 0.0), c.key)
+        return (-round(r.cri[0], 9), -round(r.shrunk, 9), -r.ci[0], -(r.rate or 0.0), c.key)
 
     return sorted((c for c in cells if c.level == depth and metric in c.rates), key=key)

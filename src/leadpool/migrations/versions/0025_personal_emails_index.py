@@ -46,20 +46,29 @@ def _spell(value: str) -> str | None:
 
 def upgrade() -> None:
     conn = op.get_bind()
-    rows = conn.execute(
-        sa.text("SELECT id, personal_emails FROM leads WHERE personal_emails IS NOT NULL ORDER BY id")
-    ).all()
-    changed = []
-    for lead_id, emails in rows:
-        spelled: list[str] = []
-        for e in emails:
-            s = _spell(e) if e is not None else None
-            if s is not None and s not in spelled:
-                spelled.append(s)
-        if spelled != emails:
-            changed.append({"v": spelled or None, "id": lead_id})
-    for start in range(0, len(changed), 1000):
-        conn.execute(sa.text("UPDATE leads SET personal_emails = :v WHERE id = :id"), changed[start : start + 1000])
+    last = 0
+    while True:  # a page of leads at a time: a large pool is never held in memory whole
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, personal_emails FROM leads WHERE personal_emails IS NOT NULL AND id > :last "
+                "ORDER BY id LIMIT 5000"
+            ),
+            {"last": last},
+        ).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        changed = []
+        for lead_id, emails in rows:
+            spelled: list[str] = []
+            for e in emails:
+                s = _spell(e) if e is not None else None
+                if s is not None and s not in spelled:
+                    spelled.append(s)
+            if spelled != emails:
+                changed.append({"v": spelled or None, "id": lead_id})
+        if changed:
+            conn.execute(sa.text("UPDATE leads SET personal_emails = :v WHERE id = :id"), changed)
     op.execute(
         "CREATE INDEX IF NOT EXISTS ix_leads_personal_emails ON leads USING gin (personal_emails) "
         "WHERE personal_emails IS NOT NULL"

@@ -48,26 +48,31 @@ def _functions() -> tuple[str, str, str]:
 
 def _recompute_zones() -> None:
     conn = op.get_bind()
-    rows = conn.execute(
-        sa.text(
-            "SELECT id, city, state, country, phone, time_zone, time_zone_source FROM leads "
-            "WHERE time_zone_source IN ('city', 'state') ORDER BY id"
-        )
-    ).all()
-    if not rows:
-        return  # nothing derived: the geographic index is not even loaded
-    from leadpool.ingestion.timezone import resolve_time_zone
-
-    changed: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-    for lead_id, city, state, country, phone, zone, source in rows:
-        new = resolve_time_zone(None, city, state, country, phone)
-        if new != (zone, source) and new[0] is not None:
-            changed[new].append(lead_id)
-    for (zone, source), ids in changed.items():
-        conn.execute(
-            sa.text("UPDATE leads SET time_zone = :z, time_zone_source = :s WHERE id = ANY(:ids)"),
-            {"z": zone, "s": source, "ids": ids},
-        )
+    last = 0
+    resolve = None
+    while True:  # a page of leads at a time: a large pool is never held in memory whole
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, city, state, country, phone, time_zone, time_zone_source FROM leads "
+                "WHERE time_zone_source IN ('city', 'state') AND id > :last ORDER BY id LIMIT 5000"
+            ),
+            {"last": last},
+        ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        if resolve is None:  # the geographic index is loaded only when a zone was derived
+            from leadpool.ingestion.timezone import resolve_time_zone as resolve
+        changed: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+        for lead_id, city, state, country, phone, zone, source in rows:
+            new = resolve(None, city, state, country, phone)
+            if new != (zone, source) and new[0] is not None:
+                changed[new].append(lead_id)
+        for (zone, source), ids in changed.items():
+            conn.execute(
+                sa.text("UPDATE leads SET time_zone = :z, time_zone_source = :s WHERE id = ANY(:ids)"),
+                {"z": zone, "s": source, "ids": ids},
+            )
 
 
 def upgrade() -> None:

@@ -5,6 +5,7 @@ agencies' leads); a real lead without an active enrollment stays the idempotent 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from tests.api.conftest import Api
 from tests.gate import factories as f
 
@@ -53,6 +54,10 @@ def test_an_unknown_lead_is_404_for_the_admin_and_for_agencies(api: Api, db: Dat
         # a lead the agency holds without an active enrollment: idempotent, nothing ended
         assert ca.end_enrollment(camp_a, idle).ended is False
         assert ca.end_enrollment(camp_a, mine).ended is True
+        assert ca.end_enrollment(camp_a, mine).ended is False
+        # the lead then leaves the agency (released): a retry is still the idempotent answer
+        with session_scope(db) as s:
+            s.execute(text("DELETE FROM ownerships WHERE lead_id = :l"), {"l": mine})
         assert ca.end_enrollment(camp_a, mine).ended is False
     # the admin ending a real lead with no enrollment in that campaign: ended false, not 404
     assert api.admin.end_enrollment(camp_a, theirs).ended is False

@@ -79,7 +79,7 @@ def blocklist(
         # the person, not only the addresses named: their email, LinkedIn URL and personal emails
         # (not their phone unless named: a lead's number may be its company's switchboard)
         own = [("email", lead.email), ("linkedin", lead.linkedin_url)]
-        own += [("email", e) for e in lead.personal_emails or []]
+        own += [("email", e) for e in [*(lead.personal_emails or []), *(lead.previous_emails or [])]]
         for kind, value in own:
             if value:
                 try:

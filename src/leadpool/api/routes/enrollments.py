@@ -29,15 +29,12 @@ def end_enrollment(
     """End the lead's active enrollment in the campaign (its sequence finished, or it was removed);
     the lead then rests: no campaign of any agency enrolls or touches it until ``rest_until``.
     Idempotent: without an active enrollment nothing changes (``ended: false``). A lead that does
-    not exist is 404; so, for an agency, is a lead it neither holds nor has enrolled in this
+    not exist is 404; so, for an agency, is a lead it neither holds nor ever enrolled in this
     campaign (as if absent: the answer tells nothing about other agencies' leads)."""
     tenancy.campaign(session, caller, campaign_id)
     if not caller.is_admin:
-        enrolled_here = exists().where(
-            Enrollment.lead_id == Lead.id,
-            Enrollment.campaign_id == campaign_id,
-            Enrollment.status == "active",
-        )
+        # ever enrolled here, ended too: a retry after the lead left the agency stays idempotent
+        enrolled_here = exists().where(Enrollment.lead_id == Lead.id, Enrollment.campaign_id == campaign_id)
         visible = or_(tenancy.owned_by_caller(caller), enrolled_here)
         if session.scalar(select(Lead.id).where(Lead.id == lead_id, visible)) is None:
             raise NotFound(f"lead {lead_id} not found")

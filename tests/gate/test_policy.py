@@ -95,3 +95,26 @@ def test_bad_platform_setting_names_the_variable_and_field(monkeypatch: pytest.M
 def test_policy_model_is_strict() -> None:
     with pytest.raises(ValueError, match="extra"):
         GatePolicy.model_validate({"nope": 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "names"),
+    [
+        ("LEADPOOL_GATE_WINDOWS__SMS__START", "07:00", "windows.sms: 07:00-20:00 is outside"),
+        ("LEADPOOL_GATE_WINDOWS__PHONE__END", "22:00", "windows.phone: 09:00-22:00 is outside"),
+        ("LEADPOOL_GATE_POLICY", '{"windows": {"sms": null}}', "windows.sms: none is outside"),
+        ("LEADPOOL_GATE_TIMEZONE_REQUIRED_CHANNELS", '["phone"]', "must keep sms"),
+    ],
+)
+def test_the_platform_may_not_widen_texts_and_calls_past_the_law(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, names: str
+) -> None:
+    """Agencies and campaigns could only narrow sms/phone windows, but the platform's own setting
+    could remove quiet hours altogether (TCPA: 08:00-21:00 in the person's zone)."""
+    monkeypatch.setenv(name, value)
+    clear_policy_cache()
+    with pytest.raises(InvalidInput, match=names):
+        platform_policy()
+    monkeypatch.delenv(name)
+    clear_policy_cache()
+    assert platform_policy().windows.sms is not None

@@ -37,6 +37,7 @@ EMAIL_STATUSES = ("verified", "likely to engage", "guessed", "extrapolated")
 # zone, some states 08:00-20:00) and fail closed on an unknown zone: below the platform, their
 # windows may only narrow and they stay zone-required
 LEGAL_WINDOW_CHANNELS = ("sms", "phone")
+LEGAL_START, LEGAL_END = time(8, 0), time(21, 0)
 
 
 class WindowSettings(BaseModel):
@@ -219,7 +220,27 @@ def _platform() -> tuple[GatePolicy, str]:
         policy = GatePolicy.model_validate(deep_merge(GatePolicy().model_dump(mode="json"), overrides))
     except ValidationError as e:
         raise InvalidInput(_describe(e, f"the platform settings ({ENV_PREFIX}*)")) from e
+    _check_legal_floor(policy)
     return policy, policy.model_dump_json()
+
+
+def _check_legal_floor(policy: GatePolicy) -> None:
+    """The platform itself may not widen texts' and calls' quiet hours past the law (TCPA: 08:00 to
+    21:00 in the person's own zone), nor send them without knowing that zone."""
+    where = f"the platform settings ({ENV_PREFIX}*)"
+    for channel in LEGAL_WINDOW_CHANNELS:
+        window: WindowSettings | None = getattr(policy.windows, channel)
+        if window is None or window.start < LEGAL_START or window.end > LEGAL_END:
+            shown = "none" if window is None else f"{window.start:%H:%M}-{window.end:%H:%M}"
+            raise InvalidInput(
+                f"invalid gate policy in {where}: windows.{channel}: {shown} is outside the legal quiet "
+                f"hours' bounds ({LEGAL_START:%H:%M}-{LEGAL_END:%H:%M} in the person's own zone)"
+            )
+        if channel not in policy.timezone_required_channels:
+            raise InvalidInput(
+                f"invalid gate policy in {where}: timezone_required_channels: must keep {channel} "
+                "(quiet hours need the person's own zone)"
+            )
 
 
 def platform_policy() -> GatePolicy:

@@ -417,3 +417,16 @@ def test_an_event_naming_a_campaign_that_does_not_exist_is_refused_and_nothing_s
     with session_scope(db) as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 0
         assert s.scalar(select(func.count()).select_from(Lead).where(Lead.replied_at.is_not(None))) == 0
+
+
+def test_a_national_number_is_read_in_the_named_leads_country(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    """A STOP from a French mobile written as the person types it was read as a US number and
+    refused (422), though the event named the lead."""
+    lead = world.lead(phone="+33612345678", country="France", time_zone="Europe/Paris")
+    out = rec(db, type="unsubscribe", lead_id=lead, phone="06 12 34 56 78", channel="sms")
+    assert "lead:unsubscribed" in out.effects
+    assert get_lead(lead).unsubscribed_at is not None
+    with pytest.raises(InvalidInput):  # without a lead to place it, a national number stays American
+        rec(db, type="unsubscribe", phone="06 12 34 56 78", channel="sms")

@@ -41,7 +41,7 @@ def record(
     type_: str = typer.Option(..., "--type", help=f"One of: {', '.join(EVENT_TYPES)}."),
     lead: int | None = typer.Option(None, "--lead", help="Lead id."),
     email: str | None = typer.Option(None, "--email", help="Email address (the pool may not hold it)."),
-    phone: str | None = typer.Option(None, "--phone", help="Phone number (E.164, or US national)."),
+    phone: str | None = typer.Option(None, "--phone", help="Phone number (E.164; a national number is read in the --lead's country, else the US)."),
     linkedin: str | None = typer.Option(None, "--linkedin", help="LinkedIn profile URL."),
     channel: str | None = typer.Option(None, "--channel", help="email, linkedin, sms or phone."),
     occurred_at: str | None = typer.Option(None, "--occurred-at", help="ISO time with offset (default now)."),

@@ -21,6 +21,7 @@ from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
+from leadpool.ingestion.timezone import country_code
 from leadpool.models import Campaign, Event, Lead, Suppression, Touch
 from leadpool.pool.locks import lock_addresses, lock_leads
 
@@ -261,12 +262,21 @@ def hash_addresses(value: str, key: bytes, *, fold_case: bool) -> str:
     )
 
 
+def _region(session: Session, event: EventIn, kind: str, value: str) -> str:
+    """Where a number written without its country code is read: the named lead's country (a STOP
+    from a French mobile written 06 12 34 56 78), else the US."""
+    if kind != "phone" or value.lstrip().startswith("+") or event.lead_id is None:
+        return "US"
+    country = session.scalar(select(Lead.country).where(Lead.id == event.lead_id))
+    return country_code(country) or "US"
+
+
 def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifier) -> _Resolved:
     addresses: dict[str, str] = {}
     for kind, value in (("email", event.email), ("phone", event.phone), ("linkedin", event.linkedin_url)):
         if value:
             try:
-                addresses[kind] = normalize_address(kind, value, region="US")
+                addresses[kind] = normalize_address(kind, value, region=_region(session, event, kind, value))
             except InvalidInput as e:
                 raise InvalidInput(
                     f"event {event.source}/{event.provider_event_id}: {kind} {value!r}: {e.message}"

@@ -53,3 +53,17 @@ def test_too_few_sends_to_measure_pause_nothing(db: Database, world: World) -> N
     for i in range(3):
         _event(db, type="complaint", lead_id=leads[i], provider_message_id=f"<c{i}@agency.example>")
     assert _status(db, campaign) == ("active", None)
+
+
+def test_a_replayed_complaint_does_not_pause_a_resumed_campaign_again(db: Database, world: World) -> None:
+    """A replay changes nothing: after the guard paused the campaign and the agency resumed it, the
+    provider delivering the same complaint again must not pause it again."""
+    _, campaign, leads = _sent(world, 60)
+    for i in (0, 1):
+        _event(db, type="complaint", lead_id=leads[i], provider_message_id=f"<c{i}@agency.example>")
+    assert _status(db, campaign) == ("paused", "campaign_complaint_guard")
+    with session_scope(db) as s:
+        resume_campaign(s, campaign)
+    replay = _event(db, type="complaint", lead_id=leads[1], provider_message_id="<c1@agency.example>")
+    assert "campaign:paused_complaint_guard" not in replay
+    assert _status(db, campaign) == ("active", None)

@@ -173,3 +173,13 @@ def test_the_session_cookie_holds_no_token_and_ends_when_the_key_is_rotated(api,
         assert b.get("/").status_code == 200
         api.admin.rotate_agency_key(world.a.id)
         assert b.get("/").status_code == 303  # signed out by the rotation
+
+
+def test_the_old_token_cookie_is_deleted_when_the_browser_shows_it(api, world):
+    """Earlier releases kept the API key itself in `leadpool_token`: it signs nobody in, and the
+    first answer to a browser still holding it deletes it."""
+    with _browser(api.url) as b:
+        b.cookies.set("leadpool_token", ADMIN_TOKEN)
+        r = b.get("/agencies")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        assert 'leadpool_token=""' in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]

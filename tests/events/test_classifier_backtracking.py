@@ -23,8 +23,9 @@ def _classify(text: str) -> None:
     [
         "hi," * 60 + "x",  # a greeting clause and the next greeting could split "hi,hi,..." 2^60 ways
         "I am out of office. " + "1/1/" * 100_000,  # the return date's lookahead rescanned the run
+        "no more texts " * 200_000 + "today",  # each phrase looked for a diary word to the end
     ],
-    ids=["greetings", "numeric-run"],
+    ids=["greetings", "numeric-run", "no-more-texts-run"],
 )
 def test_the_classifier_finishes_on_crafted_text(text: str) -> None:
     proc = multiprocessing.get_context("spawn").Process(target=_classify, args=(text,))

@@ -27,6 +27,7 @@ from leadpool.api.timelineview import timeline_page
 from leadpool.dashboard import queries, svg
 from leadpool.dashboard.session import (
     COOKIE,
+    LEGACY_COOKIE,
     LoginRequired,
     form_field,
     principal_from_cookie,
@@ -80,7 +81,10 @@ def render_page(request: Request, template: str, build: Build) -> Response:
             context = build(session, principal)
             viewer = "platform admin" if principal.is_admin else _agency_name(session, principal)
     except LoginRequired:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        response = RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if LEGACY_COOKIE in request.cookies:  # it held the API key itself
+            response.delete_cookie(LEGACY_COOKIE, path="/")
+        return response
     except NotFound as e:
         return _html("error.html", 404, title="Not found", message=e.message, viewer=None)
     return _html(template, viewer=viewer, path=request.url.path, **context)
@@ -133,6 +137,8 @@ def logout(request: Request) -> Response:
         return _html("error.html", 403, title="Forbidden", message="Sign out from this site.", viewer=None)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
+    if LEGACY_COOKIE in request.cookies:
+        response.delete_cookie(LEGACY_COOKIE, path="/")
     return response
 
 

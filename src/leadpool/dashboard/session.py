@@ -30,6 +30,8 @@ from leadpool.api.auth import ADMIN, Principal
 from leadpool.models import Agency
 
 COOKIE = "leadpool_session"
+#: the cookie of earlier releases, which held the token itself: deleted wherever the browser shows it
+LEGACY_COOKIE = "leadpool_token"
 MAX_AGE = 12 * 3600
 
 
@@ -76,7 +78,7 @@ def principal_from_cookie(request: Request, session: Session) -> Principal:
         payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raise LoginRequired from None
-    if not hmac.compare_digest(_mac(key, payload), signature):
+    if not hmac.compare_digest(_mac(key, payload).encode(), signature.encode("utf-8", "replace")):
         raise LoginRequired
     who, _, rest = payload.partition("|")
     expires, _, bound = rest.partition("|")
@@ -89,12 +91,14 @@ def principal_from_cookie(request: Request, session: Session) -> Principal:
     else:
         raise LoginRequired
     credential = _credential(session, request, principal)
-    if credential is None or not hmac.compare_digest(_mac(key, credential)[:32], bound):
+    if credential is None or not hmac.compare_digest(_mac(key, credential)[:32].encode(), bound.encode()):
         raise LoginRequired  # the key was rotated (or the agency is gone) since sign-in
     return principal
 
 
 def set_session_cookie(response: Response, request: Request, value: str) -> None:
+    if LEGACY_COOKIE in request.cookies:
+        response.delete_cookie(LEGACY_COOKIE, path="/")
     response.set_cookie(
         COOKIE,
         value,

@@ -157,10 +157,11 @@ _UNSUBSCRIBE = _p(
     r"\bopt(?:ing)?[- ]?(?:me |us )?out\b",
     r"\bno (?:more|further) (?:e-?mails?|messages|contact|communications?)\b",
     # the FCC reads any reasonable wording as a revocation: "no more texts" as much as "no more
-    # emails", but only as a request of its own ("I have no more calls today, call me at 10" is not)
-    r"\bno (?:more|further) (?:texts?|text messages|sms|calls?|phone calls)"
-    r"(?: (?:please|pls|plz|thanks|thank you|to (?:this|my) (?:number|phone|cell|mobile)|to me|from you|ever|again))*"
-    r"\s*(?:[.!]|$)",
+    # emails", but not a diary ("I have no more calls today, call me at 10"; looked for in the
+    # next 80 characters of the sentence, so a long run of the phrase stays linear)
+    r"\bno (?:more|further) (?:texts?|text messages|sms|calls?|phone calls)\b"
+    r"(?![^.!?\n]{0,80}?\b(?:today|tonight|this (?:week|morning|afternoon|evening|month)|left|scheduled|booked|"
+    r"for now|until|till|needed|necessary|required|call me|text me|ring me|reach me)\b)",
     r"\b(?:delete|erase|purge|remove) (?:all )?(?:my|our|this) (?:personal )?(?:data|details|email|e-mail|information|contact|address)",
     r"\bunsolicited\b",
     r"\b(?:be|get|been) removed\b",

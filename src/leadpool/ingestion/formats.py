@@ -270,29 +270,40 @@ class _LineTap:
         return text
 
 
+#: the most lines one record's quoted line breaks may span when lines are read again on their own
+MAX_RECORD_LINES = 20
+
+
+def _strict_rows(text: str, dialect: type[csv.Dialect]) -> list[list[str]] | None:
+    """The rows of ``text`` read by CSV's rules to the letter; None when a quote does not pair up
+    (closed in mid-field, or never closed)."""
+    try:
+        return list(csv.reader(text.splitlines(keepends=True), dialect, strict=True))
+    except csv.Error:
+        return None
+
+
 def _runaway_quote(lines: list[str], row: list[str] | None, width: int, dialect: type[csv.Dialect]) -> bool:
     """Whether a record read over several lines is a quote left open, not a quoted line break.
 
-    A quoted field may hold line breaks (an address, a note), and its lines are text. An unclosed
-    quote (a hand-edited ``"Bob``) instead runs on to the end of the file or to some later quote,
-    swallowing whole records: lines that, read alone, are a row of the header's width. ``row``
-    None: the csv module refused the record. (Counting quotes cannot tell: a literal quote in an
-    unquoted cell, ``12" pipes``, is legal.)
+    A quoted field may hold line breaks (an address, a note): its quotes pair up by CSV's rules. An
+    unclosed quote (a hand-edited ``"Bob``) runs on to the end of the file, or to a later quote
+    that then closes in mid-field: read to the letter, the record does not parse. (A literal quote
+    in an unquoted cell, ``12" pipes``, is legal and counts for nothing.) A stray quote that
+    happens to close at a field's end is caught when the record has too many cells, or swallowed
+    at least two lines that read alone as rows of the header's width.
     """
     if len(lines) < 2:
         return False
-    if row is None:
+    if row is None or _strict_rows("".join(lines), dialect) is None or len(row) > width:
         return True
     if width < 3:
-        # a line of text could be a row by chance: fall back to the quotes left open
-        return sum(line.count(dialect.quotechar or '"') for line in lines) % 2 == 1
+        return False  # a line of text could be a row by chance
+    rows_alone = 0
     for line in lines[1:]:
-        try:
-            if len(next(csv.reader([line], dialect), [])) == width:
-                return True
-        except csv.Error:
-            continue
-    return False
+        alone = _strict_rows(line, dialect)
+        rows_alone += alone is not None and len(alone) == 1 and len(alone[0]) == width
+    return rows_alone >= 2
 
 
 def read_csv(path: Path) -> Iterator[SourceRecord]:
@@ -373,15 +384,30 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
         while True:
             while alone:
                 start, line = alone.pop(0)
-                try:
-                    row = next(csv.reader([line], dialect), [])
-                except csv.Error as e:
+                # a record with a quoted line break among them is taken whole (a few lines at most)
+                text, rows, more = line, _strict_rows(line, dialect), 0
+                while rows is None and more < MAX_RECORD_LINES:
+                    if more == len(alone):  # the record goes on past the swallowed lines
+                        try:
+                            alone.append((tap.line_no + 1, next(tap)))
+                        except StopIteration:
+                            break
+                        tap.take()
+                    text += alone[more][1]
+                    more += 1
+                    rows = _strict_rows(text, dialect)
+                if rows is None or len(rows) != 1:
                     index += 1
                     yield SourceRecord(
-                        index - 1, start, error=f"invalid CSV: {e}", nbytes=len(line.encode()), source=name
+                        index - 1,
+                        start,
+                        error=f"invalid CSV: a quote opened on line {start} is not closed",
+                        nbytes=len(line.encode()),
+                        source=name,
                     )
                     continue
-                yield record(row, line, start)
+                del alone[:more]
+                yield record(rows[0], text, start)
             start = tap.line_no + 1
             try:
                 row = next(reader)

@@ -225,11 +225,13 @@ def _lead_upsert_sql() -> str:
     sets = ", ".join(f"{c} = {e}" for c, e in zip(targets, new_exprs, strict=True))
     # the address the email moves away from is kept (the last ten, the new one taken out): an
     # opt-out from the address the person was emailed at still finds them after a refresh
+    kept = (
+        "array_append(array_remove(array_remove(coalesce(l.previous_emails, '{}'), l.email), EXCLUDED.email), "
+        "l.email)"
+    )
     sets += (
-        f", previous_emails = CASE WHEN {_EMAIL_CHANGES} AND l.email IS NOT NULL THEN "
-        "(array_append(array_remove(array_remove(coalesce(l.previous_emails, '{}'), l.email), EXCLUDED.email), "
-        "l.email))[greatest(1, cardinality(coalesce(l.previous_emails, '{}')) - 8):] "
-        "ELSE l.previous_emails END"
+        f", previous_emails = CASE WHEN {_EMAIL_CHANGES} AND l.email IS NOT NULL "
+        f"THEN ({kept})[greatest(1, cardinality({kept}) - 9):] ELSE l.previous_emails END"
     )
     old_row = ", ".join(f"l.{c}" for c in targets)
     cols = ", ".join(_LEAD_COPY_COLUMNS)

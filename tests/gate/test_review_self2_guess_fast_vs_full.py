@@ -15,22 +15,7 @@ from tests.gate.factories import MONDAY_OPEN, World
 from leadpool.db import Database, session_scope
 from leadpool.gate import CheckRequest, GateWorker, check, check_many
 
-
-def _world(db: Database, **kw: Any) -> World:
-    with session_scope(db) as s:
-        return World(s, **kw)
-
-
-def _lead(db: Database, w: World, **kw: Any) -> int:
-    with session_scope(db) as s:
-        w.session = s
-        return w.lead(**kw)
-
-
-def _prime(db: Database, w: World) -> None:
-    primer = _lead(db, w, company_id=None)
-    with session_scope(db) as s:
-        check_many(s, [CheckRequest(primer, w.campaign_id, "linkedin", at=MONDAY_OPEN, reserve=False)])
+from .test_fast_vs_full import _lead, _prime, _world
 
 
 def _full(db: Database, w: World, lead_id: int, channel: str) -> Any:

@@ -87,7 +87,7 @@ def blocklist_add(
     reason: str = typer.Option(..., "--reason", help="Why (kept in the audit log)."),
     actor: str = typer.Option(..., "--actor", help="Who asks (kept in the audit log)."),
     lead: int | None = typer.Option(
-        None, "--lead", min=1, max=MAX_ID, help="A lead: its email, LinkedIn URL and personal emails."
+        None, "--lead", min=1, max=MAX_ID, help="A lead: its email, LinkedIn URL, personal and previous emails (its phone only with --phone)."
     ),
     email: str | None = typer.Option(None, "--email", help="An email address (the pool may not hold it)."),
     phone: str | None = typer.Option(None, "--phone", help="A phone number in E.164 (+15551234567)."),

@@ -186,7 +186,7 @@ class BlocklistRequest(_In):
     """Who to put on the platform blocklist (at least one of them) and why."""
 
     reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit log).")
-    lead_id: int | None = Field(None, ge=1, le=MAX_ID, description="A lead: its email, LinkedIn URL and personal emails.")
+    lead_id: int | None = Field(None, ge=1, le=MAX_ID, description="A lead: its email, LinkedIn URL, personal and previous emails (its phone only when named).")
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=64, description="E.164 (+15551234567).")
     linkedin_url: str | None = Field(None, max_length=2048)

@@ -136,7 +136,7 @@ class GatePolicy(BaseModel):
         "the sms and phone windows.",
     )
     timezone_required_channels: tuple[Channel, ...] = Field(
-        ("sms", "phone"), description="Channels denied unknown_timezone when the lead's zone is unknown."
+        ("sms", "phone"), description="Channels denied unknown_timezone when the lead's zone is unknown or only a guess."
     )
     reservation_ttl_seconds: int = Field(
         900, ge=1, le=86400, description="How long a reservation counts if never confirmed or cancelled."

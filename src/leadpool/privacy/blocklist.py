@@ -5,7 +5,7 @@ made a person born blocklisted from a ``blocklisted`` suppression, but nothing w
 is the way in (``leadpool blocklist add``, ``POST /v1/blocklist``). An entry is a suppression like
 an unsubscribe: keyed hashes of the addresses, so it holds for people the pool does not hold yet
 and survives their erasure; every lead holding one of the addresses (as its email, phone or
-LinkedIn URL, or among its personal emails) is flagged and its active enrollment ended, and an
+LinkedIn URL, or among its personal or previous emails) is flagged and its active enrollment ended, and an
 audit row says who asked and why. Like every suppression it is permanent: there is no removal.
 """
 
@@ -76,7 +76,7 @@ def blocklist(
         lead = session.get(Lead, lead_id)
         if lead is None:
             raise NotFound(f"lead {lead_id} not found")
-        # the person, not only the addresses named: their email, LinkedIn URL and personal emails
+        # the person, not only the addresses named: their email, LinkedIn URL, personal and previous emails
         # (not their phone unless named: a lead's number may be its company's switchboard)
         own = [("email", lead.email), ("linkedin", lead.linkedin_url)]
         own += [("email", e) for e in [*(lead.personal_emails or []), *(lead.previous_emails or [])]]

@@ -37,7 +37,7 @@ blocklist_router = APIRouter(prefix="/v1/blocklist", tags=["pool"], responses=CO
 @blocklist_router.post("", response_model=BlocklistResult)
 def add_to_blocklist(body: BlocklistRequest, session: SessionDep, caller: AdminCaller) -> BlocklistResult:
     """Put a person on the platform blocklist for good: the addresses named (and a lead's email,
-    LinkedIn URL and personal emails) are suppressed as keyed hashes, every lead holding one is
+    LinkedIn URL, personal and previous emails) are suppressed as keyed hashes, every lead holding one is
     denied ``blocklisted`` from now on and its active enrollment ends. Idempotent."""
     result = blocklist(
         session,

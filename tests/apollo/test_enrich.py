@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,39 +14,14 @@ from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.enrich import enrich_people, search_and_enrich
 from leadpool.apollo.errors import ChargeUncertain
 from leadpool.apollo.fake import FakeApollo
-from leadpool.apollo.generate import generate_people, person_to_teaser
+from leadpool.apollo.generate import person_to_teaser
 from leadpool.db import Database, session_scope
 from leadpool.ingestion import import_people
 from leadpool.models import Lead, RawPayload
 
-KEY = "enrich-key"
+from .conftest import KEY
+
 MONTHS_6 = timedelta(days=180)
-
-
-@pytest.fixture(scope="module")
-def people() -> list[dict[str, Any]]:
-    # distinct people with a usable email and a LinkedIn URL, so "fresh" depends only on enriched_at
-    pool = [
-        p
-        for p in generate_people(400, 33, duplicate_rate=0.0)
-        if p["email_status"] == "verified" and p["linkedin_url"]
-    ]
-    return pool[:120]
-
-
-@pytest.fixture
-def fake(people: list[dict[str, Any]]) -> Iterator[FakeApollo]:
-    with FakeApollo(people=people, api_key=KEY) as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake: FakeApollo) -> Iterator[ApolloClient]:
-    sleeps: list[float] = []
-    with ApolloClient(
-        KEY, base_url=fake.base_url, backoff_base=0.001, sleep=sleeps.append, rng=random.Random(2)
-    ) as c:
-        yield c
 
 
 def _pool(db: Database, people: list[dict[str, Any]]) -> list[int]:

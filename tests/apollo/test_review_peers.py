@@ -3,48 +3,20 @@ platform already knows it may not contact, against the fake Apollo server and th
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.enrich import enrich_people
 from leadpool.apollo.fake import FakeApollo
-from leadpool.apollo.generate import generate_people, person_to_teaser
+from leadpool.apollo.generate import person_to_teaser
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, record_event
 from leadpool.ingestion import import_people
 
-KEY = "review-peers-key"
 MONTHS_6 = timedelta(days=180)
-
-
-@pytest.fixture(scope="module")
-def people() -> list[dict[str, Any]]:
-    pool = [
-        p
-        for p in generate_people(200, 71, duplicate_rate=0.0)
-        if p["email_status"] == "verified" and p["linkedin_url"]
-    ]
-    return pool[:6]
-
-
-@pytest.fixture
-def fake(people: list[dict[str, Any]]) -> Iterator[FakeApollo]:
-    with FakeApollo(people=people, api_key=KEY) as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake: FakeApollo) -> Iterator[ApolloClient]:
-    with ApolloClient(
-        KEY, base_url=fake.base_url, backoff_base=0.001, sleep=lambda s: None, rng=random.Random(3)
-    ) as c:
-        yield c
 
 
 def test_a_person_who_opted_out_is_not_bought_again_when_their_data_is_stale(

@@ -9,6 +9,7 @@ suppressions are a set union (INSERT ... ON CONFLICT DO NOTHING). Times are the 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -217,42 +218,51 @@ def soft_bounce_threshold_at(
     return None
 
 
-_HARD = "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
+@dataclass(frozen=True)
+class _Guard:
+    """What one campaign guard counts in the window of recent email sends."""
+
+    name: str  # the campaign's paused_reason is campaign_<name>; the audit row's actor
+    counted: str  # the events (alias e) of a send that count against it, as SQL
+    label: str  # the count's name in the audit row
+
+
+_BOUNCES = _Guard(
+    "bounce_guard",
+    "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')",
+    "hard_bounces",
+)
+_COMPLAINTS = _Guard("complaint_guard", "e.type = 'complaint'", "complaints")
 
 
 def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
     """Pause the campaign when its hard-bounce rate over its last N email sends passes the limit."""
-    return _guard(
-        session, campaign_id, now, "bounce_guard", _HARD, settings.bounce_guard_rate, 1, settings, "hard_bounces"
-    )
+    return _pause_if(session, campaign_id, _BOUNCES, settings, rate=settings.bounce_guard_rate, at_least=1, now=now)
 
 
 def complaint_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
     """Pause the campaign when its spam-complaint rate over its last N email sends passes the limit
     (mailbox providers block a domain long before its bounce rate would show anything)."""
-    return _guard(
+    return _pause_if(
         session,
         campaign_id,
-        now,
-        "complaint_guard",
-        "e.type = 'complaint'",
-        settings.complaint_guard_rate,
-        settings.complaint_guard_min_complaints,
+        _COMPLAINTS,
         settings,
-        "complaints",
+        rate=settings.complaint_guard_rate,
+        at_least=settings.complaint_guard_min_complaints,
+        now=now,
     )
 
 
-def _guard(
+def _pause_if(
     session: Session,
     campaign_id: int,
-    now: datetime,
-    name: str,
-    counted: str,
+    guard: _Guard,
+    settings: EventSettings,
+    *,
     rate: float,
     at_least: int,
-    settings: EventSettings,
-    label: str,
+    now: datetime,
 ) -> bool:
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"guard:{campaign_id}"}
@@ -265,14 +275,14 @@ def _guard(
             "  SELECT id FROM touches WHERE campaign_id = :c AND channel = 'email' AND state = 'sent'"
             "  ORDER BY sent_at DESC NULLS LAST, id DESC LIMIT :window"
             ") SELECT count(*), count(*) FILTER (WHERE EXISTS ("
-            f"  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND ({counted})"
+            f"  SELECT 1 FROM events e WHERE e.touch_id = recent.id AND ({guard.counted})"
             ")) FROM recent"
         ),
         {"c": campaign_id, "window": settings.bounce_guard_window},
     ).one()
     if sends < settings.bounce_guard_min_sends or bad < at_least or bad / sends <= rate:
         return False
-    reason = f"campaign_{name}"
+    reason = f"campaign_{guard.name}"
     paused = session.execute(
         text(
             "UPDATE campaigns SET status = 'paused', paused_reason = :r, "
@@ -285,11 +295,11 @@ def _guard(
     session.add(
         AuditLog(
             at=now,
-            actor=name,
+            actor=guard.name,
             action="campaign.pause",
             subject_type="campaign",
             subject_id=str(campaign_id),
-            detail={"reason": reason, "sends": sends, label: bad},
+            detail={"reason": reason, "sends": sends, guard.label: bad},
         )
     )
     return True

@@ -5,8 +5,9 @@ made a person born blocklisted from a ``blocklisted`` suppression, but nothing w
 is the way in (``leadpool blocklist add``, ``POST /v1/blocklist``). An entry is a suppression like
 an unsubscribe: keyed hashes of the addresses, so it holds for people the pool does not hold yet
 and survives their erasure; every lead holding one of the addresses (as its email, phone or
-LinkedIn URL, or among its personal or previous emails) is flagged and its active enrollment ended, and an
-audit row says who asked and why. Like every suppression it is permanent: there is no removal.
+LinkedIn URL, or among its personal or previous emails) is flagged and its active enrollment
+ended, and an audit row says who asked and why. Like every suppression it is permanent: there is
+no removal.
 """
 
 from __future__ import annotations

@@ -39,6 +39,15 @@ def test_a_misshaped_setting_is_named_without_its_value(
     monkeypatch.setenv("LEADPOOL_EVENTS_COOLING_DAYS", "abc")
     code, out = _run("settings", "--json")
     assert code == 2 and "LEADPOOL_EVENTS_COOLING_DAYS" in out
+    monkeypatch.delenv("LEADPOOL_EVENTS_COOLING_DAYS")
+    for name, value in (
+        ("LEADPOOL_EVENTS_COMPLAINT_GUARD_RATE", "2"),
+        ("LEADPOOL_EVENTS_COMPLAINT_GUARD_MIN_COMPLAINTS", "0"),
+    ):
+        monkeypatch.setenv(name, value)
+        code, out = _run("settings")
+        assert code == 2 and name in out, out
+        monkeypatch.delenv(name)
 
 
 def test_an_unknown_status_filter_is_refused(db: Database) -> None:
@@ -113,6 +122,15 @@ def test_a_daily_quota_beyond_the_bound_is_named(db: Database, tmp_path: Path) -
     assert code == 0
     agency = str(json.loads(out)["id"])
     code, out = _run(
-        "campaign", "create", "--agency", agency, "--name", "x", "--icp", str(icp), "--daily-quota", "99999999999"
+        "campaign",
+        "create",
+        "--agency",
+        agency,
+        "--name",
+        "x",
+        "--icp",
+        str(icp),
+        "--daily-quota",
+        "99999999999",
     )
     assert code == 2 and "daily_quota" in out and "database refused" not in out, out

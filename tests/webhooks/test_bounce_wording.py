@@ -191,6 +191,9 @@ def test_mailgun_reads_the_basic_code_when_there_is_no_enhanced_one() -> None:
     # an enhanced code is read by recording, as before (a 5.1.1 stays hard whatever the basic code)
     assert _mailgun("permanent", 421, "5.1.1 user unknown") == "hard_bounce"
     assert _mailgun("temporary", 550, "try later") == "soft_bounce"
+    # a code of another shape says nothing: the severity decides, as before
+    for odd in (True, "4xx", "42", 4.21, None, [421], {"code": 421}):
+        assert _mailgun("permanent", odd, "Requested action not taken") == "hard_bounce", odd
 
 
 def test_ses_not_spam_feedback_is_skipped_other_complaints_are_not(sns_signer: SnsSigner) -> None:

@@ -28,6 +28,7 @@ from leadpool.client import LeadpoolClient
 from leadpool.config import Settings
 from leadpool.db import Database, embedded
 from leadpool.db.migrate import upgrade
+from leadpool.privacy import unsubscribe as one_click
 from webhooks.conftest import MAILGUN_BODY, MAILGUN_KEY, mailgun_signed
 
 ADMIN = "fail-closed-admin-token-000000"
@@ -108,6 +109,10 @@ def test_database_down_denies_and_5xx_then_recovers(own_server, monkeypatch: pyt
         assert r.status_code >= 500, r.text
         assert r.headers["content-type"] == "application/problem+json"
         assert httpx.get(f"{server.url}/healthz").status_code == 503
+        # a person's one-click unsubscribe: a page saying to try again, nothing half-recorded
+        link = one_click.link(server.url, 1, Settings(home=pgdata.parent).resolved_secret_key())
+        r = httpx.post(link, data={"List-Unsubscribe": "One-Click"})
+        assert r.status_code == 503 and "try again" in r.text
 
         pg_ctl(pgdata, "-l", str(pgdata / "log"), "restart")
         assert admin.health().database == "ok"

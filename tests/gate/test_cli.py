@@ -76,3 +76,23 @@ def test_policy_and_reasons(db: Database) -> None:
     r = runner.invoke(app, ["send", "reasons", "--json"])
     codes = [x["code"] for x in json.loads(r.stdout)]
     assert len(codes) == 29 and "gate_error" in codes and "company_weekly_cap" in codes
+
+
+def test_check_prints_the_one_click_link_when_the_public_address_is_known(db: Database, monkeypatch) -> None:
+    from leadpool.privacy import unsubscribe as one_click
+
+    w, lid = _world(db)
+    base = ["send", "check", "--lead", str(lid), "--campaign", str(w.campaign_id), "--channel", "email"]
+    monkeypatch.delenv("LEADPOOL_PUBLIC_URL", raising=False)
+    r = runner.invoke(app, [*base, "--no-reserve", "--at", AT, "--json"])
+    assert r.exit_code == 0 and "unsubscribe_url" not in json.loads(r.stdout)  # nothing reserved, no link
+
+    monkeypatch.setenv("LEADPOOL_PUBLIC_URL", "https://lp.example.com")
+    r = runner.invoke(app, [*base, "--at", AT, "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    prefix = "https://lp.example.com/unsubscribe/"
+    assert d["unsubscribe_url"].startswith(prefix)
+    assert one_click.touch_of(d["unsubscribe_url"].removeprefix(prefix)) == d["touch_id"]
+    r = runner.invoke(app, [*base, "--at", AT, "--idempotency-key", "t"])
+    assert r.exit_code == 3 and "unsubscribe" not in r.stdout  # a deny carries no link

@@ -22,6 +22,15 @@ def database(request: Request) -> Database:
     return db
 
 
+def app_secret(request: Request) -> bytes:
+    """The platform secret key of this app's settings, read once (it may live in a file)."""
+    secret: bytes | None = getattr(request.app.state, "secret_key", None)
+    if secret is None:
+        secret = request.app.state.settings.resolved_secret_key()
+        request.app.state.secret_key = secret
+    return secret
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the route returns, rolled back if it raises.
 

@@ -26,3 +26,12 @@ class ApiSettings(BaseSettings):
         default=False,
         description="Mark the dashboard cookie Secure (set it when the service is behind HTTPS).",
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description=(
+            "The address people reach this service at from the internet (https://...), used in the "
+            "one-click unsubscribe links the gate hands out with allowed emails. Unset: the address "
+            "the check came in on."
+        ),
+    )

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from leadpool.api.settings import ApiSettings
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
 from leadpool.errors import InvalidInput, NotFound
@@ -19,6 +20,7 @@ from leadpool.gate.policy import CHANNELS
 from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
 from leadpool.gate.tasks import expire_all
 from leadpool.models import Agency, Campaign
+from leadpool.privacy import unsubscribe as one_click
 
 app = typer.Typer(no_args_is_help=True, help="The pre-send gate: check, reserve, confirm, cancel.")
 
@@ -78,10 +80,15 @@ def check_cmd(
                 reserve=not no_reserve,
                 idempotency_key=idempotency_key,
             )
+        # the API hands the link out with every allowed email; here only when the public address is known
+        public_url = ApiSettings().public_url if d.allowed and d.touch_id and channel == "email" else None
+        link = one_click.link(public_url, d.touch_id) if public_url and d.touch_id else None
     if json_out:
-        print_json(d.as_dict())
+        print_json(d.as_dict() | ({"unsubscribe_url": link} if link else {}))
     else:
         _print_decision(d)
+        if link:
+            console.print(f"one-click unsubscribe link: {link}")
     if not d.allowed:
         raise typer.Exit(DENIED_EXIT)
 

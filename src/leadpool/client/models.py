@@ -337,6 +337,12 @@ class Decision(_Out):
     touch_id: int | None = None
     decision_id: int | None = None
     replayed: bool = Field(False, description="True when an idempotency key returned an earlier decision.")
+    unsubscribe_url: str | None = Field(
+        None,
+        description="For an allowed email: the one-click unsubscribe link (RFC 8058) to put in the "
+        "message's List-Unsubscribe header, with List-Unsubscribe-Post: List-Unsubscribe=One-Click, "
+        "and in its footer. It never expires.",
+    )
 
     @property
     def allowed(self) -> bool:

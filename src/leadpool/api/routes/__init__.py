@@ -14,6 +14,7 @@ from leadpool.api.routes import (
     pool,
     raw_payloads,
     sends,
+    unsubscribe,
     webhooks,
 )
 
@@ -28,5 +29,6 @@ ROUTERS: list[APIRouter] = [
     sends.router,
     events.router,
     webhooks.router,
+    unsubscribe.router,
     jobs.router,
 ]

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from leadpool import gate
 from leadpool.api import metrics, tenancy
 from leadpool.api.auth import Principal
-from leadpool.api.deps import BearerCredentials, Caller, SessionDep, authenticate_request, database
+from leadpool.api.deps import (
+    BearerCredentials,
+    Caller,
+    SessionDep,
+    app_secret,
+    authenticate_request,
+    database,
+)
 from leadpool.api.problems import COMMON_RESPONSES, database_unreachable
 from leadpool.client.models import (
     CancelRequest,
@@ -39,6 +46,7 @@ from leadpool.gate.rules import campaign_reasons
 from leadpool.limits import MAX_ID
 from leadpool.models import Agency as AgencyRow
 from leadpool.models import Campaign as CampaignRow
+from leadpool.privacy import unsubscribe as one_click
 
 router = APIRouter(tags=["gate"], responses=COMMON_RESPONSES)
 TouchId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -52,8 +60,16 @@ _BATCH_FAIL_CLOSED: dict[int | str, dict[str, Any]] = {
 GATE_ERROR = "The gate cannot reach its database; nothing may be sent now."
 
 
-def decision_out(d: GateDecision) -> Decision:
-    return Decision.model_validate(d.as_dict())
+def decision_out(d: GateDecision, request: Request | None = None, channel: str | None = None) -> Decision:
+    out = Decision.model_validate(d.as_dict())
+    if request is not None and channel == "email" and out.decision == "allow" and out.touch_id is not None:
+        out.unsubscribe_url = one_click.link(_public_url(request), out.touch_id, app_secret(request))
+    return out
+
+
+def _public_url(request: Request) -> str:
+    configured: str | None = request.app.state.api_settings.public_url
+    return configured or str(request.base_url)
 
 
 def _denied() -> dict[str, Any]:
@@ -140,7 +156,7 @@ def check(body: CheckRequest, request: Request, credentials: BearerCredentials) 
             else:
                 # not a batch of one: a clean allow takes the one-call fast path
                 decision = gate.check_one(session, _request(body))
-            out = decision_out(decision)
+            out = decision_out(decision, request, body.channel)
     except Exception as exc:
         if not database_unreachable(exc):
             raise
@@ -167,7 +183,10 @@ def check_batch(body: CheckBatchRequest, request: Request, credentials: BearerCr
             refused = iter(
                 _refused(session, caller, [i for i in body.items if i.lead_id not in held], campaigns)
             )
-            out = [decision_out(next(asked) if i.lead_id in held else next(refused)) for i in body.items]
+            out = [
+                decision_out(next(asked) if i.lead_id in held else next(refused), request, i.channel)
+                for i in body.items
+            ]
     except Exception as exc:
         if not database_unreachable(exc):
             raise

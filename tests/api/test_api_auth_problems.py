@@ -163,6 +163,8 @@ CONTRACT = {
     ("POST", "/v1/touches/{touch_id}/cancel"),
     ("POST", "/v1/events"),
     ("POST", "/v1/webhooks/{provider}"),
+    ("GET", "/v1/senders/paused"),
+    ("POST", "/v1/senders/resume"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 }

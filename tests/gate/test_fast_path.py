@@ -16,6 +16,7 @@ from tests.gate.factories import MONDAY_OPEN, World, set_agency, set_campaign, s
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
 from leadpool.gate import CheckRequest, caps, check, check_many, fast
+from leadpool.models import SenderPause
 
 T0 = MONDAY_OPEN
 
@@ -96,6 +97,21 @@ def _lead(db: Database, w: World, **kw: Any) -> int:
         return w.lead(**kw)
 
 
+def _pause_sender(s: Session, key: str, *, until: Any, reason: str = "sender_block_guard") -> None:
+    s.add(SenderPause(sender=key, reason=reason, paused_at=T0 - timedelta(hours=1), until=until))
+
+
+def test_a_pause_that_ended_or_names_another_channel_allows_on_the_fast_path(db: Database) -> None:
+    w, lid = _primed(db)
+    other = _lead(db, w, company_id=None)
+    with session_scope(db) as s:
+        _pause_sender(s, "email:anna@agency.example", until=T0)  # ended at the check's instant
+        _pause_sender(s, "linkedin:anna-li", until=None, reason="sender_bounce_guard")
+    assert _try(db, lid, w.campaign_id, "email") is not None
+    assert _try(db, other, w.campaign_id, "linkedin", sender="anna@agency.example") is not None
+    assert _try(db, other, w.campaign_id, "linkedin", sender="anna-li", at=T0 + timedelta(days=1)) is None
+
+
 def _lead_state(**values: Any) -> Callable[[Session, World, int], None]:
     return lambda s, w, lid: set_lead(s, lid, **values)
 
@@ -139,6 +155,16 @@ _DENIALS: dict[str, tuple[str, Callable[[Session, World, int], None], str]] = {
             text("UPDATE enrollments SET status = 'ended' WHERE lead_id = :l"), {"l": lid}
         ),
         "not_enrolled",
+    ),
+    "sender paused": (
+        "email",
+        lambda s, w, lid: _pause_sender(s, "email:anna@agency.example", until=None),
+        "sender_paused",
+    ),
+    "sender paused for a day": (
+        "email",
+        lambda s, w, lid: _pause_sender(s, "email:anna@agency.example", until=T0 + timedelta(hours=3)),
+        "sender_paused",
     ),
     "not owned": (
         "email",
@@ -282,3 +308,24 @@ def test_bad_input_is_refused_before_the_fast_path_and_nothing_stored_changes(db
         assert "campaign_not_active" in d.codes and d.touch_id is None
     after = _counts(db)
     assert after[0] == before[0] and after[1] == before[1] + 2 and after[2] == before[2]
+
+
+def test_a_sending_worker_is_denied_a_paused_sender_and_told_until_when(db: Database) -> None:
+    from leadpool.gate import GateWorker
+
+    w, lid = _primed(db)
+    with session_scope(db) as s:
+        _pause_sender(s, "email:anna@agency.example", until=T0 + timedelta(hours=2))
+    with GateWorker(db) as gate:
+        d = gate.check(
+            lead_id=lid, campaign_id=w.campaign_id, channel="email", sender="Anna@Agency.example", at=T0
+        )
+        later = gate.check(
+            lead_id=lid,
+            campaign_id=w.campaign_id,
+            channel="email",
+            sender="anna@agency.example",
+            at=T0 + timedelta(hours=2),
+        )
+    assert d.codes == ["sender_paused"] and d.retry_after == T0 + timedelta(hours=2)
+    assert later.allowed

@@ -18,6 +18,7 @@ from leadpool.events import EventIn, record_event
 from leadpool.gate import REASON_CODES, check, confirm_sent, windows
 from leadpool.gate.reasons import REASON_SUMMARIES
 from leadpool.gate.windows import SendWindow
+from leadpool.models import SenderPause
 
 T0 = MONDAY_OPEN
 Setup = Callable[[Session, World, int], tuple[int, int, str, str | None, datetime]]
@@ -81,6 +82,13 @@ def _situation(code: str) -> Setup:
                 sender="box@a.com",
                 at=T0,
             ).allowed
+            sender = "box@a.com"
+        elif code == "sender_paused":
+            s.add(
+                SenderPause(
+                    sender="email:box@a.com", reason="sender_bounce_guard", paused_at=T0 - timedelta(hours=1)
+                )
+            )
             sender = "box@a.com"
         elif code == "agency_daily_cap":
             f.set_agency(s, w.agency_id, settings={"gate": {"agency_daily_cap": 1}})

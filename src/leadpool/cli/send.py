@@ -15,6 +15,7 @@ from leadpool.api.settings import ApiSettings
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
 from leadpool.errors import InvalidInput, NotFound
+from leadpool.events import senders
 from leadpool.gate import cancel, check, confirm_sent, resolve
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
@@ -138,6 +139,47 @@ def expire_cmd(
         print_json({"expired": n})
     else:
         console.print(f"{n} reservation(s) marked expired")
+
+
+@app.command("paused-senders")
+def paused_senders_cmd(json_out: bool = JsonOption) -> None:
+    """List the sending accounts a sender guard paused (bounces, policy blocks), and why."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = senders.paused_senders(s, at=datetime.now(UTC))
+    if json_out:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        console.print("no sender is paused")
+        return
+    for r in rows:  # one line each: a table of five columns wraps every cell at 80 columns
+        until = f"until {r.until.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if r.until else "until resumed"
+        counted = ", ".join(f"{k} {v}" for k, v in r.detail.items())
+        since = f"{r.paused_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        console.print(f"{r.sender}: {r.reason} since {since}, {until} ({counted})", soft_wrap=True)
+
+
+@app.command("resume-sender")
+def resume_sender_cmd(
+    sender: str = typer.Argument(..., help="The sender as checks name it (a mailbox, an account, a number)."),
+    channel: str = typer.Option("email", "--channel", help=f"One of: {', '.join(CHANNELS)}."),
+    actor: str = typer.Option(..., "--actor", help="Who resumes it (kept in the audit log)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """End a sender's pause, once its cause is dealt with (a list cleaned, a reputation restored)."""
+    with handle_errors():
+        if channel not in CHANNELS:
+            raise InvalidInput(f"--channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+        if not sender.strip() or not actor.strip():
+            raise InvalidInput("the sender and --actor must not be empty")
+        with database() as db, session_scope(db) as s:
+            ended = senders.resume_sender(s, channel, sender, actor=actor.strip(), at=datetime.now(UTC))
+    if json_out:
+        print_json({"resumed": ended is not None, "pause": ended.as_dict() if ended else None})
+    elif ended is None:
+        console.print(f"{senders.sender_key(channel, sender)} was not paused; nothing changed")
+    else:
+        console.print(f"{ended.sender} resumed (it was paused by the {ended.reason.replace('_', ' ')})")
 
 
 @app.command("policy")

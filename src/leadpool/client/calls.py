@@ -39,8 +39,11 @@ from leadpool.client.models import (
     JobStatus,
     LeadDetail,
     LeadScore,
+    PausedSender,
     PoolStats,
     RawPayloadDetail,
+    ResumeSenderRequest,
+    ResumeSenderResult,
     SentBatchItem,
     SentBatchResult,
     Timeline,
@@ -275,7 +278,20 @@ def erase_lead(lead_id: int) -> Call[ErasureResult]:
 
 def blocklist(request: BlocklistRequest) -> Call[BlocklistResult]:
     return Call(
-        "POST", "/v1/blocklist", _model(BlocklistResult), json=request.model_dump(mode="json", exclude_none=True)
+        "POST",
+        "/v1/blocklist",
+        _model(BlocklistResult),
+        json=request.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def paused_senders() -> Call[list[PausedSender]]:
+    return Call("GET", "/v1/senders/paused", _list(PausedSender))
+
+
+def resume_sender(request: ResumeSenderRequest) -> Call[ResumeSenderResult]:
+    return Call(
+        "POST", "/v1/senders/resume", _model(ResumeSenderResult), json=request.model_dump(mode="json")
     )
 
 

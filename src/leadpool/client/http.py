@@ -42,8 +42,11 @@ from leadpool.client.models import (
     JobStatus,
     LeadDetail,
     LeadScore,
+    PausedSender,
     PoolStats,
     RawPayloadDetail,
+    ResumeSenderRequest,
+    ResumeSenderResult,
     SentBatchItem,
     Timeline,
     Touch,
@@ -188,8 +191,18 @@ class LeadpoolClient:
         linkedin_url: str | None = None,
     ) -> BlocklistResult:
         """Put a person on the platform blocklist for good (admin)."""
-        request = BlocklistRequest(reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url)
+        request = BlocklistRequest(
+            reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url
+        )
         return self._run(calls.blocklist(request))
+
+    def paused_senders(self) -> list[PausedSender]:
+        """The sending accounts a sender guard paused (an agency: those its touches used)."""
+        return self._run(calls.paused_senders())
+
+    def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
+        """End a sender's pause, so checks naming it may be allowed again."""
+        return self._run(calls.resume_sender(ResumeSenderRequest(channel=channel, sender=sender)))
 
     def pool_stats(self, top: int = 50) -> PoolStats:
         """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""
@@ -386,8 +399,18 @@ class AsyncLeadpoolClient:
         linkedin_url: str | None = None,
     ) -> BlocklistResult:
         """Put a person on the platform blocklist for good (admin)."""
-        request = BlocklistRequest(reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url)
+        request = BlocklistRequest(
+            reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url
+        )
         return await self._run(calls.blocklist(request))
+
+    async def paused_senders(self) -> list[PausedSender]:
+        """The sending accounts a sender guard paused (an agency: those its touches used)."""
+        return await self._run(calls.paused_senders())
+
+    async def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
+        """End a sender's pause, so checks naming it may be allowed again."""
+        return await self._run(calls.resume_sender(ResumeSenderRequest(channel=channel, sender=sender)))
 
     async def pool_stats(self, top: int = 50) -> PoolStats:
         """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""

@@ -186,7 +186,12 @@ class BlocklistRequest(_In):
     """Who to put on the platform blocklist (at least one of them) and why."""
 
     reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit log).")
-    lead_id: int | None = Field(None, ge=1, le=MAX_ID, description="A lead: its email, LinkedIn URL, personal and previous emails (its phone only when named).")
+    lead_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="A lead: its email, LinkedIn URL, personal and previous emails (its phone only when named).",
+    )
     email: str | None = Field(None, max_length=320)
     phone: str | None = Field(None, max_length=64, description="E.164 (+15551234567).")
     linkedin_url: str | None = Field(None, max_length=2048)
@@ -203,6 +208,27 @@ class BlocklistResult(_Out):
     lead_ids: list[int] = Field(description="Every lead holding one of the addresses, now blocklisted.")
     newly_blocklisted: int
     enrollments_ended: int
+
+
+class PausedSender(_Out):
+    sender: str = Field(description="channel:sender, as checks name it (email:sdr1@agency.example).")
+    reason: Literal["sender_bounce_guard", "sender_block_guard"]
+    paused_at: datetime = Field(description="When the event that paused it happened.")
+    until: datetime | None = Field(
+        description="When the pause ends by itself; null: when someone resumes it."
+    )
+    cause_event_id: int | None = None
+    detail: dict[str, int] = Field(default_factory=dict, description="What the guard counted.")
+
+
+class ResumeSenderRequest(_In):
+    channel: Literal["email", "linkedin", "sms", "phone"]
+    sender: str = Field(min_length=1, max_length=320, pattern=r"\S", description="As checks name it.")
+
+
+class ResumeSenderResult(_Out):
+    resumed: bool = Field(description="False: the sender was not paused (nothing changed).")
+    pause: PausedSender | None = Field(None, description="The pause that ended.")
 
 
 class Count(_Out):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
 from leadpool.events import effects as fx
+from leadpool.events import senders
 from leadpool.events.bounces import classify_status, smtp_status
 from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
 from leadpool.events.schemas import EventIn, EventOutcome
@@ -198,7 +199,9 @@ def _lock(session: Session, r: _Resolved, *, keeps_words: bool) -> _Resolved:
     if r.lead is not None and r.type not in _NO_LEAD_WRITE:
         locked.add(r.lead.id)
     if r.type in _PROTECTIVE or _opts_out(r):
-        r = replace(r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None, personal=_opts_out(r))))
+        r = replace(
+            r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None, personal=_opts_out(r)))
+        )
         locked.update(r.holders)
     lock_leads(session, locked)
     if r.lead is not None and r.lead.id not in locked and keeps_words:
@@ -418,6 +421,15 @@ def _apply(
             and fx.bounce_guard(session, r.touch.campaign_id, settings, now=now)
         ):
             effects.append("campaign:paused_bounce_guard")
+        if (
+            r.touch is not None
+            and r.touch.channel == "email"
+            and r.touch.sender
+            and senders.bounce_guard(
+                session, r.touch.sender, settings, event_id=event_id, occurred_at=t, now=now
+            )
+        ):
+            effects.append("sender:paused_bounce_guard")
     elif r.type == "soft_bounce" and r.address_type == "email" and r.address_hmac:
         reached = fx.soft_bounce_threshold_at(session, r.address_hmac, t, settings)
         effects.append("soft_bounce:counted")
@@ -426,8 +438,12 @@ def _apply(
             effects += _hard_bounce(session, r, event_id, key, reached)
             effects += _soft_bounces_count_as_hard(session, r.address_hmac, reached, settings, now)
     elif r.type == "sender_block":
-        if event.sender or (r.touch and r.touch.sender):
+        # as the event row keeps it: the gate's own key for the mailbox, else the provider's
+        sender = (r.touch.sender if r.touch and r.touch.sender else None) or event.sender
+        if sender:
             effects.append("sender:block_counted")
+            if senders.block_guard(session, sender, settings, event_id=event_id, occurred_at=t, now=now):
+                effects.append("sender:paused_block_guard")
     elif r.type in ("complaint", "unsubscribe"):
         effects += _opt_out(session, r, event_id, key, t, now, settings, complaint=r.type == "complaint")
         if (

@@ -1,17 +1,46 @@
-"""Sender health: policy rejections (SMTP 5.7.x, provider blocks) count against the sending mailbox.
+"""Sender health: a mailbox whose hard bounces or policy blocks pass their limit sends nothing more.
 
-They are stored as ``sender_block`` events, never as suppressions of the recipient; this is the
-count a sending engine or dashboard reads to pause a mailbox.
+Policy rejections (SMTP 5.7.x, provider blocks) are stored as ``sender_block`` events, never as
+suppressions of the recipient. The campaign guards look at one campaign, and a mailbox sends for
+several: a stale list bought for one, or a reputation failing for all, showed only once each
+campaign had its own 50 sends. So two sender guards pause the sending account itself
+(``sender_pauses``, keyed ``channel:sender`` like the gate's sender counters), and the gate
+denies ``sender_paused`` to every check that names it:
+
+* the **bounce guard**: hard bounces (and soft ones counted as hard) above
+  ``LEADPOOL_EVENTS_SENDER_BOUNCE_GUARD_RATE`` (2%, the compliance reference's suggested mailbox
+  default, below the campaign's 3%) of the sender's last ``BOUNCE_GUARD_WINDOW`` email sends (once
+  it has ``BOUNCE_GUARD_MIN_SENDS``): paused until someone resumes it, as a campaign is;
+* the **block guard**: ``SENDER_BLOCK_GUARD_COUNT`` policy blocks (3) within
+  ``SENDER_BLOCK_GUARD_HOURS`` (24) pause it for that many hours after the last one: blocks often
+  lift by themselves (a rate limit, a listing that expires), and sending on into them is what
+  keeps a reputation down.
+
+A pause until resumed is never shortened by a timed one. A resume deletes the pause and writes an
+audit row; the next bounce over the limit pauses it again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
-from leadpool.models import Event
+from leadpool.events.settings import EventSettings
+from leadpool.gate.request import normalize_sender
+from leadpool.models import AuditLog, Event, SenderPause
+
+# the counted events of a send: as the campaign bounce guard counts them
+_HARD = "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
+
+
+def sender_key(channel: str, sender: str) -> str:
+    """The key of a sender's pause and counters: ``channel:sender``, one spelling per sender."""
+    return f"{channel}:{normalize_sender(sender)}"
 
 
 def sender_blocks(session: Session, sender: str, *, since: datetime) -> int:
@@ -24,3 +53,190 @@ def sender_blocks(session: Session, sender: str, *, since: datetime) -> int:
         )
         or 0
     )
+
+
+def _lock(session: Session, key: str) -> None:
+    # two bounces of one sender at once would each count the other's send as clean
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"sender-guard:{key}"}
+    )
+
+
+def bounce_guard(
+    session: Session,
+    sender: str,
+    settings: EventSettings,
+    *,
+    event_id: int,
+    occurred_at: datetime,
+    now: datetime,
+) -> bool:
+    """Pause an email sender whose hard-bounce rate over its last N sends passes the limit."""
+    key = sender_key("email", sender)
+    _lock(session, key)
+    # ix_touches_sender_at reads the sender's touches newest first; only sent emails count
+    sends, bad = session.execute(
+        text(
+            "WITH recent AS ("
+            "  SELECT id FROM touches WHERE sender = :s AND channel = 'email' AND state = 'sent'"
+            "  ORDER BY at DESC LIMIT :window"
+            f") SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM events e "
+            f"  WHERE e.touch_id = recent.id AND ({_HARD}))) FROM recent"
+        ),
+        {"s": normalize_sender(sender), "window": settings.bounce_guard_window},
+    ).one()
+    if (
+        sends < settings.bounce_guard_min_sends
+        or bad == 0
+        or bad / sends <= settings.sender_bounce_guard_rate
+    ):
+        return False
+    detail = {"sends": sends, "hard_bounces": bad}
+    return _pause(session, key, "sender_bounce_guard", None, event_id, occurred_at, detail, now)
+
+
+def block_guard(
+    session: Session,
+    sender: str,
+    settings: EventSettings,
+    *,
+    event_id: int,
+    occurred_at: datetime,
+    now: datetime,
+) -> bool:
+    """Pause an email sender for a while once its policy blocks within that while reach the limit."""
+    window = timedelta(hours=settings.sender_block_guard_hours)
+    key = sender_key("email", sender)
+    _lock(session, key)
+    blocks = (
+        session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(
+                Event.type == "sender_block",
+                Event.sender == normalize_sender(sender),
+                Event.occurred_at > occurred_at - window,
+                Event.occurred_at <= occurred_at,
+            )
+        )
+        or 0
+    )
+    if blocks < settings.sender_block_guard_count or occurred_at + window <= now:
+        return False
+    detail = {"blocks": blocks, "hours": settings.sender_block_guard_hours}
+    return _pause(
+        session, key, "sender_block_guard", occurred_at + window, event_id, occurred_at, detail, now
+    )
+
+
+def _pause(
+    session: Session,
+    key: str,
+    reason: str,
+    until: datetime | None,
+    event_id: int,
+    occurred_at: datetime,
+    detail: dict[str, int],
+    now: datetime,
+) -> bool:
+    new = {
+        "reason": reason,
+        "paused_at": occurred_at,
+        "until": until,
+        "cause_event_id": event_id,
+        "detail": detail,
+    }
+    stmt = pg_insert(SenderPause).values(sender=key, **new)
+    # a pause until resumed stays; a timed one gives way to a longer one or to one until resumed
+    longer = SenderPause.until.is_not(None) & (
+        stmt.excluded.until.is_(None) | (stmt.excluded.until > SenderPause.until)
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=[SenderPause.sender], set_=new, where=longer)
+    if session.execute(stmt.returning(SenderPause.sender)).first() is None:
+        return False
+    session.add(
+        AuditLog(
+            at=now,
+            actor=reason,
+            action="sender.pause",
+            subject_type="sender",
+            subject_id=key,
+            detail={**detail, "until": until.isoformat() if until else None, "event_id": event_id},
+        )
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class PausedSender:
+    sender: str  # channel:sender
+    reason: str
+    paused_at: datetime
+    until: datetime | None
+    cause_event_id: int | None
+    detail: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sender": self.sender,
+            "reason": self.reason,
+            "paused_at": self.paused_at.isoformat(),
+            "until": self.until.isoformat() if self.until else None,
+            "cause_event_id": self.cause_event_id,
+            "detail": self.detail,
+        }
+
+
+def paused_senders(session: Session, *, at: datetime, agency_id: int | None = None) -> list[PausedSender]:
+    """The senders paused at ``at``; for an agency, those its own touches used."""
+    q = select(SenderPause).where(SenderPause.until.is_(None) | (SenderPause.until > at))
+    if agency_id is not None:
+        q = q.where(_used_by(agency_id))
+    return [
+        PausedSender(p.sender, p.reason, p.paused_at, p.until, p.cause_event_id, dict(p.detail or {}))
+        for p in session.scalars(q.order_by(SenderPause.sender))
+    ]
+
+
+def _used_by(agency_id: int) -> TextClause:
+    # by ix_touches_sender_at: the sender's own touches, not the agency's
+    return text(
+        "EXISTS (SELECT 1 FROM touches t WHERE t.agency_id = :agency "
+        "AND t.sender = substr(sender_pauses.sender, strpos(sender_pauses.sender, ':') + 1) "
+        "AND t.channel = split_part(sender_pauses.sender, ':', 1))"
+    ).bindparams(agency=agency_id)
+
+
+def resume_sender(
+    session: Session, channel: str, sender: str, *, actor: str, at: datetime, agency_id: int | None = None
+) -> PausedSender | None:
+    """End a sender's pause (an agency: only of a sender its touches used). Returns the pause
+    ended, None when the sender was not paused. Flushes, never commits."""
+    key = sender_key(channel, sender)
+    q = delete(SenderPause).where(SenderPause.sender == key)
+    if agency_id is not None:
+        q = q.where(_used_by(agency_id))
+    row = session.execute(
+        q.returning(
+            SenderPause.sender,
+            SenderPause.reason,
+            SenderPause.paused_at,
+            SenderPause.until,
+            SenderPause.cause_event_id,
+            SenderPause.detail,
+        )
+    ).first()
+    if row is None:
+        return None
+    ended = PausedSender(row[0], row[1], row[2], row[3], row[4], dict(row[5] or {}))
+    session.add(
+        AuditLog(
+            at=at,
+            actor=actor,
+            action="sender.resume",
+            subject_type="sender",
+            subject_id=key,
+            detail={"reason": ended.reason, "paused_at": ended.paused_at.isoformat()},
+        )
+    )
+    return ended

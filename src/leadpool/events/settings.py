@@ -38,6 +38,19 @@ class EventSettings(BaseSettings):
     complaint_guard_min_complaints: int = Field(
         2, ge=1, description="...and only once it has at least this many complaints (one is no rate)."
     )
+    sender_bounce_guard_rate: float = Field(
+        0.02,
+        gt=0,
+        lt=1,
+        description="Pause an email sender (mailbox) whose hard-bounce rate over its last N sends (the "
+        "bounce guard's window and minimum) passes this, until someone resumes it.",
+    )
+    sender_block_guard_count: int = Field(
+        3, ge=1, description="Pause an email sender once it has this many policy blocks (SMTP 5.7.x)..."
+    )
+    sender_block_guard_hours: int = Field(
+        24, ge=1, le=720, description="...within this many hours; the pause lasts as long after the last one."
+    )
     company_pause_reply_days: int = Field(
         14, ge=0, description="An interested or neutral reply pauses the replier's colleagues, every agency."
     )

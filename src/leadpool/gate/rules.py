@@ -43,6 +43,10 @@ class Snapshot:
     company_pause_until: datetime | None = None  # the longest pause not caused by this lead
     company_pause_kind: str | None = None
     company_pause_event_id: int | None = None
+    sender_key: str | None = None  # channel:sender of the check, None without a sender
+    sender_paused: bool = False  # a sender_pauses row exists (it may have ended: see until)
+    sender_pause_until: datetime | None = None  # None: until someone resumes the sender
+    sender_pause_reason: str | None = None
     campaign_exists: bool = False
     agency_id: int | None = None
     campaign_status: str | None = None
@@ -152,7 +156,9 @@ def static_reasons(
         return out
     if not snap.campaign_exists:
         # no campaign, so no agency to own it: say that, not "owned by another agency"
-        out.append(Reason("not_owned", f"Lead {snap.lead_id} cannot be owned by a campaign that does not exist."))
+        out.append(
+            Reason("not_owned", f"Lead {snap.lead_id} cannot be owned by a campaign that does not exist.")
+        )
     elif snap.owner_agency_id is None or snap.owner_agency_id != snap.agency_id:
         whom = "no agency" if snap.owner_agency_id is None else "another agency"
         out.append(
@@ -224,6 +230,7 @@ def static_reasons(
     if snap.converted_at is not None or snap.owner_converted_at is not None:
         out.append(Reason("converted", "The lead converted; it stays with its agency and automation stops."))
     out.extend(memory_reasons(snap, at))
+    out.extend(sender_reasons(snap, at))
     out.extend(time_reasons(snap, channel, policy, at, place))
     return out
 
@@ -261,6 +268,31 @@ def memory_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
             )
         )
     return out
+
+
+_SENDER_GUARD = {
+    "sender_bounce_guard": "its hard bounces passed the bounce guard's limit",
+    "sender_block_guard": "receiving servers refused its mail for policy reasons (SMTP 5.7.x blocks) too often",
+}
+
+
+def sender_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
+    """sender_paused: the sending account's own health, whoever it sends to."""
+    if not snap.sender_paused or (snap.sender_pause_until is not None and snap.sender_pause_until <= at):
+        return []
+    why = _SENDER_GUARD.get(snap.sender_pause_reason or "", "a sender guard paused it")
+    until = (
+        f"until {snap.sender_pause_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        if snap.sender_pause_until is not None
+        else "until someone resumes it (leadpool send resume-sender)"
+    )
+    return [
+        Reason(
+            "sender_paused",
+            f"Sender {snap.sender_key} is paused: {why}; it sends nothing {until}.",
+            snap.sender_pause_until,
+        )
+    ]
 
 
 def time_reasons(

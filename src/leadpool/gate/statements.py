@@ -111,9 +111,10 @@ SNAPSHOT_SQL = _sql(
     "a.status, CAST(a.settings AS text), o.agency_id, o.converted_at, "
     "EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = r.lead_id AND e.campaign_id = r.campaign_id "
     "AND e.status = 'active'), "
-    "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source "
-    "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[])) WITH ORDINALITY "
-    "AS r(lead_id, campaign_id, ord) "
+    "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source, "
+    "sp.sender IS NOT NULL, sp.until, sp.reason "
+    "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[])) "
+    "WITH ORDINALITY AS r(lead_id, campaign_id, sender, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "
     "LEFT JOIN campaigns c ON c.id = r.campaign_id "
     "LEFT JOIN agencies a ON a.id = c.agency_id "
@@ -122,6 +123,7 @@ SNAPSHOT_SQL = _sql(
     "LEFT JOIN LATERAL (SELECT p.until, p.kind, p.cause_event_id FROM company_pauses p "
     " WHERE p.company_id = l.company_id AND p.lead_id IS DISTINCT FROM l.id "
     " ORDER BY p.until DESC, p.id LIMIT 1) cp ON true "
+    "LEFT JOIN sender_pauses sp ON sp.sender = r.sender "  # channel:sender, null without a sender
     "ORDER BY r.ord"
 )
 

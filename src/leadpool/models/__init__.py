@@ -6,7 +6,13 @@ from leadpool.models.base import Base
 from leadpool.models.company import Company
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
 from leadpool.models.event import AuditLog, Event, PlatformKey, Suppression
-from leadpool.models.gate import GATE_COUNTER_SCOPES, GateCounter, GateTimeZone
+from leadpool.models.gate import (
+    GATE_COUNTER_SCOPES,
+    SENDER_PAUSE_REASONS,
+    GateCounter,
+    GateTimeZone,
+    SenderPause,
+)
 from leadpool.models.ingestion import LeadRawPayload
 from leadpool.models.insights import InsightEventLink, InsightFact, InsightWatermark, LeadScore
 from leadpool.models.lead import Lead
@@ -23,6 +29,7 @@ __all__ = [
     "GATE_COUNTER_SCOPES",
     "REFILL_STATUSES",
     "REST_REASONS",
+    "SENDER_PAUSE_REASONS",
     "TOUCH_STATES",
     "Agency",
     "AuditLog",
@@ -48,6 +55,7 @@ __all__ = [
     "RawPayload",
     "RefillJob",
     "RestPeriod",
+    "SenderPause",
     "Suppression",
     "Touch",
     "WebhookReceipt",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, Integer, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Integer, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadpool.models.base import Base
@@ -44,3 +46,25 @@ class GateTimeZone(Base):
     __tablename__ = "gate_time_zones"
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+SENDER_PAUSE_REASONS = ("sender_bounce_guard", "sender_block_guard")
+
+
+class SenderPause(Base):
+    """A sending account the gate lets no touch use: its bounces or policy blocks say its
+    reputation is failing (``leadpool.events.sender_guard``). ``until`` null: until someone
+    resumes it; else it ends by itself. One row per sender; a resume deletes it."""
+
+    __tablename__ = "sender_pauses"
+
+    sender: Mapped[str] = mapped_column(Text, primary_key=True)  # channel:sender, as the counters key it
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the causing event's time
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cause_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+    __table_args__ = (
+        CheckConstraint("reason IN ('sender_bounce_guard', 'sender_block_guard')", name="reason"),
+    )

@@ -39,6 +39,9 @@ CLIENT_METHODS: dict[tuple[str, str], str] = {
     ("GET", "/v1/raw-payloads/{payload_id}"): "get_raw_payload",
     ("GET", "/v1/pool/stats"): "pool_stats",
     ("POST", "/v1/blocklist"): "blocklist",
+    ("POST", "/v1/blocklist/domains"): "block_domain",
+    ("GET", "/v1/blocklist/domains"): "list_domain_blocks",
+    ("DELETE", "/v1/blocklist/domains/{domain}"): "unblock_domain",
     ("GET", "/v1/jobs"): "list_jobs",
     ("POST", "/v1/campaigns"): "create_campaign",
     ("GET", "/v1/campaigns"): "list_campaigns",
@@ -72,6 +75,8 @@ QUERY_PARAMS: dict[str, set[str]] = {
     "list_jobs": {"limit", "status"},
     "campaign_leads": {"limit", "offset"},
     "get_insights": {"dims"},
+    "list_domain_blocks": {"agency_id"},
+    "unblock_domain": {"agency_id"},
 }
 
 OTHER_AGENCIES = (9_000_001, 9_000_002, 9_000_003)

@@ -19,6 +19,7 @@ from leadpool.gate import REASON_CODES, check, confirm_sent, windows
 from leadpool.gate.reasons import REASON_SUMMARIES
 from leadpool.gate.windows import SendWindow
 from leadpool.models import SenderPause
+from leadpool.privacy.domains import block_domain
 
 T0 = MONDAY_OPEN
 Setup = Callable[[Session, World, int], tuple[int, int, str, str | None, datetime]]
@@ -83,6 +84,9 @@ def _situation(code: str) -> Setup:
                 at=T0,
             ).allowed
             sender = "box@a.com"
+        elif code == "domain_blocked":
+            block_domain(s, "example.com", reason="a competitor", actor="test")  # the lead's email's domain
+            f.enroll(s, lid, w.campaign_id, w.agency_id)  # the block ended its enrollment
         elif code == "sender_paused":
             s.add(
                 SenderPause(

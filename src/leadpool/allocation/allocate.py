@@ -105,6 +105,7 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
             icp=parse_icp(icp, root=f"campaign {cid} icp"),
             channels=tuple(channels),
             zone_required=_zone_required(agency_settings, settings),
+            domain_blocks=pool.any_domain_blocks(session, int(agency_id)),
         )
         out.append(LockedCampaign(target=target, daily_quota=int(quota)))
     return out

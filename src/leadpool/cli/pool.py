@@ -1,4 +1,5 @@
-"""``leadpool leads show``, ``leadpool pool stats`` and ``leadpool blocklist add``: what the pool holds."""
+"""``leadpool leads show``, ``leadpool pool stats``, ``leadpool blocklist add`` and the blocked
+domains (``leadpool blocklist domain-add|domain-remove|domains``): what the pool holds."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from rich.text import Text
 
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
+from leadpool.errors import NotFound
 from leadpool.limits import MAX_ID
+from leadpool.models import Agency
 from leadpool.pool import find_lead, lead_detail, pool_stats
+from leadpool.privacy import domains
 from leadpool.privacy.blocklist import blocklist
 
 leads_app = typer.Typer(no_args_is_help=True, help="Leads in the pool.")
 pool_app = typer.Typer(no_args_is_help=True, help="The pool as a whole.")
 blocklist_app = typer.Typer(
-    no_args_is_help=True, help="The platform blocklist: people never contacted again."
+    no_args_is_help=True, help="The platform blocklist (people never contacted again) and blocked domains."
 )
 
 
@@ -87,7 +91,11 @@ def blocklist_add(
     reason: str = typer.Option(..., "--reason", help="Why (kept in the audit log)."),
     actor: str = typer.Option(..., "--actor", help="Who asks (kept in the audit log)."),
     lead: int | None = typer.Option(
-        None, "--lead", min=1, max=MAX_ID, help="A lead: its email, LinkedIn URL, personal and previous emails (its phone only with --phone)."
+        None,
+        "--lead",
+        min=1,
+        max=MAX_ID,
+        help="A lead: its email, LinkedIn URL, personal and previous emails (its phone only with --phone).",
     ),
     email: str | None = typer.Option(None, "--email", help="An email address (the pool may not hold it)."),
     phone: str | None = typer.Option(None, "--phone", help="A phone number in E.164 (+15551234567)."),
@@ -108,3 +116,75 @@ def blocklist_add(
         f"blocklisted: {result.suppressions_added} addresses added to the list; leads {leads} "
         f"({result.newly_blocklisted} newly), {result.enrollments_ended} enrollments ended"
     )
+
+
+_AGENCY = typer.Option(
+    None,
+    "--agency",
+    min=1,
+    max=MAX_ID,
+    help="An agency's own list (default: the platform's, for every agency).",
+)
+
+
+@blocklist_app.command("domain-add")
+def domain_add(
+    domain: str = typer.Argument(..., help="The domain (acme.com; a URL is read as its host)."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the audit log)."),
+    actor: str = typer.Option(..., "--actor", help="Who asks (kept in the audit log)."),
+    agency: int | None = _AGENCY,
+    json_out: bool = JsonOption,
+) -> None:
+    """Contact nobody at a domain (its email domain or a parent, its company's domain): the gate
+    denies `domain_blocked`, allocation skips them, and the enrollments it covers end."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        if agency is not None and s.get(Agency, agency) is None:
+            raise NotFound(f"agency {agency} not found")
+        done = domains.block_domain(s, domain, reason=reason, actor=actor, agency_id=agency)
+    if json_out:
+        print_json(done.as_dict())
+    elif not done.created:
+        console.print(
+            f"{done.domain} was already blocked on that list (since {done.created_at:%Y-%m-%d}); nothing changed"
+        )
+    else:
+        whose = f"agency {agency}'s list" if agency is not None else "the platform's list"
+        console.print(
+            f"{done.domain} blocked on {whose}; {done.enrollments_ended} active enrollment(s) ended"
+        )
+
+
+@blocklist_app.command("domain-remove")
+def domain_remove(
+    domain: str = typer.Argument(..., help="The domain to lift the block of."),
+    actor: str = typer.Option(..., "--actor", help="Who asks (kept in the audit log)."),
+    agency: int | None = _AGENCY,
+    json_out: bool = JsonOption,
+) -> None:
+    """Lift a domain block; the gate allows its leads again (enrollments it ended stay ended)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        done = domains.unblock_domain(s, domain, actor=actor, agency_id=agency)
+    if json_out:
+        print_json(done.as_dict())
+    else:
+        console.print(f"{done.domain} is no longer blocked on that list")
+
+
+@blocklist_app.command("domains")
+def domain_list(
+    agency: int | None = typer.Option(None, "--agency", min=1, max=MAX_ID, help="Only this agency's list."),
+    json_out: bool = JsonOption,
+) -> None:
+    """List the blocked domains (every list, or one agency's)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = domains.blocked_domains(s, agency_id=agency, platform=agency is None)
+    if json_out:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        console.print("no domain is blocked")
+    for r in rows:
+        whose = f"agency {r.agency_id}" if r.agency_id is not None else "platform"
+        console.print(
+            f"{r.domain} ({whose}, since {r.created_at:%Y-%m-%d}, by {r.actor}): {r.reason}", soft_wrap=True
+        )

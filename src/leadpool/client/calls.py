@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -29,6 +30,8 @@ from leadpool.client.models import (
     CheckRequest,
     CompanyTimeline,
     Decision,
+    DomainBlock,
+    DomainBlockRequest,
     EnrollmentEnded,
     ErasureResult,
     EventResult,
@@ -282,6 +285,27 @@ def blocklist(request: BlocklistRequest) -> Call[BlocklistResult]:
         "/v1/blocklist",
         _model(BlocklistResult),
         json=request.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def block_domain(request: DomainBlockRequest) -> Call[DomainBlock]:
+    return Call(
+        "POST",
+        "/v1/blocklist/domains",
+        _model(DomainBlock),
+        json=request.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def list_domain_blocks(agency_id: int | None = None) -> Call[list[DomainBlock]]:
+    params = {"agency_id": agency_id} if agency_id is not None else None
+    return Call("GET", "/v1/blocklist/domains", _list(DomainBlock), params=params)
+
+
+def unblock_domain(domain: str, agency_id: int | None = None) -> Call[DomainBlock]:
+    params = {"agency_id": agency_id} if agency_id is not None else None
+    return Call(
+        "DELETE", f"/v1/blocklist/domains/{quote(domain, safe='')}", _model(DomainBlock), params=params
     )
 
 

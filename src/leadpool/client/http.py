@@ -32,6 +32,8 @@ from leadpool.client.models import (
     CheckRequest,
     CompanyTimeline,
     Decision,
+    DomainBlock,
+    DomainBlockRequest,
     EnrollmentEnded,
     ErasureResult,
     EventResult,
@@ -195,6 +197,20 @@ class LeadpoolClient:
             reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url
         )
         return self._run(calls.blocklist(request))
+
+    def block_domain(self, domain: str, reason: str, *, agency_id: int | None = None) -> DomainBlock:
+        """Put a domain on the platform's list (admin) or an agency's (an agency: its own)."""
+        return self._run(
+            calls.block_domain(DomainBlockRequest(domain=domain, reason=reason, agency_id=agency_id))
+        )
+
+    def list_domain_blocks(self, agency_id: int | None = None) -> list[DomainBlock]:
+        """The blocked domains that hold for the caller (an agency: the platform's and its own)."""
+        return self._run(calls.list_domain_blocks(agency_id))
+
+    def unblock_domain(self, domain: str, *, agency_id: int | None = None) -> DomainBlock:
+        """Lift a domain block (from the platform's list, or ``agency_id``'s; an agency: its own)."""
+        return self._run(calls.unblock_domain(domain, agency_id))
 
     def paused_senders(self) -> list[PausedSender]:
         """The sending accounts a sender guard paused (an agency: those its touches used)."""
@@ -403,6 +419,20 @@ class AsyncLeadpoolClient:
             reason=reason, lead_id=lead_id, email=email, phone=phone, linkedin_url=linkedin_url
         )
         return await self._run(calls.blocklist(request))
+
+    async def block_domain(self, domain: str, reason: str, *, agency_id: int | None = None) -> DomainBlock:
+        """Put a domain on the platform's list (admin) or an agency's (an agency: its own)."""
+        return await self._run(
+            calls.block_domain(DomainBlockRequest(domain=domain, reason=reason, agency_id=agency_id))
+        )
+
+    async def list_domain_blocks(self, agency_id: int | None = None) -> list[DomainBlock]:
+        """The blocked domains that hold for the caller (an agency: the platform's and its own)."""
+        return await self._run(calls.list_domain_blocks(agency_id))
+
+    async def unblock_domain(self, domain: str, *, agency_id: int | None = None) -> DomainBlock:
+        """Lift a domain block (from the platform's list, or ``agency_id``'s; an agency: its own)."""
+        return await self._run(calls.unblock_domain(domain, agency_id))
 
     async def paused_senders(self) -> list[PausedSender]:
         """The sending accounts a sender guard paused (an agency: those its touches used)."""

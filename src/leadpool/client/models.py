@@ -231,6 +231,28 @@ class ResumeSenderResult(_Out):
     pause: PausedSender | None = Field(None, description="The pause that ended.")
 
 
+class DomainBlockRequest(_In):
+    domain: str = Field(min_length=1, max_length=300, description="acme.com (a URL is read as its host).")
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit log).")
+    agency_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="Whose list: an agency's (an agency: its own); the admin's default is the platform's.",
+    )
+
+
+class DomainBlock(_Out):
+    id: int
+    domain: str
+    agency_id: int | None = Field(description="null: the platform's list, for every agency.")
+    reason: str
+    actor: str
+    created_at: datetime
+    created: bool = Field(True, description="False: the list held the domain already (nothing changed).")
+    enrollments_ended: int = Field(0, description="Active enrollments the new block ended.")
+
+
 class Count(_Out):
     value: str | None = Field(description="The group (None: unknown).")
     leads: int

@@ -154,6 +154,8 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         sender_paused=bool(row[35]),
         sender_pause_until=row[36],
         sender_pause_reason=row[37],
+        blocked_domain=row[38],
+        blocked_by_agency=bool(row[39]),
     )
 
 

@@ -47,6 +47,8 @@ class Snapshot:
     sender_paused: bool = False  # a sender_pauses row exists (it may have ended: see until)
     sender_pause_until: datetime | None = None  # None: until someone resumes the sender
     sender_pause_reason: str | None = None
+    blocked_domain: str | None = None  # a domain block that applies to the lead (the platform's first)
+    blocked_by_agency: bool = False  # ...on the campaign's agency's own list
     campaign_exists: bool = False
     agency_id: int | None = None
     campaign_status: str | None = None
@@ -201,6 +203,14 @@ def static_reasons(
             Reason(
                 "blocklisted",
                 f"The person was put on the platform blocklist on {snap.blocklisted_at:%Y-%m-%d}.",
+            )
+        )
+    if snap.blocked_domain is not None:
+        whose = "the agency's" if snap.blocked_by_agency else "the platform's"
+        out.append(
+            Reason(
+                "domain_blocked",
+                f"The lead is at {snap.blocked_domain}, on {whose} list of domains nobody contacts.",
             )
         )
     if snap.replied_at is not None or snap.wrong_person_at is not None:

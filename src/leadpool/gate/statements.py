@@ -112,7 +112,7 @@ SNAPSHOT_SQL = _sql(
     "EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = r.lead_id AND e.campaign_id = r.campaign_id "
     "AND e.status = 'active'), "
     "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source, "
-    "sp.sender IS NOT NULL, sp.until, sp.reason "
+    "sp.sender IS NOT NULL, sp.until, sp.reason, db.domain, db.agency_id IS NOT NULL "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[])) "
     "WITH ORDINALITY AS r(lead_id, campaign_id, sender, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "
@@ -124,6 +124,12 @@ SNAPSHOT_SQL = _sql(
     " WHERE p.company_id = l.company_id AND p.lead_id IS DISTINCT FROM l.id "
     " ORDER BY p.until DESC, p.id LIMIT 1) cp ON true "
     "LEFT JOIN sender_pauses sp ON sp.sender = r.sender "  # channel:sender, null without a sender
+    # a block of the lead's email domain (or a parent) or company domain: the platform's first
+    "LEFT JOIN LATERAL (SELECT b.domain, b.agency_id FROM domain_blocks b "
+    " WHERE (b.agency_id IS NULL OR b.agency_id = c.agency_id) "
+    " AND b.domain = ANY (leadpool_domain_suffixes(split_part(l.email, '@', 2)) "
+    "  || (SELECT co.domain FROM companies co WHERE co.id = l.company_id)) "
+    " ORDER BY b.agency_id NULLS FIRST, b.domain LIMIT 1) db ON true "
     "ORDER BY r.ord"
 )
 

@@ -5,7 +5,7 @@ from leadpool.models.allocation import REFILL_STATUSES, CompanyOwner, RefillJob
 from leadpool.models.base import Base
 from leadpool.models.company import Company
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
-from leadpool.models.event import AuditLog, Event, PlatformKey, Suppression
+from leadpool.models.event import AuditLog, DomainBlock, Event, PlatformKey, Suppression
 from leadpool.models.gate import (
     GATE_COUNTER_SCOPES,
     SENDER_PAUSE_REASONS,
@@ -39,6 +39,7 @@ __all__ = [
     "CompanyOwner",
     "CompanyPause",
     "Decision",
+    "DomainBlock",
     "Enrollment",
     "Event",
     "GateCounter",

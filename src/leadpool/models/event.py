@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Text, UniqueConstraint, func
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -92,3 +92,23 @@ class PlatformKey(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DomainBlock(Base):
+    """Nobody at ``domain`` is contacted: by anyone (``agency_id`` null, the platform's list) or by
+    one agency (its own list: its clients, its partners). A lead is at a domain when its email's
+    domain, a parent of it, or its company's domain is that domain (``leadpool.privacy.domains``)."""
+
+    __tablename__ = "domain_blocks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(Text)  # normalised: lower-case, IDNA, no www
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("uq_domain_blocks_agency_domain", sql_text("coalesce(agency_id, 0)"), "domain", unique=True),
+        Index("ix_domain_blocks_domain", "domain"),
+    )

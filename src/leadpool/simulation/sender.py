@@ -40,6 +40,7 @@ FINAL_REASONS = frozenset(
         "email_bounced",
         "erased",
         "blocklisted",
+        "domain_blocked",
         "replied",
         "cooling",
         "converted",

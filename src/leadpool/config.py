@@ -100,6 +100,7 @@ def settings_models() -> list[tuple[str, type[BaseSettings]]]:
     from leadpool.allocation.settings import AllocationSettings
     from leadpool.api.settings import ApiSettings
     from leadpool.events.settings import EventSettings
+    from leadpool.webhooks.reconcile.settings import ReconcileSettings
     from leadpool.webhooks.settings import WebhookSettings
 
     return [
@@ -108,6 +109,7 @@ def settings_models() -> list[tuple[str, type[BaseSettings]]]:
         ("allocation", AllocationSettings),
         ("events", EventSettings),
         ("webhooks", WebhookSettings),
+        ("reconcile", ReconcileSettings),
     ]
 
 

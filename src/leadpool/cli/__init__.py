@@ -20,6 +20,7 @@ from leadpool.cli import pool as pool_cli
 from leadpool.cli import send as send_cli
 from leadpool.cli import serve as serve_cli
 from leadpool.cli import settings as settings_cli
+from leadpool.cli import webhooks as webhooks_cli
 from leadpool.cli.common import handle_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The platform's lead pool.")
@@ -38,6 +39,7 @@ app.add_typer(event_cli.app, name="event")
 app.add_typer(send_cli.app, name="send")
 app.add_typer(companies_cli.app, name="companies")
 app.add_typer(insights_cli.app, name="insights")
+app.add_typer(webhooks_cli.app, name="webhooks")
 app.command("demo")(demo_cli.demo)
 app.command("serve")(serve_cli.serve)
 app.command("settings")(settings_cli.settings_cmd)

@@ -19,7 +19,7 @@ from leadpool.models.lead import Lead
 from leadpool.models.ownership import Enrollment, LeadHistory, Ownership
 from leadpool.models.raw_payload import RawPayload
 from leadpool.models.touch import TOUCH_STATES, Decision, Touch
-from leadpool.models.webhook import WebhookReceipt
+from leadpool.models.webhook import ReconcileMark, WebhookReceipt
 
 __all__ = [
     "AGENCY_STATUSES",
@@ -54,6 +54,7 @@ __all__ = [
     "Ownership",
     "PlatformKey",
     "RawPayload",
+    "ReconcileMark",
     "RefillJob",
     "RestPeriod",
     "SenderPause",

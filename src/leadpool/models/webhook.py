@@ -36,3 +36,15 @@ class WebhookReceipt(Base):
 Index("ix_events_touch_id", Event.touch_id)
 # SMS STOP and phone events find their lead by number
 Index("ix_leads_phone", Lead.phone)
+
+
+class ReconcileMark(Base):
+    """How far the suppression reconciliation has read one provider list: the newest entry's
+    creation time seen (``leadpool.webhooks.reconcile``); the next run reads from it less an overlap."""
+
+    __tablename__ = "reconcile_marks"
+
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    scope: Mapped[str] = mapped_column(Text, primary_key=True)
+    high_water: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

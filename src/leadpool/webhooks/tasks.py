@@ -1,4 +1,5 @@
-"""The webhooks' housekeeping job: one-time delivery tokens too old to matter are forgotten, hourly.
+"""The webhooks' jobs: one-time delivery tokens too old to matter are forgotten, and the providers'
+suppression lists are reconciled (``leadpool.webhooks.reconcile``), hourly.
 
 A signed delivery older than its provider's tolerance is refused as stale whatever the receipts
 say, so a receipt older than twice the longest tolerance can never again be what stops a replay
@@ -8,12 +9,18 @@ say, so a receipt older than twice the longest tolerance can never again be what
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import procrastinate
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
+from leadpool.config import settings_error_message
 from leadpool.db import open_database, session_scope
+from leadpool.errors import LeadpoolError
 from leadpool.queue import app
 from leadpool.webhooks import prune_receipts
+from leadpool.webhooks.reconcile import ReconcileSettings, reconcile
 
 PRUNE_TASK = "webhooks.prune_receipts"
 
@@ -28,3 +35,35 @@ def prune_receipts_job(context: procrastinate.JobContext, timestamp: int) -> int
             return prune_receipts(session, now=datetime.now(UTC))
     finally:
         db.dispose()
+
+
+RECONCILE_TASK = "webhooks.reconcile_suppressions"
+
+
+@app.periodic(cron="41 * * * *", periodic_id="hourly")
+@app.task(
+    name=RECONCILE_TASK,
+    queue="webhooks",
+    lock=RECONCILE_TASK,
+    queueing_lock=RECONCILE_TASK,
+    pass_context=True,
+)
+def reconcile_suppressions_job(context: procrastinate.JobContext, timestamp: int) -> list[dict[str, Any]]:
+    """Read every configured provider's suppression lists since its high-water mark and record what
+    webhooks missed (``leadpool.webhooks.reconcile``). Hourly: a lost delivery is caught within the
+    hour, and a run that finds nothing new is a few requests. Fails (after every provider ran) when
+    one of them failed, so the job's status shows it."""
+    try:
+        settings = ReconcileSettings()
+    except (ValidationError, SettingsError) as e:
+        # the worker logs a failed job's exception: one line naming the variables, no values
+        raise LeadpoolError(settings_error_message(e) or "invalid LEADPOOL_RECONCILE_* settings") from None
+    db = open_database()
+    try:
+        summaries = reconcile(db, settings=settings)
+    finally:
+        db.dispose()
+    failed = [s.error for s in summaries if s.error]
+    if failed:
+        raise LeadpoolError("; ".join(e for e in failed if e))
+    return [s.as_dict() for s in summaries]

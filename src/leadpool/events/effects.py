@@ -227,11 +227,11 @@ class _Guard:
     label: str  # the count's name in the audit row
 
 
-_BOUNCES = _Guard(
-    "bounce_guard",
-    "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')",
-    "hard_bounces",
+#: the events (alias e) that make a send a hard bounce, for the campaign and sender guards
+HARD_BOUNCE_EVENTS = (
+    "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
 )
+_BOUNCES = _Guard("bounce_guard", HARD_BOUNCE_EVENTS, "hard_bounces")
 _COMPLAINTS = _Guard("complaint_guard", "e.type = 'complaint'", "complaints")
 
 

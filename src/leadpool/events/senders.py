@@ -30,12 +30,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from leadpool.events.effects import HARD_BOUNCE_EVENTS
 from leadpool.events.settings import EventSettings
 from leadpool.gate.request import normalize_sender
 from leadpool.models import AuditLog, Event, SenderPause
-
-# the counted events of a send: as the campaign bounce guard counts them
-_HARD = "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
 
 
 def sender_key(channel: str, sender: str) -> str:
@@ -81,7 +79,7 @@ def bounce_guard(
             "  SELECT id FROM touches WHERE sender = :s AND channel = 'email' AND state = 'sent'"
             "  ORDER BY at DESC LIMIT :window"
             f") SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM events e "
-            f"  WHERE e.touch_id = recent.id AND ({_HARD}))) FROM recent"
+            f"  WHERE e.touch_id = recent.id AND ({HARD_BOUNCE_EVENTS}))) FROM recent"
         ),
         {"s": normalize_sender(sender), "window": settings.bounce_guard_window},
     ).one()

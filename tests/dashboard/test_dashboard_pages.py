@@ -153,6 +153,7 @@ def test_guessing_tokens_is_throttled(api, world):
         assert b.get("/v1/agencies", headers=admin).status_code == 200
         assert b.post("/login", data={"token": world.b.api_key}).status_code == 303
 
+
 def test_the_session_cookie_holds_no_token_and_ends_when_the_key_is_rotated(api, world):
     """The cookie held the raw API key for 12 hours: a leaked cookie was a leaked API key, and a
     rotated key left the old sessions signed in until then."""
@@ -163,7 +164,10 @@ def test_the_session_cookie_holds_no_token_and_ends_when_the_key_is_rotated(api,
         assert world.a.api_key not in value and world.a.api_key not in r.headers["set-cookie"]
         assert b.get("/").status_code == 200
         # the cookie is not a bearer token for the API
-        assert httpx.get(f"{api.url}/v1/campaigns", headers={"Authorization": f"Bearer {value}"}).status_code == 401
+        assert (
+            httpx.get(f"{api.url}/v1/campaigns", headers={"Authorization": f"Bearer {value}"}).status_code
+            == 401
+        )
         # a cookie edited to name another agency, or the admin, is refused
         encoded, _, signature = value.partition(".")
         for forged in (f"{encoded}x.{signature}", f"{encoded}.{'0' * len(signature)}", "garbage", ""):
@@ -183,3 +187,40 @@ def test_the_old_token_cookie_is_deleted_when_the_browser_shows_it(api, world):
         r = b.get("/agencies")
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
         assert 'leadpool_token=""' in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
+
+
+def test_the_overview_shows_the_paused_senders_each_may_see(api, world, db):
+    from datetime import UTC, datetime, timedelta
+
+    from leadpool.db import session_scope
+    from leadpool.models import SenderPause
+
+    now = datetime.now(UTC)
+    with session_scope(db) as s:  # li-0 sent for both agencies in the busy world
+        s.add(
+            SenderPause(
+                sender="linkedin:li-0",
+                reason="sender_block_guard",
+                paused_at=now,
+                until=now + timedelta(hours=5),
+                detail={"blocks": 3, "hours": 24},
+            )
+        )
+        s.add(
+            SenderPause(
+                sender="email:x@elsewhere.example",
+                reason="sender_bounce_guard",
+                paused_at=now,
+                detail={"sends": 60, "hard_bounces": 2},
+            )
+        )
+    for key in (world.a.api_key, world.b.api_key):
+        with _browser(api.url) as b:
+            b.post("/login", data={"token": key})
+            page = b.get("/").text
+        assert "Paused senders" in page and "linkedin:li-0" in page and "blocks 3" in page
+        assert "elsewhere.example" not in page  # no touch of theirs used it
+    with _browser(api.url) as b:
+        b.post("/login", data={"token": ADMIN_TOKEN})
+        page = b.get("/").text
+    assert "email:x@elsewhere.example" in page and "until resumed" in page and "hard bounces 2" in page

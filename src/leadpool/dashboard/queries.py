@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from leadpool.events.senders import PausedSender, paused_senders
 from leadpool.models import CHANNELS
 
 
@@ -29,6 +30,7 @@ class Overview:
     days: list[str]
     decisions_by_reason: dict[str, list[int]]
     recent_leads: list[dict[str, Any]] = field(default_factory=list)
+    paused_senders: list[PausedSender] = field(default_factory=list)  # by a sender guard, now
 
 
 def _rows(session: Session, sql: str, **params: Any) -> list[Any]:
@@ -98,6 +100,7 @@ def overview(session: Session, agency_id: int | None, *, days: int = 30) -> Over
         days=day_labels,
         decisions_by_reason=by_reason,
         recent_leads=[dict(r._mapping) for r in recent],
+        paused_senders=paused_senders(session, at=datetime.now(UTC), agency_id=agency_id),
     )
 
 

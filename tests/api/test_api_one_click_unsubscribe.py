@@ -22,10 +22,15 @@ ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
 
 @pytest.fixture
-def world(api):
+def world(api, live):
+    # links are handed out only under the configured public address: here, the test server's own
+    state = live.server.config.app.state
+    before = state.api_settings
+    state.api_settings = before.model_copy(update={"public_url": api.url})
     w = build_world(api.admin, api.url)
     yield w
     w.close()
+    state.api_settings = before
 
 
 def _email_allow(w, at=MONDAY):
@@ -143,8 +148,29 @@ def test_links_use_the_public_address_when_one_is_set(db, tmp_path):
     assert d.unsubscribe_url.startswith(f"https://lp.example.com/outreach/unsubscribe/{d.touch_id}.")
 
 
+def test_no_link_is_handed_out_without_a_public_address(api):
+    w = build_world(api.admin, api.url)  # the shared server has no LEADPOOL_PUBLIC_URL
+    try:
+        _, d = _email_allow(w)
+    finally:
+        w.close()
+    assert d.unsubscribe_url is None
+
+
+@pytest.mark.parametrize("good", ["https://lp.example.com", "http://localhost:8000", "http://127.0.0.1:9/x"])
+def test_a_public_address_is_https_or_a_local_one(good):
+    assert ApiSettings(public_url=good).public_url == good
+
+
 @pytest.mark.parametrize(
-    "bad", ["lp.example.com", "ftp://lp.example.com", "https://lp.example.com/?a=1", "https://"]
+    "bad",
+    [
+        "lp.example.com",
+        "ftp://lp.example.com",
+        "https://lp.example.com/?a=1",
+        "https://",
+        "http://lp.example.com",
+    ],
 )
 def test_a_public_address_that_is_not_one_is_refused(bad):
     with pytest.raises(ValueError, match="public_url"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -37,11 +37,32 @@ def _pause(db, key: str, until=None) -> None:
         )
 
 
+def _blocked_three_times(w, client, campaign, leads, sender: str) -> None:
+    """Three of the agency's own sends refused by policy: reported by the agency, they pause the
+    sender (the real way in: a block names the send it refused)."""
+    now = datetime.now(UTC)
+    for i, lead in enumerate(leads[:3]):
+        d = client.check(lead, campaign, "linkedin", sender=sender, at=MONDAY + timedelta(days=i))
+        assert d.decision == "allow", d.reasons
+        client.confirm_sent(d.touch_id, f"msg-{sender}-{i}", at=MONDAY + timedelta(days=i, minutes=1))
+        client.record_event(
+            {
+                "type": "sender_block",
+                "lead_id": lead,
+                "channel": "linkedin",
+                "provider_message_id": f"msg-{sender}-{i}",
+                "occurred_at": (now - timedelta(minutes=10 - i)).isoformat(),
+                "source": "engine",
+                "provider_event_id": f"block-{sender}-{i}",
+            }
+        )
+
+
 def test_an_agency_sees_and_resumes_only_the_senders_it_used(api, world, db):
     w = world
-    d = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-A1", at=MONDAY)
-    assert d.decision == "allow"
-    _pause(db, "linkedin:li-A1")
+    _blocked_three_times(w, w.ca, w.camp_a.id, w.alloc_a.allocated, "li-A1")
+    d = w.cb.check(w.alloc_b.allocated[0], w.camp_b.id, "linkedin", sender="li-A1", at=MONDAY)
+    assert d.decision == "deny"  # B naming A's account is denied too: the account is paused
     _pause(db, "email:sdr@elsewhere.example")
     _pause(db, "email:old@agency-a.test", until=MONDAY - timedelta(days=1))  # ended
 
@@ -50,14 +71,14 @@ def test_an_agency_sees_and_resumes_only_the_senders_it_used(api, world, db):
     assert {p.sender for p in api.admin.paused_senders()} == {"linkedin:li-A1", "email:sdr@elsewhere.example"}
 
     denied = w.ca.check(
-        w.alloc_a.allocated[1], w.camp_a.id, "linkedin", sender="li-A1", at=MONDAY + timedelta(days=1)
+        w.alloc_a.allocated[3], w.camp_a.id, "linkedin", sender="li-A1", at=MONDAY + timedelta(days=5)
     )
     assert "sender_paused" in [r.code for r in denied.reasons]
 
-    assert not w.cb.resume_sender("linkedin", "li-A1").resumed  # B never sent from it: as if not paused
+    assert not w.cb.resume_sender("linkedin", "li-A1").resumed  # not B's pause: as if not paused
     assert not w.ca.resume_sender("email", "sdr@elsewhere.example").resumed
     done = w.ca.resume_sender("linkedin", "li-A1")
-    assert done.resumed and done.pause is not None and done.pause.reason == "sender_bounce_guard"
+    assert done.resumed and done.pause is not None and done.pause.reason == "sender_block_guard"
     assert not w.ca.resume_sender("linkedin", "li-A1").resumed  # idempotent
     assert w.ca.paused_senders() == []
     with pytest.raises(ValueError, match="channel"):  # the client refuses it before sending

@@ -192,34 +192,53 @@ def test_the_old_token_cookie_is_deleted_when_the_browser_shows_it(api, world):
 def test_the_overview_shows_the_paused_senders_each_may_see(api, world, db):
     from datetime import UTC, datetime, timedelta
 
+    from sqlalchemy import text
+
+    from api.world import MONDAY
     from leadpool.db import session_scope
     from leadpool.models import SenderPause
 
     now = datetime.now(UTC)
-    with session_scope(db) as s:  # li-0 sent for both agencies in the busy world
-        s.add(
-            SenderPause(
-                sender="linkedin:li-0",
-                reason="sender_block_guard",
-                paused_at=now,
-                until=now + timedelta(hours=5),
-                detail={"blocks": 3, "hours": 24},
-            )
-        )
+    # three of agency A's sends from li-0 refused by policy
+    with session_scope(db) as s:
+        sends = s.execute(
+            text(
+                "SELECT lead_id, provider_message_id FROM touches WHERE agency_id = :a AND sender = 'li-0' "
+                "AND state = 'sent' ORDER BY id LIMIT 3"
+            ),
+            {"a": world.a.id},
+        ).all()
+    assert len(sends) == 3
+    for i, (lead, mid) in enumerate(sends):
+        effects = world.ca.record_event(
+            {
+                "type": "sender_block",
+                "lead_id": lead,
+                "channel": "linkedin",
+                "provider_message_id": mid,
+                "occurred_at": (now - timedelta(minutes=5 - i)).isoformat(),
+                "source": "engine-a",
+                "provider_event_id": f"block-{i}",
+            }
+        ).effects
+    assert "sender:paused_block_guard" in effects
+    with session_scope(db) as s:
         s.add(
             SenderPause(
                 sender="email:x@elsewhere.example",
                 reason="sender_bounce_guard",
-                paused_at=now,
+                paused_at=MONDAY,
                 detail={"sends": 60, "hard_bounces": 2},
             )
         )
-    for key in (world.a.api_key, world.b.api_key):
-        with _browser(api.url) as b:
-            b.post("/login", data={"token": key})
-            page = b.get("/").text
-        assert "Paused senders" in page and "linkedin:li-0" in page and "blocks 3" in page
-        assert "elsewhere.example" not in page  # no touch of theirs used it
+    with _browser(api.url) as b:
+        b.post("/login", data={"token": world.a.api_key})
+        page = b.get("/").text
+    assert "Paused senders" in page and "linkedin:li-" in page and "blocks 3" in page
+    assert "elsewhere.example" not in page  # not caused by a send of theirs
+    with _browser(api.url) as b:
+        b.post("/login", data={"token": world.b.api_key})
+        assert "Paused senders" not in b.get("/").text  # B sent from li-0 too, but A's sends were refused
     with _browser(api.url) as b:
         b.post("/login", data={"token": ADMIN_TOKEN})
         page = b.get("/").text

@@ -28,10 +28,10 @@ class ApiSettings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        pattern=r"^(https://[^\s/?#]+|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?)(/[^\s?#]*)?$",
         description=(
-            "The address people reach this service at from the internet (https://...), used in the "
-            "one-click unsubscribe links the gate hands out with allowed emails. Unset: the address "
-            "the check came in on."
+            "The address people reach this service at from the internet (https://...): the gate hands "
+            "out one-click unsubscribe links under it with allowed emails (RFC 8058 wants HTTPS; plain "
+            "http only for localhost, to try it). Unset: no link is handed out."
         ),
     )

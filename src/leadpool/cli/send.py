@@ -70,6 +70,8 @@ def check_cmd(
     """Ask the gate whether a campaign may touch a lead on a channel now (and reserve the touch)."""
     with handle_errors():
         when = _instant(at, "--at")
+        # read before the check: a bad setting must fail before a touch is reserved
+        public_url = ApiSettings().public_url if channel == "email" and not no_reserve else None
         with database() as db, session_scope(db) as s:
             d = check(
                 s,
@@ -81,9 +83,8 @@ def check_cmd(
                 reserve=not no_reserve,
                 idempotency_key=idempotency_key,
             )
-        # the API hands the link out with every allowed email; here only when the public address is known
-        public_url = ApiSettings().public_url if d.allowed and d.touch_id and channel == "email" else None
-        link = one_click.link(public_url, d.touch_id) if public_url and d.touch_id else None
+        # the API hands the link out with every allowed email, as here, when the public address is known
+        link = one_click.link(public_url, d.touch_id) if public_url and d.allowed and d.touch_id else None
     if json_out:
         print_json(d.as_dict() | ({"unsubscribe_url": link} if link else {}))
     else:

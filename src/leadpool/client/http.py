@@ -213,7 +213,7 @@ class LeadpoolClient:
         return self._run(calls.unblock_domain(domain, agency_id))
 
     def paused_senders(self) -> list[PausedSender]:
-        """The sending accounts a sender guard paused (an agency: those its touches used)."""
+        """The sending accounts a sender guard paused (an agency: the pauses its own sends caused)."""
         return self._run(calls.paused_senders())
 
     def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
@@ -435,7 +435,7 @@ class AsyncLeadpoolClient:
         return await self._run(calls.unblock_domain(domain, agency_id))
 
     async def paused_senders(self) -> list[PausedSender]:
-        """The sending accounts a sender guard paused (an agency: those its touches used)."""
+        """The sending accounts a sender guard paused (an agency: the pauses its own sends caused)."""
         return await self._run(calls.paused_senders())
 
     async def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:

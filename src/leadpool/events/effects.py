@@ -218,6 +218,9 @@ def soft_bounce_threshold_at(
     return None
 
 
+GuardKey = tuple[str, int | str]
+
+
 @dataclass(frozen=True)
 class _Guard:
     """What one campaign guard counts in the window of recent email sends."""
@@ -237,7 +240,9 @@ _COMPLAINTS = _Guard("complaint_guard", "e.type = 'complaint'", "complaints")
 
 def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
     """Pause the campaign when its hard-bounce rate over its last N email sends passes the limit."""
-    return _pause_if(session, campaign_id, _BOUNCES, settings, rate=settings.bounce_guard_rate, at_least=1, now=now)
+    return _pause_if(
+        session, campaign_id, _BOUNCES, settings, rate=settings.bounce_guard_rate, at_least=1, now=now
+    )
 
 
 def complaint_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:
@@ -254,6 +259,16 @@ def complaint_guard(session: Session, campaign_id: int, settings: EventSettings,
     )
 
 
+def guard_lock(session: Session, key: GuardKey) -> None:
+    """The transaction lock of one guard's count: ``("guard", campaign id)`` or
+    ``("sender-guard", "channel:sender")``. A delivery takes its events' guard locks up front in
+    ``sorted`` order (``record.lock_leads_of``), and a single event takes a campaign's before a
+    sender's, several campaigns' by id: one order, so two deliveries never deadlock on them."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{key[0]}:{key[1]}"}
+    )
+
+
 def _pause_if(
     session: Session,
     campaign_id: int,
@@ -264,9 +279,7 @@ def _pause_if(
     at_least: int,
     now: datetime,
 ) -> bool:
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"guard:{campaign_id}"}
-    )
+    guard_lock(session, ("guard", campaign_id))
     # the partial index ix_touches_campaign_id_email_sent has this filter and this order, so the
     # window reads N index entries however many emails the campaign has sent: keep them in step
     sends, bad = session.execute(

@@ -70,10 +70,12 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
     hold_off_imports(session)  # the same leads hold the same addresses until the batch commits
     ids: set[int] = set()
     addresses: set[str] = set()
+    guards: set[fx.GuardKey] = set()
     for event in events:
         try:
             with session.begin_nested():
                 r = _resolve(session, event, key, classifier)
+                guards.update(_guards_of(r))
                 keeps_words = bool(event.text or r.detail)
                 if r.lead is not None and (r.type not in _NO_LEAD_WRITE or keeps_words):
                     ids.add(r.lead.id)
@@ -87,6 +89,23 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
     # only what its delivery already holds
     lock_leads(session, ids)
     lock_addresses(session, addresses)
+    # then the campaign and sender guards its events may run, in one order (effects.guard_lock):
+    # taken event by event, two deliveries bouncing one mailbox in two campaigns deadlocked
+    for guard in sorted(guards, key=lambda g: (g[0], str(g[1]).zfill(20) if g[0] == "guard" else g[1])):
+        fx.guard_lock(session, guard)
+
+
+def _guards_of(r: _Resolved) -> set[fx.GuardKey]:
+    """The guard locks recording ``r`` takes (a soft bounce's threshold may take more, later)."""
+    t = r.touch
+    if t is None:
+        return set()
+    out: set[fx.GuardKey] = set()
+    if t.channel == "email" and r.type in ("hard_bounce", "soft_bounce", "complaint"):
+        out.add(("guard", t.campaign_id))
+    if t.sender and r.type in ("hard_bounce", "soft_bounce", "sender_block"):
+        out.add(("sender-guard", senders.sender_key(t.channel, t.sender)))
+    return out
 
 
 def record_event(
@@ -436,14 +455,17 @@ def _apply(
         if reached is not None:
             effects.append("soft_bounce:threshold")
             effects += _hard_bounce(session, r, event_id, key, reached)
-            effects += _soft_bounces_count_as_hard(session, r.address_hmac, reached, settings, now)
+            effects += _soft_bounces_count_as_hard(session, r.address_hmac, reached, settings, now, event_id)
     elif r.type == "sender_block":
-        # as the event row keeps it: the gate's own key for the mailbox, else the provider's
-        sender = (r.touch.sender if r.touch and r.touch.sender else None) or event.sender
-        if sender:
+        if event.sender or (r.touch and r.touch.sender):
             effects.append("sender:block_counted")
-            if senders.block_guard(session, sender, settings, event_id=event_id, occurred_at=t, now=now):
-                effects.append("sender:paused_block_guard")
+        # only a block of one of the sender's own sends counts towards its pause (see block_guard)
+        if (
+            r.touch is not None
+            and r.touch.sender
+            and senders.block_guard(session, r.touch, settings, event_id=event_id, now=now)
+        ):
+            effects.append("sender:paused_block_guard")
     elif r.type in ("complaint", "unsubscribe"):
         effects += _opt_out(session, r, event_id, key, t, now, settings, complaint=r.type == "complaint")
         if (
@@ -472,10 +494,15 @@ def _apply(
 
 
 def _soft_bounces_count_as_hard(
-    session: Session, address_hmac: str, reached: datetime, settings: EventSettings, now: datetime
+    session: Session,
+    address_hmac: str,
+    reached: datetime,
+    settings: EventSettings,
+    now: datetime,
+    event_id: int,
 ) -> list[str]:
     """The soft bounces that made an address count as hard bounced count as hard bounces for
-    their campaigns' bounce guard too."""
+    their campaigns' and their mailboxes' bounce guards too."""
     touch_ids = session.execute(
         text(
             "UPDATE events SET detail = coalesce(detail, '{}'::jsonb) || '{\"counted_as_hard\": true}' "
@@ -484,14 +511,30 @@ def _soft_bounces_count_as_hard(
         ),
         {"h": address_hmac, "lo": reached - timedelta(days=settings.soft_bounce_window_days), "hi": reached},
     ).scalars()
+    ids = [t for t in touch_ids if t is not None]
     campaigns = session.execute(
         text(
             "SELECT DISTINCT campaign_id FROM touches WHERE id = ANY(:ids) AND channel = 'email' ORDER BY 1"
         ),
-        {"ids": [t for t in touch_ids if t is not None]},
+        {"ids": ids},
     ).scalars()
     paused = [c for c in campaigns if fx.bounce_guard(session, c, settings, now=now)]
-    return ["campaign:paused_bounce_guard"] if paused else []
+    out = ["campaign:paused_bounce_guard"] if paused else []
+    # and for their mailboxes' guard (a campaign's locks before a sender's: effects.guard_lock)
+    mailboxes = session.execute(
+        text(
+            "SELECT DISTINCT sender FROM touches WHERE id = ANY(:ids) AND channel = 'email' "
+            "AND sender IS NOT NULL ORDER BY 1"
+        ),
+        {"ids": ids},
+    ).scalars()
+    guarded = [
+        senders.bounce_guard(session, m, settings, event_id=event_id, occurred_at=reached, now=now)
+        for m in list(mailboxes)
+    ]
+    if any(guarded):
+        out.append("sender:paused_bounce_guard")
+    return out
 
 
 def _owner(session: Session, lead_id: int) -> int | None:

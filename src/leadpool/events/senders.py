@@ -11,10 +11,12 @@ denies ``sender_paused`` to every check that names it:
   ``LEADPOOL_EVENTS_SENDER_BOUNCE_GUARD_RATE`` (2%, the compliance reference's suggested mailbox
   default, below the campaign's 3%) of the sender's last ``BOUNCE_GUARD_WINDOW`` email sends (once
   it has ``BOUNCE_GUARD_MIN_SENDS``): paused until someone resumes it, as a campaign is;
-* the **block guard**: ``SENDER_BLOCK_GUARD_COUNT`` policy blocks (3) within
+* the **block guard**: ``SENDER_BLOCK_GUARD_COUNT`` policy blocks (3) of its own sends within
   ``SENDER_BLOCK_GUARD_HOURS`` (24) pause it for that many hours after the last one: blocks often
   lift by themselves (a rate limit, a listing that expires), and sending on into them is what
   keeps a reputation down.
+
+An agency sees and resumes only the pauses one of its own sends caused.
 
 A pause until resumed is never shortened by a timed one. A resume deletes the pause and writes an
 audit row; the next bounce over the limit pauses it again.
@@ -30,10 +32,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
+from leadpool.events import effects as fx
 from leadpool.events.effects import HARD_BOUNCE_EVENTS
 from leadpool.events.settings import EventSettings
 from leadpool.gate.request import normalize_sender
-from leadpool.models import AuditLog, Event, SenderPause
+from leadpool.models import AuditLog, Event, SenderPause, Touch
 
 
 def sender_key(channel: str, sender: str) -> str:
@@ -53,13 +56,6 @@ def sender_blocks(session: Session, sender: str, *, since: datetime) -> int:
     )
 
 
-def _lock(session: Session, key: str) -> None:
-    # two bounces of one sender at once would each count the other's send as clean
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"sender-guard:{key}"}
-    )
-
-
 def bounce_guard(
     session: Session,
     sender: str,
@@ -71,7 +67,7 @@ def bounce_guard(
 ) -> bool:
     """Pause an email sender whose hard-bounce rate over its last N sends passes the limit."""
     key = sender_key("email", sender)
-    _lock(session, key)
+    fx.guard_lock(session, ("sender-guard", key))  # two bounces at once: each would miss the other's
     # ix_touches_sender_at reads the sender's touches newest first; only sent emails count
     sends, bad = session.execute(
         text(
@@ -95,36 +91,47 @@ def bounce_guard(
 
 def block_guard(
     session: Session,
-    sender: str,
+    touch: Touch,
     settings: EventSettings,
     *,
     event_id: int,
-    occurred_at: datetime,
     now: datetime,
 ) -> bool:
-    """Pause an email sender for a while once its policy blocks within that while reach the limit."""
+    """Pause the sender of ``touch`` once it has N policy blocks within the window, until the
+    window after the last of them.
+
+    Only blocks tied to the sender's own touches count (a provider's event naming the message,
+    or an agency reporting its own send): a block reported by address alone could name anyone's
+    mailbox. Blocks arrive late and out of order (retries, reconciliation), so every window that
+    could still be running is looked at, not only the one ending at the block that just came."""
+    assert touch.sender is not None
     window = timedelta(hours=settings.sender_block_guard_hours)
-    key = sender_key("email", sender)
-    _lock(session, key)
-    blocks = (
-        session.scalar(
-            select(func.count())
-            .select_from(Event)
+    key = sender_key(touch.channel, touch.sender)
+    fx.guard_lock(session, ("sender-guard", key))
+    # a window still running ends after now, so it starts after now - 2 windows
+    times = list(
+        session.scalars(
+            select(Event.occurred_at)
+            .join(Touch, Touch.id == Event.touch_id)
             .where(
                 Event.type == "sender_block",
-                Event.sender == normalize_sender(sender),
-                Event.occurred_at > occurred_at - window,
-                Event.occurred_at <= occurred_at,
+                Touch.sender == touch.sender,
+                Touch.channel == touch.channel,
+                Event.occurred_at > now - 2 * window,
             )
+            .order_by(Event.occurred_at)
         )
-        or 0
     )
-    if blocks < settings.sender_block_guard_count or occurred_at + window <= now:
-        return False
-    detail = {"blocks": blocks, "hours": settings.sender_block_guard_hours}
-    return _pause(
-        session, key, "sender_block_guard", occurred_at + window, event_id, occurred_at, detail, now
-    )
+    n = settings.sender_block_guard_count
+    for last in range(len(times) - 1, n - 2, -1):  # the latest window first
+        if times[last] + window <= now:
+            return False
+        if times[last - n + 1] > times[last] - window:  # n blocks within (last - window, last]
+            detail = {"blocks": n, "hours": settings.sender_block_guard_hours}
+            return _pause(
+                session, key, "sender_block_guard", times[last] + window, event_id, times[last], detail, now
+            )
+    return False
 
 
 def _pause(
@@ -186,7 +193,7 @@ class PausedSender:
 
 
 def paused_senders(session: Session, *, at: datetime, agency_id: int | None = None) -> list[PausedSender]:
-    """The senders paused at ``at``; for an agency, those its own touches used."""
+    """The senders paused at ``at``; for an agency, the pauses one of its own sends caused."""
     q = select(SenderPause).where(SenderPause.until.is_(None) | (SenderPause.until > at))
     if agency_id is not None:
         q = q.where(_used_by(agency_id))
@@ -197,18 +204,18 @@ def paused_senders(session: Session, *, at: datetime, agency_id: int | None = No
 
 
 def _used_by(agency_id: int) -> TextClause:
-    # by ix_touches_sender_at: the sender's own touches, not the agency's
+    # the agency whose send the causing event was about: one that merely named the sender in a
+    # check (or confirmed a send it never made) neither sees nor ends another agency's pause
     return text(
-        "EXISTS (SELECT 1 FROM touches t WHERE t.agency_id = :agency "
-        "AND t.sender = substr(sender_pauses.sender, strpos(sender_pauses.sender, ':') + 1) "
-        "AND t.channel = split_part(sender_pauses.sender, ':', 1))"
+        "EXISTS (SELECT 1 FROM events e JOIN touches t ON t.id = e.touch_id "
+        "WHERE e.id = sender_pauses.cause_event_id AND t.agency_id = :agency)"
     ).bindparams(agency=agency_id)
 
 
 def resume_sender(
     session: Session, channel: str, sender: str, *, actor: str, at: datetime, agency_id: int | None = None
 ) -> PausedSender | None:
-    """End a sender's pause (an agency: only of a sender its touches used). Returns the pause
+    """End a sender's pause (an agency: only one its own send caused). Returns the pause
     ended, None when the sender was not paused. Flushes, never commits."""
     key = sender_key(channel, sender)
     q = delete(SenderPause).where(SenderPause.sender == key)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/senders", tags=["senders"], responses=COMMON_RESP
 
 @router.get("/paused", response_model=list[PausedSender])
 def paused(session: SessionDep, caller: Caller) -> list[PausedSender]:
-    """The senders paused now, and why; an agency sees those its own touches used."""
+    """The senders paused now, and why; an agency sees the pauses one of its own sends caused."""
     rows = senders.paused_senders(session, at=datetime.now(UTC), agency_id=caller.agency_id)
     return [PausedSender.model_validate(r.as_dict()) for r in rows]
 
@@ -24,8 +24,8 @@ def paused(session: SessionDep, caller: Caller) -> list[PausedSender]:
 @router.post("/resume", response_model=ResumeSenderResult)
 def resume(body: ResumeSenderRequest, session: SessionDep, caller: Caller) -> ResumeSenderResult:
     """End a sender's pause (once the cause is dealt with: a list cleaned, a domain's reputation
-    restored). Idempotent: ``resumed: false`` when it was not paused, or, for an agency, when its
-    touches never used it. The next bounce or block over the limit pauses it again."""
+    restored). Idempotent: ``resumed: false`` when it was not paused, or, for an agency, when no send
+    of its own caused the pause. The next bounce or block over the limit pauses it again."""
     ended = senders.resume_sender(
         session,
         body.channel,

@@ -62,14 +62,14 @@ GATE_ERROR = "The gate cannot reach its database; nothing may be sent now."
 
 def decision_out(d: GateDecision, request: Request | None = None, channel: str | None = None) -> Decision:
     out = Decision.model_validate(d.as_dict())
-    if request is not None and channel == "email" and out.decision == "allow" and out.touch_id is not None:
-        out.unsubscribe_url = one_click.link(_public_url(request), out.touch_id, app_secret(request))
+    # only under the configured public address: the one a check came in on is often an internal
+    # one (http://leadpool:8000), and a link nobody can reach is no opt-out
+    if request is None or channel != "email" or out.decision != "allow" or out.touch_id is None:
+        return out
+    public_url: str | None = request.app.state.api_settings.public_url
+    if public_url:
+        out.unsubscribe_url = one_click.link(public_url, out.touch_id, app_secret(request))
     return out
-
-
-def _public_url(request: Request) -> str:
-    configured: str | None = request.app.state.api_settings.public_url
-    return configured or str(request.base_url)
 
 
 def _denied() -> dict[str, Any]:

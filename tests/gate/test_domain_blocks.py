@@ -43,8 +43,8 @@ def test_a_platform_block_covers_email_domains_their_subdomains_and_company_doma
         blocked = block_domain(s, "https://www.ACME.com/about", reason="competitor", actor="ops:kim")
         block_domain(s, _company_domain(db, w.company_id), reason="partner", actor="ops:kim")
     assert blocked.domain == "acme.com" and blocked.agency_id is None and blocked.enrollments_ended == 2
-    for lead in (at_acme, at_sub, by_company):
-        assert _codes(db, lead, w.campaign_id) == ["not_enrolled", "domain_blocked"], lead
+    for lead in (at_acme, at_sub, by_company):  # the ended enrollment rests the lead too
+        assert _codes(db, lead, w.campaign_id) == ["not_enrolled", "domain_blocked", "rest_period"], lead
     assert _codes(db, lookalike, w.campaign_id) == []
     with session_scope(db) as s:
         ended = s.scalars(select(Enrollment.end_reason).where(Enrollment.status == "ended")).all()
@@ -59,7 +59,7 @@ def test_an_agency_block_holds_for_that_agency_only_and_can_be_lifted(db: Databa
     with session_scope(db) as s:
         done = block_domain(s, "client.example", reason="our client", actor="agency:a", agency_id=a.agency_id)
     assert done.enrollments_ended == 1  # only agency A's
-    assert _codes(db, mine, a.campaign_id) == ["not_enrolled", "domain_blocked"]
+    assert _codes(db, mine, a.campaign_id) == ["not_enrolled", "domain_blocked", "rest_period"]
     assert _codes(db, theirs, b.campaign_id) == []
     with session_scope(db) as s:
         d = check(s, lead_id=mine, campaign_id=a.campaign_id, channel="email", at=T0, reserve=False)
@@ -73,7 +73,7 @@ def test_an_agency_block_holds_for_that_agency_only_and_can_be_lifted(db: Databa
         with pytest.raises(NotFound, match=r"client\.example"):
             unblock_domain(s, "client.example", actor="agency:a", agency_id=a.agency_id)
         f.enroll(s, mine, a.campaign_id, a.agency_id)
-    assert _codes(db, mine, a.campaign_id) == []
+    assert _codes(db, mine, a.campaign_id) == ["rest_period"]  # what any ending starts, block or not
     with session_scope(db) as s:
         actions = s.scalars(
             select(AuditLog.action).where(AuditLog.subject_type == "domain").order_by(AuditLog.id)
@@ -91,6 +91,7 @@ def test_the_fast_path_and_a_sending_worker_give_the_same_deny(db: Database) -> 
     with session_scope(db) as s:
         block_domain(s, "acme.com", reason="competitor", actor="ops")
         f.enroll(s, lead, w.campaign_id, w.agency_id)  # enrolled again after the block ended it
+        f.set_lead(s, lead, rest_until=None)  # and its rest over
     with session_scope(db) as s:
         dbapi = s.connection().connection.dbapi_connection
         got = fast.try_allow(

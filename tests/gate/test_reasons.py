@@ -87,6 +87,7 @@ def _situation(code: str) -> Setup:
         elif code == "domain_blocked":
             block_domain(s, "example.com", reason="a competitor", actor="test")  # the lead's email's domain
             f.enroll(s, lid, w.campaign_id, w.agency_id)  # the block ended its enrollment
+            f.set_lead(s, lid, rest_until=None)  # and the rest that ending started is over
         elif code == "sender_paused":
             s.add(
                 SenderPause(

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.allocation.icp import ICP, compile_icp
 from leadpool.models import Company, CompanyOwner, DomainBlock, Enrollment, Lead, Ownership
+from leadpool.pool.locks import hold_off_domain_blocks
 
 leads = Lead.__table__
 companies = Company.__table__
@@ -114,7 +115,9 @@ def not_blocked(agency_id: int) -> ColumnElement[bool]:
 
 
 def any_domain_blocks(session: Session, agency_id: int) -> bool:
-    """Whether a domain block holds for the agency's campaigns (the platform's or its own)."""
+    """Whether a domain block holds for the agency's campaigns (the platform's or its own). Holds
+    off new blocks until the allocation commits (``hold_off_domain_blocks``)."""
+    hold_off_domain_blocks(session)
     q = select(domain_blocks.c.id).where(
         or_(domain_blocks.c.agency_id.is_(None), domain_blocks.c.agency_id == agency_id)
     )

@@ -103,7 +103,7 @@ class DomainBlock(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
-    domain: Mapped[str] = mapped_column(Text)  # normalised: lower-case, IDNA, no www
+    domain: Mapped[str] = mapped_column(Text)  # normalised: lower-case, Unicode form, no www
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

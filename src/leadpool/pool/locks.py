@@ -44,3 +44,20 @@ def lock_addresses(session: Session, hmacs: Iterable[str]) -> None:
         session.execute(
             text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:k AS bigint[])) AS k"), {"k": keys}
         )
+
+
+# Domain blocks against allocation: adding a block ends the enrollments it covers, which it cannot
+# see while an allocation that enrolls such a lead has not committed. Allocation holds this key
+# shared, adding a block exclusively: the block waits for running allocations, and later ones
+# wait for it, then read it.
+_DOMAIN_BLOCKS = "SELECT {fn}(hashtextextended('leadpool:domain-blocks', 0))"
+
+
+def hold_off_domain_blocks(session: Session) -> None:
+    """Allocation's side: no domain block is added until this transaction ends."""
+    session.execute(text(_DOMAIN_BLOCKS.format(fn="pg_advisory_xact_lock_shared")))
+
+
+def hold_off_allocation(session: Session) -> None:
+    """A new domain block's side: wait for running allocations; later ones wait for this one."""
+    session.execute(text(_DOMAIN_BLOCKS.format(fn="pg_advisory_xact_lock")))

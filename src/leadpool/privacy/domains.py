@@ -17,33 +17,57 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
+from publicsuffixlist import PublicSuffixList
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from leadpool.allocation.rest import REST_CTES, rest_params
 from leadpool.errors import InvalidInput, NotFound
-from leadpool.events.effects import end_enrollments
 from leadpool.ingestion.normalize import NotNormalisable, normalize_domain, normalize_email
 from leadpool.models import AuditLog, DomainBlock
-from leadpool.pool.locks import lock_leads
+from leadpool.pool.locks import hold_off_allocation, lock_leads
 
 MAX_REASON = 500
-END_REASON = "domain_blocked"
 
-# The enrolled leads a block covers (by email domain or a parent, or company domain), read from
-# the active enrollments in its scope (every agency's, or the blocking agency's), which are few
-# beside the pool. A lead has at most one active enrollment.
+# Whether a lead is at the block's domain: its email's domain or a parent of it, or its
+# company's domain (the gate's and allocation's test, migration 0029).
+_AT_DOMAIN = (
+    "(:domain = ANY (leadpool_domain_suffixes(split_part(l.email, '@', 2))) "
+    "OR :domain = (SELECT co.domain FROM companies co WHERE co.id = l.company_id))"
+)
+# The leads whose active enrollment a block covers, in its scope (every agency's, or the
+# blocking agency's), read from the active enrollments, which are few beside the pool.
 _COVERED = (
-    "SELECT DISTINCT e.lead_id FROM enrollments e JOIN leads l ON l.id = e.lead_id "
-    "LEFT JOIN companies co ON co.id = l.company_id "
+    "SELECT e.lead_id FROM enrollments e JOIN leads l ON l.id = e.lead_id "
     "WHERE e.status = 'active' AND (CAST(:agency AS bigint) IS NULL OR e.agency_id = :agency) "
-    "AND (:domain = ANY (leadpool_domain_suffixes(split_part(l.email, '@', 2))) OR co.domain = :domain)"
+    f"AND {_AT_DOMAIN}"
+)
+# Ended in one statement after the leads' locks, the coverage tested again (a lead may have
+# moved meanwhile, to another agency or another address), with the rest period every ending
+# that is not an opt-out starts (the block can be lifted) and the leads' history rows.
+_END = (
+    "WITH ended AS ("
+    " UPDATE enrollments e SET status = 'ended', ended_at = :at, end_reason = 'domain_blocked'"
+    " FROM leads l WHERE l.id = e.lead_id AND e.status = 'active'"
+    " AND (CAST(:agency AS bigint) IS NULL OR e.agency_id = :agency)"
+    f" AND e.lead_id = ANY(:ids) AND {_AT_DOMAIN}"
+    " RETURNING e.id, e.lead_id, e.campaign_id, e.agency_id)" + REST_CTES + ", hist AS ("
+    " INSERT INTO lead_history (lead_id, at, action, agency_id, campaign_id, actor, reason)"
+    " SELECT lead_id, :at, 'unenrolled', agency_id, campaign_id, :actor, 'domain blocked' FROM ended)"
+    " SELECT count(*) FROM ended"
 )
 
 
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list bundled with the package: no download
+
+
 def canonical_domain(value: str) -> str:
-    """``https://www.Acme.com/about`` -> ``acme.com`` (IDNA, validated); InvalidInput otherwise."""
+    """``https://www.Acme.com/about`` -> ``acme.com`` (validated like an email's domain); InvalidInput otherwise."""
     try:
         host = normalize_domain(value)
         email = normalize_email(f"a@{host}") if host else None
@@ -51,7 +75,12 @@ def canonical_domain(value: str) -> str:
         email = None
     if email is None:
         raise InvalidInput(f"domain: {value.strip()[:100]!r} is not a domain (like acme.com)")
-    return email.partition("@")[2]
+    domain = email.partition("@")[2]
+    if _public_suffixes().is_public(domain):
+        # co.uk, github.io: a parent of many organisations' domains, so blocking it would stop
+        # (and end the enrollments of) every one of them
+        raise InvalidInput(f"domain: {domain!r} is a public suffix, shared by many organisations, not one")
+    return domain
 
 
 @dataclass(frozen=True)
@@ -111,10 +140,17 @@ def block_domain(
         existing = _find(session, name, agency_id)
         assert existing is not None
         return _out(existing, created=False)
+    # running allocations finish first, later ones see the block (leadpool.pool.locks)
+    hold_off_allocation(session)
+    params = {"domain": name, "agency": agency_id}
     # lock order: lead rows first, lowest id first (leadpool.pool.locks), then their enrollments
-    ids = list(session.scalars(text(_COVERED), {"domain": name, "agency": agency_id}))
+    ids = list(session.scalars(text(_COVERED), params))
     lock_leads(session, ids)
-    ended = sum(end_enrollments(session, i, END_REASON, actor=actor.strip(), now=now) for i in ids)
+    ended = int(
+        session.execute(
+            text(_END), params | {"ids": ids, "at": now, "actor": actor.strip()} | rest_params(now, "removed")
+        ).scalar_one()
+    )
     session.add(
         AuditLog(
             at=now,

@@ -91,7 +91,7 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
     lock_addresses(session, addresses)
     # then the campaign and sender guards its events may run, in one order (effects.guard_lock):
     # taken event by event, two deliveries bouncing one mailbox in two campaigns deadlocked
-    for guard in sorted(guards, key=lambda g: (g[0], str(g[1]).zfill(20) if g[0] == "guard" else g[1])):
+    for guard in sorted(guards):  # campaigns (by id) before senders, as a single event takes them
         fx.guard_lock(session, guard)
 
 

@@ -36,12 +36,13 @@ from leadpool.events import effects as fx
 from leadpool.events.effects import HARD_BOUNCE_EVENTS
 from leadpool.events.settings import EventSettings
 from leadpool.gate.request import normalize_sender
+from leadpool.gate.request import sender_key as gate_sender_key
 from leadpool.models import AuditLog, Event, SenderPause, Touch
 
 
 def sender_key(channel: str, sender: str) -> str:
     """The key of a sender's pause and counters: ``channel:sender``, one spelling per sender."""
-    return f"{channel}:{normalize_sender(sender)}"
+    return gate_sender_key(channel, normalize_sender(sender))
 
 
 def sender_blocks(session: Session, sender: str, *, since: datetime) -> int:

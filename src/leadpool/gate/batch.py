@@ -150,7 +150,7 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         company_pause_kind=row[32],
         company_pause_event_id=row[33],
         time_zone_source=row[34],
-        sender_key=f"{req.channel}:{req.sender}" if req.sender is not None else None,
+        sender_key=req.sender_key,
         sender_paused=bool(row[35]),
         sender_pause_until=row[36],
         sender_pause_reason=row[37],
@@ -276,7 +276,7 @@ class Batch:
             "keys": int_array(sorted(keys)),
             "leads": int_array([r.lead_id for r in self.reqs]),
             "campaigns": int_array([r.campaign_id for r in self.reqs]),
-            "senders": [f"{r.channel}:{r.sender}" if r.sender is not None else None for r in self.reqs],
+            "senders": [r.sender_key for r in self.reqs],
         }
 
     def _items(self, rows: list[Any]) -> list[_Item]:

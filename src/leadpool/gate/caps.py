@@ -33,6 +33,8 @@ from psycopg import Connection as PgConnection
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from leadpool.gate.request import sender_key
+
 WEEK = timedelta(days=7)
 
 
@@ -90,7 +92,7 @@ def company_scope(company_id: int, local_day: date) -> Scope:
 
 
 def sender_scope(channel: str, sender: str, at: datetime) -> Scope:
-    return Scope("sender", f"{channel}:{sender}", at.astimezone(UTC).date())
+    return Scope("sender", sender_key(channel, sender), at.astimezone(UTC).date())
 
 
 def agency_scope(agency_id: int, channel: str, at: datetime) -> Scope:
@@ -156,7 +158,7 @@ def exact_counts(conn: Connection | PgConnection[Any], scopes: list[Scope], at: 
             {"ch": [p[0] for p in pairs], "snd": [p[1] for p in pairs], "d": [s.day for s in send], "at": at},
         )
         for ch, snd, d, n in rows:
-            out[Scope("sender", f"{ch}:{snd}", d)] = int(n)
+            out[Scope("sender", sender_key(ch, snd), d)] = int(n)
     if agen:
         pairs = [s.key.split(":", 1) for s in agen]
         rows = _all(

@@ -23,6 +23,11 @@ def normalize_sender(sender: str) -> str:
     return sender.lower() if "@" in sender else sender
 
 
+def sender_key(channel: str, sender: str) -> str:
+    """A sender's key in the gate's counters and pauses: ``channel:sender`` (sender normalised)."""
+    return f"{channel}:{sender}"
+
+
 @dataclass(frozen=True)
 class CheckRequest:
     """One question to the gate: may this campaign touch this lead on this channel now?"""
@@ -44,6 +49,10 @@ class CheckRequest:
             # more on the fall-back night), so the gate computes in UTC whatever the caller wrote
             with contextlib.suppress(OverflowError, ValueError):  # out of range: validate() says so
                 object.__setattr__(self, "at", self.at.astimezone(UTC))
+
+    @property
+    def sender_key(self) -> str | None:
+        return sender_key(self.channel, self.sender) if self.sender is not None else None
 
     def validate(self) -> None:
         for name in ("lead_id", "campaign_id"):

@@ -117,3 +117,16 @@ def test_the_cli_blocks_lists_and_lifts(api, world):
     assert r.exit_code == 2 and "not on the platform's list" in r.output
     r = runner.invoke(app, ["blocklist", "domain-add", "com", "--reason", "c", "--actor", "ops"])
     assert r.exit_code == 2 and "not a domain" in r.output
+
+
+def test_lifting_a_block_by_something_that_is_not_a_domain_is_refused_and_keeps_every_block(api, world):
+    api.admin.block_domain("competitor.example", "competitor")
+    for bad in ("not a domain", "com", "co.uk"):
+        with pytest.raises(ApiError) as e:
+            api.admin.unblock_domain(bad)
+        assert e.value.status == 422 and "domain" in e.value.detail, bad
+    r = runner.invoke(app, ["blocklist", "domain-remove", "a b", "--actor", "ops"])
+    assert r.exit_code == 2 and "not a domain" in r.output
+    r = runner.invoke(app, ["blocklist", "domain-add", "x.example", "--reason", " ", "--actor", "ops"])
+    assert r.exit_code == 2 and "reason" in r.output
+    assert [b.domain for b in api.admin.list_domain_blocks()] == ["competitor.example"]

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from api.conftest import ADMIN_TOKEN
 from api.world import MONDAY, build_world
 from leadpool.cli import app
 from leadpool.db import session_scope
@@ -108,3 +109,18 @@ def test_the_cli_lists_and_resumes(api, world, db):
     assert r.exit_code == 2 and "--channel" in r.output
     r = runner.invoke(app, ["send", "paused-senders"])
     assert "no sender is paused" in r.stdout
+
+
+def test_resuming_with_a_blank_sender_or_actor_is_refused_and_keeps_the_pause(api, world, db):
+    _pause(db, "email:sdr@elsewhere.example")
+    r = httpx.post(
+        f"{api.url}/v1/senders/resume",
+        json={"channel": "email", "sender": "   "},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert r.status_code == 422 and "sender" in r.text
+    r = runner.invoke(app, ["send", "resume-sender", "sdr@elsewhere.example", "--actor", " "])
+    assert r.exit_code == 2 and "--actor" in r.output
+    r = runner.invoke(app, ["send", "resume-sender", " ", "--actor", "ops"])
+    assert r.exit_code == 2 and "sender" in r.output
+    assert [p.sender for p in api.admin.paused_senders()] == ["email:sdr@elsewhere.example"]

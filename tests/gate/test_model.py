@@ -58,7 +58,11 @@ CAMPAIGNS = [
     (1, ("email", "sms", "phone", "linkedin"), ("verified",)),
 ]
 AGENCY_GATE = [
-    {"sender_daily_caps": {"email": 2, "linkedin": 2, "sms": 2, "phone": 2}, "agency_daily_cap": 2},
+    {
+        "sender_daily_caps": {"email": 2, "linkedin": 2, "sms": 2, "phone": 2},
+        "sender_weekly_caps": {"email": 3, "linkedin": 3, "sms": 3},  # phone: none
+        "agency_daily_cap": 2,
+    },
     # a person cap may be lowered, never raised
     {"agency_daily_cap": 4, "lead_weekly_cap": 2, "company_weekly_cap": 3},
 ]
@@ -69,6 +73,8 @@ REST = timedelta(days=90)
 PAUSE_DAYS = {"interested": 14, "other": 14, "not_interested": 90, "unsubscribe": 30, "complaint": 30}
 SENDER_CAP = [2, None]  # None: the defaults
 DEFAULT_SENDER_CAPS = {"email": 50, "linkedin": 25, "sms": 200, "phone": 100}
+# a sender's rolling 7 days, per campaign's agency and channel (the platform's default: LinkedIn 100)
+SENDER_WEEKLY_CAP: list[dict[str, int]] = [{"email": 3, "linkedin": 3, "sms": 3}, {"linkedin": 100}]
 TTL = timedelta(minutes=15)
 
 
@@ -186,6 +192,12 @@ def model_codes(m: GateMachine, li: int, ci: int, channel: str, sender: str | No
         used = sum(1 for t in live if t.sender == sender and t.channel == channel and t.at.date() == utc_day)
         if used >= cap:
             codes.add("sender_daily_cap")
+        weekly = SENDER_WEEKLY_CAP[agency].get(channel)
+        recent = sum(
+            1 for t in live if t.sender == sender and t.channel == channel and t.at > now - timedelta(days=7)
+        )
+        if weekly is not None and recent >= weekly:
+            codes.add("sender_weekly_cap")
     agency_cap = AGENCY_GATE[agency]["agency_daily_cap"]
     used = sum(1 for t in live if t.agency == agency and t.channel == channel and t.at.date() == utc_day)
     if used >= agency_cap:  # type: ignore[operator]
@@ -530,6 +542,7 @@ def test_gate_agrees_with_the_model(db: Database) -> None:
         "lead_daily_cap",
         "company_daily_cap",
         "sender_daily_cap",
+        "sender_weekly_cap",
         "quiet_hours",
         "unknown_timezone",
         "not_enrolled",

@@ -84,6 +84,23 @@ def _situation(code: str) -> Setup:
                 at=T0,
             ).allowed
             sender = "box@a.com"
+        elif code == "sender_weekly_cap":
+            # the account's touch two days ago (another agency's) fills its rolling week, not its day
+            s.execute(
+                text('UPDATE agencies SET settings = \'{"gate": {"sender_weekly_caps": {"linkedin": 1}}}\'')
+            )
+            other = f.World(s)
+            d = check(
+                s,
+                lead_id=other.lead(),
+                campaign_id=other.campaign_id,
+                channel="linkedin",
+                sender="seat-1",
+                at=T0 - timedelta(days=2),
+            )
+            assert d.touch_id is not None, d.reasons
+            confirm_sent(s, d.touch_id, "msg-seat-1", at=T0 - timedelta(days=2))
+            channel, sender = "linkedin", "seat-1"
         elif code == "domain_blocked":
             block_domain(s, "example.com", reason="a competitor", actor="test")  # the lead's email's domain
             f.enroll(s, lid, w.campaign_id, w.agency_id)  # the block ended its enrollment
@@ -154,6 +171,7 @@ def test_each_reason_code_alone(db: Database, code: str) -> None:
         "lead_weekly_cap",
         "company_daily_cap",
         "sender_daily_cap",
+        "sender_weekly_cap",
         "agency_daily_cap",
         "quiet_hours",
         "rest_period",

@@ -5,8 +5,9 @@
 2. replay earlier decisions for idempotency keys already used; apply the static rules (those
    that need no count) in memory;
 3. take the advisory locks of the leads still candidates, then of their companies (sorted; the
-   company weekly cap); then read the counter rows of every scope the reserving items need
-   (unlocked) and the leads' live touches of the last 8 days and their companies' of the last 7
+   company weekly cap), then of their senders with a weekly cap; then read the counter rows of
+   every scope the reserving items need (unlocked) and the leads' live touches of the last 8 days
+   and their companies' and those senders' of the last 7
    (its snapshot is taken after the locks, so nothing committed by a competing reservation is
    missed); a scope near its cap has its counter rows locked (sorted) and is recounted exactly;
 4. decide every item in order in memory (an earlier allowed item counts for later ones);
@@ -67,29 +68,43 @@ _Touches = dict[int, list[tuple[datetime, date, datetime | None]]]
 
 
 def _touches_params(leads: list[_Item], at_min: datetime) -> dict[str, Any]:
-    """TOUCHES_SQL's arguments: these items' leads and their companies, as of ``at_min``."""
+    """TOUCHES_SQL's arguments: these items' leads, their companies and their senders with a
+    weekly cap, as of ``at_min``."""
     return {
         "ids": int_array(sorted({it.req.lead_id for it in leads})),
         "since": at_min - _LEAD_LOOKBACK,
         "cids": int_array(sorted({it.snap.company_id for it in leads if it.snap.company_id is not None})),
         "since_w": at_min - caps.WEEK,
+        "skeys": json.dumps(sorted({it.sender_week[0] for it in leads if it.sender_week is not None})),
         "at": at_min,
     }
 
 
-def _collect(rows: list[Any]) -> tuple[dict[Scope, int], _Touches, _Touches]:
-    """Counter values, lead touches and company touches from the rows of the reads of step 3."""
+@dataclass
+class _Recent:
+    """The live touches of the last days that the rolling caps count, oldest first."""
+
+    leads: _Touches = field(default_factory=lambda: defaultdict(list))
+    companies: _Touches = field(default_factory=lambda: defaultdict(list))
+    senders: dict[str, list[tuple[datetime, date, datetime | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+
+def _collect(rows: list[Any]) -> tuple[dict[Scope, int], _Recent]:
+    """Counter values and the leads', companies' and senders' touches from the reads of step 3."""
     counters: dict[Scope, int] = {}
-    touches: _Touches = defaultdict(list)
-    company_touches: _Touches = defaultdict(list)
+    recent = _Recent()
     for kind, a, b, day, n, t_at, exp in rows:
         if kind == "c":
             counters[Scope(a, b, day)] = int(n)
         elif kind == "w":
-            company_touches[int(n)].append((t_at, day, None if a == "sent" else exp))
+            recent.companies[int(n)].append((t_at, day, None if a == "sent" else exp))
+        elif kind == "s":
+            recent.senders[b].append((t_at, day, None if a == "sent" else exp))
         else:
-            touches[int(n)].append((t_at, day, None if a == "sent" else exp))
-    return counters, touches, company_touches
+            recent.leads[int(n)].append((t_at, day, None if a == "sent" else exp))
+    return counters, recent
 
 
 class _CountersMoved(Exception):
@@ -110,6 +125,7 @@ class _Item:
     place: Placement | None = None
     reasons: list[Reason] = field(default_factory=list)
     scopes: list[tuple[Scope, int]] = field(default_factory=list)  # (scope, cap)
+    sender_week: tuple[str, int] | None = None  # (channel:sender, its weekly cap) when it has one
     decision: GateDecision | None = None  # set early for replays and per-item errors
     candidate: bool = False
     reserve_touch: bool = False
@@ -188,8 +204,8 @@ class Batch:
         for it in items:
             if it.decision is None:
                 self._static(it)
-        locked, counts, touches, company_touches = self._locks_and_counts(conn, items)
-        self._decide(items, counts, touches, company_touches)
+        locked, counts, recent = self._locks_and_counts(conn, items)
+        self._decide(items, counts, recent)
         self._write(conn, items, locked, counts)
         out = []
         for it in items:
@@ -215,7 +231,7 @@ class Batch:
             return None
         params = _touches_params([it], it.at)
         params["c"] = scopes_json(sorted({sc for sc, _ in it.scopes}))
-        counts, touches, company_touches = _collect(fetch_rows(dbapi, DENY_READ_SQL, params))
+        counts, recent = _collect(fetch_rows(dbapi, DENY_READ_SQL, params))
         # A counter never under-counts, but one at its cap may over-count (a reservation that
         # expired unconfirmed is still in n), so those scopes are counted exactly, as the full
         # check counts them: a sender or agency spent for the day is a certain deny, asked again
@@ -224,7 +240,7 @@ class Batch:
         at_cap = [sc for sc, cap in it.scopes if counts.get(sc, 0) >= cap]
         if at_cap:
             counts.update(caps.exact_counts(dbapi, at_cap, it.at))
-        self._decide([it], counts, touches, company_touches)
+        self._decide([it], counts, recent)
         d = it.decision
         if d is None or d.allowed:  # an allow takes the locks: full check
             return None
@@ -357,6 +373,10 @@ class Batch:
                 (caps.company_scope(s.company_id, it.place.local_date), it.policy.company_daily_cap)
             )
         if it.req.sender is not None:
+            weekly = it.policy.sender_weekly_cap(it.req.channel)
+            if weekly is not None:
+                assert it.req.sender_key is not None
+                it.sender_week = (it.req.sender_key, weekly)
             it.scopes.append(
                 (
                     caps.sender_scope(it.req.channel, it.req.sender, it.at),
@@ -376,7 +396,7 @@ class Batch:
     # while the counters hold exact counts, else under the counter rows' locks).
     def _locks_and_counts(
         self, conn: Connection, items: list[_Item]
-    ) -> tuple[dict[Scope, int], dict[Scope, int], _Touches, _Touches]:
+    ) -> tuple[dict[Scope, int], dict[Scope, int], _Recent]:
         live = [it for it in items if it.decision is None]
         cand_scopes = sorted({sc for it in live if it.candidate for sc, _ in it.scopes})
         leads = [it for it in live if it.snap.lead_exists]
@@ -397,6 +417,15 @@ class Batch:
             lock_keys = (
                 sorted({caps.lock_key("lead", it.req.lead_id) for it in live if it.candidate}) + lock_keys
             )
+        # then the senders' rolling weeks (lock + count too), a group of their own after the
+        # companies (their keys are hashes, which would sort anywhere), as gate_fast_check takes them
+        lock_keys += sorted(
+            {
+                caps.lock_key("sender_week", it.sender_week[0])
+                for it in live
+                if it.candidate and it.sender_week is not None
+            }
+        )
         statements: list[tuple[str, dict[str, Any]]] = []
         if lock_keys:
             statements.append((LOCK_SQL, {"keys": int_array(lock_keys)}))
@@ -413,7 +442,7 @@ class Batch:
             results = run_statements(conn, statements)
             for result in results[1 if lock_keys else 0 :]:  # not the lock statement's count
                 rows.extend(result)
-        locked, touches, company_touches = _collect(rows)
+        locked, recent = _collect(rows)
         others = [sc for it in live if not it.candidate for sc, _ in it.scopes if sc not in locked]
         base = dict(locked)
         base.update(caps.read_counters(conn, others))
@@ -461,17 +490,17 @@ class Batch:
             locked = {}  # nothing is locked: _write raises the counters conditionally
         if recount:
             base.update(caps.exact_counts(conn, recount, at_min))
-        return locked, base, touches, company_touches
+        return locked, base, recent
 
     # 5. decide in order
     def _decide(
         self,
         items: list[_Item],
         counts: dict[Scope, int],
-        touches: _Touches,
-        company_touches: _Touches,
+        recent: _Recent,
     ) -> None:
         now = datetime.now(UTC)
+        touches, company_touches = recent.leads, recent.companies
         for it in items:
             if it.decision is not None:
                 continue
@@ -521,6 +550,8 @@ class Batch:
                             caps.weekly_retry_after(cweek, p.company_weekly_cap),
                         )
                     )
+            if it.sender_week is not None:
+                reasons.extend(_sender_week_reason(it, recent, live_at))
             if reasons:
                 window = p.window_for(it.req.channel)
                 it.decision = GateDecision(
@@ -533,6 +564,8 @@ class Batch:
                 touches.setdefault(it.req.lead_id, []).append((at, place.local_date, at + _ttl(p)))
                 if cid is not None:
                     company_touches.setdefault(cid, []).append((at, place.local_date, at + _ttl(p)))
+                if it.sender_week is not None:
+                    recent.senders[it.sender_week[0]].append((at, place.local_date, at + _ttl(p)))
                 for sc, _ in it.scopes:
                     counts[sc] = counts.get(sc, 0) + 1
 
@@ -627,6 +660,28 @@ class Batch:
             assert decision is not None
             decision.decision_id = int(decision_id)
             decision.touch_id = int(touch_id) if touch_id is not None else None
+
+
+def _sender_week_reason(it: _Item, recent: _Recent, live_at: datetime) -> list[Reason]:
+    """``sender_weekly_cap`` when the sender's live touches of the rolling 7 days reach its cap."""
+    assert it.sender_week is not None
+    key, cap = it.sender_week
+    week = [
+        t
+        for t, _, exp in recent.senders.get(key, [])
+        if (exp is None or exp > live_at) and t > it.at - caps.WEEK
+    ]
+    if len(week) < cap:
+        return []
+    channel, sender = key.split(":", 1)
+    return [
+        Reason(
+            "sender_weekly_cap",
+            f"Sender {sender} has {len(week)} {channel} touch(es) in the last 7 days (all agencies); "
+            f"the limit is {cap}.",
+            caps.weekly_retry_after(week, cap),
+        )
+    ]
 
 
 def _when_open(reason: Reason, window: windows.SendWindow | None, place: Placement) -> Reason:

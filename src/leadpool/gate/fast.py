@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadpool.gate import caps
 from leadpool.gate.policy import GatePolicy, platform_policy
+from leadpool.gate.request import sender_key
 
 if TYPE_CHECKING:
     from psycopg import Connection as PgConnection
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 _SQL = (
     "SELECT touch_id, decision_id FROM gate_fast_check(%s::bigint, %s::bigint, %s::text, %s::text, "
     "%s::timestamptz, %s::text, %s::bigint[], %s::text, %s::int, %s::int, %s::int, %s::int, %s::int, "
-    "%s::int, %s::text[], %s::time, %s::time, %s::int[], %s::boolean, %s::int) "
+    "%s::int, %s::text[], %s::time, %s::time, %s::int[], %s::boolean, %s::int, %s::int, %s::bigint) "
     "WHERE current_setting('transaction_isolation') = 'read committed'"
 )
 
@@ -82,6 +83,7 @@ def remember(campaign_id: int, stamp: str, policy: GatePolicy) -> None:
             _array(sorted(window.days)) if window else None,
             channel in policy.timezone_required_channels,
             policy.reservation_ttl_seconds,
+            policy.sender_weekly_cap(channel),
         )
     if len(_policies) > 10_000:  # campaigns come and go; a process should not hold them all
         _policies.clear()
@@ -107,8 +109,14 @@ def try_allow(
         keys.append(caps.lock_key("idem", idempotency_key))
         keys.sort()
     p = resolved.params[channel]
+    # the sender's rolling-week lock, keyed as the full check keys it (a hash of channel:sender)
+    sender_lock = None
+    if sender is not None and p[-1] is not None:  # the channel has a weekly sender cap
+        sender_lock = caps.lock_key("sender_week", sender_key(channel, sender))
     with dbapi.cursor() as cur:
-        cur.execute(_SQL, (lead_id, campaign_id, channel, sender, at, idempotency_key, _array(keys), *p))
+        cur.execute(
+            _SQL, (lead_id, campaign_id, channel, sender, at, idempotency_key, _array(keys), *p, sender_lock)
+        )
         row = cur.fetchone()
     if row is None or row[0] is None:
         return None

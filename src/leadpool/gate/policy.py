@@ -81,6 +81,23 @@ class SenderCaps(BaseModel):
     phone: int = Field(100, ge=0, le=_INT4, description="Calls per calling number per UTC day.")
 
 
+class SenderWeeklyCaps(BaseModel):
+    """Rolling-week caps per sender; null: none. LinkedIn publishes no limit, and going over the
+    one it applies restricts the account for about a week: practitioners keep a seat to about
+    80-100 invitations a week (the compliance reference), which 25 a day alone would not keep."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: int | None = Field(None, ge=0, le=_INT4, description="Touches per mailbox per rolling 7 days.")
+    linkedin: int | None = Field(
+        100, ge=0, le=_INT4, description="Touches per LinkedIn account per rolling 7 days."
+    )
+    sms: int | None = Field(None, ge=0, le=_INT4, description="Texts per sending number per rolling 7 days.")
+    phone: int | None = Field(
+        None, ge=0, le=_INT4, description="Calls per calling number per rolling 7 days."
+    )
+
+
 class Windows(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -122,6 +139,12 @@ class GatePolicy(BaseModel):
         "phone}, or one variable per channel (LEADPOOL_GATE_SENDER_DAILY_CAPS__EMAIL=40). "
         "A check without a sender counts no sender cap.",
     )
+    sender_weekly_caps: SenderWeeklyCaps = Field(
+        SenderWeeklyCaps(),
+        description="Touches per sender per rolling 7 days, per channel, null for none (an addition): "
+        "a JSON object {email, linkedin, sms, phone}, or one variable per channel "
+        "(LEADPOOL_GATE_SENDER_WEEKLY_CAPS__LINKEDIN=80). A check without a sender counts none.",
+    )
     agency_daily_cap: int = Field(
         5000, ge=0, le=_INT4, description="Touches per agency per channel per UTC day."
     )
@@ -136,7 +159,8 @@ class GatePolicy(BaseModel):
         "the sms and phone windows.",
     )
     timezone_required_channels: tuple[Channel, ...] = Field(
-        ("sms", "phone"), description="Channels denied unknown_timezone when the lead's zone is unknown or only a guess."
+        ("sms", "phone"),
+        description="Channels denied unknown_timezone when the lead's zone is unknown or only a guess.",
     )
     reservation_ttl_seconds: int = Field(
         900, ge=1, le=86400, description="How long a reservation counts if never confirmed or cancelled."
@@ -157,6 +181,10 @@ class GatePolicy(BaseModel):
 
     def sender_cap(self, channel: str) -> int:
         cap: int = getattr(self.sender_daily_caps, channel)
+        return cap
+
+    def sender_weekly_cap(self, channel: str) -> int | None:
+        cap: int | None = getattr(self.sender_weekly_caps, channel)
         return cap
 
 

@@ -240,7 +240,13 @@ TOUCHES_SQL = _sql(
     "UNION ALL "
     "SELECT 'w', t.state, NULL, t.local_date, t.company_id, t.at, t.expires_at FROM touches t "
     "WHERE t.company_id = ANY(CAST(:cids AS bigint[])) AND t.at > :since_w "
-    f"AND {caps.LIVE_SQL.format(at=LIVE_AT)}"
+    f"AND {caps.LIVE_SQL.format(at=LIVE_AT)} "
+    "UNION ALL "
+    # the senders with a weekly cap, by key (channel:sender; a sender may hold a colon itself)
+    "SELECT 's', t.state, v.k, t.local_date, NULL, t.at, t.expires_at "
+    "FROM json_array_elements_text(CAST(:skeys AS json)) AS v(k) JOIN touches t "
+    "ON t.sender = substr(v.k, strpos(v.k, ':') + 1) AND t.channel = split_part(v.k, ':', 1) "
+    f"AND t.at > :since_w AND {caps.LIVE_SQL.format(at=LIVE_AT)}"
 )
 
 # The unlocked deny's reads in one statement (rows of one shape: _collect sorts them out) and its

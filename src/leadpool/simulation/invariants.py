@@ -8,6 +8,7 @@ would catch a gate that answered allow when it should not have.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +150,7 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
             ),
         ),
         *_company_weekly(p),
+        *_sender_weekly(p),
         Invariant(
             "no_email_after_hard_bounce",
             "emails sent to an address after it hard-bounced",
@@ -209,6 +211,28 @@ def _company_weekly(p: GatePolicy) -> list[Invariant]:
             "SELECT count(*) FROM touches u WHERE u.company_id = t.company_id AND u.state = 'sent' "
             "AND u.at > t.at - interval '7 days' AND u.at <= t.at) > :cap",
             (("cap", cap),),
+        )
+    ]
+
+
+def _sender_weekly(p: GatePolicy) -> list[Invariant]:
+    caps = {
+        ch: cap
+        for ch in ("email", "linkedin", "sms", "phone")
+        if (cap := p.sender_weekly_cap(ch)) is not None
+    }
+    if not caps:
+        return []
+    shown = ", ".join(f"{ch} {cap}" for ch, cap in caps.items())
+    return [
+        Invariant(
+            "sender_weekly_cap",
+            f"sent touches that made more than their channel's cap ({shown}) to their sender within 7 days",
+            f"SELECT count(*) FROM touches t JOIN json_each_text(CAST(:caps AS json)) AS c(ch, cap) "
+            f"ON c.ch = t.channel WHERE {_SENT} AND t.sender IS NOT NULL AND ("
+            "SELECT count(*) FROM touches u WHERE u.sender = t.sender AND u.channel = t.channel "
+            "AND u.state = 'sent' AND u.at > t.at - interval '7 days' AND u.at <= t.at) > CAST(c.cap AS int)",
+            (("caps", json.dumps(caps)),),
         )
     ]
 

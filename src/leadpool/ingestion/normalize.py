@@ -24,6 +24,9 @@ _SIMPLE_LOCAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?
 
 _SPACE = re.compile(r"\s")
 
+# A label in IDNA's ASCII form (``xn--mnchen-3ya.de``, as Apollo sends an international domain)
+_ACE_LABEL = re.compile(r"(?:^|\.)xn--")
+
 
 class NotNormalisable(ValueError):
     """A value of the right type that cannot be brought to its canonical form."""
@@ -36,6 +39,21 @@ def _domain_ok(domain: str) -> str:
         return validate_email("a@" + domain, check_deliverability=False).domain.lower()
     except EmailNotValidError as e:
         raise NotNormalisable(str(e)) from None
+
+
+def is_international(host: str) -> bool:
+    """A host with a non-ASCII character or an ``xn--`` label: one ``idn_form`` may change."""
+    return not host.isascii() or _ACE_LABEL.search(host) is not None
+
+
+def idn_form(host: str) -> str:
+    """An international domain in the one form the pool stores: email-validator's (Unicode,
+    ``münchen.de`` for ``xn--mnchen-3ya.de`` or ``MÜNCHEN.de``), as ``normalize_email`` stores an
+    address's domain, so a company's domain, its people's and a domain block compare as equal.
+
+    Raises NotNormalisable for a name IDNA refuses (invalid punycode, a disallowed character).
+    """
+    return _domain_ok(host.lower())
 
 
 def normalize_email(value: str | None) -> str | None:
@@ -140,7 +158,8 @@ def parse_phone(value: str | None, region: str | None = None) -> tuple[str, str]
 
 @lru_cache(maxsize=8192)
 def normalize_domain(value: str | None) -> str | None:
-    """Company domain: lower-case host without scheme, ``www.``, port, path or trailing dot."""
+    """Company domain: lower-case host without scheme, ``www.``, port, path or trailing dot; an
+    international name in its Unicode form (``idn_form``), whether given so or as ``xn--``."""
     if value is None:
         return None
     raw = value.strip().lower()
@@ -153,6 +172,15 @@ def normalize_domain(value: str | None) -> str | None:
     except ValueError:
         raise NotNormalisable(f"not a domain or URL: {value!r}") from None
     host = host.rstrip(".")
+    if host and is_international(host):
+        # the form email domains and domain blocks are stored in: a company stored as xn--
+        # would be one company per spelling, and no block of its name would cover it
+        try:
+            host = idn_form(host)
+        except NotNormalisable:
+            raise NotNormalisable(
+                f"not a domain or URL: {value!r} (not a valid international name)"
+            ) from None
     host = host.removeprefix("www.")
     if "." not in host or _SPACE.search(host):
         raise NotNormalisable(f"not a domain or URL: {value!r}")

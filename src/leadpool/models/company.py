@@ -22,7 +22,8 @@ class Company(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     apollo_id: Mapped[str | None] = mapped_column(Text, unique=True)
-    domain: Mapped[str | None] = mapped_column(Text, unique=True)  # normalised: lower-case, no scheme/www
+    # normalised: lower-case, no scheme/www, an international name in its Unicode form (normalize_domain)
+    domain: Mapped[str | None] = mapped_column(Text, unique=True)
 
     name: Mapped[str | None] = mapped_column(Text)
     website_url: Mapped[str | None] = mapped_column(Text)

@@ -100,6 +100,7 @@ def settings_models() -> list[tuple[str, type[BaseSettings]]]:
     from leadpool.allocation.settings import AllocationSettings
     from leadpool.api.settings import ApiSettings
     from leadpool.events.settings import EventSettings
+    from leadpool.gate.settings import RetentionSettings
     from leadpool.webhooks.reconcile.settings import ReconcileSettings
     from leadpool.webhooks.settings import WebhookSettings
 
@@ -107,6 +108,7 @@ def settings_models() -> list[tuple[str, type[BaseSettings]]]:
         ("service", Settings),
         ("api", ApiSettings),
         ("allocation", AllocationSettings),
+        ("retention (the gate's denials)", RetentionSettings),
         ("events", EventSettings),
         ("webhooks", WebhookSettings),
         ("reconcile", ReconcileSettings),

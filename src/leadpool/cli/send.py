@@ -1,4 +1,5 @@
-"""``leadpool send check|confirm|cancel|expire|policy|reasons``: the pre-send gate on the command line.
+"""``leadpool send check|confirm|cancel|expire|prune-decisions|policy|reasons``: the pre-send gate on
+the command line.
 
 ``send check`` exits 0 when allowed and 3 when denied, so scripts can branch on it.
 """
@@ -8,17 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from leadpool.api.settings import ApiSettings
-from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
-from leadpool.db import session_scope
+from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, print_json
+from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events import senders
 from leadpool.gate import cancel, check, confirm_sent, resolve
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
+from leadpool.gate.retention import PruneResult, count_denials, cutoff_for, prune_denials
+from leadpool.gate.settings import MAX_DAYS, MIN_DAYS, get_retention_settings
 from leadpool.gate.tasks import expire_all
 from leadpool.models import Agency, Campaign
 from leadpool.privacy import unsubscribe as one_click
@@ -140,6 +144,75 @@ def expire_cmd(
         print_json({"expired": n})
     else:
         console.print(f"{n} reservation(s) marked expired")
+
+
+@app.command("prune-decisions")
+def prune_decisions_cmd(
+    older_than_days: int | None = typer.Option(
+        None,
+        "--older-than-days",
+        min=MIN_DAYS,
+        max=MAX_DAYS,
+        help=f"Delete denials older than this many days ({MIN_DAYS} to {MAX_DAYS}; default: the "
+        "retention setting, 90 days unless set otherwise, see leadpool settings).",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be deleted; delete nothing."),
+    actor: str = typer.Option("cli", "--actor", help="Who runs it (kept in the audit log)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Delete denied decisions older than the retention period, a chunk per transaction (allowed
+    ones are kept); the worker's daily job does the same."""
+    with handle_errors():
+        # a bad setting is refused before the database is opened
+        days = get_retention_settings().denials_days if older_than_days is None else older_than_days
+        if not actor.strip():
+            raise InvalidInput("--actor must not be empty")
+        with database() as db:
+            if dry_run:
+                result = prune_denials(db, older_than_days=days, dry_run=True)
+            else:
+                result = _prune_with_progress(db, days, actor.strip(), quiet=json_out)
+    if json_out:
+        print_json(result.as_dict())
+        return
+    cutoff = f"{result.cutoff.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if result.dry_run:
+        console.print(
+            f"would delete {result.would_delete:,} denied decision(s) older than {result.older_than_days} "
+            f"days (before {cutoff}); nothing was deleted"
+        )
+    else:
+        console.print(
+            f"deleted {result.deleted:,} denied decision(s) older than {result.older_than_days} days "
+            f"(before {cutoff}) in {result.chunks} chunk(s); allowed decisions are kept"
+        )
+
+
+def _prune_with_progress(db: Database, days: int, actor: str, *, quiet: bool) -> PruneResult:
+    """The run, with a bar on stderr: counted first (an index range of the denials only), so the
+    bar has an end; rows a run meanwhile finds beyond the count are deleted all the same."""
+    now = datetime.now(UTC)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=quiet,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("counting", total=None, rate="-")
+        with session_scope(db) as s:
+            total = count_denials(s, cutoff_for(days, now))
+        progress.update(task, description="deleting denials", total=total)
+
+        def advance(n: int) -> None:
+            elapsed = progress.tasks[0].elapsed or 0.0
+            done = progress.tasks[0].completed + n
+            progress.update(task, advance=n, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
+
+        return prune_denials(db, older_than_days=days, now=now, actor=actor, on_chunk=advance)
 
 
 @app.command("paused-senders")

@@ -1,5 +1,6 @@
 """The gate's housekeeping jobs: reservations past their TTL are marked expired, every minute;
-the fast path's zone list is checked against zoneinfo again, every day.
+the fast path's zone list is checked against zoneinfo again, and denials older than their
+retention period are deleted (``leadpool.gate.retention``), every day.
 
 An expired reservation stops counting at once (every count compares ``expires_at`` with the
 check's instant) and checks mark a lead's stale ones lazily; this job does it for the leads no
@@ -10,16 +11,24 @@ stays small. ``leadpool worker`` defers it from the cron; ``leadpool send expire
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import procrastinate
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
+from leadpool.config import settings_error_message
 from leadpool.db import Database, open_database, session_scope
+from leadpool.errors import LeadpoolError
 from leadpool.gate.check import expire_reservations
+from leadpool.gate.retention import prune_denials
+from leadpool.gate.settings import get_retention_settings
 from leadpool.gate.zones import refresh_gate_zones
 from leadpool.queue import app
 
 EXPIRE_TASK = "gate.expire_reservations"
 ZONES_TASK = "gate.refresh_time_zones"
+PRUNE_TASK = "gate.prune_denials"
 
 
 def expire_all(db: Database, *, at: datetime | None = None, chunk: int = 10_000) -> int:
@@ -54,5 +63,23 @@ def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) ->
         with db.engine.begin() as conn:
             added, removed = refresh_gate_zones(conn)
         return {"added": added, "removed": removed}
+    finally:
+        db.dispose()
+
+
+# 04:29 UTC: late evening in the Americas, before Europe's send windows open
+@app.periodic(cron="29 4 * * *", periodic_id="daily")
+@app.task(name=PRUNE_TASK, queue="gate", pass_context=True)
+def prune_denials_job(context: procrastinate.JobContext, timestamp: int) -> dict[str, Any]:
+    """Delete the denials older than ``LEADPOOL_RETENTION_DENIALS_DAYS`` as of now, a chunk per
+    transaction; a day's run deletes about a day's denials."""
+    try:
+        days = get_retention_settings().denials_days
+    except (ValidationError, SettingsError) as e:
+        # the worker logs a failed job's exception: one line naming the variable
+        raise LeadpoolError(settings_error_message(e) or "invalid LEADPOOL_RETENTION_* settings") from None
+    db = open_database()
+    try:
+        return prune_denials(db, older_than_days=days, actor=PRUNE_TASK).as_dict()
     finally:
         db.dispose()

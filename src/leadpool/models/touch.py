@@ -80,6 +80,8 @@ class Decision(Base):
         # one campaign's / agency's decisions over a time window (the dashboard)
         Index("ix_decisions_campaign_id_at", "campaign_id", "at"),
         Index("ix_decisions_agency_id_at", "agency_id", "at"),
+        # the retention job's oldest denials first (allows are kept, and would be walked past)
+        Index("ix_decisions_denied_at", "at", postgresql_where=text("NOT allowed")),
         Index(
             "uq_decisions_agency_id_idempotency_key",
             "agency_id",

@@ -124,3 +124,63 @@ def test_resuming_with_a_blank_sender_or_actor_is_refused_and_keeps_the_pause(ap
     r = runner.invoke(app, ["send", "resume-sender", " ", "--actor", "ops"])
     assert r.exit_code == 2 and "sender" in r.output
     assert [p.sender for p in api.admin.paused_senders()] == ["email:sdr@elsewhere.example"]
+
+
+def test_complaints_on_an_agencys_sends_pause_the_mailbox_it_alone_sees_and_resumes(api, world, db):
+    """Spam complaints the agency reports about its own sends pause the mailbox (sender complaint
+    guard); the pause is listed over HTTP and by the CLI, and only that agency may end it."""
+    from sqlalchemy import select, text
+
+    from leadpool.models import AuditLog
+
+    w = world
+    leads = w.alloc_a.allocated
+    with db.engine.begin() as c:  # 60 sent emails of the mailbox, two of them to people who complain
+        for i in range(60):
+            c.execute(
+                text(
+                    "INSERT INTO touches (lead_id, agency_id, campaign_id, channel, sender, state, at, "
+                    "local_date, sent_at, provider_message_id) VALUES (:l, :a, :c, 'email', "
+                    "'sdr@agency-a.test', 'sent', :t, :d, :t, :m)"
+                ),
+                {
+                    "l": leads[i % 2],
+                    "a": w.a.id,
+                    "c": w.camp_a.id,
+                    "t": MONDAY - timedelta(hours=i),
+                    "d": (MONDAY - timedelta(hours=i)).date(),
+                    "m": f"<c{i}@agency-a.test>",
+                },
+            )
+    now = datetime.now(UTC)
+    effects = [
+        w.ca.record_event(
+            {
+                "type": "complaint",
+                "lead_id": leads[i],
+                "channel": "email",
+                "provider_message_id": f"<c{i}@agency-a.test>",
+                "occurred_at": (now - timedelta(minutes=5 - i)).isoformat(),
+                "source": "engine",
+                "provider_event_id": f"fbl-{i}",
+            }
+        ).effects
+        for i in range(2)
+    ]
+    assert "sender:paused_complaint_guard" not in effects[0] and "sender:paused_complaint_guard" in effects[1]
+
+    (mine,) = w.ca.paused_senders()
+    assert mine.sender == "email:sdr@agency-a.test" and mine.reason == "sender_complaint_guard"
+    assert mine.until is None and mine.detail == {"sends": 60, "complaints": 2}
+    assert w.cb.paused_senders() == [] and not w.cb.resume_sender("email", "sdr@agency-a.test").resumed
+    r = runner.invoke(app, ["send", "paused-senders"])
+    assert r.exit_code == 0 and "sender_complaint_guard" in r.stdout and "complaints 2" in r.stdout
+    done = w.ca.resume_sender("email", "SDR@agency-a.test")
+    assert done.resumed and done.pause is not None and done.pause.reason == "sender_complaint_guard"
+    assert api.admin.paused_senders() == []
+    with session_scope(db) as s:
+        rows = s.scalars(
+            select(AuditLog).where(AuditLog.subject_type == "sender").order_by(AuditLog.id)
+        ).all()
+        assert [a.action for a in rows] == ["sender.pause", "sender.resume"]
+        assert rows[0].actor == "sender_complaint_guard"

@@ -231,6 +231,14 @@ def test_the_overview_shows_the_paused_senders_each_may_see(api, world, db):
                 detail={"sends": 60, "hard_bounces": 2},
             )
         )
+        s.add(
+            SenderPause(
+                sender="email:y@elsewhere.example",
+                reason="sender_complaint_guard",
+                paused_at=MONDAY,
+                detail={"sends": 300, "complaints": 2},
+            )
+        )
     with _browser(api.url) as b:
         b.post("/login", data={"token": world.a.api_key})
         page = b.get("/").text
@@ -243,3 +251,5 @@ def test_the_overview_shows_the_paused_senders_each_may_see(api, world, db):
         b.post("/login", data={"token": ADMIN_TOKEN})
         page = b.get("/").text
     assert "email:x@elsewhere.example" in page and "until resumed" in page and "hard bounces 2" in page
+    row = page[page.index("email:y@elsewhere.example") :].split("</tr>")[0]
+    assert "spam complaints" in row and "complaints 2" in row and "policy blocks" not in row

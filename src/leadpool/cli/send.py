@@ -217,7 +217,7 @@ def _prune_with_progress(db: Database, days: int, actor: str, *, quiet: bool) ->
 
 @app.command("paused-senders")
 def paused_senders_cmd(json_out: bool = JsonOption) -> None:
-    """List the sending accounts a sender guard paused (bounces, policy blocks), and why."""
+    """List the sending accounts a sender guard paused (bounces, complaints, policy blocks), and why."""
     with handle_errors(), database() as db, session_scope(db) as s:
         rows = senders.paused_senders(s, at=datetime.now(UTC))
     if json_out:

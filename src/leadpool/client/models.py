@@ -212,7 +212,7 @@ class BlocklistResult(_Out):
 
 class PausedSender(_Out):
     sender: str = Field(description="channel:sender, as checks name it (email:sdr1@agency.example).")
-    reason: Literal["sender_bounce_guard", "sender_block_guard"]
+    reason: Literal["sender_bounce_guard", "sender_complaint_guard", "sender_block_guard"]
     paused_at: datetime = Field(description="When the event that paused it happened.")
     until: datetime | None = Field(
         description="When the pause ends by itself; null: when someone resumes it."

@@ -103,7 +103,10 @@ def _guards_of(r: _Resolved) -> set[fx.GuardKey]:
     out: set[fx.GuardKey] = set()
     if t.channel == "email" and r.type in ("hard_bounce", "soft_bounce", "complaint"):
         out.add(("guard", t.campaign_id))
-    if t.sender and r.type in ("hard_bounce", "soft_bounce", "sender_block"):
+    if t.sender and (
+        r.type in ("hard_bounce", "soft_bounce", "sender_block")
+        or (r.type, t.channel) == ("complaint", "email")
+    ):
         out.add(("sender-guard", senders.sender_key(t.channel, t.sender)))
     return out
 
@@ -475,6 +478,17 @@ def _apply(
             and fx.complaint_guard(session, r.touch.campaign_id, settings, now=now)
         ):
             effects.append("campaign:paused_complaint_guard")
+        # then the mailbox's, over every campaign it sends for (a campaign's lock before a sender's)
+        if (
+            r.type == "complaint"
+            and r.touch is not None
+            and r.touch.channel == "email"
+            and r.touch.sender
+            and senders.complaint_guard(
+                session, r.touch.sender, settings, event_id=event_id, occurred_at=t, now=now
+            )
+        ):
+            effects.append("sender:paused_complaint_guard")
     elif r.type == "reply":
         effects += _reply(session, r, event_id, key, t, now, settings)
     elif r.type == "converted" and lead_id is not None and converter not in (None, _owner(session, lead_id)):

@@ -1,16 +1,23 @@
-"""Sender health: a mailbox whose hard bounces or policy blocks pass their limit sends nothing more.
+"""Sender health: a mailbox whose hard bounces, spam complaints or policy blocks pass their limit
+sends nothing more.
 
 Policy rejections (SMTP 5.7.x, provider blocks) are stored as ``sender_block`` events, never as
 suppressions of the recipient. The campaign guards look at one campaign, and a mailbox sends for
 several: a stale list bought for one, or a reputation failing for all, showed only once each
-campaign had its own 50 sends. So two sender guards pause the sending account itself
-(``sender_pauses``, keyed ``channel:sender`` like the gate's sender counters), and the gate
-denies ``sender_paused`` to every check that names it:
+campaign had its own 50 sends, and complaints spread over campaigns tripped none of them. So
+three sender guards pause the sending account itself (``sender_pauses``, keyed
+``channel:sender`` like the gate's sender counters), and the gate denies ``sender_paused`` to
+every check that names it:
 
 * the **bounce guard**: hard bounces (and soft ones counted as hard) above
   ``LEADPOOL_EVENTS_SENDER_BOUNCE_GUARD_RATE`` (2%, the compliance reference's suggested mailbox
   default, below the campaign's 3%) of the sender's last ``BOUNCE_GUARD_WINDOW`` email sends (once
   it has ``BOUNCE_GUARD_MIN_SENDS``): paused until someone resumes it, as a campaign is;
+* the **complaint guard**: spam complaints (at least ``COMPLAINT_GUARD_MIN_COMPLAINTS``, 2: one
+  report is no rate) above ``LEADPOOL_EVENTS_SENDER_COMPLAINT_GUARD_RATE`` (0.1%, the Gmail/Yahoo
+  "keep below") of the sender's last ``SENDER_COMPLAINT_GUARD_WINDOW`` (2000) email sends (once it
+  has ``BOUNCE_GUARD_MIN_SENDS``): paused until resumed. Per mailbox, not per sending domain,
+  though providers judge the domain: the gate's pauses are per sender (see docs/events.md);
 * the **block guard**: ``SENDER_BLOCK_GUARD_COUNT`` policy blocks (3) of its own sends within
   ``SENDER_BLOCK_GUARD_HOURS`` (24) pause it for that many hours after the last one: blocks often
   lift by themselves (a rate limit, a listing that expires), and sending on into them is what
@@ -19,7 +26,7 @@ denies ``sender_paused`` to every check that names it:
 An agency sees and resumes only the pauses one of its own sends caused.
 
 A pause until resumed is never shortened by a timed one. A resume deletes the pause and writes an
-audit row; the next bounce over the limit pauses it again.
+audit row; the next bounce (or complaint) over the limit pauses it again.
 """
 
 from __future__ import annotations
@@ -67,8 +74,76 @@ def bounce_guard(
     now: datetime,
 ) -> bool:
     """Pause an email sender whose hard-bounce rate over its last N sends passes the limit."""
+    return _rate_guard(
+        session,
+        sender,
+        _BOUNCES,
+        window=settings.bounce_guard_window,
+        min_sends=settings.bounce_guard_min_sends,
+        at_least=1,
+        rate=settings.sender_bounce_guard_rate,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        now=now,
+    )
+
+
+def complaint_guard(
+    session: Session,
+    sender: str,
+    settings: EventSettings,
+    *,
+    event_id: int,
+    occurred_at: datetime,
+    now: datetime,
+) -> bool:
+    """Pause an email sender whose spam-complaint rate over its last N sends passes the limit.
+
+    Its own window (``SENDER_COMPLAINT_GUARD_WINDOW``, 2000): with 2 complaints at least, a window
+    of 200 sends shows 1% or more, so the 0.1% limit would never decide anything."""
+    return _rate_guard(
+        session,
+        sender,
+        _COMPLAINTS,
+        window=settings.sender_complaint_guard_window,
+        min_sends=settings.bounce_guard_min_sends,
+        at_least=settings.complaint_guard_min_complaints,
+        rate=settings.sender_complaint_guard_rate,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """What one sender guard counts in the window of the sender's recent email sends."""
+
+    reason: str  # sender_pauses.reason, and the audit row's actor
+    counted: str  # the events (alias e) of a send that count against it, as SQL
+    label: str  # the count's name in the pause's detail
+
+
+_BOUNCES = _Guard("sender_bounce_guard", HARD_BOUNCE_EVENTS, "hard_bounces")
+_COMPLAINTS = _Guard("sender_complaint_guard", "e.type = 'complaint'", "complaints")
+
+
+def _rate_guard(
+    session: Session,
+    sender: str,
+    guard: _Guard,
+    *,
+    window: int,
+    min_sends: int,
+    at_least: int,
+    rate: float,
+    event_id: int,
+    occurred_at: datetime,
+    now: datetime,
+) -> bool:
     key = sender_key("email", sender)
-    fx.guard_lock(session, ("sender-guard", key))  # two bounces at once: each would miss the other's
+    # two bounces (or complaints) at once: each would miss the other's; one lock for both guards
+    fx.guard_lock(session, ("sender-guard", key))
     # ix_touches_sender_at reads the sender's touches newest first; only sent emails count
     sends, bad = session.execute(
         text(
@@ -76,18 +151,14 @@ def bounce_guard(
             "  SELECT id FROM touches WHERE sender = :s AND channel = 'email' AND state = 'sent'"
             "  ORDER BY at DESC LIMIT :window"
             f") SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM events e "
-            f"  WHERE e.touch_id = recent.id AND ({HARD_BOUNCE_EVENTS}))) FROM recent"
+            f"  WHERE e.touch_id = recent.id AND ({guard.counted}))) FROM recent"
         ),
-        {"s": normalize_sender(sender), "window": settings.bounce_guard_window},
+        {"s": normalize_sender(sender), "window": window},
     ).one()
-    if (
-        sends < settings.bounce_guard_min_sends
-        or bad == 0
-        or bad / sends <= settings.sender_bounce_guard_rate
-    ):
+    if sends < min_sends or bad < at_least or bad / sends <= rate:
         return False
-    detail = {"sends": sends, "hard_bounces": bad}
-    return _pause(session, key, "sender_bounce_guard", None, event_id, occurred_at, detail, now)
+    detail = {"sends": sends, guard.label: bad}
+    return _pause(session, key, guard.reason, None, event_id, occurred_at, detail, now)
 
 
 def block_guard(

@@ -1,4 +1,5 @@
-"""Event policy: cooling, bounce thresholds, the bounce guard, how long a reply pauses colleagues.
+"""Event policy: cooling, bounce thresholds, the campaign and sender guards, how long a reply pauses
+colleagues.
 
 Read from ``LEADPOOL_EVENTS_*`` (e.g. ``LEADPOOL_EVENTS_COOLING_DAYS=180``) by ``get_event_settings``.
 """
@@ -44,6 +45,20 @@ class EventSettings(BaseSettings):
         lt=1,
         description="Pause an email sender (mailbox) whose hard-bounce rate over its last N sends (the "
         "bounce guard's window and minimum) passes this, until someone resumes it.",
+    )
+    sender_complaint_guard_rate: float = Field(
+        0.001,
+        gt=0,
+        le=1,
+        description="Pause an email sender (mailbox) whose spam-complaint rate over its last N sends passes "
+        "this (Gmail/Yahoo: keep below 0.1%), once it has the complaint guard's minimum of complaints and "
+        "the bounce guard's minimum of sends, until someone resumes it; 1 turns it off.",
+    )
+    sender_complaint_guard_window: int = Field(
+        2000,
+        ge=1,
+        description="...measured over the sender's last N email sends; below the minimum of complaints "
+        "divided by the rate (2 / 0.001 = 2000), any 2 complaints in the window pass the rate.",
     )
     sender_block_guard_count: int = Field(
         3, ge=1, description="Pause an email sender once it has this many policy blocks (SMTP 5.7.x)..."

@@ -282,6 +282,7 @@ def memory_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
 
 _SENDER_GUARD = {
     "sender_bounce_guard": "its hard bounces passed the bounce guard's limit",
+    "sender_complaint_guard": "recipients' spam complaints about its mail passed the complaint guard's limit",
     "sender_block_guard": "receiving servers refused its mail for policy reasons (SMTP 5.7.x blocks) too often",
 }
 

@@ -48,12 +48,12 @@ class GateTimeZone(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
-SENDER_PAUSE_REASONS = ("sender_bounce_guard", "sender_block_guard")
+SENDER_PAUSE_REASONS = ("sender_bounce_guard", "sender_complaint_guard", "sender_block_guard")
 
 
 class SenderPause(Base):
-    """A sending account the gate lets no touch use: its bounces or policy blocks say its
-    reputation is failing (``leadpool.events.sender_guard``). ``until`` null: until someone
+    """A sending account the gate lets no touch use: its bounces, spam complaints or policy blocks
+    say its reputation is failing (``leadpool.events.senders``). ``until`` null: until someone
     resumes it; else it ends by itself. One row per sender; a resume deletes it."""
 
     __tablename__ = "sender_pauses"
@@ -66,5 +66,7 @@ class SenderPause(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
 
     __table_args__ = (
-        CheckConstraint("reason IN ('sender_bounce_guard', 'sender_block_guard')", name="reason"),
+        CheckConstraint(
+            "reason IN ('sender_bounce_guard', 'sender_complaint_guard', 'sender_block_guard')", name="reason"
+        ),
     )

@@ -1,4 +1,4 @@
-"""Sending accounts the sender guards paused (bounces, policy blocks), and resuming them."""
+"""Sending accounts the sender guards paused (bounces, complaints, policy blocks), and resuming them."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def paused(session: SessionDep, caller: Caller) -> list[PausedSender]:
 def resume(body: ResumeSenderRequest, session: SessionDep, caller: Caller) -> ResumeSenderResult:
     """End a sender's pause (once the cause is dealt with: a list cleaned, a domain's reputation
     restored). Idempotent: ``resumed: false`` when it was not paused, or, for an agency, when no send
-    of its own caused the pause. The next bounce or block over the limit pauses it again."""
+    of its own caused the pause. The next bounce, complaint or block over the limit pauses it again."""
     ended = senders.resume_sender(
         session,
         body.channel,

@@ -249,6 +249,16 @@ TOUCHES_SQL = _sql(
     f"AND t.at > :since_w AND {caps.LIVE_SQL.format(at=LIVE_AT)}"
 )
 
+# A batch's senders with a weekly cap, counted again at its write under their locks (the window
+# and instant of TOUCHES_SQL): with the batch's own reservations they must stay within the cap
+# (batch._write)
+SENDER_WEEK_SQL = _sql(
+    "SELECT v.k, count(t.id) FROM json_array_elements_text(CAST(:skeys AS json)) AS v(k) "
+    "LEFT JOIN touches t ON t.sender = substr(v.k, strpos(v.k, ':') + 1) "
+    "AND t.channel = split_part(v.k, ':', 1) "
+    f"AND t.at > :since_w AND {caps.LIVE_SQL.format(at=LIVE_AT)} GROUP BY v.k"
+)
+
 # The unlocked deny's reads in one statement (rows of one shape: _collect sorts them out) and its
 # one write: a deny has no touch, counter or stale reservation to deal with.
 DENY_READ_SQL = f"{TOUCHES_SQL} UNION ALL {COUNTER_READ_SQL}"

@@ -106,3 +106,16 @@ def env(database_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The gate's platform policy from its defaults only: no LEADPOOL_GATE_* of the environment."""
+    from leadpool.gate.policy import clear_policy_cache
+
+    for name in list(os.environ):
+        if name.startswith("LEADPOOL_GATE_"):
+            monkeypatch.delenv(name)
+    clear_policy_cache()
+    yield
+    clear_policy_cache()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import time
 
 import pytest
@@ -12,15 +11,8 @@ from leadpool.gate.policy import GatePolicy, clear_policy_cache, platform_policy
 
 
 @pytest.fixture(autouse=True)
-def _fresh_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("LEADPOOL_GATE_"):
-            monkeypatch.delenv(name)
-    clear_policy_cache()
-    yield
-    clear_policy_cache()
+def _fresh_policy(fresh_policy: None) -> None:
+    """Every test here starts from the defaults."""
 
 
 def test_defaults_from_the_issue() -> None:

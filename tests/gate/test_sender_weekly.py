@@ -5,7 +5,6 @@ concurrent checks from several processes never pass it."""
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,15 +23,8 @@ SEAT = "seat-1"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("LEADPOOL_GATE_"):
-            monkeypatch.delenv(name)
-    clear_policy_cache()
-    yield
-    clear_policy_cache()
+def _fresh_policy(fresh_policy: None) -> None:
+    """Every test here starts from the defaults."""
 
 
 def _sent(s: Any, w: f.World, at: Any, *, sender: str = SEAT, channel: str = "linkedin") -> int:

@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import Text
 
 from leadpool.errors import InvalidInput
-from leadpool.ingestion.normalize import NotNormalisable, idn_form, is_international, technology_uid
+from leadpool.ingestion.normalize import NotNormalisable, ace_form, idn_form, is_international, technology_uid
 
 
 def _clean_terms(values: list[str]) -> list[str]:
@@ -263,6 +263,18 @@ def revenue_column(company: FromClause) -> ColumnElement[Any]:
     return func.coalesce(company.c.annual_revenue, company.c.organization_revenue)
 
 
+def _both_spellings(domains: list[str]) -> list[str]:
+    """The excluded domains (stored in the Unicode form) and the ``xn--`` form of each international
+    one: a company migration 0032 left in that form (its Unicode form was another company's) is
+    the same company, and was excluded by its ``xn--`` name before the upgrade."""
+    out = list(domains)
+    for d in domains:
+        ace = ace_form(d) if is_international(d) else None
+        if ace is not None and ace not in out:
+            out.append(ace)
+    return out
+
+
 def compile_icp(icp: ICP, lead: FromClause, company: FromClause) -> ColumnElement[bool]:
     """The ICP as one SQL condition over ``lead`` LEFT JOIN ``company``.
 
@@ -302,7 +314,7 @@ def compile_icp(icp: ICP, lead: FromClause, company: FromClause) -> ColumnElemen
     if icp.funding_stages:
         conds.append(func.lower(c.latest_funding_stage).in_(icp.funding_stages))
     if icp.exclude and icp.exclude.company_domains:
-        conds.append(or_(c.domain.is_(None), c.domain.not_in(icp.exclude.company_domains)))
+        conds.append(or_(c.domain.is_(None), c.domain.not_in(_both_spellings(icp.exclude.company_domains))))
     if icp.exclude and icp.exclude.title_terms:
         conds.append(or_(l.title.is_(None), not_(_any_substring(l.title, icp.exclude.title_terms))))
     return and_(true(), *conds)

@@ -427,7 +427,7 @@ class Batch:
         # counter rows, not for the whole batch: batches sharing a LinkedIn seat queued behind
         # each other: check_many lost about a fifth of its rate in the benchmark)
         if not self.optimistic:
-            lock_keys += _week_lock_keys(it for it in live if it.candidate)
+            lock_keys += _sender_lock_keys(it for it in live if it.candidate)
         statements: list[tuple[str, dict[str, Any]]] = []
         if lock_keys:
             statements.append((LOCK_SQL, {"keys": int_array(lock_keys)}))
@@ -567,8 +567,10 @@ class Batch:
                 touches.setdefault(it.req.lead_id, []).append((at, place.local_date, at + _ttl(p)))
                 if cid is not None:
                     company_touches.setdefault(cid, []).append((at, place.local_date, at + _ttl(p)))
-                if it.sender_week is not None:
-                    recent.senders[it.sender_week[0]].append((at, place.local_date, at + _ttl(p)))
+                # whatever this item's own weekly cap (null: none), its touch is in the sender's
+                # week for a later item of a campaign that has one, as it is one check after another
+                if it.req.sender_key is not None:
+                    recent.senders[it.req.sender_key].append((at, place.local_date, at + _ttl(p)))
                 for sc, _ in it.scopes:
                     counts[sc] = counts.get(sc, 0) + 1
 
@@ -634,20 +636,26 @@ class Batch:
             "d": json.dumps(d_rows),
         }
         raises = self._raises(counts) if self.optimistic else []
-        weekly = [it for _, it in t_items if it.sender_week is not None] if self.optimistic else []
+        # On the optimistic path the senders' weeks were counted unlocked: every sender this batch
+        # reserves for is locked now, after the write (whose touches then count themselves) and
+        # before the counter rows, and each capped one counted again within its cap
+        senders = [it for _, it in t_items if it.req.sender_key is not None] if self.optimistic else []
+        capped: dict[str, int] = {}
+        for it in senders:
+            if it.sender_week is not None:
+                key, cap = it.sender_week
+                capped[key] = min(cap, capped.get(key, cap))
         statements: list[tuple[str, dict[str, Any]]] = []
-        if raises or weekly:
+        if raises or capped:
             statements.append((SAVEPOINT, {}))
-        if weekly:
-            # the senders' weeks were counted unlocked: lock them now and count again
-            keys = sorted({it.sender_week[0] for it in weekly if it.sender_week is not None})
-            week_params = {**self.week_params, "skeys": json.dumps(keys)}
-            statements += [
-                (LOCK_SQL, {"keys": int_array(_week_lock_keys(weekly))}),
-                (SENDER_WEEK_SQL, week_params),
-            ]
         at_write = len(statements)
         statements.append((WRITE_SQL, params))
+        if senders:
+            statements.append((LOCK_SQL, {"keys": int_array(_sender_lock_keys(senders))}))
+        at_week = len(statements)
+        if capped:
+            statements.append((SENDER_WEEK_SQL, {**self.week_params, "skeys": json.dumps(sorted(capped))}))
+        at_raise = len(statements)
         if raises:
             caps_by_key = {f"{sc.scope}|{sc.key}|{sc.day.isoformat()}": self.cap_min[sc] for sc, _ in raises}
             raise_rows = [
@@ -662,17 +670,12 @@ class Batch:
                 (GENERIC_OFF_SQL, {"prev": self.plan_cache_mode, "prev_seq": self.enable_seqscan})
             )
         results = run_statements(conn, statements)
-        moved = bool(raises) and len(results[at_write + 1]) != len(raises)
-        if weekly and not moved:
-            # as the counter raise: allowed while within the cap with this batch's own (the widest
-            # window, from the earliest check: every item's window lies inside it); denials stand
-            k = Counter(it.sender_week[0] for it in weekly if it.sender_week is not None)
-            cap: dict[str, int] = {}
-            for it in weekly:
-                if it.sender_week is not None:
-                    key, c = it.sender_week
-                    cap[key] = min(c, cap.get(key, c))
-            moved = any(int(n) + k[key] > cap[key] for key, n in results[at_write - 1])
+        moved = bool(raises) and len(results[at_raise]) != len(raises)
+        if capped and not moved:
+            # as the counter raise: kept while within the cap, the batch's own touches included
+            # (counted over the widest window, from the earliest check: every item's lies inside
+            # it); its denials stand
+            moved = any(int(n) > capped[key] for key, n in results[at_week])
         if moved:
             with raw_connection(conn) as dbapi:
                 dbapi.execute(ROLLBACK_TO)
@@ -685,10 +688,12 @@ class Batch:
             decision.touch_id = int(touch_id) if touch_id is not None else None
 
 
-def _week_lock_keys(items: Any) -> list[int]:
-    """The advisory-lock keys of these items' senders with a weekly cap, sorted."""
+def _sender_lock_keys(items: Any) -> list[int]:
+    """The advisory-lock keys of these items' senders, sorted. Every reserving check naming a
+    sender takes its sender's lock, whether its own campaign caps the sender's week or not: a
+    capped check must wait for (and count) an uncapped one's touch of the same sender."""
     return sorted(
-        {caps.lock_key("sender_week", it.sender_week[0]) for it in items if it.sender_week is not None}
+        {caps.lock_key("sender_week", it.req.sender_key) for it in items if it.req.sender_key is not None}
     )
 
 

@@ -15,7 +15,8 @@ Design (measured in benchmarks/gate.py, explained in docs/gate.md):
   value is written back, so an expired or cancelled reservation gives its slot back exactly when
   it matters, and the 5,000-a-day agency count is not repeated on every check.
 * A sender's weekly cap (an addition: a LinkedIn account's rolling 7 days) is lock + count too:
-  an advisory lock on the sender, then a count of its live touches (indexed by ``(sender, at)``).
+  an advisory lock on the sender (taken by every reserving check that names one, capped or not),
+  then a count of its live touches (indexed by ``(sender, at)``).
 * Deadlocks are avoided by a fixed order: advisory locks of idempotency keys and leads sorted
   together by their 64-bit key, then companies' sorted by key, then senders' sorted by key, then
   counter rows sorted by (scope, key, day), each group in one statement. A transaction never waits for a lock that comes before

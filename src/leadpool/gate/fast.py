@@ -109,10 +109,9 @@ def try_allow(
         keys.append(caps.lock_key("idem", idempotency_key))
         keys.sort()
     p = resolved.params[channel]
-    # the sender's rolling-week lock, keyed as the full check keys it (a hash of channel:sender)
-    sender_lock = None
-    if sender is not None and p[-1] is not None:  # the channel has a weekly sender cap
-        sender_lock = caps.lock_key("sender_week", sender_key(channel, sender))
+    # the sender's lock, keyed as the full check keys it (a hash of channel:sender): taken whether
+    # this campaign caps the sender's week or not, so a capped check of the sender counts this one
+    sender_lock = caps.lock_key("sender_week", sender_key(channel, sender)) if sender is not None else None
     with dbapi.cursor() as cur:
         cur.execute(
             _SQL, (lead_id, campaign_id, channel, sender, at, idempotency_key, _array(keys), *p, sender_lock)

@@ -56,6 +56,17 @@ def idn_form(host: str) -> str:
     return _domain_ok(host.lower())
 
 
+@lru_cache(maxsize=1024)
+def ace_form(host: str) -> str | None:
+    """The ``xn--`` (ASCII) spelling of an international domain, None when IDNA refuses it: a
+    company row migration 0032 could not convert (its Unicode form was another company's
+    already) still carries it."""
+    try:
+        return validate_email("a@" + host.lower(), check_deliverability=False).ascii_domain.lower()
+    except EmailNotValidError:
+        return None
+
+
 def normalize_email(value: str | None) -> str | None:
     """Lower-case, validated (email-validator, no DNS) address; None for empty or the placeholder.
 

@@ -38,8 +38,9 @@ _EDITS = (
         "    IF NOT FOUND THEN\n        RETURN;\n    END IF;\n",
         (
             "    IF NOT FOUND THEN\n        RETURN;\n    END IF;\n"
-            "    -- the sender's rolling week: its lock after the company's, its count in the next statement\n"
-            "    IF p_sender IS NOT NULL AND p_sender_week IS NOT NULL THEN\n"
+            "    -- the sender's lock after the company's (whatever this campaign's weekly cap: a capped\n"
+            "    -- check of the sender must count this one's touch), its week counted in the next statement\n"
+            "    IF p_sender_lock IS NOT NULL THEN\n"
             "        PERFORM pg_advisory_xact_lock(p_sender_lock);\n"
             "    END IF;\n"
         ),

@@ -262,8 +262,9 @@ def complaint_guard(session: Session, campaign_id: int, settings: EventSettings,
 def guard_lock(session: Session, key: GuardKey) -> None:
     """The transaction lock of one guard's count: ``("guard", campaign id)`` or
     ``("sender-guard", "channel:sender")``. A delivery takes its events' guard locks up front in
-    ``sorted`` order (``record.lock_leads_of``), and a single event takes a campaign's before a
-    sender's, several campaigns' by id: one order, so two deliveries never deadlock on them."""
+    ``sorted`` order (``record.lock_leads_of``), and a single event takes its own the same way
+    before any is counted, the campaigns' and mailboxes' of an address's earlier soft bounces
+    included (a threshold counts them as hard): one order, so two deliveries never deadlock."""
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{key[0]}:{key[1]}"}
     )

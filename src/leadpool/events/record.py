@@ -67,6 +67,7 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
     """
     key = get_settings().resolved_secret_key()
     classifier = default_classifier()
+    settings = get_event_settings()
     hold_off_imports(session)  # the same leads hold the same addresses until the batch commits
     ids: set[int] = set()
     addresses: set[str] = set()
@@ -75,7 +76,7 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
         try:
             with session.begin_nested():
                 r = _resolve(session, event, key, classifier)
-                guards.update(_guards_of(r))
+                guards.update(_guards_of(session, r, event.occurred_at, settings))
                 keeps_words = bool(event.text or r.detail)
                 if r.lead is not None and (r.type not in _NO_LEAD_WRITE or keeps_words):
                     ids.add(r.lead.id)
@@ -95,12 +96,30 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
         fx.guard_lock(session, guard)
 
 
-def _guards_of(r: _Resolved) -> set[fx.GuardKey]:
-    """The guard locks recording ``r`` takes (a soft bounce's threshold may take more, later)."""
+def _guards_of(
+    session: Session, r: _Resolved, occurred_at: datetime, settings: EventSettings
+) -> set[fx.GuardKey]:
+    """The guard locks recording ``r`` may take, to be taken up front in one order."""
+    out: set[fx.GuardKey] = set()
+    if r.type == "soft_bounce" and r.address_hmac is not None:
+        # the threshold counts the address's earlier soft bounces as hard for their campaigns'
+        # and mailboxes' guards (_soft_bounces_count_as_hard): taken then, after this event's
+        # own, those locks came out of order, and two deliveries could deadlock
+        window = timedelta(days=settings.soft_bounce_window_days)
+        for campaign_id, sender in session.execute(
+            text(
+                "SELECT DISTINCT t.campaign_id, t.sender FROM events e JOIN touches t ON t.id = e.touch_id "
+                "WHERE e.address_hmac = :h AND e.type = 'soft_bounce' AND t.channel = 'email' "
+                "AND e.occurred_at BETWEEN :lo AND :hi"
+            ),
+            {"h": r.address_hmac, "lo": occurred_at - 2 * window, "hi": occurred_at + window},
+        ):
+            out.add(("guard", campaign_id))
+            if sender:
+                out.add(("sender-guard", senders.sender_key("email", sender)))
     t = r.touch
     if t is None:
-        return set()
-    out: set[fx.GuardKey] = set()
+        return out
     if t.channel == "email" and r.type in ("hard_bounce", "soft_bounce", "complaint"):
         out.add(("guard", t.campaign_id))
     if t.sender and (
@@ -160,6 +179,9 @@ def record_event(
         lock_addresses(session, [address_hmac(k, v, key) for k, v in r.addresses.items()])
     # a late reply or a provider's retry about an erased person: its effects still apply, but
     # its text and provider detail (the person's words, addresses) are not kept
+    # the guards' locks in one order before any is counted (a delivery already holds them)
+    for guard in sorted(_guards_of(session, r, event.occurred_at, settings)):
+        fx.guard_lock(session, guard)
     erased = _erased(session, r)
     if r.type == "reply" and r.category == "out_of_office" and r.lead is not None:
         # the pause this auto-reply sets, kept with it: a check after the fact sees each pause's

@@ -112,3 +112,41 @@ def _commit(fn: Callable[[Session], Any], session: Session) -> None:
     except BaseException:
         session.rollback()
         raise
+
+
+def run_threads(*targets: Callable[[], None], timeout: float = 30.0) -> list[BaseException]:
+    """Run each target in its own thread, all at once; what any of them raised."""
+    errors: list[BaseException] = []
+
+    def guarded(target: Callable[[], None]) -> None:
+        try:
+            target()
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(t,)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors
+
+
+def run_processes(
+    target: Callable[..., None], n: int, uri: str, plan: dict[str, Any], *, barrier: bool = False
+) -> list[Any]:
+    """``target(uri, i, plan, [barrier,] out)`` in ``n`` spawned processes (each its own engine);
+    what each put on ``out``, once every one exited cleanly."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out: Any = ctx.Queue()
+    extra = (ctx.Barrier(n),) if barrier else ()
+    procs = [ctx.Process(target=target, args=(uri, i, plan, *extra, out)) for i in range(n)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return results

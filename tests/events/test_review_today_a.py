@@ -75,6 +75,8 @@ def test_two_deliveries_bouncing_one_mailbox_in_two_campaigns_do_not_deadlock(
     import threading
     import time
 
+    from tests.interleaving import run_threads
+
     from leadpool.events import EventIn, record_event
     from leadpool.events.record import lock_leads_of
 
@@ -104,38 +106,26 @@ def test_two_deliveries_bouncing_one_mailbox_in_two_campaigns_do_not_deadlock(
             occurred_at=NOON - timedelta(hours=1),
         )
 
-    errors: list[BaseException] = []
     x_first_done, y_started = threading.Event(), threading.Event()
 
     def delivery_x() -> None:
-        try:
-            with db.sessionmaker() as s, s.begin():
-                # as a webhook delivery records its events (leadpool.webhooks.handle)
-                lock_leads_of(s, [bounce(*sent[0]), bounce(*sent[1])])
-                record_event(s, bounce(*sent[0]), at=NOON)
-                x_first_done.set()
-                y_started.wait(10)
-                time.sleep(0.5)  # Y is now waiting on the sender lock X holds
-                record_event(s, bounce(*sent[1]), at=NOON)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        with db.sessionmaker() as s, s.begin():
+            # as a webhook delivery records its events (leadpool.webhooks.handle)
+            lock_leads_of(s, [bounce(*sent[0]), bounce(*sent[1])])
+            record_event(s, bounce(*sent[0]), at=NOON)
+            x_first_done.set()
+            y_started.wait(10)
+            time.sleep(0.5)  # Y is now waiting on the sender lock X holds
+            record_event(s, bounce(*sent[1]), at=NOON)
 
     def delivery_y() -> None:
-        try:
-            x_first_done.wait(10)
-            with db.sessionmaker() as s, s.begin():
-                y_started.set()
-                lock_leads_of(s, [bounce(*sent[2])])
-                record_event(s, bounce(*sent[2]), at=NOON)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        x_first_done.wait(10)
+        with db.sessionmaker() as s, s.begin():
+            y_started.set()
+            lock_leads_of(s, [bounce(*sent[2])])
+            record_event(s, bounce(*sent[2]), at=NOON)
 
-    threads = [threading.Thread(target=delivery_x), threading.Thread(target=delivery_y)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    assert run_threads(delivery_x, delivery_y) == []
 
 
 def test_blocks_of_a_linkedin_account_pause_that_account_not_a_mailbox_of_its_name(

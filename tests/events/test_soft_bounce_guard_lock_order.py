@@ -10,7 +10,7 @@ import threading
 import time
 from datetime import timedelta
 
-from tests.interleaving import wait_until_lock_waiting
+from tests.interleaving import backend_pid, run_threads, wait_until_lock_waiting
 
 from leadpool.db import Database
 from leadpool.events import EventIn, record_event
@@ -64,37 +64,25 @@ def test_a_soft_bounce_threshold_and_a_hard_bounce_of_its_campaign_do_not_deadlo
         occurred_at=NOON - timedelta(hours=1),
     )
 
-    errors: list[BaseException] = []
     effects: list[str] = []
     x_locked = threading.Event()
     y_pid: list[int] = []
 
     def delivery_x() -> None:
-        try:
-            with db.sessionmaker() as s, s.begin():
-                lock_leads_of(s, [third])  # as leadpool.webhooks.handle does
-                x_locked.set()
-                while not y_pid:
-                    time.sleep(0.01)
-                wait_until_lock_waiting(db, y_pid[0])  # Y holds what it got and waits for the rest
-                effects.extend(record_event(s, third, at=NOON).effects)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        with db.sessionmaker() as s, s.begin():
+            lock_leads_of(s, [third])  # as leadpool.webhooks.handle does
+            x_locked.set()
+            while not y_pid:
+                time.sleep(0.01)
+            wait_until_lock_waiting(db, y_pid[0])  # Y holds what it got and waits for the rest
+            effects.extend(record_event(s, third, at=NOON).effects)
 
     def delivery_y() -> None:
-        try:
-            x_locked.wait(10)
-            with db.sessionmaker() as s, s.begin():
-                y_pid.append(int(s.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()))
-                lock_leads_of(s, [hard])
-                record_event(s, hard, at=NOON)
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
+        x_locked.wait(10)
+        with db.sessionmaker() as s, s.begin():
+            y_pid.append(backend_pid(s))
+            lock_leads_of(s, [hard])
+            record_event(s, hard, at=NOON)
 
-    threads = [threading.Thread(target=delivery_x), threading.Thread(target=delivery_y)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert errors == []
+    assert run_threads(delivery_x, delivery_y) == []
     assert "soft_bounce:threshold" in effects

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN
+from tests.interleaving import run_processes
 
 from leadpool.db import Database, session_scope
 from leadpool.gate import CheckRequest, GateWorker, cancel, check, check_many, confirm_sent
@@ -105,15 +106,7 @@ def test_many_processes_never_exceed_a_cap(db: Database) -> None:
     # one hot lead, asked about far more often than the others
     # leads 8-10 are asked about only with idempotency keys
     plan = {"leads": [leads[0]] * 8 + leads[:8], "keyed": leads[8:], "campaign": campaign}
-    ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    procs = [ctx.Process(target=_worker, args=(db.uri, seed, plan, out)) for seed in range(PROCESSES)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=240) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = run_processes(_worker, PROCESSES, db.uri, plan)
     assert sum(r[1] for r in results) == 0, "a check failed (deadlock or error)"
     by_key: dict[int, set[int | None]] = {}
     for r in results:
@@ -226,19 +219,8 @@ def test_many_processes_never_exceed_the_weekly_company_budget(db: Database) -> 
                 assert d.touch_id is not None, d.reasons
                 confirm_sent(s, d.touch_id, f"pre-{d.touch_id}", at=at)
             rounds.append(people[4:])
-    ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    barrier = ctx.Barrier(PROCESSES)
     plan = {"rounds": rounds}
-    procs = [
-        ctx.Process(target=_weekly_worker, args=(db.uri, i, plan, barrier, out)) for i in range(PROCESSES)
-    ]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=240) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = run_processes(_weekly_worker, PROCESSES, db.uri, plan, barrier=True)
     assert sum(r[1] for r in results) == 0, "a check failed (deadlock or error)"
     with db.engine.connect() as c:
         sent = dict(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN
+from tests.interleaving import run_processes
 
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
@@ -189,17 +190,8 @@ def test_many_processes_never_exceed_a_senders_week(db: Database) -> None:
             for day in (0, 1):
                 _sent(s, w, T0 + timedelta(days=day, hours=r), sender=f"seat-{r}")
             rounds.append([w.lead(company_id=f.company(s)) for _ in range(PROCESSES)])
-    ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    barrier = ctx.Barrier(PROCESSES)
     plan = {"rounds": rounds, "campaign": w.campaign_id}
-    procs = [ctx.Process(target=_worker, args=(db.uri, i, plan, barrier, out)) for i in range(PROCESSES)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=240) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = run_processes(_worker, PROCESSES, db.uri, plan, barrier=True)
     assert sum(r[1] for r in results) == 0, "a check failed (deadlock or error)"
     with db.engine.connect() as c:
         sent = dict(

@@ -31,6 +31,7 @@ audit row; the next bounce (or complaint) over the limit pauses it again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,6 +65,39 @@ def sender_blocks(session: Session, sender: str, *, since: datetime) -> int:
     )
 
 
+@dataclass(frozen=True)
+class _Guard:
+    """What one sender guard counts in the window of the sender's recent email sends, and its
+    limits (read from the settings)."""
+
+    reason: str  # sender_pauses.reason, and the audit row's actor
+    counted: str  # the events (alias e) of a send that count against it, as SQL
+    label: str  # the count's name in the pause's detail
+    window: Callable[[EventSettings], int]
+    at_least: Callable[[EventSettings], int]
+    rate: Callable[[EventSettings], float]
+
+
+_BOUNCES = _Guard(
+    "sender_bounce_guard",
+    HARD_BOUNCE_EVENTS,
+    "hard_bounces",
+    window=lambda s: s.bounce_guard_window,
+    at_least=lambda s: 1,
+    rate=lambda s: s.sender_bounce_guard_rate,
+)
+# Its own window (SENDER_COMPLAINT_GUARD_WINDOW, 2000): with 2 complaints at least, a window of
+# 200 sends shows 1% or more, so the 0.1% limit would never decide anything
+_COMPLAINTS = _Guard(
+    "sender_complaint_guard",
+    "e.type = 'complaint'",
+    "complaints",
+    window=lambda s: s.sender_complaint_guard_window,
+    at_least=lambda s: s.complaint_guard_min_complaints,
+    rate=lambda s: s.sender_complaint_guard_rate,
+)
+
+
 def bounce_guard(
     session: Session,
     sender: str,
@@ -75,16 +109,7 @@ def bounce_guard(
 ) -> bool:
     """Pause an email sender whose hard-bounce rate over its last N sends passes the limit."""
     return _rate_guard(
-        session,
-        sender,
-        _BOUNCES,
-        window=settings.bounce_guard_window,
-        min_sends=settings.bounce_guard_min_sends,
-        at_least=1,
-        rate=settings.sender_bounce_guard_rate,
-        event_id=event_id,
-        occurred_at=occurred_at,
-        now=now,
+        session, sender, _BOUNCES, settings, event_id=event_id, occurred_at=occurred_at, now=now
     )
 
 
@@ -97,46 +122,18 @@ def complaint_guard(
     occurred_at: datetime,
     now: datetime,
 ) -> bool:
-    """Pause an email sender whose spam-complaint rate over its last N sends passes the limit.
-
-    Its own window (``SENDER_COMPLAINT_GUARD_WINDOW``, 2000): with 2 complaints at least, a window
-    of 200 sends shows 1% or more, so the 0.1% limit would never decide anything."""
+    """Pause an email sender whose spam-complaint rate over its last N sends passes the limit."""
     return _rate_guard(
-        session,
-        sender,
-        _COMPLAINTS,
-        window=settings.sender_complaint_guard_window,
-        min_sends=settings.bounce_guard_min_sends,
-        at_least=settings.complaint_guard_min_complaints,
-        rate=settings.sender_complaint_guard_rate,
-        event_id=event_id,
-        occurred_at=occurred_at,
-        now=now,
+        session, sender, _COMPLAINTS, settings, event_id=event_id, occurred_at=occurred_at, now=now
     )
-
-
-@dataclass(frozen=True)
-class _Guard:
-    """What one sender guard counts in the window of the sender's recent email sends."""
-
-    reason: str  # sender_pauses.reason, and the audit row's actor
-    counted: str  # the events (alias e) of a send that count against it, as SQL
-    label: str  # the count's name in the pause's detail
-
-
-_BOUNCES = _Guard("sender_bounce_guard", HARD_BOUNCE_EVENTS, "hard_bounces")
-_COMPLAINTS = _Guard("sender_complaint_guard", "e.type = 'complaint'", "complaints")
 
 
 def _rate_guard(
     session: Session,
     sender: str,
     guard: _Guard,
+    settings: EventSettings,
     *,
-    window: int,
-    min_sends: int,
-    at_least: int,
-    rate: float,
     event_id: int,
     occurred_at: datetime,
     now: datetime,
@@ -153,9 +150,13 @@ def _rate_guard(
             f") SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM events e "
             f"  WHERE e.touch_id = recent.id AND ({guard.counted}))) FROM recent"
         ),
-        {"s": normalize_sender(sender), "window": window},
+        {"s": normalize_sender(sender), "window": guard.window(settings)},
     ).one()
-    if sends < min_sends or bad < at_least or bad / sends <= rate:
+    if (
+        sends < settings.bounce_guard_min_sends
+        or bad < guard.at_least(settings)
+        or bad / sends <= guard.rate(settings)
+    ):
         return False
     detail = {"sends": sends, guard.label: bad}
     return _pause(session, key, guard.reason, None, event_id, occurred_at, detail, now)

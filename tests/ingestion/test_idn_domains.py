@@ -8,7 +8,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tests.ingestion.factories import person
 from tests.ingestion.test_import_files import APOLLO_HEADER
 
@@ -99,3 +99,23 @@ def test_an_apollo_import_and_a_csv_import_of_one_company_make_one_company(
         companies = s.execute(select(Company.id, Company.domain, Company.primary_domain)).all()
         assert [(d, p) for _id, d, p in companies] == [(UNICODE, ACE)]  # Apollo's own field as it came
         assert set(s.scalars(select(Lead.company_id))) == {companies[0][0]}
+
+
+def test_an_invalid_international_domain_imports_the_person_without_a_company_domain(db: Database) -> None:
+    """Apollo sending a name IDNA refuses (broken punycode) is no reason to lose the person: the
+    lead is stored, its company gets no domain (the site is the same broken name), and what was
+    stored before is untouched."""
+    good = {"id": None, "name": "München Firma", "primary_domain": ACE, "website_url": None}
+    assert import_people(db, [person(1, organization=good)], endpoint="people/match").rejected == []
+    bad = {
+        "id": None,
+        "name": "Broken Name",
+        "primary_domain": "xn--zz.de",
+        "website_url": "https://xn--zz.de/",
+    }
+    result = import_people(db, [person(2, organization=bad)], endpoint="people/match")
+    assert result.rejected == []
+    with session_scope(db) as s:
+        domains = sorted(str(d) for d in s.scalars(select(Company.domain)))
+        assert "xn--zz.de" not in domains and UNICODE in domains
+        assert s.scalar(select(func.count()).select_from(Lead)) == 2

@@ -105,6 +105,8 @@ def _situation(code: str) -> Setup:
             block_domain(s, "example.com", reason="a competitor", actor="test")  # the lead's email's domain
             f.enroll(s, lid, w.campaign_id, w.agency_id)  # the block ended its enrollment
             f.set_lead(s, lid, rest_until=None)  # and the rest that ending started is over
+        elif code == "no_consent":
+            f.set_lead(s, lid, country="Germany")  # email there wants the person's consent
         elif code == "sender_paused":
             s.add(
                 SenderPause(

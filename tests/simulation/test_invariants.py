@@ -276,3 +276,20 @@ def test_caps_follow_the_policy(world: World) -> None:
     world.touch(lead, T + timedelta(hours=2))
     lenient = {r.name: r.violations for r in check_invariants(world.conn, GatePolicy(lead_daily_cap=2))}
     assert lenient["lead_daily_cap"] == 0
+
+
+def test_touch_without_consent(world: World) -> None:
+    berlin = world.lead(tz="Europe/Berlin", country="Germany")
+    world.touch(berlin, T, "linkedin")  # LinkedIn needs no consent there
+    world.touch(berlin, T + timedelta(days=1), "email")
+    only(world, "no_touch_without_consent")
+    world.conn.execute(
+        text(
+            "INSERT INTO consents (lead_id, agency_id, channel, basis, source, granted_at, revoked_at, actor) "
+            "VALUES (:l, :a, 'email', 'express', 'form', :g, :r, 'test')"
+        ),
+        {"l": berlin, "a": world.agency, "g": T, "r": T + timedelta(days=2)},
+    )
+    assert set(counts(world).values()) == {0}  # live when it went; revoked only later
+    world.touch(berlin, T + timedelta(days=3), "email")
+    only(world, "no_touch_without_consent")

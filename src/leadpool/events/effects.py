@@ -119,6 +119,20 @@ _SINCE_COLUMNS = (
 )
 
 
+def revoke_consents(session: Session, lead_id: int, at: datetime, why: str) -> int:
+    """An opt-out withdraws the consents the person had given (to every agency) by then; returns
+    how many. The gate denies the opt-out itself anyway: this keeps the consent records true."""
+    return len(
+        session.execute(
+            text(
+                "UPDATE consents SET revoked_at = :at, revoked_reason = :why "
+                "WHERE lead_id = :id AND revoked_at IS NULL AND granted_at <= :at RETURNING id"
+            ),
+            {"id": lead_id, "at": at, "why": why},
+        ).all()
+    )
+
+
 def set_reply_category(session: Session, lead_id: int, category: str, at: datetime, event_id: int) -> bool:
     """The lead's reply category is the category of its latest reply (by occurred_at)."""
     row = session.execute(

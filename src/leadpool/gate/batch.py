@@ -174,6 +174,8 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         sender_pause_reason=row[37],
         blocked_domain=row[38],
         blocked_by_agency=bool(row[39]),
+        country_code=row[40],
+        consents=tuple(zip(row[41], row[42], row[43], strict=True)) if row[41] is not None else (),
     )
 
 

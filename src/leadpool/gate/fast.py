@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 _SQL = (
     "SELECT touch_id, decision_id FROM gate_fast_check(%s::bigint, %s::bigint, %s::text, %s::text, "
     "%s::timestamptz, %s::text, %s::bigint[], %s::text, %s::int, %s::int, %s::int, %s::int, %s::int, "
-    "%s::int, %s::text[], %s::time, %s::time, %s::int[], %s::boolean, %s::int, %s::int, %s::bigint) "
+    "%s::int, %s::text[], %s::time, %s::time, %s::int[], %s::boolean, %s::int, %s::int, %s::bigint, "
+    "%s::text[]) "
     "WHERE current_setting('transaction_isolation') = 'read committed'"
 )
 
@@ -41,7 +42,8 @@ _SQL = (
 class _Resolved:
     stamp: str
     platform: GatePolicy
-    params: dict[str, tuple[Any, ...]]  # channel -> the policy's arguments to gate_fast_check
+    # channel -> the policy's arguments to gate_fast_check: those before the sender's lock, the last
+    params: dict[str, tuple[tuple[Any, ...], str]]
 
 
 _policies: dict[int, _Resolved] = {}
@@ -69,7 +71,7 @@ def remember(campaign_id: int, stamp: str, policy: GatePolicy) -> None:
     params = {}
     for channel in ("email", "linkedin", "sms", "phone"):
         window = policy.window_for(channel)
-        params[channel] = (
+        head = (
             stamp,
             policy.lead_daily_cap,
             policy.lead_weekly_cap,
@@ -85,6 +87,7 @@ def remember(campaign_id: int, stamp: str, policy: GatePolicy) -> None:
             policy.reservation_ttl_seconds,
             policy.sender_weekly_cap(channel),
         )
+        params[channel] = (head, _array(list(policy.consent_countries(channel))))
     if len(_policies) > 10_000:  # campaigns come and go; a process should not hold them all
         _policies.clear()
     _policies[campaign_id] = _Resolved(stamp, platform, params)
@@ -108,13 +111,25 @@ def try_allow(
     if idempotency_key is not None:
         keys.append(caps.lock_key("idem", idempotency_key))
         keys.sort()
-    p = resolved.params[channel]
+    head, consent = resolved.params[channel]
     # the sender's lock, keyed as the full check keys it (a hash of channel:sender): taken whether
     # this campaign caps the sender's week or not, so a capped check of the sender counts this one
     sender_lock = caps.lock_key("sender_week", sender_key(channel, sender)) if sender is not None else None
     with dbapi.cursor() as cur:
         cur.execute(
-            _SQL, (lead_id, campaign_id, channel, sender, at, idempotency_key, _array(keys), *p, sender_lock)
+            _SQL,
+            (
+                lead_id,
+                campaign_id,
+                channel,
+                sender,
+                at,
+                idempotency_key,
+                _array(keys),
+                *head,
+                sender_lock,
+                consent,
+            ),
         )
         row = cur.fetchone()
     if row is None or row[0] is None:

@@ -98,6 +98,51 @@ class SenderWeeklyCaps(BaseModel):
     )
 
 
+def _country_codes() -> frozenset[str]:
+    from leadpool.ingestion.timezone import _index  # the dataset ingestion reads locations with
+
+    return frozenset(_index().countries.values())
+
+
+class ConsentRequired(BaseModel):
+    """Per channel, the countries (ISO 3166 alpha-2, or ``*`` for every lead wherever it is) where
+    a touch needs the person's consent to the campaign's agency (``leadpool consent grant``). A
+    lead whose country is not known needs none unless the list holds ``*``. The defaults are the
+    reference's: Germany wants prior consent even for B2B email (UWG), Canada's CASL express or
+    implied consent for email and texts. Agencies and campaigns may only add countries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: tuple[str, ...] = Field(("DE", "CA"), description="Countries where email needs a consent.")
+    linkedin: tuple[str, ...] = Field((), description="Countries where LinkedIn needs a consent.")
+    sms: tuple[str, ...] = Field(("CA",), description="Countries where texts need a consent.")
+    phone: tuple[str, ...] = Field((), description="Countries where calls need a consent.")
+
+    @field_validator("email", "linkedin", "sms", "phone", mode="before")
+    @classmethod
+    def _comma_list(cls, v: Any) -> Any:
+        return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+
+    @field_validator("email", "linkedin", "sms", "phone")
+    @classmethod
+    def _codes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = tuple(sorted({c.strip().upper() for c in v}))
+        known = _country_codes()
+        for code in out:
+            if code != "*" and code not in known:
+                hint = " (the United Kingdom is GB)" if code == "UK" else ""
+                raise ValueError(f"{code!r} is not an ISO 3166 alpha-2 country code{hint}, nor '*'")
+        return ("*",) if "*" in out else out
+
+    def covers(self, above: ConsentRequired) -> bool:
+        """Whether every country ``above`` needs a consent for still needs one here."""
+        for channel in CHANNELS:
+            mine, theirs = set(getattr(self, channel)), set(getattr(above, channel))
+            if "*" not in mine and not theirs <= mine:
+                return False
+        return True
+
+
 class Windows(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -162,6 +207,13 @@ class GatePolicy(BaseModel):
         ("sms", "phone"),
         description="Channels denied unknown_timezone when the lead's zone is unknown or only a guess.",
     )
+    consent_required: ConsentRequired = Field(
+        ConsentRequired(),
+        description="Per channel, the countries (ISO alpha-2, or * for all) where a touch needs the "
+        "person's consent to the agency, else no_consent (an addition): a JSON object {email, "
+        "linkedin, sms, phone} of lists, or one variable per channel "
+        "(LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL=DE,AT,CA). Agencies and campaigns may only add.",
+    )
     reservation_ttl_seconds: int = Field(
         900, ge=1, le=86400, description="How long a reservation counts if never confirmed or cancelled."
     )
@@ -186,6 +238,10 @@ class GatePolicy(BaseModel):
     def sender_weekly_cap(self, channel: str) -> int | None:
         cap: int | None = getattr(self.sender_weekly_caps, channel)
         return cap
+
+    def consent_countries(self, channel: str) -> tuple[str, ...]:
+        countries: tuple[str, ...] = getattr(self.consent_required, channel)
+        return countries
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -314,6 +370,11 @@ def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> Ga
                 f"invalid gate policy in {where}: timezone_required_channels: must keep {channel} "
                 "(quiet hours need the person's own zone)"
             )
+    if not merged.consent_required.covers(policy.consent_required):
+        raise InvalidInput(
+            f"invalid gate policy in {where}: consent_required: may only add countries to the level "
+            f"above's ({policy.consent_required.model_dump_json()}): consent is the law where it is asked"
+        )
     for name in PERSON_CAPS:
         if getattr(merged, name) > getattr(policy, name):
             raise InvalidInput(

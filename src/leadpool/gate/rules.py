@@ -49,6 +49,9 @@ class Snapshot:
     sender_pause_reason: str | None = None
     blocked_domain: str | None = None  # a domain block that applies to the lead (the platform's first)
     blocked_by_agency: bool = False  # ...on the campaign's agency's own list
+    country_code: str | None = None  # ISO alpha-2 of leads.country (country_names), None: unknown
+    # the campaign's agency's unrevoked consents of the lead: (channel or None for all, from, until)
+    consents: tuple[tuple[str | None, datetime, datetime | None], ...] = ()
     campaign_exists: bool = False
     agency_id: int | None = None
     campaign_status: str | None = None
@@ -213,6 +216,7 @@ def static_reasons(
                 f"The lead is at {snap.blocked_domain}, on {whose} list of domains nobody contacts.",
             )
         )
+    out.extend(consent_reasons(snap, channel, policy, at))
     if snap.replied_at is not None or snap.wrong_person_at is not None:
         if snap.wrong_person_at is not None:
             msg = f"The reply on {snap.wrong_person_at:%Y-%m-%d} said wrong person; automation stops."
@@ -243,6 +247,34 @@ def static_reasons(
     out.extend(sender_reasons(snap, at))
     out.extend(time_reasons(snap, channel, policy, at, place))
     return out
+
+
+def consent_reasons(snap: Snapshot, channel: str, policy: GatePolicy, at: datetime) -> list[Reason]:
+    """no_consent: the lead's country wants the person's permission for this channel and the
+    campaign's agency holds none that is live at ``at``."""
+    countries = policy.consent_countries(channel)
+    if not snap.campaign_exists or not ("*" in countries or snap.country_code in countries):
+        return []
+    mine = [(start, end) for ch, start, end in snap.consents if ch is None or ch == channel]
+    if any(start <= at and (end is None or end > at) for start, end in mine):
+        return []
+    where = f"a lead in {snap.country_code}" if snap.country_code else "any lead"
+    later = [start for start, _end in mine if start > at]
+    ended = [end for _start, end in mine if end is not None and end <= at]
+    if later:
+        held = f"; its consent starts {min(later).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    elif ended:
+        held = f"; its consent expired {max(ended).astimezone(UTC):%Y-%m-%d}"
+    else:
+        held = ", and it holds none (leadpool consent grant)"
+    return [
+        Reason(
+            "no_consent",
+            f"The policy wants the person's consent for {channel} to {where} (consent_required); "
+            f"agency {snap.agency_id} has no live consent from lead {snap.lead_id}{held}.",
+            min(later) if later else None,
+        )
+    ]
 
 
 _PAUSE_CAUSE = {

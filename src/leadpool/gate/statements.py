@@ -112,7 +112,9 @@ SNAPSHOT_SQL = _sql(
     "EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = r.lead_id AND e.campaign_id = r.campaign_id "
     "AND e.status = 'active'), "
     "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source, "
-    "sp.sender IS NOT NULL, sp.until, sp.reason, db.domain, db.agency_id IS NOT NULL "
+    "sp.sender IS NOT NULL, sp.until, sp.reason, db.domain, db.agency_id IS NOT NULL, "
+    "(SELECT cn.code FROM country_names cn WHERE cn.name = lower(btrim(l.country))), "
+    "k.channels, k.starts, k.ends "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[])) "
     "WITH ORDINALITY AS r(lead_id, campaign_id, sender, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "
@@ -130,6 +132,11 @@ SNAPSHOT_SQL = _sql(
     " AND b.domain = ANY (leadpool_domain_suffixes(split_part(l.email, '@', 2)) "
     "  || (SELECT co.domain FROM companies co WHERE co.id = l.company_id)) "
     " ORDER BY b.agency_id NULLS FIRST, b.domain LIMIT 1) db ON true "
+    # the agency's unrevoked consents of the lead (the rule reads their channels and validity)
+    "LEFT JOIN LATERAL (SELECT array_agg(k.channel ORDER BY k.id) AS channels, "
+    " array_agg(k.granted_at ORDER BY k.id) AS starts, array_agg(k.expires_at ORDER BY k.id) AS ends "
+    " FROM consents k WHERE k.lead_id = r.lead_id AND k.agency_id = c.agency_id "
+    " AND k.revoked_at IS NULL) k ON true "
     "ORDER BY r.ord"
 )
 

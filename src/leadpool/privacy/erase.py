@@ -5,7 +5,7 @@ What stays: the lead row as a tombstone (id, Apollo id, contact-state timestamps
 event rows (address kept only as HMAC; reply text and provider detail removed), touches,
 decisions (their sentences generalised to the reason code's own), lead history, and an audit row.
 What goes besides the person's columns: raw payloads naming them (see ``privacy.payloads``),
-insights' facts and scores about the lead, the enrollments and the ownership.
+insights' facts and scores about the lead, its consents, the enrollments and the ownership.
 
 The Apollo person id is kept on the tombstone on purpose: it is the vendor's opaque record id,
 not contact data, and it is how the importer recognises and refuses the same Apollo record when
@@ -77,6 +77,7 @@ class ErasureResult:
     ownership_ended: bool = False
     insight_rows_deleted: int = 0
     decisions_generalised: int = 0
+    consents_deleted: int = 0  # their source and evidence name the person
     # other leads of the same person (holding one of their emails or their LinkedIn URL)
     same_person_erased: list[int] = field(default_factory=list)
 
@@ -89,6 +90,7 @@ class ErasureResult:
             "enrollments_ended",
             "insight_rows_deleted",
             "decisions_generalised",
+            "consents_deleted",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.ownership_ended |= other.ownership_ended
@@ -227,6 +229,9 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     # what insights derived from the person's profile (segment, local hour) outlives the columns
     result.insight_rows_deleted = facts.forget_lead(session, lead_id) + score.forget_lead(session, lead_id)
     result.decisions_generalised = generalise_reasons(session, lead_id)
+    result.consents_deleted = len(
+        session.execute(text("DELETE FROM consents WHERE lead_id = :id RETURNING id"), {"id": lead_id}).all()
+    )
 
     # every mapped person column; generated ones (allocation's rank) follow by themselves, and
     # columns other domains attach to the table are cleared by their owners (insight_score above)

@@ -151,6 +151,7 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
         ),
         *_company_weekly(p),
         *_sender_weekly(p),
+        *_consent(p),
         Invariant(
             "no_email_after_hard_bounce",
             "emails sent to an address after it hard-bounced",
@@ -233,6 +234,31 @@ def _sender_weekly(p: GatePolicy) -> list[Invariant]:
             "SELECT count(*) FROM touches u WHERE u.sender = t.sender AND u.channel = t.channel "
             "AND u.state = 'sent' AND u.at > t.at - interval '7 days' AND u.at <= t.at) > CAST(c.cap AS int)",
             (("caps", json.dumps(caps)),),
+        )
+    ]
+
+
+def _consent(p: GatePolicy) -> list[Invariant]:
+    need = {
+        ch: list(codes) for ch in ("email", "linkedin", "sms", "phone") if (codes := p.consent_countries(ch))
+    }
+    if not need:
+        return []
+    shown = "; ".join(f"{ch} {','.join(codes)}" for ch, codes in need.items())
+    return [
+        Invariant(
+            "no_touch_without_consent",
+            f"sent touches to a lead in a country that wants consent ({shown}) without a consent of "
+            "the touch's agency live when it was reserved",
+            "SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id "
+            "JOIN json_each_text(CAST(:need AS json)) AS n(ch, codes) ON n.ch = t.channel "
+            f"WHERE {_SENT} AND (CAST(n.codes AS jsonb) ? '*' OR CAST(n.codes AS jsonb) ? coalesce(("
+            "SELECT cn.code FROM country_names cn WHERE cn.name = lower(btrim(l.country))), '')) "
+            "AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.lead_id = t.lead_id "
+            "AND k.agency_id = t.agency_id AND (k.channel IS NULL OR k.channel = t.channel) "
+            "AND k.granted_at <= t.at AND (k.expires_at IS NULL OR k.expires_at > t.at) "
+            "AND (k.revoked_at IS NULL OR k.revoked_at > t.at))",
+            (("need", json.dumps(need)),),
         )
     ]
 

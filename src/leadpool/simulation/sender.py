@@ -41,6 +41,7 @@ FINAL_REASONS = frozenset(
         "erased",
         "blocklisted",
         "domain_blocked",
+        "no_consent",  # nobody grants one during a run
         "replied",
         "cooling",
         "converted",

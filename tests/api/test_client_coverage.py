@@ -36,6 +36,9 @@ CLIENT_METHODS: dict[tuple[str, str], str] = {
     ("GET", "/v1/leads/{lead_id}"): "get_lead",
     ("GET", "/v1/leads/{lead_id}/timeline"): "lead_timeline",
     ("POST", "/v1/leads/{lead_id}/erase"): "erase_lead",
+    ("POST", "/v1/leads/{lead_id}/consents"): "grant_consent",
+    ("GET", "/v1/leads/{lead_id}/consents"): "consents",
+    ("POST", "/v1/consents/{consent_id}/revoke"): "revoke_consent",
     ("GET", "/v1/raw-payloads/{payload_id}"): "get_raw_payload",
     ("GET", "/v1/pool/stats"): "pool_stats",
     ("POST", "/v1/blocklist"): "blocklist",
@@ -77,6 +80,7 @@ QUERY_PARAMS: dict[str, set[str]] = {
     "get_insights": {"dims"},
     "list_domain_blocks": {"agency_id"},
     "unblock_domain": {"agency_id"},
+    "consents": {"agency_id"},
 }
 
 OTHER_AGENCIES = (9_000_001, 9_000_002, 9_000_003)

@@ -9,6 +9,7 @@ import typer
 from leadpool.cli import agency as agency_cli
 from leadpool.cli import campaign as campaign_cli
 from leadpool.cli import companies as companies_cli
+from leadpool.cli import consent as consent_cli
 from leadpool.cli import db as db_cli
 from leadpool.cli import demo as demo_cli
 from leadpool.cli import event as event_cli
@@ -35,6 +36,7 @@ app.command("import")(ingest_cli.import_cmd)
 app.add_typer(pool_cli.leads_app, name="leads")
 app.add_typer(pool_cli.pool_app, name="pool")
 app.add_typer(pool_cli.blocklist_app, name="blocklist")
+app.add_typer(consent_cli.app, name="consent")
 app.add_typer(event_cli.app, name="event")
 app.add_typer(send_cli.app, name="send")
 app.add_typer(companies_cli.app, name="companies")

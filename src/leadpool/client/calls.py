@@ -29,6 +29,9 @@ from leadpool.client.models import (
     CheckBatchResult,
     CheckRequest,
     CompanyTimeline,
+    Consent,
+    ConsentRequest,
+    ConsentRevokeRequest,
     Decision,
     DomainBlock,
     DomainBlockRequest,
@@ -307,6 +310,19 @@ def unblock_domain(domain: str, agency_id: int | None = None) -> Call[DomainBloc
     return Call(
         "DELETE", f"/v1/blocklist/domains/{quote(domain, safe='')}", _model(DomainBlock), params=params
     )
+
+
+def grant_consent(lead_id: int, request: ConsentRequest) -> Call[Consent]:
+    return Call("POST", f"/v1/leads/{lead_id}/consents", _model(Consent), json=_body(request))
+
+
+def consents(lead_id: int, agency_id: int | None = None) -> Call[list[Consent]]:
+    params = {"agency_id": agency_id} if agency_id is not None else None
+    return Call("GET", f"/v1/leads/{lead_id}/consents", _list(Consent), params=params)
+
+
+def revoke_consent(consent_id: int, request: ConsentRevokeRequest) -> Call[Consent]:
+    return Call("POST", f"/v1/consents/{consent_id}/revoke", _model(Consent), json=_body(request))
 
 
 def paused_senders() -> Call[list[PausedSender]]:

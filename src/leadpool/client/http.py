@@ -31,6 +31,9 @@ from leadpool.client.models import (
     CampaignSuggestions,
     CheckRequest,
     CompanyTimeline,
+    Consent,
+    ConsentRequest,
+    ConsentRevokeRequest,
     Decision,
     DomainBlock,
     DomainBlockRequest,
@@ -211,6 +214,42 @@ class LeadpoolClient:
     def unblock_domain(self, domain: str, *, agency_id: int | None = None) -> DomainBlock:
         """Lift a domain block (from the platform's list, or ``agency_id``'s; an agency: its own)."""
         return self._run(calls.unblock_domain(domain, agency_id))
+
+    def grant_consent(
+        self,
+        lead_id: int,
+        basis: str,
+        source: str,
+        *,
+        agency_id: int | None = None,
+        channel: str | None = None,
+        evidence: str | None = None,
+        granted_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> Consent:
+        """Record the person's consent to an agency (an agency: its own, for a lead it owns; the
+        admin names ``agency_id``); ``channel`` None: every channel."""
+        request = ConsentRequest.model_validate(
+            {
+                "agency_id": agency_id,
+                "channel": channel,
+                "basis": basis,
+                "source": source,
+                "evidence": evidence,
+                "granted_at": granted_at,
+                "expires_at": expires_at,
+            }
+        )
+        return self._run(calls.grant_consent(lead_id, request))
+
+    def consents(self, lead_id: int, agency_id: int | None = None) -> list[Consent]:
+        """The lead's consents, oldest first (an agency: its own only; the admin: every agency's,
+        or ``agency_id``'s)."""
+        return self._run(calls.consents(lead_id, agency_id))
+
+    def revoke_consent(self, consent_id: int, reason: str) -> Consent:
+        """Revoke a consent (an agency: its own); ``changed`` False when it was revoked already."""
+        return self._run(calls.revoke_consent(consent_id, ConsentRevokeRequest(reason=reason)))
 
     def paused_senders(self) -> list[PausedSender]:
         """The sending accounts a sender guard paused (an agency: the pauses its own sends caused)."""
@@ -433,6 +472,42 @@ class AsyncLeadpoolClient:
     async def unblock_domain(self, domain: str, *, agency_id: int | None = None) -> DomainBlock:
         """Lift a domain block (from the platform's list, or ``agency_id``'s; an agency: its own)."""
         return await self._run(calls.unblock_domain(domain, agency_id))
+
+    async def grant_consent(
+        self,
+        lead_id: int,
+        basis: str,
+        source: str,
+        *,
+        agency_id: int | None = None,
+        channel: str | None = None,
+        evidence: str | None = None,
+        granted_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> Consent:
+        """Record the person's consent to an agency (an agency: its own, for a lead it owns; the
+        admin names ``agency_id``); ``channel`` None: every channel."""
+        request = ConsentRequest.model_validate(
+            {
+                "agency_id": agency_id,
+                "channel": channel,
+                "basis": basis,
+                "source": source,
+                "evidence": evidence,
+                "granted_at": granted_at,
+                "expires_at": expires_at,
+            }
+        )
+        return await self._run(calls.grant_consent(lead_id, request))
+
+    async def consents(self, lead_id: int, agency_id: int | None = None) -> list[Consent]:
+        """The lead's consents, oldest first (an agency: its own only; the admin: every agency's,
+        or ``agency_id``'s)."""
+        return await self._run(calls.consents(lead_id, agency_id))
+
+    async def revoke_consent(self, consent_id: int, reason: str) -> Consent:
+        """Revoke a consent (an agency: its own); ``changed`` False when it was revoked already."""
+        return await self._run(calls.revoke_consent(consent_id, ConsentRevokeRequest(reason=reason)))
 
     async def paused_senders(self) -> list[PausedSender]:
         """The sending accounts a sender guard paused (an agency: the pauses its own sends caused)."""

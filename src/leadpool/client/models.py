@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from leadpool.limits import MAX_ID
+from leadpool.limits import EARLIEST, LATEST, MAX_ID
 
 Channel = Literal["email", "linkedin", "sms", "phone"]
 
@@ -251,6 +251,67 @@ class DomainBlock(_Out):
     created_at: datetime
     created: bool = Field(True, description="False: the list held the domain already (nothing changed).")
     enrollments_ended: int = Field(0, description="Active enrollments the new block ended.")
+
+
+class ConsentRequest(_In):
+    """A person's permission to one agency (``POST /v1/leads/{id}/consents``)."""
+
+    agency_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="The agency it is given to: an agency's key its own (the default); the admin must name one.",
+    )
+    channel: Channel | None = Field(None, description="The channel it covers; null: every channel.")
+    basis: Literal["express", "implied"] = Field(description="CASL's two kinds of consent.")
+    source: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Where it was given: a form, a call, a reply (kept as proof).",
+    )
+    evidence: str | None = Field(None, max_length=2000, description="A reference to the proof, for audits.")
+    granted_at: datetime | None = Field(
+        None, description="When it was given, with an offset; defaults to now."
+    )
+    expires_at: datetime | None = Field(
+        None,
+        description="When it lapses, with an offset; null: until revoked (CASL's implied consent: two years).",
+    )
+
+    @field_validator("granted_at", "expires_at")
+    @classmethod
+    def _instant(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        if v is None:
+            return v
+        if v.tzinfo is None or v.utcoffset() is None:
+            raise ValueError(f"{info.field_name} needs a UTC offset (e.g. 2026-03-02T15:00:00Z)")
+        # read back by every gate check of the lead: one out of range would break them all
+        if not EARLIEST <= v < LATEST:
+            raise ValueError(f"{info.field_name} {v.isoformat()} is not between 1970 and 2999")
+        return v
+
+
+class ConsentRevokeRequest(_In):
+    reason: str = Field(
+        min_length=1, max_length=500, description="Why (kept on the consent and in the audit log)."
+    )
+
+
+class Consent(_Out):
+    id: int
+    lead_id: int
+    agency_id: int
+    channel: str | None = Field(description="null: every channel.")
+    basis: Literal["express", "implied"]
+    source: str
+    evidence: str | None = None
+    granted_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+    actor: str = Field(description="Who recorded it (admin, agency:<id>, or the CLI's --actor).")
+    live: bool = Field(description="Whether it holds now: not revoked, granted, not expired.")
+    changed: bool = Field(True, description="False: a revocation found it revoked already (nothing changed).")
 
 
 class Count(_Out):

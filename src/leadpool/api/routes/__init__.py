@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from leadpool.api.routes import (
     agencies,
     campaigns,
+    consents,
     events,
     jobs,
     leads,
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     ops.router,
     agencies.router,
     leads.router,
+    consents.router,
     raw_payloads.router,
     pool.router,
     pool.blocklist_router,

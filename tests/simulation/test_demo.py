@@ -44,6 +44,9 @@ def test_small_demo_end_to_end(db: Database, tmp_path: Path) -> None:
     assert s.refills["jobs"] >= 1 and s.refills["enriched"] > 0 and s.credits > 0
     assert s.cancellation["agency"] == "Agency B" and s.cancellation["released"] > 0
     assert s.enrolled > 0
+    # half the leads where the law asks for consent gave it; the others' emails were refused
+    assert s.consents_recorded > 0 and s.denied_by_reason.get("no_consent", 0) > 0
+    assert "no_touch_without_consent" in {i["name"] for i in s.invariants}
 
     report = Path(s.report_path or "")
     html = report.read_text()

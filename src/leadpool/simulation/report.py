@@ -116,6 +116,7 @@ LinkedIn, SMS and phone. Every touch was checked with the gate through the API f
                 ("leads released to the pool (quarantined)", cancel.get("released", 0)),
                 ("converted leads it keeps", cancel.get("kept_converted", 0)),
                 ("poaching attempts by Agency B", s.poach_attempts),
+                ("consents recorded (leads where the law asks for one)", s.consents_recorded),
                 (
                     "campaigns paused by the bounce guard",
                     s.database.get("campaigns_paused_by_bounce_guard", 0),

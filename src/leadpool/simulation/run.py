@@ -31,7 +31,7 @@ from leadpool.apollo.generate import generate_people
 from leadpool.client import ApiError, LeadpoolClient
 from leadpool.config import get_settings
 from leadpool.db import Database
-from leadpool.gate.policy import GatePolicy
+from leadpool.gate.policy import CHANNELS, GatePolicy
 from leadpool.ingestion import ImportResult, import_files
 from leadpool.simulation.invariants import check_invariants
 from leadpool.simulation.scenario import DECISION_MAKERS, Scenario, build_scenario
@@ -78,6 +78,7 @@ class DemoSummary:
     credits: float = 0.0
     cancellation: dict[str, Any] = field(default_factory=dict)
     poach_attempts: int = 0
+    consents_recorded: int = 0  # leads where the policy asks for consent, half of whom gave it
     naive_sender_extra_touches: int = 0
     invariants: list[dict[str, Any]] = field(default_factory=list)
     database: dict[str, Any] = field(default_factory=dict)  # what the database itself recorded
@@ -355,6 +356,12 @@ class _Simulation:
         self.worker_runs = 0
         self.worker_seconds = 0.0
         self.poached = 0
+        # where the demo's policy asks for consent on some channel (a "*" would mean everyone)
+        policy = _demo_policy()
+        self.consent_countries = {
+            code for ch in CHANNELS for code in policy.consent_countries(ch) if code != "*"
+        }
+        self.consented: set[tuple[str, int]] = set()
 
     def run(self, say: Progress) -> None:
         sc = self.sc
@@ -427,7 +434,24 @@ class _Simulation:
         with self.db.engine.connect() as conn:
             self.world.load(conn, lead_ids)
         self.enrolled[key].update(lead_ids)
+        self._record_consents(key, lead_ids, day)
         self.fleet.enroll(key, lead_ids, day)
+
+    def _record_consents(self, key: str, lead_ids: list[int], day: int) -> None:
+        """The agency records the consents it holds (a webinar list) for its new leads where the
+        policy asks for one; the gate denies the others no_consent on those channels."""
+        agency = next(p.agency for p in self.sc.campaigns if p.key == key)
+        for lid in lead_ids:
+            person = self.world.people.get(lid)
+            if person is None or person.country_code not in self.consent_countries:
+                continue
+            if (agency, lid) in self.consented or not self.world.gave_consent(lid):
+                continue
+            self.clients[agency].grant_consent(
+                lid, "express", "webinar registration (simulated)", granted_at=self.sc.day_start(day)
+            )
+            self.consented.add((agency, lid))
+            self.summary.consents_recorded += 1
 
     def poach(self, day: int) -> None:
         """Agency B's email tool works from an old list that names people Agency A now owns."""

@@ -104,6 +104,7 @@ class Person:
     time_zone: str | None
     email: str | None
     company_id: int | None
+    country_code: str | None = None  # ISO alpha-2, as the gate reads it (country_names)
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ class World:
         """Read the segment fields of leads (all, or ``lead_ids``) not known yet; returns how many."""
         sql = (
             "SELECT l.id, lower(coalesce(c.industry, 'unknown')), coalesce(l.seniority, 'unknown'), "
-            "coalesce(l.email_status, 'none'), c.estimated_num_employees, l.time_zone, l.email, l.company_id "
+            "coalesce(l.email_status, 'none'), c.estimated_num_employees, l.time_zone, l.email, l.company_id, "
+            "(SELECT cn.code FROM country_names cn WHERE cn.name = lower(btrim(l.country))) "
             "FROM leads l LEFT JOIN companies c ON c.id = l.company_id"
         )
         params: dict[str, Any] = {}
@@ -149,13 +151,17 @@ class World:
             sql += " WHERE l.id = ANY(:ids)"
             params["ids"] = todo
         n = 0
-        for lid, industry, seniority, status, employees, tz, email, company in conn.execute(
+        for lid, industry, seniority, status, employees, tz, email, company, country in conn.execute(
             text(sql), params
         ):
             seg = Segment(industry, seniority, status, size_band(employees))
-            self.people[int(lid)] = Person(int(lid), seg, tz, email, company)
+            self.people[int(lid)] = Person(int(lid), seg, tz, email, company, country)
             n += 1
         return n
+
+    def gave_consent(self, lead_id: int) -> bool:
+        """Whether the person is on the agencies' webinar list (half of them, fixed by the seed)."""
+        return _unit(self.seed, "consent", lead_id) < 0.5
 
     # --- the truth ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN, World
 
 from leadpool.db import Database, session_scope
@@ -238,3 +239,24 @@ def test_an_opt_out_withdraws_the_consents_given_before_it(db: Database) -> None
     assert got[mine] == got[theirs] == (T0 + timedelta(days=1), f"unsubscribed (event {out.event_id})")
     assert got[later] == (None, None)
     assert _codes(db, lead, w.campaign_id, at=T0 + timedelta(days=3)) == ["not_enrolled", "unsubscribed"]
+
+
+def test_allocation_hands_a_campaign_no_lead_it_could_never_touch_for_want_of_consent(db: Database) -> None:
+    from leadpool.allocation.allocate import allocate
+
+    with session_scope(db) as s:
+        agency, other = f.agency(s), f.agency(s)
+        email_only = f.campaign(s, agency, channels=("email",))
+        with_linkedin = f.campaign(s, other, channels=("email", "linkedin"))
+        berlin = f.lead(s, country="Germany", time_zone="Europe/Berlin")
+        consented = f.lead(s, country="Germany", time_zone="Europe/Berlin")
+        boston = f.lead(s, country="United States")
+        grant_consent(s, lead_id=consented, agency_id=agency, basis="express", source="form", actor="ops:kim")
+    with session_scope(db) as s:
+        got = allocate(s, email_only, 10, refill_shortfall=False).lead_ids
+    # berlin could only ever be denied no_consent there: it stays in the pool for someone who can
+    assert sorted(got) == sorted([consented, boston])
+    with session_scope(db) as s:
+        assert allocate(s, with_linkedin, 10, refill_shortfall=False).lead_ids == [
+            berlin
+        ]  # LinkedIn needs none

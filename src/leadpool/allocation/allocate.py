@@ -21,7 +21,7 @@ from leadpool.allocation import pool, refill
 from leadpool.allocation.icp import parse_icp
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.errors import Conflict, InvalidInput, NotFound
-from leadpool.gate.policy import platform_policy, resolve
+from leadpool.gate.policy import CHANNELS, GatePolicy, platform_policy, resolve
 
 # Enough to absorb leads lost to concurrent allocators between our read and our insert; each
 # pass only reads leads that are still free, so the loop ends when the pool is dry.
@@ -61,13 +61,14 @@ class LockedCampaign:
     daily_quota: int
 
 
-def _zone_required(agency_settings: dict[str, Any] | None, settings: dict[str, Any] | None) -> tuple[str, ...]:
-    """The channels this campaign's gate sends to only in the lead's own hours: a lead with no
-    zone is never reachable there, so allocation does not hand it over for them."""
+def _policy(agency_settings: dict[str, Any] | None, settings: dict[str, Any] | None) -> GatePolicy:
+    """The campaign's gate policy, for what makes a lead unreachable there for good: the channels
+    sent to only in the lead's own hours (a lead with no zone never is), and those where the
+    person's consent is asked for (a lead there without the agency's consent never is)."""
     try:
-        return tuple(resolve(agency_settings, settings).timezone_required_channels)
+        return resolve(agency_settings, settings)
     except InvalidInput:  # an override the gate refuses: every check is a gate_error anyway
-        return tuple(platform_policy().timezone_required_channels)
+        return platform_policy()
 
 
 def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> list[LockedCampaign]:
@@ -99,12 +100,14 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
             raise Conflict(f"campaign {cid} is {status}; only active campaigns get leads")
         if agency_status != "active":
             raise Conflict(f"campaign {cid}: agency {agency_id} is {agency_status}")
+        policy = _policy(agency_settings, settings)
         target = pool.Target(
             campaign_id=int(cid),
             agency_id=int(agency_id),
             icp=parse_icp(icp, root=f"campaign {cid} icp"),
             channels=tuple(channels),
-            zone_required=_zone_required(agency_settings, settings),
+            zone_required=tuple(policy.timezone_required_channels),
+            consent_required=tuple((ch, policy.consent_countries(ch)) for ch in CHANNELS),
             domain_blocks=pool.any_domain_blocks(session, int(agency_id)),
         )
         out.append(LockedCampaign(target=target, daily_quota=int(quota)))

@@ -150,6 +150,13 @@ def test_the_fast_path_worker_and_batch_give_the_full_checks_answer(db: Database
 
 
 def test_agencies_and_campaigns_may_only_add_countries(db: Database) -> None:
+    defaults = resolve(None, None)
+    assert [defaults.consent_countries(ch) for ch in ("email", "linkedin", "sms", "phone")] == [
+        ("CA", "DE"),
+        (),
+        ("CA",),
+        (),
+    ]
     p = resolve(
         {"gate": {"consent_required": {"email": ["de", "CA", "AT"]}}},
         {"gate": {"consent_required": {"linkedin": "*"}}},
@@ -251,11 +258,12 @@ def test_allocation_hands_a_campaign_no_lead_it_could_never_touch_for_want_of_co
         berlin = f.lead(s, country="Germany", time_zone="Europe/Berlin")
         consented = f.lead(s, country="Germany", time_zone="Europe/Berlin")
         boston = f.lead(s, country="United States")
+        nowhere = f.lead(s, country=None)  # a country not known: no consent asked for
         grant_consent(s, lead_id=consented, agency_id=agency, basis="express", source="form", actor="ops:kim")
     with session_scope(db) as s:
         got = allocate(s, email_only, 10, refill_shortfall=False).lead_ids
     # berlin could only ever be denied no_consent there: it stays in the pool for someone who can
-    assert sorted(got) == sorted([consented, boston])
+    assert sorted(got) == sorted([consented, boston, nowhere])
     with session_scope(db) as s:
         assert allocate(s, with_linkedin, 10, refill_shortfall=False).lead_ids == [
             berlin

@@ -113,7 +113,7 @@ class ConsentRequired(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    email: tuple[str, ...] = Field(("DE", "CA"), description="Countries where email needs a consent.")
+    email: tuple[str, ...] = Field(("CA", "DE"), description="Countries where email needs a consent.")
     linkedin: tuple[str, ...] = Field((), description="Countries where LinkedIn needs a consent.")
     sms: tuple[str, ...] = Field(("CA",), description="Countries where texts need a consent.")
     phone: tuple[str, ...] = Field((), description="Countries where calls need a consent.")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DataError, InterfaceError, Operational
 
 from leadpool.config import get_settings, settings_error_message
 from leadpool.db import Database, open_database
-from leadpool.errors import LeadpoolError
+from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.startup import prepare_database
 
 # no markup: what commands print includes stored text (names, titles, reasons) that may hold
@@ -68,6 +68,22 @@ def print_fields(obj: dict[str, Any], prefix: str = "") -> None:
         elif isinstance(value, datetime | date):
             value = value.isoformat()
         console.print(Text.assemble((f"{name}: ", "bold"), str("-" if value is None else value)))
+
+
+def instant(value: str | None, option: str) -> datetime | None:
+    """An option's ISO 8601 instant (None when not given); InvalidInput naming the option when it
+    is not one or has no UTC offset."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-03-02T15:00:00Z)"
+        ) from None
+    if at.tzinfo is None:
+        raise InvalidInput(f"{option} {value!r} has no offset; add Z or +HH:MM")
+    return at
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.cli.common import JsonOption, console, database, handle_errors, instant, print_json
 from leadpool.db import session_scope
 from leadpool.errors import InvalidInput
 from leadpool.limits import EARLIEST, LATEST, MAX_ID
@@ -27,17 +27,8 @@ _ACTOR = typer.Option("cli", "--actor", help="Who records it (kept on the consen
 
 
 def _instant(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-03-02T15:00:00Z)"
-        ) from None
-    if at.tzinfo is None:
-        raise InvalidInput(f"{option} {value!r} has no offset; add Z or +HH:MM")
-    if not EARLIEST <= at < LATEST:  # every gate check of the lead reads it back
+    at = instant(value, option)
+    if at is not None and not EARLIEST <= at < LATEST:  # every gate check of the lead reads it back
         raise InvalidInput(f"{option} {value!r} is not between 1970 and 2999")
     return at
 

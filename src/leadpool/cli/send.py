@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from leadpool.api.settings import ApiSettings
-from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, print_json
+from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, instant, print_json
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events import senders
@@ -30,20 +30,6 @@ from leadpool.privacy import unsubscribe as one_click
 app = typer.Typer(no_args_is_help=True, help="The pre-send gate: check, reserve, confirm, cancel.")
 
 DENIED_EXIT = 3
-
-
-def _instant(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            f"{option} {value!r} is not an ISO 8601 time (e.g. 2026-03-02T15:00:00Z)"
-        ) from None
-    if at.tzinfo is None:
-        raise InvalidInput(f"{option} {value!r} has no offset; add Z or +HH:MM")
-    return at
 
 
 def _print_decision(d: GateDecision) -> None:
@@ -73,7 +59,7 @@ def check_cmd(
 ) -> None:
     """Ask the gate whether a campaign may touch a lead on a channel now (and reserve the touch)."""
     with handle_errors():
-        when = _instant(at, "--at")
+        when = instant(at, "--at")
         # read before the check: a bad setting must fail before a touch is reserved
         public_url = ApiSettings().public_url if channel == "email" and not no_reserve else None
         with database() as db, session_scope(db) as s:
@@ -108,7 +94,7 @@ def confirm_cmd(
 ) -> None:
     """Mark a reserved touch as sent."""
     with handle_errors():
-        when = _instant(at, "--at")
+        when = instant(at, "--at")
         with database() as db, session_scope(db) as s:
             t = confirm_sent(s, touch_id, provider_message_id, at=when)
     if json_out:
@@ -139,7 +125,7 @@ def expire_cmd(
     """Mark reservations past their TTL expired (they already stopped counting); the worker's
     job does this every minute."""
     with handle_errors(), database() as db:
-        n = expire_all(db, at=_instant(at, "--at"))
+        n = expire_all(db, at=instant(at, "--at"))
     if json_out:
         print_json({"expired": n})
     else:

@@ -1,6 +1,7 @@
 """Consent where the policy's countries want it (no_consent): by country and channel, per agency,
 live only between its grant and its expiry or revocation; the same answer from the full check, the
-fast path, GateWorker and check_many; agencies may only add countries; erasure deletes consents."""
+fast path, GateWorker and check_many; agencies add countries to the platform's; erasure deletes
+consents."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.record import record_event
 from leadpool.events.schemas import EventIn
 from leadpool.gate import CheckRequest, GateWorker, check, check_many, fast
-from leadpool.gate.policy import _env_overrides, resolve, validate_overrides
+from leadpool.gate.policy import (
+    _env_overrides,
+    clear_policy_cache,
+    platform_policy,
+    resolve,
+    validate_overrides,
+)
 from leadpool.models import AuditLog, Consent
 from leadpool.privacy.consent import consents_of, grant_consent, revoke_consent
 from leadpool.privacy.erase import erase
@@ -94,6 +101,8 @@ def test_a_consent_opens_its_channel_for_its_agency_only_while_it_is_live(db: Da
     assert "no_consent" in d.codes
     assert "expired" in next(r.message for r in d.reasons if r.code == "no_consent")
 
+    with session_scope(db) as s, pytest.raises(InvalidInput, match="in the future"):
+        revoke_consent(s, consent, actor="ops:kim", reason="asked", at=datetime.now(UTC) + timedelta(days=1))
     with session_scope(db) as s:
         done = revoke_consent(s, consent, actor="ops:kim", reason="asked by phone")
         again = revoke_consent(s, consent, actor="ops:kim", reason="twice")
@@ -149,7 +158,9 @@ def test_the_fast_path_worker_and_batch_give_the_full_checks_answer(db: Database
     assert [d.codes for d in got] == [["no_consent"], ["no_consent"], []]
 
 
-def test_agencies_and_campaigns_may_only_add_countries(db: Database) -> None:
+def test_agencies_and_campaigns_add_countries_to_the_platforms(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     defaults = resolve(None, None)
     assert [defaults.consent_countries(ch) for ch in ("email", "linkedin", "sms", "phone")] == [
         ("CA", "DE"),
@@ -158,18 +169,31 @@ def test_agencies_and_campaigns_may_only_add_countries(db: Database) -> None:
         (),
     ]
     p = resolve(
-        {"gate": {"consent_required": {"email": ["de", "CA", "AT"]}}},
+        {"gate": {"consent_required": {"email": ["at", " "]}}},
         {"gate": {"consent_required": {"linkedin": "*"}}},
     )
     assert p.consent_countries("email") == ("AT", "CA", "DE") and p.consent_countries("linkedin") == ("*",)
     assert p.consent_countries("sms") == ("CA",)
-    with pytest.raises(InvalidInput, match=r"consent_required: may only add countries"):
-        validate_overrides({"gate": {"consent_required": {"email": ["CA"]}}}, level="agency")
+    # an agency's list adds to the platform's: naming fewer removes none
+    assert resolve({"gate": {"consent_required": {"email": [], "sms": []}}}, None) == defaults
     with pytest.raises(InvalidInput, match=r"consent_required\.email.*United Kingdom is GB"):
         validate_overrides({"gate": {"consent_required": {"email": ["DE", "CA", "UK"]}}}, level="campaign")
     assert _env_overrides({"LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL": "DE"}) == {
         "consent_required": {"email": "DE"}
     }
+    # an empty variable (a template's unset value) is refused, not read as "ask nowhere"
+    monkeypatch.setenv("LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL", "")
+    clear_policy_cache()
+    with pytest.raises(InvalidInput, match=r"consent_required\.email.*empty"):
+        platform_policy()
+    monkeypatch.setenv("LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL", "DE,")  # a trailing comma is fine
+    clear_policy_cache()
+    assert platform_policy().consent_countries("email") == ("DE",)
+    monkeypatch.setenv("LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL", "[]")
+    clear_policy_cache()
+    assert platform_policy().consent_countries("email") == ()
+    monkeypatch.delenv("LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL")
+    clear_policy_cache()
 
     with session_scope(db) as s:
         w = World(s, campaign_gate={"consent_required": {"email": ["DE", "CA", "AT"], "linkedin": ["*"]}})

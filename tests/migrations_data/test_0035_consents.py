@@ -45,6 +45,10 @@ def test_0035_adds_consents_and_its_downgrade_keeps_them_while_held(database_uri
                 .all()
             )
             assert codes == {"germany": "DE", "deu": "DE", "de": "DE", "canada": "CA"}
+            key = c.execute(
+                text("SELECT leadpool_country_key(:c)"), {"c": "\u00a0GerMany\t\u3000"}
+            ).scalar_one()
+            assert key == "germany"
             agency = c.execute(text("INSERT INTO agencies (name) VALUES ('a') RETURNING id")).scalar_one()
             lead = c.execute(text("INSERT INTO leads (country) VALUES ('Germany') RETURNING id")).scalar_one()
             c.execute(
@@ -67,3 +71,9 @@ def test_0035_adds_consents_and_its_downgrade_keeps_them_while_held(database_uri
                 None,
                 None,
             )
+
+
+def test_the_country_key_trims_the_whitespace_python_trims() -> None:
+    """Ingestion reads a country with str.strip(): the gate's key must trim the same characters."""
+    migration = importlib.import_module(f"leadpool.migrations.versions.{REVISION}")
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == migration.WHITESPACE

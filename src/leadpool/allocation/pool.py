@@ -93,7 +93,7 @@ def consented(agency_id: int, channel: str, countries: Sequence[str], at: dateti
     # an uncorrelated IN: PostgreSQL hashes the spellings once and tests each candidate against
     # them (measured: a lookup of country_names per candidate cost the 1M-lead allocation a quarter)
     spellings = select(country_names.c.name).where(country_names.c.code.in_(list(countries)))
-    return or_(l.country.is_(None), func.lower(func.btrim(l.country)).not_in(spellings), live)
+    return or_(l.country.is_(None), func.leadpool_country_key(l.country).not_in(spellings), live)
 
 
 def reachable(

@@ -119,16 +119,22 @@ _SINCE_COLUMNS = (
 )
 
 
-def revoke_consents(session: Session, lead_id: int, at: datetime, why: str) -> int:
-    """An opt-out withdraws the consents the person had given (to every agency) by then; returns
-    how many. The gate denies the opt-out itself anyway: this keeps the consent records true."""
+def revoke_consents(session: Session, lead_id: int, at: datetime, why: str, *, actor: str) -> int:
+    """An opt-out withdraws the consents the person had given (to every agency) by then, each with
+    the audit row any revocation writes; returns how many. The gate denies the opt-out itself
+    anyway: this keeps the consent records true."""
     return len(
         session.execute(
             text(
-                "UPDATE consents SET revoked_at = :at, revoked_reason = :why "
-                "WHERE lead_id = :id AND revoked_at IS NULL AND granted_at <= :at RETURNING id"
+                "WITH r AS (UPDATE consents SET revoked_at = :at, revoked_reason = :why "
+                " WHERE lead_id = :id AND revoked_at IS NULL AND granted_at <= :at "
+                " RETURNING id, lead_id, agency_id, channel) "
+                "INSERT INTO audit_log (at, actor, action, subject_type, subject_id, detail) "
+                "SELECT :at, :actor, 'consent.revoke', 'lead', CAST(r.lead_id AS text), "
+                "jsonb_build_object('consent_id', r.id, 'agency_id', r.agency_id, 'channel', r.channel, "
+                "'reason', CAST(:why AS text)) FROM r RETURNING id"
             ),
-            {"id": lead_id, "at": at, "why": why},
+            {"id": lead_id, "at": at, "why": why, "actor": actor},
         ).all()
     )
 

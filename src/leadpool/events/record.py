@@ -643,11 +643,15 @@ def _opt_out(
     for other in (h for h in r.holders if h != lead_id):  # read and locked in _apply
         changed |= fx.mark_since(session, other, "complained_at" if complaint else "unsubscribed_at", t)
         changed |= fx.end_enrollments(session, other, kind, actor=f"event:{event_id}", now=now) > 0
-        withdrawn += fx.revoke_consents(session, other, t, f"{kind} (event {event_id})")
+        withdrawn += fx.revoke_consents(
+            session, other, t, f"{kind} (event {event_id})", actor=f"event:{event_id}"
+        )
     if changed:
         out.append(f"other_leads:{kind}")
     if lead_id is not None:
-        withdrawn += fx.revoke_consents(session, lead_id, t, f"{kind} (event {event_id})")
+        withdrawn += fx.revoke_consents(
+            session, lead_id, t, f"{kind} (event {event_id})", actor=f"event:{event_id}"
+        )
     if withdrawn:
         out.append("consents:revoked")
     if lead_id is not None:

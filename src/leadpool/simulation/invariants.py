@@ -253,7 +253,7 @@ def _consent(p: GatePolicy) -> list[Invariant]:
             "SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id "
             "JOIN json_each_text(CAST(:need AS json)) AS n(ch, codes) ON n.ch = t.channel "
             f"WHERE {_SENT} AND (CAST(n.codes AS jsonb) ? '*' OR CAST(n.codes AS jsonb) ? coalesce(("
-            "SELECT cn.code FROM country_names cn WHERE cn.name = lower(btrim(l.country))), '')) "
+            "SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)), '')) "
             "AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.lead_id = t.lead_id "
             "AND k.agency_id = t.agency_id AND (k.channel IS NULL OR k.channel = t.channel) "
             "AND k.granted_at <= t.at AND (k.expires_at IS NULL OR k.expires_at > t.at) "

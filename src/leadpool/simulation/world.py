@@ -140,7 +140,7 @@ class World:
         sql = (
             "SELECT l.id, lower(coalesce(c.industry, 'unknown')), coalesce(l.seniority, 'unknown'), "
             "coalesce(l.email_status, 'none'), c.estimated_num_employees, l.time_zone, l.email, l.company_id, "
-            "(SELECT cn.code FROM country_names cn WHERE cn.name = lower(btrim(l.country))) "
+            "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)) "
             "FROM leads l LEFT JOIN companies c ON c.id = l.company_id"
         )
         params: dict[str, Any] = {}

@@ -4,7 +4,8 @@ Germany wants prior consent even for B2B email, Canada's CASL express or implied
 email and texts (the compliance reference). ``consents`` holds each permission (lead, agency,
 channel or every channel, basis, source, evidence, validity, revocation); ``country_names`` maps
 the spellings of a country ingestion reads (name, alpha-2, alpha-3, lower-case) to its alpha-2
-code, so the gate reads a lead's jurisdiction from ``leads.country`` in SQL.
+code, so the gate reads a lead's jurisdiction from ``leads.country`` in SQL, through
+``leadpool_country_key`` (lower-case, trimmed of the whitespace Python's ``str.strip`` trims).
 
 This recreates ``gate_fast_check`` with one argument more (the countries where this channel needs
 a consent under the campaign's policy; empty: none): a lead in one of them without a live consent
@@ -28,11 +29,26 @@ down_revision = "0034_sender_complaint_guard"
 branch_labels = None
 depends_on = None
 
+# Python's whitespace (str.strip, which ingestion reads a country with): btrim alone strips spaces
+# only, and "Germany\t" or a no-break space would make a German lead's country unknown
+# (every character whose str.isspace() is true; a test checks the list against Python's own)
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+COUNTRY_KEY = (
+    "CREATE FUNCTION leadpool_country_key(country text) RETURNS text\n"
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT lower(btrim(country, "
+    + "'"
+    + WHITESPACE
+    + "')) $fn$"
+)
+
 _ANCHOR = "AND NOT EXISTS (SELECT 1 FROM company_pauses cp"
 _CONSENT = (
     "AND (cardinality(p_consent) = 0\n"
     "            OR NOT ('*' = ANY (p_consent) OR coalesce((SELECT cn.code FROM country_names cn\n"
-    "                    WHERE cn.name = lower(btrim(l.country))) = ANY (p_consent), false))\n"
+    "                    WHERE cn.name = leadpool_country_key(l.country)) = ANY (p_consent), false))\n"
     "            OR EXISTS (SELECT 1 FROM consents k WHERE k.lead_id = l.id AND k.agency_id = c.agency_id\n"
     "                    AND (k.channel IS NULL OR k.channel = p_channel) AND k.revoked_at IS NULL\n"
     "                    AND k.granted_at <= p_at AND (k.expires_at IS NULL OR k.expires_at > p_at)))\n"
@@ -60,11 +76,11 @@ def _functions() -> tuple[str, str, str, str]:
 
 
 def _country_names() -> list[dict[str, str]]:
-    from leadpool.ingestion.timezone import _index
+    from leadpool.ingestion.timezone import country_spellings
 
-    # the spellings ingestion reads (casefolded); lower() in SQL matches them for every name the
-    # dataset holds, which is ASCII but for a few accented ones casefold and lower agree on
-    return [{"name": name, "code": code} for name, code in sorted(_index().countries.items())]
+    # the spellings ingestion reads (trimmed, casefolded); lower() in SQL matches them for every
+    # name the dataset holds, ASCII but for a few accented ones casefold and lower agree on
+    return [{"name": name, "code": code} for name, code in sorted(country_spellings().items())]
 
 
 def upgrade() -> None:
@@ -76,6 +92,7 @@ def upgrade() -> None:
     )
     names = sa.table("country_names", sa.column("name", sa.Text()), sa.column("code", sa.Text()))
     op.bulk_insert(names, _country_names())
+    op.execute(COUNTRY_KEY)
     op.create_table(
         "consents",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -128,4 +145,5 @@ def downgrade() -> None:
     op.execute(before)
     utc._settings(old_signature, utc=True)
     op.drop_table("consents")
+    op.execute("DROP FUNCTION leadpool_country_key(text)")
     op.drop_table("country_names")

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import Counter
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from tests.allocation.factories import NOW, make_agency, make_campaign, make_company, make_leads
+from tests.interleaving import run_processes
 
 from leadpool.db import Database, session_scope
 
 pytestmark = pytest.mark.slow
 
 
-def _worker(uri: str, campaign_id: int, barrier: Any, out: Any, round_mode: bool) -> None:
+def _worker(uri: str, i: int, plan: dict[str, Any], barrier: Any, out: Any) -> None:
     from leadpool.allocation.allocate import allocate
     from leadpool.allocation.rounds import allocate_round
 
+    campaign_id, round_mode = plan["campaigns"][i], i in plan["rounds"]
     db = Database.from_uri(uri, pool_size=1)
     got: list[int] = []
     barrier.wait()
@@ -38,18 +39,11 @@ def _worker(uri: str, campaign_id: int, barrier: Any, out: Any, round_mode: bool
         out.put(got)
 
 
-def _run(db: Database, campaigns: list[int], round_mode: bool = False) -> list[list[int]]:
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(len(campaigns))
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(db.uri, c, barrier, out, round_mode)) for c in campaigns]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
-    return results
+def _run(db: Database, campaigns: list[int], rounds: tuple[int, ...] = ()) -> list[list[int]]:
+    """One process per campaign allocating to it until it gets nothing (those in ``rounds`` run
+    allocation rounds instead), all starting at once."""
+    plan = {"campaigns": campaigns, "rounds": rounds}
+    return run_processes(_worker, len(campaigns), db.uri, plan, barrier=True)
 
 
 def _sweep(db: Database, campaigns: list[int]) -> list[int]:
@@ -120,16 +114,6 @@ def test_rounds_and_single_allocations_race_safely(db: Database) -> None:
     with session_scope(db) as s:
         leads = make_leads(s, 300, company_id=make_company(s))
         campaigns = [make_campaign(s, make_agency(s), daily_quota=10_000) for _ in range(4)]
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(4)
-    out = ctx.Queue()
-    procs = [
-        ctx.Process(target=_worker, args=(db.uri, c, barrier, out, i == 0)) for i, c in enumerate(campaigns)
-    ]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    results = _run(db, campaigns, rounds=(0,))
     results.append(_sweep(db, campaigns))
     _check(db, results, leads)

@@ -212,13 +212,14 @@ BAD = [
 def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(api, world, db, body, named):
     w = world
     lead = w.alloc_a.allocated[0]
+    before = w.ca.grant_consent(lead, "implied", "earlier form")  # must stay as it was
     r = httpx.post(
         f"{api.url}/v1/leads/{lead}/consents", json=body, headers={"Authorization": f"Bearer {w.a.api_key}"}
     )
     problem = _problem(r, 422)
     assert named in problem["detail"], problem
-    assert _stored(db) == 0
-    assert w.ca.consents(lead) == []
+    assert _stored(db) == 1
+    assert w.ca.consents(lead) == [before]
 
 
 def test_an_erased_lead_takes_no_consent(api, world, db):

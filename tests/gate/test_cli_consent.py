@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from leadpool.cli import app
 from leadpool.db import Database, session_scope
 from leadpool.models import AuditLog, Consent
+from leadpool.privacy.consent import consents_of, grant_consent
 
 runner = CliRunner()
 AT = MONDAY_OPEN.isoformat()
@@ -191,6 +192,10 @@ BAD = [
 @pytest.mark.parametrize(("extra", "message"), BAD, ids=[m.split()[0] for _, m in BAD])
 def test_bad_input_is_one_line_and_stores_nothing(db: Database, extra: list[str], message: str) -> None:
     w, lead = _world(db)
+    with session_scope(db) as s:  # what was stored before must stay as it was
+        before = grant_consent(
+            s, lead_id=lead, agency_id=w.agency_id, basis="implied", source="earlier", actor="ops"
+        ).as_dict()
     args = [
         "consent",
         "grant",
@@ -207,7 +212,9 @@ def test_bad_input_is_one_line_and_stores_nothing(db: Database, extra: list[str]
     said = " ".join(r.output.split())  # one message (the console wraps it at its width)
     assert said.startswith("error: ") and said.count("error:") == 1, r.output
     assert message in said and "Traceback" not in said
-    assert _stored(db) == 0
+    assert _stored(db) == 1
+    with session_scope(db) as s:
+        assert [c.as_dict() for c in consents_of(s, lead)] == [before]
 
 
 def test_unknown_lead_and_consent(db: Database) -> None:

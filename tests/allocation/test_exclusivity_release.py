@@ -179,7 +179,8 @@ def test_owned_flag_follows_ownerships_whoever_writes(db: Database) -> None:
 
 
 def test_cancelling_an_agency_cancels_its_live_reservations(db: Database) -> None:
-    SEND = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # a Monday, inside the leads' email window
+    # a Monday, inside the email window on every US clock (the leads have no zone): 08:00 in Honolulu
+    SEND = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
     with session_scope(db) as s:
         make_leads(s, 2, company_id=make_company(s))
         agency = make_agency(s)

@@ -78,3 +78,37 @@ def test_unknown_zone_names() -> None:
     assert windows.zone_for("") is None
     assert windows.zone_for("Mars/Olympus_Mons") is None
     assert windows.zone_for("../etc/passwd") is None
+
+
+def test_a_window_on_several_clocks_opens_when_the_last_one_opens_and_closes_with_the_first() -> None:
+    honolulu = windows.zone_for("Pacific/Honolulu")
+    assert honolulu is not None and NY is not None and LONDON is not None
+    both = (NY, honolulu)
+    # Monday 2026-03-02: 07:00 in Honolulu is 17:00 UTC, 19:00 in New York is 00:00 UTC
+    assert not windows.open_on_all(EMAIL, utc("2026-03-02T16:59:00"), both)
+    assert windows.next_open_on_all(EMAIL, utc("2026-03-02T15:00:00"), both) == utc("2026-03-02T17:00:00")
+    assert windows.open_on_all(EMAIL, utc("2026-03-02T23:59:00"), both)
+    assert windows.next_open_on_all(EMAIL, utc("2026-03-03T00:00:00"), both) == utc("2026-03-03T17:00:00")
+    # Friday after New York's close: Honolulu is open until Saturday 05:00 UTC, New York is not
+    # again before Monday
+    assert windows.next_open_on_all(EMAIL, utc("2026-03-07T00:30:00"), both) == utc("2026-03-09T17:00:00")
+    # one clock, or none (UTC): the same as next_open
+    for at in ("2026-03-07T01:00:00", "2026-03-08T06:00:00", "2026-10-31T12:00:00"):
+        assert windows.next_open_on_all(SMS, utc(at), (NY,)) == windows.next_open(SMS, utc(at), NY)
+        assert windows.next_open_on_all(SMS, utc(at), ()) == windows.next_open(SMS, utc(at), None)
+    assert windows.next_open_on_all(None, utc("2026-03-07T01:00:00"), both) == utc("2026-03-07T01:00:00")
+
+
+def test_clocks_further_apart_than_the_window_is_long_never_share_an_hour() -> None:
+    tokyo = windows.zone_for("Asia/Tokyo")
+    assert tokyo is not None and LONDON is not None
+    office = SendWindow(time(9), time(17), frozenset(range(5)))  # 8 hours; Tokyo is 9 ahead in winter
+    at = utc("2026-01-05T08:00:00")
+    assert not windows.open_on_all(office, at, (LONDON, tokyo))
+    assert windows.next_open_on_all(office, at, (LONDON, tokyo)) is None
+    # in British summer time Tokyo is 8 hours ahead: still no hour (the window's end is exclusive)
+    assert windows.next_open_on_all(office, utc("2026-06-01T08:00:00"), (LONDON, tokyo)) is None
+    longer = SendWindow(time(9), time(18), frozenset(range(5)))
+    assert windows.next_open_on_all(longer, utc("2026-06-01T00:00:00"), (LONDON, tokyo)) == utc(
+        "2026-06-01T08:00:00"
+    )  # 09:00 London, 17:00 Tokyo

@@ -150,7 +150,11 @@ def test_country_codes_from_the_dataset() -> None:
         ((None, "Denver", None, "United States"), ("America/Denver", "city")),
         ((None, None, "California", "United States"), ("America/Los_Angeles", "state")),
         ((None, None, None, "Germany"), ("Europe/Berlin", "country")),
-        ((None, None, None, "United States"), (None, None)),  # several zones, nothing narrower
+        ((None, None, None, "United States"), (None, None)),  # several clocks, nothing narrower
+        # several zone names on one clock are the country's zone: its most populous city's
+        ((None, None, None, "Argentina"), ("America/Argentina/Buenos_Aires", "country")),
+        ((None, None, None, "MYS"), ("Asia/Kuala_Lumpur", "country")),  # and Asia/Kuching
+        ((None, None, None, "Spain"), (None, None)),  # the Canaries keep another clock
         ((None, None, None, None), (None, None)),
     ],
 )

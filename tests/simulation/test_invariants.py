@@ -270,6 +270,17 @@ def test_unknown_zone_reads_as_utc_for_email(world: World) -> None:
     only(world, "none_outside_send_window")
 
 
+def test_without_a_zone_email_windows_are_read_on_every_clock_of_the_country(world: World) -> None:
+    # Monday 2026-03-02 15:00 UTC: inside UTC's window and New York's, 05:00 in Honolulu
+    monday = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    us = world.lead(tz=None, country="United States")
+    world.touch(us, monday + timedelta(hours=2), "email")  # 07:00 in Honolulu
+    world.touch(world.lead(tz=None), monday, "email")  # no country: UTC
+    assert set(counts(world).values()) == {0}
+    world.touch(world.lead(tz=None, country="United States"), monday, "email")
+    only(world, "none_outside_send_window")
+
+
 def test_caps_follow_the_policy(world: World) -> None:
     lead = world.lead()
     world.touch(lead, T)

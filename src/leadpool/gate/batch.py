@@ -176,6 +176,7 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         blocked_by_agency=bool(row[39]),
         country_code=row[40],
         consents=tuple(zip(row[41], row[42], row[43], strict=True)) if row[41] is not None else (),
+        country_zones=tuple(row[44] or ()),
     )
 
 
@@ -727,7 +728,7 @@ def _when_open(reason: Reason, window: windows.SendWindow | None, place: Placeme
     would only be denied again as quiet hours."""
     if reason.retry_after is None or reason.code == "quiet_hours":
         return reason
-    opens = windows.next_open(window, reason.retry_after, place.zone)
+    opens = windows.next_open_on_all(window, reason.retry_after, place.clocks)
     return reason if opens == reason.retry_after else replace(reason, retry_after=opens)
 
 

@@ -50,6 +50,8 @@ class Snapshot:
     blocked_domain: str | None = None  # a domain block that applies to the lead (the platform's first)
     blocked_by_agency: bool = False  # ...on the campaign's agency's own list
     country_code: str | None = None  # ISO alpha-2 of leads.country (country_names), None: unknown
+    # when the lead has no zone: one zone per clock of its country (country_clocks), else empty
+    country_zones: tuple[str, ...] = ()
     # the campaign's agency's unrevoked consents of the lead: (channel or None for all, from, until)
     consents: tuple[tuple[str | None, datetime, datetime | None], ...] = ()
     campaign_exists: bool = False
@@ -75,11 +77,18 @@ class Placement:
     zone: ZoneInfo | None
     zone_known: bool
     local_date: date
+    # the clocks a send window is read on: the lead's zone; without one, every clock of its
+    # country (the person is somewhere in it: fail closed); none known: UTC
+    clocks: tuple[ZoneInfo, ...] = ()
 
 
 def placement(snap: Snapshot, at: datetime) -> Placement:
     zone = windows.zone_for(snap.time_zone)
-    return Placement(zone, zone is not None, windows.local_date(at, zone))
+    if zone is not None:
+        clocks: tuple[ZoneInfo, ...] = (zone,)
+    else:
+        clocks = tuple(z for z in map(windows.zone_for, snap.country_zones) if z is not None)
+    return Placement(zone, zone is not None, windows.local_date(at, zone), clocks)
 
 
 def _address(snap: Snapshot, channel: str) -> str | None:
@@ -360,16 +369,22 @@ def time_reasons(
             )
         ]
     window = policy.window_for(channel)
-    if windows.is_open(window, at, place.zone):
+    if windows.open_on_all(window, at, place.clocks):
         return []
     assert window is not None
-    opens = windows.next_open(window, at, place.zone)
-    zone_name = place.zone.key if place.zone else "UTC"
-    return [
-        Reason(
-            "quiet_hours",
+    opens = windows.next_open_on_all(window, at, place.clocks)
+    if place.zone is not None or not place.clocks:
+        zone_name = place.zone.key if place.zone else "UTC"
+        why = (
             f"Outside the {channel} send window ({window.describe()} in {zone_name}); "
-            f"it is {at.astimezone(place.zone or UTC):%a %H:%M} there.",
-            opens,
+            f"it is {at.astimezone(place.zone or UTC):%a %H:%M} there."
         )
-    ]
+    else:
+        closed = next(z for z in place.clocks if not windows.is_open(window, at, z))
+        on_all = f"all {len(place.clocks)} clocks" if len(place.clocks) > 1 else "the clock"
+        why = (
+            f"Outside the {channel} send window ({window.describe()}): the lead's own time zone is "
+            f"unknown, so the window must be open on {on_all} of {snap.country_code}, and it is {at.astimezone(closed):%a %H:%M} in {closed.key}"
+            + ("." if opens is not None else "; no hour is inside the window on all of them.")
+        )
+    return [Reason("quiet_hours", why, opens)]

@@ -114,7 +114,10 @@ SNAPSHOT_SQL = _sql(
     "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source, "
     "sp.sender IS NOT NULL, sp.until, sp.reason, db.domain, db.agency_id IS NOT NULL, "
     "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)), "
-    "k.channels, k.starts, k.ends "
+    "k.channels, k.starts, k.ends, "
+    # a lead without a zone: its country's clocks, on all of which a send window must be open
+    "CASE WHEN l.time_zone IS NULL THEN (SELECT array_agg(cc.zone ORDER BY cc.rank) FROM country_names cn "
+    " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) END "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[])) "
     "WITH ORDINALITY AS r(lead_id, campaign_id, sender, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "

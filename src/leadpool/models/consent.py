@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadpool.models.base import Base
@@ -60,3 +60,15 @@ class CountryName(Base):
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     code: Mapped[str] = mapped_column(Text)
+
+
+class CountryClock(Base):
+    """One clock a country's places keep, named by the zone of its most populous city on it
+    (``rank`` 0 the most populous): the gate opens the window of a lead whose own zone is
+    unknown only while it is open on every clock of its country (filled by migration 0036)."""
+
+    __tablename__ = "country_clocks"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    zone: Mapped[str] = mapped_column(Text, primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)

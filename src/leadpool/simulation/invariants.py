@@ -46,6 +46,8 @@ class _LocalTouch:
     local: datetime  # wall-clock time in the lead's zone (UTC when unknown), as the gate counted it
     went: datetime  # the same clock when it was sent (confirmed within the reservation's TTL)
     zone_known: bool
+    # no zone: when it was sent on each clock of the lead's country, where the gate reads windows
+    went_on_clocks: tuple[datetime, ...] = ()
 
 
 def _local_touches(conn: Connection) -> list[_LocalTouch]:
@@ -56,19 +58,23 @@ def _local_touches(conn: Connection) -> list[_LocalTouch]:
     zones: dict[str | None, ZoneInfo | None] = {}
     rows = conn.execute(
         text(
-            "SELECT t.lead_id, t.company_id, t.channel, t.at, coalesce(t.sent_at, t.at), l.time_zone "
+            "SELECT t.lead_id, t.company_id, t.channel, t.at, coalesce(t.sent_at, t.at), l.time_zone, "
+            "CASE WHEN l.time_zone IS NULL THEN (SELECT array_agg(cc.zone) FROM country_names cn "
+            " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) END "
             "FROM touches t JOIN leads l ON l.id = t.lead_id WHERE t.state = 'sent'"
         )
     )
-    for lead_id, company_id, channel, at, went, tz in rows:
-        if tz not in zones:
-            try:
-                zones[tz] = ZoneInfo(tz) if tz else None
-            except (ZoneInfoNotFoundError, ValueError):
-                zones[tz] = None
+    for lead_id, company_id, channel, at, went, tz, clocks in rows:
+        for name in (tz, *(clocks or ())):
+            if name not in zones:
+                try:
+                    zones[name] = ZoneInfo(name) if name else None
+                except (ZoneInfoNotFoundError, ValueError):
+                    zones[name] = None
         zone = zones[tz]
         local, sent = at.astimezone(zone or UTC), went.astimezone(zone or UTC)
-        out.append(_LocalTouch(lead_id, company_id, channel, local, sent, zone is not None))
+        on_clocks = tuple(went.astimezone(z) for z in (zones[c] for c in clocks or ()) if z is not None)
+        out.append(_LocalTouch(lead_id, company_id, channel, local, sent, zone is not None, on_clocks))
     return out
 
 
@@ -85,9 +91,11 @@ def _outside_window(touches: list[_LocalTouch], policy: GatePolicy) -> int:
         w = getattr(policy.windows, t.channel)
         if w is None:
             continue
-        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[t.went.weekday()]
-        if not (w.start <= t.went.time() < w.end) or day not in w.days:
-            bad += 1
+        for went in t.went_on_clocks or (t.went,):
+            day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[went.weekday()]
+            if not (w.start <= went.time() < w.end) or day not in w.days:
+                bad += 1
+                break
     return bad
 
 
@@ -195,7 +203,8 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
         ),
         Invariant(
             "none_outside_send_window",
-            "touches outside the channel's send window in the lead's time zone (or with no zone for sms/phone)",
+            "touches outside the channel's send window in the lead's time zone (without one: on any "
+            "clock of its country; or with no zone for sms/phone)",
             "",
             local=lambda ts: _outside_window(ts, p),
         ),

@@ -46,7 +46,8 @@ def _functions() -> tuple[str, str, str]:
     return live, live.replace(_JOIN, _JOIN_KNOWN), signature
 
 
-def _recompute_zones() -> None:
+def _recompute_zones(which: str = "time_zone_source IN ('city', 'state')") -> None:
+    """Resolve again, with each lead's number, the zones of the leads ``which`` names (SQL)."""
     conn = op.get_bind()
     last = 0
     resolve = None
@@ -54,7 +55,7 @@ def _recompute_zones() -> None:
         rows = conn.execute(
             sa.text(
                 "SELECT id, city, state, country, phone, time_zone, time_zone_source FROM leads "
-                "WHERE time_zone_source IN ('city', 'state') AND id > :last ORDER BY id LIMIT 5000"
+                f"WHERE {which} AND id > :last ORDER BY id LIMIT 5000"
             ),
             {"last": last},
         ).all()

@@ -42,6 +42,7 @@ from leadpool.gate.worker import GateWorker
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # Monday; New York springs forward on Sunday 8 March
 CHANNELS = ("email", "linkedin", "sms", "phone")
 HOURS = {"email": (7, 19), "sms": (9, 20), "phone": (9, 20)}
+NEW_YORK = ZoneInfo("America/New_York")
 
 # (time zone, email, email_status, phone, linkedin, company index)
 LEADS = [
@@ -166,10 +167,12 @@ def model_codes(m: GateMachine, li: int, ci: int, channel: str, sender: str | No
     if zone is None and channel in ("sms", "phone"):
         codes.add("unknown_timezone")
     elif channel in HOURS:
-        local = now.astimezone(zone or UTC)
         start, end = HOURS[channel]
-        if local.weekday() >= 5 or not (start <= local.hour < end):
-            codes.add("quiet_hours")
+        # a text or call: on its number's clock too (every model lead's number is a New York 212)
+        for clock in (zone or UTC, *((NEW_YORK,) if channel in ("sms", "phone") else ())):
+            local = now.astimezone(clock)
+            if local.weekday() >= 5 or not (start <= local.hour < end):
+                codes.add("quiet_hours")
     today = now.astimezone(zone or UTC).date()
     live = [t for t in m.touches.values() if t.live(now)]
     mine = [t for t in live if t.lead == li]

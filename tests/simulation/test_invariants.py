@@ -281,6 +281,17 @@ def test_without_a_zone_email_windows_are_read_on_every_clock_of_the_country(wor
     only(world, "none_outside_send_window")
 
 
+def test_texts_are_read_on_the_clock_of_the_number_too(world: World) -> None:
+    # Monday 2026-03-02 15:00 UTC: 09:00 in Chicago, 07:00 on a Los Angeles number's clock
+    monday = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    world.touch(world.lead(tz="America/Chicago", phone="+13125550100"), monday, "sms")
+    world.touch(world.lead(tz="America/Chicago", phone="+14155550100"), monday, "email")
+    world.touch(world.lead(tz="America/Chicago", phone="+14155550100"), monday + timedelta(hours=2), "sms")
+    assert set(counts(world).values()) == {0}
+    world.touch(world.lead(tz="America/Chicago", phone="+14155550100"), monday, "phone")
+    only(world, "none_outside_send_window")
+
+
 def test_caps_follow_the_policy(world: World) -> None:
     lead = world.lead()
     world.touch(lead, T)

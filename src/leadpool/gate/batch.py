@@ -177,6 +177,7 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         country_code=row[40],
         consents=tuple(zip(row[41], row[42], row[43], strict=True)) if row[41] is not None else (),
         country_zones=tuple(row[44] or ()),
+        number_zones=tuple(row[45] or ()),
     )
 
 
@@ -299,6 +300,7 @@ class Batch:
             "leads": int_array([r.lead_id for r in self.reqs]),
             "campaigns": int_array([r.campaign_id for r in self.reqs]),
             "senders": [r.sender_key for r in self.reqs],
+            "channels": [r.channel for r in self.reqs],
         }
 
     def _items(self, rows: list[Any]) -> list[_Item]:
@@ -370,7 +372,7 @@ class Batch:
 
     def _static(self, it: _Item) -> None:
         assert it.policy is not None
-        it.place = placement(it.snap, it.at)
+        it.place = placement(it.snap, it.at, it.req.channel)
         it.reasons = static_reasons(it.snap, it.req.channel, it.policy, it.at, it.place)
         it.candidate = it.req.reserve and not it.reasons
         s = it.snap

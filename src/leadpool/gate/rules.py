@@ -52,6 +52,8 @@ class Snapshot:
     country_code: str | None = None  # ISO alpha-2 of leads.country (country_names), None: unknown
     # when the lead has no zone: one zone per clock of its country (country_clocks), else empty
     country_zones: tuple[str, ...] = ()
+    # a text or call: one zone per clock of the number's area (phone_prefix_clocks), else empty
+    number_zones: tuple[str, ...] = ()
     # the campaign's agency's unrevoked consents of the lead: (channel or None for all, from, until)
     consents: tuple[tuple[str | None, datetime, datetime | None], ...] = ()
     campaign_exists: bool = False
@@ -65,6 +67,9 @@ class Snapshot:
     enrolled: bool = False
 
 
+#: channels that reach the lead's number: their window is read on its area's clocks too
+NUMBER_CHANNELS = ("sms", "phone")
+
 #: ``leads.time_zone_source`` of a zone that is only the likeliest of several
 #: (``leadpool.ingestion.timezone.GUESS``): kept for email hours, unknown where quiet hours are law
 ZONE_GUESS = "guess"
@@ -77,18 +82,23 @@ class Placement:
     zone: ZoneInfo | None
     zone_known: bool
     local_date: date
-    # the clocks a send window is read on: the lead's zone; without one, every clock of its
-    # country (the person is somewhere in it: fail closed); none known: UTC
+    # the clocks a send window is read on: the lead's zone, and for a text or call the clocks of
+    # its number's area (the called party's local time may be either); without a zone, every
+    # clock of its country (the person is somewhere in it: fail closed); none known: UTC
     clocks: tuple[ZoneInfo, ...] = ()
+    number_clocks: int = 0  # how many of ``clocks`` (the last ones) are the number's
 
 
-def placement(snap: Snapshot, at: datetime) -> Placement:
+def placement(snap: Snapshot, at: datetime, channel: str) -> Placement:
     zone = windows.zone_for(snap.time_zone)
+    number: tuple[ZoneInfo, ...] = ()
     if zone is not None:
         clocks: tuple[ZoneInfo, ...] = (zone,)
+        if channel in NUMBER_CHANNELS:
+            number = tuple(z for z in map(windows.zone_for, snap.number_zones) if z is not None and z != zone)
     else:
         clocks = tuple(z for z in map(windows.zone_for, snap.country_zones) if z is not None)
-    return Placement(zone, zone is not None, windows.local_date(at, zone), clocks)
+    return Placement(zone, zone is not None, windows.local_date(at, zone), clocks + number, len(number))
 
 
 def _address(snap: Snapshot, channel: str) -> str | None:
@@ -373,7 +383,16 @@ def time_reasons(
         return []
     assert window is not None
     opens = windows.next_open_on_all(window, at, place.clocks)
-    if place.zone is not None or not place.clocks:
+    if place.zone is not None and windows.is_open(window, at, place.zone):
+        # open on the lead's own clock: closed on one of its number's
+        closed = next(z for z in place.clocks if not windows.is_open(window, at, z))
+        why = (
+            f"Outside the {channel} send window ({window.describe()}) on the clock of the lead's "
+            f"number ({closed.key}, where it is {at.astimezone(closed):%a %H:%M}), though open in "
+            f"its own zone ({place.zone.key}): the called party's local time may be either"
+            + ("." if opens is not None else "; no hour is inside the window on both.")
+        )
+    elif place.zone is not None or not place.clocks:
         zone_name = place.zone.key if place.zone else "UTC"
         why = (
             f"Outside the {channel} send window ({window.describe()} in {zone_name}); "

@@ -117,9 +117,12 @@ SNAPSHOT_SQL = _sql(
     "k.channels, k.starts, k.ends, "
     # a lead without a zone: its country's clocks, on all of which a send window must be open
     "CASE WHEN l.time_zone IS NULL THEN (SELECT array_agg(cc.zone ORDER BY cc.rank) FROM country_names cn "
-    " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) END "
-    "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[])) "
-    "WITH ORDINALITY AS r(lead_id, campaign_id, sender, ord) "
+    " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) END, "
+    # a text or call: the clocks of the number's longest prefix, where the window must be open too
+    "CASE WHEN r.channel IN ('sms', 'phone') THEN (SELECT pc.zones FROM phone_prefix_clocks pc "
+    " WHERE pc.prefix = ANY (leadpool_phone_prefixes(l.phone)) ORDER BY length(pc.prefix) DESC LIMIT 1) END "
+    "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[]), "
+    "CAST(:channels AS text[])) WITH ORDINALITY AS r(lead_id, campaign_id, sender, channel, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "
     "LEFT JOIN campaigns c ON c.id = r.campaign_id "
     "LEFT JOIN agencies a ON a.id = c.agency_id "

@@ -4,7 +4,7 @@ from leadpool.models.agency import AGENCY_STATUSES, CAMPAIGN_STATUSES, CHANNELS,
 from leadpool.models.allocation import REFILL_STATUSES, CompanyOwner, RefillJob
 from leadpool.models.base import Base
 from leadpool.models.company import Company
-from leadpool.models.consent import CONSENT_BASES, Consent, CountryClock, CountryName
+from leadpool.models.consent import CONSENT_BASES, Consent, CountryClock, CountryName, PhonePrefixClock
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
 from leadpool.models.event import AuditLog, DomainBlock, Event, PlatformKey, Suppression
 from leadpool.models.gate import (
@@ -57,6 +57,7 @@ __all__ = [
     "LeadRawPayload",
     "LeadScore",
     "Ownership",
+    "PhonePrefixClock",
     "PlatformKey",
     "RawPayload",
     "ReconcileMark",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func
+from sqlalchemy import ARRAY, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadpool.models.base import Base
@@ -72,3 +72,15 @@ class CountryClock(Base):
     code: Mapped[str] = mapped_column(Text, primary_key=True)
     zone: Mapped[str] = mapped_column(Text, primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)
+
+
+class PhonePrefixClock(Base):
+    """A number prefix libphonenumber maps to time zones (digits of E.164 without ``+``), with one
+    zone per clock of it; empty when it names no place (a country-wide mobile range). The gate
+    opens a text's or call's window only while it is open on the clocks of the longest prefix of
+    the lead's number as well (filled by migration 0037)."""
+
+    __tablename__ = "phone_prefix_clocks"
+
+    prefix: Mapped[str] = mapped_column(Text, primary_key=True)
+    zones: Mapped[list[str]] = mapped_column(ARRAY(Text))

@@ -46,7 +46,8 @@ class _LocalTouch:
     local: datetime  # wall-clock time in the lead's zone (UTC when unknown), as the gate counted it
     went: datetime  # the same clock when it was sent (confirmed within the reservation's TTL)
     zone_known: bool
-    # no zone: when it was sent on each clock of the lead's country, where the gate reads windows
+    # when it was sent on each clock the gate reads its window on, when there are several: a lead
+    # without a zone, every clock of its country; a text or call, its zone and its number's clocks
     went_on_clocks: tuple[datetime, ...] = ()
 
 
@@ -60,7 +61,10 @@ def _local_touches(conn: Connection) -> list[_LocalTouch]:
         text(
             "SELECT t.lead_id, t.company_id, t.channel, t.at, coalesce(t.sent_at, t.at), l.time_zone, "
             "CASE WHEN l.time_zone IS NULL THEN (SELECT array_agg(cc.zone) FROM country_names cn "
-            " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) END "
+            " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) "
+            # a text or call: its number's clocks too
+            "WHEN t.channel IN ('sms', 'phone') THEN l.time_zone || (SELECT pc.zones FROM phone_prefix_clocks pc "
+            " WHERE pc.prefix = ANY (leadpool_phone_prefixes(l.phone)) ORDER BY length(pc.prefix) DESC LIMIT 1) END "
             "FROM touches t JOIN leads l ON l.id = t.lead_id WHERE t.state = 'sent'"
         )
     )
@@ -204,7 +208,7 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
         Invariant(
             "none_outside_send_window",
             "touches outside the channel's send window in the lead's time zone (without one: on any "
-            "clock of its country; or with no zone for sms/phone)",
+            "clock of its country; sms/phone: also on its number's clock; or with no zone for sms/phone)",
             "",
             local=lambda ts: _outside_window(ts, p),
         ),

@@ -86,7 +86,6 @@ class Placement:
     # its number's area (the called party's local time may be either); without a zone, every
     # clock of its country (the person is somewhere in it: fail closed); none known: UTC
     clocks: tuple[ZoneInfo, ...] = ()
-    number_clocks: int = 0  # how many of ``clocks`` (the last ones) are the number's
 
 
 def placement(snap: Snapshot, at: datetime, channel: str) -> Placement:
@@ -98,7 +97,7 @@ def placement(snap: Snapshot, at: datetime, channel: str) -> Placement:
             number = tuple(z for z in map(windows.zone_for, snap.number_zones) if z is not None and z != zone)
     else:
         clocks = tuple(z for z in map(windows.zone_for, snap.country_zones) if z is not None)
-    return Placement(zone, zone is not None, windows.local_date(at, zone), clocks + number, len(number))
+    return Placement(zone, zone is not None, windows.local_date(at, zone), clocks + number)
 
 
 def _address(snap: Snapshot, channel: str) -> str | None:
@@ -403,7 +402,8 @@ def time_reasons(
         on_all = f"all {len(place.clocks)} clocks" if len(place.clocks) > 1 else "the clock"
         why = (
             f"Outside the {channel} send window ({window.describe()}): the lead's own time zone is "
-            f"unknown, so the window must be open on {on_all} of {snap.country_code}, and it is {at.astimezone(closed):%a %H:%M} in {closed.key}"
+            f"unknown, so the window must be open on {on_all} of {snap.country_code}, and it is "
+            f"{at.astimezone(closed):%a %H:%M} in {closed.key}"
             + ("." if opens is not None else "; no hour is inside the window on all of them.")
         )
     return [Reason("quiet_hours", why, opens)]

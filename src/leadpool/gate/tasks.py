@@ -1,6 +1,6 @@
 """The gate's housekeeping jobs: reservations past their TTL are marked expired, every minute;
-the fast path's zone list is checked against zoneinfo again, and denials older than their
-retention period are deleted (``leadpool.gate.retention``), every day.
+the fast path's zone list is checked against zoneinfo again (and the place tables against the
+installed libraries), and denials older than their retention period are deleted (``leadpool.gate.retention``), every day.
 
 An expired reservation stops counting at once (every count compares ``expires_at`` with the
 check's instant) and checks mark a lead's stale ones lazily; this job does it for the leads no
@@ -21,6 +21,7 @@ from leadpool.config import settings_error_message
 from leadpool.db import Database, open_database, session_scope
 from leadpool.errors import LeadpoolError
 from leadpool.gate.check import expire_reservations
+from leadpool.gate.places import refresh_places
 from leadpool.gate.retention import prune_denials
 from leadpool.gate.settings import get_retention_settings
 from leadpool.gate.zones import refresh_gate_zones
@@ -55,14 +56,16 @@ def expire_reservations_job(context: procrastinate.JobContext, timestamp: int) -
 
 @app.periodic(cron="17 3 * * *", periodic_id="daily")
 @app.task(name=ZONES_TASK, queue="gate", pass_context=True)
-def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) -> dict[str, list[str]]:
+def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) -> dict[str, Any]:
     """The zones whose offsets the server and zoneinfo agree on, a year ahead (``leadpool.gate.zones``):
-    tz data changes with upgrades, and the horizon moves."""
+    tz data changes with upgrades, and the horizon moves. With them, the countries and clocks the
+    gate reads in SQL, as the installed libraries now say (``leadpool.gate.places``)."""
     db = open_database()
     try:
         with db.engine.begin() as conn:
             added, removed = refresh_gate_zones(conn)
-        return {"added": added, "removed": removed}
+            places = refresh_places(conn)
+        return {"added": added, "removed": removed, "places": places}
     finally:
         db.dispose()
 

@@ -26,6 +26,8 @@ import importlib
 import sqlalchemy as sa
 from alembic import op
 
+from leadpool.gate.places import country_clock_rows
+
 revision = "0036_country_clocks"
 down_revision = "0035_consents"
 branch_labels = None
@@ -54,16 +56,6 @@ def _functions() -> tuple[str, str, str]:
     return live, live.replace(_BEFORE, _AFTER), signature
 
 
-def _clocks() -> list[dict[str, object]]:
-    from leadpool.ingestion.timezone import country_clocks
-
-    return [
-        {"code": code, "zone": zone, "rank": rank}
-        for code, zones in sorted(country_clocks().items())
-        for rank, zone in enumerate(zones)
-    ]
-
-
 def upgrade() -> None:
     op.create_table(
         "country_clocks",
@@ -78,7 +70,7 @@ def upgrade() -> None:
         sa.column("zone", sa.Text()),
         sa.column("rank", sa.Integer()),
     )
-    op.bulk_insert(clocks, _clocks())
+    op.bulk_insert(clocks, country_clock_rows())
     utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     _before, changed, signature = _functions()
     op.execute(changed)

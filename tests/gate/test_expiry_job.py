@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from tests.gate.factories import MONDAY_OPEN, World
+from tests.jobs import run_job
 from typer.testing import CliRunner
 
 from leadpool.cli import app as cli
@@ -59,16 +60,7 @@ def test_expire_all_marks_only_reservations_past_their_ttl_in_chunks(db: Databas
 def test_the_job_runs_on_a_worker_and_is_on_the_cron(db: Database) -> None:
     ids = _reserve(db, 2, [-timedelta(days=400), -timedelta(days=399)])  # long past, whatever now is
     assert (EXPIRE_TASK, "every-minute") in queue_app.periodic_registry.periodic_tasks
-    with db.engine.connect() as c:  # defer it as the cron would, then let a real worker run it
-        raw = c.connection.driver_connection
-        job_id = queue_app.configure_task(EXPIRE_TASK, connection=raw).defer(timestamp=0)
-        raw.commit()
-    run_worker(uri=db.uri, until_empty=True)
-    with db.engine.connect() as c:
-        status = c.execute(
-            text("SELECT status::text FROM procrastinate_jobs WHERE id = :j"), {"j": job_id}
-        ).scalar_one()
-    assert status == "succeeded"
+    assert run_job(db, EXPIRE_TASK) == "succeeded"
     assert _states(db, ids) == ["expired", "expired"]
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from tests.gate.factories import MONDAY_OPEN, World
+from tests.jobs import run_job
 from tests.scale import analyze, explain, rows_read
 from typer.testing import CliRunner
 
@@ -26,7 +27,6 @@ from leadpool.gate.retention import AUDIT_ACTION, prune_denials
 from leadpool.gate.settings import RetentionSettings
 from leadpool.gate.tasks import PRUNE_TASK
 from leadpool.queue import app as queue_app
-from leadpool.queue import run_worker
 
 NOW = datetime(2026, 9, 1, 12, tzinfo=UTC)
 runner = CliRunner()
@@ -347,17 +347,7 @@ def test_prune_decisions_refuses_bad_flags_and_settings(
 
 
 def _run_job(db: Database) -> str:
-    with db.engine.connect() as c:  # defer it as the cron would, then let a real worker run it
-        raw = c.connection.driver_connection
-        job_id = queue_app.configure_task(PRUNE_TASK, connection=raw).defer(timestamp=0)
-        raw.commit()
-    run_worker(uri=db.uri, until_empty=True, queues=["gate"])
-    with db.engine.connect() as c:
-        return str(
-            c.execute(
-                text("SELECT status::text FROM procrastinate_jobs WHERE id = :j"), {"j": job_id}
-            ).scalar_one()
-        )
+    return run_job(db, PRUNE_TASK)
 
 
 def test_the_daily_job_is_on_the_cron_and_prunes_on_a_worker(

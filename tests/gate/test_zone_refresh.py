@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from tests.jobs import run_job
 
 from leadpool.db import Database
 from leadpool.gate.zones import refresh_gate_zones
@@ -41,8 +42,6 @@ def test_the_daily_job_makes_the_place_tables_what_the_libraries_say(db: Databas
     """A library upgrade without a migration: the tables are put back to what ingestion reads."""
     from leadpool.gate.places import refresh_places
     from leadpool.gate.tasks import ZONES_TASK
-    from leadpool.queue import app as queue_app
-    from leadpool.queue import run_worker
 
     with db.engine.connect() as c:
         before = c.execute(text(_PLACES)).one()
@@ -55,17 +54,9 @@ def test_the_daily_job_makes_the_place_tables_what_the_libraries_say(db: Databas
         c.execute(text("UPDATE country_clocks SET rank = 9 WHERE code = 'US' AND zone = 'America/New_York'"))
         c.execute(text("UPDATE phone_prefix_clocks SET zones = '{America/Chicago}' WHERE prefix = '1212'"))
         c.execute(text("INSERT INTO phone_prefix_clocks (prefix, zones) VALUES ('1999999', '{}')"))
-    with db.engine.connect() as c:  # defer it as the cron would, then let a real worker run it
-        raw = c.connection.driver_connection
-        job_id = queue_app.configure_task(ZONES_TASK, connection=raw).defer(timestamp=0)
-        raw.commit()
-    run_worker(uri=db.uri, until_empty=True, queues=["gate"])
+    assert run_job(db, ZONES_TASK) == "succeeded"
     with db.engine.connect() as c:
-        status = c.execute(
-            text("SELECT status::text FROM procrastinate_jobs WHERE id = :j"), {"j": job_id}
-        ).scalar_one()
         after = c.execute(text(_PLACES)).one()
-    assert status == "succeeded"
     assert after == before and before[0] == "DE" and before[3] == ["America/New_York"]
     with db.engine.begin() as c:
         assert refresh_places(c) == {"country_names": 0, "country_clocks": 0, "phone_prefix_clocks": 0}

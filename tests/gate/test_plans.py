@@ -27,7 +27,12 @@ def test_the_worker_connection_plans_a_counter_lookup_on_an_empty_table_as_an_in
     with GateWorker(db) as gate:
         conn = gate._connection()
         # the worker's own settings: generic plans (the plan a connection keeps), no seq scans
-        assert conn.execute("SELECT current_setting('plan_cache_mode')").fetchone() == ("force_generic_plan",)
+        assert conn.execute(
+            "SELECT current_setting('plan_cache_mode'), current_setting('jit')"
+        ).fetchone() == (
+            "force_generic_plan",
+            "off",
+        )
         conn.execute(f"PREPARE lookup(text) AS {_COUNTER_LOOKUP}")
         plan = "\n".join(
             r[0] for r in conn.execute(sql.SQL("EXPLAIN EXECUTE lookup({})").format(sql.Literal(_ARG)))
@@ -53,11 +58,15 @@ def test_a_batch_puts_the_callers_plan_settings_back(db: Database) -> None:
     for size, callers in ((1, "force_custom_plan"), (25, "force_generic_plan")):
         with session_scope(db) as s:
             s.execute(text(f"SET LOCAL plan_cache_mode = {callers}"))
+            s.execute(text("SET LOCAL jit = on"))  # the batch turns it off for its own statements
             ds = check_many(
                 s, [CheckRequest(lead, w.campaign_id, "linkedin", at=MONDAY_OPEN) for lead in leads[:size]]
             )
             assert all(d.decision_id is not None for d in ds)
             after = s.execute(
-                text("SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')")
+                text(
+                    "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan'), "
+                    "current_setting('jit')"
+                )
             ).one()
-            assert tuple(after) == (callers, "on")
+            assert tuple(after) == (callers, "on", "on")

@@ -188,6 +188,7 @@ class Batch:
         self.reqs = reqs
         self.plan_cache_mode: str | None = None  # the settings to put back
         self.enable_seqscan = "on"
+        self.jit = "on"
         self.optimistic = True  # counters read unlocked, raised conditionally at the end
         self.leads_locked = False  # by the snapshot statement (batches with idempotency keys)
         self.read_counts: dict[Scope, int] = {}  # what the unlocked read saw (optimistic)
@@ -284,6 +285,7 @@ class Batch:
         before, rows = run_statements(conn, [(PLAN_MODE_SQL, {"mode": mode}), (SNAPSHOT_SQL, params)])
         if self.plan_cache_mode is None:  # a second pass finds the first pass's settings
             self.plan_cache_mode, self.enable_seqscan = str(before[0][0]), str(before[0][1])
+            self.jit = str(before[0][3])
         if before[0][2] != "read committed":
             # the touches and counters are read after the locks, so a statement's snapshot must
             # be taken after its lock wait: under repeatable read or serializable it is the
@@ -672,7 +674,10 @@ class Batch:
             )
         if self.plan_cache_mode is not None:
             statements.append(
-                (GENERIC_OFF_SQL, {"prev": self.plan_cache_mode, "prev_seq": self.enable_seqscan})
+                (
+                    GENERIC_OFF_SQL,
+                    {"prev": self.plan_cache_mode, "prev_seq": self.enable_seqscan, "prev_jit": self.jit},
+                )
             )
         results = run_statements(conn, statements)
         moved = bool(raises) and len(results[at_raise]) != len(raises)

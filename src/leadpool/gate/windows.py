@@ -105,8 +105,11 @@ def next_open(window: SendWindow | None, at: datetime, zone: tzinfo | None) -> d
     return None  # unreachable with at least one day, kept for the type checker
 
 
-#: how far ahead ``next_open_on_all`` looks: two weeks hold every weekday twice on every clock
-ALL_CLOCKS_HORIZON = timedelta(days=15)
+#: how long ``next_open_on_all`` searches while the clocks keep their offsets: two weeks hold
+#: every weekday twice on every clock
+ALL_CLOCKS_SEARCH = timedelta(days=15)
+#: how far ahead it looks in all: clocks that share no hour now may share one after a DST change
+ALL_CLOCKS_HORIZON = timedelta(days=400)
 
 
 def open_on_all(window: SendWindow | None, at: datetime, zones: Sequence[tzinfo]) -> bool:
@@ -118,17 +121,55 @@ def next_open_on_all(window: SendWindow | None, at: datetime, zones: Sequence[tz
     """The first instant at or after ``at`` when the window is open on every one of ``zones``
     (none given: UTC); None when that does not happen within ``ALL_CLOCKS_HORIZON`` (clocks
     further apart than the window is long never share an open hour)."""
-    t = aware(at)
-    while t <= at + ALL_CLOCKS_HORIZON:
+    clocks = tuple(zones) or (UTC,)
+    start = aware(at)
+    while start <= at + ALL_CLOCKS_HORIZON:
+        found, t = _search(window, start, clocks)
+        if found:
+            return t
+        if t is None:
+            return None  # some clock's window never opens
+        week_before = t - timedelta(days=8)
+        if any(week_before.astimezone(z).utcoffset() != t.astimezone(z).utcoffset() for z in clocks):
+            start = t  # a clock changed late in the search: its new offset has not had a week yet
+            continue
+        # the clocks share no hour while they keep the offsets they have had all week: search
+        # again from the day before the next change of any of them
+        change = _next_offset_change(t, clocks, at + ALL_CLOCKS_HORIZON)
+        if change is None:
+            return None
+        start = change - timedelta(days=1)
+    return None
+
+
+def _search(
+    window: SendWindow | None, start: datetime, clocks: Sequence[tzinfo]
+) -> tuple[bool, datetime | None]:
+    """(True, the first instant from ``start`` open on every clock) within ``ALL_CLOCKS_SEARCH``;
+    else (False, where the search stopped), or (False, None) when some clock never opens."""
+    t = start
+    while t <= start + ALL_CLOCKS_SEARCH:
         # until every clock is open at t, some clock is closed from t to its own next opening:
         # the latest of those openings is the earliest instant that can work
-        openings = [next_open(window, t, z) for z in zones or (UTC,)]
+        openings = [next_open(window, t, z) for z in clocks]
         if any(o is None for o in openings):
-            return None
+            return False, None
         latest = max(o for o in openings if o is not None)
         if latest == t:
-            return t
+            return True, t
         t = latest
+    return False, t
+
+
+def _next_offset_change(after: datetime, clocks: Sequence[tzinfo], limit: datetime) -> datetime | None:
+    """A day (at the hour of ``after``) by which some clock's UTC offset differs from its offset
+    at ``after``, the first such within ``limit``; None if none changes by then."""
+    offsets = [after.astimezone(z).utcoffset() for z in clocks]
+    day = after + timedelta(days=1)
+    while day <= limit:
+        if any(day.astimezone(z).utcoffset() != o for z, o in zip(clocks, offsets, strict=True)):
+            return day
+        day += timedelta(days=1)
     return None
 
 

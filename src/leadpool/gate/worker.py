@@ -98,6 +98,7 @@ class GateWorker:
             # while a table was nearly empty must not be a sequential scan (as in statements.py)
             self._conn.execute("SET plan_cache_mode = force_generic_plan")
             self._conn.execute("SET enable_seqscan = off")
+            self._conn.execute("SET jit = off")
             # the lock-then-count of gate_fast_check needs each statement's snapshot taken after
             # its lock wait, whatever the server's or role's default isolation level
             self._conn.execute("SET default_transaction_isolation = 'read committed'")

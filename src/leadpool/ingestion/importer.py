@@ -185,6 +185,13 @@ def _merge_expr(table: str, col: str) -> str:
 
 
 _EMAIL_CHANGES = "EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM l.email"
+# the record names a country ingestion knows (country_names, as the gate reads it) and it is not
+# the one stored: a spelling nobody knows says nothing of a move
+_COUNTRY_MOVES = (
+    "(EXCLUDED.country IS DISTINCT FROM l.country AND EXISTS (SELECT 1 FROM country_names n "
+    "WHERE n.name = leadpool_country_key(EXCLUDED.country) AND n.code IS DISTINCT FROM "
+    "(SELECT o.code FROM country_names o WHERE o.name = leadpool_country_key(l.country))))"
+)
 _EMAIL_STATUS = ("email_status", "extrapolated_email_confidence", "email_domain_catchall")
 
 
@@ -198,9 +205,12 @@ def _lead_expr(col: str) -> str:
         # what Apollo said of the old address is not about a new one: taken as staged, nulls too
         return f"CASE WHEN {_EMAIL_CHANGES} THEN EXCLUDED.{col} ELSE COALESCE(EXCLUDED.{col}, l.{col}) END"
     if col in ("time_zone", "time_zone_source"):
-        # a zone from a coarser source (a state's) never replaces a finer one (Apollo's own)
+        # a zone from a coarser source (a state's) never replaces a finer one (Apollo's own), but
+        # a record in another country brings its own zone, or none: the old one is not where the
+        # person is (a move from Argentina to the US, no state: no zone, not Buenos Aires')
         return (
-            f"CASE WHEN EXCLUDED.time_zone IS NOT NULL AND {_source_rank('EXCLUDED')} <= {_source_rank('l')} "
+            f"CASE WHEN {_COUNTRY_MOVES} THEN EXCLUDED.{col} "
+            f"WHEN EXCLUDED.time_zone IS NOT NULL AND {_source_rank('EXCLUDED')} <= {_source_rank('l')} "
             f"THEN EXCLUDED.{col} ELSE l.{col} END"
         )
     return _merge_expr("l", col)

@@ -13,7 +13,8 @@ Merging a row's records: a value replaces an older one and a null never does, ex
     ``email_domain_catchall``) describe one address: when a record changes the email they are
     taken from it as they are, nulls included, and a record whose email stays with another lead
     brings none of them;
-  * (leads) a time zone never gives way to one from a coarser source (``timezone.SOURCE_RANK``).
+  * (leads) a time zone never gives way to one from a coarser source (``timezone.SOURCE_RANK``),
+    except to a record in another country: its own zone or none is taken.
 Phone numbers merge by number (``phones.PhoneBook``, driven by the importer).
 """
 
@@ -24,7 +25,7 @@ from typing import Any
 import orjson
 
 from leadpool.ingestion.records import LEAD_COLUMNS
-from leadpool.ingestion.timezone import SOURCE_RANK
+from leadpool.ingestion.timezone import SOURCE_RANK, country_code
 
 
 class Entity:
@@ -136,6 +137,7 @@ _STATUS = tuple(
     LEAD_COLUMNS.index(c) for c in ("email_status", "extrapolated_email_confidence", "email_domain_catchall")
 )
 _TZ, _TZ_SOURCE = LEAD_COLUMNS.index("time_zone"), LEAD_COLUMNS.index("time_zone_source")
+_COUNTRY = LEAD_COLUMNS.index("country")
 _COARSEST = len(SOURCE_RANK)
 
 
@@ -149,6 +151,7 @@ class LeadResolver(Resolver):
         merged = target.values
         status = [merged[j] for j in _STATUS]
         zone = (merged[_TZ], merged[_TZ_SOURCE])
+        country = merged[_COUNTRY]
         super().merge(target, keys, values, changed)
         email = keys[_EMAIL]
         if email is not None and target.keys[_EMAIL] != email:
@@ -159,5 +162,9 @@ class LeadResolver(Resolver):
             # a new address: what Apollo said about the old one (verified...) is not about this one
             for j in _STATUS:
                 merged[j] = values[j]
-        if SOURCE_RANK.get(merged[_TZ_SOURCE], _COARSEST) > SOURCE_RANK.get(zone[1], _COARSEST):
+        moved = country_code(values[_COUNTRY]) not in (None, country_code(country))
+        if moved:
+            # another country: the record's own zone, or none (the old one is not where they are)
+            merged[_TZ], merged[_TZ_SOURCE] = values[_TZ], values[_TZ_SOURCE]
+        elif SOURCE_RANK.get(merged[_TZ_SOURCE], _COARSEST) > SOURCE_RANK.get(zone[1], _COARSEST):
             merged[_TZ], merged[_TZ_SOURCE] = zone

@@ -201,11 +201,12 @@ def _state_admin1(iso: str, state: str | None) -> str | None:
 
 @lru_cache(maxsize=4096)
 def clock(zone: str) -> tuple[int, ...]:
-    """The zone's UTC offsets (minutes) through the next two years: two names on one clock (New
-    York and Detroit) are one candidate, not two."""
+    """The zone's UTC offsets (minutes) at noon UTC every day of this year and the next: two names
+    on one clock (New York and Detroit) are one candidate, not two. Daily: Jerusalem and Hebron
+    change to summer time a day or two apart, and differ by an hour then."""
     tz = zoneinfo.ZoneInfo(zone)
-    year = datetime.now(UTC).year
-    instants = (datetime(year + m // 12, m % 12 + 1, 15, 12, tzinfo=UTC) for m in range(24))
+    start = datetime(datetime.now(UTC).year, 1, 1, 12, tzinfo=UTC)
+    instants = (start + timedelta(days=d) for d in range(731))
     return tuple(int((i.astimezone(tz).utcoffset() or timedelta()).total_seconds()) // 60 for i in instants)
 
 

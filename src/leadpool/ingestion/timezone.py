@@ -201,13 +201,21 @@ def _state_admin1(iso: str, state: str | None) -> str | None:
 
 @lru_cache(maxsize=4096)
 def clock(zone: str) -> tuple[int, ...]:
-    """The zone's UTC offsets (minutes) at noon UTC every day of this year and the next: two names
-    on one clock (New York and Detroit) are one candidate, not two. Daily: Jerusalem and Hebron
-    change to summer time a day or two apart, and differ by an hour then."""
+    """The zone's UTC offsets (minutes) at noon UTC every day of this year and the next, as
+    (offset, days) runs: two names on one clock (New York and Detroit) are one candidate, not two.
+    Daily: Jerusalem and Hebron change to summer time a day or two apart, and differ by an hour
+    then. Runs compare as the days do, in little memory (an importer holds every zone's)."""
     tz = zoneinfo.ZoneInfo(zone)
     start = datetime(datetime.now(UTC).year, 1, 1, 12, tzinfo=UTC)
-    instants = (start + timedelta(days=d) for d in range(731))
-    return tuple(int((i.astimezone(tz).utcoffset() or timedelta()).total_seconds()) // 60 for i in instants)
+    runs: list[int] = []
+    for d in range(731):
+        noon = start + timedelta(days=d)
+        offset = int((noon.astimezone(tz).utcoffset() or timedelta()).total_seconds()) // 60
+        if runs and runs[-2] == offset:
+            runs[-1] += 1
+        else:
+            runs += [offset, 1]
+    return tuple(runs)
 
 
 @lru_cache(maxsize=16384)

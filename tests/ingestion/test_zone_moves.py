@@ -48,7 +48,8 @@ def _import(db: Database, locations: list[dict[str, str | None]], *, one_batch: 
         ({"city": "Munich", "country": "Germany"}, {"country": " DEU "}, ("Europe/Berlin", "city")),
         # a spelling nobody knows says nothing of a move
         ({"city": "Munich", "country": "Germany"}, {"country": "Deutschland"}, ("Europe/Berlin", "city")),
-        # no country in the record: no move
+        # no country stored, or none in the record: no move (Apollo's own zone stays)
+        ({"time_zone": "America/Chicago"}, {"country": "United States"}, ("America/Chicago", "apollo")),
         ({"city": "Munich", "country": "Germany"}, {"country": None}, ("Europe/Berlin", "city")),
     ],
 )

@@ -185,12 +185,12 @@ def _merge_expr(table: str, col: str) -> str:
 
 
 _EMAIL_CHANGES = "EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM l.email"
-# the record names a country ingestion knows (country_names, as the gate reads it) and it is not
-# the one stored: a spelling nobody knows says nothing of a move
+# the record names a country ingestion knows (country_names, as the gate reads it) other than the
+# known one stored: a spelling nobody knows, or no country stored, says nothing of a move
 _COUNTRY_MOVES = (
     "(EXCLUDED.country IS DISTINCT FROM l.country AND EXISTS (SELECT 1 FROM country_names n "
-    "WHERE n.name = leadpool_country_key(EXCLUDED.country) AND n.code IS DISTINCT FROM "
-    "(SELECT o.code FROM country_names o WHERE o.name = leadpool_country_key(l.country))))"
+    "JOIN country_names o ON o.name = leadpool_country_key(l.country) "
+    "WHERE n.name = leadpool_country_key(EXCLUDED.country) AND n.code <> o.code))"
 )
 _EMAIL_STATUS = ("email_status", "extrapolated_email_confidence", "email_domain_catchall")
 

@@ -14,7 +14,7 @@ Merging a row's records: a value replaces an older one and a null never does, ex
     taken from it as they are, nulls included, and a record whose email stays with another lead
     brings none of them;
   * (leads) a time zone never gives way to one from a coarser source (``timezone.SOURCE_RANK``),
-    except to a record in another country: its own zone or none is taken.
+    except to a record in another (known) country: its own zone or none is taken.
 Phone numbers merge by number (``phones.PhoneBook``, driven by the importer).
 """
 
@@ -162,7 +162,8 @@ class LeadResolver(Resolver):
             # a new address: what Apollo said about the old one (verified...) is not about this one
             for j in _STATUS:
                 merged[j] = values[j]
-        moved = country_code(values[_COUNTRY]) not in (None, country_code(country))
+        new, old = country_code(values[_COUNTRY]), country_code(country)
+        moved = new is not None and old is not None and new != old
         if moved:
             # another country: the record's own zone, or none (the old one is not where they are)
             merged[_TZ], merged[_TZ_SOURCE] = values[_TZ], values[_TZ_SOURCE]

@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from psycopg import Connection as PgConnection
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -199,10 +200,24 @@ class Batch:
         assert self.session is not None
         self.session.flush()  # the checks below are SQL: they must see the caller's pending rows
         try:
-            return self._run()
-        except _CountersMoved:
-            self.optimistic = False
-            return self._run()
+            try:
+                return self._run()
+            except _CountersMoved:
+                self.optimistic = False
+                return self._run()
+        except LeadpoolError:
+            # refused mid-batch (a reused idempotency key, the wrong isolation level) with the
+            # caller's transaction still usable: its plan settings go back, as after a batch
+            conn = self.session.connection()
+            dbapi = conn.connection.dbapi_connection
+            usable = dbapi is not None and dbapi.info.transaction_status == TransactionStatus.INTRANS
+            if self.plan_cache_mode is not None and usable:
+                run_statements(conn, [(GENERIC_OFF_SQL, self._settings_back())])
+            raise
+
+    def _settings_back(self) -> dict[str, Any]:
+        """GENERIC_OFF_SQL's parameters: the caller's plan settings, as the first pass found them."""
+        return {"prev": self.plan_cache_mode, "prev_seq": self.enable_seqscan, "prev_jit": self.jit}
 
     def _run(self) -> list[GateDecision]:
         assert self.session is not None
@@ -673,12 +688,7 @@ class Batch:
                 (COUNTER_RAISE_SQL, {"c": json.dumps(raise_rows), "caps": json.dumps(caps_by_key)})
             )
         if self.plan_cache_mode is not None:
-            statements.append(
-                (
-                    GENERIC_OFF_SQL,
-                    {"prev": self.plan_cache_mode, "prev_seq": self.enable_seqscan, "prev_jit": self.jit},
-                )
-            )
+            statements.append((GENERIC_OFF_SQL, self._settings_back()))
         results = run_statements(conn, statements)
         moved = bool(raises) and len(results[at_raise]) != len(raises)
         if capped and not moved:

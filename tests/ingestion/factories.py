@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
+
+from leadpool.db import Database
+
 
 def person(n: int, **fields: Any) -> dict[str, Any]:
     """A small Apollo-shaped person; ``n`` makes ids, emails and LinkedIn slugs unique."""
@@ -29,3 +33,16 @@ def person(n: int, **fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return base
+
+
+#: one person with no location, refreshed with one location after another by the zone tests
+KIM = {"id": "apollo-kim", "first_name": "Kim", "email": "kim@example.com", "email_status": "verified"}
+
+
+def zone_of(db: Database, lead_id: int) -> tuple[str | None, str | None]:
+    """The lead's (time_zone, time_zone_source)."""
+    with db.engine.connect() as c:
+        row = c.execute(
+            text("SELECT time_zone, time_zone_source FROM leads WHERE id = :i"), {"i": lead_id}
+        ).one()
+    return row[0], row[1]

@@ -12,20 +12,10 @@ lets sms and calls through by a clock an ocean away, the very thing the commit s
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from tests.ingestion.factories import KIM, zone_of
 
 from leadpool.db import Database
 from leadpool.ingestion import import_people
-
-PERSON = {"id": "apollo-kim", "first_name": "Kim", "email": "kim@example.com", "email_status": "verified"}
-
-
-def _zone(db: Database, lead_id: int) -> tuple[str | None, str | None]:
-    with db.engine.connect() as c:
-        row = c.execute(
-            text("SELECT time_zone, time_zone_source FROM leads WHERE id = :i"), {"i": lead_id}
-        ).one()
-    return row[0], row[1]
 
 
 def test_a_move_from_a_single_zone_country_to_a_split_us_state_drops_the_old_country_zone(
@@ -35,28 +25,28 @@ def test_a_move_from_a_single_zone_country_to_a_split_us_state_drops_the_old_cou
     Before 55a55f3 the lead became America/Chicago (``state``); now Europe/Berlin stays, as a
     ``country`` zone the gate trusts for sms at Berlin hours to a Texan. Expected: the Texas zone
     (as a guess), or at least no zone of a country the person is no longer in."""
-    lead_id = import_people(db, [dict(PERSON, country="Germany")], endpoint="people/match").lead_ids[0]
-    assert _zone(db, lead_id) == ("Europe/Berlin", "country")
-    refreshed = dict(PERSON, city=None, state="Texas", country="United States")
+    lead_id = import_people(db, [dict(KIM, country="Germany")], endpoint="people/match").lead_ids[0]
+    assert zone_of(db, lead_id) == ("Europe/Berlin", "country")
+    refreshed = dict(KIM, city=None, state="Texas", country="United States")
     assert import_people(db, [refreshed], endpoint="people/match").lead_ids == [lead_id]
-    zone, source = _zone(db, lead_id)
+    zone, source = zone_of(db, lead_id)
     assert zone != "Europe/Berlin", (zone, source)
 
 
 def test_a_move_to_a_city_name_on_several_clocks_drops_the_old_country_zone(db: Database) -> None:
     """The same with a city name that exists on several US clocks (Portland, no state): before
     55a55f3 the lead took America/Los_Angeles (``city``); now it keeps Europe/Berlin."""
-    lead_id = import_people(db, [dict(PERSON, country="Germany")], endpoint="people/match").lead_ids[0]
-    refreshed = dict(PERSON, city="Portland", country="United States")
+    lead_id = import_people(db, [dict(KIM, country="Germany")], endpoint="people/match").lead_ids[0]
+    refreshed = dict(KIM, city="Portland", country="United States")
     assert import_people(db, [refreshed], endpoint="people/match").lead_ids == [lead_id]
-    zone, source = _zone(db, lead_id)
+    zone, source = zone_of(db, lead_id)
     assert zone != "Europe/Berlin", (zone, source)
 
 
 def test_the_same_move_within_one_import_batch_drops_the_old_country_zone(db: Database) -> None:
     """Two records of the person in one batch (the in-memory merge, ``LeadResolver.merge``): the
     later Texas record loses to the earlier Germany one for the same reason."""
-    records = [dict(PERSON, country="Germany"), dict(PERSON, state="Texas", country="United States")]
+    records = [dict(KIM, country="Germany"), dict(KIM, state="Texas", country="United States")]
     lead_id = import_people(db, records, endpoint="people/match").lead_ids[0]
-    zone, source = _zone(db, lead_id)
+    zone, source = zone_of(db, lead_id)
     assert zone != "Europe/Berlin", (zone, source)

@@ -5,24 +5,14 @@ one import batch (LeadResolver.merge) as across batches (the upsert)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from tests.ingestion.factories import KIM, zone_of
 
 from leadpool.db import Database
 from leadpool.ingestion import import_people
 
-PERSON = {"id": "apollo-kim", "first_name": "Kim", "email": "kim@example.com", "email_status": "verified"}
-
-
-def _zone(db: Database, lead_id: int) -> tuple[str | None, str | None]:
-    with db.engine.connect() as c:
-        row = c.execute(
-            text("SELECT time_zone, time_zone_source FROM leads WHERE id = :i"), {"i": lead_id}
-        ).one()
-    return row[0], row[1]
-
 
 def _import(db: Database, locations: list[dict[str, str | None]], *, one_batch: bool) -> int:
-    records = [dict(PERSON, **loc) for loc in locations]
+    records = [dict(KIM, **loc) for loc in locations]
     if one_batch:
         return import_people(db, records, endpoint="people/match").lead_ids[0]
     ids = {import_people(db, [r], endpoint="people/match").lead_ids[0] for r in records}
@@ -60,4 +50,4 @@ def test_a_record_in_another_country_brings_its_own_zone(
     zone: tuple[str | None, str | None],
     one_batch: bool,
 ) -> None:
-    assert _zone(db, _import(db, [first, then], one_batch=one_batch)) == zone
+    assert zone_of(db, _import(db, [first, then], one_batch=one_batch)) == zone

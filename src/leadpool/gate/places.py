@@ -86,9 +86,9 @@ def _sync(conn: Connection, table: str, rows: list[dict[str, Any]]) -> int:
         tuple(r[: len(keys)]): tuple(_frozen(v) for v in r[len(keys) :])
         for r in conn.execute(text(f"SELECT {', '.join(cols)} FROM {table}"))
     }
-    want = {tuple(r[k] for k in keys): tuple(_frozen(r[v]) for v in values) for r in rows}
+    want = {tuple(r[k] for k in keys): (tuple(_frozen(r[v]) for v in values), r) for r in rows}
     gone = [dict(zip(keys, k, strict=True)) for k in have.keys() - want.keys()]
-    changed = [r for r in rows if have.get(tuple(r[k] for k in keys)) != want[tuple(r[k] for k in keys)]]
+    changed = [row for k, (v, row) in want.items() if have.get(k) != v]
     if gone:
         match = " AND ".join(f"{k} = :{k}" for k in keys)
         conn.execute(text(f"DELETE FROM {table} WHERE {match}"), gone)

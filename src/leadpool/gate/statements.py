@@ -106,6 +106,19 @@ GENERIC_OFF_SQL = (
 )
 
 
+# the clocks a lead's (alias ``l``) send windows are read on besides its own zone: every clock of
+# its country, one zone each, most populous first (country_clocks, migration 0036); the clocks of
+# the longest prefix of its number (phone_prefix_clocks, 0037). The simulation's invariants read
+# the same.
+COUNTRY_CLOCKS_SQL = (
+    "(SELECT array_agg(cc.zone ORDER BY cc.rank) FROM country_names cn "
+    "JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country))"
+)
+NUMBER_CLOCKS_SQL = (
+    "(SELECT pc.zones FROM phone_prefix_clocks pc WHERE pc.prefix = ANY (leadpool_phone_prefixes(l.phone)) "
+    "ORDER BY length(pc.prefix) DESC LIMIT 1)"
+)
+
 SNAPSHOT_SQL = _sql(
     "SELECT (SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k) AS locked, "
     "r.ord, l.id IS NOT NULL, l.email, l.email_status, l.phone, l.linkedin_url, l.time_zone, l.company_id, "
@@ -120,11 +133,9 @@ SNAPSHOT_SQL = _sql(
     "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)), "
     "k.channels, k.starts, k.ends, "
     # a lead without a zone: its country's clocks, on all of which a send window must be open
-    "CASE WHEN l.time_zone IS NULL THEN (SELECT array_agg(cc.zone ORDER BY cc.rank) FROM country_names cn "
-    " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) END, "
+    f"CASE WHEN l.time_zone IS NULL THEN {COUNTRY_CLOCKS_SQL} END, "
     # a text or call: the clocks of the number's longest prefix, where the window must be open too
-    "CASE WHEN r.channel IN ('sms', 'phone') THEN (SELECT pc.zones FROM phone_prefix_clocks pc "
-    " WHERE pc.prefix = ANY (leadpool_phone_prefixes(l.phone)) ORDER BY length(pc.prefix) DESC LIMIT 1) END "
+    f"CASE WHEN r.channel IN ('sms', 'phone') THEN {NUMBER_CLOCKS_SQL} END "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[]), "
     "CAST(:channels AS text[])) WITH ORDINALITY AS r(lead_id, campaign_id, sender, channel, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "

@@ -1,6 +1,7 @@
 """The gate's housekeeping jobs: reservations past their TTL are marked expired, every minute;
 the fast path's zone list is checked against zoneinfo again (and the place tables against the
-installed libraries), and denials older than their retention period are deleted (``leadpool.gate.retention``), every day.
+installed libraries), and denials older than their retention period are deleted
+(``leadpool.gate.retention``), every day.
 
 An expired reservation stops counting at once (every count compares ``expires_at`` with the
 check's instant) and checks mark a lead's stale ones lazily; this job does it for the leads no

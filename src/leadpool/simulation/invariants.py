@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from leadpool.gate.policy import GatePolicy, platform_policy
+from leadpool.gate.statements import COUNTRY_CLOCKS_SQL, NUMBER_CLOCKS_SQL
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,9 @@ def _local_touches(conn: Connection) -> list[_LocalTouch]:
     rows = conn.execute(
         text(
             "SELECT t.lead_id, t.company_id, t.channel, t.at, coalesce(t.sent_at, t.at), l.time_zone, "
-            "CASE WHEN l.time_zone IS NULL THEN (SELECT array_agg(cc.zone) FROM country_names cn "
-            " JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country)) "
+            f"CASE WHEN l.time_zone IS NULL THEN {COUNTRY_CLOCKS_SQL} "
             # a text or call: its number's clocks too
-            "WHEN t.channel IN ('sms', 'phone') THEN l.time_zone || (SELECT pc.zones FROM phone_prefix_clocks pc "
-            " WHERE pc.prefix = ANY (leadpool_phone_prefixes(l.phone)) ORDER BY length(pc.prefix) DESC LIMIT 1) END "
+            f"WHEN t.channel IN ('sms', 'phone') THEN l.time_zone || {NUMBER_CLOCKS_SQL} END "
             "FROM touches t JOIN leads l ON l.id = t.lead_id WHERE t.state = 'sent'"
         )
     )

@@ -24,6 +24,8 @@ import importlib
 import sqlalchemy as sa
 from alembic import op
 
+from leadpool.gate.places import country_name_rows
+
 revision = "0035_consents"
 down_revision = "0034_sender_complaint_guard"
 branch_labels = None
@@ -75,14 +77,6 @@ def _functions() -> tuple[str, str, str, str]:
     return live, changed, signature, signature.removesuffix(")") + ", text[])"
 
 
-def _country_names() -> list[dict[str, str]]:
-    from leadpool.ingestion.timezone import country_spellings
-
-    # the spellings ingestion reads (trimmed, casefolded); lower() in SQL matches them for every
-    # name the dataset holds, ASCII but for a few accented ones casefold and lower agree on
-    return [{"name": name, "code": code} for name, code in sorted(country_spellings().items())]
-
-
 def upgrade() -> None:
     op.create_table(
         "country_names",
@@ -91,7 +85,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_country_names")),
     )
     names = sa.table("country_names", sa.column("name", sa.Text()), sa.column("code", sa.Text()))
-    op.bulk_insert(names, _country_names())
+    op.bulk_insert(names, country_name_rows())
     op.execute(COUNTRY_KEY)
     op.create_table(
         "consents",

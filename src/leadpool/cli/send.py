@@ -1,5 +1,5 @@
-"""``leadpool send check|confirm|cancel|expire|prune-decisions|policy|reasons``: the pre-send gate on
-the command line.
+"""``leadpool send check|confirm|cancel|expire|prune-decisions|paused-senders|resume-sender|
+dead-domains|revive-domain|policy|reasons``: the pre-send gate on the command line.
 
 ``send check`` exits 0 when allowed and 3 when denied, so scripts can branch on it.
 """
@@ -17,7 +17,7 @@ from leadpool.api.settings import ApiSettings
 from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, instant, print_json
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
-from leadpool.events import senders
+from leadpool.events import dead_domains, senders
 from leadpool.gate import cancel, check, confirm_sent, resolve
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
@@ -240,6 +240,42 @@ def resume_sender_cmd(
         console.print(f"{senders.sender_key(channel, sender)} was not paused; nothing changed")
     else:
         console.print(f"{ended.sender} resumed (it was paused by the {ended.reason.replace('_', ' ')})")
+
+
+@app.command("dead-domains")
+def dead_domains_cmd(json_out: bool = JsonOption) -> None:
+    """List the recipient domains closed to email because a bounce said they accept no mail."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = dead_domains.dead_domains(s, at=datetime.now(UTC))
+    if json_out:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        console.print("no domain is closed to email")
+        return
+    for r in rows:
+        console.print(
+            f"{r.domain}: {r.smtp_status} since {r.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC, "
+            f"until {r.until.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({r.bounces} bounce{'s' * (r.bounces != 1)})",
+            soft_wrap=True,
+        )
+
+
+@app.command("revive-domain")
+def revive_domain_cmd(
+    domain: str = typer.Argument(..., help="The domain (acme.com), as in `send dead-domains`."),
+    actor: str = typer.Option(..., "--actor", help="Who revives it (kept in the audit log)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Open a domain a bounce closed to email again, once its mail works again (an MX restored)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        revived = dead_domains.revive_domain(s, domain, actor=actor, at=datetime.now(UTC))
+    if json_out:
+        print_json({"revived": revived is not None, "domain": revived.as_dict() if revived else None})
+    elif revived is None:
+        console.print(f"{domain.strip()} was not closed to email; nothing changed")
+    else:
+        console.print(f"{revived.domain} is open to email again (closed by a {revived.smtp_status} bounce)")
 
 
 @app.command("policy")

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
+from leadpool.events import dead_domains, senders
 from leadpool.events import effects as fx
-from leadpool.events import senders
 from leadpool.events.bounces import classify_status, smtp_status
 from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
 from leadpool.events.schemas import EventIn, EventOutcome
@@ -76,7 +76,7 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
         try:
             with session.begin_nested():
                 r = _resolve(session, event, key, classifier)
-                guards.update(_guards_of(session, r, event.occurred_at, settings))
+                guards.update(_guards_of(session, r, key, event.occurred_at, settings))
                 keeps_words = bool(event.text or r.detail)
                 if r.lead is not None and (r.type not in _NO_LEAD_WRITE or keeps_words):
                     ids.add(r.lead.id)
@@ -97,10 +97,13 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
 
 
 def _guards_of(
-    session: Session, r: _Resolved, occurred_at: datetime, settings: EventSettings
+    session: Session, r: _Resolved, key: bytes, occurred_at: datetime, settings: EventSettings
 ) -> set[fx.GuardKey]:
     """The guard locks recording ``r`` may take, to be taken up front in one order."""
     out: set[fx.GuardKey] = set()
+    domain = _dead_domain_of(r, key, settings)
+    if domain is not None:
+        out.add((dead_domains.DOMAIN_LOCK, domain))
     if r.type == "soft_bounce" and r.address_hmac is not None:
         # the threshold counts the address's earlier soft bounces as hard for their campaigns'
         # and mailboxes' guards (_soft_bounces_count_as_hard): taken then, after this event's
@@ -180,7 +183,7 @@ def record_event(
     # a late reply or a provider's retry about an erased person: its effects still apply, but
     # its text and provider detail (the person's words, addresses) are not kept
     # the guards' locks in one order before any is counted (a delivery already holds them)
-    for guard in sorted(_guards_of(session, r, event.occurred_at, settings)):
+    for guard in sorted(_guards_of(session, r, key, event.occurred_at, settings)):
         fx.guard_lock(session, guard)
     erased = _erased(session, r)
     if r.type == "reply" and r.category == "out_of_office" and r.lead is not None:
@@ -459,6 +462,7 @@ def _apply(
 
     if r.type == "hard_bounce":
         effects += _hard_bounce(session, r, event_id, key, t)
+        effects += _dead_domain(session, r, event_id, key, t, settings)
         if (
             r.touch is not None
             and r.touch.channel == "email"
@@ -601,6 +605,29 @@ def _hard_bounce(session: Session, r: _Resolved, event_id: int, key: bytes, t: d
     ):
         out.append("lead:email_bounced")
     return out
+
+
+def _dead_domain(
+    session: Session, r: _Resolved, event_id: int, key: bytes, t: datetime, settings: EventSettings
+) -> list[str]:
+    """A bounce saying the address's domain accepts no mail closes the domain (dead_domains)."""
+    domain = _dead_domain_of(r, key, settings)
+    if domain is None:
+        return []
+    status = str(r.detail["smtp_status"])
+    dead_domains.close_domain(
+        session, domain, status, event_id=event_id, at=t, days=settings.dead_domain_days
+    )
+    return ["domain:dead"]
+
+
+def _dead_domain_of(r: _Resolved, key: bytes, settings: EventSettings) -> str | None:
+    if r.type != "hard_bounce" or r.address_hmac is None:
+        return None
+    # the bounced address in clear: as the event gave it, else the lead's current one it names
+    given = [r.addresses.get("email"), r.lead.email if r.lead is not None else None]
+    address = next((a for a in given if a and address_hmac("email", a, key) == r.address_hmac), None)
+    return dead_domains.closing_domain(r.detail.get("smtp_status"), address, settings.dead_domain_days)
 
 
 def _person_addresses(r: _Resolved, key: bytes) -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""Event policy: cooling, bounce thresholds, the campaign and sender guards, how long a reply pauses
-colleagues.
+"""Event policy: cooling, bounce thresholds, the campaign and sender guards, dead domains, how long a
+reply pauses colleagues.
 
 Read from ``LEADPOOL_EVENTS_*`` (e.g. ``LEADPOOL_EVENTS_COOLING_DAYS=180``) by ``get_event_settings``.
 """
@@ -65,6 +65,14 @@ class EventSettings(BaseSettings):
     )
     sender_block_guard_hours: int = Field(
         24, ge=1, le=720, description="...within this many hours; the pause lasts as long after the last one."
+    )
+    dead_domain_days: int = Field(
+        90,
+        ge=0,
+        le=3650,
+        description="A hard bounce saying the recipient's domain accepts no mail (SMTP 5.1.2, 5.1.10) closes "
+        "that domain to email, for every lead and agency, for this many days after the latest such bounce; "
+        "0 turns it off.",
     )
     company_pause_reply_days: int = Field(
         14, ge=0, description="An interested or neutral reply pauses the replier's colleagues, every agency."

@@ -179,6 +179,9 @@ def _snapshot(row: Any, req: CheckRequest) -> Snapshot:
         consents=tuple(zip(row[41], row[42], row[43], strict=True)) if row[41] is not None else (),
         country_zones=tuple(row[44] or ()),
         number_zones=tuple(row[45] or ()),
+        dead_domain_until=row[46],
+        dead_domain_since=row[47],
+        dead_domain_status=row[48],
     )
 
 

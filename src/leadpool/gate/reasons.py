@@ -59,7 +59,7 @@ REASON_SUMMARIES: dict[str, str] = {
     "email_unverified": "The email's status is not one the policy allows (default: verified only).",
     "unsubscribed": "The person unsubscribed: nobody contacts them again on any channel.",
     "complained": "The person complained (spam report): nobody contacts them again on any channel.",
-    "email_bounced": "The lead's current email address hard-bounced: nobody emails it again.",
+    "email_bounced": "The lead's current email address hard-bounced (nobody emails it again), or a bounce said its domain accepts no mail (nobody emails an address there until that ends).",
     "erased": "The person's data was erased on request.",
     "blocklisted": "The person is on the platform blocklist.",
     "domain_blocked": "The lead's email or company domain is on the platform's or the agency's blocked domains.",

@@ -54,6 +54,10 @@ class Snapshot:
     country_zones: tuple[str, ...] = ()
     # a text or call: one zone per clock of the number's area (phone_prefix_clocks), else empty
     number_zones: tuple[str, ...] = ()
+    # an email: the domain of the address a bounce said accepts no mail (dead_domains), until when
+    dead_domain_until: datetime | None = None
+    dead_domain_since: datetime | None = None
+    dead_domain_status: str | None = None
     # the campaign's agency's unrevoked consents of the lead: (channel or None for all, from, until)
     consents: tuple[tuple[str | None, datetime, datetime | None], ...] = ()
     campaign_exists: bool = False
@@ -215,6 +219,23 @@ def static_reasons(
         out.append(
             Reason(
                 "email_bounced", f"The lead's email address hard-bounced on {snap.email_bounced_at:%Y-%m-%d}."
+            )
+        )
+    elif (
+        channel == "email"
+        and snap.email
+        and snap.dead_domain_until is not None
+        and snap.dead_domain_until > at
+    ):
+        # one reason per code: the address's own bounce never passes, so it alone is said above
+        since = snap.dead_domain_since or snap.dead_domain_until
+        out.append(
+            Reason(
+                "email_bounced",
+                f"Mail to {snap.email.rpartition('@')[2]} bounced as a domain that accepts no mail "
+                f"({snap.dead_domain_status}, {since:%Y-%m-%d}); no address at it is emailed until "
+                f"{snap.dead_domain_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC.",
+                snap.dead_domain_until,
             )
         )
     if snap.erased_at is not None:

@@ -135,7 +135,8 @@ SNAPSHOT_SQL = _sql(
     # a lead without a zone: its country's clocks, on all of which a send window must be open
     f"CASE WHEN l.time_zone IS NULL THEN {COUNTRY_CLOCKS_SQL} END, "
     # a text or call: the clocks of the number's longest prefix, where the window must be open too
-    f"CASE WHEN r.channel IN ('sms', 'phone') THEN {NUMBER_CLOCKS_SQL} END "
+    f"CASE WHEN r.channel IN ('sms', 'phone') THEN {NUMBER_CLOCKS_SQL} END, "
+    "dd.until, dd.since, dd.smtp_status "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[]), "
     "CAST(:channels AS text[])) WITH ORDINALITY AS r(lead_id, campaign_id, sender, channel, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "
@@ -147,6 +148,8 @@ SNAPSHOT_SQL = _sql(
     " WHERE p.company_id = l.company_id AND p.lead_id IS DISTINCT FROM l.id "
     " ORDER BY p.until DESC, p.id LIMIT 1) cp ON true "
     "LEFT JOIN sender_pauses sp ON sp.sender = r.sender "  # channel:sender, null without a sender
+    # an email to a domain a bounce said accepts no mail (dead_domains; the rule reads until)
+    "LEFT JOIN dead_domains dd ON r.channel = 'email' AND dd.domain = split_part(l.email, '@', 2) "
     # a block of the lead's email domain (or a parent) or company domain: the platform's first
     "LEFT JOIN LATERAL (SELECT b.domain, b.agency_id FROM domain_blocks b "
     " WHERE (b.agency_id IS NULL OR b.agency_id = c.agency_id) "

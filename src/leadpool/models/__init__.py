@@ -6,7 +6,7 @@ from leadpool.models.base import Base
 from leadpool.models.company import Company
 from leadpool.models.consent import CONSENT_BASES, Consent, CountryClock, CountryName, PhonePrefixClock
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
-from leadpool.models.event import AuditLog, DomainBlock, Event, PlatformKey, Suppression
+from leadpool.models.event import AuditLog, DeadDomain, DomainBlock, Event, PlatformKey, Suppression
 from leadpool.models.gate import (
     GATE_COUNTER_SCOPES,
     SENDER_PAUSE_REASONS,
@@ -43,6 +43,7 @@ __all__ = [
     "Consent",
     "CountryClock",
     "CountryName",
+    "DeadDomain",
     "Decision",
     "DomainBlock",
     "Enrollment",

@@ -112,3 +112,19 @@ class DomainBlock(Base):
         Index("uq_domain_blocks_agency_domain", sql_text("coalesce(agency_id, 0)"), "domain", unique=True),
         Index("ix_domain_blocks_domain", "domain"),
     )
+
+
+class DeadDomain(Base):
+    """A recipient domain that accepts no mail: a permanent bounce said so (SMTP 5.1.2 "bad
+    destination system", 5.1.10 null MX). The gate sends no email to any address at ``domain``
+    until ``until`` (``leadpool.events.dead_domains``); other channels stay open. One row per
+    domain, in the form lead emails store it; a later such bounce moves ``until`` on."""
+
+    __tablename__ = "dead_domains"
+
+    domain: Mapped[str] = mapped_column(Text, primary_key=True)
+    smtp_status: Mapped[str] = mapped_column(Text)  # of the bounce that last moved ``until``
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the first such bounce
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cause_event_id: Mapped[int] = mapped_column(BigInteger)  # the bounce that last moved ``until``
+    bounces: Mapped[int] = mapped_column(BigInteger, server_default="1")  # how many said so

@@ -13,7 +13,7 @@ from leadpool.cli.jobs import MAX_CONCURRENCY, known_queues
 
 
 def test_the_known_queues_are_the_ones_the_tasks_run_on() -> None:
-    assert known_queues() == ["default", "gate", "housekeeping", "webhooks"]
+    assert known_queues() == ["default", "events", "gate", "housekeeping", "webhooks"]
 
 
 def test_worker_refuses_an_unknown_queue_naming_the_known_ones(env: None) -> None:

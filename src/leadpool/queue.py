@@ -28,6 +28,7 @@ TASK_MODULES: list[str] = [
     "leadpool.allocation.refill",
     "leadpool.insights.reenrich",
     "leadpool.gate.tasks",
+    "leadpool.events.tasks",
     "leadpool.webhooks.tasks",
 ]
 

@@ -1,5 +1,5 @@
 """``leadpool send check|confirm|cancel|expire|prune-decisions|paused-senders|resume-sender|
-dead-domains|revive-domain|policy|reasons``: the pre-send gate on the command line.
+domain-guard|dead-domains|revive-domain|policy|reasons``: the pre-send gate on the command line.
 
 ``send check`` exits 0 when allowed and 3 when denied, so scripts can branch on it.
 """
@@ -17,7 +17,8 @@ from leadpool.api.settings import ApiSettings
 from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, instant, print_json
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
-from leadpool.events import dead_domains, senders
+from leadpool.events import dead_domains, senders, sending_domains
+from leadpool.events.settings import get_event_settings
 from leadpool.gate import cancel, check, confirm_sent, resolve
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
@@ -240,6 +241,37 @@ def resume_sender_cmd(
         console.print(f"{senders.sender_key(channel, sender)} was not paused; nothing changed")
     else:
         console.print(f"{ended.sender} resumed (it was paused by the {ended.reason.replace('_', ' ')})")
+
+
+@app.command("domain-guard")
+def domain_guard_cmd(json_out: bool = JsonOption) -> None:
+    """Run the sending-domain guard now (the worker runs it hourly): each sending domain's window of
+    email sends, its hard-bounce and complaint rates, and the domains it paused."""
+    with handle_errors():
+        settings = get_event_settings()
+        with database() as db, session_scope(db) as s:
+            rows = sending_domains.sweep(s, settings, now=datetime.now(UTC))
+    if json_out:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        console.print(
+            f"no sending domain has {settings.sending_domain_guard_min_sends} email sends "
+            f"in the last {settings.sending_domain_guard_days} days"
+        )
+        return
+    for r in rows:
+        d = r.as_dict()
+        state = (
+            "paused now"
+            if r.paused
+            else (f"over its limit ({r.over}), already paused or resumed" if r.over else "ok")
+        )
+        console.print(
+            f"{r.domain}: {r.sends} sends, hard bounces {d['bounce_rate']:.2%}, "
+            f"complaints {d['complaint_rate']:.3%}: {state}",
+            soft_wrap=True,
+        )
 
 
 @app.command("dead-domains")

@@ -16,8 +16,8 @@ every check that names it:
 * the **complaint guard**: spam complaints (at least ``COMPLAINT_GUARD_MIN_COMPLAINTS``, 2: one
   report is no rate) above ``LEADPOOL_EVENTS_SENDER_COMPLAINT_GUARD_RATE`` (0.1%, the Gmail/Yahoo
   "keep below") of the sender's last ``SENDER_COMPLAINT_GUARD_WINDOW`` (2000) email sends (once it
-  has ``BOUNCE_GUARD_MIN_SENDS``): paused until resumed. Per mailbox, not per sending domain,
-  though providers judge the domain: the gate's pauses are per sender (see docs/events.md);
+  has ``BOUNCE_GUARD_MIN_SENDS``): paused until resumed. Per mailbox; a sending domain's rate
+  over all its mailboxes is the sending-domain guard's (``leadpool.events.sending_domains``);
 * the **block guard**: ``SENDER_BLOCK_GUARD_COUNT`` policy blocks (3) of its own sends within
   ``SENDER_BLOCK_GUARD_HOURS`` (24) pause it for that many hours after the last one: blocks often
   lift by themselves (a rate limit, a listing that expires), and sending on into them is what
@@ -159,7 +159,7 @@ def _rate_guard(
     ):
         return False
     detail = {"sends": sends, guard.label: bad}
-    return _pause(session, key, guard.reason, None, event_id, occurred_at, detail, now)
+    return pause_sender(session, key, guard.reason, None, event_id, occurred_at, detail, now)
 
 
 def block_guard(
@@ -201,13 +201,13 @@ def block_guard(
             return False
         if times[last - n + 1] > times[last] - window:  # n blocks within (last - window, last]
             detail = {"blocks": n, "hours": settings.sender_block_guard_hours}
-            return _pause(
+            return pause_sender(
                 session, key, "sender_block_guard", times[last] + window, event_id, times[last], detail, now
             )
     return False
 
 
-def _pause(
+def pause_sender(
     session: Session,
     key: str,
     reason: str,
@@ -217,6 +217,8 @@ def _pause(
     detail: dict[str, int],
     now: datetime,
 ) -> bool:
+    """Pause the sender (or sending domain) ``key`` for ``reason``, caused by event ``event_id``;
+    an ``audit_log`` row ``sender.pause``. False when a pause as long or longer is already there."""
     new = {
         "reason": reason,
         "paused_at": occurred_at,

@@ -1,5 +1,5 @@
-"""Event policy: cooling, bounce thresholds, the campaign and sender guards, dead domains, how long a
-reply pauses colleagues.
+"""Event policy: cooling, bounce thresholds, the campaign, sender and sending-domain guards, dead
+domains, how long a reply pauses colleagues.
 
 Read from ``LEADPOOL_EVENTS_*`` (e.g. ``LEADPOOL_EVENTS_COOLING_DAYS=180``) by ``get_event_settings``.
 """
@@ -65,6 +65,30 @@ class EventSettings(BaseSettings):
     )
     sender_block_guard_hours: int = Field(
         24, ge=1, le=720, description="...within this many hours; the pause lasts as long after the last one."
+    )
+    sending_domain_guard_days: int = Field(
+        7,
+        ge=1,
+        le=90,
+        description="The sending-domain guard measures the email sends of the last this many days, all "
+        "mailboxes of a sending domain together (the compliance reference: a complaint rate over 7 days).",
+    )
+    sending_domain_guard_min_sends: int = Field(
+        200, ge=1, description="...once the domain has at least this many sends in that window."
+    )
+    sending_domain_bounce_guard_rate: float = Field(
+        0.03,
+        gt=0,
+        le=1,
+        description="Pause every mailbox of a sending domain whose hard-bounce rate over the window passes "
+        "this (the reference: auto-pause a domain at 3%), until someone resumes it; 1 turns it off.",
+    )
+    sending_domain_complaint_guard_rate: float = Field(
+        0.001,
+        gt=0,
+        le=1,
+        description="...or whose spam-complaint rate passes this (the reference: a global stop at 0.1% "
+        "over 7 days), with at least the complaint guard's minimum of complaints; 1 turns it off.",
     )
     dead_domain_days: int = Field(
         90,

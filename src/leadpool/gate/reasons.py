@@ -76,7 +76,7 @@ REASON_SUMMARIES: dict[str, str] = {
     "company_weekly_cap": "The lead's company has had its touches for the rolling 7 days (all agencies/channels).",
     "sender_daily_cap": "The sender (mailbox, LinkedIn account, number) has reached its daily cap.",
     "sender_weekly_cap": "The sender has reached its cap for the rolling 7 days (default: a LinkedIn account 100).",
-    "sender_paused": "The sender was paused by a sender guard (its hard bounces, spam complaints or policy blocks passed their limit).",
+    "sender_paused": "The sender (or its sending domain) was paused by a sender guard (its hard bounces, spam complaints or policy blocks passed their limit).",
     "agency_daily_cap": "The agency has reached its daily cap for this channel.",
     "quiet_hours": "Outside the channel's send window in the lead's time zone.",
     "unknown_timezone": "SMS and phone need the lead's time zone, and it is not known.",

@@ -355,6 +355,10 @@ _SENDER_GUARD = {
     "sender_bounce_guard": "its hard bounces passed the bounce guard's limit",
     "sender_complaint_guard": "recipients' spam complaints about its mail passed the complaint guard's limit",
     "sender_block_guard": "receiving servers refused its mail for policy reasons (SMTP 5.7.x blocks) too often",
+    "domain_bounce_guard": "the hard bounces of its sending domain's mailboxes together passed the "
+    "sending-domain guard's limit",
+    "domain_complaint_guard": "recipients' spam complaints about its sending domain's mail passed the "
+    "sending-domain guard's limit",
 }
 
 
@@ -363,10 +367,13 @@ def sender_reasons(snap: Snapshot, at: datetime) -> list[Reason]:
     if not snap.sender_paused or (snap.sender_pause_until is not None and snap.sender_pause_until <= at):
         return []
     why = _SENDER_GUARD.get(snap.sender_pause_reason or "", "a sender guard paused it")
+    resume = "leadpool send resume-sender"
+    if (snap.sender_pause_reason or "").startswith("domain_") and snap.sender_key:
+        resume += f" @{snap.sender_key.rpartition('@')[2]}"  # the domain's pause, not the mailbox's
     until = (
         f"until {snap.sender_pause_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         if snap.sender_pause_until is not None
-        else "until someone resumes it (leadpool send resume-sender)"
+        else f"until someone resumes it ({resume})"
     )
     return [
         Reason(

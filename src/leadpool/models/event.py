@@ -49,6 +49,14 @@ class Event(Base):
             "occurred_at",
             postgresql_where=sql_text("type = 'hard_bounce'"),
         ),
+        # the sends' bounces and complaints of a recent window (the sending-domain guard's sweep)
+        Index(
+            "ix_events_bad_sends_occurred_at",
+            "occurred_at",
+            postgresql_where=sql_text(
+                "touch_id IS NOT NULL AND type IN ('hard_bounce', 'soft_bounce', 'complaint')"
+            ),
+        ),
     )
 
 

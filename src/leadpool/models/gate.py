@@ -48,13 +48,20 @@ class GateTimeZone(Base):
     name: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
-SENDER_PAUSE_REASONS = ("sender_bounce_guard", "sender_complaint_guard", "sender_block_guard")
+SENDER_PAUSE_REASONS = (
+    "sender_bounce_guard",
+    "sender_complaint_guard",
+    "sender_block_guard",
+    "domain_bounce_guard",
+    "domain_complaint_guard",
+)
 
 
 class SenderPause(Base):
     """A sending account the gate lets no touch use: its bounces, spam complaints or policy blocks
     say its reputation is failing (``leadpool.events.senders``). ``until`` null: until someone
-    resumes it; else it ends by itself. One row per sender; a resume deletes it."""
+    resumes it; else it ends by itself. One row per sender; a resume deletes it. A row keyed
+    ``email:@domain`` pauses every mailbox at that sending domain (``leadpool.events.sending_domains``)."""
 
     __tablename__ = "sender_pauses"
 
@@ -67,6 +74,8 @@ class SenderPause(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "reason IN ('sender_bounce_guard', 'sender_complaint_guard', 'sender_block_guard')", name="reason"
+            "reason IN ('sender_bounce_guard', 'sender_complaint_guard', 'sender_block_guard', "
+            "'domain_bounce_guard', 'domain_complaint_guard')",
+            name="reason",
         ),
     )

@@ -205,6 +205,24 @@ def test_email_after_hard_bounce(world: World) -> None:
     only(world, "no_email_after_hard_bounce")
 
 
+def test_email_to_a_dead_domain(world: World) -> None:
+    world.conn.execute(
+        text(
+            "INSERT INTO dead_domains (domain, smtp_status, since, until, cause_event_id) "
+            "VALUES ('gone.example', '5.1.2', :t, :u, 1)"
+        ),
+        {"t": T, "u": T + timedelta(days=90)},
+    )
+    colleague = world.lead(email="kim@gone.example")
+    world.touch(colleague, T + timedelta(minutes=30), "email")  # the hour the bounce was not yet known
+    world.touch(colleague, T + timedelta(days=1), "linkedin")  # other channels stay open
+    world.touch(world.lead(email="kim@eu.gone.example"), T + timedelta(days=1), "email")  # its own set-up
+    world.touch(world.lead(email="li@gone.example"), T + timedelta(days=91), "email")  # it ended
+    assert set(counts(world).values()) == {0}
+    world.touch(world.lead(email="raj@gone.example"), T + timedelta(days=2), "email")
+    only(world, "no_email_to_a_dead_domain")
+
+
 @pytest.mark.parametrize("column", ["unsubscribed_at", "complained_at"])
 def test_touch_after_opt_out(world: World, column: str) -> None:
     lead = world.lead(**{column: T})

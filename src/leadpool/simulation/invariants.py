@@ -170,6 +170,15 @@ def invariants(policy: GatePolicy | None = None) -> list[Invariant]:
             f"AND t.channel = 'email' AND l.email_bounced_at IS NOT NULL AND {_WENT} > l.email_bounced_at",
         ),
         Invariant(
+            "no_email_to_a_dead_domain",
+            "emails sent to an address at a domain a bounce had closed (accepts no mail)",
+            # an hour after it closed: events are reported at the start of each hour of simulated
+            # time, so a colleague emailed in the hour of the first bounce was asked before it was known
+            f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id "
+            f"JOIN dead_domains d ON d.domain = split_part(l.email, '@', 2) WHERE {_SENT} "
+            f"AND t.channel = 'email' AND {_WENT} > d.since + interval '1 hour' AND {_WENT} < d.until",
+        ),
+        Invariant(
             "no_touch_after_unsubscribe_or_complaint",
             "touches (any channel) after the person unsubscribed or complained",
             f"SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id WHERE {_SENT} "

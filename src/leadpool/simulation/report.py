@@ -125,6 +125,11 @@ LinkedIn, SMS and phone. Every touch was checked with the gate through the API f
                     "campaigns paused by the complaint guard",
                     s.database.get("campaigns_paused_by_complaint_guard", 0),
                 ),
+                ("dead domains closed (a bounce said: accepts no mail)", s.database.get("dead_domains", 0)),
+                (
+                    "emails refused to colleagues at dead domains",
+                    s.database.get("emails_refused_at_dead_domains", 0),
+                ),
             ]
         )
     }</table></div>

@@ -533,7 +533,12 @@ def _database_facts(conn: Any) -> dict[str, Any]:
             "(SELECT count(*) FROM events), (SELECT count(*) FROM leads), "
             "(SELECT count(*) FROM ownerships), (SELECT count(*) FROM suppressions), "
             "(SELECT count(*) FROM campaigns WHERE paused_reason = 'campaign_bounce_guard'), "
-            "(SELECT count(*) FROM campaigns WHERE paused_reason = 'campaign_complaint_guard')"
+            "(SELECT count(*) FROM campaigns WHERE paused_reason = 'campaign_complaint_guard'), "
+            "(SELECT count(*) FROM dead_domains), "
+            # emails the gate refused because the address's domain was closed (its own never bounced)
+            "(SELECT count(*) FROM decisions d JOIN leads l ON l.id = d.lead_id "
+            " WHERE NOT d.allowed AND d.channel = 'email' AND l.email_bounced_at IS NULL "
+            ' AND d.reasons @> \'[{"code": "email_bounced"}]\')'
         )
     ).one()
     events = dict(
@@ -552,6 +557,8 @@ def _database_facts(conn: Any) -> dict[str, Any]:
         "suppressions": row[7],
         "campaigns_paused_by_bounce_guard": row[8],
         "campaigns_paused_by_complaint_guard": row[9],
+        "dead_domains": row[10],
+        "emails_refused_at_dead_domains": row[11],
         "events_by_type": {str(k): int(v) for k, v in events.items()},
     }
 

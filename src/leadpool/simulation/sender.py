@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from leadpool.client import ApiError, Decision, LeadpoolClient
-from leadpool.simulation.world import Outcome, World
+from leadpool.simulation.world import DEAD_DOMAIN, Outcome, World
 
 # Reasons after which an engine drops the lead for good (retrying cannot help).
 FINAL_REASONS = frozenset(
@@ -414,7 +414,17 @@ class Fleet:
                 "sg_event_id": f"sim-{e.kind}-{e.touch_id}",
                 "sg_message_id": f"{e.message_id}.filter0001.sim",
             }
-            if e.kind == "bounce":
+            if e.kind == "bounce" and e.category == DEAD_DOMAIN:
+                domain = email.rpartition("@")[2]
+                item.update(
+                    {
+                        "event": "bounce",
+                        "type": "bounce",
+                        "status": "5.1.2",
+                        "reason": f"550 5.1.2 Host or domain name not found. Name service error for name={domain}",
+                    }
+                )
+            elif e.kind == "bounce":
                 item.update(
                     {
                         "event": "bounce",

@@ -22,7 +22,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from leadpool.events.dead_domains import MAILBOX_PROVIDERS
+
 CHANNELS = ("email", "linkedin", "sms", "phone")
+DEAD_DOMAIN = "dead_domain"  # a bounce's category: the whole domain accepts no mail
 REPLY_CATEGORIES = ("interested", "not_interested", "out_of_office", "unsubscribe", "wrong_person", "other")
 
 # Readable bases; the hidden segment effect multiplies them.
@@ -42,6 +45,9 @@ SENIORITY_LIFT = {
 }
 # Guessed and extrapolated addresses bounce far more often than verified ones.
 BOUNCE_BY_STATUS = {"verified": 0.012, "extrapolated": 0.09, "guessed": 0.24, "unverified": 0.30}
+# Companies that shut down: their domain accepts no mail any more, and every address at it bounces
+# with SMTP 5.1.2 (bought data keeps their people for years). Mailbox providers never do.
+DEFUNCT_DOMAIN_SHARE = 0.02
 UNSUBSCRIBE_PER_EMAIL = 0.006
 COMPLAINT_PER_EMAIL = 0.003
 CONVERT_IF_INTERESTED = 0.5
@@ -109,7 +115,8 @@ class Person:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one sent touch caused. ``kind`` is one of: bounce, complaint, unsubscribe, reply."""
+    """What one sent touch caused. ``kind`` is one of: bounce, complaint, unsubscribe, reply; a
+    bounce's ``category`` is ``DEAD_DOMAIN`` when the domain itself accepts no mail."""
 
     kind: str
     delay: timedelta
@@ -188,6 +195,15 @@ class World:
             convert=CONVERT_IF_INTERESTED,
         )
 
+    def defunct(self, email: str | None) -> bool:
+        """Whether the address's domain belongs to a company that shut down (fixed by the seed)."""
+        domain = email.rpartition("@")[2] if email else ""
+        return (
+            bool(domain)
+            and domain not in MAILBOX_PROVIDERS
+            and _unit(self.seed, "defunct", domain) < DEFUNCT_DOMAIN_SHARE
+        )
+
     def truth_of(self, lead_id: int) -> SegmentTruth:
         return self.truth(self.people[lead_id].segment)
 
@@ -205,6 +221,8 @@ class World:
         self._touch_no[lead_id] = n + 1
         rng = random.Random(f"{self.seed}:{lead_id}:{n}")
         t = self.truth_of(lead_id)
+        if channel == "email" and self.defunct(self.people[lead_id].email):
+            return [Outcome("bounce", timedelta(minutes=rng.randint(1, 40)), DEAD_DOMAIN)]
         if channel == "email":
             if rng.random() < t.bounce:
                 return [Outcome("bounce", timedelta(minutes=rng.randint(1, 40)))]

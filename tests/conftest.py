@@ -80,7 +80,8 @@ def truncate_all(db: Database) -> None:
                 text(
                     "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
                     # reference data the migrations fill, not test data
-                    "AND tablename NOT IN ('alembic_version', 'gate_time_zones', 'country_names', 'country_clocks', 'phone_prefix_clocks')"
+                    "AND tablename NOT IN ('alembic_version', 'gate_time_zones', 'country_names', 'country_clocks', "
+                    "'phone_prefix_clocks', 'phone_prefix_regions')"
                 )
             )
             .scalars()

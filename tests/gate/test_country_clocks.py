@@ -38,7 +38,7 @@ def test_the_window_of_a_us_lead_without_a_zone_is_open_only_while_it_is_open_on
     with session_scope(db) as s:
         w = World(s)
         us = w.lead(company_id=None, country="United States", time_zone=None)
-        nowhere = w.lead(company_id=None, country=None, time_zone=None)
+        nowhere = w.lead(company_id=None, country=None, time_zone=None, phone=None)
         boston = w.lead(company_id=None, country="United States", time_zone="America/New_York")
 
     early = _check(db, us, w.campaign_id, MONDAY)  # open in UTC and in New York: 05:00 in Honolulu
@@ -93,7 +93,7 @@ def test_the_fast_path_worker_and_batch_give_the_full_checks_answer(db: Database
         w = World(s)
         primer = w.lead(company_id=None)
         us = w.lead(company_id=None, country="usa", time_zone=None)
-        nowhere = w.lead(company_id=None, country=None, time_zone=None)
+        nowhere = w.lead(company_id=None, country=None, time_zone=None, phone=None)
         assert check(s, lead_id=primer, campaign_id=w.campaign_id, channel="linkedin", at=MONDAY).allowed
     assert w.campaign_id in fast._policies  # the campaign's policy is known: the fast path answers
     with session_scope(db) as s:

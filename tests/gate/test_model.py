@@ -38,11 +38,13 @@ from leadpool.errors import Conflict
 from leadpool.events import EventIn, record_event
 from leadpool.gate import cancel, check, confirm_sent
 from leadpool.gate.worker import GateWorker
+from leadpool.ingestion.timezone import country_clocks
 
 START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # Monday; New York springs forward on Sunday 8 March
 CHANNELS = ("email", "linkedin", "sms", "phone")
 HOURS = {"email": (7, 19), "sms": (9, 20), "phone": (9, 20)}
 NEW_YORK = ZoneInfo("America/New_York")
+US_CLOCKS = tuple(ZoneInfo(z) for z in country_clocks()["US"])
 
 # (time zone, email, email_status, phone, linkedin, company index)
 LEADS = [
@@ -168,8 +170,10 @@ def model_codes(m: GateMachine, li: int, ci: int, channel: str, sender: str | No
         codes.add("unknown_timezone")
     elif channel in HOURS:
         start, end = HOURS[channel]
-        # a text or call: on its number's clock too (every model lead's number is a New York 212)
-        for clock in (zone or UTC, *((NEW_YORK,) if channel in ("sms", "phone") else ())):
+        # a text or call: on its number's clock too (every model lead's number is a New York 212);
+        # without a zone or a country, email on every clock of its number's country (the US)
+        own = (zone,) if zone is not None else (US_CLOCKS if lead.phone else (UTC,))
+        for clock in (*own, *((NEW_YORK,) if channel in ("sms", "phone") else ())):
             local = now.astimezone(clock)
             if local.weekday() >= 5 or not (start <= local.hour < end):
                 codes.add("quiet_hours")

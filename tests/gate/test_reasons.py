@@ -225,7 +225,7 @@ def test_many_reasons_at_once(db: Database) -> None:
         f.set_campaign(s, w.campaign_id, status="paused")
         f.set_agency(s, w.agency_id, status="cancelled")
     with session_scope(db) as s:
-        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(hour=22))
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="email", at=T0.replace(hour=5))
         sms = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="sms", at=T0)
     assert d.codes == [
         "agency_inactive",
@@ -235,7 +235,7 @@ def test_many_reasons_at_once(db: Database) -> None:
         "complained",
         "email_bounced",
         "replied",
-        "quiet_hours",  # UTC is used for email when the zone is unknown
+        "quiet_hours",  # no zone, no country: every clock of its (US) number's country, all closed
     ]
     assert sms.codes == [
         "agency_inactive",

@@ -34,7 +34,9 @@ _PLACES = (
     "(SELECT count(*) FROM country_names), "
     "(SELECT array_agg(zone ORDER BY rank) FROM country_clocks WHERE code = 'US'), "
     "(SELECT zones FROM phone_prefix_clocks WHERE prefix = '1212'), "
-    "(SELECT count(*) FROM phone_prefix_clocks)"
+    "(SELECT count(*) FROM phone_prefix_clocks), "
+    "(SELECT code FROM phone_prefix_regions WHERE prefix = '49'), "
+    "(SELECT count(*) FROM phone_prefix_regions)"
 )
 
 
@@ -54,9 +56,16 @@ def test_the_daily_job_makes_the_place_tables_what_the_libraries_say(db: Databas
         c.execute(text("UPDATE country_clocks SET rank = 9 WHERE code = 'US' AND zone = 'America/New_York'"))
         c.execute(text("UPDATE phone_prefix_clocks SET zones = '{America/Chicago}' WHERE prefix = '1212'"))
         c.execute(text("INSERT INTO phone_prefix_clocks (prefix, zones) VALUES ('1999999', '{}')"))
+        c.execute(text("UPDATE phone_prefix_regions SET code = 'AT' WHERE prefix = '49'"))
+        c.execute(text("DELETE FROM phone_prefix_regions WHERE prefix = '1416'"))
     assert run_job(db, ZONES_TASK) == "succeeded"
     with db.engine.connect() as c:
         after = c.execute(text(_PLACES)).one()
-    assert after == before and before[0] == "DE" and before[3] == ["America/New_York"]
+    assert after == before and before[0] == "DE" and before[3] == ["America/New_York"] and before[5] == "DE"
     with db.engine.begin() as c:
-        assert refresh_places(c) == {"country_names": 0, "country_clocks": 0, "phone_prefix_clocks": 0}
+        assert refresh_places(c) == {
+            "country_names": 0,
+            "country_clocks": 0,
+            "phone_prefix_clocks": 0,
+            "phone_prefix_regions": 0,
+        }

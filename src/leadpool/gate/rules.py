@@ -49,7 +49,10 @@ class Snapshot:
     sender_pause_reason: str | None = None
     blocked_domain: str | None = None  # a domain block that applies to the lead (the platform's first)
     blocked_by_agency: bool = False  # ...on the campaign's agency's own list
-    country_code: str | None = None  # ISO alpha-2 of leads.country (country_names), None: unknown
+    # ISO alpha-2 of leads.country (country_names); where that is unknown, of the lead's number
+    # (phone_prefix_regions: country_by_number); None: neither says
+    country_code: str | None = None
+    country_by_number: bool = False
     # when the lead has no zone: one zone per clock of its country (country_clocks), else empty
     country_zones: tuple[str, ...] = ()
     # a text or call: one zone per clock of the number's area (phone_prefix_clocks), else empty
@@ -297,7 +300,12 @@ def consent_reasons(snap: Snapshot, channel: str, policy: GatePolicy, at: dateti
     mine = [(start, end) for ch, start, end in snap.consents if ch is None or ch == channel]
     if any(start <= at and (end is None or end > at) for start, end in mine):
         return []
-    where = f"a lead in {snap.country_code}" if snap.country_code else "any lead"
+    if snap.country_code is None or (snap.country_by_number and "*" in countries):
+        where = "any lead"
+    elif snap.country_by_number:
+        where = f"a lead in {snap.country_code} (its phone number's country; its own is unknown)"
+    else:
+        where = f"a lead in {snap.country_code}"
     later = [start for start, _end in mine if start > at]
     ended = [end for _start, end in mine if end is not None and end <= at]
     if later:

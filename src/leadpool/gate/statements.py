@@ -106,13 +106,19 @@ GENERIC_OFF_SQL = (
 )
 
 
-# the clocks a lead's (alias ``l``) send windows are read on besides its own zone: every clock of
-# its country, one zone each, most populous first (country_clocks, migration 0036); the clocks of
-# the longest prefix of its number (phone_prefix_clocks, 0037). The simulation's invariants read
-# the same.
+# a lead's (alias ``l``) country code as the gate reads it: its own (country_names, migration
+# 0035), else, where that is unknown, its number's (the longest prefix's, phone_prefix_regions, 0040)
+OWN_COUNTRY_SQL = "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country))"
+NUMBER_COUNTRY_SQL = (
+    "(SELECT pr.code FROM phone_prefix_regions pr WHERE pr.prefix = ANY (leadpool_phone_prefixes(l.phone)) "
+    "ORDER BY length(pr.prefix) DESC LIMIT 1)"
+)
+COUNTRY_CODE_SQL = f"coalesce({OWN_COUNTRY_SQL}, {NUMBER_COUNTRY_SQL})"
+# the clocks a lead's send windows are read on besides its own zone: every clock of its country,
+# one zone each, most populous first (country_clocks, migration 0036); the clocks of the longest
+# prefix of its number (phone_prefix_clocks, 0037). The simulation's invariants read the same.
 COUNTRY_CLOCKS_SQL = (
-    "(SELECT array_agg(cc.zone ORDER BY cc.rank) FROM country_names cn "
-    "JOIN country_clocks cc ON cc.code = cn.code WHERE cn.name = leadpool_country_key(l.country))"
+    f"(SELECT array_agg(cc.zone ORDER BY cc.rank) FROM country_clocks cc WHERE cc.code = {COUNTRY_CODE_SQL})"
 )
 NUMBER_CLOCKS_SQL = (
     "(SELECT pc.zones FROM phone_prefix_clocks pc WHERE pc.prefix = ANY (leadpool_phone_prefixes(l.phone)) "
@@ -130,13 +136,15 @@ SNAPSHOT_SQL = _sql(
     "AND e.status = 'active'), "
     "l.rest_until, cp.until, cp.kind, cp.cause_event_id, l.time_zone_source, "
     "sp.sender IS NOT NULL, sp.until, sp.reason, db.domain, db.agency_id IS NOT NULL, "
-    "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)), "
+    f"{OWN_COUNTRY_SQL}, "
     "k.channels, k.starts, k.ends, "
     # a lead without a zone: its country's clocks, on all of which a send window must be open
     f"CASE WHEN l.time_zone IS NULL THEN {COUNTRY_CLOCKS_SQL} END, "
     # a text or call: the clocks of the number's longest prefix, where the window must be open too
     f"CASE WHEN r.channel IN ('sms', 'phone') THEN {NUMBER_CLOCKS_SQL} END, "
-    "dd.until, dd.since, dd.smtp_status "
+    "dd.until, dd.since, dd.smtp_status, "
+    # where the lead's own country is unknown: its number's, which the consent rule reads instead
+    f"CASE WHEN {OWN_COUNTRY_SQL} IS NULL THEN {NUMBER_COUNTRY_SQL} END "
     "FROM unnest(CAST(:leads AS bigint[]), CAST(:campaigns AS bigint[]), CAST(:senders AS text[]), "
     "CAST(:channels AS text[])) WITH ORDINALITY AS r(lead_id, campaign_id, sender, channel, ord) "
     "LEFT JOIN leads l ON l.id = r.lead_id "

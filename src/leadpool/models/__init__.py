@@ -4,7 +4,14 @@ from leadpool.models.agency import AGENCY_STATUSES, CAMPAIGN_STATUSES, CHANNELS,
 from leadpool.models.allocation import REFILL_STATUSES, CompanyOwner, RefillJob
 from leadpool.models.base import Base
 from leadpool.models.company import Company
-from leadpool.models.consent import CONSENT_BASES, Consent, CountryClock, CountryName, PhonePrefixClock
+from leadpool.models.consent import (
+    CONSENT_BASES,
+    Consent,
+    CountryClock,
+    CountryName,
+    PhonePrefixClock,
+    PhonePrefixRegion,
+)
 from leadpool.models.contact_memory import COMPANY_PAUSE_KINDS, REST_REASONS, CompanyPause, RestPeriod
 from leadpool.models.event import AuditLog, DeadDomain, DomainBlock, Event, PlatformKey, Suppression
 from leadpool.models.gate import (
@@ -59,6 +66,7 @@ __all__ = [
     "LeadScore",
     "Ownership",
     "PhonePrefixClock",
+    "PhonePrefixRegion",
     "PlatformKey",
     "RawPayload",
     "ReconcileMark",

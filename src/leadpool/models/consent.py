@@ -84,3 +84,15 @@ class PhonePrefixClock(Base):
 
     prefix: Mapped[str] = mapped_column(Text, primary_key=True)
     zones: Mapped[list[str]] = mapped_column(ARRAY(Text))
+
+
+class PhonePrefixRegion(Base):
+    """A number prefix (digits of E.164 without ``+``) and the country (ISO alpha-2) it places the
+    number in, as libphonenumber reads it. Where a lead's own country is unknown, the gate reads
+    its number's (the longest prefix wins) for the consent rule and the send windows' clocks
+    (filled by migration 0040)."""
+
+    __tablename__ = "phone_prefix_regions"
+
+    prefix: Mapped[str] = mapped_column(Text, primary_key=True)
+    code: Mapped[str] = mapped_column(Text)

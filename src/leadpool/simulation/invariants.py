@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from leadpool.gate.policy import GatePolicy, platform_policy
-from leadpool.gate.statements import COUNTRY_CLOCKS_SQL, NUMBER_CLOCKS_SQL
+from leadpool.gate.statements import COUNTRY_CLOCKS_SQL, COUNTRY_CODE_SQL, NUMBER_CLOCKS_SQL
 
 
 @dataclass(frozen=True)
@@ -273,8 +273,8 @@ def _consent(p: GatePolicy) -> list[Invariant]:
             "the touch's agency live when it was reserved",
             "SELECT count(*) FROM touches t JOIN leads l ON l.id = t.lead_id "
             "JOIN json_each_text(CAST(:need AS json)) AS n(ch, codes) ON n.ch = t.channel "
-            f"WHERE {_SENT} AND (CAST(n.codes AS jsonb) ? '*' OR CAST(n.codes AS jsonb) ? coalesce(("
-            "SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)), '')) "
+            f"WHERE {_SENT} AND (CAST(n.codes AS jsonb) ? '*' OR CAST(n.codes AS jsonb) ? coalesce("
+            f"{COUNTRY_CODE_SQL}, '')) "
             "AND NOT EXISTS (SELECT 1 FROM consents k WHERE k.lead_id = t.lead_id "
             "AND k.agency_id = t.agency_id AND (k.channel IS NULL OR k.channel = t.channel) "
             "AND k.granted_at <= t.at AND (k.expires_at IS NULL OR k.expires_at > t.at) "

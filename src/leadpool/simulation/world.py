@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from leadpool.events.dead_domains import MAILBOX_PROVIDERS
+from leadpool.gate.statements import COUNTRY_CODE_SQL
 
 CHANNELS = ("email", "linkedin", "sms", "phone")
 DEAD_DOMAIN = "dead_domain"  # a bounce's category: the whole domain accepts no mail
@@ -147,7 +148,7 @@ class World:
         sql = (
             "SELECT l.id, lower(coalesce(c.industry, 'unknown')), coalesce(l.seniority, 'unknown'), "
             "coalesce(l.email_status, 'none'), c.estimated_num_employees, l.time_zone, l.email, l.company_id, "
-            "(SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)) "
+            f"{COUNTRY_CODE_SQL} "
             "FROM leads l LEFT JOIN companies c ON c.id = l.company_id"
         )
         params: dict[str, Any] = {}

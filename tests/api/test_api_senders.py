@@ -184,3 +184,33 @@ def test_complaints_on_an_agencys_sends_pause_the_mailbox_it_alone_sees_and_resu
         ).all()
         assert [a.action for a in rows] == ["sender.pause", "sender.resume"]
         assert rows[0].actor == "sender_complaint_guard"
+
+
+def test_a_sending_domains_pause_is_listed_and_resumed_over_http(api, db) -> None:
+    """The sending-domain guard's pause (domain:DOMAIN, its own reasons) is one of the paused
+    senders, and `POST /v1/senders/resume` with sender `@domain` ends it (the API's model once
+    admitted only the mailbox guards' reasons: a 500)."""
+    with session_scope(db) as s:
+        s.add(
+            SenderPause(
+                sender="domain:spread.example",
+                reason="domain_bounce_guard",
+                paused_at=MONDAY,
+                detail={"sends": 300, "hard_bounces": 10, "complaints": 0, "days": 7},
+            )
+        )
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    listed = httpx.get(f"{api.url}/v1/senders/paused", headers=headers, timeout=30)
+    assert listed.status_code == 200, listed.text
+    assert [(p["sender"], p["reason"]) for p in listed.json()] == [
+        ("domain:spread.example", "domain_bounce_guard")
+    ]
+    resumed = httpx.post(
+        f"{api.url}/v1/senders/resume",
+        headers=headers,
+        json={"channel": "email", "sender": "@Spread.example."},
+        timeout=30,
+    )
+    assert resumed.status_code == 200 and resumed.json()["resumed"] is True, resumed.text
+    with session_scope(db) as s:
+        assert s.get(SenderPause, "domain:spread.example") is None

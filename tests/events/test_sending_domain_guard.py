@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from leadpool.cli import app
 from leadpool.db import Database, session_scope
-from leadpool.events import EventIn, record_event
+from leadpool.events import EventIn, record_event, senders
 from leadpool.events.sending_domains import DomainRate, sweep
 from leadpool.events.settings import EventSettings
 from leadpool.events.tasks import DOMAIN_GUARD_TASK
@@ -141,7 +141,7 @@ def test_a_domain_whose_mailboxes_together_bounce_too_much_is_paused_until_resum
         "paused": True,
     }
     assert not rates["clean.example"].paused and rates["clean.example"].over is None
-    assert _pauses(db) == {"email:@spread.example": "domain_bounce_guard"}
+    assert _pauses(db) == {"domain:spread.example": "domain_bounce_guard"}
 
     # every mailbox at the domain, one that never sent included; not LinkedIn; not other domains
     denied = _sender_codes(db, "email", "New.Box@Spread.example")
@@ -185,7 +185,7 @@ def test_a_domain_whose_mailboxes_together_bounce_too_much_is_paused_until_resum
 
     # listed with the mailboxes' pauses; a second sweep changes nothing
     listed = CliRunner().invoke(app, ["send", "paused-senders", "--json"])
-    assert [p["sender"] for p in json.loads(listed.stdout)] == ["email:@spread.example"]
+    assert [p["sender"] for p in json.loads(listed.stdout)] == ["domain:spread.example"]
     assert not _sweep(db, now)["spread.example"].paused
     with session_scope(db) as s:
         assert (
@@ -251,11 +251,11 @@ def test_complaints_spread_over_mailboxes_pause_the_domain_and_what_does_not_cou
         )
     assert _sweep(db, now)["soft.example"].over == "domain_bounce_guard"
     assert _pauses(db) == {
-        "email:@noisy.example": "domain_complaint_guard",
-        "email:@soft.example": "domain_bounce_guard",
+        "domain:noisy.example": "domain_complaint_guard",
+        "domain:soft.example": "domain_bounce_guard",
     }
     with session_scope(db) as s:
-        pause = s.get(SenderPause, "email:@noisy.example")
+        pause = s.get(SenderPause, "domain:noisy.example")
         assert pause is not None and pause.until is None
         assert pause.detail == {"sends": 1000, "hard_bounces": 0, "complaints": 3, "days": 7}
 
@@ -283,7 +283,7 @@ def test_the_worker_runs_the_sweep_and_the_cli_runs_it_now(db: Database) -> None
     with session_scope(db) as s:
         s.execute(text("DELETE FROM sender_pauses"))
     assert run_job(db, DOMAIN_GUARD_TASK, queue="events") == "succeeded"
-    assert _pauses(db) == {"email:@job.example": "domain_bounce_guard"}
+    assert _pauses(db) == {"domain:job.example": "domain_bounce_guard"}
     again = CliRunner().invoke(app, ["send", "domain-guard", "--json"])
     assert json.loads(again.stdout)[0] | {"bounce_rate": 0} == {
         "domain": "job.example",
@@ -312,3 +312,55 @@ def test_a_bad_setting_is_one_line_naming_it(db: Database, monkeypatch: pytest.M
         and "SENDING_DOMAIN_GUARD_DAYS" in res.output.upper()
         and "Traceback" not in res.output
     )
+
+
+def _paused_by_sweep(db: Database, domain: str) -> None:
+    now = datetime.now(UTC)
+    sent = _sends(db, domain, boxes=10, per_box=30, at=now - timedelta(days=2))
+    _insert_events(db, sent[:10], "hard_bounce", now - timedelta(days=1))  # 3.3%
+    assert _sweep(db, now)[domain].paused
+    assert _pauses(db) == {f"domain:{domain}": "domain_bounce_guard"}
+
+
+@pytest.mark.parametrize("sender", ["Box One <box1@spread.example>", "box1@SPREAD.example."])
+def test_every_spelling_of_a_mailbox_at_a_paused_domain_is_denied(db: Database, sender: str) -> None:
+    """A From header's display name, a fully qualified trailing dot, upper case: one domain."""
+    _paused_by_sweep(db, "spread.example")
+    assert _sender_codes(db, "email", sender) == ["sender_paused"]
+
+
+def test_the_big_mailbox_providers_are_no_agencys_sending_domain(db: Database) -> None:
+    """One agency's gmail.com mailboxes bounce: another agency's gmail.com mailbox is not paused
+    (each such mailbox is judged by its own guard)."""
+    now = datetime.now(UTC)
+    sent = _sends(db, "gmail.com", boxes=10, per_box=30, at=now - timedelta(days=2))
+    _insert_events(db, sent[:30], "hard_bounce", now - timedelta(days=1))
+    assert "gmail.com" not in _sweep(db, now) and _pauses(db) == {}
+    assert _sender_codes(db, "email", "founder.of.other.agency@gmail.com") == []
+
+
+def test_new_complaints_pause_a_domain_resumed_while_its_old_bounces_still_show(db: Database) -> None:
+    now = datetime.now(UTC)
+    sent = _sends(db, "both.example", boxes=10, per_box=30, at=now - timedelta(days=2))
+    _insert_events(db, sent[:10], "hard_bounce", now - timedelta(days=1))
+    assert _sweep(db, now - timedelta(hours=3))["both.example"].paused
+    with session_scope(db) as s:
+        assert senders.resume_sender(s, "email", "@both.example", actor="ops", at=now - timedelta(hours=2))
+    assert not _sweep(db, now - timedelta(minutes=90))["both.example"].paused  # the old bounces only
+    _insert_events(db, sent[20:23], "complaint", now - timedelta(hours=1))  # 1%, after the resume
+    rate = _sweep(db, now)["both.example"]
+    assert rate.complaints == 3 and rate.paused
+    assert _pauses(db) == {"domain:both.example": "domain_complaint_guard"}
+
+
+def test_a_mailbox_spelled_at_domain_cannot_pause_the_whole_domain(db: Database) -> None:
+    """A sender spelled '@victim.example' is a mailbox key of its own (email:@victim.example): its
+    three policy blocks pause it, not every mailbox at victim.example (domain:victim.example)."""
+    now = datetime.now(UTC)
+    sent = _sends(db, "x.example", boxes=1, per_box=3, at=now - timedelta(hours=3), campaigns=1)
+    with session_scope(db) as s:
+        s.execute(text("UPDATE touches SET sender = '@victim.example' WHERE id = ANY(:ids)"), {"ids": sent})
+    effects = _report(db, sent, "sender_block", now - timedelta(hours=2))
+    assert "sender:paused_block_guard" in effects
+    assert _pauses(db) == {"email:@victim.example": "sender_block_guard"}
+    assert _sender_codes(db, "email", "sdr@victim.example") == []

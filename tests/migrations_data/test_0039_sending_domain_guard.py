@@ -19,7 +19,7 @@ _FUNCTION = (
 )
 _PAUSE = (
     "INSERT INTO sender_pauses (sender, reason, paused_at) "
-    "VALUES ('email:@spread.example', 'domain_bounce_guard', now())"
+    "VALUES ('domain:spread.example', 'domain_bounce_guard', now())"
 )
 
 
@@ -31,10 +31,10 @@ def test_0039_holds_domain_pauses_and_its_downgrade_refuses_while_one_is_in_forc
         with db.engine.begin() as c:
             after = c.execute(text(_FUNCTION)).one()
             c.execute(text(_PAUSE))
-        assert after[0] == before[0] and "'email:@'" in after[1] and "'email:@'" not in before[1]
+        assert after[0] == before[0] and "'domain:'" in after[1] and "'domain:'" not in before[1]
         assert sorted(after[2]) == sorted(before[2])  # 0023's settings, applied again
 
-        with pytest.raises(Exception, match=r"1 sending domain\(s\) are paused \(email:@spread\.example\)"):
+        with pytest.raises(Exception, match=r"1 sending domain\(s\) are paused \(domain:spread\.example\)"):
             downgrade(db, BEFORE)
         with db.engine.begin() as c:
             c.execute(text("DELETE FROM sender_pauses"))
@@ -42,5 +42,6 @@ def test_0039_holds_domain_pauses_and_its_downgrade_refuses_while_one_is_in_forc
         with db.engine.connect() as c:
             assert c.execute(text(_FUNCTION)).one() == before
             assert c.execute(text("SELECT to_regclass('ix_events_bad_sends_occurred_at')")).scalar() is None
+            assert c.execute(text("SELECT to_regproc('leadpool_sender_domain')")).scalar() is None
             with pytest.raises(Exception, match="ck_sender_pauses_reason"):
                 c.execute(text(_PAUSE))

@@ -211,8 +211,17 @@ class BlocklistResult(_Out):
 
 
 class PausedSender(_Out):
-    sender: str = Field(description="channel:sender, as checks name it (email:sdr1@agency.example).")
-    reason: Literal["sender_bounce_guard", "sender_complaint_guard", "sender_block_guard"]
+    sender: str = Field(
+        description="channel:sender, as checks name it (email:sdr1@agency.example); domain:DOMAIN for a "
+        "sending domain the sending-domain guard paused (every mailbox at it)."
+    )
+    reason: Literal[
+        "sender_bounce_guard",
+        "sender_complaint_guard",
+        "sender_block_guard",
+        "domain_bounce_guard",
+        "domain_complaint_guard",
+    ]
     paused_at: datetime = Field(description="When the event that paused it happened.")
     until: datetime | None = Field(
         description="When the pause ends by itself; null: when someone resumes it."

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput
 from leadpool.events import effects as fx
+from leadpool.ingestion.normalize import NotNormalisable, normalize_email
 from leadpool.models import AuditLog, DeadDomain
 
 #: enhanced status codes that fail the domain (RFC 3463 X.1.2, RFC 7505 X.1.10)
@@ -44,15 +45,35 @@ DOMAIN_LOCK = "dead-domain"
 #: mailbox providers whose domains always accept mail: a 5.1.2 for one is the sender's DNS failing
 MAILBOX_PROVIDERS = frozenset(
     {
+        # Google, Microsoft, Yahoo, Apple, AOL and their country domains
         "gmail.com", "googlemail.com", "google.com",
-        "outlook.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com", "msn.com",
-        "microsoft.com", "office365.com",
-        "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "rocketmail.com",
-        "icloud.com", "me.com", "mac.com", "apple.com",
-        "aol.com", "proton.me", "protonmail.com", "pm.me", "zoho.com", "zohomail.com",
-        "gmx.com", "gmx.net", "gmx.de", "web.de", "t-online.de", "orange.fr", "free.fr",
-        "mail.com", "yandex.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "126.com",
-        "naver.com", "fastmail.com", "comcast.net", "verizon.net", "att.net",
+        "outlook.com", "outlook.de", "outlook.fr", "outlook.es", "outlook.it", "outlook.jp",
+        "hotmail.com", "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it", "hotmail.es",
+        "hotmail.nl", "hotmail.be", "hotmail.ca", "hotmail.com.br", "hotmail.com.ar", "hotmail.co.jp",
+        "live.com", "live.co.uk", "live.fr", "live.de", "live.it", "live.nl", "live.be", "live.ca",
+        "live.com.au", "msn.com", "microsoft.com", "office365.com", "passport.com",
+        "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.it", "yahoo.es", "yahoo.ca",
+        "yahoo.com.au", "yahoo.co.in", "yahoo.co.jp", "yahoo.com.br", "yahoo.com.ar", "yahoo.com.mx",
+        "ymail.com", "rocketmail.com", "icloud.com", "me.com", "mac.com", "apple.com",
+        "aol.com", "aol.co.uk", "aim.com", "verizon.net",
+        # privacy and independent providers
+        "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "tutanota.com", "tuta.io",
+        "zoho.com", "zohomail.com", "fastmail.com", "fastmail.fm", "mail.com", "email.com", "hey.com",
+        # European ISPs and portals
+        "gmx.com", "gmx.net", "gmx.de", "gmx.at", "gmx.ch", "web.de", "t-online.de", "freenet.de",
+        "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr", "laposte.net", "libero.it", "virgilio.it",
+        "tiscali.it", "alice.it", "btinternet.com", "sky.com", "virginmedia.com", "talktalk.net",
+        "ntlworld.com", "blueyonder.co.uk", "bluewin.ch", "seznam.cz", "wp.pl", "o2.pl", "onet.pl",
+        "interia.pl", "telenet.be", "skynet.be", "ziggo.nl", "kpnmail.nl", "home.nl", "planet.nl",
+        "telia.com", "online.no",
+        # Russia, Asia, the Americas, Oceania
+        "yandex.com", "yandex.ru", "mail.ru", "bk.ru", "inbox.ru", "list.ru", "rambler.ru",
+        "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "sohu.com", "aliyun.com",
+        "naver.com", "daum.net", "hanmail.net", "rediffmail.com",
+        "uol.com.br", "bol.com.br", "terra.com.br", "ig.com.br",
+        "comcast.net", "att.net", "sbcglobal.net", "bellsouth.net", "charter.net", "cox.net",
+        "earthlink.net", "optonline.net", "shaw.ca", "rogers.com", "sympatico.ca", "videotron.ca",
+        "bigpond.com", "bigpond.net.au", "optusnet.com.au", "xtra.co.nz",
     }
 )  # fmt: skip
 
@@ -90,12 +111,23 @@ def closing_domain(smtp_status: object, email: str | None, days: int) -> str | N
 
 def close_domain(
     session: Session, domain: str, smtp_status: str, *, event_id: int, at: datetime, days: int
-) -> None:
+) -> bool:
     """Close ``domain`` to email for ``days`` after ``at``, the bounce's time. A later bounce moves
-    ``until`` on; an earlier one arriving late does not pull it back."""
+    ``until`` on; an earlier one arriving late does not pull it back, and one from before the
+    domain was last revived (a provider's late delivery of the same dead spell) changes nothing:
+    False then."""
     # a delivery of several bounces takes its domains' locks up front, sorted with its guards'
     # (record.lock_leads_of): row locks taken bounce by bounce could deadlock two deliveries
     fx.guard_lock(session, (DOMAIN_LOCK, domain))
+    revived = session.scalar(
+        text(
+            "SELECT max(at) FROM audit_log WHERE action = 'domain.revive' AND subject_type = 'domain' "
+            "AND subject_id = :d"
+        ),
+        {"d": domain},
+    )
+    if revived is not None and at <= revived:
+        return False
     session.execute(
         text(
             "INSERT INTO dead_domains AS d (domain, smtp_status, since, until, cause_event_id) "
@@ -109,6 +141,7 @@ def close_domain(
         ),
         {"d": domain, "s": smtp_status, "at": at, "until": at + timedelta(days=days), "e": event_id},
     )
+    return True
 
 
 def dead_domains(session: Session, *, at: datetime) -> list[Dead]:
@@ -119,14 +152,16 @@ def dead_domains(session: Session, *, at: datetime) -> list[Dead]:
 
 def revive_domain(session: Session, value: str, *, actor: str, at: datetime) -> Dead | None:
     """Open a closed domain to email again (its mail works again); an ``audit_log`` row
-    ``domain.revive``. None when it was not closed. Flushes, never commits."""
+    ``domain.revive``. None when it was not closed at ``at``. Flushes, never commits.
+
+    ``value`` is read as an address's domain is stored (``www.oldco.example`` stays itself), and
+    as the blocklist reads a domain (``https://www.Acme.com/`` is ``acme.com``)."""
     if not actor.strip():
         raise InvalidInput("actor: must not be empty (who revives the domain is kept in the audit log)")
-    # imported here: leadpool.privacy imports the events package (erasure records through it)
-    from leadpool.privacy.domains import canonical_domain
-
-    domain = canonical_domain(value)
-    row = session.scalars(delete(DeadDomain).where(DeadDomain.domain == domain).returning(DeadDomain)).first()
+    domains = _spellings(value)
+    row = session.scalars(
+        delete(DeadDomain).where(DeadDomain.domain.in_(domains), DeadDomain.until > at).returning(DeadDomain)
+    ).first()
     if row is None:
         return None
     revived = _dead(row)
@@ -136,12 +171,33 @@ def revive_domain(session: Session, value: str, *, actor: str, at: datetime) -> 
             actor=actor.strip(),
             action="domain.revive",
             subject_type="domain",
-            subject_id=domain,
+            subject_id=revived.domain,
             detail={k: v for k, v in revived.as_dict().items() if k != "domain"},
         )
     )
     session.flush()
     return revived
+
+
+def _spellings(value: str) -> list[str]:
+    """The stored forms ``value`` may name: as an address's domain, and as a domain the blocklist
+    reads; InvalidInput when it is neither."""
+    # imported here: leadpool.privacy imports the events package (erasure records through it)
+    from leadpool.privacy.domains import canonical_domain
+
+    out = []
+    try:
+        email = normalize_email(f"a@{value.strip().lstrip('@').rstrip('.')}")
+    except NotNormalisable:
+        email = None
+    if email is not None:
+        out.append(email.partition("@")[2])
+    try:
+        out.append(canonical_domain(value))
+    except InvalidInput:
+        if not out:
+            raise
+    return out
 
 
 def _dead(row: DeadDomain) -> Dead:

@@ -462,7 +462,7 @@ def _apply(
 
     if r.type == "hard_bounce":
         effects += _hard_bounce(session, r, event_id, key, t)
-        effects += _dead_domain(session, r, event_id, key, t, settings)
+        effects += _dead_domain(session, r, event_id, key, t, settings, agency_id)
         if (
             r.touch is not None
             and r.touch.channel == "email"
@@ -608,16 +608,25 @@ def _hard_bounce(session: Session, r: _Resolved, event_id: int, key: bytes, t: d
 
 
 def _dead_domain(
-    session: Session, r: _Resolved, event_id: int, key: bytes, t: datetime, settings: EventSettings
+    session: Session,
+    r: _Resolved,
+    event_id: int,
+    key: bytes,
+    t: datetime,
+    settings: EventSettings,
+    agency_id: int | None,
 ) -> list[str]:
-    """A bounce saying the address's domain accepts no mail closes the domain (dead_domains)."""
+    """A bounce saying the address's domain accepts no mail closes the domain (dead_domains).
+
+    Reported by an agency, only about one of its own sends: a bounce by address alone could name
+    any domain, and the closure holds for every agency (the address itself is still suppressed)."""
     domain = _dead_domain_of(r, key, settings)
-    if domain is None:
+    if domain is None or (agency_id is not None and (r.touch is None or r.touch.agency_id != agency_id)):
         return []
     status = str(r.detail["smtp_status"])
-    dead_domains.close_domain(
-        session, domain, status, event_id=event_id, at=t, days=settings.dead_domain_days
-    )
+    days = settings.dead_domain_days
+    if not dead_domains.close_domain(session, domain, status, event_id=event_id, at=t, days=days):
+        return []
     return ["domain:dead"]
 
 

@@ -47,6 +47,10 @@ from leadpool.gate.request import normalize_sender
 from leadpool.gate.request import sender_key as gate_sender_key
 from leadpool.models import AuditLog, Event, SenderPause, Touch
 
+#: a sending domain's key in ``sender_pauses``: ``domain:DOMAIN``, which no ``channel:sender``
+#: key can spell (a mailbox spelled ``@domain`` keys ``email:@domain``)
+DOMAIN_KEY_PREFIX = "domain:"
+
 
 def sender_key(channel: str, sender: str) -> str:
     """The key of a sender's pause and counters: ``channel:sender``, one spelling per sender."""
@@ -291,8 +295,12 @@ def resume_sender(
     session: Session, channel: str, sender: str, *, actor: str, at: datetime, agency_id: int | None = None
 ) -> PausedSender | None:
     """End a sender's pause (an agency: only one its own send caused). Returns the pause
-    ended, None when the sender was not paused. Flushes, never commits."""
+    ended, None when the sender was not paused. Flushes, never commits. An email sender spelled
+    ``@domain`` names the sending domain's pause (``leadpool.events.sending_domains``)."""
     key = sender_key(channel, sender)
+    spelled = normalize_sender(sender)
+    if channel == "email" and spelled.startswith("@") and spelled.strip("@. "):
+        key = f"{DOMAIN_KEY_PREFIX}{spelled.lstrip('@').rstrip('. ')}"
     q = delete(SenderPause).where(SenderPause.sender == key)
     if agency_id is not None:
         q = q.where(_used_by(agency_id))

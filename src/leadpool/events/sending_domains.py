@@ -10,11 +10,14 @@ compliance reference's limits: "auto-pause a domain at >=3%", "global stop at a 
 * An hourly sweep (``leadpool worker``; ``leadpool send domain-guard`` runs it at once) groups the
   email sends of the last ``LEADPOOL_EVENTS_SENDING_DOMAIN_GUARD_DAYS`` (7) by their sender's
   domain (the part after ``@`` of the mailbox), with the hard bounces (as the other bounce guards
-  count them) and spam complaints about them. A domain with at least ``..._MIN_SENDS`` (200) sends
+  count them) and spam complaints about them; one spelling per domain (``leadpool_sender_domain``:
+  a From header's ``Name <box@domain>``, trailing dots, case), the big mailbox providers left out
+  (a gmail.com mailbox is no agency's domain: each such mailbox is judged alone). A domain with at
+  least ``..._MIN_SENDS`` (200) sends
   whose hard-bounce rate passes ``SENDING_DOMAIN_BOUNCE_GUARD_RATE`` (0.03), or whose complaint
   rate passes ``SENDING_DOMAIN_COMPLAINT_GUARD_RATE`` (0.001) with at least
   ``COMPLAINT_GUARD_MIN_COMPLAINTS`` (2), is paused until someone resumes it.
-* A pause is a ``sender_pauses`` row keyed ``email:@domain`` (reason ``domain_bounce_guard`` or
+* A pause is a ``sender_pauses`` row keyed ``domain:DOMAIN`` (reason ``domain_bounce_guard`` or
   ``domain_complaint_guard``; the latest counted event as its cause, so the agency whose send it
   was sees it in its paused senders). The gate denies ``sender_paused`` to every email check
   naming a mailbox at that domain, on every path (migration 0039).
@@ -36,12 +39,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from leadpool.events.dead_domains import MAILBOX_PROVIDERS
 from leadpool.events.effects import HARD_BOUNCE_EVENTS
-from leadpool.events.senders import pause_sender
+from leadpool.events.senders import DOMAIN_KEY_PREFIX, pause_sender
 from leadpool.events.settings import EventSettings
-
-#: a sending domain's key in ``sender_pauses``: the email channel's, with an empty mailbox
-DOMAIN_KEY_PREFIX = "email:@"
 
 # The window's email sends by their sender's domain, with their hard bounces and complaints. Sends
 # through ix_touches_campaign_id_email_sent (its filter; sent_at is its second column), the
@@ -49,13 +50,14 @@ DOMAIN_KEY_PREFIX = "email:@"
 # a send of the window happened after it.
 _RATES_SQL = f"""
 WITH sends AS MATERIALIZED (
-    SELECT t.id, split_part(t.sender, '@', 2) AS domain
+    SELECT t.id, leadpool_sender_domain(t.sender) AS domain
       FROM campaigns c
      CROSS JOIN LATERAL (
           SELECT t.id, t.sender FROM touches t
            WHERE t.campaign_id = c.id AND t.channel = 'email' AND t.state = 'sent'
              AND t.sent_at > :since AND t.sent_at <= :now) t
-     WHERE t.sender LIKE '%_@_%'
+     WHERE leadpool_sender_domain(t.sender) IS NOT NULL
+       AND NOT leadpool_sender_domain(t.sender) = ANY (CAST(:providers AS text[]))
 ), bad AS (
     SELECT e.touch_id,
            max(e.occurred_at) FILTER (WHERE {HARD_BOUNCE_EVENTS}) AS bounced_at,
@@ -77,7 +79,7 @@ HAVING count(*) >= :min_sends
 
 
 def domain_key(domain: str) -> str:
-    """The ``sender_pauses`` key of a sending domain: ``email:@domain``."""
+    """The ``sender_pauses`` key of a sending domain: ``domain:DOMAIN``."""
     return f"{DOMAIN_KEY_PREFIX}{domain}"
 
 
@@ -115,35 +117,42 @@ def sweep(session: Session, settings: EventSettings, *, now: datetime) -> list[D
             "since": now - timedelta(days=days),
             "now": now,
             "min_sends": settings.sending_domain_guard_min_sends,
+            "providers": sorted(MAILBOX_PROVIDERS),
         },
     ).all()
     out = []
     for domain, sends, bounces, complaints, bounced_at, bounce_id, complained_at, complaint_id in rows:
-        # (guard, the latest event it counted): bounces first, the reference's domain pause
-        over: tuple[str, datetime, int] | None = None
+        key = domain_key(domain)
+        # each guard over its limit, with the latest event it counted: bounces first (the
+        # reference's domain pause); each judged apart, so new complaints pause a domain resumed
+        # while its old bounces still show in the window
+        over = []
         if bounces >= 1 and bounces / sends > settings.sending_domain_bounce_guard_rate:
-            over = ("domain_bounce_guard", bounced_at, bounce_id)
-        elif (
+            over.append(("domain_bounce_guard", bounced_at, bounce_id))
+        if (
             complaints >= settings.complaint_guard_min_complaints
             and complaints / sends > settings.sending_domain_complaint_guard_rate
         ):
-            over = ("domain_complaint_guard", complained_at, complaint_id)
+            over.append(("domain_complaint_guard", complained_at, complaint_id))
+        resumed = _resumed_at(session, key) if over else None
+        fresh = [o for o in over if resumed is None or o[1] > resumed]
         paused = False
-        if over is not None and not _resumed_since(session, domain_key(domain), over[1]):
+        if fresh:
+            reason, cause_at, cause_id = fresh[0]
             detail = {"sends": sends, "hard_bounces": bounces, "complaints": complaints, "days": days}
-            paused = pause_sender(session, domain_key(domain), over[0], None, over[2], over[1], detail, now)
-        out.append(DomainRate(domain, sends, bounces, complaints, over[0] if over else None, paused))
+            paused = pause_sender(session, key, reason, None, cause_id, cause_at, detail, now)
+        out.append(DomainRate(domain, sends, bounces, complaints, over[0][0] if over else None, paused))
     return out
 
 
-def _resumed_since(session: Session, key: str, at: datetime) -> bool:
-    """Whether someone resumed ``key`` after ``at`` (the latest event counted against it): the
-    window still shows the rate a person already dealt with."""
-    resumed = session.scalar(
+def _resumed_at(session: Session, key: str) -> datetime | None:
+    """When someone last resumed ``key``: the window still shows the rate they dealt with, so only
+    an event after that pauses it again."""
+    resumed: datetime | None = session.scalar(
         text(
             "SELECT max(at) FROM audit_log WHERE action = 'sender.resume' AND subject_type = 'sender' "
             "AND subject_id = :k"
         ),
         {"k": key},
     )
-    return resumed is not None and resumed >= at
+    return resumed

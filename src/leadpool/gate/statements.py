@@ -156,10 +156,10 @@ SNAPSHOT_SQL = _sql(
     " WHERE p.company_id = l.company_id AND p.lead_id IS DISTINCT FROM l.id "
     " ORDER BY p.until DESC, p.id LIMIT 1) cp ON true "
     # the sender's pause (r.sender is channel:sender, null without one), or its sending domain's
-    # (email:@domain, the sending-domain guard's): the one lasting longest
+    # (domain:DOMAIN, the sending-domain guard's): the one lasting longest
     "LEFT JOIN LATERAL (SELECT p.sender, p.until, p.reason FROM sender_pauses p "
     " WHERE p.sender IN (r.sender, CASE WHEN r.channel = 'email' "
-    "  THEN 'email:@' || split_part(r.sender, '@', 2) END) "
+    "  THEN 'domain:' || leadpool_sender_domain(r.sender) END) "
     " ORDER BY p.until IS NOT NULL, p.until DESC LIMIT 1) sp ON true "
     # an email to a domain a bounce said accepts no mail (dead_domains; the rule reads until)
     "LEFT JOIN dead_domains dd ON r.channel = 'email' AND dd.domain = split_part(l.email, '@', 2) "

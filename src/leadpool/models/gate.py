@@ -61,7 +61,7 @@ class SenderPause(Base):
     """A sending account the gate lets no touch use: its bounces, spam complaints or policy blocks
     say its reputation is failing (``leadpool.events.senders``). ``until`` null: until someone
     resumes it; else it ends by itself. One row per sender; a resume deletes it. A row keyed
-    ``email:@domain`` pauses every mailbox at that sending domain (``leadpool.events.sending_domains``)."""
+    ``domain:DOMAIN`` pauses every mailbox at that sending domain (``leadpool.events.sending_domains``)."""
 
     __tablename__ = "sender_pauses"
 

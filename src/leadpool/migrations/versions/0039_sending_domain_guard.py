@@ -1,12 +1,13 @@
-"""Sending-domain guard: a pause of ``email:@domain`` stops every mailbox at that sending domain
+"""Sending-domain guard: a pause of ``domain:DOMAIN`` stops every mailbox at that sending domain
 
 Mailbox providers judge a sending domain as well as each mailbox, and cold senders spread a
 domain's volume over many mailboxes, each under its own guard's limits. The sending-domain guard
 (``leadpool.events.sending_domains``) pauses a whole domain; this lets ``sender_pauses`` hold such
 a pause (reasons ``domain_bounce_guard``, ``domain_complaint_guard``), adds the partial index its
-hourly sweep reads the window's bounces and complaints from, and recreates ``gate_fast_check``
-(0038's function, whose sender pause test now also matches the email sender's domain;
-CREATE OR REPLACE resets the function's settings, so 0023's are applied again).
+hourly sweep reads the window's bounces and complaints from and ``leadpool_sender_domain(text)``
+(an email sender's domain, one spelling), and recreates ``gate_fast_check`` (0038's function,
+whose sender pause test now also matches the email sender's domain's pause; CREATE OR REPLACE
+resets the function's settings, so 0023's are applied again).
 
 Downgrade refuses while a domain is paused, as 0034's does for its pauses: dropping the pause
 would let every mailbox of a domain the guard stopped send again without anyone deciding so.
@@ -35,10 +36,18 @@ _AFTER = (
 )
 _BAD_SENDS = "touch_id IS NOT NULL AND type IN ('hard_bounce', 'soft_bounce', 'complaint')"
 
+# The domain of an email sender, one spelling: after its last @, before a closing > (a From
+# header's "Name <box@domain>"), without trailing dots, lower case; NULL without an @ or a domain
+SENDER_DOMAIN = (
+    "CREATE FUNCTION leadpool_sender_domain(sender text) RETURNS text\n"
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$ SELECT CASE WHEN strpos(sender, '@') > 0 THEN\n"
+    "    nullif(lower(rtrim(split_part(split_part(sender, '@', -1), '>', 1), '. ')), '') END $fn$"
+)
 _ANCHOR = "                   WHERE sp.sender = p_channel || ':' || p_sender\n"
+# a sending domain's pause is keyed domain:DOMAIN, which no channel:sender key can spell
 _DOMAIN = (
     "                   WHERE sp.sender IN (p_channel || ':' || p_sender,\n"
-    "                       CASE WHEN p_channel = 'email' THEN 'email:@' || split_part(p_sender, '@', 2) END)\n"
+    "                       CASE WHEN p_channel = 'email' THEN 'domain:' || leadpool_sender_domain(p_sender) END)\n"
 )
 
 
@@ -57,6 +66,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_events_bad_sends_occurred_at", "events", ["occurred_at"], postgresql_where=sa.text(_BAD_SENDS)
     )
+    op.execute(SENDER_DOMAIN)
     utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     _before, changed, signature = _functions()
     op.execute(changed)
@@ -82,6 +92,7 @@ def downgrade() -> None:
     before, _changed, signature = _functions()
     op.execute(before)
     utc._settings(signature, utc=True)
+    op.execute("DROP FUNCTION leadpool_sender_domain(text)")
     op.drop_index("ix_events_bad_sends_occurred_at", table_name="events")
     op.drop_constraint(op.f("ck_sender_pauses_reason"), "sender_pauses", type_="check")
     op.create_check_constraint(op.f("ck_sender_pauses_reason"), "sender_pauses", _BEFORE)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from leadpool.errors import InvalidInput
+from leadpool.errors import InvalidInput, LeadpoolError
 
 
 class Settings(BaseSettings):
@@ -117,6 +119,18 @@ def settings_models() -> list[tuple[str, type[BaseSettings]]]:
 
 def env_prefix(model: type[BaseSettings]) -> str:
     return str(model.model_config.get("env_prefix") or "")
+
+
+S = TypeVar("S")
+
+
+def job_settings(load: Callable[[], S], prefix: str) -> S:
+    """``load()`` for a background job: settings it refuses raise one line naming the variables,
+    never their values (they may be secrets; the worker logs a failed job's exception)."""
+    try:
+        return load()
+    except (ValidationError, SettingsError) as e:
+        raise LeadpoolError(settings_error_message(e) or f"invalid {prefix}* settings") from None
 
 
 def settings_error_message(error: Exception) -> str | None:

@@ -98,12 +98,13 @@ def consented(agency_id: int, channel: str, countries: Sequence[str], at: dateti
     spellings = select(country_names.c.name).where(country_names.c.code.in_(list(countries)))
     own_known = and_(l.country.is_not(None), key.in_(select(country_names.c.name)))
     # where the lead's own country is unknown, the gate reads its number's (the longest prefix's).
-    # A number's prefixes are nested, so the longest one listed is the greatest (in "C" order): an
+    # A number's prefixes are nested, so the longest one listed is the greatest (a prefix sorts
+    # before its extensions in any collation; "C" would keep the index from serving max()): an
     # aggregate, where ORDER BY ... LIMIT 1 put a sort in the candidates' index-ordered plan
     prefixes = func.leadpool_phone_prefixes(l.phone)
     q = number_regions.alias("q")
     longest = (
-        select(func.max(q.c.prefix.collate("C")))
+        select(func.max(q.c.prefix))
         .where(q.c.prefix == func.any(prefixes))
         .correlate(leads)  # two levels down: the candidate's own number
         .scalar_subquery()

@@ -158,10 +158,13 @@ def revive_domain(session: Session, value: str, *, actor: str, at: datetime) -> 
     as the blocklist reads a domain (``https://www.Acme.com/`` is ``acme.com``)."""
     if not actor.strip():
         raise InvalidInput("actor: must not be empty (who revives the domain is kept in the audit log)")
-    domains = _spellings(value)
-    row = session.scalars(
-        delete(DeadDomain).where(DeadDomain.domain.in_(domains), DeadDomain.until > at).returning(DeadDomain)
-    ).first()
+    row = None
+    for domain in _spellings(value):  # as stored first: www.oldco.example is not oldco.example
+        row = session.scalars(
+            delete(DeadDomain).where(DeadDomain.domain == domain, DeadDomain.until > at).returning(DeadDomain)
+        ).first()
+        if row is not None:
+            break
     if row is None:
         return None
     revived = _dead(row)

@@ -618,16 +618,25 @@ def _dead_domain(
 ) -> list[str]:
     """A bounce saying the address's domain accepts no mail closes the domain (dead_domains).
 
-    Reported by an agency, only about one of its own sends: a bounce by address alone could name
-    any domain, and the closure holds for every agency (the address itself is still suppressed)."""
+    Reported by an agency, only a bounce of one of its own sends, to the address that send went
+    to: a bounce by address alone (or naming another address beside a send) could name any
+    domain, and the closure holds for every agency (the address itself is still suppressed)."""
     domain = _dead_domain_of(r, key, settings)
-    if domain is None or (agency_id is not None and (r.touch is None or r.touch.agency_id != agency_id)):
+    if domain is None or (agency_id is not None and not _own_send_bounced(session, r, key, agency_id)):
         return []
     status = str(r.detail["smtp_status"])
     days = settings.dead_domain_days
     if not dead_domains.close_domain(session, domain, status, event_id=event_id, at=t, days=days):
         return []
     return ["domain:dead"]
+
+
+def _own_send_bounced(session: Session, r: _Resolved, key: bytes, agency_id: int) -> bool:
+    """The bounce is of the agency's own send, to the address the send went to (its lead's email)."""
+    if r.touch is None or r.touch.agency_id != agency_id or r.touch.channel != "email":
+        return False
+    sent_to = session.scalar(select(Lead.email).where(Lead.id == r.touch.lead_id))
+    return sent_to is not None and address_hmac("email", sent_to, key) == r.address_hmac
 
 
 def _dead_domain_of(r: _Resolved, key: bytes, settings: EventSettings) -> str | None:

@@ -297,10 +297,21 @@ def resume_sender(
     """End a sender's pause (an agency: only one its own send caused). Returns the pause
     ended, None when the sender was not paused. Flushes, never commits. An email sender spelled
     ``@domain`` names the sending domain's pause (``leadpool.events.sending_domains``)."""
-    key = sender_key(channel, sender)
+    keys = [sender_key(channel, sender)]
     spelled = normalize_sender(sender)
     if channel == "email" and spelled.startswith("@") and spelled.strip("@. "):
-        key = f"{DOMAIN_KEY_PREFIX}{spelled.lstrip('@').rstrip('. ')}"
+        # the domain's pause first; else a mailbox spelled so (a policy block can pause it)
+        keys.insert(0, f"{DOMAIN_KEY_PREFIX}{spelled.lstrip('@').rstrip('. ')}")
+    for key in keys:
+        ended = _end_pause(session, key, actor=actor, at=at, agency_id=agency_id)
+        if ended is not None:
+            return ended
+    return None
+
+
+def _end_pause(
+    session: Session, key: str, *, actor: str, at: datetime, agency_id: int | None
+) -> PausedSender | None:
     q = delete(SenderPause).where(SenderPause.sender == key)
     if agency_id is not None:
         q = q.where(_used_by(agency_id))

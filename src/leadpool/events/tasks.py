@@ -10,12 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
 
-from leadpool.config import settings_error_message
+from leadpool.config import job_settings
 from leadpool.db import open_database, session_scope
-from leadpool.errors import LeadpoolError
 from leadpool.events.sending_domains import sweep
 from leadpool.events.settings import EventSettings
 from leadpool.queue import app
@@ -33,11 +30,7 @@ DOMAIN_GUARD_TASK = "events.sending_domain_guard"
 )
 def sending_domain_guard_job(context: procrastinate.JobContext, timestamp: int) -> list[dict[str, Any]]:
     """Measure the sending domains as of now and pause those over a limit; returns the domains it paused."""
-    try:
-        settings = EventSettings()
-    except (ValidationError, SettingsError) as e:
-        # the worker logs a failed job's exception: one line naming the variable, no values
-        raise LeadpoolError(settings_error_message(e) or "invalid LEADPOOL_EVENTS_* settings") from None
+    settings = job_settings(EventSettings, "LEADPOOL_EVENTS_")
     db = open_database()
     try:
         with session_scope(db) as session:

@@ -15,12 +15,9 @@ from datetime import datetime
 from typing import Any
 
 import procrastinate
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
 
-from leadpool.config import settings_error_message
+from leadpool.config import job_settings
 from leadpool.db import Database, open_database, session_scope
-from leadpool.errors import LeadpoolError
 from leadpool.gate.check import expire_reservations
 from leadpool.gate.places import place_rows, refresh_places
 from leadpool.gate.retention import prune_denials
@@ -81,11 +78,7 @@ def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) ->
 def prune_denials_job(context: procrastinate.JobContext, timestamp: int) -> dict[str, Any]:
     """Delete the denials older than ``LEADPOOL_RETENTION_DENIALS_DAYS`` as of now, a chunk per
     transaction; a day's run deletes about a day's denials."""
-    try:
-        days = get_retention_settings().denials_days
-    except (ValidationError, SettingsError) as e:
-        # the worker logs a failed job's exception: one line naming the variable
-        raise LeadpoolError(settings_error_message(e) or "invalid LEADPOOL_RETENTION_* settings") from None
+    days = job_settings(get_retention_settings, "LEADPOOL_RETENTION_").denials_days
     db = open_database()
     try:
         return prune_denials(db, older_than_days=days, actor=PRUNE_TASK).as_dict()

@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
 
-from leadpool.config import settings_error_message
+from leadpool.config import job_settings
 from leadpool.db import open_database, session_scope
 from leadpool.errors import LeadpoolError
 from leadpool.queue import app
@@ -53,11 +51,7 @@ def reconcile_suppressions_job(context: procrastinate.JobContext, timestamp: int
     webhooks missed (``leadpool.webhooks.reconcile``). Hourly: a lost delivery is caught within the
     hour, and a run that finds nothing new is a few requests. Fails (after every provider ran) when
     one of them failed, so the job's status shows it."""
-    try:
-        settings = ReconcileSettings()
-    except (ValidationError, SettingsError) as e:
-        # the worker logs a failed job's exception: one line naming the variables, no values
-        raise LeadpoolError(settings_error_message(e) or "invalid LEADPOOL_RECONCILE_* settings") from None
+    settings = job_settings(ReconcileSettings, "LEADPOOL_RECONCILE_")
     db = open_database()
     try:
         summaries = reconcile(db, settings=settings)

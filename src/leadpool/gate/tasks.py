@@ -23,6 +23,7 @@ from leadpool.gate.places import place_rows, refresh_places
 from leadpool.gate.retention import prune_denials
 from leadpool.gate.settings import get_retention_settings
 from leadpool.gate.zones import refresh_gate_zones
+from leadpool.ingestion.timezone import release_index
 from leadpool.queue import app
 
 EXPIRE_TASK = "gate.expire_reservations"
@@ -64,7 +65,10 @@ def refresh_time_zones_job(context: procrastinate.JobContext, timestamp: int) ->
             added, removed = refresh_gate_zones(conn)
         # after the zone list is committed, so that a failure reading the libraries (the city
         # index needs a writable cache directory) never undoes it; read outside any transaction
-        rows = place_rows()
+        try:
+            rows = place_rows()
+        finally:
+            release_index()  # the next import reads it again; until then it is 40 MB for nothing
         with db.engine.begin() as conn:
             places = refresh_places(conn, rows)
         return {"added": added, "removed": removed, "places": places}

@@ -172,6 +172,14 @@ def _index() -> _GeoIndex:
     return idx
 
 
+def release_index() -> None:
+    """Drop the city index (about 40 MB) and the lookups made with it until a lookup needs them
+    again: a worker reads it for the daily refresh of the gate's place tables, then holds it for
+    nothing until its next import."""
+    _index.cache_clear()
+    _resolve.cache_clear()
+
+
 def country_clocks() -> dict[str, tuple[str, ...]]:
     """Per ISO alpha-2 code, one IANA zone for each clock the country's places keep (the zone of
     its most populous city on that clock), most populous first: where a lead's own zone is

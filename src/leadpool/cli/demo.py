@@ -89,6 +89,12 @@ def print_summary(s: DemoSummary) -> None:
         for k, v in s.bounce_rate_by_email_status.items()
     )
     console.print(f"hard bounces by email_status: {b or '-'}")
+    facts = s.database
+    console.print(
+        f"dead domains closed (a bounce said: accepts no mail): {facts.get('dead_domains', 0)}, "
+        f"emails the gate then refused to their other people: {facts.get('emails_refused_at_dead_domains', 0)}; "
+        f"campaigns paused by the bounce guard: {facts.get('campaigns_paused_by_bounce_guard', 0)}"
+    )
     ref = s.refills
     console.print(
         f"refills: {ref.get('jobs', 0)} job(s) {ref.get('by_status', {})}, {ref.get('enriched', 0)} people "

@@ -49,6 +49,13 @@ def _settings(signature: str, *, utc: bool) -> None:
         op.execute(f"ALTER FUNCTION {signature} SET timezone = 'UTC'")
 
 
+def recreate(function_sql: str, signature: str) -> None:
+    """Put ``gate_fast_check`` in place (a later migration's CREATE OR REPLACE, or the one before
+    it on downgrade) with this migration's settings again: CREATE OR REPLACE resets them."""
+    op.execute(function_sql)
+    _settings(signature, utc=True)
+
+
 def upgrade() -> None:
     _before, changed, signature = _functions()
     op.execute(changed)

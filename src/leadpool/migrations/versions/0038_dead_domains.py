@@ -28,6 +28,9 @@ down_revision = "0037_number_clocks"
 branch_labels = None
 depends_on = None
 
+# 0023 puts the fast function in place with its settings (a module name starting with a digit)
+_UTC = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
+
 _ANCHOR = "           WHEN 'email' THEN l.email IS NOT NULL AND l.email_bounced_at IS NULL\n"
 _DEAD = (
     "                             AND NOT EXISTS (SELECT 1 FROM dead_domains dd\n"
@@ -55,15 +58,11 @@ def upgrade() -> None:
         sa.Column("bounces", sa.BigInteger(), server_default="1", nullable=False),
         sa.PrimaryKeyConstraint("domain", name=op.f("pk_dead_domains")),
     )
-    utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     _before, changed, signature = _functions()
-    op.execute(changed)
-    utc._settings(signature, utc=True)
+    _UTC.recreate(changed, signature)
 
 
 def downgrade() -> None:
-    utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     before, _changed, signature = _functions()
-    op.execute(before)
-    utc._settings(signature, utc=True)
+    _UTC.recreate(before, signature)
     op.drop_table("dead_domains")

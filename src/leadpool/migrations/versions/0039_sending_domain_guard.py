@@ -29,6 +29,9 @@ down_revision = "0038_dead_domains"
 branch_labels = None
 depends_on = None
 
+# 0023 puts the fast function in place with its settings (a module name starting with a digit)
+_UTC = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
+
 _BEFORE = "reason IN ('sender_bounce_guard', 'sender_complaint_guard', 'sender_block_guard')"
 _AFTER = (
     "reason IN ('sender_bounce_guard', 'sender_complaint_guard', 'sender_block_guard', "
@@ -67,10 +70,8 @@ def upgrade() -> None:
         "ix_events_bad_sends_occurred_at", "events", ["occurred_at"], postgresql_where=sa.text(_BAD_SENDS)
     )
     op.execute(SENDER_DOMAIN)
-    utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     _before, changed, signature = _functions()
-    op.execute(changed)
-    utc._settings(signature, utc=True)
+    _UTC.recreate(changed, signature)
 
 
 def downgrade() -> None:
@@ -88,10 +89,8 @@ def downgrade() -> None:
             f"({shown}), a pause the older schema cannot hold; resume them first "
             "(leadpool send resume-sender @DOMAIN --actor WHO) if they may send again"
         )
-    utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     before, _changed, signature = _functions()
-    op.execute(before)
-    utc._settings(signature, utc=True)
+    _UTC.recreate(before, signature)
     op.execute("DROP FUNCTION leadpool_sender_domain(text)")
     op.drop_index("ix_events_bad_sends_occurred_at", table_name="events")
     op.drop_constraint(op.f("ck_sender_pauses_reason"), "sender_pauses", type_="check")

@@ -31,6 +31,9 @@ down_revision = "0039_sending_domain_guard"
 branch_labels = None
 depends_on = None
 
+# 0023 puts the fast function in place with its settings (a module name starting with a digit)
+_UTC = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
+
 # the lead's country code: its own, else its number's
 _CODE = (
     "coalesce((SELECT cn.code FROM country_names cn WHERE cn.name = leadpool_country_key(l.country)),\n"
@@ -76,15 +79,11 @@ def upgrade() -> None:
     )
     table = sa.table("phone_prefix_regions", sa.column("prefix", sa.Text()), sa.column("code", sa.Text()))
     op.bulk_insert(table, number_region_rows())
-    utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     _before, changed, signature = _functions()
-    op.execute(changed)
-    utc._settings(signature, utc=True)
+    _UTC.recreate(changed, signature)
 
 
 def downgrade() -> None:
-    utc = importlib.import_module("leadpool.migrations.versions.0023_gate_fast_utc")
     before, _changed, signature = _functions()
-    op.execute(before)
-    utc._settings(signature, utc=True)
+    _UTC.recreate(before, signature)
     op.drop_table("phone_prefix_regions")

@@ -171,6 +171,8 @@ CONTRACT = {
     ("POST", "/v1/webhooks/{provider}"),
     ("GET", "/v1/senders/paused"),
     ("POST", "/v1/senders/resume"),
+    ("GET", "/v1/dead-domains"),
+    ("POST", "/v1/dead-domains/revive"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 }

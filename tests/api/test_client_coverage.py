@@ -66,6 +66,8 @@ CLIENT_METHODS: dict[tuple[str, str], str] = {
     ("POST", "/v1/webhooks/{provider}"): "webhook",
     ("GET", "/v1/senders/paused"): "paused_senders",
     ("POST", "/v1/senders/resume"): "resume_sender",
+    ("GET", "/v1/dead-domains"): "dead_domains",
+    ("POST", "/v1/dead-domains/revive"): "revive_domain",
     ("GET", "/v1/insights"): "get_insights",
     ("GET", "/v1/insights/leads/{lead_id}/scores"): "lead_scores",
 }

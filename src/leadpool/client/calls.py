@@ -32,6 +32,8 @@ from leadpool.client.models import (
     Consent,
     ConsentRequest,
     ConsentRevokeRequest,
+    DeadDomain,
+    DeadDomainRevived,
     Decision,
     DomainBlock,
     DomainBlockRequest,
@@ -50,6 +52,7 @@ from leadpool.client.models import (
     RawPayloadDetail,
     ResumeSenderRequest,
     ResumeSenderResult,
+    ReviveDomainRequest,
     SentBatchItem,
     SentBatchResult,
     Timeline,
@@ -333,6 +336,15 @@ def resume_sender(request: ResumeSenderRequest) -> Call[ResumeSenderResult]:
     return Call(
         "POST", "/v1/senders/resume", _model(ResumeSenderResult), json=request.model_dump(mode="json")
     )
+
+
+def dead_domains() -> Call[list[DeadDomain]]:
+    return Call("GET", "/v1/dead-domains", _list(DeadDomain))
+
+
+def revive_domain(domain: str) -> Call[DeadDomainRevived]:
+    body = _body(ReviveDomainRequest(domain=domain))
+    return Call("POST", "/v1/dead-domains/revive", _model(DeadDomainRevived), json=body)
 
 
 def pool_stats(top: int = 50) -> Call[PoolStats]:

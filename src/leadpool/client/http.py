@@ -34,6 +34,8 @@ from leadpool.client.models import (
     Consent,
     ConsentRequest,
     ConsentRevokeRequest,
+    DeadDomain,
+    DeadDomainRevived,
     Decision,
     DomainBlock,
     DomainBlockRequest,
@@ -258,6 +260,14 @@ class LeadpoolClient:
     def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
         """End a sender's pause, so checks naming it may be allowed again."""
         return self._run(calls.resume_sender(ResumeSenderRequest(channel=channel, sender=sender)))
+
+    def dead_domains(self) -> list[DeadDomain]:
+        """The recipient domains a bounce closed to email (admin)."""
+        return self._run(calls.dead_domains())
+
+    def revive_domain(self, domain: str) -> DeadDomainRevived:
+        """Open a closed recipient domain to email again (admin); ``revived`` False when it was not."""
+        return self._run(calls.revive_domain(domain))
 
     def pool_stats(self, top: int = 50) -> PoolStats:
         """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""
@@ -516,6 +526,14 @@ class AsyncLeadpoolClient:
     async def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
         """End a sender's pause, so checks naming it may be allowed again."""
         return await self._run(calls.resume_sender(ResumeSenderRequest(channel=channel, sender=sender)))
+
+    async def dead_domains(self) -> list[DeadDomain]:
+        """The recipient domains a bounce closed to email (admin)."""
+        return await self._run(calls.dead_domains())
+
+    async def revive_domain(self, domain: str) -> DeadDomainRevived:
+        """Open a closed recipient domain to email again (admin); ``revived`` False when it was not."""
+        return await self._run(calls.revive_domain(domain))
 
     async def pool_stats(self, top: int = 50) -> PoolStats:
         """The largest ``top`` groups of each breakdown (the rest summed as "(other)")."""

@@ -240,6 +240,34 @@ class ResumeSenderResult(_Out):
     pause: PausedSender | None = Field(None, description="The pause that ended.")
 
 
+class DeadDomain(_Out):
+    """A recipient domain a hard bounce said accepts no mail: closed to email for everyone."""
+
+    domain: str = Field(description="As addresses at it are stored (acme.com; a subdomain is its own).")
+    smtp_status: str = Field(
+        description="The bounce's enhanced status: 5.1.2 (no such domain) or 5.1.10 (null MX)."
+    )
+    since: datetime = Field(description="The earliest such bounce of this closure.")
+    until: datetime = Field(
+        description="When it opens by itself: LEADPOOL_EVENTS_DEAD_DOMAIN_DAYS after the latest such bounce."
+    )
+    cause_event_id: int = Field(description="The event of the bounce that set ``until``.")
+    bounces: int = Field(description="The bounces that closed it or kept it closed.")
+
+
+class ReviveDomainRequest(_In):
+    domain: str = Field(
+        min_length=1,
+        max_length=300,
+        description="As listed (acme.com); else read as the blocklist reads one (a URL is its host's domain).",
+    )
+
+
+class DeadDomainRevived(_Out):
+    revived: bool = Field(description="False: the domain was not closed (nothing changed).")
+    domain: DeadDomain | None = Field(None, description="The closure that ended.")
+
+
 class DomainBlockRequest(_In):
     domain: str = Field(min_length=1, max_length=300, description="acme.com (a URL is read as its host).")
     reason: str = Field(min_length=1, max_length=500, description="Why (kept in the audit log).")

@@ -42,7 +42,7 @@ class Api:
 @pytest.fixture
 def api(live: LiveServer, db: Database) -> Iterator[Api]:
     # each test starts with no failed sign-ins counted: the server is shared by the whole session
-    live.server.config.app.state.failed_auth = FailedAuth()
+    live.server.config.app.state.failed_auth = FailedAuth(ADMIN_TOKEN)
     admin = LeadpoolClient(live.url, ADMIN_TOKEN)
     yield Api(live.url, admin)
     admin.close()

@@ -72,7 +72,7 @@ def create_app(
     app.state.settings = settings
     app.state.api_settings = api_settings
     app.state.admin_token = admin_token
-    app.state.failed_auth = FailedAuth()
+    app.state.failed_auth = FailedAuth(admin_token)
     if db is not None:
         app.state.db = db
     problems.install(app)

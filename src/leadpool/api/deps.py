@@ -98,7 +98,7 @@ def authenticate_request(
         raise _unauthorized("A bearer token is required (Authorization: Bearer <token>).")
     address = client_address(request)
     throttle: FailedAuth = request.app.state.failed_auth
-    wait = throttle.retry_after(address, token)
+    wait = throttle.retry_after(session, address, token)
     if wait is not None:
         raise HTTPException(
             429,
@@ -107,9 +107,9 @@ def authenticate_request(
         )
     principal = authenticate(session, token, request.app.state.admin_token)
     if principal is None:
-        throttle.failed(address)
+        throttle.failed(session, address)
         raise _unauthorized("The bearer token is not valid.")
-    throttle.succeeded(address, token)
+    throttle.succeeded(session, address, token)
     return principal
 
 

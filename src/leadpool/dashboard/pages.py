@@ -108,24 +108,30 @@ async def login(request: Request) -> Response:
         return _html("login.html", 403, next=target, error="Sign in from this site's own form.", viewer=None)
     throttle: FailedAuth = request.app.state.failed_auth
     address = client_address(request)
-    wait = throttle.retry_after(address, token or None)
+
+    def attempt() -> tuple[int | None, str | None]:
+        """(seconds to wait, None) when locked out, else (None, the session cookie's value or
+        None when the token is not valid)."""
+        with session_scope(database(request)) as session:
+            wait = throttle.retry_after(session, address, token or None)
+            if wait is not None:
+                return wait, None
+            principal = authenticate(session, token, request.app.state.admin_token) if token else None
+            if principal is None:
+                throttle.failed(session, address)
+                return None, None
+            throttle.succeeded(session, address, token)
+            return None, session_value(session, request, principal)
+
+    wait, value = await run_in_threadpool(attempt)
     if wait is not None:
         page = _html(
             "login.html", 429, next=target, error=f"Too many attempts; try again in {wait} s.", viewer=None
         )
         page.headers["Retry-After"] = str(wait)
         return page
-
-    def check() -> str | None:
-        with session_scope(database(request)) as session:
-            principal = authenticate(session, token, request.app.state.admin_token) if token else None
-            return None if principal is None else session_value(session, request, principal)
-
-    value = await run_in_threadpool(check)
-    if value is None or not token:
-        throttle.failed(address)
+    if value is None:
         return _html("login.html", 401, next=target, error="That token is not valid.", viewer=None)
-    throttle.succeeded(address, token)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, value)
     return response

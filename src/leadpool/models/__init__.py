@@ -26,6 +26,7 @@ from leadpool.models.insights import InsightEventLink, InsightFact, InsightWater
 from leadpool.models.lead import Lead
 from leadpool.models.ownership import Enrollment, LeadHistory, Ownership
 from leadpool.models.raw_payload import RawPayload
+from leadpool.models.sign_in import SignInFailure, SignInTrust
 from leadpool.models.touch import TOUCH_STATES, Decision, Touch
 from leadpool.models.webhook import ReconcileMark, WebhookReceipt
 
@@ -73,6 +74,8 @@ __all__ = [
     "RefillJob",
     "RestPeriod",
     "SenderPause",
+    "SignInFailure",
+    "SignInTrust",
     "Suppression",
     "Touch",
     "WebhookReceipt",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.gate.factories import MONDAY_OPEN, World
-from tests.interleaving import backend_pid, run_threads, wait_until_lock_waiting
+from tests.interleaving import backend_pid, interleave, run_threads, wait_until_lock_waiting
 from typer.testing import CliRunner
 
 from leadpool.cli import app
@@ -329,3 +329,30 @@ def test_reviving_a_closure_that_already_ended_changes_nothing(db: Database) -> 
     assert res.exit_code == 0 and json.loads(res.stdout)["revived"] is False, res.output
     with session_scope(db) as s:
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "domain.revive")) is None
+
+
+def test_a_bounce_from_before_a_revive_recorded_while_it_runs_does_not_close_the_domain_again(
+    db: Database,
+) -> None:
+    """The revive takes the closing bounces' lock: without it, an old bounce being recorded at that
+    moment read the audit log before the revive committed, waited on the deleted row, and put the
+    closure back once the revive committed (the reviewer's reading, now a test)."""
+    _bounce(db, "jane@gone-again.example", "5.1.2")
+    assert set(_closed(db)) == {"gone-again.example"}
+    old = EventIn(
+        type="hard_bounce",
+        email="raj@gone-again.example",
+        source="test",
+        provider_event_id=f"old-{next(_ids)}",
+        occurred_at=BOUNCED + timedelta(minutes=1),  # before the revive
+        detail={"smtp_status": "5.1.2"},
+    )
+
+    def revive(s: Any) -> None:
+        assert revive_domain(s, "gone-again.example", actor="ops:kim", at=T0) is not None
+
+    def record(s: Any) -> None:
+        record_event(s, old, at=T0 + timedelta(minutes=1))
+
+    assert interleave(db, revive, "INSERT INTO audit_log", record) == (None, None)
+    assert _closed(db) == {}

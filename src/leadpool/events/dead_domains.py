@@ -158,8 +158,13 @@ def revive_domain(session: Session, value: str, *, actor: str, at: datetime) -> 
     as the blocklist reads a domain (``https://www.Acme.com/`` is ``acme.com``)."""
     if not actor.strip():
         raise InvalidInput("actor: must not be empty (who revives the domain is kept in the audit log)")
+    spellings = _spellings(value)
+    # the closing bounces' lock, in their sorted order: a bounce from before this revive, being
+    # recorded now, would otherwise not see the revive and close the domain again once it commits
+    for domain in sorted(set(spellings)):
+        fx.guard_lock(session, (DOMAIN_LOCK, domain))
     row = None
-    for domain in _spellings(value):  # as stored first: www.oldco.example is not oldco.example
+    for domain in spellings:  # as stored first: www.oldco.example is not oldco.example
         row = session.scalars(
             delete(DeadDomain).where(DeadDomain.domain == domain, DeadDomain.until > at).returning(DeadDomain)
         ).first()

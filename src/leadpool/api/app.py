@@ -13,6 +13,7 @@ from leadpool.api import problems
 from leadpool.api.auth import ADMIN_TOKEN_FILE, announce_admin_token, resolve_admin_token
 from leadpool.api.limits import BodySizeLimitMiddleware
 from leadpool.api.metrics import LatencyMiddleware
+from leadpool.api.proxy import ForwardedProtoMiddleware
 from leadpool.api.routes import ROUTERS
 from leadpool.api.routes import companies as companies_routes
 from leadpool.api.routes import enrollments as enrollments_routes
@@ -87,6 +88,7 @@ def create_app(
     _document_problems(app)
     # outermost last: latency sees every answer, including a 413 from the size limit
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=api_settings.max_body_bytes)
+    app.add_middleware(ForwardedProtoMiddleware)
     app.add_middleware(LatencyMiddleware)
     return app
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -114,4 +116,20 @@ def authenticate_request(
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The connection's peer, as the sign-in throttle keys it: an IPv6 client by its /64 (one
+    subscriber's network: each host in it has its own address), anything that is not an IP
+    address (a Unix socket's peer) by a short hash."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return (
+            "unknown"
+            if not host
+            else "peer:" + hashlib.sha256(host.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        )
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -13,7 +13,8 @@ class ApiSettings(BaseSettings):
         default=None,
         min_length=16,
         description=(
-            "The platform admin bearer token, at least 16 characters (random, like the generated one). "
+            "The platform admin bearer token, at least 16 characters (random, like the generated one; "
+            "from 32 on it passes a sign-in lockout of an address it signed in from). "
             "Unset: generated once and kept under LEADPOOL_HOME."
         ),
     )

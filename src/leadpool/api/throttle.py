@@ -14,14 +14,21 @@ own, so ``--workers 4`` gave a guesser four times the attempts.
 A principal that already signed in from an address is not held back by that address's lockout
 (the "device cookie" defence against lockout in OWASP's authentication guidance): one
 misconfigured client guessing wrong must not stop its neighbours' gate checks behind the same
-address, and a guesser learns nothing from it, since only a token that already signed in gets
-through. ``sign_in_trust`` keeps it for every worker, naming the principal as ``admin`` or by the
-agency key's stored hash (never a token); each process remembers its own recent ones, so a
-signed-in client's requests cost no query for this.
+address. Only tokens no one can guess have it: agency keys (random, 256 bits) and an admin token
+of at least ``STRONG_ADMIN_TOKEN`` characters (the generated one has 49). Behind a shared address
+the exception answers a right token differently from a wrong one during a lockout, so for a short
+chosen admin token (the weak kind the throttle exists for) it would tell a guesser when it has
+guessed right; such a token waits out a lockout like a guess. ``sign_in_trust`` keeps the
+exception for every worker, naming the principal as ``admin`` or by the agency key's stored hash
+(never a token); each process remembers its own recent ones, so a signed-in client's requests
+cost no query for this.
 
-The caller's session is used and committed where a row is written (before anything else of the
-request; the failure must stay written though the request then fails): a second connection per
-sign-in could exhaust the pool under a spray of guesses.
+An address's sign-ins are decided one at a time (a transaction lock on the address, from the
+count's read to the failure's or the trust's commit): checked and counted in separate steps,
+every guess in flight when the count reached the limit got through (30 of 120 concurrent ones).
+The caller's session is used and committed there, before anything else of the request (the
+failure must stay written though the request then fails): a second connection per sign-in could
+exhaust the pool under a spray of guesses.
 """
 
 from __future__ import annotations
@@ -37,13 +44,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from leadpool.api.auth import AGENCY_KEY_PREFIX
+
 LIMIT = 20
 WINDOW_SECONDS = 60.0
+STRONG_ADMIN_TOKEN = 32  # characters: an admin token this long passes a lockout once it signed in
 TRUST_SECONDS = 3600.0  # how long a principal that signed in from an address passes its lockout
 _REFRESH_SECONDS = 300.0  # how often a process renews a trust it keeps using
 _MAX_TRUSTED = 10_000  # this process's memory of trusted (address, token) pairs stays bounded
+_LOCKED = "leadpool.sign_in_lock"  # session.info: this session holds an address's lock
 _PRUNE = 100  # stale rows deleted per write: the tables stay small under a spray from many addresses
 
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('sign-in:' || :address, 0))")
 _STATE = text(
     "SELECT f.failures, t.at, statement_timestamp() AS now FROM (SELECT 1) AS one "
     "LEFT JOIN sign_in_failures f ON f.address = :address "
@@ -82,17 +94,23 @@ class FailedAuth:
         self._trusted: OrderedDict[tuple[str, bytes], float] = OrderedDict()
 
     def retry_after(self, session: Session, address: str, token: str | None = None) -> int | None:
-        """Seconds until ``address`` may try ``token`` again, or None when it may now."""
-        if token is not None and self._known(address, token, TRUST_SECONDS):
+        """Seconds until ``address`` may try ``token`` again, or None when it may now: then
+        ``failed`` or ``succeeded`` must follow in the same session (they end its transaction,
+        which holds the address's lock)."""
+        strong = token if token is not None and self._strong(token) else None
+        if strong is not None and self._known(address, strong, TRUST_SECONDS):
             return None
+        session.execute(_LOCK, {"address": address})
+        session.info[_LOCKED] = True
         row = session.execute(
-            _STATE, {"address": address, "subject": self._subject(token) if token else ""}
+            _STATE, {"address": address, "subject": self._subject(strong) if strong is not None else ""}
         ).one()
-        failures: list[datetime] = row.failures or []
         now: datetime = row.now
-        if token is not None and row.at is not None and row.at > now - timedelta(seconds=TRUST_SECONDS):
-            self._remember(address, token, time.monotonic() - (now - row.at).total_seconds())
+        trusted: datetime | None = row.at
+        if strong is not None and trusted is not None and trusted > now - timedelta(seconds=TRUST_SECONDS):
+            self._remember(address, strong, time.monotonic() - (now - trusted).total_seconds())
             return None
+        failures: list[datetime] = row.failures or []
         recent = [f for f in failures if f > now - timedelta(seconds=self.window)]
         if len(recent) < self.limit:
             return None
@@ -103,23 +121,39 @@ class FailedAuth:
         """Count a failed sign-in from ``address``; commits ``session``."""
         session.execute(_FAILED, {"address": address, "window": self.window, "limit": self.limit})
         session.execute(_PRUNE_FAILURES, {"window": self.window, "n": _PRUNE})
+        session.info.pop(_LOCKED, None)
         session.commit()
 
     def succeeded(self, session: Session, address: str, token: str) -> None:
-        """``token`` signed in from ``address``: that address's lockout no longer holds it back.
-        Commits ``session`` when it writes (at most every few minutes per token and address)."""
-        if self._known(address, token, _REFRESH_SECONDS):
+        """``token`` signed in from ``address``: that address's lockout no longer holds it back
+        (a strong token). Commits ``session`` when it holds the address's lock or writes (at most
+        every few minutes per token and address)."""
+        locked = session.info.pop(_LOCKED, False)
+        if not self._strong(token):
+            if locked:
+                session.commit()
+            return
+        if not locked and self._known(address, token, _REFRESH_SECONDS):
             return
         session.execute(_TRUSTED, {"address": address, "subject": self._subject(token)})
         session.execute(_PRUNE_TRUST, {"trust": TRUST_SECONDS, "n": _PRUNE})
         session.commit()
         self._remember(address, token, time.monotonic())
 
-    def _subject(self, token: str) -> str:
+    def _strong(self, token: str) -> bool:
+        if token.startswith(AGENCY_KEY_PREFIX):
+            return True  # a wrong one is no one's; a right one is random
+        return len(self._admin_token) >= STRONG_ADMIN_TOKEN and self._is_admin(token)
+
+    def _is_admin(self, token: str) -> bool:
         raw = token.encode("utf-8", "surrogatepass")
-        if hmac.compare_digest(raw, self._admin_token.encode("utf-8", "surrogatepass")):
+        return hmac.compare_digest(raw, self._admin_token.encode("utf-8", "surrogatepass"))
+
+    def _subject(self, token: str) -> str:
+        if self._is_admin(token):
             return "admin"
-        return hashlib.sha256(raw).hexdigest()  # a valid key's is what ``agencies.api_key_hash`` holds
+        # a valid key's is what ``agencies.api_key_hash`` holds
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
     def _known(self, address: str, token: str, within: float) -> bool:
         with self._lock:

@@ -75,6 +75,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        proxy_headers=False,  # the client address is the peer's (leadpool.api.proxy)
     )
 
 

@@ -18,14 +18,16 @@ router = APIRouter(prefix="/v1/dead-domains", tags=["events"], responses=COMMON_
 
 
 @router.get("", response_model=list[DeadDomain])
-def closed(session: SessionDep, caller: AdminCaller) -> list[DeadDomain]:
+def list_dead_domains(session: SessionDep, caller: AdminCaller) -> list[DeadDomain]:
     """The domains closed to email now, by name (as `leadpool send dead-domains`)."""
     rows = dead_domains.dead_domains(session, at=datetime.now(UTC))
     return [DeadDomain.model_validate(r.as_dict()) for r in rows]
 
 
 @router.post("/revive", response_model=DeadDomainRevived)
-def revive(body: ReviveDomainRequest, session: SessionDep, caller: AdminCaller) -> DeadDomainRevived:
+def revive_dead_domain(
+    body: ReviveDomainRequest, session: SessionDep, caller: AdminCaller
+) -> DeadDomainRevived:
     """Open a closed domain to email again, once its mail works again (an MX restored); audited as
     ``domain.revive``. Idempotent: ``revived: false`` when it was not closed. The domain is read as
     the CLI's `send revive-domain` reads it (the stored form first, then a URL's or host's domain).

@@ -111,6 +111,21 @@ def test_the_cli_lists_and_resumes(api, world, db):
     assert "no sender is paused" in r.stdout
 
 
+def test_the_cli_resumes_a_sender_named_as_the_list_names_it_and_prints_it_as_is(api, db):
+    """`paused-senders` lists keys (email:sdr9@..., domain:...): pasted into `resume-sender` they
+    were read as the mailbox "email:sdr9@..." (not paused), and rich printed ":email:" as an emoji."""
+    _pause(db, "email:sdr9@acme-mail.example")
+    _pause(db, "domain:spread.example")
+    r = runner.invoke(app, ["send", "resume-sender", "email:SDR9@acme-mail.example", "--actor", "ops"])
+    assert r.exit_code == 0 and "email:sdr9@acme-mail.example resumed" in r.stdout, r.output
+    r = runner.invoke(app, ["send", "resume-sender", "domain:Spread.example.", "--actor", "ops", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["pause"]["sender"] == "domain:spread.example"
+    r = runner.invoke(app, ["send", "resume-sender", "email:email:sdr9@acme-mail.example", "--actor", "ops"])
+    assert r.exit_code == 0 and "email:email:sdr9@acme-mail.example was not paused" in r.stdout
+    assert "\u2709" not in r.stdout  # no emoji for ":email:"
+    assert api.admin.paused_senders() == []
+
+
 def test_resuming_with_a_blank_sender_or_actor_is_refused_and_keeps_the_pause(api, world, db):
     _pause(db, "email:sdr@elsewhere.example")
     r = httpx.post(

@@ -22,10 +22,13 @@ from leadpool.db import Database, open_database
 from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.startup import prepare_database
 
-# no markup: what commands print includes stored text (names, titles, reasons) that may hold
-# brackets; styling is given explicitly (rich.text.Text), never parsed out of the strings
-console = Console(markup=False)
-err_console = Console(stderr=True, markup=False)
+# no markup and no emoji codes: what commands print includes stored text (names, titles, reasons,
+# senders) that may hold brackets or colons (rich read "email:email:sdr9@..." as the ":email:"
+# emoji); styling is given explicitly (rich.text.Text), never parsed out of the strings. Soft
+# wrap: a line is never broken by rich (piped output was cut at 80 columns mid-word, paths
+# included); a terminal wraps it for the eye.
+console = Console(markup=False, emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
 

@@ -222,7 +222,11 @@ def paused_senders_cmd(json_out: bool = JsonOption) -> None:
 
 @app.command("resume-sender")
 def resume_sender_cmd(
-    sender: str = typer.Argument(..., help="The sender as checks name it (a mailbox, an account, a number)."),
+    sender: str = typer.Argument(
+        ...,
+        help="The sender as checks name it (a mailbox, an account, a number), @domain for a sending "
+        "domain, or as `send paused-senders` lists it (email:sdr1@agency.example, domain:agency.example).",
+    ),
     channel: str = typer.Option("email", "--channel", help=f"One of: {', '.join(CHANNELS)}."),
     actor: str = typer.Option(..., "--actor", help="Who resumes it (kept in the audit log)."),
     json_out: bool = JsonOption,
@@ -238,7 +242,8 @@ def resume_sender_cmd(
     if json_out:
         print_json({"resumed": ended is not None, "pause": ended.as_dict() if ended else None})
     elif ended is None:
-        console.print(f"{senders.sender_key(channel, sender)} was not paused; nothing changed")
+        named = sender.strip() if ":" in sender else senders.sender_key(channel, sender)
+        console.print(f"{named} was not paused; nothing changed")
     else:
         console.print(f"{ended.sender} resumed (it was paused by the {ended.reason.replace('_', ' ')})")
 

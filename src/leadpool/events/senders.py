@@ -45,7 +45,7 @@ from leadpool.events.effects import HARD_BOUNCE_EVENTS
 from leadpool.events.settings import EventSettings
 from leadpool.gate.request import normalize_sender
 from leadpool.gate.request import sender_key as gate_sender_key
-from leadpool.models import AuditLog, Event, SenderPause, Touch
+from leadpool.models import CHANNELS, AuditLog, Event, SenderPause, Touch
 
 #: a sending domain's key in ``sender_pauses``: ``domain:DOMAIN``, which no ``channel:sender``
 #: key can spell (a mailbox spelled ``@domain`` keys ``email:@domain``)
@@ -302,6 +302,14 @@ def resume_sender(
     if channel == "email" and spelled.startswith("@") and spelled.strip("@. "):
         # the domain's pause first; else a mailbox spelled so (a policy block can pause it)
         keys.insert(0, f"{DOMAIN_KEY_PREFIX}{spelled.lstrip('@').rstrip('. ')}")
+    kind, colon, rest = spelled.partition(":")
+    kind = kind.lower()
+    if colon and rest.strip(" ."):
+        # a key as the paused senders list it (email:sdr1@agency.example, domain:agency.example)
+        if kind in CHANNELS:
+            keys.insert(0, gate_sender_key(kind, normalize_sender(rest)))
+        elif kind == DOMAIN_KEY_PREFIX[:-1]:
+            keys.insert(0, f"{DOMAIN_KEY_PREFIX}{rest.strip().lower().rstrip('. ')}")
     for key in keys:
         ended = _end_pause(session, key, actor=actor, at=at, agency_id=agency_id)
         if ended is not None:

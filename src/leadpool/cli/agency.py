@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.allocation import agencies
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.cli.policy import ActorOption, ClearOption, PolicyArgument, set_policy
 from leadpool.db import session_scope
 from leadpool.limits import MAX_ID
 from leadpool.models import Agency
@@ -117,3 +118,16 @@ def reactivate_cmd(
         print_json(out)
     else:
         console.print(f"agency {agency_id} is active again; its campaigns stay paused until resumed")
+
+
+@app.command("set-policy")
+def set_policy_cmd(
+    agency_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Agency id."),
+    policy: str | None = PolicyArgument,
+    clear: bool = ClearOption,
+    actor: str = ActorOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Set the agency's gate policy override (caps, windows, allowed email statuses...), validated
+    against the levels above and its campaigns' own; it holds from the next check. `send policy --campaign ID` shows it merged."""
+    set_policy("agency", agency_id, policy, clear, actor, json_out)

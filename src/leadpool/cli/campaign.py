@@ -13,7 +13,9 @@ from leadpool.allocation.allocate import allocate
 from leadpool.allocation.icp import load_icp_file
 from leadpool.allocation.rounds import allocate_round
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.cli.policy import ActorOption, ClearOption, PolicyArgument, set_policy
 from leadpool.db import session_scope
+from leadpool.limits import MAX_ID
 from leadpool.models import Campaign
 
 app = typer.Typer(no_args_is_help=True, help="Campaigns: ICP, channels, daily quota, status.")
@@ -201,3 +203,16 @@ def allocate_round_cmd(json_out: bool = JsonOption) -> None:
         )
     console.print(table)
     console.print(f"{sum(len(c.lead_ids) for c in res.campaigns)} leads allocated; pool supply {res.supply}")
+
+
+@app.command("set-policy")
+def set_policy_cmd(
+    campaign_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Campaign id."),
+    policy: str | None = PolicyArgument,
+    clear: bool = ClearOption,
+    actor: str = ActorOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Set the campaign's gate policy override (caps, windows, allowed email statuses...), validated
+    against the levels above; it holds from the next check. `send policy --campaign ID` shows it merged."""
+    set_policy("campaign", campaign_id, policy, clear, actor, json_out)

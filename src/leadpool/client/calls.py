@@ -48,6 +48,8 @@ from leadpool.client.models import (
     LeadDetail,
     LeadScore,
     PausedSender,
+    PolicyOverride,
+    PolicyView,
     PoolStats,
     RawPayloadDetail,
     ResumeSenderRequest,
@@ -211,6 +213,17 @@ def cancel_agency(agency_id: int) -> Call[AgencyCancelled]:
 
 def rotate_agency_key(agency_id: int) -> Call[AgencyCreated]:
     return Call("POST", f"/v1/agencies/{agency_id}/rotate-key", _model(AgencyCreated))
+
+
+def policy(level: Literal["agencies", "campaigns"], id_: int) -> Call[PolicyView]:
+    return Call("GET", f"/v1/{level}/{id_}/policy", _model(PolicyView))
+
+
+def set_policy(
+    level: Literal["agencies", "campaigns"], id_: int, overrides: dict[str, Any] | None
+) -> Call[PolicyView]:
+    body = PolicyOverride(overrides=overrides).model_dump(mode="json")
+    return Call("PUT", f"/v1/{level}/{id_}/policy", _model(PolicyView), json=body)
 
 
 # leads and the pool

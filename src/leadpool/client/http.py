@@ -50,6 +50,7 @@ from leadpool.client.models import (
     LeadDetail,
     LeadScore,
     PausedSender,
+    PolicyView,
     PoolStats,
     RawPayloadDetail,
     ResumeSenderRequest,
@@ -137,6 +138,22 @@ class LeadpoolClient:
     def rotate_agency_key(self, agency_id: int) -> AgencyCreated:
         """A new API key for the agency, in this result only; the old key stops working at once."""
         return self._run(calls.rotate_agency_key(agency_id))
+
+    def agency_policy(self, agency_id: int) -> PolicyView:
+        """The agency's gate policy override and the policy its campaigns start from (admin)."""
+        return self._run(calls.policy("agencies", agency_id))
+
+    def set_agency_policy(self, agency_id: int, overrides: dict[str, Any] | None) -> PolicyView:
+        """Replace the agency's gate policy override (None: remove it); admin."""
+        return self._run(calls.set_policy("agencies", agency_id, overrides))
+
+    def campaign_policy(self, campaign_id: int) -> PolicyView:
+        """The campaign's gate policy override, its agency's, and the policy its checks use."""
+        return self._run(calls.policy("campaigns", campaign_id))
+
+    def set_campaign_policy(self, campaign_id: int, overrides: dict[str, Any] | None) -> PolicyView:
+        """Replace the campaign's gate policy override (None: remove it)."""
+        return self._run(calls.set_policy("campaigns", campaign_id, overrides))
 
     def import_leads(self, payload: Any) -> ImportResult:
         return self._run(calls.import_leads(payload))
@@ -401,6 +418,22 @@ class AsyncLeadpoolClient:
     async def rotate_agency_key(self, agency_id: int) -> AgencyCreated:
         """A new API key for the agency, in this result only; the old key stops working at once."""
         return await self._run(calls.rotate_agency_key(agency_id))
+
+    async def agency_policy(self, agency_id: int) -> PolicyView:
+        """The agency's gate policy override and the policy its campaigns start from (admin)."""
+        return await self._run(calls.policy("agencies", agency_id))
+
+    async def set_agency_policy(self, agency_id: int, overrides: dict[str, Any] | None) -> PolicyView:
+        """Replace the agency's gate policy override (None: remove it); admin."""
+        return await self._run(calls.set_policy("agencies", agency_id, overrides))
+
+    async def campaign_policy(self, campaign_id: int) -> PolicyView:
+        """The campaign's gate policy override, its agency's, and the policy its checks use."""
+        return await self._run(calls.policy("campaigns", campaign_id))
+
+    async def set_campaign_policy(self, campaign_id: int, overrides: dict[str, Any] | None) -> PolicyView:
+        """Replace the campaign's gate policy override (None: remove it)."""
+        return await self._run(calls.set_policy("campaigns", campaign_id, overrides))
 
     async def import_leads(self, payload: Any) -> ImportResult:
         return await self._run(calls.import_leads(payload))

@@ -401,6 +401,26 @@ class CampaignCreate(_In):
     daily_quota: int = Field(ge=0, le=1_000_000)
 
 
+class PolicyOverride(_In):
+    """A level's gate policy override (``PUT .../policy``): a partial policy, the shape of
+    ``LEADPOOL_GATE_POLICY`` (docs/gate.md), replacing the level's whole override."""
+
+    overrides: dict[str, Any] | None = Field(
+        description='e.g. {"allowed_email_statuses": ["verified", "extrapolated"]}; null or {}: none '
+        "(the level above holds)."
+    )
+
+
+class PolicyView(_Out):
+    level: Literal["agency", "campaign"]
+    id: int
+    overrides: dict[str, Any] | None = Field(description="This level's override; null: none.")
+    agency_overrides: dict[str, Any] | None = Field(
+        description="The agency's override (a campaign's agency; for an agency, its own)."
+    )
+    effective: dict[str, Any] = Field(description="The policy in force: platform, agency, campaign merged.")
+
+
 class Campaign(_Out):
     id: int
     agency_id: int

@@ -1,6 +1,9 @@
-"""Agencies (admin only): create (the API key is shown once), list, cancel, rotate the key."""
+"""Agencies (admin only): create (the API key is shown once), list, cancel, rotate the key, and
+their gate policy override."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Path
 
@@ -8,7 +11,15 @@ from leadpool.allocation import agencies as agency_service
 from leadpool.api.auth import issue_agency_key
 from leadpool.api.deps import AdminCaller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
-from leadpool.client.models import Agency, AgencyCancelled, AgencyCreate, AgencyCreated
+from leadpool.client.models import (
+    Agency,
+    AgencyCancelled,
+    AgencyCreate,
+    AgencyCreated,
+    PolicyOverride,
+    PolicyView,
+)
+from leadpool.gate import overrides
 from leadpool.limits import MAX_ID
 from leadpool.models import Agency as AgencyRow
 
@@ -58,3 +69,24 @@ def rotate_key(
     row = agency_service.get_agency(session, agency_id)
     key = issue_agency_key(session, row)
     return AgencyCreated(**agency_out(row).model_dump(), api_key=key)
+
+
+@router.get("/{agency_id}/policy", response_model=PolicyView)
+def get_policy(
+    session: SessionDep, caller: AdminCaller, agency_id: int = Path(ge=1, le=MAX_ID)
+) -> PolicyView:
+    """The agency's gate policy override and the policy its campaigns start from."""
+    return PolicyView.model_validate(overrides.agency_policy(session, agency_id).as_dict())
+
+
+@router.put("/{agency_id}/policy", response_model=PolicyView)
+def put_policy(
+    body: PolicyOverride, session: SessionDep, caller: AdminCaller, agency_id: int = Path(ge=1, le=MAX_ID)
+) -> PolicyView:
+    """Replace the agency's gate policy override (null: remove it); it holds from the next check of
+    each of its campaigns. Refused (422) when not valid, or when one of its campaigns' own
+    overrides would no longer be valid over it. Audited."""
+    view = overrides.set_agency_policy(
+        session, agency_id, body.overrides, actor=caller.actor, at=datetime.now(UTC)
+    )
+    return PolicyView.model_validate(view.as_dict())

@@ -5,6 +5,7 @@ An agency sees only its own campaigns; the admin may read and act on every campa
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -23,7 +24,10 @@ from leadpool.client.models import (
     Campaign,
     CampaignCreate,
     CampaignLead,
+    PolicyOverride,
+    PolicyView,
 )
+from leadpool.gate import overrides
 from leadpool.limits import MAX_ID
 from leadpool.models import Campaign as CampaignRow
 
@@ -69,6 +73,32 @@ def list_campaigns(session: SessionDep, caller: Caller) -> list[Campaign]:
 @router.get("/{campaign_id}", response_model=Campaign)
 def get_campaign(campaign_id: CampaignId, session: SessionDep, caller: Caller) -> Campaign:
     return campaign_out(tenancy.campaign(session, caller, campaign_id))
+
+
+@router.get("/{campaign_id}/policy", response_model=PolicyView)
+def get_policy(campaign_id: CampaignId, session: SessionDep, caller: Caller) -> PolicyView:
+    """The campaign's gate policy override, its agency's, and the policy its checks use."""
+    tenancy.campaign(session, caller, campaign_id)
+    return PolicyView.model_validate(overrides.campaign_policy(session, campaign_id).as_dict())
+
+
+@router.put("/{campaign_id}/policy", response_model=PolicyView)
+def put_policy(
+    campaign_id: CampaignId, body: PolicyOverride, session: SessionDep, caller: Caller
+) -> PolicyView:
+    """Replace the campaign's gate policy override (null: remove it); it holds from the next check.
+    Refused (422, naming the field) when not valid: person caps may only be lowered, legal windows
+    only narrowed, consent only added; an agency may not raise ``agency_daily_cap``. Audited."""
+    tenancy.campaign(session, caller, campaign_id)
+    view = overrides.set_campaign_policy(
+        session,
+        campaign_id,
+        body.overrides,
+        actor=caller.actor,
+        at=datetime.now(UTC),
+        by_agency=not caller.is_admin,
+    )
+    return PolicyView.model_validate(view.as_dict())
 
 
 @router.post("/{campaign_id}/activate", response_model=Campaign)

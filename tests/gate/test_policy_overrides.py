@@ -1,0 +1,181 @@
+"""Setting an agency's or a campaign's gate policy override: the gate follows it from the next
+check on every path; a bad one is refused naming the field, with nothing written; an agency's
+change that would break one of its campaigns' overrides is refused naming the campaign; an agency
+may not raise its own daily cap through a campaign; every change is audited. Before, nothing
+wrote these settings: a campaign could not allow extrapolated emails, as the issue says it may."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from tests.gate.factories import MONDAY_OPEN, World
+from typer.testing import CliRunner
+
+from leadpool.cli import app
+from leadpool.db import Database, session_scope
+from leadpool.errors import InvalidInput, NotFound
+from leadpool.gate import GateWorker, check
+from leadpool.gate.overrides import campaign_policy, set_agency_policy, set_campaign_policy
+from leadpool.models import Agency, AuditLog, Campaign
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+WIDER = {"allowed_email_statuses": ["verified", "extrapolated"]}
+runner = CliRunner()
+
+
+def _allowed(db: Database, lead: int, campaign: int) -> tuple[bool, list[str]]:
+    with session_scope(db) as s:
+        d = check(s, lead_id=lead, campaign_id=campaign, channel="email", at=MONDAY_OPEN, reserve=False)
+        return d.allowed, [r.code for r in d.reasons]
+
+
+def _audit(db: Database) -> list[tuple[str, str, dict]]:
+    with session_scope(db) as s:
+        return [(a.action, a.subject_id, a.detail) for a in s.scalars(select(AuditLog).order_by(AuditLog.id))]
+
+
+def test_a_campaign_that_allows_extrapolated_emails_gets_them_on_every_path(db: Database) -> None:
+    with session_scope(db) as s:
+        w = World(s)
+        lead = w.lead(email_status="extrapolated")
+    assert _allowed(db, lead, w.campaign_id) == (False, ["email_unverified"])
+    with session_scope(db) as s:
+        view = set_campaign_policy(s, w.campaign_id, WIDER, actor="agency:1", at=NOW, by_agency=True)
+        assert view.overrides == WIDER and list(view.effective.allowed_email_statuses) == [
+            "verified",
+            "extrapolated",
+        ]
+    assert _allowed(db, lead, w.campaign_id) == (True, [])
+    with GateWorker(db) as worker:  # the fast path sees the new settings' stamp
+        assert worker.check(lead_id=lead, campaign_id=w.campaign_id, channel="email", at=MONDAY_OPEN).allowed
+    with session_scope(db) as s:
+        set_campaign_policy(s, w.campaign_id, None, actor="agency:1", at=NOW)
+        assert s.get(Campaign, w.campaign_id).settings is None
+    assert _allowed(db, lead, w.campaign_id)[0] is False
+    assert [(a, d["before"], d["after"]) for a, _, d in _audit(db)] == [
+        ("campaign.policy", None, WIDER),
+        ("campaign.policy", WIDER, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"lead_daily_cap": 5}, "lead_daily_cap: may only be lowered"),
+        ({"windows": {"sms": {"start": "06:00", "end": "22:00"}}}, "windows.sms"),
+        ({"allowed_email_statuses": ["unavailable"]}, "allowed_email_statuses"),
+        ({"no_such_setting": 1}, "no_such_setting"),
+        ({"sender_daily_caps": {"email": -1}}, "sender_daily_caps.email"),
+    ],
+)
+def test_a_bad_override_is_refused_naming_the_field_and_nothing_is_written(
+    db: Database, override: dict, named: str
+) -> None:
+    with session_scope(db) as s:
+        w = World(s, campaign_gate={"lead_daily_cap": 1})
+        before = s.get(Campaign, w.campaign_id).settings
+    with session_scope(db) as s, pytest.raises(InvalidInput) as refused:
+        set_campaign_policy(s, w.campaign_id, override, actor="ops", at=NOW)
+    assert named in str(refused.value) and "campaign settings" in str(refused.value)
+    with session_scope(db) as s:
+        assert s.get(Campaign, w.campaign_id).settings == before
+    assert _audit(db) == []
+
+
+def test_an_agency_change_that_would_break_a_campaigns_override_is_refused_naming_it(db: Database) -> None:
+    with session_scope(db) as s:
+        w = World(s, campaign_gate={"windows": {"sms": {"start": "10:00", "end": "19:00"}}})
+    # texts have legal quiet hours: a level may only narrow the window above it
+    narrower = {"windows": {"sms": {"start": "11:00", "end": "18:00"}}}
+    with session_scope(db) as s, pytest.raises(InvalidInput) as refused:
+        set_agency_policy(s, w.agency_id, narrower, actor="admin", at=NOW)
+    assert f"campaign {w.campaign_id}" in str(refused.value) and "windows.sms" in str(refused.value)
+    with session_scope(db) as s:
+        assert s.get(Agency, w.agency_id).settings is None
+        set_campaign_policy(s, w.campaign_id, None, actor="admin", at=NOW)
+        view = set_agency_policy(s, w.agency_id, narrower, actor="admin", at=NOW)
+        assert view.effective.windows.sms is not None and str(view.effective.windows.sms.start) == "11:00:00"
+        assert campaign_policy(s, w.campaign_id).agency_overrides == narrower
+
+
+def test_an_agency_may_lower_but_not_raise_its_daily_cap_through_a_campaign(db: Database) -> None:
+    with session_scope(db) as s:
+        w = World(s, agency_gate={"agency_daily_cap": 100})
+    with session_scope(db) as s, pytest.raises(InvalidInput) as refused:
+        set_campaign_policy(
+            s, w.campaign_id, {"agency_daily_cap": 101}, actor="agency:1", at=NOW, by_agency=True
+        )
+    assert "agency_daily_cap" in str(refused.value) and "100" in str(refused.value)
+    with session_scope(db) as s:
+        assert (
+            set_campaign_policy(
+                s, w.campaign_id, {"agency_daily_cap": 40}, actor="agency:1", at=NOW, by_agency=True
+            ).effective.agency_daily_cap
+            == 40
+        )
+        # the platform admin decides the agency's volume
+        assert (
+            set_campaign_policy(
+                s, w.campaign_id, {"agency_daily_cap": 500}, actor="admin", at=NOW
+            ).effective.agency_daily_cap
+            == 500
+        )
+
+
+def test_other_settings_are_kept_and_unknown_ids_blank_actors_and_non_objects_are_refused(
+    db: Database,
+) -> None:
+    with session_scope(db) as s:
+        w = World(s)
+        s.get(Campaign, w.campaign_id).settings = {"note": "kept", "gate": {"lead_daily_cap": 1}}
+    with session_scope(db) as s:
+        set_campaign_policy(s, w.campaign_id, {}, actor="ops", at=NOW)
+        assert s.get(Campaign, w.campaign_id).settings == {"note": "kept"}
+        with pytest.raises(NotFound):
+            set_campaign_policy(s, 999_999, WIDER, actor="ops", at=NOW)
+        with pytest.raises(NotFound):
+            set_agency_policy(s, 999_999, WIDER, actor="ops", at=NOW)
+        with pytest.raises(InvalidInput, match="actor"):
+            set_agency_policy(s, w.agency_id, WIDER, actor=" ", at=NOW)
+        with pytest.raises(InvalidInput, match="JSON object"):
+            set_agency_policy(s, w.agency_id, ["verified"], actor="ops", at=NOW)  # type: ignore[arg-type]
+
+
+def test_the_cli_sets_shows_and_clears_a_campaigns_override(db: Database, tmp_path) -> None:
+    with session_scope(db) as s:
+        w = World(s)
+        lead = w.lead(email_status="extrapolated")
+    r = runner.invoke(
+        app, ["campaign", "set-policy", str(w.campaign_id), json.dumps(WIDER), "--actor", "ops", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["overrides"] == WIDER and out["effective"]["allowed_email_statuses"] == [
+        "verified",
+        "extrapolated",
+    ]
+    assert _allowed(db, lead, w.campaign_id)[0] is True
+    r = runner.invoke(app, ["send", "policy", "--campaign", str(w.campaign_id), "--json"])
+    assert json.loads(r.stdout)["allowed_email_statuses"] == ["verified", "extrapolated"]
+    file = tmp_path / "agency.json"
+    file.write_text('{"sender_daily_caps": {"email": 30}}')
+    r = runner.invoke(app, ["agency", "set-policy", str(w.agency_id), f"@{file}", "--actor", "ops"])
+    assert r.exit_code == 0 and '"email": 30' in r.stdout, r.output
+    r = runner.invoke(app, ["campaign", "set-policy", str(w.campaign_id), "--clear", "--actor", "ops"])
+    assert r.exit_code == 0 and "none (the level above holds)" in r.stdout
+    assert _allowed(db, lead, w.campaign_id)[0] is False
+    for args, says in (
+        (["{not json"], "not JSON"),
+        (["[1]"], "JSON object"),
+        ([json.dumps(WIDER), "--clear"], "not both"),
+        ([], "--clear"),
+        (["@/no/such/file.json"], "cannot read"),
+        (['{"lead_weekly_cap": 9}'], "lead_weekly_cap"),
+    ):
+        r = runner.invoke(app, ["campaign", "set-policy", str(w.campaign_id), *args, "--actor", "ops"])
+        assert r.exit_code == 2 and says in r.output, (args, r.output)
+    r = runner.invoke(app, ["campaign", "set-policy", "999999", "--clear", "--actor", "ops"])
+    assert r.exit_code != 0 and "not found" in r.output

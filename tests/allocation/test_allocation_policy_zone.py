@@ -68,3 +68,37 @@ def test_company_claimed_by_an_agency_stays_open_to_it_when_another_agency_owns_
     with session_scope(db) as s:
         got = allocate(s, ca2, 5, at=NOW).lead_ids
     assert coo in got, "agency A, which holds company X, is no longer given X's COO"
+
+
+def test_an_icp_that_widens_email_statuses_gets_only_what_its_gate_policy_sends_to(db: Database) -> None:
+    """docs/allocation.md says to add extrapolated to the ICP "to widen"; the gate still refused
+    those emails (verified only, unless the campaign's policy allows more), so an email-only
+    campaign was given leads it could never email, lost to every other agency. A campaign that
+    can reach them another way still gets them; one whose policy allows them gets them."""
+    from leadpool.gate.overrides import set_campaign_policy
+
+    with session_scope(db) as s:
+        co = make_company(s)
+        extrapolated = make_leads(s, 2, company_id=co, email_status="extrapolated")
+        (verified,) = make_leads(s, 1, company_id=co)
+        agency = make_agency(s)
+        wide = {"email_statuses": ["verified", "extrapolated"]}
+        email_only = make_campaign(s, agency, icp=wide, channels="email", daily_quota=10)
+        also_linkedin = make_campaign(s, agency, icp=wide, channels="email,linkedin", daily_quota=10)
+    with session_scope(db) as s:
+        d = check(s, lead_id=extrapolated[0], campaign_id=email_only, channel="email", at=NOW, reserve=False)
+        assert "email_unverified" in d.codes  # the gate's word, before allocation is asked
+        assert allocate(s, email_only, 10, at=NOW).lead_ids == [verified]
+    with session_scope(db) as s:
+        s.execute(
+            text("UPDATE leads SET linkedin_url = 'https://www.linkedin.com/in/p-' || id WHERE id = :i"),
+            {"i": extrapolated[0]},
+        )
+    with session_scope(db) as s:
+        assert allocate(s, also_linkedin, 10, at=NOW).lead_ids == [extrapolated[0]]
+    with session_scope(db) as s:
+        set_campaign_policy(
+            s, email_only, {"allowed_email_statuses": ["verified", "extrapolated"]}, actor="ops", at=NOW
+        )
+    with session_scope(db) as s:
+        assert allocate(s, email_only, 10, at=NOW).lead_ids == [extrapolated[1]]

@@ -108,6 +108,7 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
             channels=tuple(channels),
             zone_required=tuple(policy.timezone_required_channels),
             consent_required=tuple((ch, policy.consent_countries(ch)) for ch in CHANNELS),
+            email_statuses=tuple(policy.allowed_email_statuses),
             domain_blocks=pool.any_domain_blocks(session, int(agency_id)),
         )
         out.append(LockedCampaign(target=target, daily_quota=int(quota)))

@@ -75,6 +75,16 @@ class Target:
     # per channel, the countries where the campaign's gate policy wants the person's consent
     # (``consent_required``): a lead there without the agency's consent is not reachable on it
     consent_required: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # the email statuses the campaign's gate policy sends to (``allowed_email_statuses``); None:
+    # the ICP's alone. The ICP may name more (extrapolated, to widen): a lead reachable only by an
+    # email the gate refuses (``email_unverified``) would sit enrolled, lost to every other agency
+    email_statuses: tuple[str, ...] | None = None
+
+    def sendable_email_statuses(self) -> list[str]:
+        """The ICP's email statuses the gate would send to (compared as the gate does, any case)."""
+        if self.email_statuses is None:
+            return list(self.icp.email_statuses)
+        return [s for s in self.icp.email_statuses if s.lower() in self.email_statuses]
 
 
 def consented(agency_id: int, channel: str, countries: Sequence[str], at: datetime) -> ColumnElement[bool]:
@@ -211,7 +221,7 @@ def _base(target: Target, at: datetime) -> Select[tuple[int, int | None]]:
             contactable(at),
             reachable(
                 target.channels,
-                target.icp.email_statuses,
+                target.sendable_email_statuses(),
                 target.zone_required,
                 (target.agency_id, dict(target.consent_required), at),
             ),

@@ -41,7 +41,11 @@ def record(
     type_: str = typer.Option(..., "--type", help=f"One of: {', '.join(EVENT_TYPES)}."),
     lead: int | None = typer.Option(None, "--lead", help="Lead id."),
     email: str | None = typer.Option(None, "--email", help="Email address (the pool may not hold it)."),
-    phone: str | None = typer.Option(None, "--phone", help="Phone number (E.164; a national number is read in the --lead's country, else the US)."),
+    phone: str | None = typer.Option(
+        None,
+        "--phone",
+        help="Phone number (E.164; a national number is read in the --lead's country, else the US).",
+    ),
     linkedin: str | None = typer.Option(None, "--linkedin", help="LinkedIn profile URL."),
     channel: str | None = typer.Option(None, "--channel", help="email, linkedin, sms or phone."),
     occurred_at: str | None = typer.Option(None, "--occurred-at", help="ISO time with offset (default now)."),
@@ -58,7 +62,11 @@ def record(
     ),
     provider_message_id: str | None = typer.Option(None, "--provider-message-id", help="Links the touch."),
     campaign: int | None = typer.Option(None, "--campaign", help="Campaign id."),
-    smtp_status: str | None = typer.Option(None, "--smtp-status", help="Enhanced status code (5.1.1), or the DSN line holding one (550 5.1.1 ...)."),
+    smtp_status: str | None = typer.Option(
+        None,
+        "--smtp-status",
+        help="Enhanced status code (5.1.1), or the DSN line holding one (550 5.1.1 ...).",
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Record one event and apply what it means (idempotent on --source + --provider-event-id)."""

@@ -379,7 +379,7 @@ def test_bad_input_says_what_and_stores_nothing(db: Database, world: World) -> N
         rec(db, type="hard_bounce", email="not-an-email")
     with pytest.raises(NotFound, match="lead 999"):
         rec(db, type="reply", lead_id=999)
-    with pytest.raises(ValueError, match="needs lead_id, email, phone or linkedin_url"):
+    with pytest.raises(ValueError, match="needs lead_id, email, phone, linkedin_url or provider_message_id"):
         EventIn(type="reply", occurred_at=T0, source="x", provider_event_id="y")
     with pytest.raises(ValueError, match="time zone"):
         EventIn(
@@ -430,3 +430,23 @@ def test_a_national_number_is_read_in_the_named_leads_country(
     assert get_lead(lead).unsubscribed_at is not None
     with pytest.raises(InvalidInput):  # without a lead to place it, a national number stays American
         rec(db, type="unsubscribe", phone="06 12 34 56 78", channel="sms")
+
+
+def test_an_event_named_by_its_message_id_alone_is_about_that_touchs_lead(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    """docs/events.md: the message id links the touch "and gives the lead, campaign and sender
+    when missing"; the event's own validation refused one without a lead or an address."""
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="kim@example.com")
+    world.touch(lead, campaign, agency, message_id="<pm-9@mail>")
+    out = rec(db, type="hard_bounce", provider_message_id="<pm-9@mail>", detail={"smtp_status": "5.1.1"})
+    assert "suppressed:email_bounced" in out.effects and out.lead_id == lead
+    assert get_lead(lead).email_bounced_at is not None
+    blocked = rec(db, type="sender_block", provider_message_id="<pm-9@mail>", detail={"smtp_status": "5.7.1"})
+    assert blocked.lead_id == lead and "sender:block_counted" in blocked.effects
+    with pytest.raises(NotFound, match="no touch has provider_message_id"):
+        rec(db, type="hard_bounce", provider_message_id="<nobody@mail>", provider_event_id="nobody-1")
+    with session_scope(db) as s:
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.provider_event_id == "nobody-1")) == 0

@@ -142,7 +142,7 @@ def test_cli_event_record_is_idempotent_and_reports_effects(db: Database, world:
     ("extra", "message"),
     [
         (["--type", "bounce", "--email", "a@b.com"], "type"),
-        (["--type", "reply"], "needs lead_id, email, phone or linkedin_url"),
+        (["--type", "reply"], "needs lead_id, email, phone, linkedin_url or provider_message_id"),
         (["--type", "reply", "--email", "a@b.com", "--occurred-at", "yesterday"], "not an ISO 8601 time"),
         (["--type", "reply", "--email", "a@b.com", "--occurred-at", "2025-01-01T00:00:00"], "time zone"),
         (["--type", "reply", "--email", "nope"], "email 'nope'"),

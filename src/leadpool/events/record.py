@@ -345,6 +345,11 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
         touch = session.execute(q.order_by(Touch.id.desc()).limit(1)).scalar()
         if lead is None and touch is not None:
             lead = session.get(Lead, touch.lead_id)
+    if lead is None and touch is None and not addresses and event.lead_id is None:
+        raise NotFound(
+            f"event {event.source}/{event.provider_event_id}: no touch has provider_message_id "
+            f"{event.provider_message_id!r}; name the lead_id, email, phone or linkedin_url too"
+        )
 
     # the address the event is about: the one for its channel, else any given, else the lead's own
     address_type = _CHANNEL_ADDRESS.get(event.channel or "") if event.channel else None

@@ -108,8 +108,9 @@ class EventIn(BaseModel):
 
     @model_validator(mode="after")
     def _who_and_where(self) -> EventIn:
-        if not (self.lead_id or self.email or self.phone or self.linkedin_url):
-            raise ValueError("an event needs lead_id, email, phone or linkedin_url")
+        if not (self.lead_id or self.email or self.phone or self.linkedin_url or self.provider_message_id):
+            # the message id names the touch, and the touch its lead (checked when recorded)
+            raise ValueError("an event needs lead_id, email, phone, linkedin_url or provider_message_id")
         if self.channel is None:
             if self.email:
                 self.channel = "email"

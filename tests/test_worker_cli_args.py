@@ -16,6 +16,15 @@ def test_the_known_queues_are_the_ones_the_tasks_run_on() -> None:
     assert known_queues() == ["default", "events", "gate", "housekeeping", "webhooks"]
 
 
+def test_the_workers_help_names_every_queue() -> None:
+    """It named four of the five (not events, the sending-domain guard's)."""
+    from leadpool.cli.jobs import worker_cmd
+
+    (queue,) = [p for p in worker_cmd.__defaults__ or () if getattr(p, "param_decls", None) == ("--queue",)]
+    for name in known_queues():
+        assert f"{name} (" in queue.help, name
+
+
 def test_worker_refuses_an_unknown_queue_naming_the_known_ones(env: None) -> None:
     res = CliRunner().invoke(app, ["worker", "--once", "--queue", "gate", "--queue", "refills"])
     assert res.exit_code == 2, res.output

@@ -90,7 +90,8 @@ def worker_cmd(
         [],
         "--queue",
         help="Only these queues (repeatable; default every queue): default (refills, re-enrichment), "
-        "gate (expiring reservations, time zone data), webhooks (pruning receipts), "
+        "gate (expiring reservations, time zone data, pruning denials), webhooks (pruning receipts, "
+        "reconciling suppression lists), events (the sending-domain guard), "
         "housekeeping (retrying stalled jobs).",
     ),
     json_out: bool = JsonOption,

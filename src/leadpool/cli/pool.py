@@ -161,7 +161,8 @@ def domain_remove(
     agency: int | None = _AGENCY,
     json_out: bool = JsonOption,
 ) -> None:
-    """Lift a domain block; the gate allows its leads again (enrollments it ended stay ended)."""
+    """Lift a domain block: the gate no longer denies its leads domain_blocked (enrollments it ended
+    stay ended, and the rest periods their ending started run their course)."""
     with handle_errors(), database() as db, session_scope(db) as s:
         done = domains.unblock_domain(s, domain, actor=actor, agency_id=agency)
     if json_out:

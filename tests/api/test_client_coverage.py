@@ -288,7 +288,9 @@ def test_blocklist(api, world):
         w.ca.blocklist("an agency may not", email="x@y.example")  # admin only
     assert e.value.status == 403
     r = httpx.post(
-        f"{api.url}/v1/blocklist", json={"reason": "nobody named"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        f"{api.url}/v1/blocklist",
+        json={"reason": "nobody named"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     )
     assert r.status_code == 422 and "name the person" in r.text
     with pytest.raises(ApiError) as e:

@@ -449,4 +449,7 @@ def test_an_event_named_by_its_message_id_alone_is_about_that_touchs_lead(
     with pytest.raises(NotFound, match="no touch has provider_message_id"):
         rec(db, type="hard_bounce", provider_message_id="<nobody@mail>", provider_event_id="nobody-1")
     with session_scope(db) as s:
-        assert s.scalar(select(func.count()).select_from(Event).where(Event.provider_event_id == "nobody-1")) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(Event).where(Event.provider_event_id == "nobody-1"))
+            == 0
+        )

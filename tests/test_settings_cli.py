@@ -59,3 +59,14 @@ def test_the_gate_policy_variable_shows_its_json_and_the_text_form_hides_secrets
         assert all(len(line) <= 80 for line in text.stdout.splitlines() if line.startswith("    "))
     finally:
         clear_policy_cache()
+
+
+def test_a_list_setting_that_is_not_json_is_named_by_its_variable(
+    env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydantic-settings' own message named the field and its source class, not the variable."""
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_SES_TOPIC_ARNS", "notjson-secret-ish")
+    res = CliRunner().invoke(app, ["settings"])
+    assert res.exit_code == 2, res.output
+    assert "LEADPOOL_WEBHOOK_SES_TOPIC_ARNS" in res.output and "EnvSettingsSource" not in res.output
+    assert "notjson-secret-ish" not in res.output  # a value is never echoed (it may be a secret)

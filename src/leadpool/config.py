@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Callable
 from functools import lru_cache
@@ -137,7 +138,17 @@ def settings_error_message(error: Exception) -> str | None:
     """One line naming the environment variables a settings model refused, never their values
     (they may be secrets); None when ``error`` is not about settings."""
     if isinstance(error, SettingsError):
-        return f"invalid setting: {error}"
+        # pydantic-settings names the field ("error parsing value for field "x" from source
+        # "EnvSettingsSource"), not the variable an operator set: name the variables it may be
+        found = re.search(r'field "([^"]+)"', str(error))
+        if found is None:
+            return f"invalid setting: {error}"
+        names = [
+            f"{env_prefix(model)}{found.group(1).upper()}"
+            for _, model in settings_models()
+            if found.group(1) in model.model_fields
+        ]
+        return f"invalid setting {' or '.join(names) or found.group(1)}: not a valid value (a list or object is JSON)"
     if not isinstance(error, ValidationError):
         return None
     model = next((m for _, m in settings_models() if m.__name__ == error.title), None)

@@ -76,6 +76,21 @@ def test_phones() -> None:
         normalize_phone("555-0142", None)  # national format without a region
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("5551234", "no country code; write it in E.164"),
+        ("+999 123", "an unknown country code"),
+        ("abc", "did not seem to be a phone number"),
+    ],
+)
+def test_a_phone_that_cannot_be_read_says_why_in_words(value: str, says: str) -> None:
+    """phonenumbers' own "(0) Missing or invalid default region." reached the CLI as it was."""
+    with pytest.raises(NotNormalisable) as refused:
+        normalize_phone(value, None)
+    assert says in str(refused.value) and "(0)" not in str(refused.value) and "(1)" not in str(refused.value)
+
+
 def test_best_phone_prefers_mobile_then_direct() -> None:
     numbers = [
         {"sanitized_number": "+13035550142", "type": "work_hq", "position": 0},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,11 +107,36 @@ def record(
         console.print(f"  {effect}")
 
 
+# the event's fields as this command's options name them
+_FLAGS = {
+    "lead_id": "--lead",
+    "linkedin_url": "--linkedin",
+    "occurred_at": "--occurred-at",
+    "provider_event_id": "--provider-event-id",
+    "provider_message_id": "--provider-message-id",
+    "campaign_id": "--campaign",
+    "smtp_status": "--smtp-status",
+    "type": "--type",
+    "email": "--email",
+    "phone": "--phone",
+    "channel": "--channel",
+    "source": "--source",
+    "category": "--category",
+    "text": "--text",
+    "sender": "--sender",
+}
+_FIELD = re.compile(r"\b(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
+
+
 def _validation_message(e: ValidationError) -> str:
     parts = []
     for err in e.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else str(err["msg"]))
+        where = ".".join(_FLAGS.get(str(p), str(p)) for p in err["loc"] if p != "detail")
+        # pydantic prefixes a validator's own words with "Value error, "
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not where:
+            msg = _FIELD.sub(lambda m: _FLAGS[m.group(1)], msg)
+        parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 
 

@@ -161,7 +161,14 @@ def parse_phone(value: str | None, region: str | None = None) -> tuple[str, str]
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as e:
-        raise NotNormalisable(f"phone {value!r}: {e}") from None
+        if e.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            # phonenumbers says "(0) Missing or invalid default region."
+            why = "an unknown country code" if raw.startswith("+") else "no country code"
+            raise NotNormalisable(
+                f"phone {value!r}: {why}; write it in E.164, with + and the country code (+14155550123)"
+            ) from None
+        said = re.sub(r"^[(]\d+[)] ", "", str(e))  # "(1) The string supplied did not seem..."
+        raise NotNormalisable(f"phone {value!r}: {said}") from None
     if not phonenumbers.is_valid_number(number):
         raise NotNormalisable(f"phone {value!r} is not a valid number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number.extension or ""

@@ -168,6 +168,9 @@ def test_cli_erase_and_classifier_eval(db: Database, world: World) -> None:
     assert "already erased" in again.stdout
     missing = runner.invoke(app, ["leads", "erase", "424242", "--actor", "dpo", "--yes"])
     assert missing.exit_code == 2 and "lead 424242 not found" in missing.output
+    # without --yes, an unknown lead is said before the confirmation is asked, not after
+    asked = runner.invoke(app, ["leads", "erase", "424242", "--actor", "dpo"], input="y\n")
+    assert asked.exit_code == 2 and "lead 424242 not found" in asked.output and "Erase lead" not in asked.output
     ev = runner.invoke(app, ["event", "classifier-eval", "--json"])
     report = json.loads(ev.stdout)
     assert report["replies"] >= 150 and report["accuracy"] >= 0.95

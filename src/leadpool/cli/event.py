@@ -16,10 +16,11 @@ from leadpool.cli.common import JsonOption, console, database, fail, handle_erro
 from leadpool.cli.pool import leads_app
 from leadpool.cli.timeline_output import AfterOption, LimitOption, NewestFirstOption, print_timeline
 from leadpool.db import session_scope
-from leadpool.errors import InvalidInput
+from leadpool.errors import InvalidInput, NotFound
 from leadpool.events import EVENT_TYPES, REPLY_CATEGORIES, EventIn, record_event
 from leadpool.events.classifier import RuleClassifier
 from leadpool.events.evaluate import SHIPPED_SETS, evaluate, load_labelled
+from leadpool.models import Lead
 from leadpool.privacy import erase
 from leadpool.timeline import lead_timeline
 
@@ -210,10 +211,15 @@ def erase_cmd(
     json_out: bool = JsonOption,
 ) -> None:
     """Erase a person's data for good; only keyed hashes stay, so no import brings them back."""
-    if not yes and not typer.confirm(f"Erase lead {lead_id}? This cannot be undone.", err=True):
-        raise fail("not erased", 1)
-    with handle_errors(), database() as db, session_scope(db) as s:
-        result = erase(s, lead_id, actor=actor)
+    with handle_errors(), database() as db:
+        if not yes:
+            with session_scope(db) as s:
+                if s.get(Lead, lead_id) is None:  # said before asking to confirm, not after
+                    raise NotFound(f"lead {lead_id} not found")
+            if not typer.confirm(f"Erase lead {lead_id}? This cannot be undone.", err=True):
+                raise fail("not erased", 1)
+        with session_scope(db) as s:
+            result = erase(s, lead_id, actor=actor)
     if json_out:
         print_json(asdict(result))
         return

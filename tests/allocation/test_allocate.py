@@ -13,6 +13,7 @@ from leadpool.allocation.allocate import allocate
 from leadpool.allocation.campaigns import finish_campaign, pause_campaign
 from leadpool.db import Database, session_scope
 from leadpool.errors import Conflict, InvalidInput
+from leadpool.gate.overrides import set_campaign_policy
 from leadpool.models import Enrollment, LeadHistory, Ownership
 
 
@@ -92,6 +93,8 @@ def test_ranking_verified_first_then_fit(db: Database) -> None:
         fresh = make_leads(s, 1, company_id=co, enriched_at=NOW - timedelta(days=3))
         guessed = make_leads(s, 1, company_id=co, email_status="guessed", extrapolated_email_confidence=0.95)
         camp = make_campaign(s, make_agency(s), icp={"email_statuses": ["verified", "guessed"]})
+        # the gate emails guessed addresses only where the campaign's policy allows them
+        set_campaign_policy(s, camp, {"allowed_email_statuses": ["verified", "guessed"]}, actor="ops", at=NOW)
     with session_scope(db) as s:
         first = allocate(s, camp, 1, at=NOW).lead_ids
         second = allocate(s, camp, 1, at=NOW).lead_ids

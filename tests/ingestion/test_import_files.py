@@ -305,6 +305,7 @@ def test_a_csv_export_row_lands_in_the_apis_vocabulary(db: Database, tmp_path: P
     from tests.allocation.factories import NOW, make_agency, make_campaign
 
     from leadpool.allocation.allocate import allocate
+    from leadpool.gate.overrides import set_campaign_policy
 
     path = tmp_path / "export.csv"
     path.write_text(
@@ -326,6 +327,9 @@ def test_a_csv_export_row_lands_in_the_apis_vocabulary(db: Database, tmp_path: P
             "email_statuses": ["likely to engage"],
         }
         campaign = make_campaign(s, make_agency(s), icp=icp)
+        # the gate emails more than verified addresses only where the campaign's policy says so
+        policy = {"allowed_email_statuses": ["verified", "likely to engage"]}
+        set_campaign_policy(s, campaign, policy, actor="ops", at=NOW)
         lead_id = lead.id
     with session_scope(db) as s:
         assert allocate(s, campaign, 5, at=NOW).lead_ids == [lead_id]

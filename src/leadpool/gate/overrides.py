@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadpool.allocation.agencies import get_agency
+from leadpool.allocation.campaigns import get_campaign
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.gate.policy import GatePolicy, resolve, validate_overrides
 from leadpool.models import Agency, AuditLog, Campaign
@@ -47,14 +49,14 @@ class PolicyView:
 
 
 def agency_policy(session: Session, agency_id: int) -> PolicyView:
-    agency = _agency(session, agency_id)
+    agency = get_agency(session, agency_id)
     part = _part(agency.settings)
     return PolicyView("agency", agency.id, part, part, resolve(agency.settings, None))
 
 
 def campaign_policy(session: Session, campaign_id: int) -> PolicyView:
-    campaign = _campaign(session, campaign_id)
-    agency = _agency(session, campaign.agency_id)
+    campaign = get_campaign(session, campaign_id)
+    agency = get_agency(session, campaign.agency_id)
     return PolicyView(
         "campaign",
         campaign.id,
@@ -180,17 +182,3 @@ def _audit(
             detail={"before": before, "after": after},
         )
     )
-
-
-def _agency(session: Session, agency_id: int) -> Agency:
-    agency = session.get(Agency, agency_id)
-    if agency is None:
-        raise NotFound(f"agency {agency_id} not found")
-    return agency
-
-
-def _campaign(session: Session, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(f"campaign {campaign_id} not found")
-    return campaign

@@ -9,6 +9,7 @@ from tests.allocation.factories import NOW, make_agency, make_campaign, make_com
 from leadpool.allocation.allocate import allocate
 from leadpool.db import Database, session_scope
 from leadpool.gate import check
+from leadpool.gate.overrides import set_campaign_policy
 from leadpool.models import CompanyOwner
 
 
@@ -75,8 +76,6 @@ def test_an_icp_that_widens_email_statuses_gets_only_what_its_gate_policy_sends_
     those emails (verified only, unless the campaign's policy allows more), so an email-only
     campaign was given leads it could never email, lost to every other agency. A campaign that
     can reach them another way still gets them; one whose policy allows them gets them."""
-    from leadpool.gate.overrides import set_campaign_policy
-
     with session_scope(db) as s:
         co = make_company(s)
         extrapolated = make_leads(s, 2, company_id=co, email_status="extrapolated")
@@ -102,3 +101,26 @@ def test_an_icp_that_widens_email_statuses_gets_only_what_its_gate_policy_sends_
         )
     with session_scope(db) as s:
         assert allocate(s, email_only, 10, at=NOW).lead_ids == [extrapolated[1]]
+
+
+def test_allocation_reads_email_statuses_in_any_case_as_the_gate_does(db: Database) -> None:
+    """A lead stored 'Extrapolated' (a JSON import keeps Apollo's spelling) is one the gate sends to
+    (it compares in any case); allocation matched the status exactly and never gave it out (a
+    reviewer's test)."""
+    with session_scope(db) as s:
+        co = make_company(s)
+        (lead,) = make_leads(s, 1, company_id=co, email_status="Extrapolated")
+        s.execute(text("UPDATE leads SET linkedin_url = NULL, phone = NULL WHERE id = :i"), {"i": lead})
+        agency = make_agency(s)
+        camp = make_campaign(
+            s, agency, icp={"email_statuses": ["extrapolated"]}, channels="email", daily_quota=10
+        )
+    with session_scope(db) as s:
+        policy = {"allowed_email_statuses": ["verified", "extrapolated"]}
+        set_campaign_policy(s, camp, policy, actor="ops", at=NOW)
+    with session_scope(db) as s:
+        got = allocate(s, camp, 10, at=NOW).lead_ids
+    with session_scope(db) as s:
+        d = check(s, lead_id=lead, campaign_id=camp, channel="email", at=NOW, reserve=False)
+        assert "email_unverified" not in d.codes  # the gate sends to it
+    assert got == [lead]

@@ -145,7 +145,10 @@ def reachable(
     for channel in dict.fromkeys(channels):
         if channel == "email":
             part = and_(
-                l.email.is_not(None), l.email_bounced_at.is_(None), l.email_status.in_(list(email_statuses))
+                l.email.is_not(None),
+                l.email_bounced_at.is_(None),
+                # any case, as the gate compares (a JSON import keeps Apollo's spelling)
+                func.lower(l.email_status).in_([s.lower() for s in email_statuses]),
             )
         elif channel == "linkedin":
             part = l.linkedin_url.is_not(None)

@@ -45,7 +45,10 @@ def set_policy(
         return
     what = json.dumps(view.overrides, sort_keys=True) if view.overrides else "none (the level above holds)"
     console.print(f"{level} {id_}: gate policy override {what}")
-    console.print(f"in force: {json.dumps(view.effective.model_dump(mode='json'), sort_keys=True)}")
+    if view.effective is None:
+        console.print(f"in force: none, its checks deny gate_error: {view.error}")
+    else:
+        console.print(f"in force: {json.dumps(view.effective.model_dump(mode='json'), sort_keys=True)}")
 
 
 def _read(policy: str | None, clear: bool) -> dict[str, Any] | None:
@@ -66,6 +69,8 @@ def _read(policy: str | None, clear: bool) -> dict[str, Any] | None:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise InvalidInput(f"the override is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
+    except (RecursionError, ValueError) as e:  # nested too deep; an integer of thousands of digits
+        raise InvalidInput(f"the override is not a policy: {type(e).__name__}") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"the override must be a JSON object, not {type(value).__name__}")
     return value

@@ -418,7 +418,11 @@ class PolicyView(_Out):
     agency_overrides: dict[str, Any] | None = Field(
         description="The agency's override (a campaign's agency; for an agency, its own)."
     )
-    effective: dict[str, Any] = Field(description="The policy in force: platform, agency, campaign merged.")
+    effective: dict[str, Any] | None = Field(
+        description="The policy in force: platform, agency, campaign merged; null when the stored "
+        "overrides no longer resolve (its checks deny gate_error; see error)."
+    )
+    error: str | None = Field(None, description="Why the stored overrides no longer resolve.")
 
 
 class Campaign(_Out):

@@ -1,13 +1,16 @@
 """Writing the gate policy's agency and campaign levels (``settings["gate"]``), validated.
 
 The gate reads ``agencies.settings`` and ``campaigns.settings`` at every check (the fast path
-compares a stamp of them), so a change holds from the next check on. Each write is refused, with
+compares a stamp of them), so a change holds from the next check on. A write is refused, with
 nothing changed, when the stack it makes would not resolve: the override's own shape and values,
-the rules of its level (person caps only lowered, legal windows only narrowed, consent only
-added: ``policy._merge_level``), and, for an agency, every one of its campaigns' overrides over it
-(else those campaigns' checks would deny ``gate_error`` from then on). An agency writing its own
-campaign's override may not raise ``agency_daily_cap`` above its agency's: that cap is the
-platform's say over the agency's volume. Every write is an ``audit_log`` row with before and after.
+the rules of its level (person caps and a campaign's ``agency_daily_cap`` only lowered, legal
+windows only narrowed, consent only added: ``policy._merge_level``), and, for an agency, every one
+of its campaigns' overrides over it (else those campaigns' checks would deny ``gate_error`` from
+then on). Removing a campaign's override is never refused: after the platform tightened, it is the
+way out of a stack that no longer resolves. Every write is an ``audit_log`` row with before and
+after. The platform level is this process's environment: write with the service's settings.
+
+Locks: a level's campaigns before its agency, as allocation and cancellation take them.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ _MAX_OVERRIDE_CHARS = 64 * 1024  # a policy is a few hundred characters; this re
 
 @dataclass(frozen=True)
 class PolicyView:
-    """One level's override and the policy in force there."""
+    """One level's override and the policy in force there (None, with the reason, when the stored
+    stack no longer resolves: its checks deny ``gate_error`` until an override is changed)."""
 
     level: str  # agency | campaign
     id: int
     overrides: dict[str, Any] | None  # this level's ``settings["gate"]``; None: none
     agency_overrides: dict[str, Any] | None  # a campaign's agency's (for an agency: its own)
-    effective: GatePolicy
+    effective: GatePolicy | None
+    error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,26 +49,43 @@ class PolicyView:
             "id": self.id,
             "overrides": self.overrides,
             "agency_overrides": self.agency_overrides,
-            "effective": self.effective.model_dump(mode="json"),
+            "effective": self.effective.model_dump(mode="json") if self.effective else None,
+            "error": self.error,
         }
 
 
 def agency_policy(session: Session, agency_id: int) -> PolicyView:
     agency = get_agency(session, agency_id)
     part = _part(agency.settings)
-    return PolicyView("agency", agency.id, part, part, resolve(agency.settings, None))
+    return _view("agency", agency.id, part, part, agency.settings, None)
 
 
 def campaign_policy(session: Session, campaign_id: int) -> PolicyView:
     campaign = get_campaign(session, campaign_id)
     agency = get_agency(session, campaign.agency_id)
-    return PolicyView(
+    return _view(
         "campaign",
         campaign.id,
         _part(campaign.settings),
         _part(agency.settings),
-        resolve(agency.settings, campaign.settings),
+        agency.settings,
+        campaign.settings,
     )
+
+
+def _view(
+    level: str,
+    id_: int,
+    overrides: dict[str, Any] | None,
+    agency_overrides: dict[str, Any] | None,
+    agency_settings: dict[str, Any] | None,
+    campaign_settings: dict[str, Any] | None,
+) -> PolicyView:
+    try:
+        effective = resolve(agency_settings, campaign_settings)
+    except InvalidInput as e:
+        return PolicyView(level, id_, overrides, agency_overrides, None, e.message)
+    return PolicyView(level, id_, overrides, agency_overrides, effective)
 
 
 def set_agency_policy(
@@ -71,14 +93,14 @@ def set_agency_policy(
 ) -> PolicyView:
     """Replace the agency's override (None or {}: remove it). Flushes, never commits."""
     _check_actor(actor)
+    campaigns = session.scalars(
+        select(Campaign).where(Campaign.agency_id == agency_id).order_by(Campaign.id).with_for_update()
+    ).all()
     agency = session.scalars(select(Agency).where(Agency.id == agency_id).with_for_update()).first()
     if agency is None:
         raise NotFound(f"agency {agency_id} not found")
     settings = _with(agency.settings, overrides)
     validate_overrides(settings, level="agency")
-    campaigns = session.scalars(
-        select(Campaign).where(Campaign.agency_id == agency_id).order_by(Campaign.id).with_for_update()
-    )
     for campaign in campaigns:
         if _part(campaign.settings) is None:
             continue
@@ -86,8 +108,8 @@ def set_agency_policy(
             resolve(settings, campaign.settings)
         except InvalidInput as e:
             raise InvalidInput(
-                f"agency {agency_id}: campaign {campaign.id}'s own gate policy would no longer be valid "
-                f"over this one ({e}); change or clear the campaign's first"
+                f"agency {agency_id}: campaign {campaign.id}'s own gate policy would not be valid "
+                f"over this one ({e.message}); change or clear the campaign's first"
             ) from e
     _audit(session, "agency.policy", "agency", agency_id, _part(agency.settings), _part(settings), actor, at)
     agency.settings = settings
@@ -96,16 +118,10 @@ def set_agency_policy(
 
 
 def set_campaign_policy(
-    session: Session,
-    campaign_id: int,
-    overrides: dict[str, Any] | None,
-    *,
-    actor: str,
-    at: datetime,
-    by_agency: bool = False,
+    session: Session, campaign_id: int, overrides: dict[str, Any] | None, *, actor: str, at: datetime
 ) -> PolicyView:
-    """Replace the campaign's override (None or {}: remove it); ``by_agency``: the campaign's own
-    agency writes it, and may not raise ``agency_daily_cap``. Flushes, never commits."""
+    """Replace the campaign's override (None or {}: remove it, whatever the levels above now
+    say). Flushes, never commits."""
     _check_actor(actor)
     campaign = session.scalars(select(Campaign).where(Campaign.id == campaign_id).with_for_update()).first()
     if campaign is None:
@@ -115,15 +131,9 @@ def set_campaign_policy(
         select(Agency).where(Agency.id == campaign.agency_id).with_for_update(read=True)
     ).one()
     settings = _with(campaign.settings, overrides)
-    validate_overrides(settings, level="campaign")
-    effective = resolve(agency.settings, settings)
-    if by_agency:
-        above = resolve(agency.settings, None).agency_daily_cap
-        if effective.agency_daily_cap > above:
-            raise InvalidInput(
-                f"invalid gate policy in campaign settings: agency_daily_cap: an agency may only lower it "
-                f"for a campaign (its agency's is {above}; the platform admin sets that)"
-            )
+    if overrides:
+        validate_overrides(settings, level="campaign")
+        resolve(agency.settings, settings)
     _audit(
         session,
         "campaign.policy",

@@ -380,6 +380,13 @@ def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> Ga
     merged = merged.model_copy(
         update={"consent_required": merged.consent_required.union(policy.consent_required)}
     )
+    if where == "campaign settings" and merged.agency_daily_cap > policy.agency_daily_cap:
+        # the agency's volume is the platform's say (its admin sets the agency level): a campaign
+        # shares its agency's counter and may only keep less of it
+        raise InvalidInput(
+            f"invalid gate policy in {where}: agency_daily_cap: a campaign may only lower its "
+            f"agency's value {policy.agency_daily_cap} (got {merged.agency_daily_cap})"
+        )
     for name in PERSON_CAPS:
         if getattr(merged, name) > getattr(policy, name):
             raise InvalidInput(

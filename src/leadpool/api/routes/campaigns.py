@@ -88,15 +88,11 @@ def put_policy(
 ) -> PolicyView:
     """Replace the campaign's gate policy override (null: remove it); it holds from the next check.
     Refused (422, naming the field) when not valid: person caps may only be lowered, legal windows
-    only narrowed, consent only added; an agency may not raise ``agency_daily_cap``. Audited."""
+    only narrowed, consent only added, ``agency_daily_cap`` only lowered below the agency's. Audited;
+    removing it (null) is never refused."""
     tenancy.campaign(session, caller, campaign_id)
     view = overrides.set_campaign_policy(
-        session,
-        campaign_id,
-        body.overrides,
-        actor=caller.actor,
-        at=datetime.now(UTC),
-        by_agency=not caller.is_admin,
+        session, campaign_id, body.overrides, actor=caller.actor, at=datetime.now(UTC)
     )
     return PolicyView.model_validate(view.as_dict())
 

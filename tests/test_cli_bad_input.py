@@ -134,3 +134,27 @@ def test_a_daily_quota_beyond_the_bound_is_named(db: Database, tmp_path: Path) -
         "99999999999",
     )
     assert code == 2 and "daily_quota" in out and "database refused" not in out, out
+
+
+def test_names_longer_than_the_api_takes_are_refused_on_the_command_line(
+    db: Database, tmp_path: Path
+) -> None:
+    """The API bounds agency and campaign names at 200 characters; the CLI took 5,000."""
+    long = "n" * 201
+    code, out = _run("agency", "create", long)
+    assert code == 2 and "at most 200 characters" in out
+    code, out = _run("agency", "create", "Acme", "--json")
+    agency = json.loads(out)["id"]
+    icp = tmp_path / "icp.json"
+    icp.write_text("{}")
+    code, out = _run(
+        "campaign", "create", "--agency", str(agency), "--name", long, "--icp", str(icp), "--daily-quota", "1"
+    )
+    assert code == 2 and "at most 200 characters" in out, out
+
+
+def test_the_version_is_printed() -> None:
+    from leadpool import __version__
+
+    code, out = _run("--version")
+    assert code == 0 and out.strip() == f"leadpool {__version__}"

@@ -9,3 +9,5 @@ from datetime import UTC, datetime
 MAX_ID = 2**63 - 1
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+# an agency's or a campaign's name, as the API's models bound it (the CLI took 5,000 characters)
+MAX_NAME = 200

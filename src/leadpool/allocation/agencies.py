@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.allocation.release import AGENCY_LEADS_SQL, ReleaseResult, release_agency
 from leadpool.errors import Conflict, InvalidInput, NotFound
+from leadpool.limits import MAX_NAME
 from leadpool.models import AGENCY_STATUSES, Agency
 from leadpool.pool.locks import lock_leads_where
 
@@ -26,6 +27,8 @@ def create_agency(session: Session, name: str) -> Agency:
     clean = name.strip()
     if not clean:
         raise InvalidInput("agency name: must not be empty")
+    if len(clean) > MAX_NAME:
+        raise InvalidInput(f"agency name: at most {MAX_NAME} characters (got {len(clean):,})")
     agency_id = session.execute(
         insert(Agency)
         .values(name=clean, status="active")

@@ -19,6 +19,7 @@ from leadpool.allocation.agencies import get_agency
 from leadpool.allocation.icp import ICP, parse_icp
 from leadpool.allocation.rest import REST_CTES, rest_params
 from leadpool.errors import Conflict, InvalidInput, NotFound
+from leadpool.limits import MAX_NAME
 from leadpool.models import CHANNELS, Agency, Campaign
 from leadpool.pool.locks import lock_leads, lock_leads_where
 
@@ -76,8 +77,16 @@ def create_campaign(
     clean = name.strip()
     if not clean:
         raise InvalidInput("campaign name: must not be empty")
-    if isinstance(daily_quota, bool) or not isinstance(daily_quota, int) or not 0 <= daily_quota <= MAX_DAILY_QUOTA:
-        raise InvalidInput(f"daily_quota: must be a whole number from 0 to {MAX_DAILY_QUOTA:,}, got {daily_quota!r}")
+    if len(clean) > MAX_NAME:
+        raise InvalidInput(f"campaign name: at most {MAX_NAME} characters (got {len(clean):,})")
+    if (
+        isinstance(daily_quota, bool)
+        or not isinstance(daily_quota, int)
+        or not 0 <= daily_quota <= MAX_DAILY_QUOTA
+    ):
+        raise InvalidInput(
+            f"daily_quota: must be a whole number from 0 to {MAX_DAILY_QUOTA:,}, got {daily_quota!r}"
+        )
     chans = parse_channels(channels)
     model = parse_icp(icp)
     agency = get_agency(session, agency_id)

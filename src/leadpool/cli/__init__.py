@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from leadpool import __version__
 from leadpool.cli import agency as agency_cli
 from leadpool.cli import campaign as campaign_cli
 from leadpool.cli import companies as companies_cli
@@ -25,6 +26,23 @@ from leadpool.cli import webhooks as webhooks_cli
 from leadpool.cli.common import handle_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The platform's lead pool.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leadpool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """The platform's lead pool."""
+
+
 app.add_typer(db_cli.app, name="db")
 app.add_typer(agency_cli.app, name="agency")
 app.add_typer(campaign_cli.app, name="campaign")

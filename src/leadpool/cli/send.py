@@ -77,7 +77,7 @@ def check_cmd(
         # the API hands the link out with every allowed email, as here, when the public address is known
         link = one_click.link(public_url, d.touch_id) if public_url and d.allowed and d.touch_id else None
     if json_out:
-        print_json(d.as_dict() | ({"unsubscribe_url": link} if link else {}))
+        print_json(d.as_dict() | {"unsubscribe_url": link})  # null without one, as the API gives it
     else:
         _print_decision(d)
         if link:

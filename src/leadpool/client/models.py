@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from leadpool.limits import EARLIEST, LATEST, MAX_ID
+from leadpool.limits import EARLIEST, LATEST, MAX_ID, MAX_NAME
 
 Channel = Literal["email", "linkedin", "sms", "phone"]
 
@@ -56,7 +56,7 @@ class _Out(BaseModel):
 
 
 class AgencyCreate(_In):
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Unique agency name.")
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=r"\S", description="Unique agency name.")
 
 
 class Agency(_Out):
@@ -395,7 +395,7 @@ class Job(_Out):
 
 
 class CampaignCreate(_In):
-    name: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    name: str = Field(min_length=1, max_length=MAX_NAME, pattern=r"\S")
     channels: list[Channel] = Field(min_length=1, max_length=4)
     icp: dict[str, Any] = Field(description="An ICP filter (see the ICP schema); unknown fields are refused.")
     daily_quota: int = Field(ge=0, le=1_000_000)

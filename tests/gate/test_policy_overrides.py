@@ -129,6 +129,16 @@ def test_a_campaign_may_lower_but_not_raise_its_agencys_daily_cap(db: Database) 
         assert s.get(Agency, w.agency_id).settings == {"gate": {"agency_daily_cap": 100}}
 
 
+def test_a_campaign_of_an_agency_the_admin_raised_may_sit_between_the_two_caps(db: Database) -> None:
+    """The campaign is judged over its agency, not over the platform alone: with the agency at
+    10,000 a day (the admin's), 8,000 for one campaign is lower, though above the platform's 5,000."""
+    with session_scope(db) as s:
+        w = World(s, agency_gate={"agency_daily_cap": 10_000})
+    with session_scope(db) as s:
+        view = set_campaign_policy(s, w.campaign_id, {"agency_daily_cap": 8_000}, actor="agency:1", at=NOW)
+        assert view.effective is not None and view.effective.agency_daily_cap == 8_000
+
+
 def test_an_override_can_be_removed_after_the_platform_tightened_and_the_view_says_why(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

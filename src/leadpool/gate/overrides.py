@@ -132,8 +132,7 @@ def set_campaign_policy(
     ).one()
     settings = _with(campaign.settings, overrides)
     if overrides:
-        validate_overrides(settings, level="campaign")
-        resolve(agency.settings, settings)
+        resolve(agency.settings, settings)  # over its agency: over the platform alone says too little
     _audit(
         session,
         "campaign.policy",

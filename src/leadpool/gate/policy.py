@@ -354,7 +354,11 @@ def _gate_part(settings: dict[str, Any] | None, where: str) -> dict[str, Any]:
     return part
 
 
-def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> GatePolicy:
+def _merge_level(
+    policy: GatePolicy, override: dict[str, Any], where: str, *, over_agency: bool = False
+) -> GatePolicy:
+    """``override`` merged over ``policy`` and held to the level rules; ``over_agency``: ``policy``
+    is the campaign's agency's (only then is the daily cap's ceiling known)."""
     if not override:
         return policy
     try:
@@ -380,7 +384,7 @@ def _merge_level(policy: GatePolicy, override: dict[str, Any], where: str) -> Ga
     merged = merged.model_copy(
         update={"consent_required": merged.consent_required.union(policy.consent_required)}
     )
-    if where == "campaign settings" and merged.agency_daily_cap > policy.agency_daily_cap:
+    if over_agency and merged.agency_daily_cap > policy.agency_daily_cap:
         # the agency's volume is the platform's say (its admin sets the agency level): a campaign
         # shares its agency's counter and may only keep less of it
         raise InvalidInput(
@@ -412,14 +416,15 @@ def _resolve_json(agency_json: str, campaign_json: str) -> GatePolicy:
     # cached by the JSON text: the hot path resolves the same few policies over and over
     policy = platform_policy()
     policy = _merge_level(policy, json.loads(agency_json), "agency settings")
-    return _merge_level(policy, json.loads(campaign_json), "campaign settings")
+    return _merge_level(policy, json.loads(campaign_json), "campaign settings", over_agency=True)
 
 
 def validate_overrides(settings: dict[str, Any] | None, *, level: Literal["agency", "campaign"]) -> None:
     """Refuse an agency's or campaign's ``settings`` whose ``gate`` part is not valid.
 
     For the services that save agencies and campaigns, so a bad override is refused when it is
-    written, not discovered at send time (where it makes every check deny with gate_error).
+    written, not discovered at send time (where it makes every check deny with gate_error). A
+    campaign's is judged over the platform alone; ``resolve`` judges it over its agency too.
     """
     where = f"{level} settings"
     _merge_level(platform_policy(), _gate_part(settings, where), where)

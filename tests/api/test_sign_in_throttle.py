@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from api.conftest import ADMIN_TOKEN, MAX_BODY
@@ -81,16 +82,21 @@ def test_concurrent_guesses_are_held_to_the_limit(api, second) -> None:
     assert codes.count(401) == LIMIT and codes.count(429) == 120 - LIMIT
 
 
+def _signed_in_then_locked_out(throttle: FailedAuth, s: Session, token: str) -> None:
+    """``token`` signs in from 198.51.100.7, then guesses from there reach the limit (2)."""
+    assert throttle.retry_after(s, "198.51.100.7", token) is None
+    throttle.succeeded(s, "198.51.100.7", token)
+    for _ in range(2):
+        assert throttle.retry_after(s, "198.51.100.7", "guess") is None
+        throttle.failed(s, "198.51.100.7")
+
+
 def test_a_strong_admin_token_passes_the_lockout_and_a_short_one_does_not(db: Database) -> None:
     strong = "lpadm_" + "s" * 43  # as long as a generated one
     for admin_token, passes in ((strong, True), (ADMIN_TOKEN, False)):
         throttle = FailedAuth(admin_token, limit=2)
         with session_scope(db) as s:
-            assert throttle.retry_after(s, "198.51.100.7", admin_token) is None
-            throttle.succeeded(s, "198.51.100.7", admin_token)
-            for _ in range(2):
-                assert throttle.retry_after(s, "198.51.100.7", "guess") is None
-                throttle.failed(s, "198.51.100.7")
+            _signed_in_then_locked_out(throttle, s, admin_token)
             assert throttle.retry_after(s, "198.51.100.7", "guess") is not None
             other = FailedAuth(admin_token, limit=2)  # another worker, which never saw it sign in
             assert (other.retry_after(s, "198.51.100.7", admin_token) is None) is passes
@@ -161,11 +167,7 @@ def test_a_trust_older_than_an_hour_no_longer_passes_the_lockout(db: Database) -
     key = "lpa_" + "k" * 43  # an agency key's shape: it may pass a lockout
     first, second = FailedAuth(ADMIN_TOKEN, limit=2), FailedAuth(ADMIN_TOKEN, limit=2)
     with session_scope(db) as s:
-        assert first.retry_after(s, "198.51.100.7", key) is None
-        first.succeeded(s, "198.51.100.7", key)
-        for _ in range(2):
-            assert first.retry_after(s, "198.51.100.7", "guess") is None
-            first.failed(s, "198.51.100.7")
+        _signed_in_then_locked_out(first, s, key)
         assert second.retry_after(s, "198.51.100.7", key) is None
         second.succeeded(s, "198.51.100.7", key)
         s.execute(text("UPDATE sign_in_trust SET at = at - interval '61 minutes'"))

@@ -245,3 +245,12 @@ def test_the_cli_sets_shows_and_clears_a_campaigns_override(db: Database, tmp_pa
         assert r.exit_code == 2 and says in r.output, (args, r.output)
     r = runner.invoke(app, ["campaign", "set-policy", "999999", "--clear", "--actor", "ops"])
     assert r.exit_code != 0 and "not found" in r.output
+    # the agency level: refused by name, and what it held is kept
+    r = runner.invoke(
+        app, ["agency", "set-policy", str(w.agency_id), '{"lead_daily_cap": 5}', "--actor", "ops"]
+    )
+    assert r.exit_code == 2 and "lead_daily_cap" in r.output, r.output
+    r = runner.invoke(app, ["agency", "set-policy", "999999", '{"lead_daily_cap": 1}', "--actor", "ops"])
+    assert r.exit_code != 0 and "agency 999999 not found" in r.output
+    with session_scope(db) as s:
+        assert s.get(Agency, w.agency_id).settings == {"gate": {"sender_daily_caps": {"email": 30}}}

@@ -43,6 +43,7 @@ def test_takes_matching_contactable_pool_leads(db: Database) -> None:
     assert sorted(res.lead_ids) == sorted(good + cooled)
     assert res.taken_from_pool == 4 and res.reused == 0 and res.granted == 50 and res.shortfall == 46
     assert res.job_id is None  # no Apollo key configured: no refill possible
+    assert res.refill_unavailable == "no Apollo API key is set (LEADPOOL_APOLLO_API_KEY)"
     with session_scope(db) as s:
         owners = dict(s.execute(select(Ownership.lead_id, Ownership.agency_id)).tuples().all())
         assert owners == dict.fromkeys(good + cooled, agency)

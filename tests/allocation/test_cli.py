@@ -72,6 +72,13 @@ def test_agency_campaign_allocate_flow(db: Database, tmp_path: Path) -> None:
     rnd = _json("allocate-round")
     got = {x["campaign_id"]: x["allocated"] for x in rnd["campaigns"]}
     assert got == {c["id"]: 0, other["id"]: 15}  # the first campaign's quota is spent for today
+    more = _json(
+        "campaign", "create", "--agency", str(b["id"]), "--name", "More", "--icp", str(icp),
+        "--daily-quota", "50", "--activate",
+    )  # fmt: skip
+    human = runner.invoke(app, ["campaign", "allocate", str(more["id"]), "--count", "50"])
+    assert human.exit_code == 0, human.output
+    assert "no refill possible: no Apollo API key is set (LEADPOOL_APOLLO_API_KEY)" in human.stdout
 
     assert _json("campaign", "pause", str(c["id"]))["status"] == "paused"
     assert _json("campaign", "resume", str(c["id"]))["status"] == "active"

@@ -190,6 +190,8 @@ def test_openapi_holds_exactly_the_public_contract(api):
     assert {"lead_id", "campaign_id", "channel", "sender", "idempotency_key"} <= set(check)
     decision = schema["components"]["schemas"]["Decision"]["properties"]
     assert {"decision", "reasons", "touch_id"} <= set(decision)
+    throttled = schema["paths"]["/v1/leads/{lead_id}"]["get"]["responses"]["429"]  # the sign-in throttle
+    assert "Retry-After" in throttled["headers"] and "Problem" in str(throttled["content"])
     event = schema["components"]["schemas"]["EventIn"]["properties"]
     expected = {"type", "lead_id", "email", "phone", "channel", "occurred_at", "source", "provider_event_id"}
     assert expected | {"category", "text"} <= set(event)

@@ -62,12 +62,24 @@ def test_the_admin_lists_and_revives_a_dead_domain_and_an_agency_is_refused(api,
         listed[0].cause_event_id,
     )
     assert api.admin.dead_domains() == []
+    for n, name in enumerate(("c.example", "a.example", "b.example")):
+        _bounce(api, f"x@{name}", "5.1.10", f"dd-page-{n}")
+    first = api.admin.dead_domains(limit=2)
+    assert [d.domain for d in first] == ["a.example", "b.example"]
+    assert [d.domain for d in api.admin.dead_domains(limit=2, after=first[-1].domain)] == ["c.example"]
+    with pytest.raises(ApiError) as e:
+        api.admin.dead_domains(limit=0)
+    assert e.value.status == 422 and "limit" in e.value.detail
+    for name in ("a.example", "b.example", "c.example"):
+        api.admin.revive_domain(name)
     again = api.admin.revive_domain("gone.example")
     assert (again.revived, again.domain) == (False, None)
     with session_scope(db) as s:
         assert s.scalars(select(DeadDomain)).all() == []
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "domain.revive")).all()
-        assert [(a.subject_id, a.actor) for a in audit] == [("gone.example", "admin")]
+        assert {(a.subject_id, a.actor) for a in audit} == {
+            (d, "admin") for d in ("gone.example", "a.example", "b.example", "c.example")
+        }
 
 
 def test_reviving_something_that_is_not_a_domain_says_so_and_changes_nothing(api, db) -> None:

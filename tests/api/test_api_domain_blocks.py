@@ -61,7 +61,8 @@ def test_each_caller_acts_on_its_own_list(api, world):
         w.ca.block_domain("not a domain", "r")
     assert e.value.status == 422 and "domain" in e.value.detail
 
-    assert w.ca.unblock_domain(domain).domain == domain
+    lifted = w.ca.unblock_domain(domain)
+    assert (lifted.domain, lifted.removed, lifted.created) == (domain, True, False)
     assert [b.domain for b in w.ca.list_domain_blocks()] == ["competitor.example"]
 
 
@@ -111,6 +112,11 @@ def test_the_cli_blocks_lists_and_lifts(api, world):
     }
     r = runner.invoke(app, ["blocklist", "domains"])
     assert "rival.example (platform" in r.stdout
+    r = runner.invoke(app, ["blocklist", "domain-remove", "rival.example", "--actor", "ops", "--json"])
+    assert r.exit_code == 0, r.output
+    lifted = json.loads(r.stdout)
+    assert (lifted["domain"], lifted["removed"], lifted["created"]) == ("rival.example", True, False)
+    r = runner.invoke(app, ["blocklist", "domain-add", "rival.example", "--reason", "back", "--actor", "ops"])
     r = runner.invoke(app, ["blocklist", "domain-remove", "rival.example", "--actor", "ops"])
     assert r.exit_code == 0 and "no longer blocked" in r.stdout
     r = runner.invoke(app, ["blocklist", "domain-remove", "rival.example", "--actor", "ops"])

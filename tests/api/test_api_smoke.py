@@ -77,14 +77,18 @@ def test_erasure_and_cancellation(api, world):
 def test_a_shortfall_queues_a_refill_job_listed_in_jobs(api, world, monkeypatch):
     from leadpool.config import get_settings
 
-    monkeypatch.setenv("LEADPOOL_APOLLO_API_KEY", "not-used-no-worker-runs")
-    get_settings.cache_clear()
     w = world
-    before = _metric(api.admin.metrics(), "leadpool_allocation_shortfall_leads_total")
     narrow = w.ca.create_campaign("rare", ["linkedin"], {"industries": ["no such industry"]}, daily_quota=50)
     w.ca.activate_campaign(narrow.id)
+    unfilled = w.ca.allocate(narrow.id, 3)  # no Apollo key yet: the answer says why no job
+    assert (unfilled.shortfall, unfilled.job_id) == (3, None)
+    assert unfilled.refill_unavailable is not None and "Apollo API key" in unfilled.refill_unavailable
+    monkeypatch.setenv("LEADPOOL_APOLLO_API_KEY", "not-used-no-worker-runs")
+    get_settings.cache_clear()
+    before = _metric(api.admin.metrics(), "leadpool_allocation_shortfall_leads_total")
     allocation = w.ca.allocate(narrow.id, 7)
     assert allocation.allocated == [] and allocation.shortfall == 7 and allocation.job_id is not None
+    assert allocation.refill_unavailable is None
     jobs = api.admin.list_jobs()
     assert [(j.campaign_id, j.requested, j.job_id) for j in jobs] == [(narrow.id, 7, allocation.job_id)]
     assert jobs[0].queue_status == "todo"

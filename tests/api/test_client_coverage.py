@@ -87,6 +87,7 @@ QUERY_PARAMS: dict[str, set[str]] = {
     "list_domain_blocks": {"agency_id"},
     "unblock_domain": {"agency_id"},
     "consents": {"agency_id"},
+    "dead_domains": {"limit", "after"},
 }
 
 OTHER_AGENCIES = (9_000_001, 9_000_002, 9_000_003)

@@ -69,7 +69,8 @@ def test_an_agency_block_holds_for_that_agency_only_and_can_be_lifted(db: Databa
         again = block_domain(s, "CLIENT.example", reason="twice", actor="agency:a", agency_id=a.agency_id)
         assert not again.created and again.reason == "our client"
         assert [x.domain for x in blocked_domains(s, agency_id=b.agency_id)] == []
-        unblock_domain(s, "client.example", actor="agency:a", agency_id=a.agency_id)
+        lifted = unblock_domain(s, "client.example", actor="agency:a", agency_id=a.agency_id)
+        assert lifted.removed and not lifted.created
         with pytest.raises(NotFound, match=r"client\.example"):
             unblock_domain(s, "client.example", actor="agency:a", agency_id=a.agency_id)
         f.enroll(s, mine, a.campaign_id, a.agency_id)

@@ -39,6 +39,7 @@ class AllocationResult:
     shortfall: int = 0
     refill_job_id: int | None = None  # our refill_jobs row
     job_id: int | None = None  # the procrastinate job
+    refill_unavailable: str | None = None  # why a shortfall queued no refill, in words
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class AllocationResult:
             "shortfall": self.shortfall,
             "refill_job_id": self.refill_job_id,
             "job_id": self.job_id,
+            "refill_unavailable": self.refill_unavailable,
             "lead_ids": self.lead_ids,
         }
 
@@ -196,7 +198,5 @@ def allocate(
         shortfall=granted - len(reused) - len(taken),
     )
     if result.shortfall > 0 and refill_shortfall:
-        requested = refill.request_refill(session, target, result.shortfall, at)
-        if requested is not None:
-            result.refill_job_id, result.job_id = requested
+        refill.refill_for(session, target, result, at)
     return result

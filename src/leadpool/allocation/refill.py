@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import procrastinate
@@ -39,13 +39,34 @@ from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.models import REFILL_STATUSES
 from leadpool.queue import app, defer_in_session, job_statuses, run_job
 
+if TYPE_CHECKING:
+    from leadpool.allocation.allocate import AllocationResult
+
 REFILL_TASK = "allocation.refill"
 REFILL_LOCK = "leadpool-refill"
 
 
 def refill_possible() -> bool:
     """Refill needs it switched on and an Apollo API key to spend credits with."""
-    return get_allocation_settings().refill_enabled and bool(get_settings().apollo_api_key)
+    return refill_unavailable() is None
+
+
+def refill_unavailable() -> str | None:
+    """Why a shortfall cannot be refilled from Apollo, in words; None when it can."""
+    if not get_allocation_settings().refill_enabled:
+        return "refill is switched off (LEADPOOL_REFILL_ENABLED)"
+    if not get_settings().apollo_api_key:
+        return "no Apollo API key is set (LEADPOOL_APOLLO_API_KEY)"
+    return None
+
+
+def refill_for(session: Session, target: pool.Target, result: AllocationResult, at: datetime) -> None:
+    """Defer (or widen) the refill for an allocation's shortfall, or say in the result why none."""
+    requested = request_refill(session, target, result.shortfall, at)
+    if requested is None:
+        result.refill_unavailable = refill_unavailable()
+    else:
+        result.refill_job_id, result.job_id = requested
 
 
 def request_refill(

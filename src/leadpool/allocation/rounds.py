@@ -213,8 +213,6 @@ def allocate_round(
         res = results[cid]
         res.shortfall = res.granted - len(res.lead_ids)
         if res.shortfall > 0 and refill_shortfall:
-            requested = refill.request_refill(session, by_id[cid].target, res.shortfall, at)
-            if requested is not None:
-                res.refill_job_id, res.job_id = requested
+            refill.refill_for(session, by_id[cid].target, res, at)
         out.campaigns.append(res)
     return out

@@ -67,6 +67,15 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _problem_doc("Conflicts with the current state"),
     413: _problem_doc("Request body too large"),
     422: _problem_doc("Invalid input; `errors` names each field"),
+    429: {
+        **_problem_doc("Too many invalid bearer tokens from this address; wait and try again"),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until a sign-in is tried again",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
     503: _problem_doc("The database cannot be reached"),
 }
 

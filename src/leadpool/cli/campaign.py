@@ -177,7 +177,11 @@ def allocate_cmd(
         f"{res.taken_from_pool} from the pool) of {res.granted} granted ({res.requested} asked)"
     )
     if res.shortfall:
-        job = f"refill job {res.refill_job_id} queued" if res.refill_job_id else "no refill possible"
+        job = (
+            f"refill job {res.refill_job_id} queued"
+            if res.refill_job_id
+            else f"no refill possible: {res.refill_unavailable}"
+        )
         console.print(f"shortfall {res.shortfall}: {job}")
     if show_leads:
         console.print(" ".join(map(str, res.lead_ids)))
@@ -203,6 +207,9 @@ def allocate_round_cmd(json_out: bool = JsonOption) -> None:
         )
     console.print(table)
     console.print(f"{sum(len(c.lead_ids) for c in res.campaigns)} leads allocated; pool supply {res.supply}")
+    why = next((c.refill_unavailable for c in res.campaigns if c.refill_unavailable), None)
+    if why:
+        console.print(f"shortfalls queued no refill: {why}")
 
 
 @app.command("set-policy")

@@ -351,8 +351,9 @@ def resume_sender(request: ResumeSenderRequest) -> Call[ResumeSenderResult]:
     )
 
 
-def dead_domains() -> Call[list[DeadDomain]]:
-    return Call("GET", "/v1/dead-domains", _list(DeadDomain))
+def dead_domains(limit: int | None = None, after: str | None = None) -> Call[list[DeadDomain]]:
+    params = {k: v for k, v in (("limit", limit), ("after", after)) if v is not None}
+    return Call("GET", "/v1/dead-domains", _list(DeadDomain), params=params or None)
 
 
 def revive_domain(domain: str) -> Call[DeadDomainRevived]:

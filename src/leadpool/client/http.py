@@ -278,9 +278,10 @@ class LeadpoolClient:
         """End a sender's pause, so checks naming it may be allowed again."""
         return self._run(calls.resume_sender(ResumeSenderRequest(channel=channel, sender=sender)))
 
-    def dead_domains(self) -> list[DeadDomain]:
-        """The recipient domains a bounce closed to email (admin)."""
-        return self._run(calls.dead_domains())
+    def dead_domains(self, *, limit: int | None = None, after: str | None = None) -> list[DeadDomain]:
+        """The recipient domains a bounce closed to email (admin), by name; a page of at most
+        ``limit`` (1,000) after the domain ``after``."""
+        return self._run(calls.dead_domains(limit, after))
 
     def revive_domain(self, domain: str) -> DeadDomainRevived:
         """Open a closed recipient domain to email again (admin); ``revived`` False when it was not."""
@@ -560,9 +561,10 @@ class AsyncLeadpoolClient:
         """End a sender's pause, so checks naming it may be allowed again."""
         return await self._run(calls.resume_sender(ResumeSenderRequest(channel=channel, sender=sender)))
 
-    async def dead_domains(self) -> list[DeadDomain]:
-        """The recipient domains a bounce closed to email (admin)."""
-        return await self._run(calls.dead_domains())
+    async def dead_domains(self, *, limit: int | None = None, after: str | None = None) -> list[DeadDomain]:
+        """The recipient domains a bounce closed to email (admin), by name; a page of at most
+        ``limit`` (1,000) after the domain ``after``."""
+        return await self._run(calls.dead_domains(limit, after))
 
     async def revive_domain(self, domain: str) -> DeadDomainRevived:
         """Open a closed recipient domain to email again (admin); ``revived`` False when it was not."""

@@ -286,8 +286,12 @@ class DomainBlock(_Out):
     reason: str
     actor: str
     created_at: datetime
-    created: bool = Field(True, description="False: the list held the domain already (nothing changed).")
+    created: bool = Field(
+        True,
+        description="False: the list held the domain already (nothing changed), or the block was removed.",
+    )
     enrollments_ended: int = Field(0, description="Active enrollments the new block ended.")
+    removed: bool = Field(False, description="True: this call lifted the block (the row shown is gone).")
 
 
 class ConsentRequest(_In):
@@ -448,6 +452,9 @@ class Allocation(_Out):
     taken_from_pool: int = 0
     shortfall: int
     job_id: int | None = None
+    refill_unavailable: str | None = Field(
+        None, description="Why a shortfall queued no refill job (refill switched off, no Apollo key)."
+    )
 
 
 class EnrollmentEndRequest(_In):

@@ -144,9 +144,15 @@ def close_domain(
     return True
 
 
-def dead_domains(session: Session, *, at: datetime) -> list[Dead]:
-    """The domains closed to email at ``at``, by name."""
-    rows = session.scalars(select(DeadDomain).where(DeadDomain.until > at).order_by(DeadDomain.domain))
+def dead_domains(
+    session: Session, *, at: datetime, after: str | None = None, limit: int | None = None
+) -> list[Dead]:
+    """The domains closed to email at ``at``, by name: those after ``after`` (a page's last
+    domain), at most ``limit``."""
+    q = select(DeadDomain).where(DeadDomain.until > at)
+    if after is not None:
+        q = q.where(DeadDomain.domain > after)
+    rows = session.scalars(q.order_by(DeadDomain.domain).limit(limit))
     return [_dead(r) for r in rows]
 
 

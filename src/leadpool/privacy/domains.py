@@ -93,6 +93,7 @@ class Blocked:
     created_at: datetime
     created: bool = True  # False: the same list held it already (nothing changed)
     enrollments_ended: int = 0
+    removed: bool = False  # True: unblock_domain lifted it (the row is gone)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -104,11 +105,14 @@ class Blocked:
             "created_at": self.created_at.isoformat(),
             "created": self.created,
             "enrollments_ended": self.enrollments_ended,
+            "removed": self.removed,
         }
 
 
-def _out(row: DomainBlock, *, created: bool = True, ended: int = 0) -> Blocked:
-    return Blocked(row.id, row.domain, row.agency_id, row.reason, row.actor, row.created_at, created, ended)
+def _out(row: DomainBlock, *, created: bool = True, ended: int = 0, removed: bool = False) -> Blocked:
+    return Blocked(
+        row.id, row.domain, row.agency_id, row.reason, row.actor, row.created_at, created, ended, removed
+    )
 
 
 def block_domain(
@@ -181,7 +185,7 @@ def unblock_domain(
     whose = "the platform's list" if agency_id is None else f"agency {agency_id}'s list"
     if row is None:
         raise NotFound(f"{name} is not on {whose} of blocked domains")
-    out = _out(row)
+    out = _out(row, created=False, removed=True)
     session.delete(row)
     session.add(
         AuditLog(

@@ -133,6 +133,7 @@ def allocate(
         taken_from_pool=result.taken_from_pool,
         shortfall=result.shortfall,
         job_id=result.job_id,
+        refill_unavailable=result.refill_unavailable,
     )
 
 

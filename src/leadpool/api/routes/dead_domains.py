@@ -6,8 +6,9 @@ is another agency's send. An agency learns of one from the gate's ``email_bounce
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from leadpool.api.deps import AdminCaller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
@@ -18,9 +19,15 @@ router = APIRouter(prefix="/v1/dead-domains", tags=["events"], responses=COMMON_
 
 
 @router.get("", response_model=list[DeadDomain])
-def list_dead_domains(session: SessionDep, caller: AdminCaller) -> list[DeadDomain]:
-    """The domains closed to email now, by name (as `leadpool send dead-domains`)."""
-    rows = dead_domains.dead_domains(session, at=datetime.now(UTC))
+def list_dead_domains(
+    session: SessionDep,
+    caller: AdminCaller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    after: Annotated[str | None, Query(min_length=1, max_length=300)] = None,
+) -> list[DeadDomain]:
+    """The domains closed to email now, by name (as `leadpool send dead-domains`), a page of at
+    most ``limit``: a full page may have more, asked for with ``after`` = its last domain."""
+    rows = dead_domains.dead_domains(session, at=datetime.now(UTC), after=after, limit=limit)
     return [DeadDomain.model_validate(r.as_dict()) for r in rows]
 
 

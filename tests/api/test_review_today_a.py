@@ -54,11 +54,11 @@ def test_an_agency_cannot_see_or_resume_a_pause_by_once_naming_the_sender_in_a_c
     made (and cancelled) naming A's account is enough for B to list A's pause (reason, counts,
     cause_event_id) and to end it, so A's account sends on into its bounces."""
     w = world
-    d = w.cb.check(w.alloc_b.allocated[0], w.camp_b.id, "linkedin", sender="li-A1", at=MONDAY)
-    assert d.decision == "allow" and d.touch_id is not None
-    w.cb.cancel_touch(d.touch_id)  # never sent anything from it
     mine = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-A1", at=MONDAY)
     assert mine.decision == "allow"
+    # A's account since A named it first: B's check naming it reserves nothing (sender_not_owned)
+    d = w.cb.check(w.alloc_b.allocated[0], w.camp_b.id, "linkedin", sender="li-A1", at=MONDAY)
+    assert d.decision == "deny" and d.touch_id is None
     with session_scope(db) as s:  # A's account paused by its own bounces
         s.add(
             SenderPause(

@@ -1,5 +1,5 @@
 """``leadpool send check|confirm|cancel|expire|prune-decisions|paused-senders|resume-sender|
-domain-guard|dead-domains|revive-domain|policy|reasons``: the pre-send gate on the command line.
+sender-claims|claim-sender|release-sender|domain-guard|dead-domains|revive-domain|policy|reasons``: the pre-send gate on the command line.
 
 ``send check`` exits 0 when allowed and 3 when denied, so scripts can branch on it.
 """
@@ -17,7 +17,7 @@ from leadpool.api.settings import ApiSettings
 from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, instant, print_json
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
-from leadpool.events import dead_domains, senders, sending_domains
+from leadpool.events import dead_domains, sender_claims, senders, sending_domains
 from leadpool.events.settings import get_event_settings
 from leadpool.gate import cancel, check, confirm_sent, resolve
 from leadpool.gate.policy import CHANNELS
@@ -25,6 +25,7 @@ from leadpool.gate.reasons import REASON_CODES, REASON_SUMMARIES, GateDecision
 from leadpool.gate.retention import PruneResult, count_denials, cutoff_for, prune_denials
 from leadpool.gate.settings import MAX_DAYS, MIN_DAYS, get_retention_settings
 from leadpool.gate.tasks import expire_all
+from leadpool.limits import MAX_ID
 from leadpool.models import Agency, Campaign
 from leadpool.privacy import unsubscribe as one_click
 
@@ -248,6 +249,73 @@ def resume_sender_cmd(
         console.print(f"{ended.sender} resumed (it was paused by the {ended.reason.replace('_', ' ')})")
 
 
+_CLAIMED = typer.Argument(
+    ...,
+    help="The sender as checks name it (a mailbox, an account, a number), @domain for an email "
+    "sending domain, or as `send sender-claims` lists it (email:sdr1@agency.example, domain:agency.example).",
+)
+
+
+@app.command("sender-claims")
+def sender_claims_cmd(
+    agency: int | None = typer.Option(None, "--agency", min=1, max=MAX_ID, help="Only this agency's."),
+    json_out: bool = JsonOption,
+) -> None:
+    """List which agency each sending account and email sending domain belongs to (the first agency
+    to name one in a check over the API claims it; another agency naming it is denied
+    sender_not_owned)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        rows = sender_claims.claims(s, agency_id=agency)
+    if json_out:
+        print_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        console.print("no sender is claimed")
+    for r in rows:
+        console.print(
+            f"{r.sender}: agency {r.agency_id} (since {r.claimed_at.astimezone(UTC):%Y-%m-%d}, by {r.actor})",
+            soft_wrap=True,
+        )
+
+
+@app.command("claim-sender")
+def claim_sender_cmd(
+    sender: str = _CLAIMED,
+    agency: int = typer.Option(..., "--agency", min=1, max=MAX_ID, help="The agency it belongs to."),
+    channel: str = typer.Option("email", "--channel", help=f"One of: {', '.join(CHANNELS)}."),
+    actor: str = typer.Option(..., "--actor", help="Who moves it (kept in the audit log)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Give a sending account (or @domain) to an agency, whoever held it: another agency that named
+    it first loses it (audited as sender.claim)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        claim, before = sender_claims.assign(s, channel, sender, agency, actor=actor, at=datetime.now(UTC))
+    if json_out:
+        print_json({**claim.as_dict(), "agency_id_was": before})
+    elif before == agency:
+        console.print(f"{claim.sender} already belonged to agency {agency}")
+    else:
+        was = f" (it was agency {before}'s)" if before is not None else ""
+        console.print(f"{claim.sender} now belongs to agency {agency}{was}")
+
+
+@app.command("release-sender")
+def release_sender_cmd(
+    sender: str = _CLAIMED,
+    channel: str = typer.Option("email", "--channel", help=f"One of: {', '.join(CHANNELS)}."),
+    actor: str = typer.Option(..., "--actor", help="Who frees it (kept in the audit log)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Free a sending account's (or @domain's) claim: the next agency to name it in a check claims it
+    (audited as sender.release)."""
+    with handle_errors(), database() as db, session_scope(db) as s:
+        claim = sender_claims.release(s, channel, sender, actor=actor, at=datetime.now(UTC))
+    if json_out:
+        print_json({**claim.as_dict(), "released": True})
+    else:
+        console.print(f"{claim.sender} no longer belongs to agency {claim.agency_id}")
+
+
 @app.command("domain-guard")
 def domain_guard_cmd(json_out: bool = JsonOption) -> None:
     """Run the sending-domain guard now (the worker runs it hourly): each sending domain's window of
@@ -280,10 +348,16 @@ def domain_guard_cmd(json_out: bool = JsonOption) -> None:
 
 
 @app.command("dead-domains")
-def dead_domains_cmd(json_out: bool = JsonOption) -> None:
+def dead_domains_cmd(
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many (default: all)."),
+    after: str | None = typer.Option(
+        None, "--after", help="Only the domains after this one (a page's last)."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
     """List the recipient domains closed to email because a bounce said they accept no mail."""
     with handle_errors(), database() as db, session_scope(db) as s:
-        rows = dead_domains.dead_domains(s, at=datetime.now(UTC))
+        rows = dead_domains.dead_domains(s, at=datetime.now(UTC), after=after, limit=limit)
     if json_out:
         print_json([r.as_dict() for r in rows])
         return

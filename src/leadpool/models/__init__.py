@@ -19,6 +19,7 @@ from leadpool.models.gate import (
     SENDER_PAUSE_REASONS,
     GateCounter,
     GateTimeZone,
+    SenderClaim,
     SenderPause,
 )
 from leadpool.models.ingestion import LeadRawPayload
@@ -73,6 +74,7 @@ __all__ = [
     "ReconcileMark",
     "RefillJob",
     "RestPeriod",
+    "SenderClaim",
     "SenderPause",
     "SignInFailure",
     "SignInTrust",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Integer, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,3 +79,20 @@ class SenderPause(Base):
             name="reason",
         ),
     )
+
+
+class SenderClaim(Base):
+    """The agency a sending account (``channel:sender``) or an email sending domain
+    (``domain:DOMAIN``) belongs to. A sender's caps, guards and pauses are the platform's, one per
+    account, so another agency naming it in its checks would spend its cap and could pause it.
+    The first agency to name one in a check over the API claims it; the operators move or free a
+    claim (``leadpool.gate.sender_claims``)."""
+
+    __tablename__ = "sender_claims"
+
+    sender: Mapped[str] = mapped_column(Text, primary_key=True)  # as sender_pauses keys it
+    agency_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agencies.id", ondelete="CASCADE"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_sender_claims_agency_id", "agency_id"),)

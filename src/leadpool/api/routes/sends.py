@@ -7,6 +7,7 @@ allow is only returned once its reservation is stored.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -40,8 +41,10 @@ from leadpool.client.models import (
 )
 from leadpool.db import session_scope
 from leadpool.errors import LeadpoolError
+from leadpool.events import sender_claims
 from leadpool.gate.check import record_denials
 from leadpool.gate.reasons import GateDecision, Reason, sort_reasons
+from leadpool.gate.request import normalize_sender
 from leadpool.gate.rules import campaign_reasons
 from leadpool.limits import MAX_ID
 from leadpool.models import Agency as AgencyRow
@@ -81,13 +84,10 @@ def _denied() -> dict[str, Any]:
     }
 
 
-def _not_held(session: Session, lead_id: int, campaign: CampaignRow, channel: str) -> GateDecision:
-    """The answer to an agency asking about a lead it does not hold: the same for another agency's
-    lead, a free one and an id that does not exist, and without asking the gate, whose reasons
-    would tell the caller about someone else's lead (out of office until..., unsubscribed...).
-    What it says about the caller's own campaign and agency is the gate's own sentences."""
+def _campaign_own(session: Session, campaign: CampaignRow, channel: str) -> list[Reason]:
+    """What the gate says of the campaign and its agency alone, in the gate's own sentences."""
     agency = session.get(AgencyRow, campaign.agency_id)
-    own = campaign_reasons(
+    return campaign_reasons(
         campaign.id,
         campaign.agency_id,
         agency.status if agency else None,
@@ -96,6 +96,14 @@ def _not_held(session: Session, lead_id: int, campaign: CampaignRow, channel: st
         tuple(campaign.channels or ()),
         channel,
     )
+
+
+def _not_held(session: Session, lead_id: int, campaign: CampaignRow, channel: str) -> GateDecision:
+    """The answer to an agency asking about a lead it does not hold: the same for another agency's
+    lead, a free one and an id that does not exist, and without asking the gate, whose reasons
+    would tell the caller about someone else's lead (out of office until..., unsubscribed...).
+    What it says about the caller's own campaign and agency is the gate's own sentences."""
+    own = _campaign_own(session, campaign, channel)
     return GateDecision(
         "deny",
         sort_reasons(
@@ -116,6 +124,47 @@ def _refused(
     decisions = [_not_held(session, i.lead_id, campaigns[i.campaign_id], i.channel) for i in items]
     if items:
         record_denials(session, [_request(i) for i in items], decisions, agency_id=caller.agency_id)
+    return decisions
+
+
+def _foreign_senders(
+    session: Session, caller: Principal, items: list[CheckRequest], campaigns: dict[int, CampaignRow]
+) -> set[int]:
+    """The positions of the items naming a sender (or a sending domain) another agency holds; the
+    rest are claimed for their campaign's agency (``leadpool.events.sender_claims``)."""
+    out: set[int] = set()
+    now = datetime.now(UTC)
+    by_agency: dict[int, list[int]] = {}
+    for n, i in enumerate(items):
+        if i.sender is not None and i.sender.strip():
+            by_agency.setdefault(campaigns[i.campaign_id].agency_id, []).append(n)
+    for agency_id, positions in sorted(by_agency.items()):
+        pairs = [(items[n].channel, items[n].sender or "") for n in positions]
+        taken = sender_claims.foreign(session, agency_id, pairs, at=now, actor=caller.actor)
+        out.update(n for n, pair in zip(positions, pairs, strict=True) if pair in taken)
+    return out
+
+
+def _not_theirs(
+    session: Session, caller: Principal, items: list[CheckRequest], campaigns: dict[int, CampaignRow]
+) -> list[GateDecision]:
+    """Denials of checks naming another agency's sender, recorded as the campaign's checks."""
+    decisions = []
+    for i in items:
+        own = _campaign_own(session, campaigns[i.campaign_id], i.channel)
+        theirs = Reason(
+            "sender_not_owned",
+            f"Sender {i.channel}:{normalize_sender(i.sender or '')} (or its sending domain) belongs to "
+            "another agency; a campaign sends only from its own agency's accounts.",
+        )
+        decisions.append(GateDecision("deny", sort_reasons([*own, theirs])))
+    for agency_id in sorted({campaigns[i.campaign_id].agency_id for i in items}):
+        mine = [
+            (i, d)
+            for i, d in zip(items, decisions, strict=True)
+            if campaigns[i.campaign_id].agency_id == agency_id
+        ]
+        record_denials(session, [_request(i) for i, _ in mine], [d for _, d in mine], agency_id=agency_id)
     return decisions
 
 
@@ -153,6 +202,8 @@ def check(body: CheckRequest, request: Request, credentials: BearerCredentials) 
             campaign = tenancy.campaign(session, caller, body.campaign_id)
             if body.lead_id not in _held(session, caller, [body.lead_id]):
                 (decision,) = _refused(session, caller, [body], {campaign.id: campaign})
+            elif _foreign_senders(session, caller, [body], {campaign.id: campaign}):
+                (decision,) = _not_theirs(session, caller, [body], {campaign.id: campaign})
             else:
                 # not a batch of one: a clean allow takes the one-call fast path
                 decision = gate.check_one(session, _request(body))
@@ -178,13 +229,24 @@ def check_batch(body: CheckBatchRequest, request: Request, credentials: BearerCr
                 cid: tenancy.campaign(session, caller, cid) for cid in {i.campaign_id for i in body.items}
             }
             held = _held(session, caller, [i.lead_id for i in body.items])
+            mine = [i for i in body.items if i.lead_id in held]
+            theirs = {id(mine[n]) for n in _foreign_senders(session, caller, mine, campaigns)}
             # the others reserve nothing, so leaving them out changes no other item's answer
-            asked = iter(gate.check_many(session, [_request(i) for i in body.items if i.lead_id in held]))
+            asked = iter(gate.check_many(session, [_request(i) for i in mine if id(i) not in theirs]))
             refused = iter(
                 _refused(session, caller, [i for i in body.items if i.lead_id not in held], campaigns)
             )
+            foreign = iter(_not_theirs(session, caller, [i for i in mine if id(i) in theirs], campaigns))
             out = [
-                decision_out(next(asked) if i.lead_id in held else next(refused), request, i.channel)
+                decision_out(
+                    next(refused)
+                    if i.lead_id not in held
+                    else next(foreign)
+                    if id(i) in theirs
+                    else next(asked),
+                    request,
+                    i.channel,
+                )
                 for i in body.items
             ]
     except Exception as exc:

@@ -1,0 +1,173 @@
+"""Which agency a sending account, and an email sending domain, belongs to.
+
+A sender's daily and weekly caps, its bounce, complaint and block guards and its pauses are kept
+per account (``channel:sender``) and per sending domain (``domain:DOMAIN``) for the whole
+platform: the account is one mailbox, one LinkedIn seat, one number, whoever names it. So one
+agency naming another's mailbox in its own checks spent that mailbox's cap, and a few blocks
+reported on its own "sends" from it paused it for its owner, who could neither see nor resume the
+pause (it sees the pauses its own sends caused).
+
+A claim ties each to one agency. The API is the tenant boundary, so it claims there: the first
+check naming a sender (and, for an email sender, its domain, unless a mailbox provider's) claims
+it for the campaign's agency, and a check naming one another agency holds is denied
+``sender_not_owned`` without asking the gate. The platform's own processes (``GateWorker``, the
+CLI) are trusted and neither claim nor are refused. An operator moves or frees a claim
+(``leadpool send claim-sender`` / ``release-sender``): an agency that named someone else's
+account first keeps it until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from leadpool.errors import InvalidInput, NotFound
+from leadpool.events.dead_domains import MAILBOX_PROVIDERS
+from leadpool.events.senders import DOMAIN_KEY_PREFIX
+from leadpool.gate.policy import CHANNELS
+from leadpool.gate.request import normalize_sender, sender_key
+from leadpool.models import Agency, AuditLog, SenderClaim
+
+
+def sender_domain(sender: str) -> str | None:
+    """An email sender's domain, spelled as ``leadpool_sender_domain`` (SQL) spells it: after the
+    last @, before a closing >, without trailing dots, lower case; None without one."""
+    if "@" not in sender:
+        return None
+    return sender.rpartition("@")[2].split(">", 1)[0].rstrip(". ").lower() or None
+
+
+def claim_keys(channel: str, sender: str) -> list[str]:
+    """The claims a check naming ``sender`` on ``channel`` needs: the account's, and for an email
+    sender its sending domain's (a mailbox provider's domain is nobody's)."""
+    sender = normalize_sender(sender)
+    keys = [sender_key(channel, sender)]
+    domain = sender_domain(sender) if channel == "email" else None
+    if domain is not None and domain not in MAILBOX_PROVIDERS:
+        keys.append(f"{DOMAIN_KEY_PREFIX}{domain}")
+    return keys
+
+
+def foreign(
+    session: Session, agency_id: int, senders: Iterable[tuple[str, str]], *, at: datetime, actor: str
+) -> set[tuple[str, str]]:
+    """Claim for ``agency_id`` every ``(channel, sender)`` nobody holds, and return those another
+    agency holds (the account or its domain). Flushes, never commits."""
+    wanted = {(c, s): claim_keys(c, s) for c, s in senders}
+    keys = sorted({k for ks in wanted.values() for k in ks})  # one order: concurrent claims don't deadlock
+    if not keys:
+        return set()
+    conn = session.connection()
+    conn.execute(
+        text(
+            "INSERT INTO sender_claims (sender, agency_id, claimed_at, actor) "
+            "SELECT k, :agency, :at, :actor FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k "
+            "ON CONFLICT (sender) DO NOTHING"
+        ),
+        {"agency": agency_id, "at": at, "actor": actor, "keys": keys},
+    )
+    others = set(
+        conn.scalars(
+            text(
+                "SELECT sender FROM sender_claims WHERE sender = ANY (CAST(:keys AS text[])) AND agency_id <> :a"
+            ),
+            {"keys": keys, "a": agency_id},
+        )
+    )
+    return {pair for pair, ks in wanted.items() if others.intersection(ks)}
+
+
+@dataclass(frozen=True)
+class Claim:
+    sender: str  # channel:sender or domain:DOMAIN
+    agency_id: int
+    claimed_at: datetime
+    actor: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sender": self.sender,
+            "agency_id": self.agency_id,
+            "claimed_at": self.claimed_at.isoformat(),
+            "actor": self.actor,
+        }
+
+
+def named_key(channel: str, sender: str) -> str:
+    """The claim an operator names: an account (``email anna@agency.com``), with ``@DOMAIN`` an
+    email sending domain (``email @agency.com``), or a key as the claims list it
+    (``email:anna@agency.com``, ``domain:agency.com``; then ``channel`` is not used)."""
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    sender = normalize_sender(sender)
+    if not sender:
+        raise InvalidInput("sender: must not be empty")
+    kind, colon, rest = sender.partition(":")
+    if colon and kind.lower() in (*CHANNELS, DOMAIN_KEY_PREFIX[:-1]) and rest.strip():
+        channel, sender = ("email", "@" + rest) if kind.lower() == "domain" else (kind.lower(), rest)
+        sender = normalize_sender(sender)
+    if sender.startswith("@"):
+        domain = sender_domain(sender)
+        if channel != "email" or domain is None:
+            raise InvalidInput(f"sender {sender!r}: @DOMAIN names an email sending domain (channel email)")
+        return f"{DOMAIN_KEY_PREFIX}{domain}"
+    return sender_key(channel, sender)
+
+
+def claims(session: Session, *, agency_id: int | None = None) -> list[Claim]:
+    q = select(SenderClaim).order_by(SenderClaim.sender)
+    if agency_id is not None:
+        q = q.where(SenderClaim.agency_id == agency_id)
+    return [Claim(c.sender, c.agency_id, c.claimed_at, c.actor) for c in session.scalars(q)]
+
+
+def assign(
+    session: Session, channel: str, sender: str, agency_id: int, *, actor: str, at: datetime
+) -> tuple[Claim, int | None]:
+    """Give a sender (or ``@DOMAIN``) to an agency, whoever held it; returns the claim and the
+    agency that held it before (None: nobody). Audited as ``sender.claim``. Flushes."""
+    key = named_key(channel, sender)
+    if not actor.strip():
+        raise InvalidInput("actor: must not be empty (who moves the claim is kept in the audit log)")
+    if session.get(Agency, agency_id) is None:
+        raise NotFound(f"agency {agency_id} not found")
+    before = session.scalar(select(SenderClaim.agency_id).where(SenderClaim.sender == key).with_for_update())
+    session.execute(
+        insert(SenderClaim)
+        .values(sender=key, agency_id=agency_id, claimed_at=at, actor=actor)
+        .on_conflict_do_update(
+            index_elements=[SenderClaim.sender],
+            set_={"agency_id": agency_id, "claimed_at": at, "actor": actor},
+        )
+    )
+    _audit(session, "sender.claim", key, actor, at, {"agency_id": agency_id, "agency_id_was": before})
+    session.flush()
+    return Claim(key, agency_id, at, actor), before
+
+
+def release(session: Session, channel: str, sender: str, *, actor: str, at: datetime) -> Claim:
+    """Free a sender's claim (the next agency to name it claims it); NotFound when unclaimed.
+    Audited as ``sender.release``. Flushes."""
+    key = named_key(channel, sender)
+    if not actor.strip():
+        raise InvalidInput("actor: must not be empty (who frees the claim is kept in the audit log)")
+    row = session.scalars(delete(SenderClaim).where(SenderClaim.sender == key).returning(SenderClaim)).first()
+    if row is None:
+        raise NotFound(f"sender {key} is not claimed by any agency")
+    _audit(session, "sender.release", key, actor, at, {"agency_id_was": row.agency_id})
+    session.flush()
+    return Claim(row.sender, row.agency_id, row.claimed_at, row.actor)
+
+
+def _audit(session: Session, action: str, key: str, actor: str, at: datetime, detail: dict[str, Any]) -> None:
+    session.add(
+        AuditLog(
+            at=at, actor=actor.strip(), action=action, subject_type="sender", subject_id=key, detail=detail
+        )
+    )

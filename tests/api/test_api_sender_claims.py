@@ -1,0 +1,245 @@
+"""A sending account, and an email sending domain, belong to the agency that named it first over
+the API: another agency naming it is denied ``sender_not_owned`` and so can neither spend its cap
+nor pause it; an operator moves or frees a claim."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, select, text
+from typer.testing import CliRunner
+
+from api.world import MONDAY, build_world
+from leadpool.cli import app
+from leadpool.db import session_scope
+from leadpool.events.dead_domains import MAILBOX_PROVIDERS
+from leadpool.gate import GateWorker
+from leadpool.models import AuditLog, SenderClaim, Touch
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def world(api):
+    w = build_world(api.admin, api.url)
+    yield w
+    w.close()
+
+
+def _codes(decision) -> list[str]:
+    return [r.code for r in decision.reasons]
+
+
+def _claims(db) -> dict[str, int]:
+    with session_scope(db) as s:
+        return dict(s.execute(select(SenderClaim.sender, SenderClaim.agency_id)).tuples().all())
+
+
+def test_an_agency_can_neither_pause_nor_spend_another_agencys_sender(api, world, db):
+    """The review's attack: A names B's LinkedIn account in its own checks, "sends" from it and
+    reports a policy block on each send, which paused B's account for everyone (B could neither
+    see nor resume the pause); or it spends B's daily cap. Now A's checks are denied, nothing is
+    reserved, and B's account stays B's."""
+    w = world
+    victim = "li-b-sdr1"
+    d = w.cb.check(w.alloc_b.allocated[0], w.camp_b.id, "linkedin", sender=victim, at=MONDAY)
+    assert d.decision == "allow", d.reasons
+    w.cb.cancel_touch(d.touch_id)
+    assert _claims(db) == {f"linkedin:{victim}": w.b.id}
+
+    for i, lead in enumerate(w.alloc_a.allocated[:3]):
+        spelled = f"  {victim} " if i else victim  # one sender, however it is spelled
+        d = w.ca.check(lead, w.camp_a.id, "linkedin", sender=spelled, at=MONDAY + timedelta(days=i))
+        assert (d.decision, _codes(d), d.touch_id) == ("deny", ["sender_not_owned"], None)
+        assert "another agency" in d.reasons[0].message and victim in d.reasons[0].message
+    batch = w.ca.check_batch(
+        [
+            {"lead_id": w.alloc_a.allocated[3], "campaign_id": w.camp_a.id, "channel": "linkedin",
+             "sender": victim, "at": MONDAY.isoformat()},
+            {"lead_id": w.alloc_a.allocated[4], "campaign_id": w.camp_a.id, "channel": "linkedin",
+             "sender": "li-a-sdr1", "at": MONDAY.isoformat()},
+            {"lead_id": w.alloc_b.allocated[1], "campaign_id": w.camp_a.id, "channel": "linkedin",
+             "sender": victim, "at": MONDAY.isoformat()},
+        ]
+    )  # fmt: skip
+    assert _codes(batch[0]) == ["sender_not_owned"] and batch[0].touch_id is None
+    assert batch[1].decision == "allow", batch[1].reasons  # its own account: decided as ever
+    assert "not_owned" in _codes(batch[2]) and "sender_not_owned" not in _codes(batch[2])  # not held first
+    with session_scope(db) as s:
+        named = s.scalars(select(Touch.sender).where(Touch.agency_id == w.a.id)).all()
+    assert named == ["li-a-sdr1"]
+    assert _claims(db) == {f"linkedin:{victim}": w.b.id, "linkedin:li-a-sdr1": w.a.id}
+
+    # A's refused checks are A's own checks: in its lead's timeline, not in B's
+    entries = w.ca.lead_timeline(w.alloc_a.allocated[0]).entries
+    refused = [e for e in entries if e.kind == "decision" and "sender_not_owned" in json.dumps(e.detail)]
+    assert len(refused) == 1
+
+    d = w.cb.check(w.alloc_b.allocated[2], w.camp_b.id, "linkedin", sender=victim, at=MONDAY)
+    assert d.decision == "allow", d.reasons
+
+
+def test_an_email_sender_claims_its_sending_domain_but_not_a_mailbox_providers(api, world, db):
+    w = world
+    mail = w.cb.create_campaign(
+        "B mail", ["email"], {"email_statuses": ["verified", "guessed"]}, daily_quota=5
+    )
+    w.cb.activate_campaign(mail.id)
+    gmail = "gmail.com"
+    assert gmail in MAILBOX_PROVIDERS
+    d = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "email", sender="SDR1@Agency-A.example", at=MONDAY)
+    w.ca.check(
+        w.alloc_a.allocated[1], w.camp_a.id, "email", sender=f"a.sdr@{gmail}", at=MONDAY, reserve=False
+    )
+    assert _claims(db) == {
+        "email:sdr1@agency-a.example": w.a.id,
+        "domain:agency-a.example": w.a.id,
+        f"email:a.sdr@{gmail}": w.a.id,
+    }
+    # B names another mailbox at A's sending domain: its pause and its rates are the domain's
+    lead_b = w.alloc_b.allocated[0]
+    d = w.cb.check(lead_b, mail.id, "email", sender="sdr9@agency-a.example.", at=MONDAY, reserve=False)
+    assert "sender_not_owned" in _codes(d)
+    d = w.cb.check(lead_b, mail.id, "email", sender=f"b.sdr@{gmail}", at=MONDAY, reserve=False)
+    assert "sender_not_owned" not in _codes(d)  # a provider's domain is nobody's
+    assert _claims(db)[f"email:b.sdr@{gmail}"] == w.b.id
+
+
+def test_an_operator_lists_moves_and_frees_claims(api, world, db):
+    w = world
+    w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False)
+    listed = runner.invoke(app, ["send", "sender-claims", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    assert (row["sender"], row["agency_id"], row["actor"]) == (
+        "linkedin:li-shared",
+        w.a.id,
+        f"agency:{w.a.id}",
+    )
+    human = runner.invoke(app, ["send", "sender-claims", "--agency", str(w.b.id)])
+    assert human.exit_code == 0 and "no sender is claimed" in human.stdout
+
+    moved = runner.invoke(
+        app,
+        [
+            "send",
+            "claim-sender",
+            "linkedin:li-shared",
+            "--agency",
+            str(w.b.id),
+            "--actor",
+            "ops:kim",
+            "--json",
+        ],
+    )
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout) | {"claimed_at": None} == {
+        "sender": "linkedin:li-shared",
+        "agency_id": w.b.id,
+        "agency_id_was": w.a.id,
+        "actor": "ops:kim",
+        "claimed_at": None,
+    }
+    d = w.ca.check(
+        w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False
+    )
+    assert "sender_not_owned" in _codes(d)
+    d = w.cb.check(
+        w.alloc_b.allocated[0], w.camp_b.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False
+    )
+    assert "sender_not_owned" not in _codes(d)
+
+    again = runner.invoke(
+        app,
+        [
+            "send",
+            "claim-sender",
+            "li-shared",
+            "--channel",
+            "linkedin",
+            "--agency",
+            str(w.b.id),
+            "--actor",
+            "ops",
+        ],
+    )
+    assert again.exit_code == 0 and "already belonged to agency" in again.stdout
+    domain = runner.invoke(
+        app, ["send", "claim-sender", "@Agency-B.example.", "--agency", str(w.b.id), "--actor", "ops"]
+    )
+    assert domain.exit_code == 0 and "domain:agency-b.example now belongs" in domain.stdout
+
+    freed = runner.invoke(
+        app, ["send", "release-sender", "li-shared", "--channel", "linkedin", "--actor", "ops"]
+    )
+    assert freed.exit_code == 0 and "no longer belongs to agency" in freed.stdout
+    assert "linkedin:li-shared" not in _claims(db)
+    d = w.ca.check(
+        w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False
+    )
+    assert "sender_not_owned" not in _codes(d)  # freed: the next agency to name it claims it
+    with session_scope(db) as s:
+        audit = s.execute(
+            select(AuditLog.action, AuditLog.subject_id, AuditLog.actor).where(
+                AuditLog.subject_type == "sender"
+            )
+        ).all()
+    assert [tuple(a) for a in audit] == [
+        ("sender.claim", "linkedin:li-shared", "ops:kim"),
+        ("sender.claim", "linkedin:li-shared", "ops"),
+        ("sender.claim", "domain:agency-b.example", "ops"),
+        ("sender.release", "linkedin:li-shared", "ops"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["claim-sender", "x", "--agency", "999999", "--actor", "ops"], "agency 999999 not found"),
+        (["claim-sender", "x", "--channel", "fax", "--agency", "1", "--actor", "ops"], "fax"),
+        (["claim-sender", "@acme.example", "--channel", "sms", "--agency", "1", "--actor", "ops"], "@DOMAIN"),
+        (["claim-sender", "x", "--agency", "1", "--actor", " "], "actor"),
+        (["claim-sender", " ", "--agency", "1", "--actor", "ops"], "sender"),
+        (["release-sender", "nobody@x.example", "--actor", "ops"], "is not claimed"),
+    ],
+)
+def test_bad_claims_are_refused_with_nothing_changed(api, world, db, args, says):
+    before = _claims(db)
+    r = runner.invoke(app, ["send", *args])
+    assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output, r.output
+    assert _claims(db) == before
+
+
+def test_the_upgrade_claims_each_sender_one_agency_used_alone(api, world, db):
+    """Migration 0042's backfill, run over touches made by the platform's own sending workers (a
+    GateWorker neither claims nor is refused): a sender one agency used is that agency's; one two
+    agencies used stays unclaimed; a mailbox provider's domain is nobody's."""
+    from importlib import import_module
+
+    w = world
+    with GateWorker(db) as worker:
+        for day, (lead, campaign, channel, sender) in enumerate(
+            (
+                (w.alloc_a.allocated[0], w.camp_a.id, "linkedin", "li-a"),
+                (w.alloc_a.allocated[1], w.camp_a.id, "linkedin", "li-both"),
+                (w.alloc_b.allocated[0], w.camp_b.id, "linkedin", "li-both"),
+                (w.alloc_a.allocated[2], w.camp_a.id, "email", "sdr@agency-a.example"),
+                (w.alloc_a.allocated[3], w.camp_a.id, "email", "x@gmail.com"),
+            )
+        ):  # a day each (Monday to Friday): no company cap is met
+            at = MONDAY + timedelta(days=day)
+            d = worker.check(lead_id=lead, campaign_id=campaign, channel=channel, sender=sender, at=at)
+            assert d.touch_id is not None, (sender, d.reasons)
+    assert _claims(db) == {}  # the trusted workers claim nothing
+    backfill = import_module("leadpool.migrations.versions.0042_sender_claims")
+    with session_scope(db) as s:
+        s.execute(delete(SenderClaim))
+        s.execute(text(backfill._BACKFILL), {"providers": sorted(MAILBOX_PROVIDERS)})
+    assert _claims(db) == {
+        "linkedin:li-a": w.a.id,
+        "email:sdr@agency-a.example": w.a.id,
+        "domain:agency-a.example": w.a.id,
+        "email:x@gmail.com": w.a.id,
+    }

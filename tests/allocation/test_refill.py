@@ -135,6 +135,36 @@ def test_credit_budget_stops_a_job(db: Database, fake: FakeApollo, monkeypatch: 
     assert fake.credits_charged == charged
 
 
+def test_one_agency_spends_at_most_its_share_of_the_day(
+    db: Database, fake: FakeApollo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agency may create campaigns and ask for as many leads as it likes; its refills stop at
+    its share of the day's credits, and the next agency's still buy."""
+    monkeypatch.setenv("LEADPOOL_REFILL_DAILY_CREDIT_BUDGET", "8")
+    monkeypatch.setenv("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", "0.25")
+    greedy, other = _campaign(db), _campaign(db)
+    with session_scope(db) as s:
+        first = allocate(s, greedy, 10)
+    run_worker(uri=db.uri, until_empty=True)
+    with session_scope(db) as s:
+        (view,) = list_refill_jobs(s)
+    assert view.id == first.refill_job_id and view.status == "stopped_by_budget"
+    assert 0 < view.credits_consumed <= 2 and view.error and "share of the daily credit budget" in view.error
+    with session_scope(db) as s:
+        again = allocate(s, greedy, 10)  # a second job of the same agency buys nothing more today
+    run_worker(uri=db.uri, until_empty=True)
+    with session_scope(db) as s:
+        newest = list_refill_jobs(s)[0]
+    assert newest.id == again.refill_job_id and newest.status == "stopped_by_budget"
+    assert newest.credits_consumed == 0 and "share" in (newest.error or "")
+    with session_scope(db) as s:
+        theirs = allocate(s, other, 10)
+    run_worker(uri=db.uri, until_empty=True)
+    with session_scope(db) as s:
+        job = next(j for j in list_refill_jobs(s) if j.id == theirs.refill_job_id)
+    assert job.credits_consumed > 0 and job.allocated > 0
+
+
 def test_server_errors_are_retried_by_the_queue(db: Database, fake: FakeApollo) -> None:
     camp = _campaign(db)
     with session_scope(db) as s:

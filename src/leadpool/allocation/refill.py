@@ -9,7 +9,9 @@ the pool (``leadpool.apollo.enrich.search_and_enrich``, which imports through th
 records the credits spent, then allocates that rest.
 
 Budget: all refill jobs together may spend ``LEADPOOL_REFILL_DAILY_CREDIT_BUDGET`` credits per UTC
-day; each job gets what is left and stops when it is used up (status ``stopped_by_budget``).
+day, and one agency's jobs ``LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE`` of it (half: one agency's
+campaigns cannot use up every agency's day); each job gets what is left of both and stops when it
+is used up (status ``stopped_by_budget``).
 Refill jobs share one procrastinate lock, so they run one at a time and the budget arithmetic is
 never raced. Rate limits and server errors (429, 5xx, network) are retried with exponential
 backoff by the task's retry strategy; anything else fails the job at once.
@@ -194,6 +196,30 @@ def spent_today(session: Session, at: datetime) -> Decimal:
     return Decimal(value)
 
 
+def agency_spent_today(session: Session, agency_id: int, at: datetime) -> Decimal:
+    """Credits the agency's refill jobs started on ``at``'s UTC day have spent (their reports)."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    value = session.execute(
+        text(
+            "SELECT coalesce(sum(credits_consumed), 0) FROM refill_jobs "
+            "WHERE agency_id = :a AND started_at >= :d AND started_at < :e"
+        ),
+        {"a": agency_id, "d": day, "e": day + timedelta(days=1)},
+    ).scalar_one()
+    return Decimal(value)
+
+
+def _budget_left(session: Session, agency_id: int, at: datetime) -> tuple[Decimal, str]:
+    """What a job of this agency may still spend today, and which limit that is, in words."""
+    settings = get_allocation_settings()
+    platform = settings.refill_daily_credit_budget - spent_today(session, at)
+    share = settings.refill_daily_credit_budget * settings.refill_agency_daily_credit_share
+    agency = share - agency_spent_today(session, agency_id, at)
+    if agency < platform:
+        return agency, f"agency {agency_id}'s share of the daily credit budget ({share:g} credits)"
+    return platform, "daily credit budget"
+
+
 def _finish(session: Session, refill_job_id: int, status: str, at: datetime, **values: Any) -> None:
     sets = ", ".join(f"{k} = :{k}" for k in values)
     session.execute(
@@ -214,7 +240,8 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
     with session_scope(db) as s:
         row = s.execute(
             text(
-                "SELECT r.status, r.campaign_id, r.requested, r.search_params, c.status, a.status, r.allocated "
+                "SELECT r.status, r.campaign_id, r.requested, r.search_params, c.status, a.status, r.allocated, "
+                "r.agency_id "
                 "FROM refill_jobs r JOIN campaigns c ON c.id = r.campaign_id "
                 "JOIN agencies a ON a.id = r.agency_id WHERE r.id = :id FOR UPDATE OF r"
             ),
@@ -222,7 +249,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         ).first()
         if row is None:
             raise LeadpoolError(f"refill job {refill_job_id} not found")
-        status, campaign_id, requested, params, campaign_status, agency_status, done_before = row
+        status, campaign_id, requested, params, campaign_status, agency_status, done_before, agency_id = row
         if status in ("done", "failed", "stopped_by_budget"):
             return RefillOutcome(refill_job_id, status, note="already finished")
         if campaign_status != "active" or agency_status != "active":
@@ -236,7 +263,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
             ),
             {"now": now, "id": refill_job_id},
         )
-        remaining = settings.refill_daily_credit_budget - spent_today(s, now)
+        remaining, limit = _budget_left(s, int(agency_id), now)
 
     # Take what the pool can already serve before buying anything: on a retry, the people an
     # earlier try bought (and that still match and are free) are in the pool, so only the rest
@@ -264,7 +291,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         return RefillOutcome(refill_job_id, "done", allocated=allocated)
     if remaining <= 0:
         with session_scope(db) as s:
-            why = f"{want} still short: daily credit budget used up before the job searched"
+            why = f"{want} still short: {limit} used up before the job searched"
             _finish(s, refill_job_id, "stopped_by_budget", datetime.now(UTC), error=why)
         return RefillOutcome(refill_job_id, "stopped_by_budget", allocated=allocated, note=why)
 
@@ -317,7 +344,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         if note is None and short > 0:
             note = f"{short} still short: Apollo had no more matching people"
             if stopped:
-                note = f"{short} still short: daily credit budget reached"
+                note = f"{short} still short: {limit} reached"
         _finish(s, refill_job_id, final, datetime.now(UTC), error=note)
     return RefillOutcome(refill_job_id, final, enriched, allocated, credits, note)
 

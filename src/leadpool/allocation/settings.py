@@ -32,6 +32,13 @@ class AllocationSettings(BaseSettings):
     refill_daily_credit_budget: Decimal = Field(
         default=Decimal(1000), ge=0, description="Apollo credits all refill jobs may spend per UTC day."
     )
+    refill_agency_daily_credit_share: Decimal = Field(
+        default=Decimal("0.5"),
+        gt=0,
+        le=1,
+        description="The share of that budget one agency's refill jobs may spend per UTC day (1: no "
+        "limit of its own), so one agency's campaigns cannot use up the day for every other agency.",
+    )
     refill_max_pages: int = Field(default=5, ge=1, description="Search pages one refill job may read.")
     refill_max_age_days: int = Field(
         default=90, ge=0, description="A pool lead enriched more recently than this is not paid for again."

@@ -12,17 +12,30 @@ row id), a total order. ``limit`` and ``after`` read one page: every source tabl
 ``(company_id, at)`` index), the pieces are merged here and cut to ``limit``. Without ``limit``
 everything is returned, as before; :func:`iter_lead_timeline` / :func:`iter_company_timeline`
 walk a whole timeline page by page.
+
+A position given to a client is sealed (:meth:`Position.cursor`): encrypted and authenticated
+with AES-GCM under a key derived from the platform secret key, so a cursor that resumes past
+entries hidden from the caller tells nothing about them, and one the service did not issue (or
+issued under another secret) is refused.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import os
+import re
+import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -56,7 +69,15 @@ _RANK = {
 # events about a colleague that the company timeline lists (deliveries and opens are noise there)
 _COMPANY_EVENT_TYPES = ("reply", "unsubscribe", "complaint", "converted")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR_PREFIX = "t1."
+# a sealed cursor: "t2." + base64url(nonce | AES-GCM(instant in microseconds, rank, row id) | tag),
+# the prefix bound in as associated data. "t1." cursors (plain base64, before sealing) are refused.
+_CURSOR_PREFIX = "t2."
+_CURSOR_PLAIN = struct.Struct(">qBQ")  # micros since the epoch, table rank, row id
+_CURSOR_NONCE = 12
+_CURSOR_SEALED = _CURSOR_NONCE + _CURSOR_PLAIN.size + 16  # 45 bytes: 60 base64 characters
+_CURSOR_BODY = (_CURSOR_SEALED * 4 + 2) // 3
+_CURSOR_KDF_INFO = b"leadpool timeline cursor v2"
+_B64URL = re.compile(r"[A-Za-z0-9_-]+").fullmatch
 
 T = TypeVar("T")
 
@@ -69,30 +90,54 @@ class Position:
     rank: int
     row_id: int
 
-    def cursor(self) -> str:
-        """An opaque, URL-safe token for this position (what ``from_cursor`` reads back)."""
+    def cursor(self, secret: bytes | None = None) -> str:
+        """An opaque, URL-safe token for this position (what ``from_cursor`` reads back), sealed
+        with ``secret`` (default: the platform secret key): it reveals nothing of the position."""
         delta = self.at - _EPOCH
         micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        raw = f"{micros}.{self.rank}.{self.row_id}".encode()
-        return _CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        nonce = os.urandom(_CURSOR_NONCE)
+        sealed = _cursor_aead(secret).encrypt(
+            nonce, _CURSOR_PLAIN.pack(micros, self.rank, self.row_id), _CURSOR_PREFIX.encode()
+        )
+        return _CURSOR_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     @classmethod
-    def from_cursor(cls, token: str) -> Position:
-        """Raises InvalidInput for anything ``cursor`` did not produce."""
+    def from_cursor(cls, token: str, secret: bytes | None = None) -> Position:
+        """Raises InvalidInput for anything ``cursor`` did not produce (with this secret): altered,
+        cut short, sealed under another secret, or an old unsealed ``t1.`` cursor."""
         bad = InvalidInput(f"cursor {token[:80]!r} is not a timeline cursor (use next_cursor of a page)")
-        if not token.startswith(_CURSOR_PREFIX) or len(token) > 100:
-            raise bad
         body = token[len(_CURSOR_PREFIX) :]
+        if not token.startswith(_CURSOR_PREFIX) or len(body) != _CURSOR_BODY or not _B64URL(body):
+            raise bad
         try:
-            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("ascii")
-            micros_s, rank_s, id_s = raw.split(".")
-            micros, rank, row_id = int(micros_s), int(rank_s), int(id_s)
+            raw = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise bad from None
+        if len(raw) != _CURSOR_SEALED:
+            raise bad
+        try:
+            plain = _cursor_aead(secret).decrypt(
+                raw[:_CURSOR_NONCE], raw[_CURSOR_NONCE:], _CURSOR_PREFIX.encode()
+            )
+            micros, rank, row_id = _CURSOR_PLAIN.unpack(plain)
             at = _EPOCH + timedelta(microseconds=micros)
-        except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        except (InvalidTag, struct.error, OverflowError):
             raise bad from None
         if not (0 <= rank <= max(_RANK.values()) and 0 <= row_id <= MAX_ID):
             raise bad
         return cls(at, rank, row_id)
+
+
+def _cursor_aead(secret: bytes | None) -> AESGCM:
+    """The cursor cipher: AES-256-GCM under a key derived (HKDF-SHA256) from ``secret``, by
+    default the platform secret key, so cursors are bound to it and it is never used directly."""
+    return _cursor_aead_for(secret if secret is not None else get_settings().resolved_secret_key())
+
+
+@functools.lru_cache(maxsize=8)
+def _cursor_aead_for(secret: bytes) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CURSOR_KDF_INFO).derive(secret)
+    return AESGCM(key)
 
 
 @dataclass(frozen=True)
@@ -469,11 +514,14 @@ def visible_page(
     """One page as a caller sees it: ``view`` maps each entry of a batch to what the caller sees of
     it (None: hidden). Reads batches until ``limit`` visible entries are found, the timeline ends,
     or ``scan_budget`` entries were read (then the page is short). Returns the visible entries and
-    the position to continue after, None when nothing is left."""
+    the position to continue after, None when nothing is left: after the last entry shown when the
+    page is full (hidden entries beyond it are skipped again by the next page), else after the last
+    entry read, which may be a hidden one (the cursor made of it is sealed: it does not show it)."""
     _check_limit(limit)
     # one more than a page tells whether another follows; a filtered read takes larger batches
     batch = limit + 1 if view is None else max(limit + 1, min(500, scan_budget))
     shown: list[TimelineEntry] = []
+    last_shown: Position | None = None
     scanned = 0
     while True:
         entries = fetch(batch, after, newest_first)
@@ -481,8 +529,9 @@ def visible_page(
         for raw, visible in zip(entries, seen, strict=True):
             if visible is not None:
                 if len(shown) == limit:  # one more exists: continue after the last one shown
-                    return shown, after
+                    return shown, last_shown
                 shown.append(visible)
+                last_shown = raw.position
             after = raw.position
             scanned += 1
         if len(entries) < batch:

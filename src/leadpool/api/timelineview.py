@@ -40,8 +40,10 @@ CursorParam = Annotated[
     str | None,
     Query(
         max_length=100,
-        pattern=r"^t1\.[A-Za-z0-9_-]+$",
-        description="The next_cursor of the previous page (with the same order): the entries after it.",
+        # any version's shape (an old "t1." cursor gets the same refusal as any other stale one)
+        pattern=r"^t[0-9]\.[A-Za-z0-9_-]+$",
+        description="The next_cursor of the previous page (with the same order): the entries after it. "
+        "An opaque, sealed token: valid only with the service that issued it (its secret key).",
     ),
 ]
 

@@ -175,6 +175,7 @@ CONTRACT = {
     ("PUT", "/v1/agencies/{agency_id}/policy"),
     ("GET", "/v1/campaigns/{campaign_id}/policy"),
     ("PUT", "/v1/campaigns/{campaign_id}/policy"),
+    ("GET", "/v1/senders/claims"),
     ("GET", "/v1/dead-domains"),
     ("POST", "/v1/dead-domains/revive"),
     ("GET", "/healthz"),

@@ -79,6 +79,10 @@ def test_an_agency_can_neither_pause_nor_spend_another_agencys_sender(api, world
 
     d = w.cb.check(w.alloc_b.allocated[2], w.camp_b.id, "linkedin", sender=victim, at=MONDAY)
     assert d.decision == "allow", d.reasons
+    # each agency sees its own claims, the operators all of them
+    assert [(c.sender, c.actor) for c in w.cb.sender_claims()] == [(f"linkedin:{victim}", f"agency:{w.b.id}")]
+    assert [c.sender for c in w.ca.sender_claims()] == ["linkedin:li-a-sdr1"]
+    assert len(api.admin.sender_claims()) == 2
 
 
 def test_an_email_sender_claims_its_sending_domain_but_not_a_mailbox_providers(api, world, db):

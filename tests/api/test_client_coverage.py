@@ -66,6 +66,7 @@ CLIENT_METHODS: dict[tuple[str, str], str] = {
     ("POST", "/v1/webhooks/{provider}"): "webhook",
     ("GET", "/v1/senders/paused"): "paused_senders",
     ("POST", "/v1/senders/resume"): "resume_sender",
+    ("GET", "/v1/senders/claims"): "sender_claims",
     ("GET", "/v1/agencies/{agency_id}/policy"): "agency_policy",
     ("PUT", "/v1/agencies/{agency_id}/policy"): "set_agency_policy",
     ("GET", "/v1/campaigns/{campaign_id}/policy"): "campaign_policy",

@@ -55,6 +55,7 @@ from leadpool.client.models import (
     ResumeSenderRequest,
     ResumeSenderResult,
     ReviveDomainRequest,
+    SenderClaim,
     SentBatchItem,
     SentBatchResult,
     Timeline,
@@ -343,6 +344,10 @@ def revoke_consent(consent_id: int, request: ConsentRevokeRequest) -> Call[Conse
 
 def paused_senders() -> Call[list[PausedSender]]:
     return Call("GET", "/v1/senders/paused", _list(PausedSender))
+
+
+def sender_claims() -> Call[list[SenderClaim]]:
+    return Call("GET", "/v1/senders/claims", _list(SenderClaim))
 
 
 def resume_sender(request: ResumeSenderRequest) -> Call[ResumeSenderResult]:

@@ -55,6 +55,7 @@ from leadpool.client.models import (
     RawPayloadDetail,
     ResumeSenderRequest,
     ResumeSenderResult,
+    SenderClaim,
     SentBatchItem,
     Timeline,
     Touch,
@@ -273,6 +274,10 @@ class LeadpoolClient:
     def paused_senders(self) -> list[PausedSender]:
         """The sending accounts a sender guard paused (an agency: the pauses its own sends caused)."""
         return self._run(calls.paused_senders())
+
+    def sender_claims(self) -> list[SenderClaim]:
+        """The sending accounts and sending domains claimed (an agency: its own)."""
+        return self._run(calls.sender_claims())
 
     def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
         """End a sender's pause, so checks naming it may be allowed again."""
@@ -556,6 +561,10 @@ class AsyncLeadpoolClient:
     async def paused_senders(self) -> list[PausedSender]:
         """The sending accounts a sender guard paused (an agency: the pauses its own sends caused)."""
         return await self._run(calls.paused_senders())
+
+    async def sender_claims(self) -> list[SenderClaim]:
+        """The sending accounts and sending domains claimed (an agency: its own)."""
+        return await self._run(calls.sender_claims())
 
     async def resume_sender(self, channel: str, sender: str) -> ResumeSenderResult:
         """End a sender's pause, so checks naming it may be allowed again."""

@@ -210,6 +210,18 @@ class BlocklistResult(_Out):
     enrollments_ended: int
 
 
+class SenderClaim(_Out):
+    sender: str = Field(
+        description="channel:sender, as checks name it (email:sdr1@agency.example), or domain:DOMAIN "
+        "for an email sending domain."
+    )
+    agency_id: int = Field(
+        description="The agency it belongs to: another naming it is denied sender_not_owned."
+    )
+    claimed_at: datetime
+    actor: str = Field(description="Who claimed it: the agency's first check (agency:ID), or an operator.")
+
+
 class PausedSender(_Out):
     sender: str = Field(
         description="channel:sender, as checks name it (email:sdr1@agency.example); domain:DOMAIN for a "

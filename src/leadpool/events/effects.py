@@ -8,7 +8,7 @@ suppressions are a set union (INSERT ... ON CONFLICT DO NOTHING). Times are the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,32 +48,41 @@ def suppress(
 
 
 def address_holders(
-    session: Session, addresses: dict[str, str], *, exclude: int | None, personal: bool = False
+    session: Session,
+    addresses: Mapping[str, str | Collection[str]],
+    *,
+    exclude: int | None,
+    personal: bool = False,
 ) -> list[int]:
     """Leads (other than ``exclude``) whose current email, phone or LinkedIn URL is one of these
-    normalised ``addresses`` (keyed email/phone/linkedin), in id order (the order rows are locked).
+    normalised ``addresses`` (keyed email/phone/linkedin: one or several of each), in id order
+    (the order rows are locked).
 
     ``personal``: also the leads listing the email among the person's personal emails or the
     addresses their email moved away from (an opt-out is the person's; a bounce is only about the
     address, which the gate never sends those to).
     """
-    if not addresses:
+    given = {
+        kind: sorted({value} if isinstance(value, str) else set(value)) for kind, value in addresses.items()
+    }
+    if not any(given.values()):
         return []
     also = (
-        "OR (personal_emails @> ARRAY[CAST(:email AS text)] AND personal_emails IS NOT NULL) "
-        "OR (previous_emails @> ARRAY[CAST(:email AS text)] AND previous_emails IS NOT NULL)"
-        if personal and addresses.get("email")
+        "OR (personal_emails && CAST(:email AS text[]) AND personal_emails IS NOT NULL) "
+        "OR (previous_emails && CAST(:email AS text[]) AND previous_emails IS NOT NULL)"
+        if personal and given.get("email")
         else ""
     )
     rows = session.execute(
         text(
-            "SELECT id FROM leads WHERE (email = :email OR phone = :phone OR linkedin_url = :linkedin "
+            "SELECT id FROM leads WHERE (email = ANY (CAST(:email AS text[])) "
+            "OR phone = ANY (CAST(:phone AS text[])) OR linkedin_url = ANY (CAST(:linkedin AS text[])) "
             f"{also}) AND id IS DISTINCT FROM :exclude ORDER BY id"
         ),
         {
-            "email": addresses.get("email"),
-            "phone": addresses.get("phone"),
-            "linkedin": addresses.get("linkedin"),
+            "email": given.get("email", []),
+            "phone": given.get("phone", []),
+            "linkedin": given.get("linkedin", []),
             "exclude": exclude,
         },
     ).all()

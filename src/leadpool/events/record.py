@@ -56,6 +56,26 @@ def _opts_out(r: _Resolved) -> bool:
     return r.type in ("complaint", "unsubscribe") or (r.type == "reply" and r.category == "unsubscribe")
 
 
+def _holders(session: Session, r: _Resolved) -> list[int]:
+    """The leads a protective event also writes: those holding its address (a bounce is about that
+    address alone); for an opt-out, those holding any of the person's addresses, the ones the
+    event names and its lead's own. An opt-out reported by lead id (a one-click link, a STOP the
+    engine tied to its lead) must reach the person's other leads as one by address does."""
+    if not _opts_out(r):
+        return fx.address_holders(session, r.addresses, exclude=None)
+    person: dict[str, set[str]] = {kind: {value} for kind, value in r.addresses.items()}
+    lead = r.lead
+    if lead is not None:
+        # emails and a LinkedIn profile are the person's; a number is only when the opt-out came
+        # by it (a lead's phone may be its company's switchboard, shared with colleagues)
+        person.setdefault("email", set()).update(e for e in (lead.email, *(lead.personal_emails or ())) if e)
+        if lead.linkedin_url:
+            person.setdefault("linkedin", set()).add(lead.linkedin_url)
+        if r.address_type == "phone" and lead.phone:
+            person.setdefault("phone", set()).add(lead.phone)
+    return fx.address_holders(session, person, exclude=None, personal=True)
+
+
 def lock_leads_of(session: Session, events: list[EventIn]) -> None:
     """Lock, at once and lowest id first, the leads a batch of events will write or keep words
     about, then the addresses of those that name no lead (``lock_addresses``).
@@ -81,7 +101,7 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
                 if r.lead is not None and (r.type not in _NO_LEAD_WRITE or keeps_words):
                     ids.add(r.lead.id)
                 if r.type in _PROTECTIVE or _opts_out(r):
-                    ids.update(fx.address_holders(session, r.addresses, exclude=None, personal=_opts_out(r)))
+                    ids.update(_holders(session, r))
                 if r.lead is None and keeps_words:
                     addresses.update(address_hmac(k, v, key) for k, v in r.addresses.items())
         except (LeadpoolError, DBAPIError):
@@ -169,6 +189,14 @@ def record_event(
     stored_id = stored_event_id(event.provider_event_id, key)
     if agency_id is not None:
         stored_id = f"agency-{agency_id}:{stored_id}"
+    if len(stored_id.encode()) > MAX_STORED_EVENT_ID_BYTES:
+        # each address in the id grows to 37 characters: a 500-character id of short ones passes
+        # the index's limit, which PostgreSQL reports as if it were a failure of its own (a 503)
+        raise InvalidInput(
+            f"event {event.source}: provider_event_id holds too many email addresses (stored with each "
+            f"replaced by its keyed hash it would take {len(stored_id.encode())} bytes, over "
+            f"{MAX_STORED_EVENT_ID_BYTES})"
+        )
     hold_off_imports(session)  # before the lead is looked up: a batch's leads are seen, or see this
     r = _resolve(session, event, key, classifier or default_classifier())
     if agency_id is not None:
@@ -246,9 +274,7 @@ def _lock(session: Session, r: _Resolved, *, keeps_words: bool) -> _Resolved:
     if r.lead is not None and r.type not in _NO_LEAD_WRITE:
         locked.add(r.lead.id)
     if r.type in _PROTECTIVE or _opts_out(r):
-        r = replace(
-            r, holders=tuple(fx.address_holders(session, r.addresses, exclude=None, personal=_opts_out(r)))
-        )
+        r = replace(r, holders=tuple(_holders(session, r)))
         locked.update(r.holders)
     lock_leads(session, locked)
     if r.lead is not None and r.lead.id not in locked and keeps_words:
@@ -292,6 +318,10 @@ def _erased(session: Session, r: _Resolved) -> bool:
 
 # an email address inside a provider's event id (several build theirs from the recipient's)
 _ADDRESS_IN_ID = re.compile(r"[^\s:;,/<>\"'@]+@[^\s:;,/<>\"'@]+")
+
+
+# the (source, provider_event_id) unique index holds keys of at most about 2,700 bytes
+MAX_STORED_EVENT_ID_BYTES = 2_200  # with a source of up to 100 characters (400 bytes)
 
 
 def stored_event_id(provider_event_id: str, key: bytes) -> str:
@@ -464,6 +494,13 @@ def _apply(
     lead = r.lead
     lead_id = lead.id if lead else None
     t = event.occurred_at  # the rows this writes were locked by _lock
+    # an agency's report about another agency's lead (not of its own send) still stops the person,
+    # but pausing their colleagues for every agency is more than an unchecked claim may do
+    vouched = (
+        agency_id is None
+        or (r.touch is not None and r.touch.agency_id == agency_id)
+        or (lead_id is not None and _owner(session, lead_id) == agency_id)
+    )
 
     if r.type == "hard_bounce":
         effects += _hard_bounce(session, r, event_id, key, t)
@@ -501,7 +538,9 @@ def _apply(
         ):
             effects.append("sender:paused_block_guard")
     elif r.type in ("complaint", "unsubscribe"):
-        effects += _opt_out(session, r, event_id, key, t, now, settings, complaint=r.type == "complaint")
+        effects += _opt_out(
+            session, r, event_id, key, t, now, settings, complaint=r.type == "complaint", colleagues=vouched
+        )
         if (
             r.type == "complaint"
             and r.touch is not None
@@ -521,7 +560,7 @@ def _apply(
         ):
             effects.append("sender:paused_complaint_guard")
     elif r.type == "reply":
-        effects += _reply(session, r, event_id, key, t, now, settings)
+        effects += _reply(session, r, event_id, key, t, now, settings, colleagues=vouched)
     elif r.type == "converted" and lead_id is not None and converter not in (None, _owner(session, lead_id)):
         # converted with an agency that no longer holds the lead (it was released since, and
         # another agency may hold it now): that agency's news, not the current owner's
@@ -680,7 +719,9 @@ def _opt_out(
     settings: EventSettings,
     *,
     complaint: bool,
+    colleagues: bool = True,
 ) -> list[str]:
+    """``colleagues``: also pause the person's company (every agency), as a vouched-for report may."""
     kind = "complained" if complaint else "unsubscribed"
     out: list[str] = []
     lead_id = r.lead.id if r.lead else None
@@ -709,7 +750,7 @@ def _opt_out(
             out.append(f"lead:{kind}")
         if fx.end_enrollments(session, lead_id, kind, actor=f"event:{event_id}", now=now):
             out.append("enrollment:ended")
-        if fx.pause_company(
+        if colleagues and fx.pause_company(
             session,
             lead_id,
             "complaint" if complaint else "unsubscribe",
@@ -730,11 +771,13 @@ def _reply(
     t: datetime,
     now: datetime,
     settings: EventSettings,
+    *,
+    colleagues: bool = True,
 ) -> list[str]:
     out: list[str] = []
     lead = r.lead
     if r.category == "unsubscribe":
-        out += _opt_out(session, r, event_id, key, t, now, settings, complaint=False)
+        out += _opt_out(session, r, event_id, key, t, now, settings, complaint=False, colleagues=colleagues)
     if lead is None:
         return out
     if r.category == "out_of_office":

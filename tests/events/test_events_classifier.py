@@ -180,6 +180,33 @@ def test_return_dates(text: str, expected: date | None) -> None:
     assert find_return_date(text, date(2025, 1, 10)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "received", "expected"),
+    [
+        # one slashed date that can only be day/month settles the order for all of them
+        (
+            "I am on vacation from 10/3 to 17/3 and will be back on 18/3.",
+            date(2025, 3, 10),
+            date(2025, 3, 18),
+        ),
+        ("Out 2/4 until 14/4, back in the office 15/4", date(2025, 4, 1), date(2025, 4, 15)),
+        ("away 10/3 - 13/3, back on 4/4", date(2025, 3, 10), date(2025, 4, 4)),
+        # ... and one that can only be month/day the other way
+        ("I'm out from 3/10 to 3/17, back 3/18", date(2025, 3, 10), date(2025, 3, 18)),
+        ("back on 4/3, out since 3/28", date(2025, 3, 28), date(2025, 4, 3)),
+        # nothing settles it: month/day in English text, day/month otherwise
+        ("back on 3/4", date(2025, 3, 1), date(2025, 3, 4)),
+        ("zurück am 4/3", date(2025, 3, 1), date(2025, 3, 4)),
+        # dotted dates are day.month and settle nothing for the slashed ones
+        ("Urlaub bis 17.3., back on 3/18", date(2025, 3, 10), date(2025, 3, 18)),
+    ],
+)
+def test_the_order_of_slashed_dates_is_decided_once_per_message(
+    text: str, received: date, expected: date
+) -> None:
+    assert find_return_date(text, received) == expected
+
+
 def test_a_date_long_past_without_a_year_is_next_year() -> None:
     assert find_return_date("back on January 6", date(2024, 12, 20)) == date(2025, 1, 6)
     assert find_return_date("back on 12/30", date(2024, 12, 19)) == date(2024, 12, 30)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -247,6 +247,23 @@ def test_out_of_office_without_a_date_pauses_seven_days(
     lead = world.lead(email="jo@example.com")
     rec(db, type="reply", email="jo@example.com", category="out_of_office")
     assert get_lead(lead).paused_until == T0 + timedelta(days=7)
+
+
+def test_out_of_office_with_unambiguous_day_month_dates_is_not_read_month_first(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    """In "from 10/3 to 17/3 ... back on 18/3", 17/3 and 18/3 can only be day/month, so 10/3 is
+    the 10th of March. Each slashed date used to be read on its own (month first, the text being
+    English) and the latest won: October 3rd, a pause of seven months instead of eight days."""
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="jo@example.com", time_zone="Europe/London")
+    world.own(lead, agency, campaign)
+    at = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+    text = "I am on vacation from 10/3 to 17/3 and will be back on 18/3."
+    out = rec(db, type="reply", email="jo@example.com", text=text, occurred_at=at)
+    assert out.category == "out_of_office"
+    assert get_lead(lead).paused_until == datetime(2025, 3, 18, tzinfo=UTC)  # midnight in London
 
 
 def test_wrong_person_is_recorded_and_stops_automation(

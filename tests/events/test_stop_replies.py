@@ -21,6 +21,7 @@ import pytest
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, EventOutcome, record_event
 from leadpool.events.classifier import RuleClassifier
+from leadpool.models import Lead
 
 from .conftest import World
 from .test_events_end_to_end import NOON
@@ -31,6 +32,7 @@ from .test_events_end_to_end import owned_lead as _owned_lead
 PHONE_A = "+17205550142"
 PHONE_B = "+17205550177"
 PHONE_C = "+17205550155"
+PHONE_D = "+17205550181"
 
 
 def _record(db: Database, **kw: Any) -> EventOutcome:
@@ -42,6 +44,14 @@ def _record(db: Database, **kw: Any) -> EventOutcome:
     )
     with session_scope(db) as s:
         return record_event(s, EventIn(**kw), at=kw["occurred_at"] + timedelta(minutes=1))
+
+
+def _lead(db: Database, lead_id: int) -> Lead:
+    with session_scope(db) as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None
+        s.expunge(lead)
+        return lead
 
 
 def _category(text: str) -> str:
@@ -119,6 +129,72 @@ def test_other_uses_of_the_keywords_are_not_opt_outs(text: str, expected: str) -
     assert _category(text) == expected, text
 
 
+# The FCC's per se words ending a reply or a clause, and revoking consent in words: they used to be
+# opt-outs only at the start of a line or a sentence, so these were read as not_interested (12
+# months of cooling, then texted again) or other.
+OPT_OUTS_AFTER_OTHER_WORDS = [
+    # the reviewer's cases
+    "Not interested STOP",
+    "Not interested, QUIT",
+    "Not interested. Revoke my consent.",
+    "Please revoke my consent",
+    # ending the reply, after a word or a separator, politeness after it
+    "not interested stop",
+    "Not interested - STOP",
+    "Not interested: quit",
+    "Not interested STOP!!",
+    "no thanks stop pls",
+    "Wrong number stopall",
+    "Not relevant STOP",  # a word ending in "nt" is not "dont"/"cant"
+    # after a comma or a semicolon, then a separator, another keyword or a word like "it"/"now"
+    "Not interested; stop",
+    "Thanks, stop now",
+    "Not interested, stop it. Wrong number",
+    # cancel/end only as a clause of their own closing a reply not about a meeting
+    "Not interested, cancel.",
+    "No thanks. END",
+    # consent revoked in words
+    "I withdraw my consent to be contacted.",
+    "Consent withdrawn.",
+    "Ich widerrufe meine Einwilligung.",
+    "Je retire mon consentement.",
+    "Retiro mi consentimiento.",
+]
+
+
+@pytest.mark.parametrize("text", OPT_OUTS_AFTER_OTHER_WORDS)
+def test_a_stop_word_after_other_words_is_an_unsubscribe(text: str) -> None:
+    assert _category(text) == "unsubscribe", text
+
+
+# ... but not a keyword that is part of a statement, a question or a noun phrase
+NOT_OPT_OUTS_AFTER_OTHER_WORDS = [
+    ("I can't stop thinking about it", "other"),
+    ("Keep going, don't stop!", "other"),
+    ("dont stop", "other"),
+    ("Never stop", "other"),
+    ("Where should we stop?", "other"),
+    ("Does it ever stop?", "other"),
+    ("Smoking? I quit.", "other"),
+    ("We decided to revoke the API keys", "other"),
+    ("Let's do 30 minutes, I have a hard stop.", "interested"),
+    ("We went with another vendor, full stop.", "not_interested"),
+    ("Sure, let's talk. Where is your nearest bus stop", "interested"),
+    ("Thanks, stop by anytime", "other"),
+    ("Hi Tom, quit my job last month", "other"),
+    ("Sounds good, talk at quarter end", "interested"),
+    ("We'll see in the end.", "other"),
+    ("Can't make the call, cancel.", "other"),
+    ("Not interested. Cancel my subscription", "not_interested"),
+    ("Not interested END", "not_interested"),  # end after a word: "month end", "quarter end"
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NOT_OPT_OUTS_AFTER_OTHER_WORDS)
+def test_keywords_in_a_statement_after_other_words_are_not_opt_outs(text: str, expected: str) -> None:
+    assert _category(text) == expected, text
+
+
 def test_stop_not_interested_by_sms_unsubscribes_the_person_on_every_channel(
     db: Database, world: World
 ) -> None:
@@ -144,6 +220,29 @@ def test_stop_reply_from_a_number_two_leads_hold_stops_both(db: Database, world:
     assert "unsubscribed" in _gate(db, a, campaign, "sms").codes
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Not interested STOP",
+        "Not interested, QUIT",
+        "Not interested. Revoke my consent.",
+        "Please revoke my consent",
+    ],
+)
+def test_sms_reply_with_a_stop_word_after_other_words_is_an_opt_out(
+    db: Database, world: World, text: str
+) -> None:
+    """An FCC per se revocation word (reference section 4: "stop, quit, end, revoke, opt out,
+    cancel, unsubscribe") written after the words instead of before them. Each was read as
+    not_interested (or other): 12 months of cooling, then the person is texted again, although they
+    said STOP."""
+    _, campaign, lead = _owned_lead(world, phone=PHONE_D)
+    out = _record(db, type="reply", lead_id=lead, channel="sms", text=text)
+    assert out.category == "unsubscribe", (text, out.category)
+    assert _lead(db, lead).unsubscribed_at is not None
+    assert "unsubscribed" in _gate(db, lead, campaign, "sms").codes
+
+
 @pytest.mark.parametrize("text", ["Yes, stop.", "Yes STOP", "Sure, stop it"])
 def test_yes_stop_is_not_read_as_interested(db: Database, world: World, text: str) -> None:
     """An opt-out read as *interested* would report the person to the agency as a warm lead and
@@ -167,8 +266,23 @@ def _classify(text: str) -> None:
         "\n stop" * 100_000,
         "cancel. " * 100_000,
         "STOP \U0001f64f " * 100_000,
+        "word stop x " * 50_000 + "?",  # a keyword after a word, not ending the reply
+        ". end x" * 50_000,  # cancel/end closing a clause, not the reply
+        ", quit x" * 50_000,
+        "revoke my " * 50_000 + "consen",
     ],
-    ids=["blank-lines", "dotted-lines", "yes-stop-run", "stop-lines", "cancel-run", "emoji-run"],
+    ids=[
+        "blank-lines",
+        "dotted-lines",
+        "yes-stop-run",
+        "stop-lines",
+        "cancel-run",
+        "emoji-run",
+        "word-stop-run",
+        "clause-end-run",
+        "comma-quit-run",
+        "consent-run",
+    ],
 )
 def test_the_stop_rules_finish_on_crafted_text(text: str) -> None:
     proc = multiprocessing.get_context("spawn").Process(target=_classify, args=(text,))

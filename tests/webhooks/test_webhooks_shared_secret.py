@@ -142,6 +142,116 @@ def test_smartlead_reply_text_is_classified(db: Database, secrets: WebhookSettin
     assert kinds(db) == {"unsubscribed"}
 
 
+def _lead(db: Database, lead_id: int) -> Lead:
+    with session_scope(db) as s:
+        lead = s.get(Lead, lead_id)
+        assert lead is not None
+        s.expunge(lead)
+        return lead
+
+
+def test_smartlead_reply_with_only_an_html_body_saying_stop_is_an_opt_out(
+    db: Database, secrets: WebhookSettings
+) -> None:
+    """Smartlead's reply_message carries ``text`` and ``html``; with an empty ``text`` the adapter
+    fell back to the HTML and classified it markup included: "<div>STOP</div>" was not an opt-out
+    (the STOP rules anchor at the start of the message or a sentence), so the person was only
+    marked replied: nothing suppressed, no consent revoked. The HTML is now read as text."""
+    with session_scope(db) as s:
+        lead = Lead(email="html.stop.review@example.com")
+        s.add(lead)
+        s.flush()
+        lead_id = lead.id
+    body = {k: v for k, v in SMARTLEAD_BOUNCE.items() if k != "bounce_message"}
+    body.update(
+        event_type="EMAIL_REPLY",
+        to_email="html.stop.review@example.com",
+        reply_message={
+            "message_id": "<reply-0001@example.com>",
+            "text": "",
+            "html": '<div dir="ltr">STOP</div>',
+            "time": "2025-01-01T00:00:00.000Z",
+        },
+    )
+    result = run(db, "smartlead", {}, dumps(body), secrets)
+    assert result.events_recorded == 1 and result.rejected == []
+    assert result.outcomes[0].category == "unsubscribe", result.outcomes[0].category
+    assert _lead(db, lead_id).unsubscribed_at is not None
+    assert kinds(db, "html.stop.review@example.com") == {"unsubscribed"}
+
+
+_GMAIL_REPLY = (
+    '<div dir="ltr">Sounds good,<br>send me some times.</div><br>'
+    '<div class="gmail_quote gmail_quote_container"><div dir="ltr" class="gmail_attr">On Mon, Jan 6, 2025 '
+    "at 9:00 AM Tom &lt;tom@agency.example&gt; wrote:<br></div>"
+    '<blockquote class="gmail_quote" style="margin:0 0 0 .8ex">Hi Jane,<br>Not interested? Reply STOP or '
+    '<a href="https://x.example/u">unsubscribe</a>.<div><div>Tom</div></div></blockquote></div>'
+)
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ('<div dir="ltr">STOP</div>', "STOP"),
+        (
+            "<p>Not&nbsp;interested,&nbsp;thanks</p><p>Stop&nbsp;emailing&nbsp;me</p>",
+            "Not interested, thanks\nStop emailing me",
+        ),
+        (
+            "Line one<br>line\n   two<br/>three<ul><li>a</li><li>b</li></ul>",
+            "Line one\nline two\nthree\na\nb",
+        ),
+        # styling, scripts and the head are not words
+        (
+            (
+                "<html><head><title>Re: hi</title><style>p {color: red}</style></head>"
+                "<body><script>var s = 'unsubscribe';</script><p>Call me Tuesday</p></body></html>"
+            ),
+            "Call me Tuesday",
+        ),
+        # quoted history (Gmail's quote, any blockquote, nested ones too) is not the person's reply
+        (_GMAIL_REPLY, "Sounds good,\nsend me some times."),
+        (
+            (
+                '<div>Thanks</div><blockquote type="cite"><div>Unsubscribe</div><blockquote>x</blockquote>y'
+                "</blockquote><div>Back on Monday</div>"
+            ),
+            "Thanks\nBack on Monday",
+        ),
+        ("<pre>keep\n  this</pre>", "keep\nthis"),
+    ],
+)
+def test_smartlead_html_is_read_as_text(html: str, expected: str) -> None:
+    assert smartlead.html_to_text(html) == expected
+
+
+def test_smartlead_reply_text_prefers_text_then_the_html_made_plain() -> None:
+    def reply(**change: Any) -> tuple[str | None, str | None]:
+        body = {**SMARTLEAD_BOUNCE, "event_type": "EMAIL_REPLY", **change}
+        [event] = smartlead.parse(dumps(body), {})
+        return event.text, event.category
+
+    both = {"text": "Happy to chat", "html": "<div>STOP</div>"}
+    assert reply(reply_message=both) == ("Happy to chat", None)
+    assert reply(reply_message={"text": "", "html": _GMAIL_REPLY}) == (
+        "Sounds good,\nsend me some times.",
+        None,
+    )
+    # the deprecated reply_body is the HTML too; a body with no tags is taken as it is, entities decoded
+    assert reply(reply_message={"text": "", "html": ""}, reply_body="<p>Stop</p>")[0] == "Stop"
+    assert reply(reply_body="Not interested &amp; stop")[0] == "Not interested & stop"
+    # nothing but quoted history: the plain preview is used
+    assert (
+        reply(reply_message={"text": "", "html": "<blockquote>Hi</blockquote>"}, preview_text="ok")[0] == "ok"
+    )
+    # a bounce's HTML DSN is read as text as well
+    [bounce] = smartlead.parse(
+        dumps({**SMARTLEAD_BOUNCE, "bounce_message": {"text": "", "html": "<p>550 5.1.1 user unknown</p>"}}),
+        {},
+    )
+    assert bounce.type == "hard_bounce" and bounce.detail["smtp_status"] == "5.1.1"
+
+
 def test_smartlead_rejects_missing_and_wrong_secret(db: Database, secrets: WebhookSettings) -> None:
     with pytest.raises(WebhookUnauthorized, match="secret_key required"):
         run(

@@ -16,7 +16,7 @@ from leadpool.errors import InvalidInput, NotFound
 from leadpool.events import record_event
 from leadpool.events.senders import sender_blocks
 from leadpool.ingestion.hashing import address_hmac
-from leadpool.models import Event, Suppression
+from leadpool.models import Event, Lead, Suppression
 from leadpool.webhooks import (
     WebhookReplay,
     WebhookResult,
@@ -318,6 +318,29 @@ def test_one_bad_event_in_a_batch_does_not_lose_the_others(
     assert len(result.rejected) == 1 and result.rejected[0].startswith("bad-1: ")
     assert "not-an-address" in result.rejected[0]
     assert bounced_suppressed(db)
+
+
+def test_a_batch_item_with_an_unreadable_address_keeps_the_unsubscribe_next_to_it(
+    db: Database, sendgrid_signer: SendGridSigner, secrets: WebhookSettings
+) -> None:
+    """An item whose address cannot be normalised is listed in rejected; the unsubscribe next to it
+    (its address in another case than the lead's) is recorded and reaches the lead."""
+    with session_scope(db) as s:
+        lead = Lead(email="batch.keep.review@example.com")
+        s.add(lead)
+        s.flush()
+        lead_id = lead.id
+    base = SENDGRID_EVENTS[0]
+    items = [
+        dict(base, email="not an address", sg_event_id="bad-1"),
+        dict(base, event="unsubscribe", email="Batch.Keep.Review@EXAMPLE.com", sg_event_id="good-1"),
+    ]
+    body = json.dumps(items).encode()
+    result = run(db, "sendgrid", sendgrid_signer.headers(body), body, secrets)
+    assert result.events_recorded == 1 and len(result.rejected) == 1
+    with session_scope(db) as s:
+        got = s.get(Lead, lead_id)
+        assert got is not None and got.unsubscribed_at is not None
 
 
 def test_an_unreadable_item_in_a_batch_is_rejected_and_the_rest_stored(

@@ -115,7 +115,9 @@ _INTEREST = r"(?:inte?re?st(?:ed|ing)|keen|open to|excited|curious|looking for|i
 # separator (. ! , : an emoji, a dash not joined to a word ("Stop-gap" is a word), or the end of the
 # line; not "?": "Stop? why" asks), another keyword, or a
 # word that cannot continue a phrase like "stop by" / "quit my job" (it, now, not, wrong, I, ...).
-_OPT_OUT_YES = r"(?:(?:yes|yeah|yep|yup|ok|okay|k|sure|fine|y)\b[^\w\n]*)?(?:(?:please|pls|plz|just)[^\S\n]+)?"
+_OPT_OUT_YES = (
+    r"(?:(?:yes|yeah|yep|yup|ok|okay|k|sure|fine|y)\b[^\w\n]*)?(?:(?:please|pls|plz|just)[^\S\n]+)?"
+)
 _OPT_OUT_STRONG = r"(?:stop(?:all)?|quit|unsubscribe|revoke|opt[- ]?out)"
 _OPT_OUT_WEAK = r"(?:cancel|end|remove|arret)"
 _OPT_OUT_TAIL = (
@@ -126,18 +128,47 @@ _OPT_OUT_TAIL = (
     + r"|it|this|these|now|already|immediately|asap|please|pls|plz|thanks?|thank you|not|no|nope|nah|wrong|"
     r"i|i'm|im|we|we're|don't|dont|do not)\b)"
 )
+# The same words ending a reply ("Not interested STOP", "Not interested - quit pls"): after a
+# separator or after a word that does not make them a statement or a noun ("don't stop", "I quit",
+# "where should we stop", "I have a hard stop", "non-stop"; a word with an apostrophe, "can't", never
+# counts as the word before). Politeness may follow; "?" may not ("Does it ever stop?" asks).
+_OPT_OUT_NOT_AFTER = (
+    r"(?:(?:do|does|did|is|are|was|were|have|has|had|ca|could|would|should|wo|must|might|need|ai)nt|not|never|no|nor|or|cannot|to|will|would|can|could|should|must|might|may|shall|gonna|wanna|"
+    r"gotta|lets|i|we|you|they|he|she|it|who|that|which|what|where|when|why|how|a|an|the|my|our|your|his|her|"
+    r"their|its|this|these|those|next|last|first|final|full|hard|bus|pit|one|non|door|quick|short|brief|rest|"
+    r"truck|whistle|emergency|without)"
+)
+_OPT_OUT_END = r"(?:[^\w?]*\b(?:please|pls|plz|now|thanks?|thank you|thx|ty|asap|immediately)\b)*[^\w?]*\Z"
+# cancel/end (the FCC's other per se words) only as a clause of their own closing the reply, as in
+# "Not interested, cancel." (not remove/arret: carrier keywords, not revocation words); see below
+# for the meeting guard.
+_OPT_OUT_PER_SE_WEAK = r"(?:cancel|end)"
+# a reply mentioning one of these is about a meeting, not an opt-out ("Cancel, something came up")
+_ABOUT_A_MEETING = (
+    r"\b(?:meeting|call|appointment|demo|reschedul\w*|invite|invitation|session|booking|reservation|"
+    r"event|webinar|order|subscription|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+)
 
 _UNSUBSCRIBE = _p(
     r"\bun-?sub(?:\b|s?c?r|sc)\w*+(?! (?:polic|rule|requirement|process|law|regulation))",
-    # at the start of a line or a sentence: "STOP - not interested", "Hi\nSTOP wrong number",
-    # "Not for me. Stop, thanks". [^\w\n] rather than \W, which would let every line start rescan
-    # a run of blank lines (quadratic).
-    rf"(?:^[^\w\n]*|[.!?][^\S\n]+){_OPT_OUT_YES}{_OPT_OUT_STRONG}{_OPT_OUT_TAIL}",
+    # at the start of a line, a sentence or a clause: "STOP - not interested", "Hi\nSTOP wrong
+    # number", "Not for me. Stop, thanks", "Not interested, QUIT". [^\w\n] rather than \W, which
+    # would let every line start rescan a run of blank lines (quadratic).
+    rf"(?:^[^\w\n]*|[.!?][^\S\n]+|[,;][^\S\n]*){_OPT_OUT_YES}{_OPT_OUT_STRONG}{_OPT_OUT_TAIL}",
+    # ending the reply: "Not interested STOP", "not interested - stop pls"
+    rf"(?:(?<![\w'])(?!{_OPT_OUT_NOT_AFTER}\b)\w+[^\S\n]+|[^\w\s?'-][^\S\n]*|(?<!\w)-[^\S\n]*)"
+    rf"{_OPT_OUT_STRONG}{_OPT_OUT_END}",
     # cancel/end/remove also have everyday uses ("cancel my meeting", "end of the month"): only
     # when the reply opens with one and a separator, and is not about a meeting.
-    rf"\A[^\w]*{_OPT_OUT_YES}{_OPT_OUT_WEAK}[^\S\n]*(?:[.!,;:]|-(?!\w)|$)"
-    r"(?![\s\S]*\b(?:meeting|call|appointment|demo|reschedul\w*|invite|invitation|session|booking|reservation|"
-    r"event|webinar|order|subscription|today|tomorrow|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b)",
+    rf"\A[^\w]*{_OPT_OUT_YES}{_OPT_OUT_WEAK}[^\S\n]*(?:[.!,;:]|-(?!\w)|$)(?![\s\S]*{_ABOUT_A_MEETING})",
+    # cancel/end as a clause of their own closing a reply not about a meeting: "Not interested,
+    # cancel.", "No thanks. END"
+    rf"\A(?![\s\S]*{_ABOUT_A_MEETING})[\s\S]*?(?:[.!,;:\n]|(?<!\w)-)[^\S\n]*(?:(?:please|pls|plz)[^\S\n]+)?"
+    rf"{_OPT_OUT_PER_SE_WEAK}{_OPT_OUT_END}",
+    # revoking consent in words (FCC: any reasonable wording): "Please revoke my consent", "I
+    # withdraw all consent", "consent withdrawn"
+    r"\b(?:revok(?:e|es|ed|ing)|withdr(?:aw|aws|awing|awn|ew)|rescind(?:s|ed|ing)?)[^\S\n]+(?:\w+[^\S\n]+){0,3}?consent\b",
+    r"\bconsent\b[^.!?\n]{0,25}?\b(?:revoked|withdrawn|rescinded)\b",
     r"\bremove (?:me|us|it|this|them|my \w+|our \w+)\b",
     r"\b(?:take|get|keep|strike|want|cross) (?:me|us|my \w+|this \w+)? ?off\b",
     r"\b(?:off|from|out of) (?:of )?(?:your|the|this|that|these|those|all|any|my) (?:\w+ ){0,2}"
@@ -178,6 +209,8 @@ _UNSUBSCRIBE = _p(
     r"\bl[öo]schen sie meine\b",
     r"\bkontaktieren sie mich nicht\b",
     r"\bnicht mehr (?:kontaktieren|anschreiben)\b",
+    r"\b(?:widerrufe|widerrufen|ziehe)[^\S\n]+(?:\w+[^\S\n]+){0,2}?(?:einwilligung|zustimmung)\b",
+    r"\b(?:einwilligung|zustimmung)\b[^.!?\n]{0,25}?\b(?:widerrufen|zuruckgezogen)\b",
     r"\b(?:schreiben|mailen|kontaktieren|senden) sie mir (?:\w+ )?nicht mehr\b",
     # fr
     r"\bd[ée]sabonn",
@@ -187,12 +220,14 @@ _UNSUBSCRIBE = _p(
     r"\bme retirer\b",
     r"\bne (?:m'|me |nous )(?:ecrivez|contactez|envoyez|appelez|sollicitez|relancez)(?: plus| jamais)\b",
     r"\bsupprimez mes\b",
+    r"\b(?:retire|retirons|revoque|revoquons)[^\S\n]+(?:\w+[^\S\n]+){0,2}?consentement\b",
     r"\bde (?:votre|vos|la|cette) (?:liste|fichier|base)\b",
     # es
     r"\bdar(?:me|nos)? de baja\b",
     r"\bno (?:me |nos )?(?:contacte|contacten|escriba|escriban|env[ií]en)\b",
     r"\b(?:eliminar|elimine|eliminen|borrar|borren|s[áa]quenme|s[áa]came|qu[ií]te(?:me|nme|nos))\b",
     r"\bde (?:su|tu|vuestra|la) lista\b",
+    r"\b(?:revoco|retiro|revocamos|retiramos)[^\S\n]+(?:\w+[^\S\n]+){0,2}?consentimiento\b",
     r"\bdej(?:a|e|en|ad) de (?:enviar|escribir|contactar|llamar|mandar|molestar)",
 )
 

@@ -7,8 +7,11 @@ while still ahead, else next month), month names in English, German, French and 
 Monday"; after an explicit date, "off until Thu 18/9, back Friday" is the first Friday on or after
 it) and "tomorrow"/"next week" (and their de/fr/es forms).
 
-Choices where the text is ambiguous: a slashed date with both parts <= 12 is read month/day in
-English text and day/month otherwise; dots are always day.month. A date without a year is this
+Choices where the text is ambiguous: the order of slashed dates is decided once per message. When
+one of them can only be day/month (17/3) and none can only be month/day (3/17), all are read
+day/month ("from 10/3 to 17/3" is the 10th to the 17th of March), and the other way round; when
+none settles it (or they disagree), one with both parts <= 12 is read month/day in English text
+and day/month otherwise. Dots are always day.month. A date without a year is this
 year's, last year's or next year's: the first of them no more than 60 days before the reply
 arrived. A dotted pair that is a time of day ("at 9.30", "8.30 Uhr") is not a date. When several dates appear, the latest one
 after the arrival day wins, since out-of-office replies name the end of the absence last or
@@ -146,11 +149,18 @@ def _candidates(text: str, received: date) -> list[date]:
         if d:
             found.append(d)
         consumed = consumed.replace(m.group(0), " ")
-    for m in _NUMERIC.finditer(consumed):
+    numeric = list(_NUMERIC.finditer(consumed))
+    # one order for every slashed date in the message, when one of them settles it
+    slashed = [(int(m.group(1)), int(m.group(3))) for m in numeric if m.group(2) == "/"]
+    day_first = any(b <= 12 < a for a, b in slashed)
+    month_first = any(a <= 12 < b for a, b in slashed)
+    for m in numeric:
         a, sep, b, y = int(m.group(1)), m.group(2), int(m.group(3)), _year(m.group(4))
         if sep == "." and y is None and (b > 12 or _is_clock_time(consumed, m.start(), m.end())):
             continue  # "back at 9.30", "ab 8.30 Uhr": a time of day, not a date
-        if sep == "/" and english and b <= 12 < a:
+        if sep == "/" and day_first != month_first:
+            day, month = (a, b) if day_first else (b, a)
+        elif sep == "/" and english and b <= 12 < a:
             day, month = a, b
         elif sep == "/" and english:
             month, day = a, b

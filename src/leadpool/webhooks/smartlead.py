@@ -12,13 +12,19 @@ and no failure wording that reads as an auto-reply (out of office, on leave, awa
 recorded as what it is, an out-of-office reply (like Postmark's AutoResponder: the person is
 paused until the return date, or is a wrong person if the text says they left; the address is
 not suppressed), with ``detail.reported_as = "bounce"``. Replies carry the text (classified) and,
-for ``LEAD_CATEGORY_UPDATED``, Smartlead's category name.
+for ``LEAD_CATEGORY_UPDATED``, Smartlead's category name. A reply (or bounce) with no plain text
+is read from its HTML made plain (``html_to_text``): line breaks for ``<br>`` and block ends, no
+styling or scripts, and no quoted history (Gmail's quote, ``<blockquote>``), which is not the
+person's reply.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
+from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 from leadpool.errors import InvalidInput
@@ -77,10 +83,93 @@ def replay_key(headers: Mapping[str, str], raw_body: bytes) -> str | None:
     return None
 
 
-def _text(value: Any) -> str | None:
+# Elements whose content is never the person's words: code and styling, and quoted history
+# (Gmail's quote container, Yahoo's, any <blockquote>); Gmail's signature is cut like a "--" one.
+_HIDDEN_TAGS = frozenset({"style", "script", "head", "title", "template", "blockquote"})
+_HIDDEN_CLASSES = frozenset(
+    {"gmail_quote", "gmail_quote_container", "gmail_extra", "gmail_signature", "yahoo_quoted"}
+)
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "hr", "section"}
+)
+_LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][\w-]*|/[a-zA-Z][\w-]*|!--)[^<>]*>")
+
+
+class _HtmlText(HTMLParser):
+    """The visible text of an HTML body, one line per block, without hidden or quoted elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hiding: str | None = None  # the tag whose content is being dropped
+        self._depth = 0  # nested elements of that tag inside it
+        self._pre = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._hiding == "head" and tag == "body":
+            self._hiding = None  # a <head> left open ends where the body starts
+        if self._hiding is not None:
+            self._depth += tag == self._hiding
+            return
+        classes = set(next((v or "" for k, v in attrs if k == "class"), "").split())
+        if tag in _HIDDEN_TAGS or classes & _HIDDEN_CLASSES:
+            self._hiding, self._depth = tag, 1
+            self.parts.append("\n")
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+            self._pre += tag == "pre"
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._hiding is None and tag in ("br", "hr", "p", "div"):
+            self.parts.append("\n")  # <br/>; a self-closed block is an empty line
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hiding is not None:
+            if tag == self._hiding:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._hiding = None
+            return
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+            if tag == "pre" and self._pre:
+                self._pre -= 1
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if self._hiding is None:
+            # outside <pre>, a run of white space (a source line break included) is one space
+            self.parts.append(data if self._pre else re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML email body: <br> and block ends become line breaks, entities are
+    decoded, <style>/<script> and quoted history (Gmail's quote, <blockquote>) are dropped, so the
+    classifier reads the person's own words as it would a text/plain part."""
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    return "\n".join(s for line in "".join(parser.parts).splitlines() if (s := line.strip()))
+
+
+def _text(value: Any, *, html: bool = False) -> str | None:
+    """A body's text: ``text`` of a {text, html} object, else its ``html`` made plain; a string
+    as it is, or made plain when it is an HTML field (``html``) and holds tags."""
     if isinstance(value, dict):
-        value = value.get("text") or value.get("html")
-    return value if isinstance(value, str) and value.strip() else None
+        plain = value.get("text")
+        if isinstance(plain, str) and plain.strip():
+            return plain
+        return _text(value.get("html"), html=True)
+    if not isinstance(value, str):
+        return None
+    if html:
+        value = html_to_text(value) if _LOOKS_LIKE_HTML.search(value) else unescape(value)
+    return value if value.strip() else None
 
 
 def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
@@ -117,7 +206,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     elif kind == "reply":
         text = (
             _text(body.get("reply_message"))
-            or _text(body.get("reply_body"))
+            or _text(body.get("reply_body"), html=True)  # the deprecated name of reply_message.html
             or _text(body.get("preview_text"))
         )
         lead_category = body.get("lead_category")

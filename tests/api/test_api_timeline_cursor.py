@@ -20,17 +20,7 @@ from api.world import MONDAY, build_world
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
 from leadpool.gate import check, confirm_sent
-from leadpool.timeline import Position, TimelineEntry, visible_page
-
-_RANK = {
-    "lead_history": 0,
-    "rest_periods": 1,
-    "decisions": 2,
-    "touches": 3,
-    "events": 4,
-    "company_pauses": 5,
-    "audit_log": 6,
-}
+from leadpool.timeline import _RANK, Position, TimelineEntry, visible_page
 
 
 @pytest.fixture

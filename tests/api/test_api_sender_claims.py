@@ -93,10 +93,8 @@ def test_an_email_sender_claims_its_sending_domain_but_not_a_mailbox_providers(a
     w.cb.activate_campaign(mail.id)
     gmail = "gmail.com"
     assert gmail in MAILBOX_PROVIDERS
-    d = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "email", sender="SDR1@Agency-A.example", at=MONDAY)
-    w.ca.check(
-        w.alloc_a.allocated[1], w.camp_a.id, "email", sender=f"a.sdr@{gmail}", at=MONDAY, reserve=False
-    )
+    w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "email", sender="SDR1@Agency-A.example", at=MONDAY)
+    w.ca.check(w.alloc_a.allocated[1], w.camp_a.id, "email", sender=f"a.sdr@{gmail}", at=MONDAY)
     assert _claims(db) == {
         "email:sdr1@agency-a.example": w.a.id,
         "domain:agency-a.example": w.a.id,
@@ -108,13 +106,45 @@ def test_an_email_sender_claims_its_sending_domain_but_not_a_mailbox_providers(a
     assert "sender_not_owned" in _codes(d)
     d = w.cb.check(lead_b, mail.id, "email", sender=f"b.sdr@{gmail}", at=MONDAY, reserve=False)
     assert "sender_not_owned" not in _codes(d)  # a provider's domain is nobody's
-    assert _claims(db)[f"email:b.sdr@{gmail}"] == w.b.id
+    assert f"email:b.sdr@{gmail}" not in _claims(db)  # and a dry run claims nothing
 
 
-def test_an_operator_lists_moves_and_frees_claims(api, world, db):
+def test_a_dry_run_claims_nothing(api, world, db):
+    """A check that reserves nothing proves nothing was ever sent from the sender: naming a
+    competitor's new sending domain in one must not take the domain (a review's squat)."""
     w = world
-    w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False)
-    listed = runner.invoke(app, ["send", "sender-claims", "--json"])
+    mail = w.cb.create_campaign(
+        "B mail", ["email"], {"email_statuses": ["verified", "guessed"]}, daily_quota=5
+    )
+    w.cb.activate_campaign(mail.id)
+    squat = w.ca.check(
+        w.alloc_a.allocated[0],
+        w.camp_a.id,
+        "email",
+        sender="x@b-new-domain.example",
+        at=MONDAY,
+        reserve=False,
+    )
+    assert squat.touch_id is None and _claims(db) == {}
+    batch = w.ca.check_batch(
+        [{"lead_id": lead, "campaign_id": w.camp_a.id, "channel": "email", "sender": f"x@b-new{n}.example",
+          "at": MONDAY.isoformat(), "reserve": False} for n, lead in enumerate(w.alloc_a.allocated)]
+    )  # fmt: skip
+    assert all(d.touch_id is None for d in batch) and _claims(db) == {}
+    d = w.cb.check(w.alloc_b.allocated[0], mail.id, "email", sender="sdr1@b-new-domain.example", at=MONDAY)
+    assert "sender_not_owned" not in _codes(d)
+    assert _claims(db)["domain:b-new-domain.example"] == w.b.id
+
+
+def _cli(*args: str):
+    return runner.invoke(app, ["send", *args])
+
+
+def test_an_operator_lists_moves_shares_and_frees_claims(api, world, db):
+    w = world
+    first = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY)
+    w.ca.cancel_touch(first.touch_id)
+    listed = _cli("sender-claims", "--json")
     assert listed.exit_code == 0, listed.output
     (row,) = json.loads(listed.stdout)
     assert (row["sender"], row["agency_id"], row["actor"]) == (
@@ -122,68 +152,48 @@ def test_an_operator_lists_moves_and_frees_claims(api, world, db):
         w.a.id,
         f"agency:{w.a.id}",
     )
-    human = runner.invoke(app, ["send", "sender-claims", "--agency", str(w.b.id)])
+    human = _cli("sender-claims", "--agency", str(w.b.id))
     assert human.exit_code == 0 and "no sender is claimed" in human.stdout
 
-    moved = runner.invoke(
-        app,
-        [
-            "send",
-            "claim-sender",
-            "linkedin:li-shared",
-            "--agency",
-            str(w.b.id),
-            "--actor",
-            "ops:kim",
-            "--json",
-        ],
+    moved = _cli(
+        "claim-sender", "linkedin:li-shared", "--agency", str(w.b.id), "--actor", "ops:kim", "--json"
     )
     assert moved.exit_code == 0, moved.output
     assert json.loads(moved.stdout) | {"claimed_at": None} == {
         "sender": "linkedin:li-shared",
         "agency_id": w.b.id,
         "agency_id_was": w.a.id,
+        "was_claimed": True,
         "actor": "ops:kim",
         "claimed_at": None,
     }
-    d = w.ca.check(
-        w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False
-    )
+    lead_a, lead_b = w.alloc_a.allocated[0], w.alloc_b.allocated[0]
+    d = w.ca.check(lead_a, w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False)
     assert "sender_not_owned" in _codes(d)
-    d = w.cb.check(
-        w.alloc_b.allocated[0], w.camp_b.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False
-    )
+    d = w.cb.check(lead_b, w.camp_b.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False)
     assert "sender_not_owned" not in _codes(d)
 
-    again = runner.invoke(
-        app,
-        [
-            "send",
-            "claim-sender",
-            "li-shared",
-            "--channel",
-            "linkedin",
-            "--agency",
-            str(w.b.id),
-            "--actor",
-            "ops",
-        ],
+    again = _cli(
+        "claim-sender", "li-shared", "--channel", "linkedin", "--agency", str(w.b.id), "--actor", "ops"
     )
-    assert again.exit_code == 0 and "already belonged to agency" in again.stdout
-    domain = runner.invoke(
-        app, ["send", "claim-sender", "@Agency-B.example.", "--agency", str(w.b.id), "--actor", "ops"]
-    )
-    assert domain.exit_code == 0 and "domain:agency-b.example now belongs" in domain.stdout
+    assert again.exit_code == 0 and "already; nothing changed" in again.stdout
+    domain = _cli("claim-sender", "@Agency-B.example.", "--agency", str(w.b.id), "--actor", "ops")
+    assert domain.exit_code == 0 and f"domain:agency-b.example is now agency {w.b.id}" in domain.stdout
 
-    freed = runner.invoke(
-        app, ["send", "release-sender", "li-shared", "--channel", "linkedin", "--actor", "ops"]
-    )
-    assert freed.exit_code == 0 and "no longer belongs to agency" in freed.stdout
+    freed = _cli("release-sender", "li-shared", "--channel", "linkedin", "--actor", "ops")
+    assert freed.exit_code == 0 and f"is no longer agency {w.b.id}" in freed.stdout
     assert "linkedin:li-shared" not in _claims(db)
-    d = w.ca.check(
-        w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False
+    d = w.ca.check(lead_a, w.camp_a.id, "linkedin", sender="li-shared", at=MONDAY, reserve=False)
+    assert "sender_not_owned" not in _codes(d)  # freed: the next agency to reserve with it claims it
+
+    # a domain several agencies send from (each from its own mailboxes) is shared: nobody's
+    shared = _cli("claim-sender", "domain:agency-b.example", "--shared", "--actor", "ops")
+    assert shared.exit_code == 0 and "is now shared (nobody's) (it was agency" in shared.stdout
+    mail = w.ca.check(lead_a, w.camp_a.id, "email", sender="a@agency-b.example", at=MONDAY)
+    assert "sender_not_owned" not in _codes(mail)
+    assert (
+        _claims(db)["domain:agency-b.example"] is None and _claims(db)["email:a@agency-b.example"] == w.a.id
     )
-    assert "sender_not_owned" not in _codes(d)  # freed: the next agency to name it claims it
     with session_scope(db) as s:
         audit = s.execute(
             select(AuditLog.action, AuditLog.subject_id, AuditLog.actor).where(
@@ -195,6 +205,7 @@ def test_an_operator_lists_moves_and_frees_claims(api, world, db):
         ("sender.claim", "linkedin:li-shared", "ops"),
         ("sender.claim", "domain:agency-b.example", "ops"),
         ("sender.release", "linkedin:li-shared", "ops"),
+        ("sender.claim", "domain:agency-b.example", "ops"),
     ]
 
 
@@ -207,6 +218,8 @@ def test_an_operator_lists_moves_and_frees_claims(api, world, db):
         (["claim-sender", "x", "--agency", "1", "--actor", " "], "actor"),
         (["claim-sender", " ", "--agency", "1", "--actor", "ops"], "sender"),
         (["release-sender", "nobody@x.example", "--actor", "ops"], "is not claimed"),
+        (["claim-sender", "x", "--actor", "ops"], "exactly one of --agency ID and --shared"),
+        (["claim-sender", "x", "--agency", "1", "--shared", "--actor", "ops"], "exactly one of"),
     ],
 )
 def test_bad_claims_are_refused_with_nothing_changed(api, world, db, args, says):
@@ -219,7 +232,7 @@ def test_bad_claims_are_refused_with_nothing_changed(api, world, db, args, says)
 def test_the_upgrade_claims_each_sender_one_agency_used_alone(api, world, db):
     """Migration 0042's backfill, run over touches made by the platform's own sending workers (a
     GateWorker neither claims nor is refused): a sender one agency used is that agency's; one two
-    agencies used stays unclaimed; a mailbox provider's domain is nobody's."""
+    agencies used is shared; a mailbox provider's domain is nobody's."""
     from importlib import import_module
 
     w = world
@@ -243,6 +256,7 @@ def test_the_upgrade_claims_each_sender_one_agency_used_alone(api, world, db):
         s.execute(text(backfill._BACKFILL), {"providers": sorted(MAILBOX_PROVIDERS)})
     assert _claims(db) == {
         "linkedin:li-a": w.a.id,
+        "linkedin:li-both": None,  # two agencies named it: shared, nobody's
         "email:sdr@agency-a.example": w.a.id,
         "domain:agency-a.example": w.a.id,
         "email:x@gmail.com": w.a.id,

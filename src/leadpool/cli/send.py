@@ -256,14 +256,18 @@ _CLAIMED = typer.Argument(
 )
 
 
+def _whose(agency_id: int | None) -> str:
+    return f"agency {agency_id}" if agency_id is not None else "shared (nobody's)"
+
+
 @app.command("sender-claims")
 def sender_claims_cmd(
     agency: int | None = typer.Option(None, "--agency", min=1, max=MAX_ID, help="Only this agency's."),
     json_out: bool = JsonOption,
 ) -> None:
     """List which agency each sending account and email sending domain belongs to (the first agency
-    to name one in a check over the API claims it; another agency naming it is denied
-    sender_not_owned)."""
+    to name one in a reserving check over the API claims it; another agency naming it is denied
+    sender_not_owned; a shared one is nobody's)."""
     with handle_errors(), database() as db, session_scope(db) as s:
         rows = sender_claims.claims(s, agency_id=agency)
     if json_out:
@@ -273,7 +277,7 @@ def sender_claims_cmd(
         console.print("no sender is claimed")
     for r in rows:
         console.print(
-            f"{r.sender}: agency {r.agency_id} (since {r.claimed_at.astimezone(UTC):%Y-%m-%d}, by {r.actor})",
+            f"{r.sender}: {_whose(r.agency_id)} (since {r.claimed_at.astimezone(UTC):%Y-%m-%d}, by {r.actor})",
             soft_wrap=True,
         )
 
@@ -281,22 +285,36 @@ def sender_claims_cmd(
 @app.command("claim-sender")
 def claim_sender_cmd(
     sender: str = _CLAIMED,
-    agency: int = typer.Option(..., "--agency", min=1, max=MAX_ID, help="The agency it belongs to."),
+    agency: int | None = typer.Option(None, "--agency", min=1, max=MAX_ID, help="The agency it belongs to."),
+    shared: bool = typer.Option(
+        False, "--shared", help="Nobody's: every agency may name it (a sending domain several agencies use)."
+    ),
     channel: str = typer.Option("email", "--channel", help=f"One of: {', '.join(CHANNELS)}."),
     actor: str = typer.Option(..., "--actor", help="Who moves it (kept in the audit log)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Give a sending account (or @domain) to an agency, whoever held it: another agency that named
-    it first loses it (audited as sender.claim)."""
-    with handle_errors(), database() as db, session_scope(db) as s:
-        claim, before = sender_claims.assign(s, channel, sender, agency, actor=actor, at=datetime.now(UTC))
+    """Give a sending account (or @domain) to an agency, whoever held it (another agency that named
+    it first loses it), or mark it --shared; audited as sender.claim."""
+    with handle_errors():
+        if (agency is None) == (not shared):
+            raise InvalidInput("give exactly one of --agency ID and --shared")
+        with database() as db, session_scope(db) as s:
+            claim, before = sender_claims.assign(
+                s, channel, sender, agency, actor=actor, at=datetime.now(UTC)
+            )
     if json_out:
-        print_json({**claim.as_dict(), "agency_id_was": before})
-    elif before == agency:
-        console.print(f"{claim.sender} already belonged to agency {agency}")
+        print_json(
+            {
+                **claim.as_dict(),
+                "agency_id_was": before.agency_id if before else None,
+                "was_claimed": before is not None,
+            }
+        )
+    elif before is not None and before.agency_id == agency:
+        console.print(f"{claim.sender} is {_whose(agency)} already; nothing changed")
     else:
-        was = f" (it was agency {before}'s)" if before is not None else ""
-        console.print(f"{claim.sender} now belongs to agency {agency}{was}")
+        was = f" (it was {_whose(before.agency_id)})" if before is not None else ""
+        console.print(f"{claim.sender} is now {_whose(agency)}{was}")
 
 
 @app.command("release-sender")
@@ -306,14 +324,14 @@ def release_sender_cmd(
     actor: str = typer.Option(..., "--actor", help="Who frees it (kept in the audit log)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Free a sending account's (or @domain's) claim: the next agency to name it in a check claims it
-    (audited as sender.release)."""
+    """Free a sending account's (or @domain's) claim: the next agency to name it in a reserving
+    check claims it (audited as sender.release)."""
     with handle_errors(), database() as db, session_scope(db) as s:
         claim = sender_claims.release(s, channel, sender, actor=actor, at=datetime.now(UTC))
     if json_out:
         print_json({**claim.as_dict(), "released": True})
     else:
-        console.print(f"{claim.sender} no longer belongs to agency {claim.agency_id}")
+        console.print(f"{claim.sender} is no longer {_whose(claim.agency_id)}")
 
 
 @app.command("domain-guard")

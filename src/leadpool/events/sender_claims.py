@@ -18,7 +18,7 @@ account first keeps it until then.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,38 +55,57 @@ def claim_keys(channel: str, sender: str) -> list[str]:
 
 
 def foreign(
-    session: Session, agency_id: int, senders: Iterable[tuple[str, str]], *, at: datetime, actor: str
-) -> set[tuple[str, str]]:
-    """Claim for ``agency_id`` every ``(channel, sender)`` nobody holds, and return those another
-    agency holds (the account or its domain). Flushes, never commits."""
-    wanted = {(c, s): claim_keys(c, s) for c, s in senders}
-    keys = sorted({k for ks in wanted.values() for k in ks})  # one order: concurrent claims don't deadlock
+    session: Session,
+    asked: Sequence[tuple[int, str, str]],
+    *,
+    at: datetime,
+    actor: str,
+    claim: Sequence[bool] | None = None,
+) -> set[int]:
+    """The positions in ``asked`` (``(agency_id, channel, sender)``) naming an account or a sending
+    domain another agency holds. The others are claimed for their agency where ``claim`` says so
+    (default: all): a dry run's check claims nothing, since it proves nothing was ever sent from
+    it. A shared key (no agency: several used it before claims) is nobody's. Flushes."""
+    wanted = [claim_keys(channel, sender) for _, channel, sender in asked]
+    keys = sorted({k for ks in wanted for k in ks})
     if not keys:
         return set()
+    claiming = claim if claim is not None else [True] * len(asked)
+    new = sorted({(k, a) for (a, _, _), ks, c in zip(asked, wanted, claiming, strict=True) if c for k in ks})
     conn = session.connection()
-    conn.execute(
-        text(
-            "INSERT INTO sender_claims (sender, agency_id, claimed_at, actor) "
-            "SELECT k, :agency, :at, :actor FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k "
-            "ON CONFLICT (sender) DO NOTHING"
-        ),
-        {"agency": agency_id, "at": at, "actor": actor, "keys": keys},
-    )
-    others = set(
-        conn.scalars(
+    if new:
+        # one statement, in key order, whatever the agencies: two batches naming the same keys
+        # cannot each wait for a row the other inserted (the first agency of a key wins)
+        conn.execute(
             text(
-                "SELECT sender FROM sender_claims WHERE sender = ANY (CAST(:keys AS text[])) AND agency_id <> :a"
+                "INSERT INTO sender_claims (sender, agency_id, claimed_at, actor) "
+                "SELECT k, a, :at, :actor FROM unnest(CAST(:keys AS text[]), CAST(:agencies AS bigint[])) "
+                "AS v(k, a) ORDER BY k, a ON CONFLICT (sender) DO NOTHING"
             ),
-            {"keys": keys, "a": agency_id},
+            {"at": at, "actor": actor, "keys": [k for k, _ in new], "agencies": [a for _, a in new]},
         )
+    held = dict(
+        conn.execute(
+            text(
+                "SELECT sender, agency_id FROM sender_claims "
+                "WHERE sender = ANY (CAST(:keys AS text[])) AND agency_id IS NOT NULL"
+            ),
+            {"keys": keys},
+        )
+        .tuples()
+        .all()
     )
-    return {pair for pair, ks in wanted.items() if others.intersection(ks)}
+    return {
+        n
+        for n, ((agency_id, _, _), ks) in enumerate(zip(asked, wanted, strict=True))
+        if any(held.get(k, agency_id) != agency_id for k in ks)
+    }
 
 
 @dataclass(frozen=True)
 class Claim:
     sender: str  # channel:sender or domain:DOMAIN
-    agency_id: int
+    agency_id: int | None  # None: shared, nobody's (each mailbox at a shared domain has its own claim)
     claimed_at: datetime
     actor: str
 
@@ -124,20 +143,23 @@ def claims(session: Session, *, agency_id: int | None = None) -> list[Claim]:
     q = select(SenderClaim).order_by(SenderClaim.sender)
     if agency_id is not None:
         q = q.where(SenderClaim.agency_id == agency_id)
-    return [Claim(c.sender, c.agency_id, c.claimed_at, c.actor) for c in session.scalars(q)]
+    return [_claim(c) for c in session.scalars(q)]
 
 
 def assign(
-    session: Session, channel: str, sender: str, agency_id: int, *, actor: str, at: datetime
-) -> tuple[Claim, int | None]:
-    """Give a sender (or ``@DOMAIN``) to an agency, whoever held it; returns the claim and the
-    agency that held it before (None: nobody). Audited as ``sender.claim``. Flushes."""
+    session: Session, channel: str, sender: str, agency_id: int | None, *, actor: str, at: datetime
+) -> tuple[Claim, Claim | None]:
+    """Give a sender (or ``@DOMAIN``) to an agency, whoever held it, or with ``agency_id`` None
+    mark it shared (nobody's: every agency may name it, each mailbox at a shared domain still
+    being its own agency's). Returns the claim and the one it replaced. Audited as
+    ``sender.claim``. Flushes."""
     key = named_key(channel, sender)
     if not actor.strip():
         raise InvalidInput("actor: must not be empty (who moves the claim is kept in the audit log)")
-    if session.get(Agency, agency_id) is None:
+    if agency_id is not None and session.get(Agency, agency_id) is None:
         raise NotFound(f"agency {agency_id} not found")
-    before = session.scalar(select(SenderClaim.agency_id).where(SenderClaim.sender == key).with_for_update())
+    row = session.scalars(select(SenderClaim).where(SenderClaim.sender == key).with_for_update()).first()
+    before = _claim(row) if row is not None else None
     session.execute(
         insert(SenderClaim)
         .values(sender=key, agency_id=agency_id, claimed_at=at, actor=actor)
@@ -146,9 +168,15 @@ def assign(
             set_={"agency_id": agency_id, "claimed_at": at, "actor": actor},
         )
     )
-    _audit(session, "sender.claim", key, actor, at, {"agency_id": agency_id, "agency_id_was": before})
+    was = before.agency_id if before is not None else None
+    detail = {"agency_id": agency_id, "agency_id_was": was, "was_claimed": before is not None}
+    _audit(session, "sender.claim", key, actor, at, detail)
     session.flush()
     return Claim(key, agency_id, at, actor), before
+
+
+def _claim(row: SenderClaim) -> Claim:
+    return Claim(row.sender, row.agency_id, row.claimed_at, row.actor)
 
 
 def release(session: Session, channel: str, sender: str, *, actor: str, at: datetime) -> Claim:
@@ -162,7 +190,7 @@ def release(session: Session, channel: str, sender: str, *, actor: str, at: date
         raise NotFound(f"sender {key} is not claimed by any agency")
     _audit(session, "sender.release", key, actor, at, {"agency_id_was": row.agency_id})
     session.flush()
-    return Claim(row.sender, row.agency_id, row.claimed_at, row.actor)
+    return _claim(row)
 
 
 def _audit(session: Session, action: str, key: str, actor: str, at: datetime, detail: dict[str, Any]) -> None:

@@ -91,7 +91,8 @@ class SenderClaim(Base):
     __tablename__ = "sender_claims"
 
     sender: Mapped[str] = mapped_column(Text, primary_key=True)  # as sender_pauses keys it
-    agency_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("agencies.id", ondelete="CASCADE"))
+    # null: shared, nobody's (several agencies used it before claims, or an operator said so)
+    agency_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("agencies.id", ondelete="CASCADE"))
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(Text)
 

@@ -131,18 +131,16 @@ def _foreign_senders(
     session: Session, caller: Principal, items: list[CheckRequest], campaigns: dict[int, CampaignRow]
 ) -> set[int]:
     """The positions of the items naming a sender (or a sending domain) another agency holds; the
-    rest are claimed for their campaign's agency (``leadpool.events.sender_claims``)."""
-    out: set[int] = set()
-    now = datetime.now(UTC)
-    by_agency: dict[int, list[int]] = {}
-    for n, i in enumerate(items):
-        if i.sender is not None and i.sender.strip():
-            by_agency.setdefault(campaigns[i.campaign_id].agency_id, []).append(n)
-    for agency_id, positions in sorted(by_agency.items()):
-        pairs = [(items[n].channel, items[n].sender or "") for n in positions]
-        taken = sender_claims.foreign(session, agency_id, pairs, at=now, actor=caller.actor)
-        out.update(n for n, pair in zip(positions, pairs, strict=True) if pair in taken)
-    return out
+    rest are claimed for their campaign's agency, by a check that reserves (a dry run claims
+    nothing: ``leadpool.events.sender_claims``)."""
+    named = [n for n, i in enumerate(items) if i.sender is not None and i.sender.strip()]
+    asked = [
+        (campaigns[items[n].campaign_id].agency_id, items[n].channel, items[n].sender or "") for n in named
+    ]
+    taken = sender_claims.foreign(
+        session, asked, at=datetime.now(UTC), actor=caller.actor, claim=[items[n].reserve for n in named]
+    )
+    return {named[k] for k in taken}
 
 
 def _not_theirs(

@@ -5,8 +5,9 @@ sending domain (``domain:DOMAIN``) for the whole platform, and nothing tied a se
 one agency naming another's mailbox in its own checks spent that mailbox's cap, and reporting
 blocks on its own "sends" from it paused it for its owner, who could neither see nor resume the
 pause. ``sender_claims`` gives each one an agency. The senders the touches already name are
-claimed for the agency that used them, where exactly one did (the others are claimed by the next
-check over the API, or by an operator).
+claimed for the agency that used them where exactly one did; one that several agencies used (a
+holding company's sending domain, each agency with its own mailboxes at it) is marked shared,
+nobody's, so no agency's next check takes it from the others (an operator may give it to one).
 
 Revision ID: 0042_sender_claims
 Revises: 0041_sign_in_throttle
@@ -24,10 +25,12 @@ down_revision = "0041_sign_in_throttle"
 branch_labels = None
 depends_on = None
 
-# one agency's senders and sending domains (a mailbox provider's domain is no agency's)
+# each sender and sending domain the touches name: its agency's, or shared when several used it
+# (a mailbox provider's domain is no agency's)
 _BACKFILL = """
 INSERT INTO sender_claims (sender, agency_id, claimed_at, actor)
-SELECT k.sender, min(k.agency_id), min(k.at), 'migration:0042'
+SELECT k.sender, CASE WHEN count(DISTINCT k.agency_id) = 1 THEN min(k.agency_id) END, min(k.at),
+       'migration:0042'
   FROM (SELECT channel || ':' || sender AS sender, agency_id, at
           FROM touches WHERE sender IS NOT NULL
         UNION ALL
@@ -36,7 +39,6 @@ SELECT k.sender, min(k.agency_id), min(k.at), 'migration:0042'
          WHERE channel = 'email' AND leadpool_sender_domain(sender) IS NOT NULL
            AND NOT leadpool_sender_domain(sender) = ANY (CAST(:providers AS text[]))) k
  GROUP BY k.sender
-HAVING count(DISTINCT k.agency_id) = 1
 """
 
 
@@ -45,7 +47,7 @@ def upgrade() -> None:
         "sender_claims",
         sa.Column("sender", sa.Text(), primary_key=True),
         sa.Column(
-            "agency_id", sa.BigInteger(), sa.ForeignKey("agencies.id", ondelete="CASCADE"), nullable=False
+            "agency_id", sa.BigInteger(), sa.ForeignKey("agencies.id", ondelete="CASCADE"), nullable=True
         ),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.Text(), nullable=False),

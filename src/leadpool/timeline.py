@@ -90,21 +90,24 @@ class Position:
     rank: int
     row_id: int
 
-    def cursor(self, secret: bytes | None = None) -> str:
+    def cursor(self, secret: bytes | None = None, *, context: str = "") -> str:
         """An opaque, URL-safe token for this position (what ``from_cursor`` reads back), sealed
-        with ``secret`` (default: the platform secret key): it reveals nothing of the position."""
+        with ``secret`` (default: the platform secret key): it reveals nothing of the position.
+        ``context`` (the timeline, its order, the caller) is bound in: a cursor past rows hidden
+        from the caller, replayed on another timeline, would place them in time."""
         delta = self.at - _EPOCH
         micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
         nonce = os.urandom(_CURSOR_NONCE)
         sealed = _cursor_aead(secret).encrypt(
-            nonce, _CURSOR_PLAIN.pack(micros, self.rank, self.row_id), _CURSOR_PREFIX.encode()
+            nonce, _CURSOR_PLAIN.pack(micros, self.rank, self.row_id), (_CURSOR_PREFIX + context).encode()
         )
         return _CURSOR_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     @classmethod
-    def from_cursor(cls, token: str, secret: bytes | None = None) -> Position:
-        """Raises InvalidInput for anything ``cursor`` did not produce (with this secret): altered,
-        cut short, sealed under another secret, or an old unsealed ``t1.`` cursor."""
+    def from_cursor(cls, token: str, secret: bytes | None = None, *, context: str = "") -> Position:
+        """Raises InvalidInput for anything ``cursor`` did not produce (with this secret and
+        context): altered, cut short, sealed under another secret, given for another timeline,
+        order or caller, or an old unsealed ``t1.`` cursor."""
         bad = InvalidInput(f"cursor {token[:80]!r} is not a timeline cursor (use next_cursor of a page)")
         body = token[len(_CURSOR_PREFIX) :]
         if not token.startswith(_CURSOR_PREFIX) or len(body) != _CURSOR_BODY or not _B64URL(body):
@@ -117,7 +120,7 @@ class Position:
             raise bad
         try:
             plain = _cursor_aead(secret).decrypt(
-                raw[:_CURSOR_NONCE], raw[_CURSOR_NONCE:], _CURSOR_PREFIX.encode()
+                raw[:_CURSOR_NONCE], raw[_CURSOR_NONCE:], (_CURSOR_PREFIX + context).encode()
             )
             micros, rank, row_id = _CURSOR_PLAIN.unpack(plain)
             at = _EPOCH + timedelta(microseconds=micros)

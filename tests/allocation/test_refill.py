@@ -13,7 +13,14 @@ from sqlalchemy import text
 from tests.allocation.factories import make_agency, make_campaign
 
 from leadpool.allocation.allocate import allocate
-from leadpool.allocation.refill import REFILL_TASK, TransientRetry, list_refill_jobs, run_refill, spent_today
+from leadpool.allocation.refill import (
+    REFILL_TASK,
+    TransientRetry,
+    _budget_left,
+    list_refill_jobs,
+    run_refill,
+    spent_today,
+)
 from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.errors import ApolloRequestError, ApolloUnavailable
 from leadpool.apollo.fake import FakeApollo
@@ -273,3 +280,39 @@ def test_a_larger_shortfall_widens_the_queued_job(db: Database, fake: FakeApollo
     with session_scope(db) as s:  # a smaller one later does not shrink it
         allocate(s, camp, 3)
         assert s.execute(text("SELECT requested FROM refill_jobs")).scalars().all() == [50]
+
+
+def test_an_agencys_share_counts_credits_a_retried_job_paid_after_midnight(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job of the agency started at 23:30 and retried (429, backoff) after midnight pays 20
+    credits today: its share counts the job today too (a review found it counted by the day the
+    job started only, so the agency could spend its whole share again)."""
+    monkeypatch.setenv("LEADPOOL_REFILL_DAILY_CREDIT_BUDGET", "40")
+    monkeypatch.setenv("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", "0.5")  # 20 credits a day
+    today = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)
+    yesterday = today - timedelta(hours=1)
+    with session_scope(db) as s:
+        agency = make_agency(s)
+        camp = make_campaign(s, agency)
+        s.execute(
+            text(
+                "INSERT INTO refill_jobs (campaign_id, agency_id, status, requested, credits_consumed, started_at) "
+                "VALUES (:c, :a, 'running', 30, 27, :t)"
+            ),
+            {"c": camp, "a": agency, "t": yesterday},
+        )
+        for at, credits in ((yesterday, 7), (today, 20)):
+            s.execute(
+                text(
+                    "INSERT INTO raw_payloads (endpoint, credits_consumed, body, body_sha256, fetched_at) "
+                    "VALUES ('people/bulk_match', :cr, '{}', 'x', :t)"
+                ),
+                {"cr": credits, "t": at},
+            )
+    with session_scope(db) as s:
+        assert spent_today(s, today) == Decimal(20)  # the platform knows the agency's job paid 20 today
+        left, limit = _budget_left(s, agency, today)
+    assert left <= 0, (
+        f"agency may still spend {left} today ({limit}) although its job paid its whole share today"
+    )

@@ -66,6 +66,12 @@ def test_the_admin_lists_and_revives_a_dead_domain_and_an_agency_is_refused(api,
         _bounce(api, f"x@{name}", "5.1.10", f"dd-page-{n}")
     first = api.admin.dead_domains(limit=2)
     assert [d.domain for d in first] == ["a.example", "b.example"]
+    paged = httpx.get(
+        f"{api.url}/v1/dead-domains", params={"limit": 2}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert paged.headers["link"] == '</v1/dead-domains?limit=2&after=b.example>; rel="next"'
+    whole = httpx.get(f"{api.url}/v1/dead-domains", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert "link" not in whole.headers and len(whole.json()) == 3
     assert [d.domain for d in api.admin.dead_domains(limit=2, after=first[-1].domain)] == ["c.example"]
     with pytest.raises(ApiError) as e:
         api.admin.dead_domains(limit=0)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN
 
@@ -20,7 +21,7 @@ from api.world import MONDAY, build_world
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
 from leadpool.gate import check, confirm_sent
-from leadpool.timeline import _RANK, Position, TimelineEntry, visible_page
+from leadpool.timeline import _RANK, SCAN_BUDGET, Position, TimelineEntry, visible_page
 
 
 @pytest.fixture
@@ -82,7 +83,8 @@ def test_a_lead_timeline_cursor_continues_after_the_last_entry_shown_and_hides_t
     assert cursor and cursor.startswith("t2.") and len(cursor) <= 100
     assert not _reveals(cursor, secret) and not _reveals(cursor, _position(before[-1]))
     # sealed with the platform secret: the service reads back the last entry shown, not B's check
-    assert Position.from_cursor(cursor) == _position(before[-1])
+    mine = f"lead:{lead}:asc:agency:{w.a.id}"  # bound to the timeline, order and caller
+    assert Position.from_cursor(cursor, context=mine) == _position(before[-1])
 
     rest = httpx.get(path, params={"limit": 5000, "cursor": cursor}, headers=_auth(w.a.api_key))
     assert rest.status_code == 200, rest.text
@@ -90,7 +92,8 @@ def test_a_lead_timeline_cursor_continues_after_the_last_entry_shown_and_hides_t
     # newest first the same way
     desc = httpx.get(path, params={"limit": 1, "order": "desc"}, headers=_auth(w.a.api_key)).json()
     assert desc["entries"] == visible[-1:]
-    assert Position.from_cursor(desc["next_cursor"]) == _position(visible[-1])
+    newest = f"lead:{lead}:desc:agency:{w.a.id}"
+    assert Position.from_cursor(desc["next_cursor"], context=newest) == _position(visible[-1])
     older = httpx.get(
         path,
         params={"limit": 5000, "order": "desc", "cursor": desc["next_cursor"]},
@@ -125,7 +128,7 @@ def test_a_company_timeline_cursor_does_not_point_at_another_agencys_touch(api, 
     assert page["entries"] == mine[:1] and _position(mine[0]) < secret
     cursor = page["next_cursor"]
     assert cursor and not _reveals(cursor, secret) and not _reveals(cursor, _position(mine[0]))
-    assert Position.from_cursor(cursor) == _position(mine[0])
+    assert Position.from_cursor(cursor, context=f"company:{company}:asc:agency:{a.id}") == _position(mine[0])
     rest = httpx.get(path, params={"limit": 5000, "cursor": cursor}, headers=_auth(a.api_key)).json()
     assert rest["entries"] == mine[1:] and rest["next_cursor"] is None
 
@@ -138,7 +141,10 @@ def test_a_tampered_or_foreign_cursor_is_refused_by_the_api(api, world):
     assert cursor
     flipped = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
     old = "t1." + base64.urlsafe_b64encode(b"1772463600000000.0.1").decode().rstrip("=")
-    foreign = Position.from_cursor(cursor).cursor(b"another platform's secret key")
+    context = f"lead:{lead}:asc:admin"
+    foreign = Position.from_cursor(cursor, context=context).cursor(
+        b"another platform's secret key", context=context
+    )
     for bad in (flipped, cursor[:-4], old, foreign):
         r = httpx.get(path, params={"cursor": bad}, headers=_auth(ADMIN_TOKEN))
         assert r.status_code == 422, (bad, r.text)
@@ -244,3 +250,55 @@ def test_a_page_cut_by_the_scan_budget_resumes_past_hidden_rows_behind_a_sealed_
         _fetch(entries), limit=5, after=after, newest_first=False, view=view, scan_budget=100
     )
     assert [e.source for e in page] == ["decisions:40"] and after is None
+
+
+def test_a_cursor_is_refused_on_another_timeline_order_or_caller(api, world, db):
+    """Agency A's lead L carries many checks of agency B (B held it before): A's first page is cut
+    short by the scan budget and its cursor is the position of B's last check read, sealed. A
+    cannot decrypt it, but the service accepts it on ANY timeline: replayed on A's own lead M,
+    whose checks A placed an hour apart, the page starts at the first of A's checks after B's
+    hidden check, which tells A when B checked its lead (to the hour, or closer with denser
+    probes). So a cursor is bound to the timeline, the order and the caller it was issued for."""
+    w = world
+    lead_l, lead_m = w.alloc_a.allocated[0], w.alloc_a.allocated[1]
+    hidden_at = MONDAY + timedelta(minutes=150)  # B's checks: 2h30 after Monday 15:00
+    with session_scope(db) as s:
+        s.execute(
+            text(
+                "INSERT INTO decisions (at, lead_id, campaign_id, agency_id, channel, sender, allowed, reasons) "
+                "SELECT CAST(:at AS timestamptz) + make_interval(secs => g / 1000000.0), :l, :c, :a, "
+                "'linkedin', NULL, false, '[]'::jsonb FROM generate_series(1, :n) AS g"
+            ),
+            {"at": hidden_at, "l": lead_l, "c": w.camp_b.id, "a": w.b.id, "n": SCAN_BUDGET + 10},
+        )
+    for h in range(6):  # A's own probes on its other lead, an hour apart
+        w.ca.check(lead_m, w.camp_a.id, "linkedin", at=MONDAY + timedelta(hours=h), reserve=False)
+
+    auth = {"Authorization": f"Bearer {w.a.api_key}"}
+    first = httpx.get(f"{api.url}/v1/leads/{lead_l}/timeline", params={"limit": 5}, headers=auth).json()
+    assert first["entries"] == [] and first["next_cursor"]  # cut short: a cursor past B's checks
+
+    probe = httpx.get(
+        f"{api.url}/v1/leads/{lead_m}/timeline",
+        params={"limit": 1, "cursor": first["next_cursor"]},
+        headers=auth,
+    )
+    if probe.status_code == 200 and probe.json()["entries"]:
+        shown = probe.json()["entries"][0]["at"]
+        pytest.fail(
+            f"a cursor of lead {lead_l}'s timeline was accepted on lead {lead_m}'s: its first entry "
+            f"({shown}) is A's first probe after B's hidden checks at {hidden_at.isoformat()}"
+        )
+    assert probe.status_code == 422, probe.text
+    for params, headers in (
+        ({"limit": 1, "cursor": first["next_cursor"], "order": "desc"}, auth),  # another order
+        ({"limit": 1, "cursor": first["next_cursor"]}, {"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+    ):
+        other = httpx.get(f"{api.url}/v1/leads/{lead_l}/timeline", params=params, headers=headers)
+        assert other.status_code == 422 and "not a timeline cursor" in other.text, other.text
+    again = httpx.get(
+        f"{api.url}/v1/leads/{lead_l}/timeline",
+        params={"limit": 5, "cursor": first["next_cursor"]},
+        headers=auth,
+    )
+    assert again.status_code == 200  # its own timeline, order and caller: it goes on

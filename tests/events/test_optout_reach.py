@@ -176,3 +176,36 @@ def test_an_agency_reporting_another_agencys_lead_stops_the_person_but_not_their
             assert lead is not None and lead.complained_at is not None  # the person, whoever says so
         assert pauses == ([] if reporter == rival else ["complaint"])
     assert "company_paused" in gate(db, colleague, campaign, "linkedin").codes
+
+
+def test_an_opt_out_by_lead_id_without_a_channel_unsubscribes_every_colleague_on_the_switchboard(
+    db: Database, world: World
+) -> None:
+    """Lead L has no email: a LinkedIn profile and its company's switchboard number. An opt-out
+    by lead id naming no channel is not about the number (the event's own address falls back to
+    it, the first the lead has): no colleague on the switchboard is flagged."""
+    switchboard = "+13035550100"
+    _, _, lead_l = owned_lead(
+        world, email=None, phone=switchboard, linkedin_url="https://www.linkedin.com/in/l-review"
+    )
+    _, _, colleague = owned_lead(world, email="colleague@corp-review.example", phone=switchboard)
+
+    with session_scope(db) as s:
+        out = record_event(
+            s,
+            EventIn(
+                type="unsubscribe",
+                lead_id=lead_l,
+                source="review",
+                provider_event_id="unsub-l",
+                occurred_at=NOON - timedelta(hours=1),
+            ),
+            at=NOON,
+        )
+    assert "lead:unsubscribed" in out.effects
+    with session_scope(db) as s:
+        row = s.get(Lead, colleague)
+        assert row is not None
+        assert row.unsubscribed_at is None, (
+            f"a colleague sharing the switchboard was unsubscribed by L's opt-out ({out.effects})"
+        )

@@ -197,12 +197,15 @@ def spent_today(session: Session, at: datetime) -> Decimal:
 
 
 def agency_spent_today(session: Session, agency_id: int, at: datetime) -> Decimal:
-    """Credits the agency's refill jobs started on ``at``'s UTC day have spent (their reports)."""
+    """Credits the agency's refill jobs that ran on ``at``'s UTC day have spent (their reports).
+
+    A job's report is not split by day: one started before midnight and retried after it counts
+    whole on both days, so the share errs towards stopping (the platform's own ledger is exact)."""
     day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     value = session.execute(
         text(
-            "SELECT coalesce(sum(credits_consumed), 0) FROM refill_jobs "
-            "WHERE agency_id = :a AND started_at >= :d AND started_at < :e"
+            "SELECT coalesce(sum(credits_consumed), 0) FROM refill_jobs WHERE agency_id = :a "
+            "AND started_at < :e AND (finished_at IS NULL OR finished_at >= :d)"
         ),
         {"a": agency_id, "d": day, "e": day + timedelta(days=1)},
     ).scalar_one()

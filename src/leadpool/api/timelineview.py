@@ -125,7 +125,8 @@ def timeline_page(
     """One page of the lead's timeline, filtered for the caller (the caller checked visibility):
     oldest first (``newest_first``: the reverse), after ``cursor`` (a ``next_cursor``), at most
     ``limit`` entries. Raises InvalidInput for a cursor that is not one."""
-    after = Position.from_cursor(cursor) if cursor is not None else None
+    context = f"lead:{lead_id}:{'desc' if newest_first else 'asc'}:{principal.actor}"
+    after = Position.from_cursor(cursor, context=context) if cursor is not None else None
     view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None = None
     if not principal.is_admin:
         agency_id = principal.agency_id
@@ -148,7 +149,7 @@ def timeline_page(
         view=view,
     )
     return TimelinePage(
-        [_as_json(e) for e in entries], next_after.cursor() if next_after is not None else None
+        [_as_json(e) for e in entries], next_after.cursor(context=context) if next_after is not None else None
     )
 
 

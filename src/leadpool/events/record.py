@@ -44,6 +44,7 @@ class _Resolved:
     detail: dict[str, Any]
     # leads whose current address is one the event names, in id order (read once, with their locks)
     holders: tuple[int, ...] = ()
+    channel: str | None = None  # the event's channel, else its touch's
 
 
 # the events that write their leads' rows (an opt-out or a bounce also every holder of the address)
@@ -66,12 +67,13 @@ def _holders(session: Session, r: _Resolved) -> list[int]:
     person: dict[str, set[str]] = {kind: {value} for kind, value in r.addresses.items()}
     lead = r.lead
     if lead is not None:
-        # emails and a LinkedIn profile are the person's; a number is only when the opt-out came
-        # by it (a lead's phone may be its company's switchboard, shared with colleagues)
+        # emails and a LinkedIn profile are the person's; a number only when the opt-out came by
+        # text or call (a lead's phone may be its company's switchboard, shared with colleagues;
+        # an event naming no channel is not taken to be about it)
         person.setdefault("email", set()).update(e for e in (lead.email, *(lead.personal_emails or ())) if e)
         if lead.linkedin_url:
             person.setdefault("linkedin", set()).add(lead.linkedin_url)
-        if r.address_type == "phone" and lead.phone:
+        if lead.phone and r.channel in ("sms", "phone"):
             person.setdefault("phone", set()).add(lead.phone)
     return fx.address_holders(session, person, exclude=None, personal=True)
 
@@ -418,7 +420,19 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
             f"event {event.source}/{event.provider_event_id}: a hard bounce needs an email address "
             "(or a lead that has one)"
         )
-    return _Resolved(etype, category, return_date, addresses, lead, touch, address_type, hmac_value, detail)
+    channel = event.channel or (touch.channel if touch is not None else None)
+    return _Resolved(
+        etype,
+        category,
+        return_date,
+        addresses,
+        lead,
+        touch,
+        address_type,
+        hmac_value,
+        detail,
+        channel=channel,
+    )
 
 
 def _find_lead(session: Session, event: EventIn, addresses: dict[str, str]) -> Lead | None:

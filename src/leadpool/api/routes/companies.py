@@ -97,8 +97,9 @@ def get_company_timeline(
     ``next_cursor`` until it is null."""
     if session.get(Company, company_id) is None:
         raise NotFound(f"company {company_id} not found")
-    after = Position.from_cursor(cursor) if cursor is not None else None
     principal: Principal = caller
+    context = f"company:{company_id}:{order}:{principal.actor}"
+    after = Position.from_cursor(cursor, context=context) if cursor is not None else None
     view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None = None
     if not principal.is_admin:
         agency_id = principal.agency_id
@@ -130,6 +131,6 @@ def get_company_timeline(
         {
             "company_id": company_id,
             "entries": out,
-            "next_cursor": next_after.cursor() if next_after is not None else None,
+            "next_cursor": next_after.cursor(context=context) if next_after is not None else None,
         }
     )

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from leadpool.api.deps import AdminCaller, SessionDep
 from leadpool.api.problems import COMMON_RESPONSES
@@ -22,12 +23,18 @@ router = APIRouter(prefix="/v1/dead-domains", tags=["events"], responses=COMMON_
 def list_dead_domains(
     session: SessionDep,
     caller: AdminCaller,
+    response: Response,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     after: Annotated[str | None, Query(min_length=1, max_length=300)] = None,
 ) -> list[DeadDomain]:
     """The domains closed to email now, by name (as `leadpool send dead-domains`), a page of at
-    most ``limit``: a full page may have more, asked for with ``after`` = its last domain."""
+    most ``limit``: a full page may have more, asked for with ``after`` = its last domain (its
+    ``Link`` header, ``rel="next"``, says so)."""
     rows = dead_domains.dead_domains(session, at=datetime.now(UTC), after=after, limit=limit)
+    if len(rows) == limit:
+        query = urlencode({"limit": limit, "after": rows[-1].domain})
+        response.headers["Link"] = f'</v1/dead-domains?{query}>; rel="next"'
+
     return [DeadDomain.model_validate(r.as_dict()) for r in rows]
 
 

@@ -75,7 +75,7 @@ def test_policy_and_reasons(db: Database) -> None:
     assert json.loads(r.stdout)["sender_daily_caps"]["email"] == 30
     r = runner.invoke(app, ["send", "reasons", "--json"])
     codes = [x["code"] for x in json.loads(r.stdout)]
-    assert len(codes) == 33 and "gate_error" in codes and "no_consent" in codes
+    assert len(codes) == 34 and "gate_error" in codes and "no_consent" in codes
 
 
 def test_check_prints_the_one_click_link_when_the_public_address_is_known(db: Database, monkeypatch) -> None:

@@ -38,6 +38,8 @@ SELECT k.sender, CASE WHEN count(DISTINCT k.agency_id) = 1 THEN min(k.agency_id)
           FROM touches
          WHERE channel = 'email' AND leadpool_sender_domain(sender) IS NOT NULL
            AND NOT leadpool_sender_domain(sender) = ANY (CAST(:providers AS text[]))) k
+  -- a touch may outlive its agency's row in data restored by hand; the claim needs the agency
+ WHERE EXISTS (SELECT 1 FROM agencies a WHERE a.id = k.agency_id)
  GROUP BY k.sender
 """
 

@@ -266,6 +266,22 @@ def test_out_of_office_with_unambiguous_day_month_dates_is_not_read_month_first(
     assert get_lead(lead).paused_until == datetime(2025, 3, 18, tzinfo=UTC)  # midnight in London
 
 
+def test_back_tomorrow_counts_from_the_day_in_the_leads_own_zone(
+    db: Database, world: World, get_lead: Callable[[int], Lead]
+) -> None:
+    """Written at 05:00 on Tuesday in Tokyo (20:00 Monday UTC), "back tomorrow" means Wednesday
+    there. Counted from the UTC date it was Tuesday, already begun in Tokyo, so the pause fell
+    back to the default seven days."""
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    lead = world.lead(email="ken@example.com", time_zone="Asia/Tokyo")
+    world.own(lead, agency, campaign)
+    at = datetime(2025, 3, 10, 20, 0, tzinfo=UTC)
+    out = rec(db, type="reply", email="ken@example.com", text="Out of office, back tomorrow.", occurred_at=at)
+    assert out.category == "out_of_office"
+    assert get_lead(lead).paused_until == datetime(2025, 3, 11, 15, 0, tzinfo=UTC)  # Wed 00:00 in Tokyo
+
+
 def test_wrong_person_is_recorded_and_stops_automation(
     db: Database, world: World, get_lead: Callable[[int], Lead]
 ) -> None:

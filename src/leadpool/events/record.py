@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -414,7 +415,7 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
         # a provider retrying one message reports each failed attempt: one soft bounce per message
         detail["message_id"] = event.provider_message_id
     if etype == "reply":
-        category, return_date = _reply_category(event, classifier, detail)
+        category, return_date = _reply_category(event, classifier, detail, lead.time_zone if lead else None)
     if etype == "hard_bounce" and address_type != "email":
         raise InvalidInput(
             f"event {event.source}/{event.provider_event_id}: a hard bounce needs an email address "
@@ -457,12 +458,20 @@ def _find_lead(session: Session, event: EventIn, addresses: dict[str, str]) -> L
     return None
 
 
+def _local_date(at: datetime, time_zone: str | None) -> date:
+    try:
+        return at.astimezone(ZoneInfo(time_zone)).date() if time_zone else at.astimezone(UTC).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return at.astimezone(UTC).date()
+
+
 def _reply_category(
-    event: EventIn, classifier: Classifier, detail: dict[str, Any]
+    event: EventIn, classifier: Classifier, detail: dict[str, Any], time_zone: str | None
 ) -> tuple[str, date | None]:
     """The sending tool's category wins, except that an opt-out in the text always counts, and an
-    auto-reply saying the person has left is a wrong person, not an absence."""
-    received = event.occurred_at.date()
+    auto-reply saying the person has left is a wrong person, not an absence. Relative dates
+    ("back tomorrow") count from the day the reply was written on, in the lead's zone if known."""
+    received = _local_date(event.occurred_at, time_zone)
     return_date = _detail_date(detail.get("return_date"))
     if event.text:
         c = classifier.classify(event.text, received=received)

@@ -109,6 +109,28 @@ def test_too_few_sends_or_few_bounces_pause_nothing(db: Database, world: World) 
     assert _paused(db) == {}
 
 
+def test_one_block_reported_twice_counts_once(db: Database, world: World) -> None:
+    """A provider's webhook and the agency's own report of one blocked send are two events (two
+    sources, two ids) but one block: counted twice, two sends made three blocks and paused the
+    mailbox for a day."""
+    agency = world.agency()
+    sent = _sends(world, agency, 2, tag="twice")
+    t = NOON - timedelta(hours=2)
+    for n, (source, (lead, mid)) in enumerate(
+        (("sendgrid", sent[0]), ("agency", sent[0]), ("sendgrid", sent[1]))
+    ):
+        effects = _event(
+            db,
+            type="sender_block",
+            lead_id=lead,
+            provider_message_id=mid,
+            source=source,
+            occurred_at=t + timedelta(minutes=n),
+        )
+        assert effects == ["sender:block_counted"], (source, effects)
+    assert KEY not in _paused(db)
+
+
 def test_policy_blocks_pause_the_mailbox_for_a_day_after_the_last(db: Database, world: World) -> None:
     agency = world.agency()
     sent = _sends(world, agency, 5, tag="k")

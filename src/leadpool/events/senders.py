@@ -186,9 +186,12 @@ def block_guard(
     key = sender_key(touch.channel, touch.sender)
     fx.guard_lock(session, ("sender-guard", key))
     # a window still running ends after now, so it starts after now - 2 windows
+    # one block per send: the provider's webhook and the agency's own report of one block (two
+    # sources, two event ids) are one block
+    first = func.min(Event.occurred_at)
     times = list(
         session.scalars(
-            select(Event.occurred_at)
+            select(first)
             .join(Touch, Touch.id == Event.touch_id)
             .where(
                 Event.type == "sender_block",
@@ -196,7 +199,8 @@ def block_guard(
                 Touch.channel == touch.channel,
                 Event.occurred_at > now - 2 * window,
             )
-            .order_by(Event.occurred_at)
+            .group_by(Event.touch_id)
+            .order_by(first)
         )
     )
     n = settings.sender_block_guard_count

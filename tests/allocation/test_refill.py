@@ -64,6 +64,17 @@ def _campaign(db: Database, quota: int = 50) -> int:
         return make_campaign(s, make_agency(s), icp={"industries": ["construction"]}, daily_quota=quota)
 
 
+def _paid(s: Any, at: datetime, credits: int | None) -> None:
+    """A paid Apollo response as the client stores it: what the day's budget is summed from."""
+    s.execute(
+        text(
+            "INSERT INTO raw_payloads (endpoint, credits_consumed, body, body_sha256, fetched_at) "
+            "VALUES ('people/bulk_match', :cr, '{}', 'x', :t)"
+        ),
+        {"cr": credits, "t": at},
+    )
+
+
 def _jobs(db: Database) -> list[tuple[Any, ...]]:
     with session_scope(db) as s:
         return [
@@ -255,13 +266,7 @@ def test_the_daily_budget_counts_each_paid_call_on_its_own_day(db: Database) -> 
             {"c": camp, "t": yesterday},
         )
         for at, credits in ((yesterday, 7), (today, 20), (today, None), (today, 0)):
-            s.execute(
-                text(
-                    "INSERT INTO raw_payloads (endpoint, credits_consumed, body, body_sha256, fetched_at) "
-                    "VALUES ('people/bulk_match', :cr, '{}', 'x', :t)"
-                ),
-                {"cr": credits, "t": at},
-            )
+            _paid(s, at, credits)
     with session_scope(db) as s:
         assert spent_today(s, today) == Decimal(20)
         assert spent_today(s, yesterday) == Decimal(7)
@@ -303,13 +308,7 @@ def test_an_agencys_share_counts_credits_a_retried_job_paid_after_midnight(
             {"c": camp, "a": agency, "t": yesterday},
         )
         for at, credits in ((yesterday, 7), (today, 20)):
-            s.execute(
-                text(
-                    "INSERT INTO raw_payloads (endpoint, credits_consumed, body, body_sha256, fetched_at) "
-                    "VALUES ('people/bulk_match', :cr, '{}', 'x', :t)"
-                ),
-                {"cr": credits, "t": at},
-            )
+            _paid(s, at, credits)
     with session_scope(db) as s:
         assert spent_today(s, today) == Decimal(20)  # the platform knows the agency's job paid 20 today
         left, limit = _budget_left(s, agency, today)

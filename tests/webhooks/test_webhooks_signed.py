@@ -249,6 +249,39 @@ def test_ses_splits_a_multi_recipient_bounce_and_maps_subtypes() -> None:
     ]
 
 
+def test_ses_subscription_opt_outs_are_unsubscribes() -> None:
+    """SES list management: leaving every topic (unsubscribeAll) or one topic (its status OptOut)
+    is an unsubscribe, as SendGrid's group unsubscribe is; opting in, or no change, is nothing."""
+
+    def parse(prefs: dict) -> list[tuple[str | None, str]]:
+        msg = {
+            "eventType": "Subscription",
+            "mail": {"messageId": "mid", "destination": ["sub@example.com"]},
+            "subscription": {
+                "contactList": "cold",
+                "timestamp": "2025-01-01T00:00:00.000Z",
+                "source": "UnsubscribeHeader",
+                "newTopicPreferences": prefs,
+                "oldTopicPreferences": {"unsubscribeAll": False},
+            },
+        }
+        events = ses.parse(dumps({"Type": "Notification", "MessageId": "m", "Message": json.dumps(msg)}), {})
+        return [(e.email, e.type) for e in events]
+
+    opted_out = [("sub@example.com", "unsubscribe")]
+    assert parse({"unsubscribeAll": True}) == opted_out
+    topic = {"topicName": "Outreach", "subscriptionStatus": "OptOut"}
+    assert parse({"unsubscribeAll": False, "topicSubscriptionStatus": [topic]}) == opted_out
+    assert parse({"topicSubscriptionStatus": [{**topic, "subscriptionStatus": "OPT_OUT"}]}) == opted_out
+    assert (
+        parse(
+            {"unsubscribeAll": False, "topicSubscriptionStatus": [{**topic, "subscriptionStatus": "OptIn"}]}
+        )
+        == []
+    )
+    assert parse({"unsubscribeAll": False}) == []
+
+
 def test_ses_rejects_forgeries(
     db: Database, sns_signer: SnsSigner, cert_store: CertStore, secrets: WebhookSettings
 ) -> None:

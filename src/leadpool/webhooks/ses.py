@@ -11,8 +11,8 @@ bounce per recipient; Transient MailboxFull/General and Undetermined are soft; T
 ContentRejected/AttachmentRejected/MessageTooLarge are sender blocks (the message, not the
 person); Complaint a complaint per recipient, except a ``complaintFeedbackType`` of ``not-spam``
 (an ARF report that the message is *not* spam, a correction: nobody complained), which is skipped
-like the other notifications that ask nothing of us; Subscription with unsubscribeAll an
-unsubscribe; Delivery/Open/Click are stored; the rest (Send, Reject, DeliveryDelay, Rendering
+like the other notifications that ask nothing of us; Subscription with unsubscribeAll, or a
+topic's status OptOut, an unsubscribe; Delivery/Open/Click are stored; the rest (Send, Reject, DeliveryDelay, Rendering
 Failure) skipped.
 """
 
@@ -115,6 +115,18 @@ def subscribe_url(raw_body: bytes) -> str | None:
     return str(msg.get("SubscribeURL")) if msg.get("Type") == "SubscriptionConfirmation" else None
 
 
+def _opted_out_of_a_topic(prefs: dict[str, Any]) -> bool:
+    """A topic's ``subscriptionStatus`` OptOut (OPT_OUT in the v2 API): leaving one list of a
+    sender's is asking not to be mailed, as SendGrid's group unsubscribe is read."""
+    statuses = prefs.get("topicSubscriptionStatus")
+    if not isinstance(statuses, list):
+        return False
+    return any(
+        isinstance(t, dict) and str(t.get("subscriptionStatus", "")).replace("_", "").lower() == "optout"
+        for t in statuses
+    )
+
+
 def _recipients(items: Any) -> list[dict[str, Any]]:
     return (
         [r for r in items if isinstance(r, dict) and r.get("emailAddress")] if isinstance(items, list) else []
@@ -192,7 +204,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     elif kind == "Subscription":
         sub = require_dict(inner.get("subscription"), NAME, "subscription")
         prefs = obj(sub.get("newTopicPreferences"))
-        if prefs.get("unsubscribeAll"):
+        if prefs.get("unsubscribeAll") or _opted_out_of_a_topic(prefs):
             for email in mail.get("destination") or []:
                 add("unsubscribe", email, sub.get("timestamp"), f"{message_id}:subscription:{email}")
     elif kind in ("Delivery", "Open", "Click"):

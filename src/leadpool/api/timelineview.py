@@ -21,7 +21,7 @@ from leadpool.api.auth import Principal
 from leadpool.api.leadview import jsonable
 from leadpool.client.models import TIMELINE_DEFAULT_LIMIT, TIMELINE_MAX_LIMIT
 from leadpool.models import Campaign
-from leadpool.timeline import Position, TimelineEntry, lead_timeline, visible_page
+from leadpool.timeline import Fetch, Position, TimelineEntry, lead_timeline, visible_page
 
 # the paging parameters of both timeline endpoints
 LimitParam = Annotated[
@@ -125,8 +125,6 @@ def timeline_page(
     """One page of the lead's timeline, filtered for the caller (the caller checked visibility):
     oldest first (``newest_first``: the reverse), after ``cursor`` (a ``next_cursor``), at most
     ``limit`` entries. Raises InvalidInput for a cursor that is not one."""
-    context = f"lead:{lead_id}:{'desc' if newest_first else 'asc'}:{principal.actor}"
-    after = Position.from_cursor(cursor, context=context) if cursor is not None else None
     view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None = None
     if not principal.is_admin:
         agency_id = principal.agency_id
@@ -141,16 +139,37 @@ def timeline_page(
 
         view = agency_view
 
-    entries, next_after = visible_page(
+    entries, next_cursor = sealed_page(
         lambda n, pos, newest: lead_timeline(session, lead_id, limit=n, after=pos, newest_first=newest),
+        context=cursor_context("lead", lead_id, newest_first, principal),
         limit=limit,
-        after=after,
+        cursor=cursor,
         newest_first=newest_first,
         view=view,
     )
-    return TimelinePage(
-        [_as_json(e) for e in entries], next_after.cursor(context=context) if next_after is not None else None
-    )
+    return TimelinePage([_as_json(e) for e in entries], next_cursor)
+
+
+def cursor_context(kind: str, subject_id: int, newest_first: bool, principal: Principal) -> str:
+    """What a timeline cursor is bound to: replayed on another timeline, in the other order or by
+    another caller, one past entries hidden from its caller would place them in time."""
+    return f"{kind}:{subject_id}:{'desc' if newest_first else 'asc'}:{principal.actor}"
+
+
+def sealed_page(
+    fetch: Fetch,
+    *,
+    context: str,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool,
+    view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None,
+) -> tuple[list[TimelineEntry], str | None]:
+    """One page as the caller sees it (``visible_page``), from and to cursors sealed for
+    ``context``; raises InvalidInput for a cursor that is not one of them."""
+    after = Position.from_cursor(cursor, context=context) if cursor is not None else None
+    entries, next_after = visible_page(fetch, limit=limit, after=after, newest_first=newest_first, view=view)
+    return entries, next_after.cursor(context=context) if next_after is not None else None
 
 
 def _as_json(e: TimelineEntry) -> dict[str, Any]:

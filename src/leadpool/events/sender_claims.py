@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.dead_domains import MAILBOX_PROVIDERS
-from leadpool.events.senders import DOMAIN_KEY_PREFIX
+from leadpool.events.senders import DOMAIN_KEY_PREFIX, spelled_keys
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.request import normalize_sender, sender_key
 from leadpool.models import Agency, AuditLog, SenderClaim
@@ -71,8 +71,18 @@ def foreign(
     if not keys:
         return set()
     claiming = claim if claim is not None else [True] * len(asked)
-    new = sorted({(k, a) for (a, _, _), ks, c in zip(asked, wanted, claiming, strict=True) if c for k in ks})
     conn = session.connection()
+    # most checks name senders claimed long ago: one read, and an insert only for the new ones
+    held = _holders(conn, keys)
+    new = sorted(
+        {
+            (k, a)
+            for (a, _, _), ks, c in zip(asked, wanted, claiming, strict=True)
+            if c
+            for k in ks
+            if k not in held
+        }
+    )
     if new:
         # one statement, in key order, whatever the agencies: two batches naming the same keys
         # cannot each wait for a row the other inserted (the first agency of a key wins)
@@ -84,22 +94,22 @@ def foreign(
             ),
             {"at": at, "actor": actor, "keys": [k for k, _ in new], "agencies": [a for _, a in new]},
         )
-    held = dict(
-        conn.execute(
-            text(
-                "SELECT sender, agency_id FROM sender_claims "
-                "WHERE sender = ANY (CAST(:keys AS text[])) AND agency_id IS NOT NULL"
-            ),
-            {"keys": keys},
-        )
-        .tuples()
-        .all()
-    )
+        # read again what was new: a concurrent claim that won one of them is seen now
+        held.update(_holders(conn, sorted({k for k, _ in new})))
     return {
         n
         for n, ((agency_id, _, _), ks) in enumerate(zip(asked, wanted, strict=True))
-        if any(held.get(k, agency_id) != agency_id for k in ks)
+        if any(held.get(k) not in (None, agency_id) for k in ks)
     }
+
+
+def _holders(conn: Connection, keys: list[str]) -> dict[str, int | None]:
+    """The claimed keys among ``keys`` and their agency (None: shared)."""
+    rows = conn.execute(
+        text("SELECT sender, agency_id FROM sender_claims WHERE sender = ANY (CAST(:keys AS text[]))"),
+        {"keys": keys},
+    )
+    return dict(rows.tuples().all())
 
 
 @dataclass(frozen=True)
@@ -124,19 +134,12 @@ def named_key(channel: str, sender: str) -> str:
     (``email:anna@agency.com``, ``domain:agency.com``; then ``channel`` is not used)."""
     if channel not in CHANNELS:
         raise InvalidInput(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
-    sender = normalize_sender(sender)
-    if not sender:
+    spelled = normalize_sender(sender)
+    if not spelled:
         raise InvalidInput("sender: must not be empty")
-    kind, colon, rest = sender.partition(":")
-    if colon and kind.lower() in (*CHANNELS, DOMAIN_KEY_PREFIX[:-1]) and rest.strip():
-        channel, sender = ("email", "@" + rest) if kind.lower() == "domain" else (kind.lower(), rest)
-        sender = normalize_sender(sender)
-    if sender.startswith("@"):
-        domain = sender_domain(sender)
-        if channel != "email" or domain is None:
-            raise InvalidInput(f"sender {sender!r}: @DOMAIN names an email sending domain (channel email)")
-        return f"{DOMAIN_KEY_PREFIX}{domain}"
-    return sender_key(channel, sender)
+    if spelled.startswith("@") and (channel != "email" or not spelled.strip("@. ")):
+        raise InvalidInput(f"sender {spelled!r}: @DOMAIN names an email sending domain (channel email)")
+    return spelled_keys(channel, spelled)[0]
 
 
 def claims(session: Session, *, agency_id: int | None = None) -> list[Claim]:

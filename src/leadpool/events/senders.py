@@ -295,26 +295,32 @@ def _used_by(agency_id: int) -> TextClause:
     ).bindparams(agency=agency_id)
 
 
+def spelled_keys(channel: str, sender: str) -> list[str]:
+    """The keys an operator may mean by ``sender`` on ``channel``, the likeliest first: a key as
+    the lists show it (``email:sdr1@agency.example``, ``domain:agency.example``), for an email
+    ``@domain`` the sending domain's, and last the account as checks name it (a mailbox spelled
+    ``@domain`` is one of its own)."""
+    keys = [sender_key(channel, sender)]
+    spelled = normalize_sender(sender)
+    if channel == "email" and spelled.startswith("@") and spelled.strip("@. "):
+        keys.insert(0, f"{DOMAIN_KEY_PREFIX}{spelled.lstrip('@').rstrip('. ')}")
+    kind, colon, rest = spelled.partition(":")
+    kind = kind.lower()
+    if colon and rest.strip(" ."):
+        if kind in CHANNELS:
+            keys.insert(0, gate_sender_key(kind, normalize_sender(rest)))
+        elif kind == DOMAIN_KEY_PREFIX[:-1]:
+            keys.insert(0, f"{DOMAIN_KEY_PREFIX}{rest.strip().lower().rstrip('. ')}")
+    return keys
+
+
 def resume_sender(
     session: Session, channel: str, sender: str, *, actor: str, at: datetime, agency_id: int | None = None
 ) -> PausedSender | None:
     """End a sender's pause (an agency: only one its own send caused). Returns the pause
     ended, None when the sender was not paused. Flushes, never commits. An email sender spelled
     ``@domain`` names the sending domain's pause (``leadpool.events.sending_domains``)."""
-    keys = [sender_key(channel, sender)]
-    spelled = normalize_sender(sender)
-    if channel == "email" and spelled.startswith("@") and spelled.strip("@. "):
-        # the domain's pause first; else a mailbox spelled so (a policy block can pause it)
-        keys.insert(0, f"{DOMAIN_KEY_PREFIX}{spelled.lstrip('@').rstrip('. ')}")
-    kind, colon, rest = spelled.partition(":")
-    kind = kind.lower()
-    if colon and rest.strip(" ."):
-        # a key as the paused senders list it (email:sdr1@agency.example, domain:agency.example)
-        if kind in CHANNELS:
-            keys.insert(0, gate_sender_key(kind, normalize_sender(rest)))
-        elif kind == DOMAIN_KEY_PREFIX[:-1]:
-            keys.insert(0, f"{DOMAIN_KEY_PREFIX}{rest.strip().lower().rstrip('. ')}")
-    for key in keys:
+    for key in spelled_keys(channel, sender):
         ended = _end_pause(session, key, actor=actor, at=at, agency_id=agency_id)
         if ended is not None:
             return ended

@@ -22,12 +22,12 @@ from leadpool.api.auth import Principal
 from leadpool.api.deps import Caller, SessionDep
 from leadpool.api.leadview import jsonable
 from leadpool.api.problems import COMMON_RESPONSES
-from leadpool.api.timelineview import CursorParam, LimitParam, OrderParam
+from leadpool.api.timelineview import CursorParam, LimitParam, OrderParam, cursor_context, sealed_page
 from leadpool.client.models import TIMELINE_DEFAULT_LIMIT, CompanyTimeline
 from leadpool.errors import NotFound
 from leadpool.limits import MAX_ID
 from leadpool.models import Campaign, Company, Ownership
-from leadpool.timeline import Position, TimelineEntry, company_timeline, visible_page
+from leadpool.timeline import TimelineEntry, company_timeline
 
 router = APIRouter(prefix="/v1/companies", tags=["companies"], responses=COMMON_RESPONSES)
 CompanyId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -98,8 +98,6 @@ def get_company_timeline(
     if session.get(Company, company_id) is None:
         raise NotFound(f"company {company_id} not found")
     principal: Principal = caller
-    context = f"company:{company_id}:{order}:{principal.actor}"
-    after = Position.from_cursor(cursor, context=context) if cursor is not None else None
     view: Callable[[Sequence[TimelineEntry]], list[TimelineEntry | None]] | None = None
     if not principal.is_admin:
         agency_id = principal.agency_id
@@ -110,10 +108,11 @@ def get_company_timeline(
             return _for_agency(session, entries, agency_id, campaigns)
 
         view = agency_view
-    entries, next_after = visible_page(
+    entries, next_cursor = sealed_page(
         lambda n, pos, newest: company_timeline(session, company_id, limit=n, after=pos, newest_first=newest),
+        context=cursor_context("company", company_id, order == "desc", principal),
         limit=limit,
-        after=after,
+        cursor=cursor,
         newest_first=order == "desc",
         view=view,
     )
@@ -131,6 +130,6 @@ def get_company_timeline(
         {
             "company_id": company_id,
             "entries": out,
-            "next_cursor": next_after.cursor(context=context) if next_after is not None else None,
+            "next_cursor": next_cursor,
         }
     )

@@ -14,7 +14,7 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,8 +23,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from leadpool.config import get_settings
-from leadpool.db import Database, embedded
+from leadpool.db import Database, embedded, session_scope
 from leadpool.db.migrate import upgrade
+from leadpool.models import Lead
 
 TEST_SECRET = "test-secret-key-not-for-production"
 
@@ -120,3 +121,17 @@ def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_policy_cache()
     yield
     clear_policy_cache()
+
+
+@pytest.fixture
+def get_lead(db: Database) -> Callable[[int], Lead]:
+    """A lead as stored now, detached (read its columns after the session is gone)."""
+
+    def get(lead_id: int) -> Lead:
+        with session_scope(db) as s:
+            lead = s.get(Lead, lead_id)
+            assert lead is not None
+            s.expunge(lead)
+            return lead
+
+    return get

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from api.world import World, build_world
 from leadpool.api.app import create_app
 from leadpool.api.server import LiveServer, serve_in_thread
 from leadpool.api.settings import ApiSettings
@@ -46,3 +47,11 @@ def api(live: LiveServer, db: Database) -> Iterator[Api]:
     admin = LeadpoolClient(live.url, ADMIN_TOKEN)
     yield Api(live.url, admin)
     admin.close()
+
+
+@pytest.fixture
+def world(api: Api) -> Iterator[World]:
+    """Two agencies built through the API itself, each with a campaign and five leads."""
+    w = build_world(api.admin, api.url)
+    yield w
+    w.close()

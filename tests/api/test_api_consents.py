@@ -13,19 +13,11 @@ from sqlalchemy import func, select
 from tests.gate.factories import MONDAY_OPEN, World
 
 from api.conftest import ADMIN_TOKEN
-from api.world import build_world
 from leadpool.api.auth import issue_agency_key
 from leadpool.client import ApiError, AsyncLeadpoolClient, LeadpoolClient
 from leadpool.db import Database, session_scope
 from leadpool.gate import check
 from leadpool.models import Agency, AuditLog, Consent
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from api.conftest import ADMIN_TOKEN
-from api.world import build_world
 from leadpool.client import ApiError
 from leadpool.db import session_scope
 from leadpool.models import AuditLog, DeadDomain
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _bounce(api, email: str, status: str, event_id: str) -> list[str]:

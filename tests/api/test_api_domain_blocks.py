@@ -7,18 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.cli import app
 from leadpool.client import ApiError
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _domain_of(api, lead_id: int) -> str:

@@ -8,15 +8,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.client import ApiError, AsyncLeadpoolClient
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def test_check_reserve_confirm_then_caps_deny(api, world):

@@ -13,15 +13,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.client import ApiError
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _check(api, token, **body):

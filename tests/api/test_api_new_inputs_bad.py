@@ -4,19 +4,11 @@ nothing stored is changed."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from api.conftest import ADMIN_TOKEN
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.db import Database
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _call(url: str, token: str, method: str, path: str, **kw) -> httpx.Response:

@@ -9,19 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from api.conftest import ADMIN_TOKEN
-from api.world import build_world
 from leadpool.client import ApiError
 from leadpool.db import session_scope
 from leadpool.models import AuditLog
 
 WIDER = {"allowed_email_statuses": ["verified", "extrapolated"]}
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def test_an_agency_sets_its_own_campaigns_override_and_nothing_else(api, world, db) -> None:

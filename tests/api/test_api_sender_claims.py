@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select, text
 from typer.testing import CliRunner
 
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.cli import app
 from leadpool.db import session_scope
 from leadpool.events.dead_domains import MAILBOX_PROVIDERS
@@ -19,13 +19,6 @@ from leadpool.gate import GateWorker
 from leadpool.models import AuditLog, SenderClaim, Touch
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _codes(decision) -> list[str]:

@@ -10,19 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from api.conftest import ADMIN_TOKEN
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.cli import app
 from leadpool.db import session_scope
 from leadpool.models import SenderPause
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _pause(db, key: str, until=None) -> None:

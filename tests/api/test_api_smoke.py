@@ -6,16 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.apollo.generate import generate_people
 from leadpool.client import ApiError
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def test_health_import_allocate_and_read(api, world):

@@ -5,17 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-import pytest
 
 from api.conftest import ADMIN_TOKEN
-from api.world import MONDAY, build_world
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
+from api.world import MONDAY
 
 
 def _raw(url: str, token: str, method: str, path: str, **kw):

@@ -17,18 +17,11 @@ from tests.gate import factories as f
 from tests.gate.factories import MONDAY_OPEN
 
 from api.conftest import ADMIN_TOKEN
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
 from leadpool.gate import check, confirm_sent
 from leadpool.timeline import _RANK, SCAN_BUDGET, Position, TimelineEntry, visible_page
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def _auth(key: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from api.conftest import ADMIN_TOKEN
-from api.world import build_world
 from insights.factrows import add_facts
 from leadpool.client import (
     ApiError,
@@ -92,13 +91,6 @@ QUERY_PARAMS: dict[str, set[str]] = {
 }
 
 OTHER_AGENCIES = (9_000_001, 9_000_002, 9_000_003)
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 @pytest.fixture

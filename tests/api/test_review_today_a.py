@@ -8,18 +8,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from api.world import MONDAY, build_world
+from api.world import MONDAY
 from leadpool.db import session_scope
 from leadpool.models import SenderPause
 
 BOX_A = "box-1@agency-a.test"  # agency A's mailbox: in the From header of every mail A sends
-
-
-@pytest.fixture
-def world(api):
-    w = build_world(api.admin, api.url)
-    yield w
-    w.close()
 
 
 def test_another_agency_cannot_pause_a_mailbox_by_reporting_blocks_against_it(api, world):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from itertools import count
 from typing import Any
@@ -100,15 +99,3 @@ class World:
 @pytest.fixture
 def world(db: Database) -> World:
     return World(db)
-
-
-@pytest.fixture
-def get_lead(db: Database) -> Callable[[int], Lead]:
-    def get(lead_id: int) -> Lead:
-        with session_scope(db) as s:
-            lead = s.get(Lead, lead_id)
-            assert lead is not None
-            s.expunge(lead)
-            return lead
-
-    return get

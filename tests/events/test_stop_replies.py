@@ -13,6 +13,7 @@ second sentence fell through to not_interested / wrong_person / other, and "Yes,
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -44,14 +45,6 @@ def _record(db: Database, **kw: Any) -> EventOutcome:
     )
     with session_scope(db) as s:
         return record_event(s, EventIn(**kw), at=kw["occurred_at"] + timedelta(minutes=1))
-
-
-def _lead(db: Database, lead_id: int) -> Lead:
-    with session_scope(db) as s:
-        lead = s.get(Lead, lead_id)
-        assert lead is not None
-        s.expunge(lead)
-        return lead
 
 
 def _category(text: str) -> str:
@@ -230,7 +223,7 @@ def test_stop_reply_from_a_number_two_leads_hold_stops_both(db: Database, world:
     ],
 )
 def test_sms_reply_with_a_stop_word_after_other_words_is_an_opt_out(
-    db: Database, world: World, text: str
+    db: Database, world: World, get_lead: Callable[[int], Lead], text: str
 ) -> None:
     """An FCC per se revocation word (reference section 4: "stop, quit, end, revoke, opt out,
     cancel, unsubscribe") written after the words instead of before them. Each was read as
@@ -239,7 +232,7 @@ def test_sms_reply_with_a_stop_word_after_other_words_is_an_opt_out(
     _, campaign, lead = _owned_lead(world, phone=PHONE_D)
     out = _record(db, type="reply", lead_id=lead, channel="sms", text=text)
     assert out.category == "unsubscribe", (text, out.category)
-    assert _lead(db, lead).unsubscribed_at is not None
+    assert get_lead(lead).unsubscribed_at is not None
     assert "unsubscribed" in _gate(db, lead, campaign, "sms").codes
 
 

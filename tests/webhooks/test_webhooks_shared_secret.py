@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -142,16 +143,8 @@ def test_smartlead_reply_text_is_classified(db: Database, secrets: WebhookSettin
     assert kinds(db) == {"unsubscribed"}
 
 
-def _lead(db: Database, lead_id: int) -> Lead:
-    with session_scope(db) as s:
-        lead = s.get(Lead, lead_id)
-        assert lead is not None
-        s.expunge(lead)
-        return lead
-
-
 def test_smartlead_reply_with_only_an_html_body_saying_stop_is_an_opt_out(
-    db: Database, secrets: WebhookSettings
+    db: Database, secrets: WebhookSettings, get_lead: Callable[[int], Lead]
 ) -> None:
     """Smartlead's reply_message carries ``text`` and ``html``; with an empty ``text`` the adapter
     fell back to the HTML and classified it markup included: "<div>STOP</div>" was not an opt-out
@@ -176,7 +169,7 @@ def test_smartlead_reply_with_only_an_html_body_saying_stop_is_an_opt_out(
     result = run(db, "smartlead", {}, dumps(body), secrets)
     assert result.events_recorded == 1 and result.rejected == []
     assert result.outcomes[0].category == "unsubscribe", result.outcomes[0].category
-    assert _lead(db, lead_id).unsubscribed_at is not None
+    assert get_lead(lead_id).unsubscribed_at is not None
     assert kinds(db, "html.stop.review@example.com") == {"unsubscribed"}
 
 

@@ -70,3 +70,13 @@ def test_a_list_setting_that_is_not_json_is_named_by_its_variable(
     assert res.exit_code == 2, res.output
     assert "LEADPOOL_WEBHOOK_SES_TOPIC_ARNS" in res.output and "EnvSettingsSource" not in res.output
     assert "notjson-secret-ish" not in res.output  # a value is never echoed (it may be a secret)
+
+
+@pytest.mark.parametrize("value", ["2", "0", "half"])
+def test_an_agency_credit_share_out_of_range_is_named_by_its_variable(
+    env: None, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", value)
+    res = CliRunner().invoke(app, ["settings"])
+    assert res.exit_code == 2, res.output
+    assert "LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE" in res.output and "Traceback" not in res.output

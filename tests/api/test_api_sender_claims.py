@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import delete, select, text
 from typer.testing import CliRunner
@@ -212,6 +213,8 @@ def test_an_operator_lists_moves_shares_and_frees_claims(api, world, db):
         (["claim-sender", " ", "--agency", "1", "--actor", "ops"], "sender"),
         (["release-sender", "nobody@x.example", "--actor", "ops"], "is not claimed"),
         (["claim-sender", "x", "--actor", "ops"], "exactly one of --agency ID and --shared"),
+        (["claim-sender", "x\x00y", "--agency", "1", "--actor", "ops"], "NUL"),
+        (["claim-sender", "@", "--agency", "1", "--actor", "ops"], "@DOMAIN"),
         (["claim-sender", "x", "--agency", "1", "--shared", "--actor", "ops"], "exactly one of"),
     ],
 )
@@ -254,3 +257,26 @@ def test_the_upgrade_claims_each_sender_one_agency_used_alone(api, world, db):
         "domain:agency-a.example": w.a.id,
         "email:x@gmail.com": w.a.id,
     }
+
+
+@pytest.mark.parametrize("sender", ["li\x00nul", " ", "x" * 501])
+def test_a_check_naming_a_malformed_sender_is_refused_and_claims_nothing(api, world, db, sender):
+    """Sent as raw JSON (the client refuses these before sending): a 422 naming the sender, and
+    neither a claim nor a reservation is stored."""
+    w = world
+    first = w.ca.check(w.alloc_a.allocated[0], w.camp_a.id, "linkedin", sender="li-a-own", at=MONDAY)
+    before = _claims(db)
+    item = {
+        "lead_id": w.alloc_a.allocated[1],
+        "campaign_id": w.camp_a.id,
+        "channel": "linkedin",
+        "sender": sender,
+        "at": MONDAY.isoformat(),
+    }
+    auth = {"Authorization": f"Bearer {w.a.api_key}"}
+    for path, body in (("/v1/sends/check", item), ("/v1/sends/check-batch", {"items": [item]})):
+        r = httpx.post(api.url + path, json=body, headers=auth)
+        assert r.status_code == 422 and "sender" in r.json()["detail"], (path, r.text)
+    assert _claims(db) == before
+    with session_scope(db) as s:
+        assert s.scalars(select(Touch.id).where(Touch.agency_id == w.a.id)).all() == [first.touch_id]

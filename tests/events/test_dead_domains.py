@@ -196,6 +196,8 @@ def test_the_cli_lists_closed_domains_and_an_operator_revives_one(db: Database) 
     assert "deadco.example: 5.1.2 since" in human.output and "(1 bounce)" in human.output
     past = runner.invoke(app, ["send", "dead-domains", "--after", "deadco.example", "--limit", "5", "--json"])
     assert past.exit_code == 0 and json.loads(past.stdout) == [], past.output
+    zero = runner.invoke(app, ["send", "dead-domains", "--limit", "0"])
+    assert zero.exit_code == 2 and "--limit" in zero.output
 
     res = runner.invoke(app, ["send", "revive-domain", "not a domain", "--actor", "ops:kim"])
     assert res.exit_code != 0 and "not a domain" in res.output and "Traceback" not in res.output

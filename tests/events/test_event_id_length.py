@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select
 
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
 from leadpool.events import EventIn, record_event
+from leadpool.models import Event, Suppression
 
 
 def test_event_id_full_of_short_addresses_is_a_clear_4xx_not_a_database_outage(db: Database) -> None:
@@ -30,6 +32,9 @@ def test_event_id_full_of_short_addresses_is_a_clear_4xx_not_a_database_outage(d
     )
     with pytest.raises(InvalidInput, match="too many email addresses"), session_scope(db) as s:
         record_event(s, event, at=datetime(2025, 1, 1, 0, 1, tzinfo=UTC))
+    with session_scope(db) as s:  # nothing of it was stored
+        assert s.scalar(select(func.count()).select_from(Event)) == 0
+        assert s.scalar(select(func.count()).select_from(Suppression)) == 0
 
 
 def test_an_id_of_500_four_byte_characters_and_no_address_is_stored(db: Database) -> None:

@@ -329,3 +329,19 @@ def test_a_postmark_auto_reply_saying_the_person_left_stops_automation(db: Datab
     with session_scope(db) as s:  # ten days later: no pause ran out, the person is gone for good
         d = check(s, lead_id=lead, campaign_id=w.campaign_id, channel="email", at=MONDAY_OPEN, reserve=False)
     assert "replied" in d.codes
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<div>STOP",
+        "<p>STOP<br",
+        "</div></p>STOP please",
+        '<div dir="ltr>STOP</div>',
+        "a < b &bogus; &#xFFFFFFFF; STOP",
+    ],
+)
+def test_smartlead_malformed_html_still_reads_the_words(html: str) -> None:
+    """Unclosed or stray tags and broken entities, as mail clients write them: no error, and the
+    person's words are kept (the reply is classified, not refused)."""
+    assert "STOP" in smartlead.html_to_text(html)

@@ -280,6 +280,9 @@ def test_ses_subscription_opt_outs_are_unsubscribes() -> None:
         == []
     )
     assert parse({"unsubscribeAll": False}) == []
+    # shapes the documentation does not give: read as nothing, never an error
+    for odd in ("OptOut", [None, "OptOut", {"subscriptionStatus": None}], {"topicName": "x"}):
+        assert parse({"topicSubscriptionStatus": odd}) == []
 
 
 def test_ses_rejects_forgeries(

@@ -280,3 +280,76 @@ def test_a_check_naming_a_malformed_sender_is_refused_and_claims_nothing(api, wo
     assert _claims(db) == before
     with session_scope(db) as s:
         assert s.scalars(select(Touch.id).where(Touch.agency_id == w.a.id)).all() == [first.touch_id]
+
+
+@pytest.fixture
+def operator_claims(monkeypatch: pytest.MonkeyPatch):
+    from leadpool.events.settings import get_event_settings
+
+    monkeypatch.setenv("LEADPOOL_EVENTS_SENDER_CLAIMS", "operator")
+    get_event_settings.cache_clear()
+    yield
+    monkeypatch.delenv("LEADPOOL_EVENTS_SENDER_CLAIMS")
+    get_event_settings.cache_clear()
+
+
+def test_with_operator_claims_only_an_operator_gives_a_sender(api, world, db, operator_claims):
+    """``LEADPOOL_EVENTS_SENDER_CLAIMS=operator`` closes first come, first served: an agency cannot
+    take a competitor's account by naming it before its owner does. Nothing is claimed by use; an
+    account an operator gave the agency, or marked shared, is the agency's to name."""
+    w = world
+    lead_a, lead_b = w.alloc_a.allocated[0], w.alloc_b.allocated[0]
+    squat = w.ca.check(lead_a, w.camp_a.id, "linkedin", sender="li-b-new", at=MONDAY)
+    assert (squat.decision, _codes(squat), squat.touch_id) == ("deny", ["sender_not_owned"], None)
+    unclaimed = squat.reasons[0].message
+    assert "another agency" not in unclaimed and "claim-sender" in unclaimed
+    assert _claims(db) == {}  # a refused check claims nothing either
+
+    assert _cli("claim-sender", "li-b-new", "--channel", "linkedin", "--agency", str(w.b.id),
+                "--actor", "ops").exit_code == 0  # fmt: skip
+    d = w.cb.check(lead_b, w.camp_b.id, "linkedin", sender="li-b-new", at=MONDAY)
+    assert d.decision == "allow", d.reasons
+    taken = w.ca.check(lead_a, w.camp_a.id, "linkedin", sender="li-b-new", at=MONDAY, reserve=False)
+    assert _codes(taken) == ["sender_not_owned"]
+    # the same sentence whether another agency holds it or nobody does: it confirms no one's use
+    assert taken.reasons[0].message == unclaimed
+
+    # a mailbox given to the agency is enough; its unclaimed sending domain is nobody's
+    mail = w.ca.create_campaign(
+        "A mail", ["email"], {"email_statuses": ["verified", "guessed"]}, daily_quota=5
+    )
+    w.ca.activate_campaign(mail.id)
+    assert (
+        _cli("claim-sender", "sdr@a-mail.example", "--agency", str(w.a.id), "--actor", "ops").exit_code == 0
+    )
+    d = w.ca.check(lead_a, mail.id, "email", sender="SDR@a-mail.example", at=MONDAY, reserve=False)
+    assert "sender_not_owned" not in _codes(d)
+    d = w.ca.check(lead_a, mail.id, "email", sender="other@a-mail.example", at=MONDAY, reserve=False)
+    assert "sender_not_owned" in _codes(d)  # another mailbox at it was not given
+
+    # shared: every agency may name it, and still nothing is claimed by use
+    assert (
+        _cli("claim-sender", "li-pool", "--channel", "linkedin", "--shared", "--actor", "ops").exit_code == 0
+    )
+    named = zip(w.alloc_a.allocated[1:4], ["li-pool", "li-x", "li-pool"], strict=True)
+    batch = w.ca.check_batch(
+        [{"lead_id": lead, "campaign_id": w.camp_a.id, "channel": "linkedin", "sender": sender,
+          "at": MONDAY.isoformat()} for lead, sender in named]
+    )  # fmt: skip
+    assert ["sender_not_owned" in _codes(d) for d in batch] == [False, True, False]
+    assert _claims(db) == {
+        "linkedin:li-b-new": w.b.id,
+        "email:sdr@a-mail.example": w.a.id,
+        "linkedin:li-pool": None,
+    }
+
+
+def test_a_bad_sender_claims_setting_is_refused_at_start(monkeypatch: pytest.MonkeyPatch):
+    from pydantic import ValidationError
+
+    from leadpool.config import check_settings
+
+    monkeypatch.setenv("LEADPOOL_EVENTS_SENDER_CLAIMS", "admins")
+    with pytest.raises(ValidationError) as raised:  # the API server and the worker check settings first
+        check_settings()
+    assert "sender_claims" in str(raised.value) and "'first_use' or 'operator'" in str(raised.value)

@@ -13,7 +13,9 @@ it for the campaign's agency, and a check naming one another agency holds is den
 ``sender_not_owned`` without asking the gate. The platform's own processes (``GateWorker``, the
 CLI) are trusted and neither claim nor are refused. An operator moves or frees a claim
 (``leadpool send claim-sender`` / ``release-sender``): an agency that named someone else's
-account first keeps it until then.
+account first keeps it until then. Where that first come, first served is not wanted,
+``LEADPOOL_EVENTS_SENDER_CLAIMS=operator`` leaves every claim to the operators: an API check naming
+an account nobody gave its agency is denied, and nothing is claimed by use.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.dead_domains import MAILBOX_PROVIDERS
 from leadpool.events.senders import DOMAIN_KEY_PREFIX, spelled_keys
+from leadpool.events.settings import get_event_settings
 from leadpool.gate.policy import CHANNELS
 from leadpool.gate.request import normalize_sender, sender_key
 from leadpool.models import Agency, AuditLog, SenderClaim
@@ -65,12 +68,15 @@ def foreign(
     """The positions in ``asked`` (``(agency_id, channel, sender)``) naming an account or a sending
     domain another agency holds. The others are claimed for their agency where ``claim`` says so
     (default: all): a dry run's check claims nothing, since it proves nothing was ever sent from
-    it. A shared key (no agency: several used it before claims) is nobody's. Flushes."""
+    it. A shared key (no agency: several used it before claims) is nobody's. With claims left to
+    the operators (``operator_claims``), nothing is claimed, and an account nobody gave (an
+    unclaimed domain is no one's) is not theirs either. Flushes."""
     wanted = [claim_keys(channel, sender) for _, channel, sender in asked]
     keys = sorted({k for ks in wanted for k in ks})
     if not keys:
         return set()
-    claiming = claim if claim is not None else [True] * len(asked)
+    by_operator = operator_claims()
+    claiming = claim if claim is not None and not by_operator else [not by_operator] * len(asked)
     conn = session.connection()
     # most checks name senders claimed long ago: one read, and an insert only for the new ones
     held = _holders(conn, keys)
@@ -99,8 +105,13 @@ def foreign(
     return {
         n
         for n, ((agency_id, _, _), ks) in enumerate(zip(asked, wanted, strict=True))
-        if any(held.get(k) not in (None, agency_id) for k in ks)
+        if any(held.get(k) not in (None, agency_id) for k in ks) or (by_operator and ks[0] not in held)
     }
+
+
+def operator_claims() -> bool:
+    """Whether only operators give senders to agencies (``LEADPOOL_EVENTS_SENDER_CLAIMS``)."""
+    return get_event_settings().sender_claims == "operator"
 
 
 def _holders(conn: Connection, keys: list[str]) -> dict[str, int | None]:

@@ -7,6 +7,7 @@ Read from ``LEADPOOL_EVENTS_*`` (e.g. ``LEADPOOL_EVENTS_COOLING_DAYS=180``) by `
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,6 +98,13 @@ class EventSettings(BaseSettings):
         description="A hard bounce saying the recipient's domain accepts no mail (SMTP 5.1.2, 5.1.10) closes "
         "that domain to email, for every lead and agency, for this many days after the latest such bounce; "
         "0 turns it off.",
+    )
+    sender_claims: Literal["first_use", "operator"] = Field(
+        "first_use",
+        description="Who gives a sending account to an agency: first_use, the first reserving check over "
+        "the API naming it claims it for its campaign's agency; operator, only an operator (leadpool send "
+        "claim-sender): an API check naming an account that was neither given to its agency nor marked "
+        "shared is denied sender_not_owned.",
     )
     company_pause_reply_days: int = Field(
         14, ge=0, description="An interested or neutral reply pauses the replier's colleagues, every agency."

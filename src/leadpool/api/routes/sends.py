@@ -147,13 +147,19 @@ def _not_theirs(
     session: Session, caller: Principal, items: list[CheckRequest], campaigns: dict[int, CampaignRow]
 ) -> list[GateDecision]:
     """Denials of checks naming another agency's sender, recorded as the campaign's checks."""
+    by_operator = sender_claims.operator_claims()
     decisions = []
     for i in items:
         own = _campaign_own(session, campaigns[i.campaign_id], i.channel)
+        named = f"{i.channel}:{normalize_sender(i.sender or '')}"
         theirs = Reason(
             "sender_not_owned",
-            f"Sender {i.channel}:{normalize_sender(i.sender or '')} (or its sending domain) belongs to "
-            "another agency; a campaign sends only from its own agency's accounts.",
+            # operators give every sender: one sentence whether another agency holds it or nobody does
+            f"Sender {named} was not given to this campaign's agency; an operator gives sending accounts "
+            "to agencies (leadpool send claim-sender)."
+            if by_operator
+            else f"Sender {named} (or its sending domain) belongs to another agency; a campaign sends "
+            "only from its own agency's accounts.",
         )
         decisions.append(GateDecision("deny", sort_reasons([*own, theirs])))
     for agency_id in sorted({campaigns[i.campaign_id].agency_id for i in items}):

@@ -3,7 +3,8 @@
 By default every entry, as the command always did, but read from the database a page at a time
 and written out as it is read (``--json`` streams the array), so a long history never sits in
 memory whole. ``--limit N`` prints one page and, when entries are left, the ``--after`` cursor to
-continue from (on stderr, so ``--json`` output stays one JSON array).
+continue from (on stderr, so ``--json`` output stays one JSON array; with ``--json`` the cursor is
+``{"next_cursor": ...}`` on a line of its own).
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def print_timeline(
                 e.at.isoformat(timespec="seconds"), e.kind, ", ".join(f"{k}={v}" for k, v in shown.items())
             )
         console.print(table)
-    if next_cursor is not None:
+    if next_cursor is not None and json_out:
+        # stdout stays the one JSON array; a script reads where to go on from stderr, as JSON too
+        sys.stderr.write(json.dumps({"next_cursor": next_cursor}) + "\n")
+    elif next_cursor is not None:
         err_console.print(Text(f"more entries: --after {next_cursor}"))
 
 

@@ -161,3 +161,21 @@ def test_apollo_search_parameters() -> None:
     assert p["currently_using_any_of_technology_uids"] == ["salesforce"]
     assert p["currently_using_all_of_technology_uids"] == ["gmail"]
     assert p["contact_email_status"] == ["verified"]
+
+
+def test_lists_and_terms_past_what_allocation_can_run_are_refused_naming_them() -> None:
+    """A 60,000-character title term compiles to a regular expression PostgreSQL refuses, and
+    thousands of terms to more bind parameters than the protocol carries: such a campaign could
+    never be allocated. Refused when it is created instead, saying which list and which item."""
+    with pytest.raises(InvalidInput, match=r"icp\.title_terms: item 1: at most 200 characters, got 60000"):
+        parse_icp({"title_terms": ["cto", "ab" * 30_000]})
+    with pytest.raises(InvalidInput, match=r"icp\.exclude\.title_terms: item 0: at most 200 characters"):
+        parse_icp({"exclude": {"title_terms": ["x" * 201]}})
+    with pytest.raises(InvalidInput, match=r"icp\.industries: at most 1000 items, got 8200"):
+        parse_icp({"industries": [f"i{i}" for i in range(8_200)]})
+    with pytest.raises(InvalidInput, match=r"icp\.technologies\.any_of: at most 1000 items"):
+        parse_icp({"technologies": {"any_of": [f"t{i}" for i in range(1001)]}})
+    # at the limits: accepted, duplicates dropped in order (in linear time: a 16 MiB body of
+    # terms once cost hours of list searches before it was refused)
+    most = parse_icp({"cities": [*(f"c{i}" for i in range(999)), "C0"], "title_terms": ["y" * 200]})
+    assert most.cities[:2] == ["c0", "c1"] and len(most.cities) == 999

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from tests.allocation.factories import NOW, make_agency, make_campaign, make_company, make_leads
 
@@ -96,3 +98,43 @@ def test_sibling_campaigns_of_one_agency_reuse_its_leads_first(db: Database) -> 
         res = allocate_round(s, at=NOW + timedelta(days=90))
     (r,) = res.campaigns
     assert r.campaign_id == c2 and r.reused == 4 and r.taken_from_pool == 2
+
+
+def test_a_campaign_whose_stored_icp_no_longer_validates_is_skipped_not_every_agencys_round(
+    db: Database,
+) -> None:
+    """A campaign saved before the ICP limits with a list allocation cannot run (here a title
+    term PostgreSQL refuses to compile) once made every round fail, for every agency. The round
+    now leaves it out and says why; allocating that campaign alone says what to fix."""
+    from sqlalchemy import text
+    from typer.testing import CliRunner
+
+    from leadpool.allocation.allocate import allocate
+    from leadpool.cli import app
+    from leadpool.errors import InvalidInput
+
+    with session_scope(db) as s:
+        leads = make_leads(s, 3, company_id=make_company(s))
+        a, b = make_agency(s), make_agency(s)
+        served = make_campaign(s, a)
+        broken = make_campaign(s, b)
+        s.execute(
+            text("UPDATE campaigns SET icp = CAST(:icp AS jsonb) WHERE id = :id"),
+            {"icp": json.dumps({"title_terms": ["ab" * 30_000]}), "id": broken},
+        )
+    with session_scope(db) as s:
+        res = allocate_round(s, at=NOW, refill_shortfall=False)
+    assert [c.campaign_id for c in res.campaigns] == [served]
+    assert res.skipped == {
+        broken: f"campaign {broken} icp.title_terms: item 0: at most 200 characters, got 60000"
+    }
+    assert res.to_json()["skipped"] == [{"campaign_id": broken, "error": res.skipped[broken]}]
+    with session_scope(db) as s:
+        assert dict(
+            s.execute(select(Ownership.lead_id, Ownership.agency_id)).tuples().all()
+        ) == dict.fromkeys(leads, a)
+    with session_scope(db) as s, pytest.raises(InvalidInput, match=f"campaign {broken} icp.title_terms"):
+        allocate(s, broken, 1, at=NOW)
+    shown = CliRunner().invoke(app, ["allocate-round"])
+    assert shown.exit_code == 0, shown.output
+    assert f"campaign {broken} skipped: campaign {broken} icp.title_terms: item 0" in shown.stdout

@@ -73,10 +73,14 @@ def _policy(agency_settings: dict[str, Any] | None, settings: dict[str, Any] | N
         return platform_policy()
 
 
-def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> list[LockedCampaign]:
+def lock_campaigns(
+    session: Session, campaign_ids: list[int] | None = None, *, skipped: dict[int, str] | None = None
+) -> list[LockedCampaign]:
     """Lock campaigns (all active ones when ``campaign_ids`` is None) in id order, with their agency.
 
-    Raises for a named campaign that is missing, not active, or whose agency is not active.
+    Raises for a named campaign that is missing, not active, or whose agency is not active, or
+    whose stored ICP no longer validates. With ``skipped`` given, such an ICP leaves that campaign
+    out instead, its error kept there (a round serves every other agency's campaigns).
     """
     where = "c.id = ANY(:ids)" if campaign_ids is not None else "c.status = 'active' AND a.status = 'active'"
     rows = session.execute(
@@ -102,11 +106,18 @@ def lock_campaigns(session: Session, campaign_ids: list[int] | None = None) -> l
             raise Conflict(f"campaign {cid} is {status}; only active campaigns get leads")
         if agency_status != "active":
             raise Conflict(f"campaign {cid}: agency {agency_id} is {agency_status}")
+        try:
+            parsed = parse_icp(icp, root=f"campaign {cid} icp")
+        except InvalidInput as e:
+            if skipped is None:
+                raise
+            skipped[int(cid)] = e.message
+            continue
         policy = _policy(agency_settings, settings)
         target = pool.Target(
             campaign_id=int(cid),
             agency_id=int(agency_id),
-            icp=parse_icp(icp, root=f"campaign {cid} icp"),
+            icp=parsed,
             channels=tuple(channels),
             zone_required=tuple(policy.timezone_required_channels),
             consent_required=tuple((ch, policy.consent_countries(ch)) for ch in CHANNELS),

@@ -38,16 +38,26 @@ from sqlalchemy.types import Text
 from leadpool.errors import InvalidInput
 from leadpool.ingestion.normalize import NotNormalisable, ace_form, idn_form, is_international, technology_uid
 
+# Each term is a bind parameter (a title term a regular expression) of every allocation's
+# statement: past these, PostgreSQL refuses the statement ("regular expression is too complex",
+# more parameters than the protocol carries) and the campaign could never be allocated, nor,
+# before rounds skipped such campaigns, any other agency's in the same round.
+MAX_TERMS = 1000
+MAX_TERM_CHARS = 200
+
 
 def _clean_terms(values: list[str]) -> list[str]:
-    out: list[str] = []
-    for v in values:
+    if len(values) > MAX_TERMS:
+        raise ValueError(f"at most {MAX_TERMS} items, got {len(values)}")
+    out: dict[str, None] = {}  # de-duplicated in order, in linear time
+    for n, v in enumerate(values):
         t = v.strip().lower()
         if not t:
             raise ValueError("empty string in list")
-        if t not in out:
-            out.append(t)
-    return out
+        if len(t) > MAX_TERM_CHARS:
+            raise ValueError(f"item {n}: at most {MAX_TERM_CHARS} characters, got {len(t)}")
+        out[t] = None
+    return list(out)
 
 
 def normalise_domain(domain: str) -> str:

@@ -85,10 +85,12 @@ class RoundResult:
     campaigns: list[AllocationResult] = field(default_factory=list)
     targets: dict[int, int] = field(default_factory=dict)  # pool leads each campaign was due
     supply: int = 0  # distinct pool leads that matched at least one campaign
+    skipped: dict[int, str] = field(default_factory=dict)  # campaigns left out, and why
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at,
+            "skipped": [{"campaign_id": c, "error": e} for c, e in sorted(self.skipped.items())],
             "supply": self.supply,
             "targets": {str(k): v for k, v in self.targets.items()},
             "campaigns": [c.to_json() | {"lead_ids": None} for c in self.campaigns],
@@ -144,8 +146,10 @@ def allocate_round(
     """
     at = at or datetime.now(UTC)
     company_exclusive = get_allocation_settings().exclusivity == "company"
-    locked = lock_campaigns(session, None)
     out = RoundResult(at=at)
+    # a campaign whose stored ICP no longer validates (limits added after it was saved) is left
+    # out and reported: one agency's campaign must not stop every agency's round
+    locked = lock_campaigns(session, None, skipped=out.skipped)
     if not locked:
         return out
     ids = [lc.target.campaign_id for lc in locked]

@@ -210,6 +210,8 @@ def allocate_round_cmd(json_out: bool = JsonOption) -> None:
     why = next((c.refill_unavailable for c in res.campaigns if c.refill_unavailable), None)
     if why:
         console.print(f"shortfalls queued no refill: {why}")
+    for cid, error in sorted(res.skipped.items()):
+        console.print(f"campaign {cid} skipped: {error}", markup=False)
 
 
 @app.command("set-policy")

@@ -299,12 +299,12 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         return RefillOutcome(refill_job_id, "stopped_by_budget", allocated=allocated, note=why)
 
     try:
-        enriched, credits, stopped = _search_and_enrich(
+        enriched, credits, stopped, reason = _search_and_enrich(
             db,
             params or {},
             want,
             remaining,
-            settings.refill_max_pages,
+            (settings.refill_max_pages, settings.refill_max_known_pages),
             timedelta(days=settings.refill_max_age_days),
             client,
         )
@@ -346,6 +346,16 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         final = "stopped_by_budget" if stopped and short > 0 else "done"
         if note is None and short > 0:
             note = f"{short} still short: Apollo had no more matching people"
+            if reason == "want":
+                note = (
+                    f"{short} still short: of the people bought, not all matched the campaign (Apollo's "
+                    "search is broader than the ICP); the next refill buys more"
+                )
+            if reason == "pages":
+                note = (
+                    f"{short} still short: the job read its search pages (LEADPOOL_REFILL_MAX_PAGES, "
+                    "LEADPOOL_REFILL_MAX_KNOWN_PAGES); Apollo may have more"
+                )
             if stopped:
                 note = f"{short} still short: {limit} reached"
         _finish(s, refill_job_id, final, datetime.now(UTC), error=note)
@@ -364,10 +374,10 @@ def _search_and_enrich(
     params: dict[str, Any],
     want: int,
     budget: Decimal,
-    max_pages: int,
+    pages: tuple[int, int],
     max_age: timedelta,
     client: Any,
-) -> tuple[int, Decimal, bool]:
+) -> tuple[int, Decimal, bool, str]:
     from leadpool.apollo.client import ApolloClient
     from leadpool.apollo.enrich import search_and_enrich
 
@@ -381,12 +391,24 @@ def _search_and_enrich(
         )
     try:
         res = search_and_enrich(
-            db, client, params, want=want, max_pages=max_pages, max_age=max_age, credit_budget=float(budget)
+            db,
+            client,
+            params,
+            want=want,
+            max_pages=pages[0],
+            max_known_pages=pages[1],
+            max_age=max_age,
+            credit_budget=float(budget),
         )
     finally:
         if own_client and hasattr(client, "close"):
             client.close()
-    return len(res.enriched_lead_ids), Decimal(str(res.credits_consumed)), bool(res.stopped_by_budget)
+    return (
+        len(res.enriched_lead_ids),
+        Decimal(str(res.credits_consumed)),
+        bool(res.stopped_by_budget),
+        res.stop_reason,
+    )
 
 
 @app.task(name=REFILL_TASK, retry=TransientRetry(), pass_context=True, lock=REFILL_LOCK)

@@ -39,7 +39,16 @@ class AllocationSettings(BaseSettings):
         description="The share of that budget one agency's refill jobs may spend per UTC day (1: no "
         "limit of its own), so one agency's campaigns cannot use up the day for every other agency.",
     )
-    refill_max_pages: int = Field(default=5, ge=1, description="Search pages one refill job may read.")
+    refill_max_pages: int = Field(
+        default=5, ge=1, description="Search pages with someone new to the pool one refill job may read."
+    )
+    refill_max_known_pages: int = Field(
+        default=100,
+        ge=0,
+        le=500,
+        description="...and pages whose every person the pool already holds it may read past besides (each "
+        "search starts at page 1; searching costs no credits, only calls under Apollo's rate limit).",
+    )
     refill_max_age_days: int = Field(
         default=90, ge=0, description="A pool lead enriched more recently than this is not paid for again."
     )

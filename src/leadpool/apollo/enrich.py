@@ -485,13 +485,17 @@ def search_and_enrich(
     start_page: int = 1,
     credits_per_record: float = 1.0,
     unpriced_credits_per_record: float = UNPRICED_CREDITS_PER_RECORD,
+    max_known_pages: int = 0,
 ) -> EnrichResult:
     """Page ``mixed_people/api_search`` with ``filters`` and enrich people new to the pool.
 
     Each page is kept as a raw payload. Teaser rows whose Apollo id the pool already holds are
     dropped (``skipped_in_pool``); the rest go through :func:`enrich_people`'s rules until
     ``want`` new leads were imported, ``max_pages`` were read, the search ran out, or the next
-    call could exceed ``credit_budget``. ``stop_reason`` says which. An ApolloError (after the
+    call could exceed ``credit_budget``. ``stop_reason`` says which. Up to ``max_known_pages``
+    pages whose every person the pool already holds do not count against ``max_pages``: every
+    search starts again at page 1, so without them a segment could never grow past the people
+    of its first ``max_pages`` pages (searching costs no credits). An ApolloError (after the
     client's retries) propagates with ``partial`` set to the result so far: what was bought
     before it is already stored, and its credits are in ``partial.credits_consumed``.
     """
@@ -508,7 +512,7 @@ def search_and_enrich(
         result.stop_reason = "want"
         return result
     try:
-        _search_pages(db, client, enricher, filters, want, max_pages, per_page, start_page)
+        _search_pages(db, client, enricher, filters, want, (max_pages, max_known_pages), per_page, start_page)
     except ApolloError as e:
         result.stop_reason = "error"
         e.partial = result
@@ -522,16 +526,16 @@ def _search_pages(
     enricher: _Enricher,
     filters: Mapping[str, Any],
     want: int,
-    max_pages: int | None,
+    pages: tuple[int | None, int],
     per_page: int,
     start_page: int,
 ) -> None:
     result = enricher.result
+    max_pages, max_known_pages = pages
     met = 0
+    free = 0  # pages wholly in the pool, not counted against max_pages
     result.stop_reason = "pages"
-    for page in client.iter_search_people(
-        filters, max_pages=max_pages, per_page=per_page, start_page=start_page
-    ):
+    for page in client.iter_search_people(filters, max_pages=None, per_page=per_page, start_page=start_page):
         result.pages += 1
         result.searched += len(page.people)
         ids = [str(p.get("id")) for p in page.people if p.get("id")]
@@ -544,6 +548,8 @@ def _search_pages(
                 result.skipped_in_pool += 1
             else:
                 fresh_rows.append(row)
+        if not fresh_rows and page.people and free < max_known_pages:
+            free += 1
         candidates = _candidates(fresh_rows, met, result)
         met += len(fresh_rows)
         if not enricher.enrich(candidates, want_new=want):
@@ -554,3 +560,5 @@ def _search_pages(
         if page.is_last:
             result.stop_reason = "exhausted"
             return
+        if max_pages is not None and result.pages - free >= max_pages:
+            return  # "pages"

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from leadpool.apollo.client import ApolloClient
-from leadpool.apollo.enrich import enrich_people
+from leadpool.apollo.enrich import enrich_people, search_and_enrich
 from leadpool.apollo.errors import ChargeUncertain
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
@@ -81,3 +81,32 @@ def test_a_lost_paid_call_loses_the_erased_persons_entry_and_keeps_the_others(db
     assert request["details"] == [{"linkedin_url": other["linkedin_url"]}]
     assert person["email"] not in str(headers) and headers["_leadpool_redacted"]["reason"] == "erasure"
     assert credits == 2  # the day's budget still counts what the call may have cost
+
+
+def test_a_search_page_met_after_an_erasure_keeps_no_trace_of_the_erased_person(db: Database) -> None:
+    """A refill's search meets the erased person again: she is not bought back, and the search
+    page stored as a raw payload (every page is kept) must not keep her teaser row (name, title,
+    employer) either, while the other people on it stay as received."""
+    erased, other = _people(2)
+    _erase(db, erased)
+    first = str(erased["first_name"]).lower()
+    with FakeApollo(people=[erased, other], api_key=KEY) as fake:
+        result = search_and_enrich(
+            db,
+            _client(fake),
+            {"person_titles": [erased["title"], other["title"]]},
+            want=5,
+            max_pages=1,
+            max_age=timedelta(days=180),
+            credit_budget=None,
+        )
+    assert result.skipped_in_pool == 1 and len(result.new_lead_ids) == 1
+    with session_scope(db) as s:
+        pages = (
+            s.execute(text("SELECT body FROM raw_payloads WHERE endpoint = 'mixed_people/api_search'"))
+            .scalars()
+            .all()
+        )
+    assert len(pages) == 1
+    assert first not in pages[0].lower() and erased["id"] not in pages[0]
+    assert str(other["first_name"]).lower() in pages[0].lower()

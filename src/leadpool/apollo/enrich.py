@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 from leadpool.apollo.client import BULK_MATCH_MAX, IDENTITY_FIELDS, ApolloClient, ApolloResponse
 from leadpool.apollo.errors import ApolloError, ChargeUncertain
@@ -78,6 +79,7 @@ _ERASED_SQL = text(
 _EXISTING_SQL = text(
     "SELECT id FROM leads WHERE apollo_id = ANY(:ids) OR email = ANY(:emails) OR linkedin_url = ANY(:linkedins)"
 )
+_ERASED_IDS_SQL = text("SELECT apollo_id FROM leads WHERE apollo_id = ANY(:ids) AND erased_at IS NOT NULL")
 # held by a lead, or bought before under this id (a second Apollo id for a person the pool holds)
 _IN_POOL_SQL = text(
     """
@@ -142,22 +144,27 @@ class EnrichResult:
 def store_response(db: Database, response: ApolloResponse, apollo_person_ids: list[str] | None = None) -> int:
     """Append one response to ``raw_payloads`` exactly as received; returns the row id. Commits."""
     with session_scope(db) as session:
-        row = RawPayload(
-            endpoint=response.endpoint,
-            source_name=response.url,
-            fetched_at=response.fetched_at,
-            credits_consumed=Decimal(str(response.credits_consumed))
-            if response.credits_consumed is not None
-            else None,
-            request=response.request,
-            response_headers=response.headers,
-            body=response.body,
-            body_sha256=hashlib.sha256(response.body.encode()).hexdigest(),
-            apollo_person_ids=apollo_person_ids,
-        )
-        session.add(row)
-        session.flush()
-        return row.id
+        return _add_response(session, response, apollo_person_ids)
+
+
+def _add_response(session: Session, response: ApolloResponse, apollo_person_ids: list[str] | None) -> int:
+    """Add one response to ``raw_payloads`` exactly as received (flushed); returns the row id."""
+    row = RawPayload(
+        endpoint=response.endpoint,
+        source_name=response.url,
+        fetched_at=response.fetched_at,
+        credits_consumed=Decimal(str(response.credits_consumed))
+        if response.credits_consumed is not None
+        else None,
+        request=response.request,
+        response_headers=response.headers,
+        body=response.body,
+        body_sha256=hashlib.sha256(response.body.encode()).hexdigest(),
+        apollo_person_ids=apollo_person_ids,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def store_lost_call(db: Database, error: ChargeUncertain, worst_case_credits: float) -> int:
@@ -539,7 +546,13 @@ def _search_pages(
         result.pages += 1
         result.searched += len(page.people)
         ids = [str(p.get("id")) for p in page.people if p.get("id")]
-        store_response(db, page.response, ids)
+        with session_scope(db) as session:
+            raw_id = _add_response(session, page.response, ids)
+            # an erased person met again is skipped below; the page as stored must not keep her
+            # teaser row either (name, title, employer): taken out in the same transaction
+            erased = set(session.scalars(_ERASED_IDS_SQL, {"ids": ids}))
+            if erased:
+                redact_people(session, raw_id, [p for p in page.people if p.get("id") in erased])
         with db.engine.connect() as conn:
             in_pool = {row[0] for row in conn.execute(_IN_POOL_SQL, {"ids": ids})}
         fresh_rows = []

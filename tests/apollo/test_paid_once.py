@@ -145,3 +145,36 @@ def test_a_paid_response_is_kept_when_its_only_person_is_refused(db: Database) -
         charged = fake.credits_charged
     assert len(result.rejected) == 1 and charged == 1
     assert _paid(db) == (1, 1.0)
+
+
+def test_a_paid_person_with_one_oddly_typed_field_is_kept(db: Database) -> None:
+    """Apollo's types are "known at least" (apollo.md): a paid answer whose person says
+    ``founded_year: "2014"`` and ``seniority: 7`` rejected the whole person, who still counted as
+    bought, so was never bought again: paid for and unusable for good. Now the person is stored,
+    the odd values kept aside (``invalid_fields``), their columns left empty."""
+    odd, other = _people(2, seed=17)
+    odd = copy.deepcopy(odd)
+    odd["organization"]["founded_year"] = "2014"
+    odd["organization"]["estimated_num_employees"] = {"min": 10}
+    odd["departments"] = "sales"
+    with FakeApollo(people=[odd, other], api_key=KEY) as fake:
+        c = _client(fake)
+        first = enrich_people(
+            db, c, [{"id": odd["id"]}, {"id": other["id"]}], max_age=MONTHS_3, credit_budget=None
+        )
+        again = enrich_people(db, c, [{"id": odd["id"]}], max_age=MONTHS_3, credit_budget=None)
+        charged = fake.credits_charged
+    assert first.rejected == [] and len(first.new_lead_ids) == 2
+    assert charged == 2 and again.requested == 0
+    with session_scope(db) as s:
+        lead_extra, departments, company_extra, founded, employees = s.execute(
+            text(
+                "SELECT l.extra, l.departments, c.extra, c.founded_year, c.estimated_num_employees "
+                "FROM leads l JOIN companies c ON c.id = l.company_id WHERE l.apollo_id = :a"
+            ),
+            {"a": odd["id"]},
+        ).one()
+    assert lead_extra["invalid_fields"] == {"departments": "sales"} and departments is None
+    assert company_extra["invalid_fields"] == {"founded_year": "2014", "estimated_num_employees": {"min": 10}}
+    # no odd value reached a typed column (a company's known count is not overwritten by nothing)
+    assert founded is None and employees != {"min": 10}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from leadpool.ingestion.hashing import address_hmac
@@ -227,5 +229,34 @@ def test_map_person_keeps_unknown_keys_and_invalid_values_in_extra() -> None:
     ],
 )
 def test_map_person_rejects(person: dict[str, object], reason: str) -> None:
+    # a file's record of the wrong type is likely a shifted row: rejected, naming the field
     with pytest.raises(RecordError, match=reason):
-        map_person(person, "api")
+        map_person(person, "jsonl")
+
+
+def test_a_paid_answers_odd_value_is_kept_aside_not_the_person_rejected() -> None:
+    """From the API (paid), only a record that is no person, or has no identity, is rejected: a
+    value of the wrong type goes to ``invalid_fields`` and its column stays empty."""
+    row = map_person(
+        {
+            "id": "p",
+            "show_intent": "yes",
+            "employment_history": {"a": 1},
+            "organization": {"id": "o", "founded_year": 10**12, "latest_funding_round_date": "yesterday"},
+        },
+        "api",
+    )
+    assert row.apollo_id == "p"
+    assert json.loads(row.values[-2])["invalid_fields"] == {
+        "show_intent": "yes",
+        "employment_history": {"a": 1},
+    }
+    assert row.company is not None
+    assert json.loads(row.company[-1])["invalid_fields"] == {
+        "founded_year": 10**12,
+        "latest_funding_round_date": "yesterday",
+    }
+    for person, reason in [({"first_name": "x"}, "missing identity"), ({"id": 5.5}, "field 'id'"),
+                           ({"id": "p", "organization": ["o"]}, "organization")]:  # fmt: skip
+        with pytest.raises(RecordError, match=reason):
+            map_person(person, "api")

@@ -277,6 +277,20 @@ def _check(field: str, kind: str, value: Any) -> Any:
     raise AssertionError(kind)
 
 
+def _checked(field: str, kind: str, value: Any, invalid: dict[str, Any] | None) -> Any:
+    """``_check``; with ``invalid`` given, a value of the wrong type goes there (by field) and
+    the column gets None instead of the record being rejected."""
+    if value is None:
+        return None
+    try:
+        return _check(field, kind, value)
+    except RecordError:
+        if invalid is None:
+            raise
+        invalid[field] = value
+        return None
+
+
 def _identity(field: str, value: Any) -> str | None:
     # identities are strings: a number here means the record is not what it claims to be
     if value is None or (type(value) is str and not value.strip()):
@@ -312,8 +326,10 @@ class PersonRow:
     personal: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
-def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | None:
-    """An Apollo organization object -> COMPANY_COLUMNS values; None when it has no identity."""
+def map_organization(org: Any, region_hint: str | None = None, *, lenient: bool = False) -> list[Any] | None:
+    """An Apollo organization object -> COMPANY_COLUMNS values; None when it has no identity.
+    ``lenient``: a value of the wrong type is kept in the company's extra (``invalid_fields``)
+    and its column left empty, rather than rejecting the person (see ``map_person``)."""
     if org is None:
         return None
     if type(org) is not dict:
@@ -322,10 +338,10 @@ def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | No
         return None
     apollo_id = _check("organization.id", TEXT, org.get("id"))
     values: dict[str, Any] = {}
+    invalid: dict[str, Any] = {}
     get = org.get
     for field, kind in ORGANIZATION_FIELDS.items():
-        v = get(field)
-        values[field] = None if v is None else _check("organization." + field, kind, v)
+        values[field] = _checked("organization." + field, kind, get(field), invalid if lenient else None)
     domain = company_domain(values["primary_domain"], values["website_url"])
     if apollo_id is None and domain is None:
         return None  # nothing to recognise the company by: map_person keeps it in the person's extra
@@ -346,6 +362,8 @@ def map_organization(org: Any, region_hint: str | None = None) -> list[Any] | No
     if uids is None and type(names) is list:  # a CSV export lists names only: the ICP matches uids
         uids = [technology_uid(n) for n in names if type(n) is str and n.strip()] or None
     extra = _extra(org, ORGANIZATION_FIELDS, ORGANIZATION_SPECIAL)
+    if invalid:
+        extra["invalid_fields"] = {k.removeprefix("organization."): v for k, v in invalid.items()}
     return [
         apollo_id,
         domain,
@@ -390,10 +408,15 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
     if apollo_id is None and email is None and linkedin is None:
         raise RecordError("missing identity: no Apollo id, usable email or LinkedIn URL")
 
+    # a paid answer (source "api") is never thrown away for one odd value: Apollo's types are
+    # "known at least", and a person rejected here still counts as bought, so is never bought
+    # again. The value is kept aside (extra.invalid_fields), the column left empty. A file's
+    # record of the wrong type is more likely a shifted row, and is rejected with its line.
+    lenient = source == "api"
+    invalid: dict[str, Any] = {}
     values: list[Any] = [apollo_id, email, linkedin, None]
     for field, kind in PERSON_FIELDS.items():
-        v = get(field)
-        values.append(None if v is None else _check(field, kind, v))
+        values.append(_checked(field, kind, get(field), invalid if lenient else None))
     city, state, country = values[_CITY], values[_STATE], values[_COUNTRY]
     org = get("organization")
     region = country_code(country)
@@ -404,7 +427,7 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
     numbers = phone_numbers_of(phone_numbers, phone_region) if type(phone_numbers) is list else []
     best = best_number(numbers)
     values[3] = best.e164 if best else None
-    tz_value = _check("time_zone", TEXT, get("time_zone"))
+    tz_value = _checked("time_zone", TEXT, get("time_zone"), invalid if lenient else None)
     tz, tz_source = resolve_time_zone(tz_value, city, state, country, values[3])
     if tz_value is not None and tz_source != "apollo":
         extra["invalid_time_zone"] = tz_value
@@ -418,18 +441,20 @@ def map_person(person: Any, source: str, org_cache: dict[Any, tuple[Any, Any]] |
         if hit is not None and hit[0] == org:
             company = hit[1]
         else:
-            company = map_organization(org, region)
+            company = map_organization(org, region, lenient=lenient)
             if len(org_cache) >= ORG_CACHE_SIZE:
                 org_cache.clear()
             org_cache[key] = (org, company)
     else:
-        company = map_organization(org, region)
+        company = map_organization(org, region, lenient=lenient)
     if company is None and type(org) is dict:
         # no id and no domain to make a company of (a CSV row without Website): what is known of
         # the employer stays with the person rather than only in the raw payload
         known = _extra(org, {}, frozenset())
         if known:
             extra["organization"] = known
+    if invalid:
+        extra["invalid_fields"] = invalid
     values.append(_dumps(extra) if extra else None)
     values.append(source)
     personal = [("phone", n.e164) for n in numbers if n.personal and n.e164 is not None]

@@ -333,3 +333,23 @@ def test_a_csv_export_row_lands_in_the_apis_vocabulary(db: Database, tmp_path: P
         lead_id = lead.id
     with session_scope(db) as s:
         assert allocate(s, campaign, 5, at=NOW).lead_ids == [lead_id]
+
+
+def test_a_nul_in_one_persons_id_rejects_that_person_not_the_whole_json_document(
+    db: Database, tmp_path: Path
+) -> None:
+    """A saved search page whose first person's id holds \\u0000: the document's payload listed
+    every id in apollo_person_ids (JSONB refuses NUL), so every batch carrying it failed, the good
+    person was rejected too ("refused by the database") and the document was not stored."""
+    f = tmp_path / "page.json"
+    f.write_text(
+        '{"people": [{"id": "a\\u0000b", "email": "x@y.example"}, '
+        '{"id": "c1", "email": "z@y.example", "name": "Zed"}]}'
+    )
+    result = import_files(db, [f], rejects_path=tmp_path / "rejects.jsonl")
+    assert [(r.index, r.reason) for r in result.rejected] == [
+        (0, "contains a NUL character, which PostgreSQL cannot store")
+    ]
+    with session_scope(db) as s:
+        assert s.execute(text("SELECT email FROM leads")).scalars().all() == ["z@y.example"]
+        assert s.execute(text("SELECT apollo_person_ids FROM raw_payloads")).scalars().all() == [["c1"]]

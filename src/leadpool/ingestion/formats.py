@@ -114,7 +114,13 @@ def _contact_as_person(contact: Any) -> Any:
 
 
 def person_ids(people: list[Any]) -> list[str] | None:
-    ids = [p["id"] for p in people if isinstance(p, dict) and isinstance(p.get("id"), str)]
+    # an id holding NUL cannot be stored (JSONB refuses it) and would sink the whole payload; its
+    # record is rejected on its own (importer.prepare)
+    ids = [
+        p["id"]
+        for p in people
+        if isinstance(p, dict) and isinstance(p.get("id"), str) and "\x00" not in p["id"]
+    ]
     return ids or None
 
 

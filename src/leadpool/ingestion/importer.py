@@ -338,6 +338,12 @@ def _let_go(cur: psycopg.Cursor[Any], table: str, resolver: Resolver) -> None:
         cur.execute(f"UPDATE {table} SET {column} = NULL WHERE id = ANY(%s)", (ids,))
 
 
+def _holds_nul(rec: SourceRecord) -> bool:
+    """A line is one record; in a whole document (a saved page), only the person holding NUL
+    is rejected, not every person of it (the body is checked first: this runs only then)."""
+    return rec.raw is None or rec.raw.line_no is not None or b"\\u0000" in orjson.dumps(rec.person)
+
+
 def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any, Any]] | None) -> None:
     """Map a record's person (setting ``rec.row`` or ``rec.error``) and drop the parsed object."""
     if rec.placeholder or rec.error is not None or rec.row is not None:
@@ -345,7 +351,7 @@ def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any
     raw = rec.raw
     # a line holding NUL (raw or as \u0000) cannot be stored as text; say so instead of failing the
     # batch (other cases are caught when PostgreSQL refuses the row and the batch is split)
-    if raw is not None and raw.line_no is not None and ("\x00" in raw.body or "\\u0000" in raw.body):
+    if raw is not None and ("\x00" in raw.body or "\\u0000" in raw.body) and _holds_nul(rec):
         rec.error = "contains a NUL character, which PostgreSQL cannot store"
     else:
         try:

@@ -178,3 +178,34 @@ def test_a_paid_person_with_one_oddly_typed_field_is_kept(db: Database) -> None:
     assert company_extra["invalid_fields"] == {"founded_year": "2014", "estimated_num_employees": {"min": 10}}
     # no odd value reached a typed column (a company's known count is not overwritten by nothing)
     assert founded is None and employees != {"min": 10}
+
+
+class AliasApollo(FakeApollo):
+    """Apollo holds the person under two ids: search lists the alias, bulk_match answers with the
+    person's canonical record (another id)."""
+
+    def __init__(self, alias: str, canonical: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.alias, self.canonical = alias, canonical
+
+    def _bulk_match(self, params: dict[str, Any]) -> tuple[int, Any]:
+        status, payload = super()._bulk_match(params)
+        for i, m in enumerate(payload.get("matches") or []):
+            if m is not None and m["id"] == self.alias:
+                payload["matches"][i] = copy.deepcopy(m) | {"id": self.canonical}
+        return status, payload
+
+
+def test_a_person_answered_under_another_id_than_asked_is_not_bought_again(db: Database) -> None:
+    """Only the ids in the answer were recorded, so the search's id (the alias) looked new at
+    every refill and the person was bought each time."""
+    (person,) = _people(1, seed=21)
+    with AliasApollo(person["id"], "c" * 24, people=[person], api_key=KEY) as fake:
+        c = _client(fake)
+        runs = [
+            search_and_enrich(db, c, {}, want=5, max_pages=1, max_age=MONTHS_3, credit_budget=None)
+            for _ in range(3)
+        ]
+        charged = fake.credits_charged
+    assert [r.requested for r in runs] == [1, 0, 0] and charged == 1
+    assert [r.skipped_in_pool for r in runs] == [0, 1, 1]

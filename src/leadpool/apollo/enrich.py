@@ -368,7 +368,11 @@ class _Enricher:
         people = [m for _c, m in matched]
         existing = self._existing_lead_ids(people)
         # the credits are spent: the response is kept first, whatever the import makes of it
-        raw_id = store_response(self.db, response, [str(p.get("id")) for p in people if p.get("id")])
+        # the ids asked for too: a person Apollo answers under another id than the search listed
+        # (it holds some people under two) is known by both, and not bought again next refill
+        ids = [str(p.get("id")) for p in people if p.get("id")]
+        ids += [c.apollo_id for c, _ in matched if c.apollo_id and c.apollo_id not in ids]
+        raw_id = store_response(self.db, response, ids)
         imported = import_people(
             self.db,
             people,

@@ -12,8 +12,10 @@ import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import text
 
@@ -24,7 +26,7 @@ from leadpool.apollo.errors import ChargeUncertain
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
 from leadpool.db import Database, session_scope
-from leadpool.ingestion import import_people
+from leadpool.ingestion import import_files, import_people
 from leadpool.privacy.erase import erase
 
 KEY = "paid-once-key"
@@ -209,3 +211,21 @@ def test_a_person_answered_under_another_id_than_asked_is_not_bought_again(db: D
         charged = fake.credits_charged
     assert [r.requested for r in runs] == [1, 0, 0] and charged == 1
     assert [r.skipped_in_pool for r in runs] == [0, 1, 1]
+
+
+def test_a_second_apollo_id_imported_from_a_file_is_not_bought_again(db: Database, tmp_path: Path) -> None:
+    """An export listing the person twice, under two Apollo ids (same email and LinkedIn URL),
+    makes one lead keeping the first id; a refill whose search lists the second bought them."""
+    (person,) = _people(1, seed=13)
+    twin = copy.deepcopy(person) | {"id": "d" * 24}
+    f = tmp_path / "export.jsonl"
+    f.write_bytes(orjson.dumps(person) + b"\n" + orjson.dumps(twin) + b"\n")
+    import_files(db, [f], rejects_path=tmp_path / "rejects.jsonl")
+    with session_scope(db) as s:
+        assert s.execute(text("SELECT count(*) FROM leads")).scalar_one() == 1
+    with FakeApollo(people=[twin], api_key=KEY) as fake:
+        res = search_and_enrich(
+            db, _client(fake), {}, want=5, max_pages=1, max_age=MONTHS_3, credit_budget=None
+        )
+        charged = fake.credits_charged
+    assert (res.requested, res.skipped_in_pool, charged) == (0, 1, 0), res.summary()

@@ -87,6 +87,10 @@ _IN_POOL_SQL = text(
     WHERE EXISTS (SELECT 1 FROM leads l WHERE l.apollo_id = x)
        OR EXISTS (SELECT 1 FROM raw_payloads r WHERE r.apollo_person_ids @> jsonb_build_array(x)
                   AND r.endpoint IN ('people/bulk_match', 'people/match'))
+       -- a second id that came in a file (an export listing the person twice): the lead keeps the
+       -- first, the file's payload linked to it names the second
+       OR EXISTS (SELECT 1 FROM raw_payloads r JOIN lead_raw_payloads lr ON lr.raw_payload_id = r.id
+                  WHERE r.apollo_person_ids @> jsonb_build_array(x) AND r.endpoint LIKE 'file:%')
     """
 )
 

@@ -75,9 +75,11 @@ def test_a_paid_call_that_timed_out_is_booked_and_not_bought_again(db: Database)
             enrich_people(db, client, [{"id": p["id"]} for p in people], max_age=MONTHS_3, credit_budget=None)
         charged, calls = fake.credits_charged, fake.count("people/bulk_match")
     assert calls == 1 and charged == 2
-    assert err.value.partial.credits_consumed == 2
+    # booked at the worst case the call was budgeted at: no answer showed the price yet, so the
+    # cautious 1.25 a record (Apollo may charge fractions above 1), not 1
+    assert err.value.partial.credits_consumed == 2.5
     with session_scope(db) as s:
-        assert spent_today(s, datetime.now(UTC)) == 2  # the day's budget knows what may have been paid
+        assert spent_today(s, datetime.now(UTC)) == 2.5  # the day's budget knows what may have been paid
         headers, body = s.execute(text("SELECT response_headers, body FROM raw_payloads")).one()
     assert body == "" and "ReadTimeout" in headers["_leadpool"]["error"]
     # the refill job is not retried either: a retry would buy the same people again
@@ -229,3 +231,25 @@ def test_a_second_apollo_id_imported_from_a_file_is_not_bought_again(db: Databas
         )
         charged = fake.credits_charged
     assert (res.requested, res.skipped_in_pool, charged) == (0, 1, 0), res.summary()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"status": "success", "credits_consumed": 2, "matches": [{"id": "x"', '{"status": "success"}'],
+    ids=["cut-short", "no-matches"],
+)
+def test_a_paid_200_that_cannot_be_read_is_booked_and_not_sent_again(db: Database, body: str) -> None:
+    """Apollo answered a paid bulk_match with 200 (it processed the call, and may have charged for
+    it) but the body is cut short, or has no matches: nothing was booked, so the day's budget
+    left the call out. It is now a charge of uncertain size, booked at the worst case."""
+    ps = _people(2, seed=23)
+    with FakeApollo(people=ps, api_key=KEY) as fake:
+        fake.fail_next(1, status=200, body=body)
+        with pytest.raises(ChargeUncertain, match="not sent again"):
+            enrich_people(
+                db, _client(fake), [{"id": p["id"]} for p in ps], max_age=MONTHS_3, credit_budget=None
+            )
+        assert fake.count("people/bulk_match") == 1
+    assert _paid(db) == (1, 2.5)  # 2 people at the unpriced rate, 1.25
+    with session_scope(db) as s:
+        assert spent_today(s, datetime.now(UTC)) == 2.5

@@ -333,9 +333,12 @@ class ApolloClient:
             data = response.data if isinstance(response.data, dict) else {}
             got = data.get("matches")
             if not isinstance(got, list):
-                raise ApolloError(
-                    f"bulk_match answered without a matches list ({_message(response.body)})",
+                raise ChargeUncertain(
+                    f"bulk_match answered without a matches list ({_message(response.body)}); not sent "
+                    "again, since Apollo may have charged for it",
                     endpoint="people/bulk_match",
+                    url=response.url,
+                    request=response.request,
                     http_status=response.status_code,
                 )
             aligned = [m if isinstance(m, dict) else None for m in got][: len(chunk)]
@@ -443,6 +446,17 @@ class ApolloClient:
             try:
                 data = orjson.loads(text) if text.strip() else None
             except orjson.JSONDecodeError as e:
+                if paid:
+                    # Apollo processed (and may have charged for) the call: booked at its worst
+                    # case like a lost answer, and not sent again
+                    raise ChargeUncertain(
+                        f"HTTP {status} to a paid call with a body that is not JSON ({len(text)} "
+                        "characters); not sent again, since Apollo may have charged for it",
+                        endpoint=endpoint,
+                        url=url,
+                        request=params,
+                        http_status=status,
+                    ) from e
                 raise ApolloError(
                     f"HTTP {status} with a body that is not JSON: {_message(text)}",
                     endpoint=endpoint,

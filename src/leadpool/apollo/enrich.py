@@ -266,12 +266,13 @@ class _Enricher:
 
     def _known_price(self) -> float:
         """Per-record price as far as this run knows: the highest Apollo charged so far, never
-        below ``credits_per_record``. Lost calls are booked at this."""
+        below ``credits_per_record``."""
         return max(self.credits_per_record, self.seen_per_record or 0.0)
 
     def _planning_price(self) -> float:
         """Per-record price a call is budgeted at: until a response has shown what Apollo charges
-        (fractions above 1 per record, apollo.md 2.4/3), the more cautious unpriced guess."""
+        (fractions above 1 per record, apollo.md 2.4/3), the more cautious unpriced guess. Lost
+        calls are booked at this too: the worst case the budget allowed for."""
         if self.seen_per_record is None:
             return max(self.credits_per_record, self.unpriced_credits_per_record)
         return self._known_price()
@@ -356,7 +357,8 @@ class _Enricher:
             result = self.client.bulk_match([c.detail for c in chunk])
         except ChargeUncertain as e:
             # Apollo may have charged for this call: the day's budget counts the worst case
-            worst = self._known_price() * len(chunk)
+            # (before any answer showed the price, the cautious guess the call was budgeted at)
+            worst = self._planning_price() * len(chunk)
             store_lost_call(self.db, e, worst)
             self.result.bulk_calls += 1
             self.result.requested += len(chunk)

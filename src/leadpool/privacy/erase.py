@@ -4,6 +4,8 @@ What stays: the lead row as a tombstone (id, Apollo id, contact-state timestamps
 ``erased`` suppressions holding HMACs of every email, phone and LinkedIn URL the person had,
 event rows (address kept only as HMAC; reply text and provider detail removed), touches,
 decisions (their sentences generalised to the reason code's own), lead history, and an audit row.
+Audit rows about the person keep their shape, but the free text an operator typed (why a consent
+was revoked, why the person was blocklisted) is replaced by ``(erased)``.
 What goes besides the person's columns: raw payloads naming them (see ``privacy.payloads``),
 insights' facts and scores about the lead, its consents, the enrollments and the ownership.
 
@@ -12,8 +14,9 @@ not contact data, and it is how the importer recognises and refuses the same Apo
 it arrives without any address.
 
 The same person can be in the pool twice (e.g. once from Apollo, once from a CSV export keyed by
-the personal address Apollo listed): every lead whose current email or LinkedIn URL is one of the
-person's is erased with them. Those are exactly the addresses the importer refuses once erased,
+the personal address Apollo listed, or by an address they had before): every lead whose current
+email or LinkedIn URL is one of the person's (their email, personal and previous emails, LinkedIn)
+is erased with them. Those are exactly the addresses the importer refuses once erased,
 so such a lead could not have been imported after the erasure either. A phone number is not
 followed (it may be a company switchboard), nor a role mailbox (info@ identifies nobody).
 """
@@ -33,8 +36,10 @@ from leadpool.events.record import hash_addresses, stored_event_id
 from leadpool.ingestion.hashing import address_hmac, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.normalize import is_role_address
+from leadpool.ingestion.phones import phone_numbers_of
+from leadpool.ingestion.timezone import country_code
 from leadpool.insights import facts, score
-from leadpool.models import AuditLog, Lead, LeadHistory
+from leadpool.models import AuditLog, Company, Lead, LeadHistory
 from leadpool.pool.locks import lock_addresses
 from leadpool.privacy.decisions import generalise_reasons
 from leadpool.privacy.payloads import lock_payloads, redact_lead_payloads, redact_lost_calls
@@ -61,6 +66,11 @@ _KEEP = frozenset(
         "quarantine_until",
     }
 )
+
+#: audit rows about a lead whose detail holds text an operator typed (it may name the person), and
+#: those keys: erasure replaces their values by ERASED_TEXT (the row, its action and counts stay)
+FREE_TEXT_AUDIT = {"consent.revoke": ("reason",), "blocklist.add": ("reason",)}
+ERASED_TEXT = "(erased)"
 
 
 @dataclass
@@ -128,7 +138,7 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
     key = get_settings().resolved_secret_key()
     to_erase = [leads[i] for i in ids if leads[i].erased_at is None]
     # an event about one of these addresses that names no lead waits for this erasure by them
-    lock_addresses(session, [h for one in to_erase for _, h in _address_hmacs(one, key)])
+    lock_addresses(session, [h for one in to_erase for _, h in _address_hmacs(session, one, key)])
     identifiers = set().union(*(_identifiers(one) for one in to_erase))
     # every payload this erasure edits, locked at once in id order: locked lead by lead, two
     # erasures of people sharing a search page and a lost call could wait on each other for ever
@@ -173,7 +183,8 @@ def _read(session: Session, ids: list[int]) -> dict[int, Lead]:
 
 
 def _same_person(session: Session, lead: Lead) -> list[int]:
-    """Other leads holding one of the person's emails or their LinkedIn URL, and theirs in turn."""
+    """Other leads holding one of the person's emails (current, personal or previous) or their
+    LinkedIn URL as their own email or LinkedIn URL, and theirs in turn."""
     found = {lead.id}
     todo = [lead]
     while todo:
@@ -188,9 +199,10 @@ def _same_person(session: Session, lead: Lead) -> list[int]:
 
 
 def _identities(lead: Lead) -> list[tuple[str, str]]:
-    """The lead's person-specific addresses, normalised: emails (but role mailboxes) and LinkedIn."""
+    """The lead's person-specific addresses, normalised: emails (current, personal and previous; but
+    role mailboxes) and LinkedIn. The same addresses erasure suppresses and the importer refuses."""
     out: list[tuple[str, str]] = []
-    emails = [lead.email, *(lead.personal_emails or [])]
+    emails = [lead.email, *(lead.personal_emails or []), *(lead.previous_emails or [])]
     for kind, value in [*(("email", e) for e in emails), ("linkedin", lead.linkedin_url)]:
         if not value:
             continue
@@ -207,7 +219,7 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     """Erase one locked, not yet erased lead (its audit row is the caller's)."""
     lead_id = lead.id
     result = ErasureResult(lead_id)
-    hmacs = _address_hmacs(lead, key)
+    hmacs = _address_hmacs(session, lead, key)
     result.suppressions_added = suppress(session, "erased", hmacs, lead_id=lead_id, event_id=None)
     identifiers = _identifiers(lead)
     redacted, tombstoned = redact_lead_payloads(session, lead_id, lead.apollo_id, identifiers, now)
@@ -232,6 +244,7 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     result.consents_deleted = len(
         session.execute(text("DELETE FROM consents WHERE lead_id = :id RETURNING id"), {"id": lead_id}).all()
     )
+    _scrub_audit_text(session, lead_id)
 
     # every mapped person column; generated ones (allocation's rank) follow by themselves, and
     # columns other domains attach to the table are cleared by their owners (insight_score above)
@@ -271,6 +284,24 @@ def _scrub_events(session: Session, lead_id: int, hmacs: list[str], key: bytes) 
     return scrubbed
 
 
+def _scrub_audit_text(session: Session, lead_id: int) -> None:
+    """The free text of the audit rows about the lead (FREE_TEXT_AUDIT) replaced by ERASED_TEXT: the
+    rows on the lead (its timeline shows them), and a blocklisting by address that flagged it."""
+    for action, keys in FREE_TEXT_AUDIT.items():
+        for key in keys:
+            session.execute(
+                text(
+                    "UPDATE audit_log "
+                    "SET detail = detail || jsonb_build_object(CAST(:k AS text), CAST(:m AS text)) "
+                    "WHERE action = :a AND detail -> CAST(:k AS text) IS NOT NULL "
+                    "AND detail ->> CAST(:k AS text) IS DISTINCT FROM :m "
+                    "AND ((subject_type = 'lead' AND subject_id = :sid) "
+                    "OR detail -> 'lead_ids' @> CAST(:ids AS jsonb))"
+                ),
+                {"a": action, "k": key, "m": ERASED_TEXT, "sid": str(lead_id), "ids": f"[{lead_id}]"},
+            )
+
+
 def _scrub_client_ids(session: Session, lead_id: int, key: bytes) -> None:
     """Addresses in the idempotency keys a sending tool chose for the person's checks (some build
     them from the recipient) replaced by keyed hashes.
@@ -282,7 +313,8 @@ def _scrub_client_ids(session: Session, lead_id: int, key: bytes) -> None:
     # retried confirmation to the send, and nearly all have the x@y shape of a Message-ID
     for table, column in (("touches", "idempotency_key"), ("decisions", "idempotency_key")):
         rows = session.execute(
-            text(f"SELECT id, {column} FROM {table} WHERE lead_id = :l AND {column} LIKE '%@%'"), {"l": lead_id}
+            text(f"SELECT id, {column} FROM {table} WHERE lead_id = :l AND {column} LIKE '%@%'"),
+            {"l": lead_id},
         ).all()
         for row_id, value in rows:
             session.execute(
@@ -291,8 +323,12 @@ def _scrub_client_ids(session: Session, lead_id: int, key: bytes) -> None:
             )
 
 
-def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:
-    """Every address the person had: current email, phone, LinkedIn, personal emails, other numbers."""
+def _address_hmacs(session: Session, lead: Lead, key: bytes) -> list[tuple[str, str]]:
+    """Every address the person had: current email, phone, LinkedIn, personal emails, other numbers.
+
+    The other numbers are read as the importer read them (``phone_numbers_of``), a national format
+    in the person's country, else their company's (``records.map_person``); where neither is
+    known, in the US (as an event naming no lead reads one)."""
     values: list[tuple[str, str]] = []
     if lead.email:
         values.append(("email", lead.email))
@@ -301,18 +337,24 @@ def _address_hmacs(lead: Lead, key: bytes) -> list[tuple[str, str]]:
     if lead.linkedin_url:
         values.append(("linkedin", lead.linkedin_url))
     values += [("email", e) for e in [*(lead.personal_emails or []), *(lead.previous_emails or [])] if e]
-    for number in lead.phone_numbers or []:
-        if isinstance(number, dict):
-            raw = number.get("sanitized_number") or number.get("raw_number")
-            if isinstance(raw, str) and raw:
-                values.append(("phone", raw))
+    region = _phone_region(session, lead)
+    numbers = phone_numbers_of([n for n in lead.phone_numbers or [] if isinstance(n, dict)], region)
+    values += [("phone", n.e164) for n in numbers if n.e164]
     out: list[tuple[str, str]] = []
     for kind, value in values:
         try:
-            out.append((kind, address_hmac(kind, value, key, region="US")))
+            out.append((kind, address_hmac(kind, value, key, region=region)))
         except InvalidInput:
             continue  # an address that cannot be normalised could never be imported as that address
     return list(dict.fromkeys(out))
+
+
+def _phone_region(session: Session, lead: Lead) -> str:
+    """The country (ISO alpha-2) the lead's numbers without a country code are read in."""
+    region = country_code(lead.country)
+    if region is None and lead.company_id is not None:
+        region = country_code(session.scalar(select(Company.country).where(Company.id == lead.company_id)))
+    return region or "US"
 
 
 def _identifiers(lead: Lead) -> set[str]:

@@ -1,0 +1,262 @@
+"""Erasure leaves nothing of the person behind: a non-US person's other number read in their own
+country, a second lead keyed by an address they had before, and the free text operators typed
+about them into the audit log (a consent revocation's reason, a blocklisting's reason)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from leadpool.config import get_settings
+from leadpool.db import Database, session_scope
+from leadpool.events.effects import revoke_consents
+from leadpool.ingestion import import_files, import_people
+from leadpool.ingestion.hashing import hmac_hex
+from leadpool.models import Agency, Campaign, Enrollment, Ownership
+from leadpool.privacy import erase
+from leadpool.privacy.blocklist import blocklist
+from leadpool.privacy.consent import grant_consent, revoke_consent
+from leadpool.timeline import lead_timeline
+
+EMAIL = "erinyes.zabrowski@zabcorp.com"
+PERSONAL = "erinyes.zab@gmail.com"
+LINKEDIN = "http://www.linkedin.com/in/erinyes-zabrowski"
+PHONE = "+13035550177"
+ERIN: dict[str, Any] = {
+    "id": "apollo-erin-77",
+    "first_name": "Erinyes",
+    "last_name": "Zabrowski",
+    "name": "Erinyes Zabrowski",
+    "email": EMAIL,
+    "personal_emails": [PERSONAL],
+    "linkedin_url": LINKEDIN,
+    "title": "CFO",
+    "headline": "CFO at Zabcorp",
+    "country": "United States",
+    "state": "Colorado",
+    "city": "Denver",
+    "email_status": "verified",
+    "phone_numbers": [{"sanitized_number": PHONE, "raw_number": "(303) 555-0177", "type": "mobile"}],
+    "employment_history": [{"organization_name": "Zabcorp", "title": "CFO", "current": True}],
+    "organization": {"id": "org-zab", "name": "Zabcorp", "primary_domain": "zabcorp.com"},
+}
+# what must not be found anywhere once Erin is erased (lower-case; searched case-insensitively)
+NEEDLES = ["erinyes", "zabrowski", "3035550177", "555-0177", "erinyes-zabrowski", "erinyes.zab"]
+
+
+def owned(db: Database, lead_id: int) -> tuple[int, int]:
+    with session_scope(db) as s:
+        agency = Agency(name=f"agency-{lead_id}")
+        s.add(agency)
+        s.flush()
+        camp = Campaign(
+            agency_id=agency.id,
+            name=f"camp-{lead_id}",
+            status="active",
+            channels=["email", "sms", "linkedin", "phone"],
+            icp={},
+            daily_quota=100,
+        )
+        s.add(camp)
+        s.flush()
+        s.add(Ownership(lead_id=lead_id, agency_id=agency.id))
+        s.add(Enrollment(lead_id=lead_id, campaign_id=camp.id, agency_id=agency.id))
+        return agency.id, camp.id
+
+
+def scan(db: Database, needles: list[str] = NEEDLES) -> dict[str, list[str]]:
+    """Every row of every table (public and procrastinate schemas) whose text form names a needle."""
+    found: dict[str, list[str]] = {}
+    with db.engine.connect() as conn:
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables "
+                    "WHERE schemaname IN ('public', 'procrastinate') ORDER BY 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for table in tables:
+            for needle in needles:
+                rows = (
+                    conn.execute(
+                        text(f"SELECT t::text FROM {table} t WHERE lower(t::text) LIKE :p"),
+                        {"p": f"%{needle}%"},
+                    )
+                    .scalars()
+                    .all()
+                )
+                for row in rows:
+                    found.setdefault(table, [])
+                    snippet = row[:400]
+                    if snippet not in found[table]:
+                        found[table].append(snippet)
+    return found
+
+
+CLAIRE = {
+    "id": "apollo-claire",
+    "first_name": "Claire",
+    "last_name": "Dupont",
+    "email": "claire.dupont@exemple-fr.com",
+    "country": "France",
+    "city": "Paris",
+    # as an Apollo CSV export gives them (raw_number, national format): the mobile is the best
+    # number (leads.phone, E.164), the "other" one is hers too
+    "phone_numbers": [
+        {"raw_number": "06 12 34 56 78", "type": "mobile"},
+        {"raw_number": "01 42 68 53 00", "type": "other"},
+    ],
+}
+
+
+def test_a_non_us_persons_other_number_is_refused_after_erasure(db: Database) -> None:
+    # erasure read the other numbers as US numbers, the importer in the person's country
+    [claire] = import_people(db, [CLAIRE], endpoint="people/match").lead_ids
+    with session_scope(db) as s:
+        erase(s, claire, actor="dpo")
+    # control: the best number (stored E.164) is refused
+    by_mobile = import_people(
+        db,
+        [
+            {
+                "id": "x-1",
+                "email": "c1@ailleurs.com",
+                "phone_numbers": [{"sanitized_number": "+33612345678", "type": "mobile"}],
+            }
+        ],
+        endpoint="people/match",
+    )
+    assert [r.reason for r in by_mobile.rejected] == ["erased person"]
+    # her other number, by which the importer would have refused her before the erasure
+    by_other = import_people(
+        db,
+        [
+            {
+                "id": "x-2",
+                "email": "c2@ailleurs.com",
+                "phone_numbers": [{"sanitized_number": "+33142685300", "type": "mobile"}],
+            }
+        ],
+        endpoint="people/match",
+    )
+    assert [r.reason for r in by_other.rejected] == ["erased person"], by_other
+
+
+OLD = "erinyes.zabrowski@oldjob.com"
+
+
+def test_a_lead_holding_the_persons_previous_email_is_erased_with_them(db: Database, tmp_path: Path) -> None:
+    first = copy.deepcopy(ERIN)
+    first["email"] = OLD
+    [erin] = import_people(db, [first], endpoint="people/match").lead_ids
+    # Apollo's refresh: she moved job; the lead keeps the old address under previous_emails
+    assert import_people(db, [ERIN], endpoint="people/match").lead_ids == [erin]
+    with session_scope(db) as s:
+        assert s.execute(text("SELECT previous_emails FROM leads WHERE id = :i"), {"i": erin}).scalar() == [
+            OLD
+        ]
+    # an older CSV export keyed by the old work address: a second lead of the same person
+    f = tmp_path / "old.csv"
+    f.write_text(f"First Name,Last Name,Email,Title\nErinyes,Zabrowski,{OLD},CFO\n")
+    result = import_files(db, [f], collect_lead_ids=True)
+    [other] = result.lead_ids
+    assert other != erin
+
+    with session_scope(db) as s:
+        erased = erase(s, erin, actor="dpo")
+    with session_scope(db) as s:
+        left = s.execute(
+            text("SELECT id, email, first_name, last_name, erased_at FROM leads WHERE id = :i"), {"i": other}
+        ).one()
+        erased_hmac_for_old = s.execute(
+            text(
+                "SELECT count(*) FROM suppressions WHERE kind = 'erased' AND address_type = 'email' "
+                "AND value_hmac = :h"
+            ),
+            {"h": hmac_hex(OLD, get_settings().resolved_secret_key())},
+        ).scalar()
+    # erasure itself says the old address is an erased person's ...
+    assert erased_hmac_for_old == 1
+    # ... and no live lead still holds it, with her name
+    assert other in erased.same_person_erased, (left, erased)
+    found = scan(db, ["erinyes", "zabrowski", "oldjob"])
+    assert not found, found
+
+
+def test_consent_revocation_reason_is_gone_after_erasure(db: Database) -> None:
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids
+    agency, _ = owned(db, erin)
+    with session_scope(db) as s:
+        c = grant_consent(
+            s,
+            lead_id=erin,
+            agency_id=agency,
+            basis="express",
+            source="webinar form",
+            actor="ops",
+            evidence="form signed by Erinyes Zabrowski",
+        )
+        revoke_consent(s, c.id, actor="ops", reason="Erinyes Zabrowski phoned from 303-555-0177 to withdraw")
+    with session_scope(db) as s:
+        erase(s, erin, actor="dpo")
+    found = scan(db)
+    assert not found, found
+
+
+def test_blocklist_reason_is_gone_after_erasure(db: Database) -> None:
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids
+    with session_scope(db) as s:
+        blocklist(s, reason="Erinyes Zabrowski threatened legal action", actor="ops", lead_id=erin)
+    with session_scope(db) as s:
+        erase(s, erin, actor="dpo")
+    with session_scope(db) as s:
+        shown = json.dumps([e.detail for e in lead_timeline(s, erin)], default=str).lower()
+    assert "zabrowski" not in shown
+    found = scan(db)
+    assert not found, found
+
+
+def test_erasure_marks_the_audit_rows_free_text_and_keeps_the_rows(db: Database) -> None:
+    # an opt-out's revocation (events.effects) and a blocklisting by address (the row's subject
+    # is the address's hash, the lead only listed in lead_ids) both about Erin; Olaf's untouched
+    [erin, olaf] = import_people(
+        db,
+        [ERIN, {"id": "apollo-olaf", "email": "olaf.other@othercorp.com", "first_name": "Olaf"}],
+        endpoint="people/match",
+    ).lead_ids
+    agency, _ = owned(db, erin)
+    with session_scope(db) as s:
+        grant_consent(s, lead_id=erin, agency_id=agency, basis="express", source="form", actor="ops")
+        grant_consent(s, lead_id=olaf, agency_id=agency, basis="express", source="form", actor="ops")
+    with session_scope(db) as s:
+        assert revoke_consents(s, erin, datetime.now(UTC), "Erinyes Zabrowski said stop", actor="ops") == 1
+        assert revoke_consents(s, olaf, datetime.now(UTC), "Olaf said stop", actor="ops") == 1
+        blocklist(s, reason="Erinyes Zabrowski's address, by request", actor="ops", email=PERSONAL)
+        blocklist(s, reason="Olaf by request", actor="ops", email="olaf.other@othercorp.com")
+    with session_scope(db) as s:
+        erase(s, erin, actor="dpo")
+    with session_scope(db) as s:
+        rows = s.execute(
+            text(
+                "SELECT action, detail->>'reason' FROM audit_log "
+                "WHERE action IN ('consent.revoke', 'blocklist.add') ORDER BY id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("consent.revoke", "(erased)"),
+        ("consent.revoke", "Olaf said stop"),
+        ("blocklist.add", "(erased)"),
+        ("blocklist.add", "Olaf by request"),
+    ]
+    assert not scan(db), scan(db)
+    # a second erasure changes nothing
+    with session_scope(db) as s:
+        assert erase(s, erin, actor="dpo").already_erased

@@ -46,6 +46,15 @@ class RawPayloadRow:
     id: int | None = None  # raw_payloads.id once stored (or found already stored)
     erased: list[dict[str, Any]] = field(default_factory=list)  # erased people in it, to take out
     sha256: str = field(init=False)
+    _nul: bool | None = field(default=None, init=False, repr=False)
+
+    @property
+    def may_hold_nul(self) -> bool:
+        """Whether the body holds a NUL, raw or as ``\\u0000``: looked for once per payload, not
+        once for each of the (maybe thousands of) people of a document."""
+        if self._nul is None:
+            self._nul = "\x00" in self.body or "\\u0000" in self.body
+        return self._nul
 
     def __post_init__(self) -> None:
         self.sha256 = hashlib.sha256(self.body.encode()).hexdigest()

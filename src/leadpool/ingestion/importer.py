@@ -351,7 +351,7 @@ def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any
     raw = rec.raw
     # a line holding NUL (raw or as \u0000) cannot be stored as text; say so instead of failing the
     # batch (other cases are caught when PostgreSQL refuses the row and the batch is split)
-    if raw is not None and ("\x00" in raw.body or "\\u0000" in raw.body) and _holds_nul(rec):
+    if raw is not None and raw.may_hold_nul and _holds_nul(rec):
         rec.error = "contains a NUL character, which PostgreSQL cannot store"
     else:
         try:

@@ -90,6 +90,9 @@ class AuditLog(Base):
     subject_id: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
+    # a lead's timeline reads its rows in time order; the guards read a subject's newest one
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id", "at", "id"),)
+
 
 class PlatformKey(Base):
     """The fingerprint of a platform secret (``secret_key``): the first key used wins, and a

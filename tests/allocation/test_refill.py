@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from tests.allocation.factories import make_agency, make_campaign
+from tests.fake_apollo import serving
 
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.refill import (
@@ -25,7 +26,6 @@ from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.errors import ApolloRequestError, ApolloUnavailable
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
-from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.queue import run_worker
 
@@ -49,14 +49,8 @@ def construction_people() -> list[dict[str, Any]]:
 def fake(
     construction_people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> Iterator[FakeApollo]:
-    with FakeApollo(construction_people, api_key=KEY) as server:
-        monkeypatch.setenv("LEADPOOL_APOLLO_API_KEY", KEY)
-        monkeypatch.setenv("LEADPOOL_APOLLO_BASE_URL", server.base_url)
-        monkeypatch.setenv("LEADPOOL_REFILL_HTTP_RETRIES", "0")
-        monkeypatch.setenv("LEADPOOL_REFILL_RETRY_BASE_SECONDS", "0")
-        get_settings.cache_clear()
+    with serving(construction_people, monkeypatch, KEY) as server:
         yield server
-    get_settings.cache_clear()
 
 
 def _campaign(db: Database, quota: int = 50) -> int:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from tests.allocation.factories import make_agency, make_campaign
+from tests.fake_apollo import serving
 
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.refill import run_refill
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
-from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.ingestion import import_people
 
@@ -37,14 +37,8 @@ def construction() -> list[dict[str, Any]]:
 def fake(
     construction: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> Iterator[FakeApollo]:
-    with FakeApollo(construction, api_key=KEY) as server:
-        monkeypatch.setenv("LEADPOOL_APOLLO_API_KEY", KEY)
-        monkeypatch.setenv("LEADPOOL_APOLLO_BASE_URL", server.base_url)
-        monkeypatch.setenv("LEADPOOL_REFILL_HTTP_RETRIES", "0")
-        monkeypatch.setenv("LEADPOOL_REFILL_MAX_PAGES", "1")  # the default is 5 (500 people): same shape
-        get_settings.cache_clear()
+    with serving(construction, monkeypatch, KEY, LEADPOOL_REFILL_MAX_PAGES="1") as server:
         yield server
-    get_settings.cache_clear()
 
 
 def _short_campaign(db: Database, construction: list[dict[str, Any]]) -> int:

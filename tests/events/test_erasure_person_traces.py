@@ -17,11 +17,12 @@ from leadpool.db import Database, session_scope
 from leadpool.events.effects import revoke_consents
 from leadpool.ingestion import import_files, import_people
 from leadpool.ingestion.hashing import hmac_hex
-from leadpool.models import Agency, Campaign, Enrollment, Ownership
 from leadpool.privacy import erase
 from leadpool.privacy.blocklist import blocklist
 from leadpool.privacy.consent import grant_consent, revoke_consent
 from leadpool.timeline import lead_timeline
+
+from .conftest import World
 
 EMAIL = "erinyes.zabrowski@zabcorp.com"
 PERSONAL = "erinyes.zab@gmail.com"
@@ -49,24 +50,11 @@ ERIN: dict[str, Any] = {
 NEEDLES = ["erinyes", "zabrowski", "3035550177", "555-0177", "erinyes-zabrowski", "erinyes.zab"]
 
 
-def owned(db: Database, lead_id: int) -> tuple[int, int]:
-    with session_scope(db) as s:
-        agency = Agency(name=f"agency-{lead_id}")
-        s.add(agency)
-        s.flush()
-        camp = Campaign(
-            agency_id=agency.id,
-            name=f"camp-{lead_id}",
-            status="active",
-            channels=["email", "sms", "linkedin", "phone"],
-            icp={},
-            daily_quota=100,
-        )
-        s.add(camp)
-        s.flush()
-        s.add(Ownership(lead_id=lead_id, agency_id=agency.id))
-        s.add(Enrollment(lead_id=lead_id, campaign_id=camp.id, agency_id=agency.id))
-        return agency.id, camp.id
+def owned(world: World, lead_id: int) -> int:
+    """The lead owned by a new agency and enrolled in its campaign; the agency's id."""
+    agency = world.agency()
+    world.own(lead_id, agency, world.campaign(agency))
+    return agency
 
 
 def scan(db: Database, needles: list[str] = NEEDLES) -> dict[str, list[str]]:
@@ -117,36 +105,26 @@ CLAIRE = {
 }
 
 
+def _import_by_number(db: Database, apollo_id: str, email: str, number: str) -> Any:
+    """Someone new by id and email, holding ``number``: refused only if the number is erased."""
+    person = {
+        "id": apollo_id,
+        "email": email,
+        "phone_numbers": [{"sanitized_number": number, "type": "mobile"}],
+    }
+    return import_people(db, [person], endpoint="people/match")
+
+
 def test_a_non_us_persons_other_number_is_refused_after_erasure(db: Database) -> None:
     # erasure read the other numbers as US numbers, the importer in the person's country
     [claire] = import_people(db, [CLAIRE], endpoint="people/match").lead_ids
     with session_scope(db) as s:
         erase(s, claire, actor="dpo")
     # control: the best number (stored E.164) is refused
-    by_mobile = import_people(
-        db,
-        [
-            {
-                "id": "x-1",
-                "email": "c1@ailleurs.com",
-                "phone_numbers": [{"sanitized_number": "+33612345678", "type": "mobile"}],
-            }
-        ],
-        endpoint="people/match",
-    )
+    by_mobile = _import_by_number(db, "x-1", "c1@ailleurs.com", "+33612345678")
     assert [r.reason for r in by_mobile.rejected] == ["erased person"]
     # her other number, by which the importer would have refused her before the erasure
-    by_other = import_people(
-        db,
-        [
-            {
-                "id": "x-2",
-                "email": "c2@ailleurs.com",
-                "phone_numbers": [{"sanitized_number": "+33142685300", "type": "mobile"}],
-            }
-        ],
-        endpoint="people/match",
-    )
+    by_other = _import_by_number(db, "x-2", "c2@ailleurs.com", "+33142685300")
     assert [r.reason for r in by_other.rejected] == ["erased person"], by_other
 
 
@@ -191,9 +169,9 @@ def test_a_lead_holding_the_persons_previous_email_is_erased_with_them(db: Datab
     assert not found, found
 
 
-def test_consent_revocation_reason_is_gone_after_erasure(db: Database) -> None:
+def test_consent_revocation_reason_is_gone_after_erasure(db: Database, world: World) -> None:
     [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids
-    agency, _ = owned(db, erin)
+    agency = owned(world, erin)
     with session_scope(db) as s:
         c = grant_consent(
             s,
@@ -224,7 +202,7 @@ def test_blocklist_reason_is_gone_after_erasure(db: Database) -> None:
     assert not found, found
 
 
-def test_erasure_marks_the_audit_rows_free_text_and_keeps_the_rows(db: Database) -> None:
+def test_erasure_marks_the_audit_rows_free_text_and_keeps_the_rows(db: Database, world: World) -> None:
     # an opt-out's revocation (events.effects) and a blocklisting by address (the row's subject
     # is the address's hash, the lead only listed in lead_ids) both about Erin; Olaf's untouched
     [erin, olaf] = import_people(
@@ -232,7 +210,7 @@ def test_erasure_marks_the_audit_rows_free_text_and_keeps_the_rows(db: Database)
         [ERIN, {"id": "apollo-olaf", "email": "olaf.other@othercorp.com", "first_name": "Olaf"}],
         endpoint="people/match",
     ).lead_ids
-    agency, _ = owned(db, erin)
+    agency = owned(world, erin)
     with session_scope(db) as s:
         grant_consent(s, lead_id=erin, agency_id=agency, basis="express", source="form", actor="ops")
         grant_consent(s, lead_id=olaf, agency_id=agency, basis="express", source="form", actor="ops")

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from tests.allocation.factories import make_agency, make_campaign, make_leads
+from tests.fake_apollo import serving
 from typer.testing import CliRunner
 
 from leadpool.allocation.refill import list_refill_jobs, spent_today
@@ -100,14 +101,8 @@ def apollo_people() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def fake(apollo_people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApollo]:
-    with FakeApollo(apollo_people, api_key=KEY) as server:
-        monkeypatch.setenv("LEADPOOL_APOLLO_API_KEY", KEY)
-        monkeypatch.setenv("LEADPOOL_APOLLO_BASE_URL", server.base_url)
-        monkeypatch.setenv("LEADPOOL_REFILL_HTTP_RETRIES", "0")
-        monkeypatch.setenv("LEADPOOL_REFILL_RETRY_BASE_SECONDS", "0")
-        get_settings.cache_clear()
+    with serving(apollo_people, monkeypatch, KEY) as server:
         yield server
-    get_settings.cache_clear()
 
 
 def _pool(db: Database, people: list[dict[str, Any]]) -> list[int]:

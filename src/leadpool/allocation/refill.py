@@ -345,21 +345,20 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
             note, short = e.message, want
         final = "stopped_by_budget" if stopped and short > 0 else "done"
         if note is None and short > 0:
-            note = f"{short} still short: Apollo had no more matching people"
-            if reason == "want":
-                note = (
-                    f"{short} still short: of the people bought, not all matched the campaign (Apollo's "
-                    "search is broader than the ICP); the next refill buys more"
-                )
-            if reason == "pages":
-                note = (
-                    f"{short} still short: the job read its search pages (LEADPOOL_REFILL_MAX_PAGES, "
-                    "LEADPOOL_REFILL_MAX_KNOWN_PAGES); Apollo may have more"
-                )
-            if stopped:
-                note = f"{short} still short: {limit} reached"
+            why = f"{limit} reached" if stopped else _SHORT_BECAUSE.get(reason, _SHORT_BECAUSE["exhausted"])
+            note = f"{short} still short: {why}"
         _finish(s, refill_job_id, final, datetime.now(UTC), error=note)
     return RefillOutcome(refill_job_id, final, enriched, allocated, credits, note)
+
+
+# why a job that searched is still short, by the search's stop reason (the budget's says itself)
+_SHORT_BECAUSE = {
+    "exhausted": "Apollo had no more matching people",
+    "want": "of the people bought, not all matched the campaign (Apollo's search is broader than the "
+    "ICP); the next refill buys more",
+    "pages": "the job read its search pages (LEADPOOL_REFILL_MAX_PAGES, LEADPOOL_REFILL_MAX_KNOWN_PAGES); "
+    "Apollo may have more",
+}
 
 
 def _add_counts(session: Session, refill_job_id: int, **counts: Any) -> None:

@@ -558,13 +558,13 @@ def _search_pages(
         ids = [str(p.get("id")) for p in page.people if p.get("id")]
         with session_scope(db) as session:
             raw_id = _add_response(session, page.response, ids)
-            # an erased person met again is skipped below; the page as stored must not keep her
-            # teaser row either (name, title, employer): taken out in the same transaction
-            erased = set(session.scalars(_ERASED_IDS_SQL, {"ids": ids}))
+            in_pool = set(session.scalars(_IN_POOL_SQL, {"ids": ids}))
+            # an erased person met again (her tombstone keeps the id) is skipped below; the page as
+            # stored must not keep her teaser row either (name, title, employer): taken out in the
+            # same transaction
+            erased = set(session.scalars(_ERASED_IDS_SQL, {"ids": sorted(in_pool)})) if in_pool else set()
             if erased:
                 redact_people(session, raw_id, [p for p in page.people if p.get("id") in erased])
-        with db.engine.connect() as conn:
-            in_pool = {row[0] for row in conn.execute(_IN_POOL_SQL, {"ids": ids})}
         fresh_rows = []
         for row in page.people:
             if row.get("id") in in_pool:

@@ -338,10 +338,10 @@ def _let_go(cur: psycopg.Cursor[Any], table: str, resolver: Resolver) -> None:
         cur.execute(f"UPDATE {table} SET {column} = NULL WHERE id = ANY(%s)", (ids,))
 
 
-def _holds_nul(rec: SourceRecord) -> bool:
+def _holds_nul(rec: SourceRecord, raw: RawPayloadRow) -> bool:
     """A line is one record; in a whole document (a saved page), only the person holding NUL
     is rejected, not every person of it (the body is checked first: this runs only then)."""
-    return rec.raw is None or rec.raw.line_no is not None or b"\\u0000" in orjson.dumps(rec.person)
+    return raw.line_no is not None or b"\\u0000" in orjson.dumps(rec.person)
 
 
 def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any, Any]] | None) -> None:
@@ -351,7 +351,7 @@ def prepare(rec: SourceRecord, ctx: BatchContext, org_cache: dict[Any, tuple[Any
     raw = rec.raw
     # a line holding NUL (raw or as \u0000) cannot be stored as text; say so instead of failing the
     # batch (other cases are caught when PostgreSQL refuses the row and the batch is split)
-    if raw is not None and raw.may_hold_nul and _holds_nul(rec):
+    if raw is not None and raw.may_hold_nul and _holds_nul(rec, raw):
         rec.error = "contains a NUL character, which PostgreSQL cannot store"
     else:
         try:

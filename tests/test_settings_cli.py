@@ -72,11 +72,21 @@ def test_a_list_setting_that_is_not_json_is_named_by_its_variable(
     assert "notjson-secret-ish" not in res.output  # a value is never echoed (it may be a secret)
 
 
-@pytest.mark.parametrize("value", ["2", "0", "half"])
-def test_an_agency_credit_share_out_of_range_is_named_by_its_variable(
-    env: None, monkeypatch: pytest.MonkeyPatch, value: str
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", "2"),
+        ("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", "0"),
+        ("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", "half"),
+        ("LEADPOOL_REFILL_MAX_KNOWN_PAGES", "-1"),
+        ("LEADPOOL_REFILL_MAX_KNOWN_PAGES", "501"),  # Apollo serves 500 pages at most
+        ("LEADPOOL_REFILL_MAX_KNOWN_PAGES", "many"),
+    ],
+)
+def test_a_refill_setting_out_of_range_is_named_by_its_variable(
+    env: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
-    monkeypatch.setenv("LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE", value)
+    monkeypatch.setenv(variable, value)
     res = CliRunner().invoke(app, ["settings"])
     assert res.exit_code == 2, res.output
-    assert "LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE" in res.output and "Traceback" not in res.output
+    assert variable in res.output and "Traceback" not in res.output

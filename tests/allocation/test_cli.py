@@ -137,3 +137,25 @@ def test_bad_input_is_one_clear_line(db: Database, tmp_path: Path) -> None:
     result = runner.invoke(app, ["agency", "cancel", "99999999999999999999", "--json"])
     assert result.exit_code == 2 and "the database refused a value" in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
+
+
+def test_an_icp_file_past_the_limits_is_one_line_and_creates_nothing(db: Database, tmp_path: Path) -> None:
+    a = _json("agency", "create", "A2")
+    big = tmp_path / "icp.json"
+    big.write_text(json.dumps({"industries": [f"i{i}" for i in range(1001)]}))
+    args = [
+        "campaign",
+        "create",
+        "--agency",
+        str(a["id"]),
+        "--name",
+        "x",
+        "--icp",
+        str(big),
+        "--daily-quota",
+        "5",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"icp file {big}: icp.industries: at most 1000 items, got 1001" in " ".join(result.output.split())
+    assert _json("campaign", "list", "--json") == []

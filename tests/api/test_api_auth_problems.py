@@ -216,3 +216,31 @@ def test_a_nul_character_in_a_request_is_a_422_naming_where(api):
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     )
     assert r.status_code == 422 and "name: contains a NUL character" in r.json()["detail"], r.text
+
+
+def test_an_icp_allocation_could_never_run_is_refused_naming_the_part_and_nothing_is_stored(api, db):
+    """Past 1,000 items or 200 characters a term, PostgreSQL refuses the allocation statement:
+    the campaign is refused when it is created, not accepted to fail every round."""
+    from leadpool.models import Campaign
+
+    key = api.admin.create_agency("Limits").api_key
+    auth = {"Authorization": f"Bearer {key}"}
+    for icp, field, says in [
+        (
+            {"title_terms": ["cto", "ab" * 30_000]},
+            "icp.title_terms",
+            "item 1: at most 200 characters, got 60000",
+        ),
+        ({"cities": [f"c{i}" for i in range(8_200)]}, "icp.cities", "at most 1000 items, got 8200"),
+        (
+            {"exclude": {"title_terms": ["x" * 201]}},
+            "icp.exclude.title_terms",
+            "item 0: at most 200 characters",
+        ),
+    ]:
+        bad = {"name": "c", "channels": ["email"], "icp": icp, "daily_quota": 5}
+        body = _problem(httpx.post(api.url + "/v1/campaigns", json=bad, headers=auth), 422)
+        assert [e["field"] for e in body["errors"]] == [field]
+        assert says in body["errors"][0]["message"]
+    with session_scope(db) as s:
+        assert s.scalars(select(Campaign)).all() == []

@@ -51,6 +51,8 @@ def create_app(
         try:
             if owned and migrate:
                 prepare_database(database)
+            if owned:  # a database the caller gave is the caller's to configure
+                database.limit_statements(api_settings.api_statement_timeout_seconds)
             app.state.db = database
             yield
         finally:

@@ -3,7 +3,7 @@
 Every error leaves the service as ``application/problem+json`` with ``type``, ``title``,
 ``status`` and ``detail``; validation errors add ``errors`` naming each field and what is wrong
 with it. Database failures map to statuses a client can act on: a value PostgreSQL refuses is
-422, a constraint conflict 409, a lost connection 503.
+422, a constraint conflict 409, a lost connection or a statement past the timeout 503.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import errors as pg_errors
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 from sqlalchemy import exc as sa_exc
@@ -76,7 +77,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    503: _problem_doc("The database cannot be reached"),
+    503: _problem_doc("The database cannot be reached, or a statement ran past the API's timeout"),
 }
 
 
@@ -147,6 +148,17 @@ def _on_leadpool(request: Request, exc: Exception) -> ProblemResponse:
 
 
 def _on_database(request: Request, exc: Exception) -> ProblemResponse:
+    if isinstance(getattr(exc, "orig", None), pg_errors.QueryCanceled):
+        _log.warning("statement cancelled on %s %s", request.method, request.url.path)
+        return problem(
+            503,
+            "The database cancelled a statement of this request: it ran past the API's statement "
+            "timeout (LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS), waiting for a lock held elsewhere or "
+            "working; nothing of it was stored. Retry later.",
+            type_="urn:leadpool:problem:statement-timeout",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
     if database_unreachable(exc):
         _log.warning("database unreachable: %s", type(exc).__name__)
         return problem(

@@ -36,3 +36,13 @@ class ApiSettings(BaseSettings):
             "http only for localhost, to try it). Unset: no link is handed out."
         ),
     )
+    api_statement_timeout_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=3600,
+        description=(
+            "Longest one SQL statement of an API request may run, waits for a row lock included; "
+            "past it the request gets 503 (a gate check: deny gate_error) and its connection goes "
+            "back to the pool. 0: no limit. Migrations at start are not limited."
+        ),
+    )

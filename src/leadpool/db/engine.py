@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -50,6 +51,27 @@ class Database:
         )
 
     def dispose(self) -> None:
+        self.engine.dispose()
+
+    def limit_statements(self, seconds: float) -> None:
+        """Have the server cancel any statement of this database's connections (a wait for a lock
+        included) that runs past ``seconds``; 0 leaves them unlimited.
+
+        A request stuck behind a lock otherwise holds its pooled connection, and its client, for
+        as long as the lock's holder likes. Set by a committed SET on each new connection rather
+        than a startup option, which connection poolers may refuse; connections already pooled are
+        closed so none is left without it.
+        """
+        if seconds <= 0:
+            return
+        ms = max(1, round(seconds * 1000))
+
+        def _set(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET statement_timeout = {ms}")
+            dbapi_conn.commit()
+
+        sa.event.listen(self.engine, "connect", _set)
         self.engine.dispose()
 
 

@@ -1,0 +1,105 @@
+"""LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS: a request stuck behind a lock held elsewhere is cancelled
+by the server and answered 503 (a gate check: deny gate_error), instead of holding its connection
+and its client for as long as the lock's holder likes; nothing of it is stored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from api.world import MONDAY, World, build_world
+from leadpool.api.app import create_app
+from leadpool.api.server import LiveServer, serve_in_thread
+from leadpool.api.settings import ApiSettings
+from leadpool.client import LeadpoolClient
+from leadpool.db import Database
+
+ADMIN = "statement-timeout-admin-token-0"
+
+
+@pytest.fixture
+def own_app(db: Database) -> Iterator[LiveServer]:
+    """An app that opens the configured (test) database itself, as ``leadpool serve`` does."""
+    app = create_app(api_settings=ApiSettings(admin_token=ADMIN, api_statement_timeout_seconds=1))
+    with serve_in_thread(app) as server:
+        yield server
+
+
+@pytest.fixture
+def world(own_app: LiveServer) -> Iterator[World]:
+    admin = LeadpoolClient(own_app.url, ADMIN)
+    w = build_world(admin, own_app.url)
+    yield w
+    w.close()
+    admin.close()
+
+
+def _holding(db: Database, table: str) -> Iterator[None]:
+    with db.engine.connect() as conn:
+        conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        yield
+        conn.rollback()
+
+
+def test_a_request_waiting_on_a_lock_is_cancelled_and_answered_503(db, own_app, world):
+    url = f"{own_app.url}/v1/campaigns/{world.camp_a.id}/pause"
+    headers = {"Authorization": f"Bearer {world.a.api_key}"}
+    lock = _holding(db, "campaigns")
+    next(lock)
+    try:
+        started = time.monotonic()
+        r = httpx.post(url, headers=headers, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        next(lock, None)
+    assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "5"
+    body = r.json()
+    assert body["type"] == "urn:leadpool:problem:statement-timeout"
+    assert "LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS" in body["detail"]
+    assert waited < 25  # cancelled by the server, not by the client giving up
+    with db.engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM campaigns WHERE id = :id"), {"id": world.camp_a.id})
+        assert status.scalar_one() == "active"
+    # the connection went back to the pool in working order: the same request now succeeds
+    assert world.ca.pause_campaign(world.camp_a.id).status == "paused"
+
+
+def test_a_gate_check_waiting_on_a_lock_fails_closed(db, own_app, world):
+    lead = world.alloc_a.allocated[0]
+    lock = _holding(db, "touches")
+    next(lock)
+    try:
+        r = httpx.post(
+            f"{own_app.url}/v1/sends/check",
+            headers={"Authorization": f"Bearer {world.a.api_key}"},
+            json={
+                "lead_id": lead,
+                "campaign_id": world.camp_a.id,
+                "channel": "linkedin",
+                "at": MONDAY.isoformat(),
+            },
+            timeout=30,
+        )
+    finally:
+        next(lock, None)
+    assert r.status_code == 503, r.text
+    body = r.json()
+    assert body["decision"] == "deny" and [x["code"] for x in body["reasons"]] == ["gate_error"]
+    with db.engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM touches WHERE lead_id = :l"), {"l": lead}).scalar_one()
+            == 0
+        )
+    # once the lock is gone the same check is decided
+    d = world.ca.check(lead, world.camp_a.id, "linkedin", at=MONDAY)
+    assert d.decision == "allow", d
+
+
+def test_the_limit_is_a_setting_checked_at_start():
+    with pytest.raises(ValueError, match="api_statement_timeout_seconds"):
+        ApiSettings(admin_token=ADMIN, api_statement_timeout_seconds=-1)

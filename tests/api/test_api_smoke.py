@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from api.conftest import ADMIN_TOKEN
 from api.world import MONDAY
 from leadpool.apollo.generate import generate_people
 from leadpool.client import ApiError
@@ -90,3 +91,17 @@ def test_a_shortfall_queues_a_refill_job_listed_in_jobs(api, world, monkeypatch)
 
 def _metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_erasure_says_who_asked(api, world):
+    lead = world.alloc_a.allocated[1]
+    r = httpx.post(
+        f"{api.url}/v1/leads/{lead}/erase",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={"requested_by": "  "},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "requested_by", r.text
+    assert api.admin.get_lead(lead).fields["email"] is not None  # refused whole: nothing erased
+    api.admin.erase_lead(lead, requested_by="DSAR ticket 4711")
+    (row,) = [e for e in api.admin.lead_timeline(lead).entries if e.kind == "audit.lead.erase"]
+    assert row.detail["requested_by"] == "DSAR ticket 4711"

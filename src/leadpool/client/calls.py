@@ -295,8 +295,9 @@ def joined(pages: list[TL]) -> TL:
     return pages[0].model_copy(update={"entries": entries, "next_cursor": pages[-1].next_cursor})
 
 
-def erase_lead(lead_id: int) -> Call[ErasureResult]:
-    return Call("POST", f"/v1/leads/{lead_id}/erase", _model(ErasureResult))
+def erase_lead(lead_id: int, requested_by: str | None = None) -> Call[ErasureResult]:
+    body = {"requested_by": requested_by} if requested_by is not None else None
+    return Call("POST", f"/v1/leads/{lead_id}/erase", _model(ErasureResult), json=body)
 
 
 def blocklist(request: BlocklistRequest) -> Call[BlocklistResult]:

@@ -203,8 +203,8 @@ class LeadpoolClient:
         """The sequence finished (or the lead was removed): end the enrollment; the lead rests."""
         return self._run(calls.end_enrollment(campaign_id, lead_id, reason))
 
-    def erase_lead(self, lead_id: int) -> ErasureResult:
-        return self._run(calls.erase_lead(lead_id))
+    def erase_lead(self, lead_id: int, requested_by: str | None = None) -> ErasureResult:
+        return self._run(calls.erase_lead(lead_id, requested_by))
 
     def blocklist(
         self,
@@ -490,8 +490,8 @@ class AsyncLeadpoolClient:
         """The sequence finished (or the lead was removed): end the enrollment; the lead rests."""
         return await self._run(calls.end_enrollment(campaign_id, lead_id, reason))
 
-    async def erase_lead(self, lead_id: int) -> ErasureResult:
-        return await self._run(calls.erase_lead(lead_id))
+    async def erase_lead(self, lead_id: int, requested_by: str | None = None) -> ErasureResult:
+        return await self._run(calls.erase_lead(lead_id, requested_by))
 
     async def blocklist(
         self,

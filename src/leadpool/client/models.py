@@ -182,6 +182,21 @@ class ErasureResult(_Out):
     ownership_ended: bool = False
 
 
+class ErasureRequest(_In):
+    """Optional body of an erasure: who asked for it."""
+
+    requested_by: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",
+        description=(
+            "Who asked for the erasure (a ticket reference, an operator), kept in the lead's audit row "
+            "beside the admin that erased. Not the person's own address: it would outlive the erasure."
+        ),
+    )
+
+
 class BlocklistRequest(_In):
     """Who to put on the platform blocklist (at least one of them) and why."""
 
@@ -456,6 +471,25 @@ class Campaign(_Out):
 
 class AllocateRequest(_In):
     count: int = Field(ge=1, le=100_000, description="Leads wanted; capped by the campaign's daily quota.")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",
+        description="Retry-safe: the same key on the same campaign returns the first request's answer "
+        "(replayed) and allocates nothing more; with another count it is refused (409).",
+    )
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _encodable(cls, v: str | None) -> str | None:
+        # a lone surrogate is valid JSON, but no text the database can hold
+        if v is not None:
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("not valid Unicode text") from None
+        return v
 
 
 class Allocation(_Out):
@@ -466,6 +500,9 @@ class Allocation(_Out):
     job_id: int | None = None
     refill_unavailable: str | None = Field(
         None, description="Why a shortfall queued no refill job (refill switched off, no Apollo key)."
+    )
+    replayed: bool = Field(
+        False, description="True when an idempotency key returned an earlier request's answer."
     )
 
 

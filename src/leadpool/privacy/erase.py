@@ -71,6 +71,7 @@ _KEEP = frozenset(
 #: those keys: erasure replaces their values by ERASED_TEXT (the row, its action and counts stay)
 FREE_TEXT_AUDIT = {"consent.revoke": ("reason",), "blocklist.add": ("reason",)}
 ERASED_TEXT = "(erased)"
+MAX_REQUESTED_BY = 200
 
 
 @dataclass
@@ -106,14 +107,25 @@ class ErasureResult:
         self.ownership_ended |= other.ownership_ended
 
 
-def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = None) -> ErasureResult:
+def erase(
+    session: Session,
+    lead_id: int,
+    *,
+    actor: str,
+    requested_by: str | None = None,
+    at: datetime | None = None,
+) -> ErasureResult:
     """Erase one person's personal data, from this lead and every other lead of theirs
     (idempotent: a second call changes nothing).
 
-    Raises NotFound for an unknown lead and InvalidInput for an empty ``actor``.
+    ``actor`` is who erased; ``requested_by`` (optional) who asked, when that is someone else: a
+    ticket or an operator, kept in the lead's audit row.
+    Raises NotFound for an unknown lead and InvalidInput for an empty ``actor`` or ``requested_by``.
     """
     if not actor.strip():
         raise InvalidInput("erase needs an actor (who asked for the erasure)")
+    if requested_by is not None and not (0 < len(requested_by.strip()) <= MAX_REQUESTED_BY):
+        raise InvalidInput(f"requested_by: must hold 1 to {MAX_REQUESTED_BY} characters")
     now = at or datetime.now(UTC)
     hold_off_imports(session)  # a running import batch would write the person's data back
     lead = _read(session, [lead_id]).get(lead_id)
@@ -157,6 +169,8 @@ def erase(session: Session, lead_id: int, *, actor: str, at: datetime | None = N
         detail: dict[str, object] = {k: v for k, v in one.__dict__.items() if k != "lead_id"}
         if i == lead_id:
             detail["same_person_erased"] = result.same_person_erased
+            if requested_by is not None:
+                detail["requested_by"] = requested_by.strip()
         else:
             detail["same_person_as"] = lead_id
         session.add(

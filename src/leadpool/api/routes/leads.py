@@ -17,6 +17,7 @@ from leadpool.api.problems import COMMON_RESPONSES
 from leadpool.api.timelineview import CursorParam, LimitParam, OrderParam, timeline_page
 from leadpool.client.models import (
     TIMELINE_DEFAULT_LIMIT,
+    ErasureRequest,
     ErasureResult,
     ImportResult,
     LeadDetail,
@@ -117,8 +118,12 @@ def get_timeline(
 
 
 @router.post("/{lead_id}/erase", response_model=ErasureResult)
-def erase_lead(lead_id: LeadId, session: SessionDep, caller: AdminCaller) -> ErasureResult:
+def erase_lead(
+    lead_id: LeadId, session: SessionDep, caller: AdminCaller, body: ErasureRequest | None = None
+) -> ErasureResult:
     """Erase the person's personal data; keyed hashes of their addresses stay suppressed so no
-    import brings them back. Idempotent."""
+    import brings them back. Idempotent. The body is optional: ``requested_by`` says who asked."""
     tenancy.lead(session, caller, lead_id)
-    return ErasureResult.model_validate(asdict(erase(session, lead_id, actor=caller.actor)))
+    requested_by = body.requested_by if body is not None else None
+    result = erase(session, lead_id, actor=caller.actor, requested_by=requested_by)
+    return ErasureResult.model_validate(asdict(result))

@@ -9,11 +9,12 @@ tests/events/test_erasure_message_ids.py.)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
 from leadpool.db import Database, session_scope
+from leadpool.events import EventIn, record_event
 from leadpool.gate import check
 from leadpool.gate.touches import confirm_sent
 from leadpool.ingestion import import_people
@@ -32,6 +33,9 @@ ZELDA = {
     "state": "Colorado",
     "city": "Denver",
     "email_status": "verified",
+    "phone_numbers": [
+        {"raw_number": "+1 303-555-0142", "sanitized_number": "+13035550142", "type": "mobile"}
+    ],
 }
 
 
@@ -51,7 +55,10 @@ def _owned_lead(db: Database) -> tuple[int, int]:
         return lead_id, camp.id
 
 
-def _send(db: Database, lead_id: int, campaign_id: int, *, key: str | None, message_id: str) -> None:
+def _send(
+    db: Database, lead_id: int, campaign_id: int, *, key: str | None, message_id: str, week: int = 0
+) -> None:
+    at = NOON_DENVER + timedelta(weeks=week)  # a Tuesday each: one touch a day is the cap
     with session_scope(db) as s:
         d = check(
             s,
@@ -59,11 +66,11 @@ def _send(db: Database, lead_id: int, campaign_id: int, *, key: str | None, mess
             campaign_id=campaign_id,
             channel="email",
             sender="sdr@agency.example",
-            at=NOON_DENVER,
+            at=at,
             idempotency_key=key,
         )
         assert d.decision == "allow" and d.touch_id is not None
-        confirm_sent(s, d.touch_id, message_id, at=NOON_DENVER)
+        confirm_sent(s, d.touch_id, message_id, at=at)
 
 
 def test_erasure_leaves_the_persons_address_in_idempotency_keys(db: Database) -> None:
@@ -81,3 +88,59 @@ def test_erasure_leaves_the_persons_address_in_idempotency_keys(db: Database) ->
             {"p": "%quuxington%"},
         ).all()
     assert left == [], f"the erased person's address is still stored: {left}"
+
+
+def test_erasure_leaves_no_number_or_profile_of_the_person_in_idempotency_keys(db: Database) -> None:
+    lead_id, campaign_id = _owned_lead(db)
+    keys = [
+        "sms:+13035550142:step-1",  # E.164
+        "call-13035550142-2",  # its digits without the +
+        "3035550142/step-3",  # national digits
+        "li:Zelda-Quuxington:4",  # the profile's slug, as written
+        "linkedin.com/in/zelda-quuxington?step=5",
+    ]
+    for n, key in enumerate(keys):
+        _send(db, lead_id, campaign_id, key=key, message_id=f"msg-{n}", week=n)
+    # a run of digits that merely holds the number's is someone else's (an order number)
+    _send(db, lead_id, campaign_id, key="order-913035550142", message_id="msg-other", week=len(keys))
+    with session_scope(db) as s:
+        erase(s, lead_id, actor="dpo")
+    with session_scope(db) as s:
+        stored = s.scalars(
+            text("SELECT idempotency_key FROM touches WHERE lead_id = :l ORDER BY id"), {"l": lead_id}
+        ).all()
+        decided = s.scalars(
+            text("SELECT idempotency_key FROM decisions WHERE lead_id = :l ORDER BY id"), {"l": lead_id}
+        ).all()
+    assert stored == decided and len(stored) == len(keys) + 1
+    left = [k for k in stored if "3035550142" in k or "quuxington" in k.lower()]
+    assert left == ["order-913035550142"], stored
+    # hashed as written: distinct ids stay distinct, and the shape around the address is kept
+    assert len(set(stored)) == len(stored)
+    assert stored[0].startswith("sms:addr-") and stored[0].endswith(":step-1")
+
+
+def test_erasure_leaves_no_number_or_profile_of_the_person_in_event_ids(db: Database) -> None:
+    lead_id, _campaign_id = _owned_lead(db)
+    ids = ["twilio-stop-+13035550142-1", "li-reply-zelda-quuxington-2", "sms-provider-SM0001"]
+    with session_scope(db) as s:
+        for n, event_id in enumerate(ids):
+            record_event(
+                s,
+                EventIn(
+                    type="reply" if n == 1 else "unsubscribe",
+                    lead_id=lead_id,
+                    channel="linkedin" if n == 1 else "sms",
+                    occurred_at=NOON_DENVER,
+                    source="tool",
+                    provider_event_id=event_id,
+                ),
+                at=NOON_DENVER,
+            )
+    with session_scope(db) as s:
+        erase(s, lead_id, actor="dpo")
+    with session_scope(db) as s:
+        stored = s.scalars(text("SELECT provider_event_id FROM events ORDER BY id")).all()
+    assert stored[0].startswith("twilio-stop-addr-") and stored[0].endswith("-1")
+    assert stored[1].startswith("li-reply-addr-") and stored[1].endswith("-2")
+    assert stored[2] == "sms-provider-SM0001"  # nothing of the person in it: kept as given

@@ -23,9 +23,12 @@ followed (it may be a company switchboard), nor a role mailbox (info@ identifies
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import phonenumbers
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
@@ -33,9 +36,9 @@ from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events.effects import address_holders, end_enrollments, suppress
 from leadpool.events.record import hash_addresses, stored_event_id
-from leadpool.ingestion.hashing import address_hmac, normalize_address
+from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
-from leadpool.ingestion.normalize import is_role_address
+from leadpool.ingestion.normalize import NotNormalisable, is_role_address, normalize_linkedin_url
 from leadpool.ingestion.phones import phone_numbers_of
 from leadpool.ingestion.timezone import country_code
 from leadpool.insights import facts, score
@@ -239,8 +242,9 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     redacted, tombstoned = redact_lead_payloads(session, lead_id, lead.apollo_id, identifiers, now)
     result.payloads_redacted = redacted
     result.payloads_tombstoned = tombstoned
-    result.events_scrubbed = _scrub_events(session, lead_id, [h for _, h in hmacs], key)
-    _scrub_client_ids(session, lead_id, key)
+    tokens = _id_tokens(session, lead)
+    result.events_scrubbed = _scrub_events(session, lead_id, [h for _, h in hmacs], key, tokens)
+    _scrub_client_ids(session, lead_id, key, tokens)
     result.enrollments_ended = end_enrollments(session, lead_id, "erased", actor=actor, now=now)
     owner = session.execute(
         text("DELETE FROM ownerships WHERE lead_id = :id RETURNING agency_id"), {"id": lead_id}
@@ -271,8 +275,12 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     return result
 
 
-def _scrub_events(session: Session, lead_id: int, hmacs: list[str], key: bytes) -> int:
-    """Drop the text and detail of events about the person; returns how many changed."""
+def _scrub_events(
+    session: Session, lead_id: int, hmacs: list[str], key: bytes, tokens: re.Pattern[str] | None
+) -> int:
+    """Drop the text and detail of events about the person; returns how many changed. Their ids
+    lose the person's addresses too (a provider's retry of one after this is recorded afresh, and
+    suppresses what the erasure already suppressed)."""
     scrubbed = len(
         session.execute(
             text(
@@ -283,18 +291,17 @@ def _scrub_events(session: Session, lead_id: int, hmacs: list[str], key: bytes) 
             {"id": lead_id, "h": hmacs},
         ).all()
     )
-    # event ids stored before addresses in them were hashed on arrival (stored_event_id)
+    # email addresses: ids stored before they were hashed on arrival (stored_event_id); numbers and
+    # profiles, which arrival does not hash
     for event_id, provider_event_id in session.execute(
-        text(
-            "SELECT id, provider_event_id FROM events "
-            "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND provider_event_id LIKE '%@%'"
-        ),
+        text("SELECT id, provider_event_id FROM events WHERE lead_id = :id OR address_hmac = ANY(:h)"),
         {"id": lead_id, "h": hmacs},
     ).all():
-        session.execute(
-            text("UPDATE events SET provider_event_id = :p WHERE id = :i"),
-            {"p": stored_event_id(provider_event_id, key), "i": event_id},
-        )
+        hashed = _hash_tokens(stored_event_id(provider_event_id, key), tokens, key)
+        if hashed != provider_event_id:
+            session.execute(
+                text("UPDATE events SET provider_event_id = :p WHERE id = :i"), {"p": hashed, "i": event_id}
+            )
     return scrubbed
 
 
@@ -316,25 +323,63 @@ def _scrub_audit_text(session: Session, lead_id: int) -> None:
             )
 
 
-def _scrub_client_ids(session: Session, lead_id: int, key: bytes) -> None:
-    """Addresses in the idempotency keys a sending tool chose for the person's checks (some build
-    them from the recipient) replaced by keyed hashes.
+def _scrub_client_ids(session: Session, lead_id: int, key: bytes, tokens: re.Pattern[str] | None) -> None:
+    """The person's addresses in the idempotency keys a sending tool chose for their checks (some
+    build them from the recipient) replaced by keyed hashes: every email address, and the person's
+    own numbers and LinkedIn profile as tools write them (``_id_tokens``).
 
-    Each address is hashed as written, so two ids that differed still differ (they may be unique
-    per agency). A replay of such a key after the erasure is decided afresh: the person is erased.
+    Each is hashed as written, so two ids that differed still differ (they may be unique per
+    agency). A replay of such a key after the erasure is decided afresh: the person is erased.
     """
     # provider message ids are kept: they link a late event (a complaint weeks later) and a
     # retried confirmation to the send, and nearly all have the x@y shape of a Message-ID
     for table, column in (("touches", "idempotency_key"), ("decisions", "idempotency_key")):
         rows = session.execute(
-            text(f"SELECT id, {column} FROM {table} WHERE lead_id = :l AND {column} LIKE '%@%'"),
+            text(f"SELECT id, {column} FROM {table} WHERE lead_id = :l AND {column} IS NOT NULL"),
             {"l": lead_id},
         ).all()
         for row_id, value in rows:
-            session.execute(
-                text(f"UPDATE {table} SET {column} = :v WHERE id = :i"),
-                {"v": hash_addresses(value, key, fold_case=False), "i": row_id},
-            )
+            scrubbed = _hash_tokens(hash_addresses(value, key, fold_case=False), tokens, key)
+            if scrubbed != value:
+                session.execute(
+                    text(f"UPDATE {table} SET {column} = :v WHERE id = :i"), {"v": scrubbed, "i": row_id}
+                )
+
+
+def _hash_tokens(value: str, tokens: re.Pattern[str] | None, key: bytes) -> str:
+    """``value`` with each of the person's numbers and profile in it replaced by its keyed hash,
+    as written (``hash_addresses`` does the same for email addresses)."""
+    return value if tokens is None else tokens.sub(lambda m: "addr-" + hmac_hex(m.group(0), key)[:32], value)
+
+
+def _id_tokens(session: Session, lead: Lead) -> re.Pattern[str] | None:
+    """The person's numbers (E.164 with and without its +, and national digits) and LinkedIn slug,
+    as a pattern over the ids chosen for them; None when they have neither. Digits match only as a
+    whole run, so a longer number that merely holds these digits is not touched."""
+    numbers: set[str] = set()
+    region = _phone_region(session, lead)
+    found = phone_numbers_of([n for n in lead.phone_numbers or [] if isinstance(n, dict)], region)
+    for e164 in {lead.phone, *(n.e164 for n in found)}:
+        if not e164 or not e164.startswith("+"):
+            continue
+        numbers |= {e164, e164[1:]}
+        with contextlib.suppress(phonenumbers.NumberParseException):
+            national = phonenumbers.national_significant_number(phonenumbers.parse(e164))
+            if len(national) >= 7:  # shorter runs of digits are too common to be this person
+                numbers.add(national)
+    parts = [rf"(?<![\d+]){re.escape(n)}(?!\d)" for n in sorted(numbers, key=len, reverse=True)]
+    slug = _linkedin_slug(lead.linkedin_url)
+    if slug is not None and len(slug) >= 3:
+        parts.append(rf"(?<![a-z0-9]){re.escape(slug)}(?![a-z0-9])")
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+def _linkedin_slug(url: str | None) -> str | None:
+    try:
+        canonical = normalize_linkedin_url(url)
+    except NotNormalisable:
+        return None
+    return canonical.rsplit("/in/", 1)[1] if canonical else None
 
 
 def _address_hmacs(session: Session, lead: Lead, key: bytes) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,11 +15,17 @@ from leadpool.config import get_settings
 
 @contextmanager
 def serving(
-    people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, key: str, **env: str
+    people: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    key: str,
+    *,
+    fake_class: type[FakeApollo] = FakeApollo,
+    **env: str,
 ) -> Iterator[FakeApollo]:
     """Serve ``people``; the refill and re-enrichment read it through the settings, with no HTTP
-    retries or job backoff to wait for. ``env``: more ``LEADPOOL_*`` settings for the test."""
-    with FakeApollo(people, api_key=key) as server:
+    retries or job backoff to wait for. ``fake_class``: a FakeApollo that behaves otherwise (holds
+    an answer...). ``env``: more ``LEADPOOL_*`` settings for the test."""
+    with fake_class(people, api_key=key) as server:
         settings = {
             "LEADPOOL_APOLLO_API_KEY": key,
             "LEADPOOL_APOLLO_BASE_URL": server.base_url,
@@ -32,3 +39,19 @@ def serving(
             yield server
         finally:
             get_settings.cache_clear()
+
+
+class HeldApollo(FakeApollo):
+    """Apollo takes (and charges for) the first bulk_match, then holds its answer until released."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def handle(self, method: str, path: str, query: Any, headers: Any, body: Any) -> Any:
+        out = super().handle(method, path, query, headers, body)
+        if path.endswith("people/bulk_match") and not self.arrived.is_set():
+            self.arrived.set()
+            self.release.wait(60)
+        return out

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from tests.allocation.factories import make_agency, make_campaign, make_leads
-from tests.fake_apollo import serving
+from tests.fake_apollo import HeldApollo, serving
 from typer.testing import CliRunner
 
 from leadpool.allocation.refill import list_refill_jobs, spent_today
@@ -247,3 +250,44 @@ def test_queue_needs_an_apollo_key_and_rows_need_their_target(
     ):
         with pytest.raises(IntegrityError), session_scope(db) as s:
             s.execute(text(sql))
+
+
+_REENRICH_WORKER = """
+import os, sys
+from leadpool.db import Database
+from leadpool.insights.reenrich import run_reenrich
+run_reenrich(Database.from_uri(os.environ["LEADPOOL_DATABASE_URL"]), int(sys.argv[1]))
+"""
+
+
+def test_a_reenrichment_killed_during_a_paid_call_keeps_it_on_its_job(
+    db: Database, apollo_people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its credits were added when a try ended: a worker killed (SIGKILL) while Apollo held the
+    answer it had charged for left the job's report without them."""
+    with serving(apollo_people, monkeypatch, KEY, fake_class=HeldApollo) as held:
+        assert isinstance(held, HeldApollo)
+        _pool(db, apollo_people)
+        with session_scope(db) as s:
+            job = queue_reenrichment(s)["refill_job_id"]
+        worker = subprocess.Popen([sys.executable, "-c", _REENRICH_WORKER, str(job)])
+        try:
+            assert held.arrived.wait(120), "the worker never sent its bulk_match"
+            worker.send_signal(signal.SIGKILL)
+            assert worker.wait(30) == -signal.SIGKILL
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+            held.release.set()
+    assert held.credits_charged > 0
+    with session_scope(db) as s:
+        booked = s.execute(
+            text("SELECT credits_consumed FROM raw_payloads WHERE endpoint = 'people/bulk_match'")
+        ).scalar_one()
+        on_job = s.execute(
+            text("SELECT credits_consumed FROM refill_jobs WHERE id = :j"), {"j": job}
+        ).scalar_one()
+        day = spent_today(s, datetime.now(UTC))
+    assert booked >= held.credits_charged  # the worst case: no answer showed the price
+    assert on_job == booked == day

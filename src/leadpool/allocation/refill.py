@@ -6,7 +6,9 @@ allocation leaves no job. The worker runs :func:`refill_campaign`: it first allo
 pool can already serve (on a retry, what earlier tries bought), then searches Apollo with the
 ICP's parameters for the rest of the shortfall only, enriching only people not already fresh in
 the pool (``leadpool.apollo.enrich.search_and_enrich``, which imports through the ingestion),
-records the credits spent, then allocates that rest.
+then allocates that rest. The credits are on the job as they are spent: each paid call is booked
+on it (at its worst case, before it is sent) with the call's raw payload booking, so a worker
+killed mid-call leaves them counted on both.
 
 Budget: all refill jobs together may spend ``LEADPOOL_REFILL_DAILY_CREDIT_BUDGET`` credits per UTC
 day, and one agency's jobs ``LEADPOOL_REFILL_AGENCY_DAILY_CREDIT_SHARE`` of it (half: one agency's
@@ -19,6 +21,7 @@ backoff by the task's retry strategy; anything else fails the job at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -181,9 +184,11 @@ class RefillOutcome:
 def spent_today(session: Session, at: datetime) -> Decimal:
     """Credits Apollo charged on ``at``'s UTC day (refills and re-enrichment: every paid call).
 
-    Summed from the raw payloads, each paid response stored with its credits when it arrives, so
-    the day is the call's (not the job's start: a retry after midnight) and a run that failed
-    half-way still counts what it paid. The job rows' ``credits_consumed`` are its report.
+    Summed from the raw payloads: each paid call booked at its worst case before it is sent (so
+    a worker killed during the call still counts it), replaced by the response with its credits
+    when it arrives. So the day is the call's (not the job's start: a retry after midnight) and a
+    run that failed half-way still counts what it paid. The job rows' ``credits_consumed`` are
+    its report.
     """
     day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     value = session.execute(
@@ -197,7 +202,8 @@ def spent_today(session: Session, at: datetime) -> Decimal:
 
 
 def agency_spent_today(session: Session, agency_id: int, at: datetime) -> Decimal:
-    """Credits the agency's refill jobs that ran on ``at``'s UTC day have spent (their reports).
+    """Credits the agency's refill jobs that ran on ``at``'s UTC day have spent (their reports,
+    booked call by call as the raw payloads are: a try killed mid-call counts its call too).
 
     A job's report is not split by day: one started before midnight and retried after it counts
     whole on both days, so the share errs towards stopping (the platform's own ledger is exact)."""
@@ -307,24 +313,23 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
             (settings.refill_max_pages, settings.refill_max_known_pages),
             timedelta(days=settings.refill_max_age_days),
             client,
+            refill_job_id,
         )
     except Exception as exc:
         retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
-        # credits already paid before the failure still count against the daily budget
+        # credits paid before the failure are on the job already (booked call by call)
         partial = getattr(exc, "partial", None)
-        spent = Decimal(str(getattr(partial, "credits_consumed", 0) or 0))
         got = len(getattr(partial, "enriched_lead_ids", None) or [])
         with session_scope(db) as s:
             s.execute(
                 text(
                     "UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at, "
-                    "credits_consumed = credits_consumed + :cr, enriched = enriched + :en WHERE id = :id"
+                    "enriched = enriched + :en WHERE id = :id"
                 ),
                 {
                     "st": "queued" if retrying else "failed",
                     "e": f"{type(exc).__name__}: {exc}"[:1000],
                     "at": None if retrying else datetime.now(UTC),
-                    "cr": spent,
                     "en": got,
                     "id": refill_job_id,
                 },
@@ -332,7 +337,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         raise
 
     with session_scope(db) as s:
-        _add_counts(s, refill_job_id, credits_consumed=credits, enriched=enriched)
+        _add_counts(s, refill_job_id, enriched=enriched)  # its credits are on it already
     with session_scope(db) as s:
         note: str | None = None
         try:
@@ -368,6 +373,17 @@ def _add_counts(session: Session, refill_job_id: int, **counts: Any) -> None:
     session.execute(text(f"UPDATE refill_jobs SET {sets} WHERE id = :id"), {"id": refill_job_id, **counts})
 
 
+def credits_on_job(refill_job_id: int) -> Callable[[Session, Decimal], None]:
+    """The job's share of each paid call, booked in the transaction that books the call in
+    ``raw_payloads`` (its worst case before it is sent, the difference once its answer is stored):
+    at the end of a try would miss a try killed mid-call, and the agency's share with it."""
+
+    def add(session: Session, credits: Decimal) -> None:
+        _add_counts(session, refill_job_id, credits_consumed=credits)
+
+    return add
+
+
 def _search_and_enrich(
     db: Database,
     params: dict[str, Any],
@@ -376,6 +392,7 @@ def _search_and_enrich(
     pages: tuple[int, int],
     max_age: timedelta,
     client: Any,
+    refill_job_id: int,
 ) -> tuple[int, Decimal, bool, str]:
     from leadpool.apollo.client import ApolloClient
     from leadpool.apollo.enrich import search_and_enrich
@@ -398,6 +415,7 @@ def _search_and_enrich(
             max_known_pages=pages[1],
             max_age=max_age,
             credit_budget=float(budget),
+            on_credits=credits_on_job(refill_job_id),
         )
     finally:
         if own_client and hasattr(client, "close"):

@@ -13,23 +13,36 @@ leads have arrived or the pages or the budget run out.
 Transactions: like ingestion, these commit as they go (each purchase is stored as soon as it is
 made, so a later failure never loses data that was paid for). Call them from a job or command,
 not inside a caller's transaction.
+
+Booked before paid: each bulk_match is booked in ``raw_payloads`` at its worst case and committed
+before it is sent, so a worker killed during the call (SIGKILL, out of memory, a node lost)
+leaves the day's budget counting what Apollo may have charged. The answer replaces the booking in
+the transaction that stores it; a lost answer turns it into the lost call's row; a call Apollo
+surely never took removes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, delete, text
 from sqlalchemy.orm import Session
 
 from leadpool.apollo.client import BULK_MATCH_MAX, IDENTITY_FIELDS, ApolloClient, ApolloResponse
-from leadpool.apollo.errors import ApolloError, ChargeUncertain
+from leadpool.apollo.errors import (
+    ApolloError,
+    ApolloRequestError,
+    ApolloUnavailable,
+    AuthError,
+    ChargeUncertain,
+    RateLimited,
+)
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.ingestion import Rejection, import_people
@@ -43,7 +56,15 @@ from leadpool.ingestion.normalize import (
 from leadpool.models import RawPayload
 from leadpool.privacy.payloads import redact_people
 
-__all__ = ["EnrichResult", "enrich_people", "search_and_enrich", "store_lost_call", "store_response"]
+__all__ = [
+    "IN_FLIGHT",
+    "EnrichResult",
+    "book_paid_call",
+    "enrich_people",
+    "search_and_enrich",
+    "store_lost_call",
+    "store_response",
+]
 
 BULK_ENDPOINT = "people/bulk_match"
 SEARCH_ENDPOINT = "mixed_people/api_search"
@@ -51,6 +72,19 @@ SEARCH_ENDPOINT = "mixed_people/api_search"
 # credits_consumed "may be fractional e.g. 1.01" per record (apollo.md 2.4), so a run's first
 # call is not priced at exactly 1 credit; the highest price seen then takes over.
 UNPRICED_CREDITS_PER_RECORD = 1.25
+# What the client raises for a paid call only when Apollo surely did not take it, so nothing was
+# charged: a 401/403 or 4xx refusal (or a request it refused to send), 429s to the last retry, a
+# connection never made. Any other failure keeps the call's booking (ChargeUncertain: as the lost
+# call's row).
+_NOT_CHARGED = (AuthError, ApolloRequestError, RateLimited, ApolloUnavailable)
+# response_headers._leadpool of a call booked before it was sent, until its answer settles it
+IN_FLIGHT = (
+    "in flight: booked at its worst case before it was sent; still so, the worker died during the "
+    "call, and Apollo charged at most the credits booked"
+)
+# A caller's own ledger of the credits (a refill job's report): called with each change to what
+# the day's budget counts, in the transaction that makes it
+CreditsHook = Callable[[Session, Decimal], None]
 # A usable email: present, not bounced for us, and not one Apollo itself calls unavailable/bounced.
 _FRESH_SQL = text(
     """
@@ -171,32 +205,76 @@ def _add_response(session: Session, response: ApolloResponse, apollo_person_ids:
     return row.id
 
 
-def store_lost_call(db: Database, error: ChargeUncertain, worst_case_credits: float) -> int:
+def store_lost_call(
+    db: Database, error: ChargeUncertain, worst_case_credits: float, *, booking_id: int | None = None
+) -> int:
     """Book a paid call whose answer was lost, at its worst-case cost; returns the row id. Commits.
 
     It is a ``raw_payloads`` row like any purchase (the day's budget sums those), with the request
     sent, an empty body (nothing was received) and the failure under ``response_headers._leadpool``.
+    ``booking_id``: the row the call was booked as before it was sent (:func:`book_paid_call`),
+    which becomes the lost call's row, so the call is counted once.
     """
+    marker = {"outcome": "no usable answer; charged at most the credits booked", "error": str(error)}
     with session_scope(db) as session:
-        row = RawPayload(
-            endpoint=error.endpoint,
-            source_name=error.url,
-            fetched_at=datetime.now(UTC),
-            credits_consumed=Decimal(str(worst_case_credits)),
-            request=error.request,
-            response_headers={
-                "_leadpool": {
-                    "outcome": "no usable answer; charged at most the credits booked",
-                    "error": str(error),
-                }
-            },
-            body="",
-            body_sha256=hashlib.sha256(b"").hexdigest(),
-            apollo_person_ids=None,
-        )
+        row = session.get(RawPayload, booking_id, with_for_update=True) if booking_id is not None else None
+        if row is not None:
+            # request and other headers stay as they are: an erasure during the call may have
+            # taken a person out of the request and marked the headers
+            row.response_headers = {**(row.response_headers or {}), "_leadpool": marker}
+            row.credits_consumed = Decimal(str(worst_case_credits))
+            return row.id
+        row = _booking(error.endpoint, error.url, error.request, worst_case_credits, marker)
         session.add(row)
         session.flush()
         return row.id
+
+
+def book_paid_call(
+    db: Database,
+    endpoint: str,
+    url: str,
+    request: dict[str, Any],
+    worst_case_credits: float,
+    on_credits: CreditsHook | None = None,
+) -> int:
+    """Book a paid call at its worst case before it is sent; returns the row id. Commits.
+
+    A ``raw_payloads`` row with the request, an empty body and :data:`IN_FLIGHT` under
+    ``response_headers._leadpool``: the day's budget counts it even if the process dies during the
+    call. Not a payload received but a booking, so the exception to raw_payloads being
+    append-only: the answer replaces it (deleted in the transaction storing the answer), or it
+    becomes the lost call's row, or (a call Apollo surely never took) it is deleted. Like a lost
+    call's row it has no Apollo ids and no lead link, so nothing reads it as people bought.
+    ``on_credits`` books the same credits in the same transaction.
+    """
+    with session_scope(db) as session:
+        row = _booking(endpoint, url, request, worst_case_credits, {"outcome": IN_FLIGHT})
+        session.add(row)
+        session.flush()
+        if on_credits is not None:
+            on_credits(session, Decimal(str(worst_case_credits)))
+        return row.id
+
+
+def _booking(endpoint: str, url: str, request: Any, credits: float, marker: dict[str, Any]) -> RawPayload:
+    # no Apollo ids: nothing was received, so the call names nobody as bought (_IN_POOL_SQL,
+    # _FRESH_SQL); its request is what erasure searches (privacy.payloads.redact_lost_calls)
+    return RawPayload(
+        endpoint=endpoint,
+        source_name=url,
+        fetched_at=datetime.now(UTC),
+        credits_consumed=Decimal(str(credits)),
+        request=request,
+        response_headers={"_leadpool": marker},
+        body="",
+        body_sha256=hashlib.sha256(b"").hexdigest(),
+        apollo_person_ids=None,
+    )
+
+
+def _unbook(session: Session, booking_id: int) -> None:
+    session.execute(delete(RawPayload).where(RawPayload.id == booking_id))
 
 
 def _norm(kind: str, value: Any) -> str | None:
@@ -251,9 +329,11 @@ class _Enricher:
         credit_budget: float | None,
         credits_per_record: float,
         unpriced_credits_per_record: float,
+        on_credits: CreditsHook | None = None,
     ) -> None:
         self.db = db
         self.client = client
+        self.on_credits = on_credits
         self.max_age = max_age
         self.budget = credit_budget
         self.credits_per_record = credits_per_record
@@ -353,16 +433,26 @@ class _Enricher:
         return True
 
     def _bulk(self, chunk: Sequence[_Candidate]) -> None:
+        # the worst case Apollo may charge (before any answer showed the price, the cautious guess
+        # the call was budgeted at), booked before the call is sent: a worker killed during it
+        # leaves the day's budget (and the caller's ledger) counting it
+        worst = self._planning_price() * len(chunk)
+        details = [c.detail for c in chunk]
+        url = f"{self.client.base_url}/{BULK_ENDPOINT}"
+        booking = book_paid_call(self.db, BULK_ENDPOINT, url, {"details": details}, worst, self.on_credits)
         try:
-            result = self.client.bulk_match([c.detail for c in chunk])
+            result = self.client.bulk_match(details)
         except ChargeUncertain as e:
-            # Apollo may have charged for this call: the day's budget counts the worst case
-            # (before any answer showed the price, the cautious guess the call was budgeted at)
-            worst = self._planning_price() * len(chunk)
-            store_lost_call(self.db, e, worst)
+            # Apollo may have charged for this call: its booking stays, as the lost call's row
+            store_lost_call(self.db, e, worst, booking_id=booking)
             self.result.bulk_calls += 1
             self.result.requested += len(chunk)
             self.result.credits_consumed += worst
+            raise
+        except _NOT_CHARGED:
+            with session_scope(self.db) as session:
+                _unbook(session, booking)
+                self._note_credits(session, -Decimal(str(worst)))
             raise
         response = result.responses[0]
         self.result.bulk_calls += 1
@@ -378,7 +468,12 @@ class _Enricher:
         # (it holds some people under two) is known by both, and not bought again next refill
         ids = [str(p.get("id")) for p in people if p.get("id")]
         ids += [c.apollo_id for c, _ in matched if c.apollo_id and c.apollo_id not in ids]
-        raw_id = store_response(self.db, response, ids)
+        with session_scope(self.db) as session:
+            raw_id = _add_response(session, response, ids)
+            # the answer replaces the booking in one transaction: the budget never counts both,
+            # nor neither
+            _unbook(session, booking)
+            self._note_credits(session, Decimal(str(result.credits_consumed)) - Decimal(str(worst)))
         imported = import_people(
             self.db,
             people,
@@ -404,6 +499,10 @@ class _Enricher:
             if lead_id not in existing and lead_id not in self._new:
                 self._new.add(lead_id)
                 self.result.new_lead_ids.append(lead_id)
+
+    def _note_credits(self, session: Session, change: Decimal) -> None:
+        if self.on_credits is not None and change:
+            self.on_credits(session, change)
 
     def _existing_lead_ids(self, people: list[dict[str, Any]]) -> set[int]:
         ids = [p["id"] for p in people if isinstance(p.get("id"), str)]
@@ -459,6 +558,7 @@ def enrich_people(
     credit_budget: float | None,
     credits_per_record: float = 1.0,
     unpriced_credits_per_record: float = UNPRICED_CREDITS_PER_RECORD,
+    on_credits: CreditsHook | None = None,
 ) -> EnrichResult:
     """Enrich candidates via ``people/bulk_match`` without paying for what the pool already has.
 
@@ -470,7 +570,10 @@ def enrich_people(
     the highest per-record cost Apollo charged earlier in this run (``credits_consumed`` over the
     records matched), never below ``credits_per_record``; before any paid response, at
     ``unpriced_credits_per_record`` (Apollo's price may be fractional above 1, apollo.md 2.4).
-    Each response is imported and kept as a raw payload. Commits per call.
+    Each call is booked at its worst case before it is sent, and each response imported and kept
+    as a raw payload in its place. ``on_credits(session, change)`` is told every change to the
+    credits booked, in the transaction making it (a refill job keeps its report with it). Commits
+    per call.
     """
     enricher = _Enricher(
         db,
@@ -479,6 +582,7 @@ def enrich_people(
         credit_budget=credit_budget,
         credits_per_record=credits_per_record,
         unpriced_credits_per_record=unpriced_credits_per_record,
+        on_credits=on_credits,
     )
     try:
         enricher.enrich(_candidates(candidates, 0, enricher.result))
@@ -503,6 +607,7 @@ def search_and_enrich(
     credits_per_record: float = 1.0,
     unpriced_credits_per_record: float = UNPRICED_CREDITS_PER_RECORD,
     max_known_pages: int = 0,
+    on_credits: CreditsHook | None = None,
 ) -> EnrichResult:
     """Page ``mixed_people/api_search`` with ``filters`` and enrich people new to the pool.
 
@@ -515,6 +620,7 @@ def search_and_enrich(
     of its first ``max_pages`` pages (searching costs no credits). An ApolloError (after the
     client's retries) propagates with ``partial`` set to the result so far: what was bought
     before it is already stored, and its credits are in ``partial.credits_consumed``.
+    ``on_credits``: as for :func:`enrich_people`.
     """
     enricher = _Enricher(
         db,
@@ -523,6 +629,7 @@ def search_and_enrich(
         credit_budget=credit_budget,
         credits_per_record=credits_per_record,
         unpriced_credits_per_record=unpriced_credits_per_record,
+        on_credits=on_credits,
     )
     result = enricher.result
     if want <= 0:

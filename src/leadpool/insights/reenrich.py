@@ -30,6 +30,7 @@ from leadpool.allocation.refill import (
     REFILL_LOCK,
     RefillOutcome,
     TransientRetry,
+    credits_on_job,
     is_transient,
     refill_possible,
     spent_today,
@@ -201,7 +202,8 @@ def run_reenrich(db: Database, refill_job_id: int, *, attempts: int = 0, client:
     """Do one re-enrichment job (the worker calls this; tests may too). Idempotent once finished.
 
     ``enriched`` counts leads rewritten from Apollo's answer; ``credits_consumed`` what was paid,
-    recorded on the job row so it counts against today's refill budget."""
+    booked on the job row call by call (before each call, at its worst case: a try killed mid-call
+    still counts it; today's budget counts the calls themselves, ``spent_today``)."""
     from leadpool.apollo.client import ApolloClient
     from leadpool.apollo.enrich import enrich_people
 
@@ -227,7 +229,7 @@ def run_reenrich(db: Database, refill_job_id: int, *, attempts: int = 0, client:
         remaining = settings.refill_daily_credit_budget - spent_today(s, now)
     if remaining <= 0:
         why = "daily credit budget used up before the job started"
-        _finish(db, refill_job_id, "stopped_by_budget", why, Decimal(0), 0)
+        _finish(db, refill_job_id, "stopped_by_budget", why, 0)
         return RefillOutcome(refill_job_id, "stopped_by_budget", note=why)
 
     own_client = client is None
@@ -243,19 +245,18 @@ def run_reenrich(db: Database, refill_job_id: int, *, attempts: int = 0, client:
             _identities(db, [int(x) for x in lead_ids or []]),
             max_age=PAY_ONCE_WITHIN,
             credit_budget=float(remaining),
+            on_credits=credits_on_job(refill_job_id),
         )
     except Exception as exc:
         retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
-        # credits already paid before the failure still count against the daily budget
+        # credits paid before the failure are on the job already (booked call by call)
         partial = getattr(exc, "partial", None)
-        spent = Decimal(str(getattr(partial, "credits_consumed", 0) or 0))
         got = len(getattr(partial, "enriched_lead_ids", None) or [])
         _finish(
             db,
             refill_job_id,
             "queued" if retrying else "failed",
             f"{type(exc).__name__}: {exc}"[:1000],
-            spent,
             got,
             finished=not retrying,
         )
@@ -274,7 +275,7 @@ def run_reenrich(db: Database, refill_job_id: int, *, attempts: int = 0, client:
     if res.skipped_already_fresh:
         notes.append(f"{res.skipped_already_fresh} enriched within the last day, not bought again")
     note = "; ".join(notes) or None
-    _finish(db, refill_job_id, final, note, credits, len(res.enriched_lead_ids))
+    _finish(db, refill_job_id, final, note, len(res.enriched_lead_ids))
     return RefillOutcome(refill_job_id, final, len(res.enriched_lead_ids), 0, credits, note)
 
 
@@ -283,7 +284,6 @@ def _finish(
     refill_job_id: int,
     status: str,
     note: str | None,
-    credits: Decimal,
     enriched: int,
     *,
     finished: bool = True,
@@ -292,13 +292,12 @@ def _finish(
         s.execute(
             text(
                 "UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at, "
-                "credits_consumed = credits_consumed + :cr, enriched = enriched + :en WHERE id = :id"
+                "enriched = enriched + :en WHERE id = :id"
             ),
             {
                 "st": status,
                 "e": note,
                 "at": datetime.now(UTC) if finished else None,
-                "cr": credits,
                 "en": enriched,
                 "id": refill_job_id,
             },

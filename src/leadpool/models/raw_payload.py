@@ -1,4 +1,13 @@
-"""Every provider response (or imported record) exactly as received, append-only."""
+"""Every provider response (or imported record) exactly as received, append-only.
+
+One exception: a paid call is booked here before it is sent (``apollo.enrich.book_paid_call``:
+its worst-case credits, the request, an empty body, ``response_headers._leadpool.outcome``
+"in flight: ..."), so the day's budget counts it even if the worker dies during the call. That row
+is a booking, not a payload received: the answer replaces it (the booking is deleted in the
+transaction storing the answer), a lost answer turns it into the lost call's row (empty body too),
+and a call Apollo surely never took deletes it. Like a lost call it has no Apollo ids and no lead
+link, so nothing reads it as people bought or described; erasure finds it by its empty body.
+"""
 
 from __future__ import annotations
 

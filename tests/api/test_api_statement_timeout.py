@@ -88,6 +88,7 @@ def test_a_gate_check_waiting_on_a_lock_fails_closed(db, own_app, world):
     finally:
         next(lock, None)
     assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "5"
     body = r.json()
     assert body["decision"] == "deny" and [x["code"] for x in body["reasons"]] == ["gate_error"]
     with db.engine.connect() as conn:

@@ -298,6 +298,7 @@ def test_prune_decisions_command(db: Database, monkeypatch: pytest.MonkeyPatch) 
     assert abs(datetime.fromisoformat(dry["cutoff"]) - (now - timedelta(days=40))) < timedelta(minutes=5)
     r = runner.invoke(cli, ["send", "prune-decisions", "--older-than-days", "40", "--dry-run"])
     assert r.exit_code == 0 and "would delete 3 denied decision(s) older than 40 days" in r.stdout
+    assert "and 0 allocation idempotency key(s); nothing was deleted" in r.stdout
     assert _ids(db) == set(gone + kept) and _audits(db) == []
 
     r = runner.invoke(
@@ -317,6 +318,7 @@ def test_prune_decisions_command(db: Database, monkeypatch: pytest.MonkeyPatch) 
     assert (
         "deleted 1 denied decision(s) older than 30 days" in r.stdout
         and "allowed decisions are kept" in r.stdout
+        and "0 allocation idempotency key(s) deleted" in r.stdout
     )
     assert _ids(db) == set(kept) - {kept[1]}
     assert [a["actor"] for a in _audits(db)] == ["ops@x", "cli"]

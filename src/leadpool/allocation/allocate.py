@@ -5,7 +5,8 @@ never in this campaign), then unowned pool leads. A call is capped by what is le
 campaign's daily quota (UTC day), so one request cannot drain a segment. The campaign row is
 locked for the whole transaction (concurrent calls for one campaign queue up and see each other's
 count); the agency row is share-locked, so a concurrent cancel waits or wins cleanly. A shortfall
-defers a refill job in the same transaction when refill is possible.
+defers a refill job in the same transaction when refill is possible. A call under an idempotency
+key answers a retry with its first answer (``leadpool.allocation.idempotency``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from leadpool.allocation import pool, refill
+from leadpool.allocation import idempotency, pool, refill
 from leadpool.allocation.icp import parse_icp
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.errors import Conflict, InvalidInput, NotFound
@@ -40,6 +41,23 @@ class AllocationResult:
     refill_job_id: int | None = None  # our refill_jobs row
     job_id: int | None = None  # the procrastinate job
     refill_unavailable: str | None = None  # why a shortfall queued no refill, in words
+    replayed: bool = False  # the stored answer to an earlier call under the same idempotency key
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, replayed: bool = False) -> AllocationResult:
+        return cls(
+            campaign_id=data["campaign_id"],
+            requested=data["requested"],
+            granted=data["granted"],
+            lead_ids=list(data["lead_ids"]),
+            reused=data["reused"],
+            taken_from_pool=data["taken_from_pool"],
+            shortfall=data["shortfall"],
+            refill_job_id=data["refill_job_id"],
+            job_id=data["job_id"],
+            refill_unavailable=data["refill_unavailable"],
+            replayed=replayed,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +71,7 @@ class AllocationResult:
             "refill_job_id": self.refill_job_id,
             "job_id": self.job_id,
             "refill_unavailable": self.refill_unavailable,
+            "replayed": self.replayed,
             "lead_ids": self.lead_ids,
         }
 
@@ -180,6 +199,7 @@ def allocate(
     at: datetime | None = None,
     refill_shortfall: bool = True,
     actor: str = "allocation",
+    idempotency_key: str | None = None,
 ) -> AllocationResult:
     """Give campaign ``campaign_id`` up to ``n`` leads (capped by its daily quota left today).
 
@@ -188,9 +208,19 @@ def allocate(
     concurrency: no lead is ever owned by two agencies or actively enrolled twice. When the result
     falls short and refill is possible, a refill job is deferred in this same transaction.
     The caller commits.
+
+    Under an ``idempotency_key`` already used on this campaign, returns that call's result
+    (``replayed``) and changes nothing, whatever the campaign's state now; Conflict when that
+    call asked for another ``n``. A call still in flight under the key is waited for.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise InvalidInput(f"count: must be a whole number >= 0, got {n!r}")
+    if idempotency_key is not None:
+        idempotency_key = idempotency.check_key(idempotency_key)
+        # claimed before the campaign is locked: a replay answers even for a campaign paused since
+        stored = idempotency.claim(session, campaign_id, idempotency_key, n)
+        if stored is not None:
+            return AllocationResult.from_json(stored, replayed=True)
     at = at or datetime.now(UTC)
     (locked,) = lock_campaigns(session, [campaign_id])
     target = locked.target
@@ -210,4 +240,6 @@ def allocate(
     )
     if result.shortfall > 0 and refill_shortfall:
         refill.refill_for(session, target, result, at)
+    if idempotency_key is not None:
+        idempotency.record(session, campaign_id, idempotency_key, result.to_json())
     return result

@@ -164,14 +164,22 @@ def allocate_cmd(
     campaign_id: int = typer.Argument(...),
     count: int = typer.Option(..., "--count", "-n", help="Leads wanted (capped by the daily quota left)."),
     show_leads: bool = typer.Option(False, "--show-leads", help="List the lead ids (always in --json)."),
+    idempotency_key: str | None = typer.Option(
+        None,
+        "--idempotency-key",
+        help="Retry-safe: the same key on this campaign shows the first run's answer and allocates "
+        "nothing more (another --count under it is refused).",
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Give the campaign up to COUNT leads now; a shortfall queues a refill job."""
     with handle_errors(), database() as db, session_scope(db) as s:
-        res = allocate(s, campaign_id, count, actor="cli")
+        res = allocate(s, campaign_id, count, actor="cli", idempotency_key=idempotency_key)
     if json_out:
         print_json(res.to_json())
         return
+    if res.replayed:
+        console.print("replayed: the first answer under this idempotency key; nothing more was allocated")
     console.print(
         f"campaign {campaign_id}: {len(res.lead_ids)} leads allocated ({res.reused} re-used, "
         f"{res.taken_from_pool} from the pool) of {res.granted} granted ({res.requested} asked)"

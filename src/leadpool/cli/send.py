@@ -167,12 +167,14 @@ def prune_decisions_cmd(
     if result.dry_run:
         console.print(
             f"would delete {result.would_delete:,} denied decision(s) older than {result.older_than_days} "
-            f"days (before {cutoff}); nothing was deleted"
+            f"days (before {cutoff}), and {result.allocation_keys_would_delete or 0:,} allocation "
+            "idempotency key(s); nothing was deleted"
         )
     else:
         console.print(
             f"deleted {result.deleted:,} denied decision(s) older than {result.older_than_days} days "
-            f"(before {cutoff}) in {result.chunks} chunk(s); allowed decisions are kept"
+            f"(before {cutoff}) in {result.chunks} chunk(s); allowed decisions are kept; "
+            f"{result.allocation_keys_deleted:,} allocation idempotency key(s) deleted"
         )
 
 

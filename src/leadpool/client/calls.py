@@ -400,8 +400,11 @@ def campaign_action(campaign_id: int, action: str) -> Call[Campaign]:
     return Call("POST", f"/v1/campaigns/{campaign_id}/{action}", _model(Campaign))
 
 
-def allocate(campaign_id: int, count: int) -> Call[Allocation]:
-    return Call("POST", f"/v1/campaigns/{campaign_id}/allocate", _model(Allocation), json={"count": count})
+def allocate(campaign_id: int, count: int, idempotency_key: str | None = None) -> Call[Allocation]:
+    body: dict[str, Any] = {"count": count}
+    if idempotency_key is not None:
+        body["idempotency_key"] = idempotency_key
+    return Call("POST", f"/v1/campaigns/{campaign_id}/allocate", _model(Allocation), json=body)
 
 
 def end_enrollment(

@@ -320,8 +320,9 @@ class LeadpoolClient:
     def resume_campaign(self, campaign_id: int) -> Campaign:
         return self._run(calls.campaign_action(campaign_id, "resume"))
 
-    def allocate(self, campaign_id: int, count: int) -> Allocation:
-        return self._run(calls.allocate(campaign_id, count))
+    def allocate(self, campaign_id: int, count: int, idempotency_key: str | None = None) -> Allocation:
+        """Up to ``count`` leads; a retry under the same ``idempotency_key`` gets the first answer."""
+        return self._run(calls.allocate(campaign_id, count, idempotency_key))
 
     def campaign_leads(self, campaign_id: int, limit: int = 100, offset: int = 0) -> list[CampaignLead]:
         return self._run(calls.campaign_leads(campaign_id, limit, offset))
@@ -607,8 +608,8 @@ class AsyncLeadpoolClient:
     async def resume_campaign(self, campaign_id: int) -> Campaign:
         return await self._run(calls.campaign_action(campaign_id, "resume"))
 
-    async def allocate(self, campaign_id: int, count: int) -> Allocation:
-        return await self._run(calls.allocate(campaign_id, count))
+    async def allocate(self, campaign_id: int, count: int, idempotency_key: str | None = None) -> Allocation:
+        return await self._run(calls.allocate(campaign_id, count, idempotency_key))
 
     async def campaign_leads(self, campaign_id: int, limit: int = 100, offset: int = 0) -> list[CampaignLead]:
         return await self._run(calls.campaign_leads(campaign_id, limit, offset))

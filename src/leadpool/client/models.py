@@ -480,17 +480,6 @@ class AllocateRequest(_In):
         "(replayed) and allocates nothing more; with another count it is refused (409).",
     )
 
-    @field_validator("idempotency_key")
-    @classmethod
-    def _encodable(cls, v: str | None) -> str | None:
-        # a lone surrogate is valid JSON, but no text the database can hold
-        if v is not None:
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("not valid Unicode text") from None
-        return v
-
 
 class Allocation(_Out):
     allocated: list[int]

@@ -17,6 +17,13 @@ made before it reaches the first denial, a scan that grows for ever since allows
 Each chunk starts where the previous one ended, and skips rows another run has locked. Gate
 checks only insert decisions and read them by (agency, idempotency key), so nothing they do
 waits on a chunk, except an insert under the very key a running chunk deletes, for that chunk.
+
+The same run deletes the answers to allocations asked under an idempotency key
+(``allocation_requests``, ``leadpool.allocation.idempotency``) stored before the same cutoff, so
+an allocation's key is kept as long as a denial's, the shortest-lived of the gate's: both only
+identify retries of one request (hours at most), and a retry after the period allocates afresh,
+as a new key would. By the database's clock of the first call, oldest first, a chunk per
+transaction with an audit row of its own (``AUDIT_ACTION_KEYS``).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 10_000
 AUDIT_ACTION = "decisions.prune_denials"
+AUDIT_ACTION_KEYS = "allocation_requests.prune"
 # before any decision (a chunk's lower bound: an index range, where "no bound" would be a filter)
 _BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
 
@@ -59,6 +67,22 @@ _DELETE_CHUNK = text(
 
 _COUNT = text("SELECT count(*) FROM decisions WHERE NOT allowed AND at < :cutoff")
 
+_DELETE_KEYS_CHUNK = text(
+    """
+    WITH doomed AS (
+        SELECT campaign_id, idempotency_key FROM allocation_requests
+        WHERE created_at < :cutoff
+        ORDER BY created_at
+        LIMIT :n
+        FOR UPDATE SKIP LOCKED
+    )
+    DELETE FROM allocation_requests r USING doomed
+    WHERE r.campaign_id = doomed.campaign_id AND r.idempotency_key = doomed.idempotency_key
+    """
+)
+
+_COUNT_KEYS = text("SELECT count(*) FROM allocation_requests WHERE created_at < :cutoff")
+
 
 @dataclass(frozen=True)
 class PruneResult:
@@ -69,6 +93,8 @@ class PruneResult:
     would_delete: int | None  # a dry run's count, else None
     chunks: int
     audit_id: int | None  # the run's audit_log row (a run that deleted something)
+    allocation_keys_deleted: int = 0  # allocation_requests rows, before the same cutoff
+    allocation_keys_would_delete: int | None = None  # a dry run's count, else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +105,8 @@ class PruneResult:
             "would_delete": self.would_delete,
             "chunks": self.chunks,
             "audit_id": self.audit_id,
+            "allocation_keys_deleted": self.allocation_keys_deleted,
+            "allocation_keys_would_delete": self.allocation_keys_would_delete,
         }
 
 
@@ -119,7 +147,8 @@ def prune_denials(
     A chunk of at most ``chunk`` rows per transaction; ``on_chunk(n)`` after each commits. A run
     that deletes something writes one ``audit_log`` row, in the transaction of its first
     deleting chunk, and brings its counts up to date in each later one: what it says was deleted
-    always was, even when the run stops halfway. ``dry_run`` counts and deletes nothing.
+    always was, even when the run stops halfway. ``dry_run`` counts and deletes nothing. Then
+    the allocations' idempotency keys older than the same cutoff go the same way.
     """
     days = get_retention_settings().denials_days if older_than_days is None else check_days(older_than_days)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
@@ -129,7 +158,8 @@ def prune_denials(
     if dry_run:
         with session_scope(db) as session:
             n = count_denials(session, cutoff)
-        return PruneResult(days, cutoff, True, 0, n, 0, None)
+            keys = int(session.execute(_COUNT_KEYS, {"cutoff": cutoff}).scalar_one())
+        return PruneResult(days, cutoff, True, 0, n, 0, None, allocation_keys_would_delete=keys)
     total = chunks = 0
     since = _BEGINNING
     audit_id: int | None = None
@@ -149,7 +179,41 @@ def prune_denials(
         since = last
     if total:
         _log.info("deleted %d denied decisions older than %s (%d days)", total, cutoff.isoformat(), days)
-    return PruneResult(days, cutoff, False, total, None, chunks, audit_id)
+    keys = _prune_allocation_keys(db, cutoff, chunk, actor, started, days)
+    return PruneResult(days, cutoff, False, total, None, chunks, audit_id, allocation_keys_deleted=keys)
+
+
+def _prune_allocation_keys(
+    db: Database, cutoff: datetime, chunk: int, actor: str, started: datetime, days: int
+) -> int:
+    total = chunks = 0
+    audit_id: int | None = None
+    while True:
+        with session_scope(db) as session:
+            deleted = session.execute(_DELETE_KEYS_CHUNK, {"cutoff": cutoff, "n": chunk})
+            n = int(deleted.rowcount)  # type: ignore[attr-defined]
+            total += n
+            chunks += 1
+            done = n < chunk
+            if n or audit_id is not None:
+                audit_id = _audit(
+                    session,
+                    audit_id,
+                    actor,
+                    started,
+                    days,
+                    cutoff,
+                    total,
+                    chunks,
+                    done,
+                    action=AUDIT_ACTION_KEYS,
+                    table="allocation_requests",
+                )
+        if done:
+            break
+    if total:
+        _log.info("deleted %d allocation idempotency keys older than %s", total, cutoff.isoformat())
+    return total
 
 
 def _audit(
@@ -162,6 +226,9 @@ def _audit(
     deleted: int,
     chunks: int,
     complete: bool,
+    *,
+    action: str = AUDIT_ACTION,
+    table: str = "decisions",
 ) -> int:
     detail = {
         "older_than_days": days,
@@ -174,9 +241,9 @@ def _audit(
         row = AuditLog(
             at=at,
             actor=actor.strip() or "unknown",
-            action=AUDIT_ACTION,
+            action=action,
             subject_type="table",
-            subject_id="decisions",
+            subject_id=table,
             detail=detail,
         )
         session.add(row)

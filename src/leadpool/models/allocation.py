@@ -1,4 +1,5 @@
-"""Allocation's own tables: company-level exclusivity and refill job bookkeeping.
+"""Allocation's own tables: company-level exclusivity, refill job bookkeeping and the answers
+to allocations asked under an idempotency key.
 
 Also declares the extra indexes allocation needs on core tables (same metadata, created by the
 0003_allocation migration).
@@ -89,6 +90,31 @@ class RefillJob(Base):
         Index("ix_refill_jobs_campaign_id_status", "campaign_id", "status"),
         Index("ix_refill_jobs_started_at", "started_at"),
         Index("ix_refill_jobs_agency_id_id", "agency_id", "id"),  # an agency's newest jobs
+    )
+
+
+class AllocationRequest(Base):
+    """An allocation asked under an idempotency key, and its answer. The primary key is the claim:
+    a retry under the same key on the same campaign waits for the first call's transaction and
+    replays its answer instead of allocating again (``leadpool.allocation.idempotency``)."""
+
+    __tablename__ = "allocation_requests"
+
+    campaign_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)  # as asked, before the daily quota's cap
+    # AllocationResult.to_json(); null only inside the transaction that claims the key, which
+    # writes it before it commits
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # the database's clock, not the allocation's ``at``: retention is about retries in real time
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("count >= 0", name="count"),
+        CheckConstraint("length(idempotency_key) BETWEEN 1 AND 200", name="idempotency_key"),
+        Index("ix_allocation_requests_created_at", "created_at"),  # retention, oldest first
     )
 
 

@@ -120,13 +120,18 @@ def allocate(
     campaign_id: CampaignId, body: AllocateRequest, session: SessionDep, caller: Caller
 ) -> Allocation:
     """Give the campaign up to ``count`` leads (capped by its daily quota): the agency's own
-    matching leads first, then free pool leads. A shortfall queues a refill job."""
+    matching leads first, then free pool leads. A shortfall queues a refill job. Under an
+    ``idempotency_key`` already used on the campaign: that request's answer (``replayed``), with
+    nothing allocated or queued again; 409 when it asked for another count."""
     tenancy.campaign(session, caller, campaign_id)
-    result = allocation_service.allocate(session, campaign_id, body.count)
-    metrics.ALLOCATIONS.inc()
-    metrics.ALLOCATED_LEADS.labels(origin="reused").inc(result.reused)
-    metrics.ALLOCATED_LEADS.labels(origin="pool").inc(result.taken_from_pool)
-    metrics.ALLOCATION_SHORTFALL.inc(result.shortfall)
+    result = allocation_service.allocate(
+        session, campaign_id, body.count, idempotency_key=body.idempotency_key
+    )
+    if not result.replayed:  # a replay is the same allocation, not another one
+        metrics.ALLOCATIONS.inc()
+        metrics.ALLOCATED_LEADS.labels(origin="reused").inc(result.reused)
+        metrics.ALLOCATED_LEADS.labels(origin="pool").inc(result.taken_from_pool)
+        metrics.ALLOCATION_SHORTFALL.inc(result.shortfall)
     return Allocation(
         allocated=list(result.lead_ids),
         reused=result.reused,
@@ -134,6 +139,7 @@ def allocate(
         shortfall=result.shortfall,
         job_id=result.job_id,
         refill_unavailable=result.refill_unavailable,
+        replayed=result.replayed,
     )
 
 

@@ -196,6 +196,10 @@ def _request(item: CheckRequest) -> gate.CheckRequest:
     )
 
 
+# a gate_error is worth asking again shortly, as every 503 of the service says
+_RETRY_AFTER = {"Retry-After": "5"}
+
+
 @router.post("/v1/sends/check", response_model=Decision, responses=_FAIL_CLOSED)
 def check(body: CheckRequest, request: Request, credentials: BearerCredentials) -> Any:
     """May this campaign touch this lead on this channel now? Allow reserves a touch (TTL) that
@@ -216,10 +220,10 @@ def check(body: CheckRequest, request: Request, credentials: BearerCredentials) 
         if not database_unreachable(exc):
             raise
         metrics.count_decision("deny", ["gate_error"])
-        return JSONResponse(_denied(), status_code=503)
+        return JSONResponse(_denied(), status_code=503, headers=_RETRY_AFTER)
     _count([out])
     if "gate_error" in (r.code for r in out.reasons):
-        return JSONResponse(out.model_dump(mode="json"), status_code=503)
+        return JSONResponse(out.model_dump(mode="json"), status_code=503, headers=_RETRY_AFTER)
     return out
 
 
@@ -257,11 +261,13 @@ def check_batch(body: CheckBatchRequest, request: Request, credentials: BearerCr
         if not database_unreachable(exc):
             raise
         metrics.count_decision("deny", ["gate_error"])
-        return JSONResponse({"results": [_denied() for _ in body.items]}, status_code=503)
+        return JSONResponse(
+            {"results": [_denied() for _ in body.items]}, status_code=503, headers=_RETRY_AFTER
+        )
     _count(out)
     result = CheckBatchResult(results=out)
     if any(r.code == "gate_error" for d in out for r in d.reasons):
-        return JSONResponse(result.model_dump(mode="json"), status_code=503)
+        return JSONResponse(result.model_dump(mode="json"), status_code=503, headers=_RETRY_AFTER)
     return result
 
 

@@ -12,6 +12,8 @@ from leadpool.allocation import pool
 from leadpool.allocation.allocate import allocate, lock_campaigns
 from leadpool.db import session_scope
 from leadpool.insights import score
+from leadpool.insights.privacy import is_safe
+from leadpool.insights.rates import count_cells
 
 
 def _history(s) -> None:
@@ -94,3 +96,25 @@ def test_candidates_are_read_in_index_order(db):
     # the order is served by the index (no sort of every matching lead), as before the score
     assert "Index Scan using ix_leads_insight_rank on leads" in plan
     assert "Sort" not in plan
+
+
+def test_scoring_survives_a_safe_cell_under_an_unsafe_parent(db):
+    with session_scope(db) as s:
+        # LinkedIn: delivered by three agencies (the whole platform is safe)
+        for a in (1, 2, 3):
+            add_facts(s, 30, replies=3, positives=1, agency_id=a, channel="linkedin", industry="retail")
+        # email, construction: three agencies, 60 leads, every send bounced (a bad list)
+        for a in (1, 2, 3):
+            add_facts(s, 20, bounces=20, agency_id=a, channel="email", industry="construction")
+        # email, retail: delivered by agencies 1 and 2 only
+        for a in (1, 2):
+            add_facts(s, 40, replies=4, positives=2, agency_id=a, channel="email", industry="retail")
+        co = make_company(s, industry="Construction", estimated_num_employees=120)
+        make_leads(s, 1, company_id=co)
+    with session_scope(db) as s:
+        cells = {c.key: c for c in count_cells(s, score.SCORE_DIMS[:2])}
+        assert is_safe(cells[()].counts) and is_safe(cells[("email", "construction")].counts)
+        assert not is_safe(cells[("email",)].counts)  # the premise: a safe child, an unsafe parent
+    with session_scope(db) as s:
+        result = score.score_leads(s)  # KeyError: ('email',) in shrink_cells
+    assert result.leads >= 1

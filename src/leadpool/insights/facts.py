@@ -126,7 +126,10 @@ SELECT x.id, x.touch_id, x.named IS NULL AND t.state <> 'sent' FROM (
         -- still reserved too: a bounce or reply may arrive before its send is confirmed (the
         -- link is provisional; the fact is built when the touch is sent)
         WHERE t.lead_id = e.lead_id AND t.state IN ('sent', 'reserved') AND t.at <= e.occurred_at
-          AND (e.channel IS NULL OR t.channel = e.channel)
+          -- a bounce or a complaint is an email's even when its report names no channel: the
+          -- latest touch of any channel would take it off the bounce rate
+          AND t.channel = coalesce(
+              e.channel, CASE WHEN e.type IN ('hard_bounce', 'complaint') THEN 'email' END, t.channel)
           -- an event naming a campaign, or reported by an agency, answers that one's touches only
           AND (e.campaign_id IS NULL OR t.campaign_id = e.campaign_id)
           AND (e.reported_by_agency_id IS NULL OR t.agency_id = e.reported_by_agency_id)
@@ -235,7 +238,9 @@ def refresh_facts(session: Session) -> RefreshResult:
         recomputed += int(updated)
     # events first: a fact made afterwards takes its outcomes from every link there is by then
     for lo, hi in _ranges(session, "events", max(0, e_wm - OVERLAP_IDS), e_hi):
-        links, updated = session.execute(text(_LINK_EVENTS.format(events=_EVENT_RANGE)), {"lo": lo, "hi": hi}).one()
+        links, updated = session.execute(
+            text(_LINK_EVENTS.format(events=_EVENT_RANGE)), {"lo": lo, "hi": hi}
+        ).one()
         n_links += int(links)
         recomputed += int(updated)
     for lo, hi in _ranges(session, "touches", max(0, t_wm - OVERLAP_IDS), t_hi):

@@ -1,18 +1,21 @@
 """Privacy between agencies: what cross-platform figures an agency may see.
 
 An agency sees its own facts in full (any dimensions). Platform figures come only from cells with
-at least ``MIN_LEADS`` leads and ``MIN_AGENCIES`` contributing agencies. Thin cells are not just
-hidden: they are pooled into one "(other)" cell, shown only if it passes the thresholds too, and
-for every parent segment (the request's dimensions minus one, down to the whole platform) the part
+at least ``MIN_LEADS`` leads and ``MIN_AGENCIES`` contributing agencies, of which at least
+``MIN_OTHER_LEADS`` leads are not the largest agency's. Thin cells are not just hidden: they are
+pooled into one "(other)" cell, shown only if it passes the thresholds too, and for every parent
+segment (every proper subset of the request's dimensions, down to the whole platform) the part
 not covered by published cells must be empty or pass the thresholds. Otherwise the smallest
 published cell of that parent is withdrawn as well, and the check repeats. So subtracting published
 cells from a published parent (from this answer or another one) only ever yields groups that pass
 the thresholds, and an agency subtracting its own figures from any of them is left with at least
-two other agencies together, never one.
+two other agencies together and ``MIN_OTHER_LEADS`` of their leads, never one agency or a few
+people.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +27,10 @@ from leadpool.insights.rates import COUNT_SQL, COUNTS, Cell
 
 MIN_LEADS = 50
 MIN_AGENCIES = 3
+# leads left in a cell once the agency contributing most takes its own away: it sees its own
+# figures in full, so a cell of 48 of its leads and one of each other agency's would tell it
+# those two people's outcomes
+MIN_OTHER_LEADS = 10
 OTHER = "(other)"
 _SEP = "\x1f"
 _MAX_ROUNDS = 200
@@ -36,7 +43,11 @@ def is_safe(counts: dict[str, int]) -> bool:
     rate. The residual checks apply the same test, so no difference isolates such a group either."""
 
     def enough(leads: str, agencies: str) -> bool:
-        return counts[leads] >= MIN_LEADS and counts[agencies] >= MIN_AGENCIES
+        return (
+            counts[leads] >= MIN_LEADS
+            and counts[agencies] >= MIN_AGENCIES
+            and counts[leads] - counts[f"top_{leads}"] >= MIN_OTHER_LEADS
+        )
 
     return (
         enough("leads", "agencies")
@@ -59,19 +70,30 @@ def _residuals(
     """Counts of the facts outside the published cells, grouped by the parent dims ``keep``."""
     cols = "".join(f"{d}, " for d in keep)
     group = f"GROUP BY {', '.join(keep)}" if keep else ""
+    where = f"NOT ({_key_sql(dims)} = ANY(CAST(:pub AS text[])))"
     rows = session.execute(
-        text(
-            f"SELECT {cols}{COUNT_SQL} FROM insight_facts "
-            f"WHERE NOT ({_key_sql(dims)} = ANY(CAST(:pub AS text[]))) {group}"
-        ),
-        {"pub": published},
+        text(f"SELECT {cols}{COUNT_SQL} FROM insight_facts WHERE {where} {group}"), {"pub": published}
     ).mappings()
+    tops = rates.top_agency_counts(session, [list(keep)], where, {"pub": published})
     out = []
     for r in rows:
         counts = {k: int(r[k]) for k in COUNTS}
         if counts["sends"]:
-            out.append((tuple(r[d] for d in keep), counts))
+            key = tuple(r[d] for d in keep)
+            out.append((key, counts | tops[key]))
     return out
+
+
+def _parents(dims: Sequence[str]) -> list[list[str]]:
+    """Every parent segment of ``dims``, nearest first: each proper subset of them, down to the
+    whole platform. Not only those one dimension up: another request publishes a grandparent
+    (``industry`` beside ``industry, country, seniority``), and subtracting from it must not
+    isolate anyone either."""
+    return [
+        [d for d in dims if d in keep]
+        for size in range(len(dims) - 1, -1, -1)
+        for keep in itertools.combinations(dims, size)
+    ]
 
 
 def platform_cells(
@@ -90,9 +112,7 @@ def platform_cells(
     published = {k for k, c in leaves.items() if is_safe(c.counts)}
     for _ in range(_MAX_ROUNDS):
         withdrawn = False
-        parents: list[list[str]] = [[d for d in dims if d != drop] for drop in dims] if len(dims) > 1 else []
-        parents.append([])
-        for keep in parents:
+        for keep in _parents(dims):
             if not published:
                 break
             idx = [dims.index(d) for d in keep]

@@ -78,6 +78,39 @@ COUNT_SQL = """count(*) AS sends,
     count(DISTINCT agency_id) FILTER (WHERE NOT bounced) AS delivered_agencies"""
 
 
+# The largest single agency's part of each lead count of a cell (privacy.is_safe: what is left
+# once the agency contributing most subtracts its own figures, which it sees in full)
+TOP_COUNTS = ("top_leads", "top_email_leads", "top_delivered_leads")
+_PER_AGENCY_SQL = """count(DISTINCT lead_id) AS top_leads,
+    count(DISTINCT lead_id) FILTER (WHERE channel = 'email') AS top_email_leads,
+    count(DISTINCT lead_id) FILTER (WHERE NOT bounced) AS top_delivered_leads"""
+
+
+def top_agency_counts(
+    session: Session, sets: Sequence[Sequence[str]], where: str, params: dict[str, Any]
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """TOP_COUNTS of each group of the grouping ``sets`` (prefixes of the last one), keyed by the
+    group's values of its own dims, over the facts matching ``where``."""
+    dims = list(sets[-1])
+    grouping = f"GROUPING({', '.join(dims)})" if dims else "0"
+    cols = "".join(f"{d}, " for d in dims)
+    inner_sets = ", ".join("(" + ", ".join([*s, "agency_id"]) + ")" for s in sets)
+    tops = ", ".join(f"max({k}) AS {k}" for k in TOP_COUNTS)
+    rows = session.execute(
+        text(
+            f"SELECT g, {cols}{tops} FROM (SELECT {grouping} AS g, {cols}{_PER_AGENCY_SQL} "
+            f"FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({inner_sets})) per "
+            f"GROUP BY g{''.join(f', {d}' for d in dims)}"
+        ),
+        params,
+    ).mappings()
+    out: dict[tuple[Any, ...], dict[str, int]] = {}
+    for r in rows:
+        level = len(dims) - int(r["g"]).bit_count()
+        out[tuple(r[d] for d in dims[:level])] = {k: int(r[k]) for k in TOP_COUNTS}
+    return out
+
+
 def check_dims(dims: Iterable[str]) -> list[str]:
     """Validate a list of dimension names (no repeats)."""
     out: list[str] = []
@@ -194,6 +227,9 @@ def count_cells(
         )
     if not any(c.level == 0 for c in cells):
         cells.append(Cell(key=(), dims=(), counts={k: 0 for k in COUNTS}))
+    tops = top_agency_counts(session, [dims[:k] for k in range(len(dims) + 1)], where, params)
+    for c in cells:
+        c.counts.update(tops.get(c.key, {k: 0 for k in TOP_COUNTS}))
     return cells
 
 

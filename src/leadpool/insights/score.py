@@ -63,7 +63,7 @@ def fit_model(
     """
     cells = rates.count_cells(session, SCORE_DIMS, sent_before=sent_before, campaign_ids=campaign_ids)
     if private:
-        cells = [c for c in cells if is_safe(c.counts)]  # ancestors of a safe cell are safe too
+        cells = _safe_tree(cells)
     if not any(c.level == 0 for c in cells):
         return SegmentModel(rates={}, version="empty", cells=0)
     rates.shrink_cells(cells, [SCORE_METRIC])
@@ -72,6 +72,20 @@ def fit_model(
         json.dumps(sorted((list(map(str, k)), round(v, 9)) for k, v in table.items())).encode()
     ).hexdigest()[:12]
     return SegmentModel(rates=table, version=f"seg-v1-{digest}", cells=len(table))
+
+
+def _safe_tree(cells: list[rates.Cell]) -> list[rates.Cell]:
+    """The safe cells whose ancestors are all safe too: a safe cell can sit under one that is not
+    (every send of ``(email, construction)`` bounced, so it skips the delivered-touch test its
+    parent ``(email)``, delivered by two agencies, fails), and shrinking needs each kept cell's
+    parent; a lead of such a cell falls back to its deepest kept ancestor."""
+    kept: set[tuple[Any, ...]] = set()
+    out = []
+    for c in sorted(cells, key=lambda c: c.level):
+        if is_safe(c.counts) and (c.level == 0 or c.parent_key() in kept):
+            kept.add(c.key)
+            out.append(c)
+    return out
 
 
 LEAD_SEGMENT_SQL = f"""
@@ -121,11 +135,13 @@ _MIN_ID = -(2**63)
 def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
     """Fit the model on all facts and store every lead's scores (``lead_scores``, replacing the
     previous model's) and its best score over reachable channels (``leads.insight_score``, used by
-    allocation's ranking). Leads are read and written ``SCORE_CHUNK`` at a time, in id order, all
-    in the caller's transaction. The caller commits."""
+    allocation's ranking). Leads are read and written ``SCORE_CHUNK`` at a time, in id order, and
+    the session is committed after each chunk: a lead's row stays locked by the run for one
+    chunk's write only, not until the whole pool is scored (allocation skips locked leads, and an
+    unsubscribe or erasure waits for them). Meanwhile ``lead_scores`` holds the new model's scores
+    up to the chunk written and the previous model's past it."""
     at = at or datetime.now(UTC)
     model = fit_model(session)
-    session.execute(text("DELETE FROM lead_scores"))
     n_scores = n_leads = 0
     after = _MIN_ID
     while model.rates:
@@ -137,6 +153,9 @@ def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
             break
         last = int(rows[-1][0])
         scores = lead_channel_scores(model, rows)
+        session.execute(
+            text("DELETE FROM lead_scores WHERE lead_id > :lo AND lead_id <= :hi"), {"lo": after, "hi": last}
+        )
         if scores:
             session.execute(
                 text(
@@ -167,13 +186,15 @@ def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
             ),
             {"lo": after, "hi": last},
         )
+        session.commit()
         after = last
     # past the last lead scored (every lead, with no model): no score any more
+    session.execute(text("DELETE FROM lead_scores WHERE lead_id > :after"), {"after": after})
     session.execute(
         text("UPDATE leads SET insight_score = NULL WHERE id > :after AND insight_score IS NOT NULL"),
         {"after": after},
     )
-    session.flush()
+    session.commit()
     return ScoreResult(model_version=model.version, cells=model.cells, scores=n_scores, leads=n_leads)
 
 

@@ -48,7 +48,10 @@ class Settings(BaseSettings):
 
     def resolved_home(self) -> Path:
         home = self.home.expanduser().resolve()
-        home.mkdir(parents=True, exist_ok=True)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # the variable is what to fix, not a traceback to read
+            raise InvalidInput(f"LEADPOOL_HOME {str(home)!r} cannot be used: {e.strerror or e}") from None
         return home
 
     def resolved_secret_key(self) -> bytes:
@@ -158,8 +161,10 @@ def settings_error_message(error: Exception) -> str | None:
     parts = []
     for err in error.errors(include_input=False, include_url=False, include_context=False):
         loc = err.get("loc") or ()
-        name = f"{prefix}{str(loc[0]).upper()}" if loc else error.title
-        parts.append(f"{name}: {err.get('msg', 'invalid')}")
+        # a rule across fields has no field: the variables' common prefix names the group
+        name = f"{prefix}{str(loc[0]).upper()}" if loc else f"{prefix}*"
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{name}: {message}")
     return "invalid setting " + "; ".join(parts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from enum import StrEnum
 
 import typer
 from rich.text import Text
@@ -13,11 +14,22 @@ from leadpool.cli.common import JsonOption, console, handle_errors, print_json
 from leadpool.errors import InvalidInput
 
 
+class LogLevel(StrEnum):
+    """uvicorn's levels: another is refused as a usage error, before anything starts."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port."),
     workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes."),
-    log_level: str = typer.Option("info", help="uvicorn log level."),
+    log_level: LogLevel = typer.Option(LogLevel.info, help="uvicorn log level."),
     json_out: bool = JsonOption,
 ) -> None:
     """Serve the API (/v1, schema at /openapi.json), /healthz, /metrics and the dashboard (/).
@@ -73,7 +85,7 @@ def serve(
         factory=True,
         fd=sock.fileno(),
         workers=workers,
-        log_level=log_level,
+        log_level=log_level.value,
         access_log=False,
         proxy_headers=False,  # the client address is the peer's (leadpool.api.proxy)
     )

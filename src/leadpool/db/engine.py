@@ -6,21 +6,37 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadpool.config import Settings, get_settings
 from leadpool.db import embedded
+from leadpool.errors import InvalidInput
+
+
+def _parsed(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ValueError:  # a port that is not a number; its message may quote any part of the URL
+        raise InvalidInput(
+            "LEADPOOL_DATABASE_URL is not a database URL: a part of it cannot be read (a port that "
+            "is not a number?)"
+        ) from None
 
 
 def libpq_uri(url: str) -> str:
     """A URI psycopg and libpq accept (drops SQLAlchemy's ``+driver`` suffix)."""
-    u = make_url(url)
+    u = _parsed(url)
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def display_uri(url: str) -> str:
+    """The URI as shown to a person: its password masked."""
+    return _parsed(url).render_as_string(hide_password=True)
+
+
 def sqlalchemy_url(url: str) -> str:
-    u = make_url(url)
+    u = _parsed(url)
     return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 

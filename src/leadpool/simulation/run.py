@@ -31,6 +31,8 @@ from leadpool.apollo.generate import generate_people
 from leadpool.client import ApiError, LeadpoolClient
 from leadpool.config import get_settings
 from leadpool.db import Database
+from leadpool.db.engine import display_uri
+from leadpool.errors import InvalidInput
 from leadpool.gate.policy import CHANNELS, GatePolicy
 from leadpool.ingestion import ImportResult, import_files
 from leadpool.simulation.invariants import check_invariants
@@ -93,6 +95,8 @@ class DemoSummary:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["violations"] = self.violations
+        if self.database_uri is not None:  # printed with --json: never its password
+            out["database_uri"] = display_uri(self.database_uri)
         return out
 
 
@@ -160,7 +164,12 @@ def _run(
     say: Progress = progress or (lambda _p, _f: None)
     home = get_settings().resolved_home()
     out_dir = Path(out) if out is not None else home / "demo"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # the directory asked for is what to fix, not a traceback to read
+        raise InvalidInput(
+            f"the demo's output directory {str(out_dir)!r} cannot be made: {e.strerror or e}"
+        ) from None
     phases: dict[str, float] = {}
     clock = time.perf_counter()
 

@@ -1,0 +1,89 @@
+"""A bad environment or flag is one line naming what to fix, not a traceback (and never a password):
+``LEADPOOL_HOME`` that cannot be made, a ``LEADPOOL_DATABASE_URL`` whose port is not a number,
+``serve --log-level`` that uvicorn does not know, a demo ``--out`` that cannot be made, and the
+demo's ``--json`` summary naming its database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from leadpool.cli.demo import demo
+from leadpool.simulation.run import DemoSummary
+
+MAIN = "import sys; from leadpool.cli import main; sys.argv[0] = 'leadpool'; main()"
+PASSWORD = "Hunter2PW"
+
+
+def _leadpool(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", MAIN, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_line(r: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == "" and "Traceback" not in r.stderr, r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("error: ") and all(e in line for e in expected), line
+    assert PASSWORD not in r.stderr
+
+
+def test_a_home_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    home = tmp_path / "a-file" / "home"
+    r = _leadpool(["agency", "list", "--json"], LEADPOOL_HOME=str(home))
+    _one_line(r, "LEADPOOL_HOME", str(home))
+
+
+def test_a_database_url_with_a_port_that_is_not_a_number_is_named(tmp_path: Path) -> None:
+    url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:notaport/x"
+    r = _leadpool(["agency", "list", "--json"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_DATABASE_URL=url)
+    _one_line(r, "LEADPOOL_DATABASE_URL")
+
+
+def test_serve_refuses_an_unknown_log_level_before_it_starts(tmp_path: Path) -> None:
+    r = _leadpool(["serve", "--log-level", "bogus"], LEADPOOL_HOME=str(tmp_path))
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)
+    assert "--log-level" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_demo_out_that_cannot_be_made_is_named(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LEADPOOL_HOME", str(tmp_path / "home"))
+    (tmp_path / "a-file").write_text("")
+    app = typer.Typer()
+    app.command()(demo)
+    result = CliRunner().invoke(
+        app, ["--people", "100", "--days", "1", "--out", str(tmp_path / "a-file" / "x")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "output directory" in result.output and "a-file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_demo_summary_never_shows_the_database_password() -> None:
+    uri = f"postgresql://postgres:{PASSWORD}@db.example:5432/leadpool_demo"
+    summary = DemoSummary(people=1, days=1, seed=1, simulated_from="", simulated_to="", database_uri=uri)
+    out = summary.as_dict()
+    assert PASSWORD not in json.dumps(out)
+    assert make_url(out["database_uri"]).database == "leadpool_demo"
+
+
+def test_a_rule_across_settings_is_named_by_their_variables(tmp_path: Path) -> None:
+    r = _leadpool(
+        ["settings"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_RECONCILE_SES_SECRET_ACCESS_KEY=PASSWORD
+    )
+    _one_line(r, "LEADPOOL_RECONCILE_*", "LEADPOOL_RECONCILE_SES_ACCESS_KEY_ID")
+    assert "ReconcileSettings" not in r.stderr and "Value error" not in r.stderr

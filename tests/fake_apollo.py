@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,3 +59,32 @@ class HeldApollo(FakeApollo):
             self.arrived.set()
             self.release.wait(60)
         return out
+
+
+# a worker as the queue runs it: one job function ("module:function", taking the database and the
+# job id), with the configured Apollo and database
+_WORKER = """
+import importlib, os, sys
+from leadpool.db import Database
+module, name = sys.argv[1].split(":")
+run = getattr(importlib.import_module(module), name)
+run(Database.from_uri(os.environ["LEADPOOL_DATABASE_URL"]), int(sys.argv[2]))
+"""
+
+
+def kill_worker_during_the_call(held: HeldApollo, job: str, job_id: int) -> None:
+    """Run ``job`` for ``job_id`` in a child process and kill it (SIGKILL) while Apollo holds the
+    answer to the bulk_match it has taken and charged for."""
+    worker = subprocess.Popen([sys.executable, "-c", _WORKER, job, str(job_id)])
+    try:
+        deadline = time.monotonic() + 120
+        while not held.arrived.wait(0.05):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the worker never sent its bulk_match")
+        worker.send_signal(signal.SIGKILL)
+        assert worker.wait(30) == -signal.SIGKILL
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        held.release.set()

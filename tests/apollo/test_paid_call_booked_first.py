@@ -9,9 +9,6 @@ the worker killed, while the call is in flight.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from tests.allocation.factories import make_agency, make_campaign
-from tests.fake_apollo import HeldApollo, serving
+from tests.fake_apollo import HeldApollo, kill_worker_during_the_call, serving
 
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.refill import (
@@ -41,14 +38,6 @@ KEY = "booked-first-key"
 SHORT = 5  # the shortfall refilled: one bulk_match of 5 people
 WORST = Decimal("6.25")  # its worst case: no answer has shown the price yet, so 1.25 a person
 SHARE = Decimal(50)  # the agency's share of a day's budget of 100
-
-# a worker as the queue runs it: the refill job, with the configured Apollo and database
-_WORKER = """
-import os, sys
-from leadpool.allocation.refill import run_refill
-from leadpool.db import Database
-run_refill(Database.from_uri(os.environ["LEADPOOL_DATABASE_URL"]), int(sys.argv[1]))
-"""
 
 
 @dataclass(frozen=True)
@@ -116,11 +105,10 @@ def _books(db: Database, refill_job_id: int, agency: int) -> Books:
         )
 
 
-def _wait_for_the_call(fake: HeldApollo, worker: Future[Any] | subprocess.Popen[bytes]) -> None:
+def _wait_for_the_call(fake: HeldApollo, worker: Future[Any]) -> None:
     deadline = time.monotonic() + 120
     while not fake.arrived.wait(0.05):
-        done = worker.done() if isinstance(worker, Future) else worker.poll() is not None
-        if done or time.monotonic() > deadline:
+        if worker.done() or time.monotonic() > deadline:
             pytest.fail("the worker never sent its bulk_match")
 
 
@@ -143,16 +131,7 @@ def test_a_worker_killed_during_a_paid_call_leaves_it_counted(db: Database, held
     """(a) The worker is killed (SIGKILL) while Apollo holds the bulk_match it has charged for:
     the day's budget, the job's credits and the agency's share all count the call's worst case."""
     job, agency = _refill_job(db)
-    worker = subprocess.Popen([sys.executable, "-c", _WORKER, str(job)])
-    try:
-        _wait_for_the_call(held, worker)
-        worker.send_signal(signal.SIGKILL)
-        assert worker.wait(30) == -signal.SIGKILL
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        held.release.set()
+    kill_worker_during_the_call(held, "leadpool.allocation.refill:run_refill", job)
     assert held.credits_charged == SHORT  # Apollo was paid, and no answer ever came back
     books = _books(db, job, agency)
     assert (books.day, books.job, books.agency) == (WORST, WORST, WORST)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from tests.allocation.factories import make_agency, make_campaign, make_leads
-from tests.fake_apollo import HeldApollo, serving
+from tests.fake_apollo import HeldApollo, kill_worker_during_the_call, serving
 from typer.testing import CliRunner
 
 from leadpool.allocation.refill import list_refill_jobs, spent_today
@@ -252,14 +249,6 @@ def test_queue_needs_an_apollo_key_and_rows_need_their_target(
             s.execute(text(sql))
 
 
-_REENRICH_WORKER = """
-import os, sys
-from leadpool.db import Database
-from leadpool.insights.reenrich import run_reenrich
-run_reenrich(Database.from_uri(os.environ["LEADPOOL_DATABASE_URL"]), int(sys.argv[1]))
-"""
-
-
 def test_a_reenrichment_killed_during_a_paid_call_keeps_it_on_its_job(
     db: Database, apollo_people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -270,16 +259,7 @@ def test_a_reenrichment_killed_during_a_paid_call_keeps_it_on_its_job(
         _pool(db, apollo_people)
         with session_scope(db) as s:
             job = queue_reenrichment(s)["refill_job_id"]
-        worker = subprocess.Popen([sys.executable, "-c", _REENRICH_WORKER, str(job)])
-        try:
-            assert held.arrived.wait(120), "the worker never sent its bulk_match"
-            worker.send_signal(signal.SIGKILL)
-            assert worker.wait(30) == -signal.SIGKILL
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-            held.release.set()
+        kill_worker_during_the_call(held, "leadpool.insights.reenrich:run_reenrich", job)
     assert held.credits_charged > 0
     with session_scope(db) as s:
         booked = s.execute(

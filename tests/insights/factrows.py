@@ -74,3 +74,18 @@ def add_facts(
         ),
         rows,
     )
+
+
+def agencies_with_keys(session: Session, n: int) -> dict[int, str]:
+    """Agencies 1..n, each with an API key (returned by id) to ask for insights as that agency."""
+    from leadpool.api.auth import hash_key
+
+    keys = {}
+    for i in range(1, n + 1):
+        key = f"lpa_test_key_{i}"
+        session.execute(
+            text("INSERT INTO agencies (id, name, status, api_key_hash) VALUES (:i, :n, 'active', :h)"),
+            {"i": i, "n": f"agency {i}", "h": hash_key(key)},
+        )
+        keys[i] = key
+    return keys

@@ -13,9 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from insights.factrows import add_facts
+from insights.factrows import add_facts, agencies_with_keys
 from leadpool.api.app import create_app
-from leadpool.api.auth import hash_key
 from leadpool.api.settings import ApiSettings
 from leadpool.config import Settings
 from leadpool.db import session_scope
@@ -34,20 +33,8 @@ QUERIES = [
 ]
 
 
-def _agencies(s, n: int) -> dict[int, str]:
-    keys = {}
-    for i in range(1, n + 1):
-        key = f"lpa_test_key_{i}"
-        s.execute(
-            text("INSERT INTO agencies (id, name, status, api_key_hash) VALUES (:i, :n, 'active', :h)"),
-            {"i": i, "n": f"agency {i}", "h": hash_key(key)},
-        )
-        keys[i] = key
-    return keys
-
-
 def _two_agencies(s) -> dict[int, str]:
-    keys = _agencies(s, 2)
+    keys = agencies_with_keys(s, 2)
     add_facts(s, 400, replies=30, positives=8, bounces=12, agency_id=1, industry="software")
     add_facts(s, 300, replies=10, positives=2, agency_id=2, industry="software")
     add_facts(s, 200, replies=15, agency_id=2, industry="retail", country="germany")
@@ -56,7 +43,7 @@ def _two_agencies(s) -> dict[int, str]:
 
 
 def _four_agencies(s) -> dict[int, str]:
-    keys = _agencies(s, 4)
+    keys = agencies_with_keys(s, 4)
     for a in (1, 2, 3):
         add_facts(s, 120, replies=9, agency_id=a, leads=40, industry="software", country="united states")
         add_facts(s, 60, replies=3, agency_id=a, industry="software", country="germany")

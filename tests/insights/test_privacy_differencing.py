@@ -14,9 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from insights.factrows import add_facts
+from insights.factrows import add_facts, agencies_with_keys
 from leadpool.api.app import create_app
-from leadpool.api.auth import hash_key
 from leadpool.api.settings import ApiSettings
 from leadpool.config import Settings
 from leadpool.db import session_scope
@@ -32,20 +31,8 @@ def client(db) -> Iterator[TestClient]:
         yield c
 
 
-def _agencies(s, n: int) -> dict[int, str]:
-    keys = {}
-    for i in range(1, n + 1):
-        key = f"lpa_differencing_key_{i}"
-        s.execute(
-            text("INSERT INTO agencies (id, name, status, api_key_hash) VALUES (:i, :n, 'active', :h)"),
-            {"i": i, "n": f"agency {i}", "h": hash_key(key)},
-        )
-        keys[i] = key
-    return keys
-
-
 def _world(s) -> dict[int, str]:
-    keys = _agencies(s, 6)
+    keys = agencies_with_keys(s, 6)
     # a busy corner of construction: agencies 1-3, 20 leads each
     for a in (1, 2, 3):
         add_facts(
@@ -118,7 +105,7 @@ def test_one_d_cell_minus_three_d_cell_does_not_isolate_one_agency(db, client):
 
 def test_own_figures_subtracted_from_a_platform_cell_do_not_leave_two_leads(db, client):
     with session_scope(db) as s:
-        keys = _agencies(s, 3)
+        keys = agencies_with_keys(s, 3)
         add_facts(s, 48, replies=3, agency_id=1, industry="construction")
         add_facts(s, 1, replies=1, positives=1, agency_id=2, industry="construction")
         add_facts(s, 1, replies=1, positives=1, agency_id=3, industry="construction")

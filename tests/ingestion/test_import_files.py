@@ -353,3 +353,130 @@ def test_a_nul_in_one_persons_id_rejects_that_person_not_the_whole_json_document
     with session_scope(db) as s:
         assert s.execute(text("SELECT email FROM leads")).scalars().all() == ["z@y.example"]
         assert s.execute(text("SELECT apollo_person_ids FROM raw_payloads")).scalars().all() == [["c1"]]
+
+
+def test_a_csv_byte_that_is_not_utf8_mid_file_names_its_line_and_keeps_every_record_before_it(
+    db: Database, tmp_path: Path
+) -> None:
+    """3,000 rows, a \\xff on line 2502, batches of 500: the error named line 2374 (where the
+    decoder's chunk began) and said "records before it were imported", but only 1,999 of the
+    2,500 valid rows before it were stored (the batch being filled was dropped)."""
+    path = tmp_path / "midbad.csv"
+    rows = [
+        f"First{n},person{n}@company{n % 7}.example,company{n % 7}.example\n".encode() for n in range(3000)
+    ]
+    rows[2500] = b"First\xff,broken@company.example,company.example\n"  # line 2502, after the header
+    path.write_bytes(b"First Name,Email,Website\n" + b"".join(rows))
+    res = CliRunner().invoke(
+        app, ["import", str(path), "--batch-size", "500", "--json", "--rejects", str(tmp_path / "r.jsonl")]
+    )
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    message = " ".join(res.output.split())  # the console wraps long lines
+    assert f"{path}: line 2502 is not UTF-8 (byte 0xff at byte 6 of the line" in message, message
+    assert "the 2,500 records before it were read: 2,500 imported (2,500 new," in message, message
+    assert _count(db, Lead) == 2500
+    with session_scope(db) as s:
+        assert s.scalar(select(func.max(RawPayload.line_no))) == 2501
+    # once the line is fixed, importing the file again adds the rest and nothing twice
+    path.write_bytes(path.read_bytes().replace(b"\xff", b"y"))
+    result = import_files(db, [path], rejects_path=tmp_path / "r2.jsonl")
+    assert (result.inserted, result.unchanged, result.rejected_count) == (500, 2500, 0)
+
+
+def test_a_csv_line_that_is_not_utf8_tells_what_each_file_and_record_before_it_did(
+    db: Database, tmp_path: Path
+) -> None:
+    """A small file failed on the header ("cannot read the CSV header") wherever the bad byte was:
+    the decoder read the whole file as its first chunk. Records before the line are imported (a
+    stray quote's swallowed rows too, as at the end of a file), rejections counted and named."""
+    earlier = _jsonl(tmp_path, [json.dumps(person(1))], "earlier.jsonl")
+    later = _jsonl(tmp_path, [json.dumps(person(2))], "later.jsonl")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(
+        b"First Name,Email,Website\r\n"
+        b"Ann,ann@acme.example,acme.example\r\n"
+        b"Nobody,,\r\n"  # no identity: rejected
+        b'"Stray,cid@acme.example,acme.example\r\n'  # a quote never closed: swallows the next lines
+        b"Dee,dee@acme.example,acme.example\r\n"
+        b"Eve,eve@acme.example,acme.example\r\n"
+        b"Fay,f\xc3(@acme.example,acme.example\r\n"  # line 7: \xc3 starts a character "(" does not end
+        b"Gus,gus@acme.example,acme.example\r\n"
+    )
+    rejects = tmp_path / "rejects.jsonl"
+    with pytest.raises(InvalidInput) as raised:
+        import_files(db, [earlier, bad, later], rejects_path=rejects)
+    message = raised.value.message
+    assert message.startswith(
+        f"{bad}: line 7 is not UTF-8 (byte 0xc3 at byte 6 of the line: invalid continuation byte)"
+    )
+    assert (
+        "the 5 records before it were read: 3 imported (3 new, 0 updated, 0 unchanged, 0 merged)" in message
+    )
+    assert f"2 rejected (listed in {rejects})" in message
+    assert "the file named before it was imported in full" in message
+    assert "the file named after it was not imported" in message
+    with session_scope(db) as s:
+        assert set(s.scalars(select(Lead.email))) == {
+            person(1)["email"],
+            "ann@acme.example",
+            "dee@acme.example",
+            "eve@acme.example",
+        }
+    assert [json.loads(line)["line"] for line in rejects.read_text().splitlines()] == [3, 4]
+
+
+def test_a_json_document_that_is_not_utf8_names_the_line_and_nothing_lands(
+    db: Database, tmp_path: Path
+) -> None:
+    """It said "not UTF-8 ('utf-8' codec can't decode byte 0xff in position 1093...)": no line."""
+    page = tmp_path / "page.json"
+    body = json.dumps({"people": [person(1), person(2, title="MARK")]}, indent=2).encode()
+    page.write_bytes(body.replace(b"MARK", b"Caf\xff"))
+    mark = body.index(b"MARK")
+    line, column = body[:mark].count(b"\n") + 1, mark - body.rfind(b"\n", 0, mark) + 3
+    with pytest.raises(InvalidInput) as raised:
+        import_files(db, [_jsonl(tmp_path, [json.dumps(person(3))]), page])
+    assert raised.value.message == (
+        f"{page}: line {line} is not UTF-8 (byte 0xff at byte {column} of the line: invalid start byte); "
+        "nothing was imported"
+    )
+    assert (_count(db, Lead), _count(db, RawPayload)) == (0, 0)
+
+
+def test_a_jsonl_line_that_is_not_utf8_is_rejected_on_its_own(db: Database, tmp_path: Path) -> None:
+    # each JSONL line is decoded on its own already: the bad one is rejected, the rest land
+    path = tmp_path / "people.jsonl"
+    lines = [json.dumps(person(n)).encode() for n in range(3)]
+    lines[1] = lines[1].replace(b"Engineer", b"Engin\xffer")
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = import_files(db, [path], rejects_path=tmp_path / "r.jsonl")
+    assert result.inserted == 2
+    assert [(r.line_no, r.reason) for r in result.rejected] == [(2, "line is not valid UTF-8")]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "said"),
+    [
+        ({"people": 5}, '"people" is a number'),
+        ({"people": "abc"}, '"people" is a string'),
+        ({"people": [], "contacts": {"id": "c"}}, '"contacts" is an object'),
+        ({"status": "success", "matches": True}, '"matches" is a boolean'),
+    ],
+)
+def test_a_people_list_that_is_no_list_is_refused_not_read_as_empty(
+    db: Database, tmp_path: Path, envelope: dict[str, Any], said: str
+) -> None:
+    """{"people": 5} reported records: 0, rejected: 0 and stored the document."""
+    page = tmp_path / "s.json"
+    page.write_text(json.dumps(envelope))
+    with pytest.raises(InvalidInput) as raised:
+        import_files(db, [page])
+    assert raised.value.message == f"{page}: {said}, not a list of people (or null); nothing was imported"
+    assert (_count(db, Lead), _count(db, RawPayload)) == (0, 0)
+    # a JSONL line of that shape is rejected with the same reason; the lines around it land
+    lines = [json.dumps(person(1)), json.dumps(envelope), json.dumps({"people": None, "person": person(2)})]
+    result = import_files(db, [_jsonl(tmp_path, lines)], rejects_path=tmp_path / "r.jsonl")
+    assert result.inserted == 2
+    assert [(r.line_no, r.reason) for r in result.rejected] == [
+        (2, f"{said}, not a list of people (or null)")
+    ]

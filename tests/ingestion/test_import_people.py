@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
+from starlette.testclient import TestClient
 from tests.ingestion.factories import person
 
-from leadpool.config import get_settings
+from api.conftest import ADMIN_TOKEN
+from leadpool.api.app import create_app
+from leadpool.api.settings import ApiSettings
+from leadpool.config import Settings, get_settings
 from leadpool.db import Database, session_scope
 from leadpool.ingestion import import_people
 from leadpool.ingestion.hashing import address_hmac
@@ -350,3 +355,21 @@ def test_a_value_too_long_for_an_index_rejects_its_record_only(db: Database) -> 
     assert [r.index for r in result.rejected] == [1] and "index row size" in result.rejected[0].reason
     with session_scope(db) as s:
         assert s.scalar(select(func.count()).select_from(Lead)) == 2
+
+
+def test_the_api_refuses_a_people_list_that_is_no_list(db: Database, tmp_path: Path) -> None:
+    """POST /v1/leads/import with {"people": 5} answered 200 with nothing imported."""
+    app = create_app(
+        Settings(home=tmp_path / "home"), db=db, api_settings=ApiSettings(admin_token=ADMIN_TOKEN)
+    )
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        for body, said in (
+            ({"people": 5}, '"people" is a number'),
+            ({"matches": "abc"}, '"matches" is a string'),
+        ):
+            r = client.post("/v1/leads/import", json=body, headers=auth)
+            assert r.status_code == 422, r.text
+            assert r.json()["detail"] == f"body: {said}, not a list of people (or null)"
+        assert client.post("/v1/leads/import", json={"people": None}, headers=auth).status_code == 200
+    assert (_count(db, Lead), _count(db, RawPayload)) == (0, 1)

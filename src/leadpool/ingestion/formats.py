@@ -15,18 +15,34 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from leadpool.errors import InvalidInput
 from leadpool.ingestion.csv_export import CsvMapper
 
+if TYPE_CHECKING:
+    from leadpool.ingestion.importer import ImportResult
+
 ENVELOPE_KEYS = ("people", "contacts", "person", "matches")
+
+
+class ReadStopped(InvalidInput):
+    """A file that cannot be read past one line. Every record before the line is complete and
+    is imported before this is raised (``importer.load`` sets ``before`` to what they did); the
+    line and everything after it are not."""
+
+    def __init__(self, path: Path, line_no: int, problem: str) -> None:
+        super().__init__(f"{path}: line {line_no} {problem}")
+        self.path = path
+        self.line_no = line_no
+        self.before: ImportResult | None = None
 
 
 @dataclass(slots=True)
@@ -87,7 +103,11 @@ def people_of(doc: Any) -> list[Any] | None:
 def positioned_people_of(doc: Any) -> list[tuple[int, Any]] | None:
     """``people_of`` with each person's position in the response: null matches keep their place,
     so a reason given for record 1 points at ``matches[1]`` (lists after the first one continue
-    the count, e.g. ``contacts`` after ``people``)."""
+    the count, e.g. ``contacts`` after ``people``).
+
+    Raises InvalidInput naming the key when ``people``, ``contacts`` or ``matches`` is neither a
+    list nor null: such a response is broken, and reading it as empty would report success.
+    """
     if isinstance(doc, list):
         return [(i, p) for i, p in enumerate(doc) if p is not None]
     if not isinstance(doc, dict):
@@ -97,11 +117,14 @@ def positioned_people_of(doc: Any) -> list[tuple[int, Any]] | None:
         position = 0
         for key in ("people", "contacts", "matches"):
             items = doc.get(key)
-            if isinstance(items, list):
-                for p in items:
-                    if p is not None:
-                        out.append((position, _contact_as_person(p) if key == "contacts" else p))
-                    position += 1
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                raise InvalidInput(f'"{key}" is {_json_kind(items)}, not a list of people (or null)')
+            for p in items:
+                if p is not None:
+                    out.append((position, _contact_as_person(p) if key == "contacts" else p))
+                position += 1
         person = doc.get("person")
         if person is not None:
             out.append((position, person))
@@ -109,6 +132,17 @@ def positioned_people_of(doc: Any) -> list[tuple[int, Any]] | None:
     if "id" in doc or "email" in doc or "linkedin_url" in doc or "first_name" in doc:
         return [(0, doc)]
     return None
+
+
+def _json_kind(value: Any) -> str:
+    # the kind, never the value: a value may be a person's data
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "not a list"
 
 
 def _contact_as_person(contact: Any) -> Any:
@@ -172,14 +206,21 @@ def _json_records(path: Path) -> Iterator[SourceRecord]:
     try:
         body = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InvalidInput(f"{path}: not UTF-8 ({e})") from None
+        # lines counted as an editor shows them (\n, \r\n or a lone \r), up to the bad byte
+        line_start = max(data.rfind(b"\n", 0, e.start), data.rfind(b"\r", 0, e.start)) + 1
+        line_no = len(data[:line_start].splitlines()) + 1
+        where = _bad_byte(data, e.start, e.start - line_start, e.reason)
+        raise InvalidInput(f"{path}: line {line_no} is not UTF-8 ({where}); nothing was imported") from None
     try:
         # a BOM is no part of the JSON text (RFC 8259 8.1) but editors save one; the stored body keeps it
         doc = orjson.loads(data.removeprefix(b"\xef\xbb\xbf"))
     except orjson.JSONDecodeError as e:
         raise InvalidInput(f"{path}: not valid JSON ({e})") from None
     name = str(path)
-    found = positioned_people_of(doc)
+    try:
+        found = positioned_people_of(doc)
+    except InvalidInput as e:
+        raise InvalidInput(f"{path}: {e.message}; nothing was imported") from None
     if found is None:
         raise InvalidInput(
             f"{path}: not an Apollo people response (expected people/contacts/person/matches, "
@@ -236,7 +277,12 @@ def read_jsonl(path: Path) -> Iterator[SourceRecord]:
                 index += 1
                 continue
             if isinstance(doc, dict) and any(k in doc for k in ENVELOPE_KEYS):
-                people = people_of(doc) or []
+                try:
+                    people = people_of(doc) or []
+                except InvalidInput as e:
+                    yield SourceRecord(index, line_no, error=e.message, nbytes=nbytes, source=name)
+                    index += 1
+                    continue
             else:
                 people = [doc]
             raw = RawPayloadRow(
@@ -262,11 +308,36 @@ def read_jsonl(path: Path) -> Iterator[SourceRecord]:
                 index += 1
 
 
-class _LineTap:
-    """Iterates a text file for csv.reader while keeping the exact text of the current record."""
+def _bad_byte(data: bytes, offset: int, column: int, reason: str) -> str:
+    return f"byte {data[offset]:#04x} at byte {column + 1} of the line: {reason}"
 
-    def __init__(self, f: Any) -> None:
-        self._f = f
+
+# a line ends at \n, \r\n or a lone \r (text mode's newline=""): binary lines end at \n only
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+def _physical_lines(f: IO[bytes]) -> Iterator[bytes]:
+    for chunk in f:
+        cr = chunk.find(b"\r")
+        if cr == -1 or (cr == len(chunk) - 2 and chunk.endswith(b"\n")):
+            yield chunk
+        else:
+            yield from (part for part in _LONE_CR.split(chunk) if part)
+
+
+class _LineTap:
+    """Iterates a file's lines for csv.reader while keeping the exact text of the current record.
+
+    Each line is decoded on its own (UTF-8 never puts a line break inside a character), so a byte
+    that is not UTF-8 stops reading at its own line, with every line before it read; a decoder
+    over buffered chunks fails at a chunk, and the lines of the chunk before the bad byte are lost
+    with it. Once a line failed, every later read raises the same error: nothing after it is read.
+    """
+
+    def __init__(self, f: IO[bytes], path: Path) -> None:
+        self._lines = _physical_lines(f)
+        self._path = path
+        self._stopped: ReadStopped | None = None
         self.lines: list[str] = []
         self.line_no = 0
 
@@ -274,7 +345,17 @@ class _LineTap:
         return self
 
     def __next__(self) -> str:
-        line: str = next(self._f)
+        if self._stopped is not None:
+            raise self._stopped
+        data = next(self._lines)
+        if self.line_no == 0:
+            data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM, as encoding="utf-8-sig" drops it
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            where = _bad_byte(data, e.start, e.start, e.reason)
+            self._stopped = ReadStopped(self._path, self.line_no + 1, f"is not UTF-8 ({where})")
+            raise self._stopped from None
         self.lines.append(line)
         self.line_no += 1
         return line
@@ -323,15 +404,15 @@ def _runaway_quote(lines: list[str], row: list[str] | None, width: int, dialect:
 
 def read_csv(path: Path) -> Iterator[SourceRecord]:
     name = str(path)
-    with path.open("r", encoding="utf-8-sig", newline="") as f:
-        tap = _LineTap(f)
+    with path.open("rb") as f:
+        tap = _LineTap(f, path)
         dialect: type[csv.Dialect] = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
         reader = csv.reader(tap, dialect)
         try:
             header = next(reader)
         except StopIteration:
             raise InvalidInput(f"{path}: file is empty") from None
-        except (csv.Error, UnicodeDecodeError) as e:
+        except csv.Error as e:
             raise InvalidInput(f"{path}: cannot read the CSV header ({e})") from None
         header_text = tap.take()
         mapper = CsvMapper(header)
@@ -405,7 +486,9 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
                     if more == len(alone):  # the record goes on past the swallowed lines
                         try:
                             alone.append((tap.line_no + 1, next(tap)))
-                        except StopIteration:
+                        except (StopIteration, ReadStopped):
+                            # an unreadable line ends the record like the end of the file: the
+                            # lines before it are still read, then the next read raises the error
                             break
                         tap.take()
                     text += alone[more][1]
@@ -428,11 +511,15 @@ def read_csv(path: Path) -> Iterator[SourceRecord]:
                 row = next(reader)
             except StopIteration:
                 break
-            except UnicodeDecodeError as e:
-                # no way to find the next record boundary in undecodable text: stop here, clearly
-                raise InvalidInput(
-                    f"{path}: line {tap.line_no + 1} is not UTF-8 ({e.reason}); records before it were imported"
-                ) from None
+            except ReadStopped:
+                # inside a quote that ran over lines, the unreadable line ends it as the end of the
+                # file would: the quote counts as not closed and the lines it swallowed are read
+                # again on their own (the next read raises the error again). A record that started
+                # on the line before it is incomplete and not imported.
+                if len(tap.lines) > 1:
+                    yield runaway(start, None)
+                    continue
+                raise
             except csv.Error as e:
                 if _runaway_quote(tap.lines, None, width, dialect):
                     yield runaway(start, e)
@@ -459,8 +546,12 @@ def _strip_eol(text: str) -> str:
 
 def read_file(path: Path) -> tuple[str, Iterator[SourceRecord]]:
     """(format, records) for one import file."""
-    if not path.is_file():
+    if path.is_dir():
+        raise InvalidInput(f"{path}: is a directory, not a file; name the files in it to import them")
+    if not path.exists():
         raise InvalidInput(f"{path}: no such file")
+    if not path.is_file():
+        raise InvalidInput(f"{path}: not a regular file")
     fmt = detect_format(path)
     reader = {"json": read_json, "jsonl": read_jsonl, "csv": read_csv}[fmt]
     return fmt, reader(path)

@@ -56,7 +56,7 @@ import orjson
 import psycopg
 from sqlalchemy.dialects import postgresql
 
-from leadpool.ingestion.formats import RawPayloadRow, SourceRecord
+from leadpool.ingestion.formats import RawPayloadRow, ReadStopped, SourceRecord
 from leadpool.ingestion.hashing import hmac_hex
 from leadpool.ingestion.lock import IMPORT_LOCK_KEY
 from leadpool.ingestion.phones import PhoneBook
@@ -713,7 +713,10 @@ def load(
     batch_size: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Stream records in batches through process_batch; isolate records PostgreSQL refuses."""
+    """Stream records in batches through process_batch; isolate records PostgreSQL refuses.
+
+    A ReadStopped from ``records`` is raised once every record read before it is loaded, with
+    ``before`` set to what they did."""
     total = ImportResult()
     batches: queue.Queue[list[SourceRecord] | BaseException | None] = queue.Queue()
     # at most two batches alive (one in PostgreSQL, one being read), so memory stays flat
@@ -738,6 +741,12 @@ def load(
             if batch:
                 _put(batch)
             _put(None)
+        except ReadStopped as e:
+            # the records read before the unreadable line are complete: they are loaded, not
+            # dropped with the batch they wait in
+            if batch:
+                _put(batch)
+            _put(e)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer, which re-raises it
             _put(e)
 
@@ -758,6 +767,8 @@ def load(
             if item is None:
                 break
             if isinstance(item, BaseException):
+                if isinstance(item, ReadStopped):
+                    item.before = total
                 raise item
             _run(conn, item, ctx, total, progress)
             del item

@@ -19,7 +19,7 @@ import psycopg
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
-from leadpool.ingestion.formats import RawPayloadRow, SourceRecord, person_ids, read_file
+from leadpool.ingestion.formats import RawPayloadRow, ReadStopped, SourceRecord, person_ids, read_file
 from leadpool.ingestion.importer import BatchContext, ImportResult, Rejection, load
 
 DEFAULT_BATCH_SIZE = 2000
@@ -174,16 +174,19 @@ def import_files(
     ``<home>/rejects/``), one JSON object per line with file, line, record and reason.
     ``progress(records, bytes)`` is called after each batch. Raises InvalidInput for a file that
     cannot be read at all (missing, unknown format, not UTF-8 JSON) and for a rejects file that
-    cannot be written, before anything is imported.
+    cannot be written, before anything is imported. A CSV line that is not UTF-8 stops the import
+    there, once every record before it is imported: the InvalidInput names the line and says what
+    those records did (earlier files are imported in full, later ones not at all).
     """
     files = [Path(p) for p in paths]
     readers = [(path, *read_file(path)) for path in files]  # fail fast on unreadable files
     sink = _RejectsFile(rejects_path or default_rejects_path())
     sink.open()  # fail fast on a rejects file that cannot be written, before anything is imported
     total = ImportResult()
+    stopped: tuple[int, ReadStopped] | None = None
     try:
         with _connection(db) as conn:
-            for _path, fmt, records in readers:
+            for n, (_path, fmt, records) in enumerate(readers):
                 ctx = BatchContext(
                     source=fmt,
                     key=get_settings().resolved_secret_key(),
@@ -193,9 +196,49 @@ def import_files(
                     max_rejections_kept=max(0, MAX_REJECTIONS_KEPT - len(total.rejected)),
                     on_rejects=sink.write,
                 )
-                total.add(load(conn, records, ctx, batch_size=batch_size, progress=progress))
+                try:
+                    total.add(load(conn, records, ctx, batch_size=batch_size, progress=progress))
+                except ReadStopped as e:
+                    stopped = (n, e)
+                    break
     finally:
         sink.close()
+    if stopped is not None:
+        at, error = stopped
+        raise InvalidInput(
+            _stopped_message(error, earlier=at, later=len(readers) - at - 1, sink=sink)
+        ) from None
     if sink.used:
         total.rejects_path = str(sink.path)
     return total
+
+
+def _stopped_message(e: ReadStopped, *, earlier: int, later: int, sink: _RejectsFile) -> str:
+    """One line: where reading stopped, and what is now stored, so the person knows what to redo."""
+    done = e.before or ImportResult()
+    if done.records == 0:
+        before = "no record came before it"
+    else:
+        accepted = done.records - done.rejected_count
+        before = (
+            f"{_count(done.records, 'record', 'records')} before it {'was' if done.records == 1 else 'were'} "
+            f"read: {accepted:,} imported ({done.inserted:,} new, {done.updated:,} updated, "
+            f"{done.unchanged:,} unchanged, {done.merged:,} merged) and {done.rejected_count:,} rejected"
+        )
+        if done.rejected_count and sink.used:
+            before += f" (listed in {sink.path})"
+    parts = [f"{e.message}, so the import stopped there", before]
+    if earlier:
+        parts.append(
+            f"{_count(earlier, 'file', 'files')} named before it {'was' if earlier == 1 else 'were'} imported in full"
+        )
+    if later:
+        parts.append(
+            f"{_count(later, 'file', 'files')} named after it {'was' if later == 1 else 'were'} not imported"
+        )
+    parts.append("fix the line and import again: what is already stored is not stored twice")
+    return "; ".join(parts)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"the {one}" if n == 1 else f"the {n:,} {many}"

@@ -56,7 +56,10 @@ def _people(raw: bytes) -> tuple[str, list[Any]]:
         doc = orjson.loads(raw)
     except (UnicodeDecodeError, orjson.JSONDecodeError) as e:
         raise InvalidInput(f"body: not valid UTF-8 JSON ({e})") from e
-    people = people_of(doc)
+    try:
+        people = people_of(doc)
+    except InvalidInput as e:
+        raise InvalidInput(f"body: {e.message}") from None
     if people is None:
         raise InvalidInput("body: not an Apollo people response, person object or list of person objects")
     return text, people

@@ -111,6 +111,18 @@ def env(database_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 @pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's consoles as on a terminal, writing into CliRunner's captured streams: rich draws
+    live progress (a transient bar too, then wipes it) only on an interactive terminal, and judges
+    interactive once, when the console is made."""
+    from leadpool.cli.common import err_console
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setattr(err_console, "is_interactive", True)
+
+
+@pytest.fixture
 def fresh_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The gate's platform policy from its defaults only: no LEADPOOL_GATE_* of the environment."""
     from leadpool.gate.policy import clear_policy_cache

@@ -115,6 +115,62 @@ def test_numbers_out_of_range_are_named_not_left_to_the_database(
     assert code == 2 and names in out and "database refused" not in out, out
 
 
+BIG = "99999999999999999999"  # beyond a bigint
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (("agency", "cancel", BIG), "'agency_id'"),
+        (("agency", "reactivate", BIG), "'agency_id'"),
+        *((("campaign", move, BIG), "'campaign_id'") for move in ("activate", "pause", "resume", "finish")),
+        (("campaign", "end-enrollment", BIG, "1"), "'campaign_id'"),
+        (("campaign", "end-enrollment", "1", BIG), "'lead_id'"),
+        (("campaign", "allocate", BIG, "--count", "1"), "'campaign_id'"),
+        (
+            ("campaign", "create", "--agency", BIG, "--name", "x", "--icp", "i.json", "--daily-quota", "1"),
+            "'--agency'",
+        ),
+        (("campaign", "list", "--agency", BIG), "'--agency'"),
+        (("leads", "timeline", BIG), "'lead_id'"),
+        (("leads", "erase", BIG, "--actor", "ops", "--yes"), "'lead_id'"),
+        (("companies", "timeline", BIG), "'company_id'"),
+        (("send", "policy", "--campaign", BIG), "'--campaign'"),
+        (("send", "confirm", BIG, "--provider-message-id", "m"), "'touch_id'"),
+        (("send", "cancel", BIG), "'touch_id'"),
+        (("insights", "suggest", BIG), "'campaign_id'"),
+    ],
+)
+def test_an_id_too_big_for_the_database_names_its_argument(
+    db: Database, args: tuple[str, ...], names: str
+) -> None:
+    """They read "the database refused a value: bigint out of range", naming no argument."""
+    code, out = _run(*args)
+    assert code == 2 and names in out and "database refused" not in out, out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("campaign", "list"),
+        ("blocklist", "domains"),
+        ("send", "sender-claims"),
+        ("blocklist", "domain-remove", "x.example", "--actor", "ops"),
+    ],
+)
+def test_an_unknown_agency_to_filter_by_is_not_found_not_an_empty_list(
+    db: Database, args: tuple[str, ...]
+) -> None:
+    """They exited 0 with an empty answer (domain-remove: "not on agency 77's list")."""
+    reference, said = _run(
+        "blocklist", "domain-add", "x.example", "--reason", "r", "--actor", "ops", "--agency", "77"
+    )
+    assert reference == 2 and "agency 77 not found" in said
+    for json_out in ((), ("--json",)):
+        code, out = _run(*args, "--agency", "77", *json_out)
+        assert (code, out.strip()) == (reference, said.strip()), out
+
+
 def test_a_daily_quota_beyond_the_bound_is_named(db: Database, tmp_path: Path) -> None:
     icp = tmp_path / "icp.json"
     icp.write_text("{}")
@@ -158,3 +214,26 @@ def test_the_version_is_printed() -> None:
 
     code, out = _run("--version")
     assert code == 0 and out.strip() == f"leadpool {__version__}"
+
+
+def test_import_of_a_directory_says_it_is_a_directory(db: Database, tmp_path: Path) -> None:
+    """It said "no such file" of a folder that is there."""
+    code, out = _run("import", str(tmp_path), "--json")
+    assert code == 2 and f"{tmp_path}: is a directory, not a file" in out and "no such file" not in out, out
+
+
+@pytest.mark.parametrize(("people", "kind"), [("5", "a number"), ('"abc"', "a string")])
+def test_import_of_a_json_envelope_whose_people_is_no_list_is_refused(
+    db: Database, tmp_path: Path, people: str, kind: str
+) -> None:
+    """{"people": 5} printed records: 0, rejected: 0 and exited 0."""
+    page = tmp_path / "s.json"
+    page.write_text(f'{{"people": {people}}}')
+    code, out = _run("import", str(page), "--json", "--rejects", str(tmp_path / "r.jsonl"))
+    assert code == 2, out
+    assert (
+        " ".join(out.split())
+        == f'error: {page}: "people" is {kind}, not a list of people (or null); nothing was imported'
+    )
+    code, out = _run("pool", "stats", "--json")
+    assert code == 0 and json.loads(out)["totals"]["leads"] == 0, out

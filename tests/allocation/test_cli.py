@@ -133,10 +133,10 @@ def test_bad_input_is_one_clear_line(db: Database, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "campaign 999 not found" in result.output
     result = runner.invoke(app, ["agency", "create", "A1"])
     assert result.exit_code == 2 and "already taken" in result.output
-    # a value the database cannot hold is one line too, not a traceback
+    # an id the database cannot hold is refused naming the argument, not by the database
     result = runner.invoke(app, ["agency", "cancel", "99999999999999999999", "--json"])
-    assert result.exit_code == 2 and "the database refused a value" in result.output
-    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
+    assert result.exit_code == 2 and "'agency_id'" in result.output and result.stdout == ""
+    assert "Traceback" not in result.output and "database refused" not in result.output
 
 
 def test_an_icp_file_past_the_limits_is_one_line_and_creates_nothing(db: Database, tmp_path: Path) -> None:
@@ -159,3 +159,13 @@ def test_an_icp_file_past_the_limits_is_one_line_and_creates_nothing(db: Databas
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"icp file {big}: icp.industries: at most 1000 items, got 1001" in " ".join(result.output.split())
     assert _json("campaign", "list", "--json") == []
+
+
+def test_allocate_round_shows_progress_on_stderr_json_or_not(db: Database, terminal: None) -> None:
+    """It showed none, even on a terminal."""
+    for args in (["allocate-round"], ["allocate-round", "--json"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "allocating a round" in result.stderr and "allocating a round" not in result.stdout
+    assert json.loads(result.stdout)["campaigns"] == []
+    assert "\x1b[2K" in result.stderr  # under --json the spinner is wiped when done

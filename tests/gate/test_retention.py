@@ -324,6 +324,15 @@ def test_prune_decisions_command(db: Database, monkeypatch: pytest.MonkeyPatch) 
     assert [a["actor"] for a in _audits(db)] == ["ops@x", "cli"]
 
 
+def test_prune_decisions_keeps_its_bar_on_stderr_under_json(db: Database, terminal: None) -> None:
+    """--json turned the bar off (disable=quiet) where generate and import keep it, wiped when done."""
+    _add(db, [datetime.now(UTC) - timedelta(days=50)], allowed=False)
+    r = runner.invoke(cli, ["send", "prune-decisions", "--older-than-days", "40", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["deleted"] == 1
+    assert "deleting denials" in r.stderr and "\x1b[2K" in r.stderr
+
+
 def test_prune_decisions_refuses_bad_flags_and_settings(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -73,6 +73,8 @@ def test_cli_refresh_show_and_backtest(db, env):
     r = runner.invoke(app, ["insights", "backtest", "--leads", "600", "--days", "30"])
     assert r.exit_code == 0, r.output
     assert "allocate() on the" in r.output and "fit rank + score" in r.output
+    # its spinner was drawn on stdout, ahead of the tables
+    assert "simulating history" in r.stderr and "simulating history" not in r.stdout
     with session_scope(db) as s:  # the backtest's simulated rows were rolled back
         assert s.execute(text("SELECT count(*) FROM touches")).scalar_one() == touches
     r = runner.invoke(app, ["insights", "reenrich", "--json"])

@@ -18,6 +18,9 @@ from leadpool.models import Agency
 
 app = typer.Typer(no_args_is_help=True, help="Agencies: the platform's customers.")
 
+# bounded as the database holds ids, so one too big is named here, not refused by PostgreSQL
+_AGENCY_ID = typer.Argument(..., min=1, max=MAX_ID, help="Agency id.")
+
 
 def agency_json(a: Agency) -> dict[str, Any]:
     return {
@@ -40,9 +43,7 @@ def create_cmd(
 
 
 @app.command("rotate-key")
-def rotate_key_cmd(
-    agency_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Agency id."), json_out: bool = JsonOption
-) -> None:
+def rotate_key_cmd(agency_id: int = _AGENCY_ID, json_out: bool = JsonOption) -> None:
     """Give the agency a new API key (shown this once); the old one stops working at once."""
     with handle_errors(), database() as db, session_scope(db) as s:
         out = _with_new_key(s, agencies.get_agency(s, agency_id))
@@ -82,7 +83,7 @@ def list_cmd(
 
 
 @app.command("cancel")
-def cancel_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption) -> None:
+def cancel_cmd(agency_id: int = _AGENCY_ID, json_out: bool = JsonOption) -> None:
     """Cancel an agency: end its enrollments and release its leads (converted leads stay)."""
     with handle_errors(), database() as db, session_scope(db) as s:
         res = agencies.cancel_agency(s, agency_id, actor="cli")
@@ -108,9 +109,7 @@ def cancel_cmd(agency_id: int = typer.Argument(..., help="Agency id."), json_out
 
 
 @app.command("reactivate")
-def reactivate_cmd(
-    agency_id: int = typer.Argument(..., help="Agency id."), json_out: bool = JsonOption
-) -> None:
+def reactivate_cmd(agency_id: int = _AGENCY_ID, json_out: bool = JsonOption) -> None:
     """Make a cancelled agency active again (released leads are not given back)."""
     with handle_errors(), database() as db, session_scope(db) as s:
         out = agency_json(agencies.reactivate_agency(s, agency_id))
@@ -122,7 +121,7 @@ def reactivate_cmd(
 
 @app.command("set-policy")
 def set_policy_cmd(
-    agency_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Agency id."),
+    agency_id: int = _AGENCY_ID,
     policy: str | None = PolicyArgument,
     clear: bool = ClearOption,
     actor: str = ActorOption,

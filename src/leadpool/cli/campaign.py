@@ -8,17 +8,20 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from leadpool.allocation import campaigns
+from leadpool.allocation import agencies, campaigns
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.icp import load_icp_file
 from leadpool.allocation.rounds import allocate_round
-from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json, spinner
 from leadpool.cli.policy import ActorOption, ClearOption, PolicyArgument, set_policy
 from leadpool.db import session_scope
 from leadpool.limits import MAX_ID
 from leadpool.models import Campaign
 
 app = typer.Typer(no_args_is_help=True, help="Campaigns: ICP, channels, daily quota, status.")
+
+# ids bounded as the database holds them, so one too big is named here, not refused by PostgreSQL
+_CAMPAIGN_ID = typer.Argument(..., min=1, max=MAX_ID, help="Campaign id.")
 
 
 def campaign_json(c: Campaign) -> dict[str, Any]:
@@ -45,7 +48,7 @@ def _print_campaign(c: dict[str, Any], verb: str) -> None:
 
 @app.command("create")
 def create_cmd(
-    agency: int = typer.Option(..., "--agency", help="Agency id."),
+    agency: int = typer.Option(..., "--agency", min=1, max=MAX_ID, help="Agency id."),
     name: str = typer.Option(..., "--name", help="Campaign name."),
     channels: str = typer.Option("email", "--channels", help="Comma-separated: email,linkedin,sms,phone."),
     icp: Path = typer.Option(..., "--icp", help="ICP filter file (.yaml, .yml or .json)."),
@@ -71,11 +74,15 @@ def create_cmd(
 
 @app.command("list")
 def list_cmd(
-    agency: int | None = typer.Option(None, "--agency", help="Only this agency's campaigns."),
+    agency: int | None = typer.Option(
+        None, "--agency", min=1, max=MAX_ID, help="Only this agency's campaigns."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """List campaigns."""
     with handle_errors(), database() as db, session_scope(db) as s:
+        if agency is not None:
+            agencies.get_agency(s, agency)  # an unknown one is not found, not an empty list
         rows = [campaign_json(c) for c in campaigns.list_campaigns(s, agency)]
     if json_out:
         print_json(rows)
@@ -111,33 +118,33 @@ def _move(campaign_id: int, action: str, json_out: bool) -> None:
 
 
 @app.command("activate")
-def activate_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+def activate_cmd(campaign_id: int = _CAMPAIGN_ID, json_out: bool = JsonOption) -> None:
     """draft -> active."""
     _move(campaign_id, "activate", json_out)
 
 
 @app.command("pause")
-def pause_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+def pause_cmd(campaign_id: int = _CAMPAIGN_ID, json_out: bool = JsonOption) -> None:
     """active -> paused."""
     _move(campaign_id, "pause", json_out)
 
 
 @app.command("resume")
-def resume_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+def resume_cmd(campaign_id: int = _CAMPAIGN_ID, json_out: bool = JsonOption) -> None:
     """paused -> active."""
     _move(campaign_id, "resume", json_out)
 
 
 @app.command("finish")
-def finish_cmd(campaign_id: int = typer.Argument(...), json_out: bool = JsonOption) -> None:
+def finish_cmd(campaign_id: int = _CAMPAIGN_ID, json_out: bool = JsonOption) -> None:
     """-> finished; its enrollments end (their leads rest), the agency keeps the leads."""
     _move(campaign_id, "finish", json_out)
 
 
 @app.command("end-enrollment")
 def end_enrollment_cmd(
-    campaign_id: int = typer.Argument(...),
-    lead_id: int = typer.Argument(...),
+    campaign_id: int = _CAMPAIGN_ID,
+    lead_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Lead id."),
     reason: str = typer.Option(
         "sequence_finished", "--reason", help="sequence_finished (no steps left) or removed (taken out)."
     ),
@@ -161,7 +168,7 @@ def end_enrollment_cmd(
 
 @app.command("allocate")
 def allocate_cmd(
-    campaign_id: int = typer.Argument(...),
+    campaign_id: int = _CAMPAIGN_ID,
     count: int = typer.Option(..., "--count", "-n", help="Leads wanted (capped by the daily quota left)."),
     show_leads: bool = typer.Option(False, "--show-leads", help="List the lead ids (always in --json)."),
     idempotency_key: str | None = typer.Option(
@@ -197,7 +204,13 @@ def allocate_cmd(
 
 def allocate_round_cmd(json_out: bool = JsonOption) -> None:
     """Serve every active campaign's outstanding daily quota together, fairly."""
-    with handle_errors(), database() as db, session_scope(db) as s:
+    with (
+        handle_errors(),
+        database() as db,
+        spinner(json_out) as progress,  # no total is known before the round ends
+        session_scope(db) as s,
+    ):
+        progress.add_task("allocating a round", total=None)
         res = allocate_round(s, actor="cli")
     if json_out:
         print_json(res.to_json())
@@ -224,7 +237,7 @@ def allocate_round_cmd(json_out: bool = JsonOption) -> None:
 
 @app.command("set-policy")
 def set_policy_cmd(
-    campaign_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Campaign id."),
+    campaign_id: int = _CAMPAIGN_ID,
     policy: str | None = PolicyArgument,
     clear: bool = ClearOption,
     actor: str = ActorOption,

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 from sqlalchemy.exc import ArgumentError, DataError, InterfaceError, OperationalError
 
@@ -53,6 +54,18 @@ def _default(o: Any) -> Any:
     if isinstance(o, set | frozenset | tuple):
         return list(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def spinner(json_out: bool) -> Progress:
+    """Progress with no known total, on stderr so stdout holds the answer alone; under ``--json``
+    still shown, then wiped (as generate's and import's bars)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=json_out,
+    )
 
 
 def print_json(obj: Any) -> None:

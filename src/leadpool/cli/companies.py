@@ -7,6 +7,7 @@ import typer
 from leadpool.cli.common import JsonOption, database, handle_errors
 from leadpool.cli.timeline_output import AfterOption, LimitOption, NewestFirstOption, print_timeline
 from leadpool.db import session_scope
+from leadpool.limits import MAX_ID
 from leadpool.timeline import company_timeline
 
 app = typer.Typer(no_args_is_help=True, help="Companies: their timeline of touches, replies and pauses.")
@@ -14,7 +15,7 @@ app = typer.Typer(no_args_is_help=True, help="Companies: their timeline of touch
 
 @app.command("timeline")
 def timeline(
-    company_id: int = typer.Argument(..., help="Company id."),
+    company_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Company id."),
     json_out: bool = JsonOption,
     limit: int | None = LimitOption,
     newest_first: bool = NewestFirstOption,

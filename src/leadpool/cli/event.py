@@ -20,6 +20,7 @@ from leadpool.errors import InvalidInput, NotFound
 from leadpool.events import EVENT_TYPES, REPLY_CATEGORIES, EventIn, record_event
 from leadpool.events.classifier import RuleClassifier
 from leadpool.events.evaluate import SHIPPED_SETS, evaluate, load_labelled
+from leadpool.limits import MAX_ID
 from leadpool.models import Lead
 from leadpool.privacy import erase
 from leadpool.timeline import lead_timeline
@@ -41,7 +42,7 @@ def _when(value: str | None) -> datetime:
 @app.command("record")
 def record(
     type_: str = typer.Option(..., "--type", help=f"One of: {', '.join(EVENT_TYPES)}."),
-    lead: int | None = typer.Option(None, "--lead", help="Lead id."),
+    lead: int | None = typer.Option(None, "--lead", min=1, max=MAX_ID, help="Lead id."),
     email: str | None = typer.Option(None, "--email", help="Email address (the pool may not hold it)."),
     phone: str | None = typer.Option(
         None,
@@ -63,7 +64,7 @@ def record(
         None, "--sender", help="Mailbox, LinkedIn account or number it concerns."
     ),
     provider_message_id: str | None = typer.Option(None, "--provider-message-id", help="Links the touch."),
-    campaign: int | None = typer.Option(None, "--campaign", help="Campaign id."),
+    campaign: int | None = typer.Option(None, "--campaign", min=1, max=MAX_ID, help="Campaign id."),
     smtp_status: str | None = typer.Option(
         None,
         "--smtp-status",
@@ -184,7 +185,7 @@ def classifier_eval(
 
 @leads_app.command("timeline")
 def timeline(
-    lead_id: int = typer.Argument(..., help="Lead id."),
+    lead_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Lead id."),
     json_out: bool = JsonOption,
     limit: int | None = LimitOption,
     newest_first: bool = NewestFirstOption,
@@ -205,7 +206,7 @@ def timeline(
 
 @leads_app.command("erase")
 def erase_cmd(
-    lead_id: int = typer.Argument(..., help="Lead id."),
+    lead_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Lead id."),
     actor: str = typer.Option(..., "--actor", help="Who asked for the erasure (kept in the audit log)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     json_out: bool = JsonOption,

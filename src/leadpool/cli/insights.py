@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from leadpool.cli.common import JsonOption, console, database, handle_errors, print_fields, print_json
+from leadpool.cli.common import (
+    JsonOption,
+    console,
+    database,
+    handle_errors,
+    print_fields,
+    print_json,
+    spinner,
+)
 from leadpool.db import session_scope
 from leadpool.insights.backtest import run_backtest
 from leadpool.insights.facts import rebuild_facts, refresh_facts
@@ -17,6 +24,7 @@ from leadpool.insights.reenrich import queue_reenrichment, reenrichment_candidat
 from leadpool.insights.report import DEFAULT_DIMS, insights_report
 from leadpool.insights.score import score_leads
 from leadpool.insights.suggest import campaign_suggestions
+from leadpool.limits import MAX_ID
 
 app = typer.Typer(
     invoke_without_command=True,
@@ -47,12 +55,6 @@ def _table(title: str, cells: list[dict[str, Any]], metrics: tuple[str, ...]) ->
         seg = ", ".join(f"{k}={v}" for k, v in c["segment"].items()) or "(all)"
         t.add_row(seg, str(c["sends"]), *(_rate_text(c["rates"][m]) for m in metrics))
     return t
-
-
-def _spinner(quiet: bool) -> Progress:
-    return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=quiet
-    )
 
 
 @app.callback()
@@ -99,7 +101,7 @@ def refresh(
     json_out: bool = JsonOption,
 ) -> None:
     """Bring outcome facts up to date (incrementally) and recompute every lead's score."""
-    with handle_errors(), database() as db, _spinner(json_out) as p:
+    with handle_errors(), database() as db, spinner(json_out) as p:
         task = p.add_task("refreshing facts", total=None)
         with session_scope(db) as s:
             facts = (rebuild_facts if rebuild else refresh_facts)(s)
@@ -124,7 +126,7 @@ def backtest(
     allocate() ranking with the score vs without it (positive replies for the same leads).
 
     The simulated rows are written in one transaction that is always rolled back."""
-    with handle_errors(), database() as db, _spinner(json_out) as p, db.sessionmaker() as s:
+    with handle_errors(), database() as db, spinner(json_out) as p, db.sessionmaker() as s:
         p.add_task("simulating history and backtesting", total=None)
         try:
             result = run_backtest(s, seed=seed, leads=leads, days=days)
@@ -163,7 +165,7 @@ def backtest(
 
 @app.command("suggest")
 def suggest(
-    campaign_id: int = typer.Argument(..., min=1, help="The campaign to suggest send times for."),
+    campaign_id: int = typer.Argument(..., min=1, max=MAX_ID, help="The campaign to suggest send times for."),
     json_out: bool = JsonOption,
 ) -> None:
     """Best local send hour and weekday for a campaign's ICP segment (admin view: every fact)."""
@@ -207,7 +209,8 @@ def reenrich(
     """Leads whose data should be re-enriched (bounced with a new employer, guessed, stale),
     capped by today's remaining refill credit budget. Lists them; with --queue, defers one
     re-enrichment job that the worker (`leadpool worker`) runs within the budget."""
-    with handle_errors(), database() as db, session_scope(db) as s:
+    with handle_errors(), database() as db, spinner(json_out) as p, session_scope(db) as s:
+        p.add_task("queueing re-enrichment" if queue else "finding leads to re-enrich", total=None)
         if queue:
             out = queue_reenrichment(s, limit=limit, stale_days=stale_days, recheck_days=recheck_days)
         else:

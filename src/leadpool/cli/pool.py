@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
 from leadpool.db import session_scope
@@ -127,6 +128,12 @@ _AGENCY = typer.Option(
 )
 
 
+def _known_agency(session: Session, agency: int | None) -> None:
+    """NotFound for an agency that does not exist: its list would read as merely empty."""
+    if agency is not None and session.get(Agency, agency) is None:
+        raise NotFound(f"agency {agency} not found")
+
+
 @blocklist_app.command("domain-add")
 def domain_add(
     domain: str = typer.Argument(..., help="The domain (acme.com; a URL is read as its host)."),
@@ -138,8 +145,7 @@ def domain_add(
     """Contact nobody at a domain (its email domain or a parent, its company's domain): the gate
     denies `domain_blocked`, allocation skips them, and the enrollments it covers end."""
     with handle_errors(), database() as db, session_scope(db) as s:
-        if agency is not None and s.get(Agency, agency) is None:
-            raise NotFound(f"agency {agency} not found")
+        _known_agency(s, agency)
         done = domains.block_domain(s, domain, reason=reason, actor=actor, agency_id=agency)
     if json_out:
         print_json(done.as_dict())
@@ -164,6 +170,7 @@ def domain_remove(
     """Lift a domain block: the gate no longer denies its leads domain_blocked (enrollments it ended
     stay ended, and the rest periods their ending started run their course)."""
     with handle_errors(), database() as db, session_scope(db) as s:
+        _known_agency(s, agency)
         done = domains.unblock_domain(s, domain, actor=actor, agency_id=agency)
     if json_out:
         print_json(done.as_dict())
@@ -178,6 +185,7 @@ def domain_list(
 ) -> None:
     """List the blocked domains (every list, or one agency's)."""
     with handle_errors(), database() as db, session_scope(db) as s:
+        _known_agency(s, agency)
         rows = domains.blocked_domains(s, agency_id=agency, platform=agency is None)
     if json_out:
         print_json([r.as_dict() for r in rows])

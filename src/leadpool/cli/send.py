@@ -33,6 +33,9 @@ app = typer.Typer(no_args_is_help=True, help="The pre-send gate: check, reserve,
 
 DENIED_EXIT = 3
 
+# bounded as the database holds ids, so one too big is named here, not refused by PostgreSQL
+_TOUCH_ID = typer.Argument(..., min=1, max=MAX_ID, help="The touch id a check reserved.")
+
 
 def _print_decision(d: GateDecision) -> None:
     if d.allowed:
@@ -48,8 +51,8 @@ def _print_decision(d: GateDecision) -> None:
 
 @app.command("check")
 def check_cmd(
-    lead: int = typer.Option(..., "--lead", help="Lead id."),
-    campaign: int = typer.Option(..., "--campaign", help="Campaign id."),
+    lead: int = typer.Option(..., "--lead", min=1, max=MAX_ID, help="Lead id."),
+    campaign: int = typer.Option(..., "--campaign", min=1, max=MAX_ID, help="Campaign id."),
     channel: str = typer.Option(..., "--channel", help=f"One of: {', '.join(CHANNELS)}."),
     sender: str | None = typer.Option(None, "--sender", help="Mailbox, LinkedIn account or number."),
     at: str | None = typer.Option(None, "--at", help="ISO time with offset (default now)."),
@@ -89,7 +92,7 @@ def check_cmd(
 
 @app.command("confirm")
 def confirm_cmd(
-    touch_id: int = typer.Argument(..., help="The touch id a check reserved."),
+    touch_id: int = _TOUCH_ID,
     provider_message_id: str = typer.Option(..., "--provider-message-id", help="The provider's message id."),
     at: str | None = typer.Option(None, "--at", help="When it was sent, ISO with offset (default now)."),
     json_out: bool = JsonOption,
@@ -107,7 +110,7 @@ def confirm_cmd(
 
 @app.command("cancel")
 def cancel_cmd(
-    touch_id: int = typer.Argument(..., help="The touch id a check reserved."),
+    touch_id: int = _TOUCH_ID,
     json_out: bool = JsonOption,
 ) -> None:
     """Cancel a reserved touch so it stops counting against the caps."""
@@ -159,7 +162,7 @@ def prune_decisions_cmd(
             if dry_run:
                 result = prune_denials(db, older_than_days=days, dry_run=True)
             else:
-                result = _prune_with_progress(db, days, actor.strip(), quiet=json_out)
+                result = _prune_with_progress(db, days, actor.strip(), transient=json_out)
     if json_out:
         print_json(result.as_dict())
         return
@@ -178,8 +181,9 @@ def prune_decisions_cmd(
         )
 
 
-def _prune_with_progress(db: Database, days: int, actor: str, *, quiet: bool) -> PruneResult:
-    """The run, with a bar on stderr: counted first (an index range of the denials only), so the
+def _prune_with_progress(db: Database, days: int, actor: str, *, transient: bool) -> PruneResult:
+    """The run, with a bar on stderr (wiped at the end under --json, never turned off: a machine's
+    run is as long as a person's): counted first (an index range of the denials only), so the
     bar has an end; rows a run meanwhile finds beyond the count are deleted all the same."""
     now = datetime.now(UTC)
     with Progress(
@@ -189,8 +193,7 @@ def _prune_with_progress(db: Database, days: int, actor: str, *, quiet: bool) ->
         TextColumn("{task.fields[rate]} rows/s"),
         TimeElapsedColumn(),
         console=err_console,
-        transient=quiet,
-        disable=quiet,
+        transient=transient,
     ) as progress:
         task = progress.add_task("counting", total=None, rate="-")
         with session_scope(db) as s:
@@ -271,6 +274,8 @@ def sender_claims_cmd(
     to name one in a reserving check over the API claims it; another agency naming it is denied
     sender_not_owned; a shared one is nobody's)."""
     with handle_errors(), database() as db, session_scope(db) as s:
+        if agency is not None and s.get(Agency, agency) is None:  # not an empty list
+            raise NotFound(f"agency {agency} not found")
         rows = sender_claims.claims(s, agency_id=agency)
     if json_out:
         print_json([r.as_dict() for r in rows])
@@ -369,7 +374,9 @@ def domain_guard_cmd(json_out: bool = JsonOption) -> None:
 
 @app.command("dead-domains")
 def dead_domains_cmd(
-    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many (default: all)."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, max=MAX_ID, help="At most this many (default: all)."
+    ),
     after: str | None = typer.Option(
         None, "--after", help="Only the domains after this one (a page's last)."
     ),
@@ -411,7 +418,9 @@ def revive_domain_cmd(
 
 @app.command("policy")
 def policy_cmd(
-    campaign: int | None = typer.Option(None, "--campaign", help="Show the policy merged for this campaign."),
+    campaign: int | None = typer.Option(
+        None, "--campaign", min=1, max=MAX_ID, help="Show the policy merged for this campaign."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Show the gate policy in force: platform defaults, or merged for one campaign."""

@@ -200,6 +200,11 @@ def running_service(
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                # the engines' pooled connections sit idle between waves, longer than uvicorn's 5 s
+                # on a busy machine: a request sent just as the server closes one is lost
+                # ("Server disconnected without sending a response")
+                "--timeout-keep-alive",
+                "600",
             ],
             env=env,
             pass_fds=(sock.fileno(),),

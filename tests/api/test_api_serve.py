@@ -47,6 +47,26 @@ def _wait_up(url: str, proc: subprocess.Popen[str]) -> None:
     raise AssertionError("leadpool serve did not come up")
 
 
+def _healthz_on(conn: socket.socket) -> bytes:
+    """One GET /healthz on an open connection, kept alive; the response's first bytes."""
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return data  # closed by the server
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += conn.recv(4096)
+    return data
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -92,6 +112,12 @@ def test_serve_generates_the_admin_token_once_and_runs_several_workers(db, tmp_p
         assert (
             httpx.get(url + "/v1/agencies", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         )
+        # an idle connection outlives a client's own 5 s idle expiry (uvicorn's default was 5 s too:
+        # a request sent as the server closed it was lost)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            assert _healthz_on(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(6)
+            assert _healthz_on(conn).startswith(b"HTTP/1.1 200")
     finally:
         second_out = _stop(proc)
     assert token not in second_out

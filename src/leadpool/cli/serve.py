@@ -30,6 +30,17 @@ def serve(
     port: int = typer.Option(8000, min=0, max=65535, help="TCP port."),
     workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes."),
     log_level: LogLevel = typer.Option(LogLevel.info, help="uvicorn log level."),
+    keep_alive: int = typer.Option(
+        75,
+        "--keep-alive",
+        min=1,
+        max=3600,
+        help=(
+            "Seconds an idle client connection is kept open. Longer than clients keep theirs idle "
+            "(httpx: 5 s) and than a load balancer's idle timeout (often 60 s), so the server never "
+            "closes a connection a client is sending on."
+        ),
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Serve the API (/v1, schema at /openapi.json), /healthz, /metrics and the dashboard (/).
@@ -88,6 +99,9 @@ def serve(
         log_level=log_level.value,
         access_log=False,
         proxy_headers=False,  # the client address is the peer's (leadpool.api.proxy)
+        # uvicorn's 5 s equals httpx's idle expiry: a request sent as the server closes the
+        # connection is lost ("Server disconnected without sending a response")
+        timeout_keep_alive=keep_alive,
     )
 
 

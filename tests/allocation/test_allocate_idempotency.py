@@ -40,6 +40,13 @@ def _counts(db: Database) -> dict[str, int]:
         return {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in WRITTEN}
 
 
+def _campaign_with_leads(db: Database, leads: int) -> int:
+    """An active campaign of a new agency, and ``leads`` free pool leads it matches."""
+    with session_scope(db) as s:
+        make_leads(s, leads, company_id=make_company(s))
+        return make_campaign(s, make_agency(s))
+
+
 def _answer(r: AllocationResult) -> tuple[object, ...]:
     return (
         r.lead_ids,
@@ -84,9 +91,7 @@ def test_a_retry_gets_the_first_answer_and_nothing_more(db: Database, refill_on:
 
 
 def test_a_replay_answers_whatever_the_campaign_became(db: Database) -> None:
-    with session_scope(db) as s:
-        make_leads(s, 4, company_id=make_company(s))
-        camp = make_campaign(s, make_agency(s))
+    camp = _campaign_with_leads(db, 4)
     with session_scope(db) as s:
         first = allocate(s, camp, 2, at=NOW, idempotency_key="k")
         pause_campaign(s, camp)
@@ -98,9 +103,7 @@ def test_a_replay_answers_whatever_the_campaign_became(db: Database) -> None:
 
 
 def test_the_same_key_with_another_count_is_a_conflict_naming_the_first_request(db: Database) -> None:
-    with session_scope(db) as s:
-        make_leads(s, 10, company_id=make_company(s))
-        camp = make_campaign(s, make_agency(s))
+    camp = _campaign_with_leads(db, 10)
     with session_scope(db) as s:
         allocate(s, camp, 3, at=NOW, idempotency_key="batch-7")
     before = _counts(db)
@@ -193,9 +196,7 @@ def test_racing_calls_under_one_key_allocate_exactly_one_batch(db: Database) -> 
 
 
 def test_a_key_whose_first_call_rolled_back_is_claimed_by_the_waiting_one(db: Database) -> None:
-    with session_scope(db) as s:
-        make_leads(s, 10, company_id=make_company(s))
-        camp = make_campaign(s, make_agency(s))
+    camp = _campaign_with_leads(db, 10)
     _, second = _race(db, camp, first_commits=False)
     assert not second.replayed and len(second.lead_ids) == 3
     assert _counts(db)["ownerships"] == 3
@@ -204,9 +205,7 @@ def test_a_key_whose_first_call_rolled_back_is_claimed_by_the_waiting_one(db: Da
 
 
 def test_old_keys_are_pruned_with_old_denials(db: Database) -> None:
-    with session_scope(db) as s:
-        make_leads(s, 10, company_id=make_company(s))
-        camp = make_campaign(s, make_agency(s))
+    camp = _campaign_with_leads(db, 10)
     with session_scope(db) as s:
         old = allocate(s, camp, 2, at=NOW, idempotency_key="old")
         allocate(s, camp, 2, at=NOW, idempotency_key="recent")
@@ -293,9 +292,7 @@ def test_api_refuses_a_bad_key_naming_the_field(
 
 
 def test_cli_replays_a_key_and_refuses_another_count_in_one_line(db: Database) -> None:
-    with session_scope(db) as s:
-        make_leads(s, 10, company_id=make_company(s))
-        camp = make_campaign(s, make_agency(s))
+    camp = _campaign_with_leads(db, 10)
     args = ["campaign", "allocate", str(camp), "--idempotency-key", "cli-1"]
     first = runner.invoke(cli, [*args, "--count", "3", "--json"])
     assert first.exit_code == 0, first.output

@@ -15,6 +15,12 @@ from leadpool.db import Database, session_scope
 runner = CliRunner()
 
 
+def _create(agency: Any, name: str, icp: Path, quota: int, *more: str) -> list[str]:
+    """The command line of ``campaign create`` (``more``: --channels, --activate...)."""
+    args = ["campaign", "create", "--agency", str(agency), "--name", name, "--icp", str(icp)]
+    return [*args, "--daily-quota", str(quota), *more]
+
+
 def _json(*args: str) -> Any:
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
@@ -34,20 +40,7 @@ def test_agency_campaign_allocate_flow(db: Database, tmp_path: Path) -> None:
     assert a["status"] == "active"
     assert [x["name"] for x in _json("agency", "list")] == ["BuildAgency", "OtherAgency"]
 
-    c = _json(
-        "campaign",
-        "create",
-        "--agency",
-        str(a["id"]),
-        "--name",
-        "Builders",
-        "--channels",
-        "email,linkedin",
-        "--icp",
-        str(icp),
-        "--daily-quota",
-        "10",
-    )
+    c = _json(*_create(a["id"], "Builders", icp, 10, "--channels", "email,linkedin"))
     assert c["status"] == "draft" and c["channels"] == ["email", "linkedin"]
     assert c["icp"]["industries"] == ["construction"]
     assert _json("campaign", "activate", str(c["id"]))["status"] == "active"
@@ -55,27 +48,12 @@ def test_agency_campaign_allocate_flow(db: Database, tmp_path: Path) -> None:
     res = _json("campaign", "allocate", str(c["id"]), "--count", "25")
     assert res["granted"] == 10 and res["allocated"] == 10 and len(res["lead_ids"]) == 10
 
-    other = _json(
-        "campaign",
-        "create",
-        "--agency",
-        str(b["id"]),
-        "--name",
-        "Others",
-        "--icp",
-        str(icp),
-        "--daily-quota",
-        "15",
-        "--activate",
-    )
+    other = _json(*_create(b["id"], "Others", icp, 15, "--activate"))
     assert other["status"] == "active"
     rnd = _json("allocate-round")
     got = {x["campaign_id"]: x["allocated"] for x in rnd["campaigns"]}
     assert got == {c["id"]: 0, other["id"]: 15}  # the first campaign's quota is spent for today
-    more = _json(
-        "campaign", "create", "--agency", str(b["id"]), "--name", "More", "--icp", str(icp),
-        "--daily-quota", "50", "--activate",
-    )  # fmt: skip
+    more = _json(*_create(b["id"], "More", icp, 50, "--activate"))
     human = runner.invoke(app, ["campaign", "allocate", str(more["id"]), "--count", "50"])
     assert human.exit_code == 0, human.output
     assert "no refill possible: no Apollo API key is set (LEADPOOL_APOLLO_API_KEY)" in human.stdout
@@ -92,42 +70,12 @@ def test_bad_input_is_one_clear_line(db: Database, tmp_path: Path) -> None:
     a = _json("agency", "create", "A1")
     bad = tmp_path / "icp.json"
     bad.write_text(json.dumps({"industries": ["construction"], "employee_count": {"min": 50, "max": 5}}))
-    result = runner.invoke(
-        app,
-        [
-            "campaign",
-            "create",
-            "--agency",
-            str(a["id"]),
-            "--name",
-            "x",
-            "--icp",
-            str(bad),
-            "--daily-quota",
-            "5",
-        ],
-    )
+    result = runner.invoke(app, _create(a["id"], "x", bad, 5))
     assert result.exit_code == 2
     assert "icp.employee_count: min (50) must be <= max (5)" in result.output
     good = tmp_path / "good.json"
     good.write_text("{}")
-    result = runner.invoke(
-        app,
-        [
-            "campaign",
-            "create",
-            "--agency",
-            str(a["id"]),
-            "--name",
-            "x",
-            "--icp",
-            str(good),
-            "--daily-quota",
-            "5",
-            "--channels",
-            "email,fax",
-        ],
-    )
+    result = runner.invoke(app, _create(a["id"], "x", good, 5, "--channels", "email,fax"))
     assert result.exit_code == 2 and "unknown channel 'fax'" in result.output
     result = runner.invoke(app, ["campaign", "allocate", "999", "--count", "3"])
     assert result.exit_code == 2 and "campaign 999 not found" in result.output
@@ -143,18 +91,7 @@ def test_an_icp_file_past_the_limits_is_one_line_and_creates_nothing(db: Databas
     a = _json("agency", "create", "A2")
     big = tmp_path / "icp.json"
     big.write_text(json.dumps({"industries": [f"i{i}" for i in range(1001)]}))
-    args = [
-        "campaign",
-        "create",
-        "--agency",
-        str(a["id"]),
-        "--name",
-        "x",
-        "--icp",
-        str(big),
-        "--daily-quota",
-        "5",
-    ]
+    args = _create(a["id"], "x", big, 5)
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert f"icp file {big}: icp.industries: at most 1000 items, got 1001" in " ".join(result.output.split())

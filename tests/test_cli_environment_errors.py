@@ -87,3 +87,17 @@ def test_a_rule_across_settings_is_named_by_their_variables(tmp_path: Path) -> N
     )
     _one_line(r, "LEADPOOL_RECONCILE_*", "LEADPOOL_RECONCILE_SES_ACCESS_KEY_ID")
     assert "ReconcileSettings" not in r.stderr and "Value error" not in r.stderr
+
+
+def test_serve_refuses_a_keep_alive_out_of_range(tmp_path: Path) -> None:
+    for bad in ("0", "3601", "soon"):
+        r = _leadpool(["serve", "--keep-alive", bad], LEADPOOL_HOME=str(tmp_path))
+        assert r.returncode == 2 and r.stdout == "", (bad, r.stdout, r.stderr)
+        assert "--keep-alive" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_statement_timeout_that_is_not_a_number_is_named(tmp_path: Path) -> None:
+    r = _leadpool(["settings"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS="soon")
+    _one_line(r, "LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS")
+    r = _leadpool(["settings"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS="-1")
+    _one_line(r, "LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS")

@@ -306,3 +306,14 @@ def test_cli_replays_a_key_and_refuses_another_count_in_one_line(db: Database) -
     (line,) = other.output.strip().splitlines()
     assert line.startswith("error: idempotency key 'cli-1'") and "for 3 lead(s)" in line
     assert _counts(db)["ownerships"] == 3
+
+
+@pytest.mark.parametrize("key", ["", "   ", "k" * 201])
+def test_cli_refuses_a_bad_key_in_one_line_and_allocates_nothing(db: Database, key: str) -> None:
+    camp = _campaign_with_leads(db, 5)
+    before = _counts(db)
+    r = runner.invoke(cli, ["campaign", "allocate", str(camp), "--count", "2", "--idempotency-key", key])
+    assert r.exit_code == 2, r.output
+    (line,) = r.output.strip().splitlines()
+    assert line.startswith("error: idempotency_key:"), line
+    assert _counts(db) == before

@@ -190,9 +190,9 @@ def test_an_operator_lists_moves_shares_and_frees_claims(api, world, db):
     )
     with session_scope(db) as s:
         audit = s.execute(
-            select(AuditLog.action, AuditLog.subject_id, AuditLog.actor).where(
-                AuditLog.subject_type == "sender"
-            )
+            select(AuditLog.action, AuditLog.subject_id, AuditLog.actor)
+            .where(AuditLog.subject_type == "sender")
+            .order_by(AuditLog.id)  # without it the rows come in whatever order the heap holds
         ).all()
     assert [tuple(a) for a in audit] == [
         ("sender.claim", "linkedin:li-shared", "ops:kim"),

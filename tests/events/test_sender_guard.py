@@ -88,7 +88,10 @@ def test_bounces_over_the_limit_across_campaigns_pause_the_mailbox_until_resumed
     assert "sender_paused" not in _codes(db, world, agency)
     with session_scope(db) as s:
         actions = [
-            (a.action, a.actor) for a in s.scalars(select(AuditLog).where(AuditLog.subject_type == "sender"))
+            (a.action, a.actor)
+            for a in s.scalars(
+                select(AuditLog).where(AuditLog.subject_type == "sender").order_by(AuditLog.id)
+            )
         ]
     assert actions == [("sender.pause", "sender_bounce_guard"), ("sender.resume", "ops:kim")]
     # the provider delivering the same bounce again changes nothing (one event, one effect)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadpool import pool
 from leadpool.api.auth import Principal
+from leadpool.db.refusals import refused_value
 from leadpool.errors import NotFound
 from leadpool.models import Lead, Ownership, RawPayload
 
@@ -120,14 +121,18 @@ def _payload_rows(session: Session, ids: list[int], lead: Lead, principal: Princ
     try:
         with session.begin_nested():
             return session.execute(_PAYLOADS, params).mappings().all()
-    except DBAPIError:
-        pass  # a body that looks like JSON but is not (or holds what jsonb cannot, a \u0000)
+    except DBAPIError as e:
+        if not refused_value(e):  # a statement timeout is the request's 503, not a bad body
+            raise
+        # a body that looks like JSON but is not (or holds what jsonb cannot, a \u0000)
     rows = []
     for row in session.execute(_PAYLOADS, {**params, "extract": False}).mappings().all():
         try:
             with session.begin_nested():
                 rows.append(session.execute(_PAYLOADS, {**params, "ids": [row["id"]]}).mappings().one())
-        except DBAPIError:
+        except DBAPIError as e:
+            if not refused_value(e):
+                raise
             rows.append(row)  # no person to show from this one
     return rows
 

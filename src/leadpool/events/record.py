@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
+from leadpool.db.refusals import refused_value
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
 from leadpool.events import dead_domains, senders
 from leadpool.events import effects as fx
@@ -107,7 +108,13 @@ def lock_leads_of(session: Session, events: list[EventIn]) -> None:
                     ids.update(_holders(session, r))
                 if r.lead is None and keeps_words:
                     addresses.update(address_hmac(k, v, key) for k, v in r.addresses.items())
-        except (LeadpoolError, DBAPIError):
+        except LeadpoolError:
+            continue
+        except DBAPIError as e:
+            # an event the database refuses is refused again when it is recorded (and reported
+            # there); a cancelled statement or a lost connection fails the whole delivery
+            if not refused_value(e):
+                raise
             continue
     # leads, then addresses (the order an erasure takes them in): each event then takes again
     # only what its delivery already holds

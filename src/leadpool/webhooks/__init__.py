@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from leadpool.db.refusals import refused_value
 from leadpool.errors import InvalidInput, LeadpoolError, NotFound
 from leadpool.events import EventOutcome, record_event
 from leadpool.events.record import lock_leads_of
@@ -105,7 +106,7 @@ def handle(
             # provider's whole batch, which it would otherwise retry, and fail, for a day. Anything
             # else (a lock timeout, a deadlock, a lost connection) may pass: the delivery fails
             # and the provider retries it
-            if e.connection_invalidated or not _refused_value(e):
+            if not refused_value(e):
                 raise
             result.rejected.append(
                 f"{event.provider_event_id}: the database refused it ({type(e.orig).__name__})"
@@ -117,12 +118,6 @@ def handle(
         else:
             result.events_recorded += 1
     return result
-
-
-def _refused_value(error: DBAPIError) -> bool:
-    """SQLSTATE class 22 (data exception) or 23 (integrity constraint): this event will never fit."""
-    state = getattr(error.orig, "sqlstate", None) or ""
-    return state[:2] in ("22", "23")
 
 
 def prune_receipts(session: Session, *, now: datetime, settings: WebhookSettings | None = None) -> int:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
+from leadpool.db.refusals import refused_value
 from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.events import EventIn, record_event
 from leadpool.events.record import hash_addresses, lock_leads_of
@@ -233,8 +234,7 @@ def _record_page(
             )
             continue
         except DBAPIError as e:
-            state = getattr(e.orig, "sqlstate", None) or ""
-            if e.connection_invalidated or state[:2] not in ("22", "23"):
+            if not refused_value(e):
                 raise
             summary.rejected.append(f"{event.provider_event_id}: the database refused it")
             continue

@@ -139,14 +139,32 @@ def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
     the session is committed after each chunk: a lead's row stays locked by the run for one
     chunk's write only, not until the whole pool is scored (allocation skips locked leads, and an
     unsubscribe or erasure waits for them). Meanwhile ``lead_scores`` holds the new model's scores
-    up to the chunk written and the previous model's past it."""
-    at = at or datetime.now(UTC)
+    up to the chunk written and the previous model's past it.
+
+    One run at a time: a second waits for the first to finish (on a lock held by a connection
+    of its own, since the session's is returned to the pool at each chunk's commit), then scores
+    the pool again."""
+    with session.get_bind().engine.connect() as guard:
+        guard.execute(_ONE_RUN)  # held until this transaction ends, with the connection
+        try:
+            return _score_leads(session, at=at or datetime.now(UTC))
+        finally:
+            guard.rollback()
+
+
+# a transaction-level lock: a run whose process dies loses it with its connection
+_ONE_RUN = text("SELECT pg_advisory_xact_lock(hashtextextended('leadpool:insights:score_leads', 0))")
+
+
+def _score_leads(session: Session, *, at: datetime) -> ScoreResult:
     model = fit_model(session)
     n_scores = n_leads = 0
     after = _MIN_ID
     while model.rates:
         rows = session.execute(
-            text(LEAD_SEGMENT_SQL + " AND l.id > :after ORDER BY l.id LIMIT :n"),
+            # FOR SHARE: an erasure (it updates the lead) waits for this chunk's commit and then
+            # deletes its scores, or, committed first, keeps its lead out of the chunk
+            text(LEAD_SEGMENT_SQL + " AND l.id > :after ORDER BY l.id LIMIT :n FOR SHARE OF l"),
             {"after": after, "n": SCORE_CHUNK},
         ).all()
         if not rows:
@@ -201,8 +219,9 @@ def score_leads(session: Session, *, at: datetime | None = None) -> ScoreResult:
 def forget_lead(session: Session, lead_id: int) -> int:
     """Delete the lead's scores and its copy on the lead (its erasure); returns how many scores.
 
-    The next ``score_leads`` skips it (``LEAD_SEGMENT_SQL``), and resets a score one running
-    meanwhile may still write. The caller commits."""
+    A scoring run skips erased leads, and one running meanwhile holds the rows of the chunk it is
+    writing (``FOR SHARE``): the erasure's update of the lead waits for that chunk, so it deletes
+    what the chunk wrote. The caller commits."""
     n = len(
         session.execute(
             text("DELETE FROM lead_scores WHERE lead_id = :l RETURNING channel"), {"l": lead_id}

@@ -161,6 +161,9 @@ def test_apollo_search_parameters() -> None:
     assert p["currently_using_any_of_technology_uids"] == ["salesforce"]
     assert p["currently_using_all_of_technology_uids"] == ["gmail"]
     assert p["contact_email_status"] == ["verified"]
+    # sending on LinkedIn, SMS or phone too, the campaign takes people with no usable email
+    for channels in (("linkedin",), ("email", "linkedin"), ("email", "sms"), ("phone",)):
+        assert "contact_email_status" not in to_apollo_search(icp, channels), channels
 
 
 def test_lists_and_terms_past_what_allocation_can_run_are_refused_naming_them() -> None:

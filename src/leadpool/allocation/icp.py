@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -330,8 +331,9 @@ def compile_icp(icp: ICP, lead: FromClause, company: FromClause) -> ColumnElemen
     return and_(true(), *conds)
 
 
-def to_apollo_search(icp: ICP) -> dict[str, Any]:
-    """Apollo ``mixed_people/api_search`` parameters that approximate the ICP.
+def to_apollo_search(icp: ICP, channels: Sequence[str] = ("email",)) -> dict[str, Any]:
+    """Apollo ``mixed_people/api_search`` parameters that approximate the ICP, for a campaign on
+    ``channels``.
 
     ``q_keywords`` carries a single industry or keyword; several become
     ``q_organization_keyword_tags`` (any-of), since Apollo's free text needs every word. Apollo's
@@ -371,7 +373,9 @@ def to_apollo_search(icp: ICP) -> dict[str, Any]:
     if icp.technologies and icp.technologies.all_of:
         params["currently_using_all_of_technology_uids"] = list(icp.technologies.all_of)
     statuses = [s for s in icp.email_statuses if s in ("verified", "unverified", "likely to engage")]
-    if statuses:
+    # the email statuses rule the email route only (pool.reachable): a campaign that also sends on
+    # LinkedIn, SMS or phone takes people with no usable email, so its refill must not filter them out
+    if statuses and set(channels) == {"email"}:
         params["contact_email_status"] = statuses
     return params
 

@@ -106,7 +106,7 @@ def request_refill(
             {"n": shortfall, "id": existing[0]},
         )
         return int(existing[0]), int(existing[1])
-    params = to_apollo_search(target.icp)
+    params = to_apollo_search(target.icp, target.channels)
     refill_job_id = int(
         session.execute(
             text(

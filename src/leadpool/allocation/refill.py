@@ -21,6 +21,7 @@ backoff by the task's retry strategy; anything else fails the job at once.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ import procrastinate
 from procrastinate.jobs import Job
 from procrastinate.retry import RetryDecision
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from leadpool.allocation import pool
@@ -208,10 +210,16 @@ def agency_spent_today(session: Session, agency_id: int, at: datetime) -> Decima
     A job's report is not split by day: one started before midnight and retried after it counts
     whole on both days, so the share errs towards stopping (the platform's own ledger is exact)."""
     day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # a job not finished counts while the queue still runs or retries it; one the queue gave up on
+    # (a worker that died with it: nothing could mark it) counts on the day it started only, not
+    # against the agency's share for ever
     value = session.execute(
         text(
-            "SELECT coalesce(sum(credits_consumed), 0) FROM refill_jobs WHERE agency_id = :a "
-            "AND started_at < :e AND (finished_at IS NULL OR finished_at >= :d)"
+            "SELECT coalesce(sum(r.credits_consumed), 0) FROM refill_jobs r "
+            "LEFT JOIN procrastinate_jobs j ON j.id = r.procrastinate_job_id "
+            "WHERE r.agency_id = :a AND r.started_at < :e AND (r.finished_at >= :d OR "
+            "(r.finished_at IS NULL AND (r.started_at >= :d OR r.procrastinate_job_id IS NULL "
+            "OR j.status IN ('todo', 'doing'))))"
         ),
         {"a": agency_id, "d": day, "e": day + timedelta(days=1)},
     ).scalar_one()
@@ -242,8 +250,6 @@ def _finish(session: Session, refill_job_id: int, status: str, at: datetime, **v
 
 def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: Any = None) -> RefillOutcome:
     """Do one refill job (the worker calls this; tests may too). Idempotent once finished."""
-    from leadpool.allocation.allocate import allocate
-
     settings = get_allocation_settings()
     now = datetime.now(UTC)
     with session_scope(db) as s:
@@ -274,19 +280,71 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         )
         remaining, limit = _budget_left(s, int(agency_id), now)
 
+    try:
+        return _proceed(
+            db,
+            refill_job_id,
+            int(campaign_id),
+            int(requested) - int(done_before or 0),
+            params or {},
+            remaining,
+            limit,
+            client,
+        )
+    except Exception as exc:
+        # whatever failed (Apollo, a lost connection, a deadlock victim), the job does not stay
+        # 'running': its credits would count against the agency's share on every later day
+        retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
+        with contextlib.suppress(SQLAlchemyError), session_scope(db) as s:
+            s.execute(
+                text("UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at WHERE id = :id"),
+                {
+                    "st": "queued" if retrying else "failed",
+                    "e": _failure(exc),
+                    "at": None if retrying else datetime.now(UTC),
+                    "id": refill_job_id,
+                },
+            )
+        raise
+
+
+def _failure(exc: BaseException) -> str:
+    """The job's error text: a database error by its class and SQLSTATE only (its message may
+    quote a statement's values)."""
+    if isinstance(exc, SQLAlchemyError):
+        state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        return f"the database failed ({type(exc).__name__}{f' {state}' if state else ''})"
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _proceed(
+    db: Database,
+    refill_job_id: int,
+    campaign_id: int,
+    missing: int,
+    params: dict[str, Any],
+    remaining: Decimal,
+    limit: str,
+    client: Any,
+) -> RefillOutcome:
+    """The job once it is marked running: what the pool serves, then what is bought."""
+    from leadpool.allocation.allocate import allocate
+
+    settings = get_allocation_settings()
+
     # Take what the pool can already serve before buying anything: on a retry, the people an
     # earlier try bought (and that still match and are free) are in the pool, so only the rest
     # of the shortfall is searched for; it also leaves out the part the campaign's quota left
     # today would not grant anyway.
     actor = f"refill:{refill_job_id}"
-    missing = int(requested) - int(done_before or 0)  # earlier tries of this job allocated the rest
+    # ``missing``: what earlier tries of this job did not allocate
     if missing <= 0:
         with session_scope(db) as s:
             _finish(s, refill_job_id, "done", datetime.now(UTC), error=None)
         return RefillOutcome(refill_job_id, "done")
     try:
         with session_scope(db) as s:
-            first = allocate(s, int(campaign_id), missing, refill_shortfall=False, actor=actor)
+            first = allocate(s, campaign_id, missing, refill_shortfall=False, actor=actor)
             _add_counts(s, refill_job_id, allocated=len(first.lead_ids))
     except LeadpoolError as e:
         with session_scope(db) as s:
@@ -307,7 +365,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
     try:
         enriched, credits, stopped, reason = _search_and_enrich(
             db,
-            params or {},
+            params,
             want,
             remaining,
             (settings.refill_max_pages, settings.refill_max_known_pages),
@@ -316,24 +374,13 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
             refill_job_id,
         )
     except Exception as exc:
-        retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
-        # credits paid before the failure are on the job already (booked call by call)
+        # credits paid before the failure are on the job already (booked call by call); the
+        # people bought are counted here, its status where run_refill catches this
         partial = getattr(exc, "partial", None)
         got = len(getattr(partial, "enriched_lead_ids", None) or [])
-        with session_scope(db) as s:
-            s.execute(
-                text(
-                    "UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at, "
-                    "enriched = enriched + :en WHERE id = :id"
-                ),
-                {
-                    "st": "queued" if retrying else "failed",
-                    "e": f"{type(exc).__name__}: {exc}"[:1000],
-                    "at": None if retrying else datetime.now(UTC),
-                    "en": got,
-                    "id": refill_job_id,
-                },
-            )
+        if got:
+            with session_scope(db) as s:
+                _add_counts(s, refill_job_id, enriched=got)
         raise
 
     with session_scope(db) as s:
@@ -342,7 +389,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         note: str | None = None
         try:
             # what was granted but not found in the pool before the search
-            result = allocate(s, int(campaign_id), want, refill_shortfall=False, actor=actor)
+            result = allocate(s, campaign_id, want, refill_shortfall=False, actor=actor)
             allocated += len(result.lead_ids)
             _add_counts(s, refill_job_id, allocated=len(result.lead_ids))
             short = result.shortfall

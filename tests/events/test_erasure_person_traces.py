@@ -1,6 +1,8 @@
 """Erasure leaves nothing of the person behind: a non-US person's other number read in their own
-country, a second lead keyed by an address they had before, and the free text operators typed
-about them into the audit log (a consent revocation's reason, a blocklisting's reason)."""
+country, a second lead keyed by an address they had before (or listing the erased lead's address
+among its personal or previous emails), the free text operators typed about them into the audit
+log (a consent revocation's reason, a blocklisting's reason, also one typed before the pool held
+them), and their own addresses given as who erased or who asked."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from leadpool.cli import app
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.events.effects import revoke_consents
+from leadpool.gate import check
 from leadpool.ingestion import import_files, import_people
 from leadpool.ingestion.hashing import hmac_hex
 from leadpool.privacy import erase
@@ -129,6 +134,7 @@ def test_a_non_us_persons_other_number_is_refused_after_erasure(db: Database) ->
 
 
 OLD = "erinyes.zabrowski@oldjob.com"
+NOON_DENVER = datetime(2025, 1, 14, 17, 0, tzinfo=UTC)
 
 
 def test_a_lead_holding_the_persons_previous_email_is_erased_with_them(db: Database, tmp_path: Path) -> None:
@@ -238,3 +244,131 @@ def test_erasure_marks_the_audit_rows_free_text_and_keeps_the_rows(db: Database,
     # a second erasure changes nothing
     with session_scope(db) as s:
         assert erase(s, erin, actor="dpo").already_erased
+
+
+def _lead_row(db: Database, lead_id: int) -> tuple[Any, ...]:
+    with session_scope(db) as s:
+        return tuple(
+            s.execute(
+                text(
+                    "SELECT erased_at, first_name, personal_emails, previous_emails FROM leads WHERE id = :i"
+                ),
+                {"i": lead_id},
+            ).one()
+        )
+
+
+def test_erasing_the_lead_keyed_by_a_personal_address_erases_the_lead_listing_it(
+    db: Database, world: World, tmp_path: Path
+) -> None:
+    """The DSAR comes from the person's personal address, and the operator erases the CSV lead
+    keyed by it: her Apollo lead listing that address among its personal emails is erased too."""
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids
+    f = tmp_path / "home.csv"
+    f.write_text(f"First Name,Last Name,Email,Title\nErinyes,Zabrowski,{PERSONAL},CFO\n")
+    [csv_erin] = import_files(db, [f], collect_lead_ids=True).lead_ids
+    assert csv_erin != erin
+    agency = world.agency()
+    campaign = world.campaign(agency)
+    world.own(erin, agency, campaign)
+
+    with session_scope(db) as s:
+        result = erase(s, csv_erin, actor="dpo")
+
+    erased_at, first_name, personal, _ = _lead_row(db, erin)
+    with session_scope(db) as s:
+        decision = check(
+            s, lead_id=erin, campaign_id=campaign, channel="email", at=NOON_DENVER, reserve=False
+        )
+    assert erin in result.same_person_erased, (
+        f"lead {erin} still holds the erased address {personal} and name {first_name!r}; "
+        f"erased_at={erased_at}; gate allows email: {decision.allowed}"
+    )
+    assert not decision.allowed
+    assert not scan(db, ["erinyes", "zabrowski"]), scan(db, ["erinyes", "zabrowski"])
+
+
+def test_erasing_the_lead_keyed_by_an_old_address_erases_the_lead_listing_it_as_previous(
+    db: Database, tmp_path: Path
+) -> None:
+    """The mirror of test_a_lead_holding_the_persons_previous_email_is_erased_with_them: erasing the
+    CSV lead keyed by her old work address erases the refreshed lead that lists it as previous."""
+    first = copy.deepcopy(ERIN)
+    first["email"] = OLD
+    [erin] = import_people(db, [first], endpoint="people/match").lead_ids
+    assert import_people(db, [ERIN], endpoint="people/match").lead_ids == [erin]
+    f = tmp_path / "old.csv"
+    f.write_text(f"First Name,Last Name,Email,Title\nErinyes,Zabrowski,{OLD},CFO\n")
+    [other] = import_files(db, [f], collect_lead_ids=True).lead_ids
+    assert other != erin
+
+    with session_scope(db) as s:
+        result = erase(s, other, actor="dpo")
+    _, first_name, _, previous = _lead_row(db, erin)
+    assert erin in result.same_person_erased, (
+        f"lead {erin} still holds the erased address in previous_emails={previous}, name {first_name!r}"
+    )
+    assert not scan(db, ["erinyes", "zabrowski", "oldjob"]), scan(db, ["erinyes", "zabrowski", "oldjob"])
+
+
+def test_blocklist_reason_typed_before_the_lead_existed_is_gone_after_erasure(db: Database) -> None:
+    """A blocklisting by address before the pool held the person (the row's subject is the
+    address's keyed hash, no lead listed) loses its reason when she is erased."""
+    with session_scope(db) as s:
+        added = blocklist(
+            s, reason="Erinyes Zabrowski called, wants no contact at all", actor="ops", email=PERSONAL
+        )
+    assert added.lead_ids == []
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids  # born blocklisted
+    with session_scope(db) as s:
+        erase(s, erin, actor="dpo")
+    with session_scope(db) as s:
+        reason = s.execute(
+            text("SELECT detail->>'reason' FROM audit_log WHERE action = 'blocklist.add'")
+        ).scalar()
+    assert reason == "(erased)"
+    found = scan(db, ["erinyes", "zabrowski"])
+    assert not found, found
+
+
+def _hashed(value: str) -> str:
+    return "addr-" + hmac_hex(value, get_settings().resolved_secret_key())[:32]
+
+
+def test_the_persons_address_given_as_actor_is_kept_only_as_a_keyed_hash(db: Database, world: World) -> None:
+    """``leads erase --actor`` names the operator who erases; given the person's own address
+    instead, the audit log and the lead history (which outlive the erasure) keep its keyed hash."""
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids
+    owned(world, erin)
+    res = CliRunner().invoke(app, ["leads", "erase", str(erin), "--actor", PERSONAL, "--yes"])
+    assert res.exit_code == 0, res.output
+    found = scan(db, ["erinyes.zab"])
+    assert not found, found
+    with session_scope(db) as s:
+        actors = s.execute(
+            text(
+                "SELECT actor FROM audit_log WHERE action = 'lead.erase' "
+                "UNION SELECT actor FROM lead_history WHERE lead_id = :i"
+            ),
+            {"i": erin},
+        ).scalars()
+        assert set(actors) == {_hashed(PERSONAL)}
+    assert "operator" in CliRunner().invoke(app, ["leads", "erase", "--help"]).output
+
+
+def test_requested_by_keeps_the_persons_own_addresses_only_as_keyed_hashes(db: Database) -> None:
+    """Who asked stays readable; the person's own addresses in it are replaced by their keyed hashes,
+    and the operator's own address in ``actor`` is kept as given."""
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids
+    with session_scope(db) as s:
+        erase(
+            s, erin, actor="dpo@agency.example", requested_by=f"DSAR mail from {PERSONAL}, call 303-555-0177"
+        )
+    found = scan(db, ["erinyes.zab", "555-0177"])
+    assert not found, found
+    with session_scope(db) as s:
+        actor, requested_by = s.execute(
+            text("SELECT actor, detail->>'requested_by' FROM audit_log WHERE action = 'lead.erase'")
+        ).one()
+    assert actor == "dpo@agency.example"
+    assert requested_by == f"DSAR mail from {_hashed(PERSONAL)}, call {_hashed('303-555-0177')}"

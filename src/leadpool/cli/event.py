@@ -207,7 +207,14 @@ def timeline(
 @leads_app.command("erase")
 def erase_cmd(
     lead_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Lead id."),
-    actor: str = typer.Option(..., "--actor", help="Who asked for the erasure (kept in the audit log)."),
+    actor: str = typer.Option(
+        ...,
+        "--actor",
+        help=(
+            "The operator who erases (kept in the audit log and the lead's history); the person's own "
+            "addresses in it are kept only as keyed hashes."
+        ),
+    ),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     json_out: bool = JsonOption,
 ) -> None:

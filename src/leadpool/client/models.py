@@ -192,7 +192,8 @@ class ErasureRequest(_In):
         pattern=r"\S",
         description=(
             "Who asked for the erasure (a ticket reference, an operator), kept in the lead's audit row "
-            "beside the admin that erased. Not the person's own address: it would outlive the erasure."
+            "beside the admin that erased. The person's own addresses in it are kept only as keyed hashes "
+            "(the audit row outlives the erasure)."
         ),
     )
 

@@ -8,6 +8,7 @@ Caches are bounded (a few thousand entries) so memory stays flat however large t
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
@@ -110,7 +111,9 @@ def technology_uid(term: str) -> str:
 
 
 def normalize_linkedin_url(value: str | None) -> str | None:
-    """Canonical person profile URL ``https://www.linkedin.com/in/<slug>`` (slug lower-case).
+    """Canonical person profile URL ``https://www.linkedin.com/in/<slug>`` (slug lower-case, in
+    Unicode's composed form, NFC: ``jérôme`` whether its accents come composed or decomposed, as
+    macOS and some exports write them, or percent-encoded).
 
     Accepts http/https, with or without www or a country subdomain (uk.linkedin.com), trailing
     slashes, query strings and fragments, and a bare ``linkedin.com/in/...`` without scheme.
@@ -133,7 +136,7 @@ def normalize_linkedin_url(value: str | None) -> str | None:
     segments = [s for s in parts.path.split("/") if s]
     if len(segments) < 2 or segments[0].lower() != "in":
         raise NotNormalisable(f"not a LinkedIn profile URL (/in/<slug>): {value!r}")
-    slug = unquote(segments[1]).strip().lower()
+    slug = unicodedata.normalize("NFC", unquote(segments[1]).strip().lower())
     if not slug or "/" in slug or _SPACE.search(slug):
         raise NotNormalisable(f"not a LinkedIn profile URL (/in/<slug>): {value!r}")
     return "https://www.linkedin.com/in/" + slug

@@ -15,10 +15,11 @@ it arrives without any address.
 
 The same person can be in the pool twice (e.g. once from Apollo, once from a CSV export keyed by
 the personal address Apollo listed, or by an address they had before): every lead whose current
-email or LinkedIn URL is one of the person's (their email, personal and previous emails, LinkedIn)
-is erased with them. Those are exactly the addresses the importer refuses once erased,
-so such a lead could not have been imported after the erasure either. A phone number is not
-followed (it may be a company switchboard), nor a role mailbox (info@ identifies nobody).
+email or LinkedIn URL is one of the person's (their email, personal and previous emails, LinkedIn),
+or that lists one of the person's emails among its own personal or previous emails, is erased with
+them. Those are exactly the addresses the importer refuses once erased, so such a lead could not
+have been imported after the erasure either. A phone number is not followed (it may be a company
+switchboard), nor a role mailbox (info@ identifies nobody).
 """
 
 from __future__ import annotations
@@ -121,12 +122,14 @@ def erase(
     """Erase one person's personal data, from this lead and every other lead of theirs
     (idempotent: a second call changes nothing).
 
-    ``actor`` is who erased; ``requested_by`` (optional) who asked, when that is someone else: a
-    ticket or an operator, kept in the lead's audit row.
+    ``actor`` is who erased (an operator); ``requested_by`` (optional) who asked: a ticket or an
+    operator, kept in the lead's audit row. The person's own addresses (emails, numbers, LinkedIn
+    profile) in either are stored as keyed hashes, as in idempotency keys: the audit log and the
+    lead history outlive the erasure.
     Raises NotFound for an unknown lead and InvalidInput for an empty ``actor`` or ``requested_by``.
     """
     if not actor.strip():
-        raise InvalidInput("erase needs an actor (who asked for the erasure)")
+        raise InvalidInput("erase needs an actor (the operator who erases)")
     if requested_by is not None and not (0 < len(requested_by.strip()) <= MAX_REQUESTED_BY):
         raise InvalidInput(f"requested_by: must hold 1 to {MAX_REQUESTED_BY} characters")
     now = at or datetime.now(UTC)
@@ -155,6 +158,10 @@ def erase(
     # an event about one of these addresses that names no lead waits for this erasure by them
     lock_addresses(session, [h for one in to_erase for _, h in _address_hmacs(session, one, key)])
     identifiers = set().union(*(_identifiers(one) for one in to_erase))
+    actor = _without_person(session, to_erase, actor, key)
+    requested_by = (
+        _without_person(session, to_erase, requested_by.strip(), key) if requested_by is not None else None
+    )
     # every payload this erasure edits, locked at once in id order: locked lead by lead, two
     # erasures of people sharing a search page and a lost call could wait on each other for ever
     lock_payloads(session, [p.id for p in to_erase], [p.apollo_id for p in to_erase if p.apollo_id])
@@ -173,7 +180,7 @@ def erase(
         if i == lead_id:
             detail["same_person_erased"] = result.same_person_erased
             if requested_by is not None:
-                detail["requested_by"] = requested_by.strip()
+                detail["requested_by"] = requested_by
         else:
             detail["same_person_as"] = lead_id
         session.add(
@@ -201,13 +208,16 @@ def _read(session: Session, ids: list[int]) -> dict[int, Lead]:
 
 def _same_person(session: Session, lead: Lead) -> list[int]:
     """Other leads holding one of the person's emails (current, personal or previous) or their
-    LinkedIn URL as their own email or LinkedIn URL, and theirs in turn."""
+    LinkedIn URL as their own email or LinkedIn URL, or listing one of those emails among their
+    personal or previous emails (as the blocklist and opt-outs do), and theirs in turn."""
     found = {lead.id}
     todo = [lead]
     while todo:
         current = todo.pop()
         for kind, value in _identities(current):
-            for other in address_holders(session, {kind: value}, exclude=current.id):
+            for other in address_holders(
+                session, {kind: value}, exclude=current.id, personal=kind == "email"
+            ):
                 holder = _read(session, [other]).get(other) if other not in found else None
                 if holder is not None:
                     found.add(other)
@@ -262,7 +272,7 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
     result.consents_deleted = len(
         session.execute(text("DELETE FROM consents WHERE lead_id = :id RETURNING id"), {"id": lead_id}).all()
     )
-    _scrub_audit_text(session, lead_id)
+    _scrub_audit_text(session, lead_id, [h for _, h in hmacs])
 
     # every mapped person column; generated ones (allocation's rank) follow by themselves, and
     # columns other domains attach to the table are cleared by their owners (insight_score above)
@@ -305,9 +315,10 @@ def _scrub_events(
     return scrubbed
 
 
-def _scrub_audit_text(session: Session, lead_id: int) -> None:
+def _scrub_audit_text(session: Session, lead_id: int, hmacs: list[str]) -> None:
     """The free text of the audit rows about the lead (FREE_TEXT_AUDIT) replaced by ERASED_TEXT: the
-    rows on the lead (its timeline shows them), and a blocklisting by address that flagged it."""
+    rows on the lead (its timeline shows them), a blocklisting by address that flagged it, and one
+    by an address of the person's (``hmacs``) from before the pool held the lead."""
     for action, keys in FREE_TEXT_AUDIT.items():
         for key in keys:
             session.execute(
@@ -317,9 +328,17 @@ def _scrub_audit_text(session: Session, lead_id: int) -> None:
                     "WHERE action = :a AND detail -> CAST(:k AS text) IS NOT NULL "
                     "AND detail ->> CAST(:k AS text) IS DISTINCT FROM :m "
                     "AND ((subject_type = 'lead' AND subject_id = :sid) "
+                    "OR (subject_type = 'address' AND subject_id = ANY(:h)) "
                     "OR detail -> 'lead_ids' @> CAST(:ids AS jsonb))"
                 ),
-                {"a": action, "k": key, "m": ERASED_TEXT, "sid": str(lead_id), "ids": f"[{lead_id}]"},
+                {
+                    "a": action,
+                    "k": key,
+                    "m": ERASED_TEXT,
+                    "sid": str(lead_id),
+                    "h": hmacs,
+                    "ids": f"[{lead_id}]",
+                },
             )
 
 
@@ -353,15 +372,50 @@ def _hash_tokens(value: str, tokens: re.Pattern[str] | None, key: bytes) -> str:
 
 
 def _id_tokens(session: Session, lead: Lead) -> re.Pattern[str] | None:
-    """The person's numbers (E.164 with and without its +, and national digits) and LinkedIn slug,
-    as a pattern over the ids chosen for them; None when they have neither. Digits match only as a
-    whole run, so a longer number that merely holds these digits is not touched."""
+    """The person's numbers and LinkedIn slug (``_token_parts``) as a pattern over the ids chosen
+    for them; None when they have neither."""
+    parts = _token_parts(session, lead)
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+def _without_person(session: Session, leads: list[Lead], value: str, key: bytes) -> str:
+    """``value`` (an operator's words: ``actor``, ``requested_by``) with the person's own addresses
+    in it replaced by keyed hashes as written (``_hash_tokens``): their email addresses, whole
+    (bojo@x.com does not hold jo@x.com), their numbers however written (``303-555-0177``), and
+    their LinkedIn slug."""
+    numbers = {e164 for one in leads for e164 in _numbers(session, one)}
+    for found in reversed(list(phonenumbers.PhoneNumberMatcher(value, _phone_region(session, leads[0])))):
+        if phonenumbers.format_number(found.number, phonenumbers.PhoneNumberFormat.E164) in numbers:
+            hashed = "addr-" + hmac_hex(found.raw_string, key)[:32]
+            value = value[: found.start] + hashed + value[found.end :]
+    emails = {
+        e for one in leads for e in (one.email, *(one.personal_emails or []), *(one.previous_emails or []))
+    }
+    # first, so that a number or slug inside an address does not leave the rest of it behind
+    parts = [
+        rf"(?<![\w.+-]){re.escape(e)}(?![\w-])(?!\.\w)"
+        for e in sorted(filter(None, emails), key=len, reverse=True)
+    ]
+    parts += [part for one in leads for part in _token_parts(session, one)]
+    return _hash_tokens(
+        value, re.compile("|".join(dict.fromkeys(parts)), re.IGNORECASE) if parts else None, key
+    )
+
+
+def _numbers(session: Session, lead: Lead) -> set[str]:
+    """The lead's numbers in E.164: its phone and its other numbers, read as the importer read them."""
+    found = phone_numbers_of(
+        [n for n in lead.phone_numbers or [] if isinstance(n, dict)], _phone_region(session, lead)
+    )
+    return {e164 for e164 in {lead.phone, *(n.e164 for n in found)} if e164 and e164.startswith("+")}
+
+
+def _token_parts(session: Session, lead: Lead) -> list[str]:
+    """Patterns of the lead's numbers (E.164 with and without its +, and national digits) and
+    LinkedIn slug. Digits match only as a whole run, so a longer number that merely holds these
+    digits is not touched."""
     numbers: set[str] = set()
-    region = _phone_region(session, lead)
-    found = phone_numbers_of([n for n in lead.phone_numbers or [] if isinstance(n, dict)], region)
-    for e164 in {lead.phone, *(n.e164 for n in found)}:
-        if not e164 or not e164.startswith("+"):
-            continue
+    for e164 in _numbers(session, lead):
         numbers |= {e164, e164[1:]}
         with contextlib.suppress(phonenumbers.NumberParseException):
             national = phonenumbers.national_significant_number(phonenumbers.parse(e164))
@@ -371,7 +425,7 @@ def _id_tokens(session: Session, lead: Lead) -> re.Pattern[str] | None:
     slug = _linkedin_slug(lead.linkedin_url)
     if slug is not None and len(slug) >= 3:
         parts.append(rf"(?<![a-z0-9]){re.escape(slug)}(?![a-z0-9])")
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+    return parts
 
 
 def _linkedin_slug(url: str | None) -> str | None:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
@@ -30,6 +33,9 @@ from leadpool.models import LeadRawPayload, RawPayload
 # every lost call has this body hash: the indexed way to find them among all payloads
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
+# how normalize_linkedin_url writes a profile, before its slug
+_PROFILE = "https://www.linkedin.com/in/"
+
 
 def lock_payloads(session: Session, lead_ids: list[int], apollo_ids: list[str]) -> None:
     """Lock, in id order, every payload an erasure of these leads may edit: those linked to them,
@@ -37,7 +43,9 @@ def lock_payloads(session: Session, lead_ids: list[int], apollo_ids: list[str]) 
     found = union_all(
         select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id.in_(lead_ids)),
         *(select(RawPayload.id).where(RawPayload.apollo_person_ids.contains([a])) for a in apollo_ids),
-        select(RawPayload.id).where(RawPayload.body_sha256 == EMPTY_BODY_SHA256, RawPayload.request.is_not(None)),
+        select(RawPayload.id).where(
+            RawPayload.body_sha256 == EMPTY_BODY_SHA256, RawPayload.request.is_not(None)
+        ),
     )
     session.execute(
         select(RawPayload.id).where(RawPayload.id.in_(found)).order_by(RawPayload.id).with_for_update()
@@ -50,10 +58,16 @@ def redact_lead_payloads(
     """Edit every payload describing the lead; returns (redacted, tombstoned)."""
     found = union_all(
         select(LeadRawPayload.raw_payload_id).where(LeadRawPayload.lead_id == lead_id),
-        *([select(RawPayload.id).where(RawPayload.apollo_person_ids.contains([apollo_id]))] if apollo_id else []),
+        *(
+            [select(RawPayload.id).where(RawPayload.apollo_person_ids.contains([apollo_id]))]
+            if apollo_id
+            else []
+        ),
     )
     payloads = (
-        session.execute(select(RawPayload).where(RawPayload.id.in_(found)).order_by(RawPayload.id).with_for_update())
+        session.execute(
+            select(RawPayload).where(RawPayload.id.in_(found)).order_by(RawPayload.id).with_for_update()
+        )
         .scalars()
         .all()
     )
@@ -102,8 +116,34 @@ def redact_people(session: Session, payload_id: int, people: list[dict[str, Any]
     payload = session.execute(
         select(RawPayload).where(RawPayload.id == payload_id).with_for_update()
     ).scalar()
-    if payload is None:
+    if payload is not None:
+        _take_out(payload, people)
+
+
+def redact_people_rows(cur: psycopg.Cursor[Any], payload_id: int, people: list[dict[str, Any]]) -> None:
+    """:func:`redact_people` on an import batch's own cursor, in the batch's transaction (which
+    stored the payload or met them in it): nothing of theirs is ever committed with it."""
+    cur.execute(
+        "SELECT body, request, apollo_person_ids FROM raw_payloads WHERE id = %s FOR UPDATE", (payload_id,)
+    )
+    row = cur.fetchone()
+    if row is None:
         return
+    payload = RawPayload(body=row[0], request=row[1], apollo_person_ids=row[2])
+    _take_out(payload, people)
+    cur.execute(
+        "UPDATE raw_payloads SET body = %s, body_sha256 = %s, request = %s, apollo_person_ids = %s WHERE id = %s",
+        (
+            payload.body,
+            payload.body_sha256,
+            None if payload.request is None else Jsonb(payload.request),
+            None if payload.apollo_person_ids is None else Jsonb(payload.apollo_person_ids),
+            payload_id,
+        ),
+    )
+
+
+def _take_out(payload: RawPayload, people: list[dict[str, Any]]) -> None:
     now = datetime.now(UTC)
     for person in people:
         apollo_id = person.get("id") if isinstance(person.get("id"), str) else None
@@ -158,14 +198,31 @@ def _names_person(item: Any, identifiers: set[str]) -> bool:
         return any(_names_person(v, identifiers) for v in item.values())
     if isinstance(item, str):
         low = item.strip().lower()
-        if low in identifiers or any(i in low for i in identifiers if "@" in i or "linkedin.com" in i):
+        if low in identifiers:
             return True
         # a request holds what the caller sent, e.g. "uk.linkedin.com/in/Jane-Roe/" for the
         # stored "https://www.linkedin.com/in/jane-roe"
-        if "linkedin" in low:
-            return _normalised(normalize_linkedin_url, item) in identifiers
-        return "@" in low and _normalised(normalize_email, item) in identifiers
+        if "linkedin" in low and _normalised(normalize_linkedin_url, item) in identifiers:
+            return True
+        if "@" in low and _normalised(normalize_email, item) in identifiers:
+            return True
+        # a text quoting an address (a failure's "no match for jo@x.com."): the whole address or
+        # profile, never a part of another (bojo@x.com is not jo@x.com, /in/annabelle not /in/anna)
+        quoted = _quoted(identifiers)
+        return quoted is not None and re.search(quoted, item, re.IGNORECASE) is not None
     return False
+
+
+def _quoted(identifiers: set[str]) -> str | None:
+    """A pattern of the person's email addresses and LinkedIn profiles as whole words of a text."""
+    parts = [
+        rf"(?<![\w.+-]){re.escape(i)}(?![\w-])(?!\.\w)"
+        if "@" in i
+        else rf"linkedin\.com/in/{re.escape(i.partition(_PROFILE)[2])}(?![\w%-])"
+        for i in sorted(identifiers)
+        if "@" in i or i.startswith(_PROFILE)
+    ]
+    return "|".join(parts) or None
 
 
 def _mentions(doc: Any, identifiers: set[str]) -> bool:

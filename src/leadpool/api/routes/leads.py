@@ -125,7 +125,8 @@ def erase_lead(
     lead_id: LeadId, session: SessionDep, caller: AdminCaller, body: ErasureRequest | None = None
 ) -> ErasureResult:
     """Erase the person's personal data; keyed hashes of their addresses stay suppressed so no
-    import brings them back. Idempotent. The body is optional: ``requested_by`` says who asked."""
+    import brings them back. Idempotent. The body is optional: ``requested_by`` says who asked (the
+    person's own addresses in it are kept only as keyed hashes)."""
     tenancy.lead(session, caller, lead_id)
     requested_by = body.requested_by if body is not None else None
     result = erase(session, lead_id, actor=caller.actor, requested_by=requested_by)

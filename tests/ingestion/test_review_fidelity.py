@@ -112,7 +112,7 @@ def test_one_transaction_moves_stored_keys_to_another_row(db: Database) -> None:
     )
     records = [SourceRecord(index=i, line_no=None, person=p) for i, p in enumerate([moved, bob])]
 
-    def no_payloads(payload_id: int, people: list[dict[str, Any]]) -> None:
+    def no_payloads(cur: Any, payload_id: int, people: list[dict[str, Any]]) -> None:
         raise AssertionError("nothing to redact")
 
     ctx = BatchContext(source="api", key=get_settings().resolved_secret_key(), fresh=True, redact=no_payloads)

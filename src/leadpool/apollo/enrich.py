@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, text
+from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.orm import Session
 
 from leadpool.apollo.client import BULK_MATCH_MAX, IDENTITY_FIELDS, ApolloClient, ApolloResponse
@@ -45,7 +45,9 @@ from leadpool.apollo.errors import (
 )
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
+from leadpool.events.effects import suppress
 from leadpool.ingestion import Rejection, import_people
+from leadpool.ingestion.erased import APOLLO_ID, erased_people, take_import_lock
 from leadpool.ingestion.hashing import hmac_hex
 from leadpool.ingestion.normalize import (
     NotNormalisable,
@@ -469,7 +471,15 @@ class _Enricher:
         ids = [str(p.get("id")) for p in people if p.get("id")]
         ids += [c.apollo_id for c, _ in matched if c.apollo_id and c.apollo_id not in ids]
         with session_scope(self.db) as session:
+            # an erased person Apollo answers with (under a second Apollo id, or asked by an address
+            # the pool never knew) is taken out before the answer is first committed
+            take_import_lock(session)
+            key = get_settings().resolved_secret_key()
+            erased = erased_people(session, people, key)
             raw_id = _add_response(session, response, ids)
+            if erased:
+                redact_people(session, raw_id, erased)
+                _remember_second_ids(session, erased, key)
             # the answer replaces the booking in one transaction: the budget never counts both,
             # nor neither
             _unbook(session, booking)
@@ -485,10 +495,6 @@ class _Enricher:
             response_headers=response.headers,
             raw_payload_id=raw_id,
         )
-        erased = [people[r.index] for r in imported.rejected if r.reason == "erased person"]
-        if erased:  # bought under another identity (a second Apollo id): kept out of what we store
-            with session_scope(self.db) as session:
-                redact_people(session, raw_id, erased)
         for r in imported.rejected:
             cand = matched[r.index][0] if 0 <= r.index < len(matched) else None
             self.result.rejected.append(Rejection(index=cand.index if cand else r.index, reason=r.reason))
@@ -511,6 +517,36 @@ class _Enricher:
         with self.db.engine.connect() as conn:
             rows = conn.execute(_EXISTING_SQL, {"ids": ids, "emails": emails, "linkedins": linkedins})
             return {row[0] for row in rows}
+
+
+def _remember_second_ids(session: Session, erased: list[dict[str, Any]], key: bytes) -> None:
+    """An erased person answered under an Apollo id her tombstone does not keep (Apollo holds some
+    people under two) is known by it from now on, as a keyed hash among the erasure's
+    suppressions: the next search skips her row (``_erased_ids``) instead of buying her again,
+    and the search pages stored with her row under it lose it now."""
+    ids = [p["id"] for p in erased if isinstance(p.get("id"), str) and p["id"]]
+    suppress(session, "erased", [(APOLLO_ID, hmac_hex(i, key)) for i in ids], lead_id=None, event_id=None)
+    for apollo_id, person in ((p["id"], p) for p in erased if p.get("id") in ids):
+        pages = session.scalars(
+            select(RawPayload.id)
+            .where(RawPayload.apollo_person_ids.contains([apollo_id]), RawPayload.endpoint == SEARCH_ENDPOINT)
+            .order_by(RawPayload.id)
+        ).all()
+        for page in pages:
+            redact_people(session, page, [person])
+
+
+def _erased_ids(session: Session, ids: Sequence[str], key: bytes) -> set[str]:
+    """Of these Apollo ids, those of erased people: a tombstone's, or a second id met since."""
+    by_hmac = {hmac_hex(i, key): i for i in ids}
+    second = session.scalars(
+        text(
+            "SELECT value_hmac FROM suppressions WHERE kind = 'erased' AND address_type = :t "
+            "AND value_hmac = ANY(:h)"
+        ),
+        {"t": APOLLO_ID, "h": sorted(by_hmac)},
+    )
+    return set(session.scalars(_ERASED_IDS_SQL, {"ids": list(ids)})) | {by_hmac[h] for h in second}
 
 
 def _suppressed_addresses(conn: Connection, candidates: Sequence[_Candidate]) -> tuple[set[str], set[str]]:
@@ -665,11 +701,11 @@ def _search_pages(
         ids = [str(p.get("id")) for p in page.people if p.get("id")]
         with session_scope(db) as session:
             raw_id = _add_response(session, page.response, ids)
-            in_pool = set(session.scalars(_IN_POOL_SQL, {"ids": ids}))
-            # an erased person met again (her tombstone keeps the id) is skipped below; the page as
-            # stored must not keep her teaser row either (name, title, employer): taken out in the
-            # same transaction
-            erased = set(session.scalars(_ERASED_IDS_SQL, {"ids": sorted(in_pool)})) if in_pool else set()
+            # an erased person met again (by her tombstone's id, or a second id a paid answer
+            # revealed) is skipped below; the page as stored must not keep her teaser row either
+            # (name, title, employer): taken out in the same transaction
+            erased = _erased_ids(session, ids, get_settings().resolved_secret_key()) if ids else set()
+            in_pool = set(session.scalars(_IN_POOL_SQL, {"ids": ids})) | erased
             if erased:
                 redact_people(session, raw_id, [p for p in page.people if p.get("id") in erased])
         fresh_rows = []

@@ -16,8 +16,8 @@ Per batch:
      ``INSERT ... SELECT ... ON CONFLICT (id) DO UPDATE SET c = COALESCE(EXCLUDED.c, c) ...
      WHERE (old row) IS DISTINCT FROM (new row)``: a null never replaces a value (but see the
      merge rules in ``resolve``), and a row with nothing new is not touched (its updated_at stays);
-  5. commit, then take the erased people the batch met out of the payloads stored with them
-     (``BatchContext.redact``). A batch that PostgreSQL refuses is split in halves until the bad
+  5. take the erased people the batch met out of the payloads stored with them
+     (``BatchContext.redact``), then commit. A batch that PostgreSQL refuses is split in halves until the bad
      record is found and rejected with the database's message, so the rest still lands.
 
 Identity rules (one person = one lead):
@@ -39,8 +39,8 @@ Identity rules (one person = one lead):
     merged into;
   * an erased person is refused by any address of their own: email, LinkedIn URL, personal
     emails, typed numbers that are not a switchboard (``phones.PhoneNumber.personal``), or the
-    tombstone's Apollo id. A payload holding them and others is stored, then redacted; one in
-    which the batch met only erased people is not stored.
+    tombstone's Apollo id. A payload holding them and others is stored redacted (in the batch's
+    transaction); one in which the batch met only erased people is not stored.
 Companies follow the same rules with Apollo organization id > domain.
 """
 
@@ -56,6 +56,7 @@ import orjson
 import psycopg
 from sqlalchemy.dialects import postgresql
 
+from leadpool.ingestion.erased import APOLLO_ID
 from leadpool.ingestion.formats import RawPayloadRow, ReadStopped, SourceRecord
 from leadpool.ingestion.hashing import hmac_hex
 from leadpool.ingestion.lock import IMPORT_LOCK_KEY
@@ -301,9 +302,9 @@ class BatchContext:
     source: str  # leads.source: api, jsonl, csv, json
     key: bytes  # HMAC key for suppressions
     fresh: bool  # the data was fetched now (API): refresh enriched_at
-    # takes erased people back out of a stored payload (payload id, their identities), called
-    # after the batch that stored the payload (or met them in it) commits
-    redact: Callable[[int, list[dict[str, Any]]], None]
+    # takes erased people out of a stored payload (the batch's cursor, payload id, their
+    # identities), in the transaction of the batch that stores the payload (or meets them in it)
+    redact: Callable[[psycopg.Cursor[Any], int, list[dict[str, Any]]], None]
     collect_lead_ids: bool = True
     max_rejections_kept: int | None = None  # in ImportResult.rejected; the rejects sink gets all
     on_rejects: Callable[[list[Rejection]], None] | None = None  # called after each batch commits
@@ -442,7 +443,16 @@ def process_batch(
         # suppressions for every address the batch could end up holding
         hmac_of: dict[tuple[str, str], str] = {}
         for _, r in accepted:
-            _hmacs((("email", r.email), ("phone", r.phone), ("linkedin", r.linkedin_url)), ctx.key, hmac_of)
+            _hmacs(
+                (
+                    ("email", r.email),
+                    ("phone", r.phone),
+                    ("linkedin", r.linkedin_url),
+                    (APOLLO_ID, r.apollo_id),
+                ),
+                ctx.key,
+                hmac_of,
+            )
             _hmacs(r.personal, ctx.key, hmac_of)
         for e in leads.entities:
             _hmacs((("email", e.keys[1]), ("linkedin", e.keys[2])), ctx.key, hmac_of)
@@ -469,8 +479,9 @@ def process_batch(
         for rec, r in accepted:
             src = source_names.get(id(rec))
             # erasure is matched on every address of the person's own (a switchboard number is
-            # their colleagues' too), and on the tombstone's Apollo id
-            own = (("email", r.email), ("linkedin", r.linkedin_url), *r.personal)
+            # their colleagues' too), on the tombstone's Apollo id, and on a second Apollo id a
+            # paid answer revealed (kept as a keyed hash)
+            own = (("email", r.email), ("linkedin", r.linkedin_url), (APOLLO_ID, r.apollo_id), *r.personal)
             existing = leads.find((r.apollo_id, r.email, r.linkedin_url))
             if any("erased" in suppressed.get((k, v), ()) for k, v in own if v is not None) or (
                 existing is not None and existing.id in erased_leads
@@ -684,6 +695,15 @@ def process_batch(
                 "SELECT lead_id, raw_payload_id FROM s_links ON CONFLICT DO NOTHING"
             )
 
+        # erased people met in a payload stored now (or by an earlier batch) are taken out of it
+        # before this commits: a worker killed after the commit must not leave their record
+        # stored. The payload stays, as the others' data and what the call cost (one that held
+        # only them is not stored: not wanted)
+        for k, rp in raw_rows.items():
+            rid = batch_raw_ids.get(k) or (rp.id if rp.written else None)
+            if rp.erased and rid is not None:
+                ctx.redact(cur, rid, rp.erased)
+
     if len(memo) > COMPANY_MEMO_SIZE:
         memo.clear()
     for c in staged_companies:
@@ -694,12 +714,9 @@ def process_batch(
         raw_rows[k].written = True
         if k in batch_raw_ids:
             raw_rows[k].id = batch_raw_ids[k]
-    # erased people met in a stored payload are taken back out of it; the payload stays, as the
-    # others' data and what the call cost (one that held only them is not stored: not wanted)
     for rp in raw_rows.values():
         if rp.erased and rp.written and rp.id is not None:
-            people, rp.erased = rp.erased, []
-            ctx.redact(rp.id, people)
+            rp.erased = []  # taken out of it in the transaction that committed
     if ctx.collect_lead_ids:
         out.lead_ids = [e.id or 0 for _, e in assigned if e is not None]
     return out

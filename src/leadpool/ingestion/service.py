@@ -17,7 +17,7 @@ import orjson
 import psycopg
 
 from leadpool.config import get_settings
-from leadpool.db import Database, session_scope
+from leadpool.db import Database
 from leadpool.errors import InvalidInput
 from leadpool.ingestion.formats import RawPayloadRow, ReadStopped, SourceRecord, person_ids, read_file
 from leadpool.ingestion.importer import BatchContext, ImportResult, Rejection, load
@@ -40,15 +40,11 @@ def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
         raw.close()
 
 
-def _redactor(db: Database) -> Callable[[int, list[dict[str, Any]]], None]:
-    def redact(payload_id: int, people: list[dict[str, Any]]) -> None:
-        # privacy imports the ingestion package: imported here, once ingestion is loaded
-        from leadpool.privacy.payloads import redact_people
+def _redact(cur: psycopg.Cursor[Any], payload_id: int, people: list[dict[str, Any]]) -> None:
+    # privacy imports the ingestion package: imported here, once ingestion is loaded
+    from leadpool.privacy.payloads import redact_people_rows
 
-        with session_scope(db) as session:
-            redact_people(session, payload_id, people)
-
-    return redact
+    redact_people_rows(cur, payload_id, people)
 
 
 def import_people(
@@ -75,7 +71,7 @@ def import_people(
     Commits per batch. ``raw_payload_id``: the response is already stored (a purchase is kept
     before its people are imported, so no refused person can lose it); the leads are linked to it.
     An erased person in the response is refused and taken out of the stored body
-    (``privacy.payloads.redact_people``) once the batch commits.
+    (``privacy.payloads.redact_people_rows``) in the batch's transaction.
     """
     items = list(people)
     raw = None
@@ -101,7 +97,7 @@ def import_people(
         source=source,
         key=get_settings().resolved_secret_key(),
         fresh=not endpoint.startswith("file:"),
-        redact=_redactor(db),
+        redact=_redact,
     )
     with _connection(db) as conn:
         return load(conn, iter(records), ctx, batch_size=batch_size)
@@ -191,7 +187,7 @@ def import_files(
                     source=fmt,
                     key=get_settings().resolved_secret_key(),
                     fresh=False,
-                    redact=_redactor(db),
+                    redact=_redact,
                     collect_lead_ids=collect_lead_ids,
                     max_rejections_kept=max(0, MAX_REJECTIONS_KEPT - len(total.rejected)),
                     on_rejects=sink.write,

@@ -19,10 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from leadpool.allocation import idempotency, pool, refill
+from leadpool.allocation.campaigns import MAX_DAILY_QUOTA
 from leadpool.allocation.icp import parse_icp
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.errors import Conflict, InvalidInput, NotFound
 from leadpool.gate.policy import CHANNELS, GatePolicy, platform_policy, resolve
+from leadpool.pool.locks import hold_off_domain_blocks
 
 # Enough to absorb leads lost to concurrent allocators between our read and our insert; each
 # pass only reads leads that are still free, so the loop ends when the pool is dry.
@@ -95,13 +97,18 @@ def _policy(agency_settings: dict[str, Any] | None, settings: dict[str, Any] | N
 def lock_campaigns(
     session: Session, campaign_ids: list[int] | None = None, *, skipped: dict[int, str] | None = None
 ) -> list[LockedCampaign]:
-    """Lock campaigns (all active ones when ``campaign_ids`` is None) in id order, with their agency.
+    """Lock campaigns (all active ones when ``campaign_ids`` is None) in id order, with their agency,
+    after holding off new domain blocks (``leadpool.pool.locks``).
 
     Raises for a named campaign that is missing, not active, or whose agency is not active, or
     whose stored ICP no longer validates. With ``skipped`` given, such an ICP leaves that campaign
     out instead, its error kept there (a round serves every other agency's campaigns).
     """
     where = "c.id = ANY(:ids)" if campaign_ids is not None else "c.status = 'active' AND a.status = 'active'"
+    # the domain-block lock before the campaign rows (leadpool.pool.locks): a new block holds it
+    # while it waits for lead rows, whose holders (finish_campaign, cancel_agency) want a campaign
+    # row next; waiting for it with the campaign rows held closed that cycle
+    hold_off_domain_blocks(session)
     rows = session.execute(
         text(
             f"""
@@ -213,8 +220,11 @@ def allocate(
     (``replayed``) and changes nothing, whatever the campaign's state now; Conflict when that
     call asked for another ``n``. A call still in flight under the key is waited for.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise InvalidInput(f"count: must be a whole number >= 0, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_DAILY_QUOTA:
+        # past that no quota grants more, and an idempotency key's row could not hold the count
+        raise InvalidInput(
+            f"count: must be a whole number from 0 to {MAX_DAILY_QUOTA:,} (the largest daily quota), got {n!r}"
+        )
     if idempotency_key is not None:
         idempotency_key = idempotency.check_key(idempotency_key)
         # claimed before the campaign is locked: a replay answers even for a campaign paused since

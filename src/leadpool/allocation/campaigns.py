@@ -34,6 +34,10 @@ _MOVES: dict[str, tuple[str, ...]] = {
     "finish": ("draft", "active", "paused"),
 }
 _TARGET = {"activate": "active", "pause": "paused", "resume": "active", "finish": "finished"}
+_LOCK_WITH_AGENCY = text(
+    "SELECT c.id FROM campaigns c JOIN agencies a ON a.id = c.agency_id WHERE c.id = :c "
+    "FOR NO KEY UPDATE OF c FOR SHARE OF a"
+)
 
 
 def parse_channels(channels: str | Iterable[str]) -> list[str]:
@@ -117,7 +121,11 @@ def _move(session: Session, campaign_id: int, move: str, at: datetime, **values:
     target = _TARGET[move]
     stmt = update(Campaign).where(Campaign.id == campaign_id, Campaign.status.in_(allowed))
     if target == "active":
-        # only for an active agency: checked in the same statement, so a concurrent cancel wins cleanly
+        # only for an active agency, read after locking the campaign row and share-locking the
+        # agency (cancel_agency's and allocation's order): a cancel holding the campaign row has
+        # committed by then, and this UPDATE, a new statement, reads it (a check inside a statement
+        # that waited for the row reads the agency as it was before); a later cancel waits for us
+        session.execute(_LOCK_WITH_AGENCY, {"c": campaign_id})
         stmt = stmt.where(
             select(Agency.id).where(Agency.id == Campaign.agency_id, Agency.status == "active").exists()
         )

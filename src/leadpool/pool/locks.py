@@ -2,8 +2,10 @@
 
 Everything that changes leads together with their enrollments or ownerships (events, release,
 finishing a campaign, ending an enrollment, cancelling an agency) first locks the lead rows, in id
-order, and only then their enrollments, ownerships and campaigns. Allocation never waits on a
-lead row (it skips locked ones), and the gate takes no row locks, so neither joins a cycle.
+order, and only then their enrollments, ownerships and campaigns; a campaign row before its
+agency's. Allocation never waits on a lead row (it skips locked ones), and the gate takes no row
+locks. The domain-block lock below comes before lead rows: adding a block holds it while it
+waits for lead rows, so allocation takes it before its campaign rows, never after.
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ def lock_addresses(session: Session, hmacs: Iterable[str]) -> None:
 # Domain blocks against allocation: adding a block ends the enrollments it covers, which it cannot
 # see while an allocation that enrolls such a lead has not committed. Allocation holds this key
 # shared, adding a block exclusively: the block waits for running allocations, and later ones
-# wait for it, then read it.
+# wait for it, then read it. First in the lock order: a block takes it, then lead rows; allocation
+# takes it before its campaign rows (a finish or a cancel holds lead rows and waits for those).
 _DOMAIN_BLOCKS = "SELECT {fn}(hashtextextended('leadpool:domain-blocks', 0))"
 
 
 def hold_off_domain_blocks(session: Session) -> None:
-    """Allocation's side: no domain block is added until this transaction ends."""
+    """Allocation's side: no domain block is added until this transaction ends. Take it before
+    any campaign row."""
     session.execute(text(_DOMAIN_BLOCKS.format(fn="pg_advisory_xact_lock_shared")))
 
 

@@ -140,6 +140,18 @@ def test_a_bad_key_is_refused_naming_it(db: Database, key: object, message: str)
         allocate(s, camp, 1, at=NOW, idempotency_key=key)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("key", [None, "k-1"])
+def test_a_count_past_the_largest_quota_is_refused_naming_it(db: Database, key: str | None) -> None:
+    """No quota grants more than 1,000,000 leads a day, so a count past that is refused as input,
+    with or without a key (under a key it once reached the key's row and came back as the
+    database refusing "integer out of range", naming nothing)."""
+    camp = _campaign_with_leads(db, 3)
+    before = _counts(db)
+    with session_scope(db) as s, pytest.raises(InvalidInput, match=r"count: .* 0 to 1,000,000 .*3000000000"):
+        allocate(s, camp, 3_000_000_000, at=NOW, idempotency_key=key)
+    assert _counts(db) == before
+
+
 def _backend_pid(s: Session) -> int:
     return int(s.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
@@ -317,3 +329,18 @@ def test_cli_refuses_a_bad_key_in_one_line_and_allocates_nothing(db: Database, k
     (line,) = r.output.strip().splitlines()
     assert line.startswith("error: idempotency_key:"), line
     assert _counts(db) == before
+
+
+@pytest.mark.parametrize("key", [[], ["--idempotency-key", "cli-big"]])
+def test_cli_refuses_a_count_past_the_apis_bound_naming_the_option(db: Database, key: list[str]) -> None:
+    """``--count`` is bounded as the API's ``count`` is (1 to 100,000): past that the option is named
+    (under a key, 3,000,000,000 once read "the database refused a value: integer out of range")."""
+    camp = _campaign_with_leads(db, 5)
+    before = _counts(db)
+    r = runner.invoke(cli, ["campaign", "allocate", str(camp), "--count", "3000000000", *key])
+    assert r.exit_code == 2, r.output
+    assert "--count" in r.output and "100000" in r.output and "database" not in r.output, r.output
+    assert _counts(db) == before
+    ok = runner.invoke(cli, ["campaign", "allocate", str(camp), "--count", "100000", *key, "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert (json.loads(ok.stdout)["granted"], json.loads(ok.stdout)["allocated"]) == (1000, 5)  # the quota

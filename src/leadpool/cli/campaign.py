@@ -15,7 +15,7 @@ from leadpool.allocation.rounds import allocate_round
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json, spinner
 from leadpool.cli.policy import ActorOption, ClearOption, PolicyArgument, set_policy
 from leadpool.db import session_scope
-from leadpool.limits import MAX_ID
+from leadpool.limits import MAX_ID, MAX_REQUEST_COUNT
 from leadpool.models import Campaign
 
 app = typer.Typer(no_args_is_help=True, help="Campaigns: ICP, channels, daily quota, status.")
@@ -169,7 +169,14 @@ def end_enrollment_cmd(
 @app.command("allocate")
 def allocate_cmd(
     campaign_id: int = _CAMPAIGN_ID,
-    count: int = typer.Option(..., "--count", "-n", help="Leads wanted (capped by the daily quota left)."),
+    count: int = typer.Option(
+        ...,
+        "--count",
+        "-n",
+        min=1,
+        max=MAX_REQUEST_COUNT,
+        help="Leads wanted (capped by the daily quota left).",
+    ),
     show_leads: bool = typer.Option(False, "--show-leads", help="List the lead ids (always in --json)."),
     idempotency_key: str | None = typer.Option(
         None,

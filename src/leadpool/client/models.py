@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from leadpool.limits import EARLIEST, LATEST, MAX_ID, MAX_NAME
+from leadpool.limits import EARLIEST, LATEST, MAX_ID, MAX_NAME, MAX_REQUEST_COUNT
 
 Channel = Literal["email", "linkedin", "sms", "phone"]
 
@@ -471,7 +471,9 @@ class Campaign(_Out):
 
 
 class AllocateRequest(_In):
-    count: int = Field(ge=1, le=100_000, description="Leads wanted; capped by the campaign's daily quota.")
+    count: int = Field(
+        ge=1, le=MAX_REQUEST_COUNT, description="Leads wanted; capped by the campaign's daily quota."
+    )
     idempotency_key: str | None = Field(
         None,
         min_length=1,

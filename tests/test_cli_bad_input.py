@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from tests.allocation.factories import make_agency, make_campaign
 from typer.testing import CliRunner
 
 from leadpool.cli import app
 from leadpool.config import get_settings
-from leadpool.db import Database
+from leadpool.db import Database, session_scope
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -71,6 +73,35 @@ def test_a_bad_or_unreachable_database_is_one_line(env: None, monkeypatch: pytes
     get_settings.cache_clear()
     code, out = _run("agency", "list", "--json")
     assert code == 1 and "cannot reach the database" in out and "hunter2" not in out
+
+
+def test_a_lost_lock_wait_is_a_busy_database_not_one_that_cannot_be_reached(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that loses a lock wait (here the operator's ``lock_timeout`` in the database URL;
+    a deadlock's victim, a statement timeout alike) says the database is busy and to retry, exit
+    1: it was reached, another transaction held the rows (it once read "cannot reach the
+    database", sending whoever is on call to look at the network)."""
+    with session_scope(db) as s:
+        agency = make_agency(s)
+        make_campaign(s, agency)
+    sep = "&" if "?" in db.uri else "?"
+    monkeypatch.setenv("LEADPOOL_DATABASE_URL", f"{db.uri}{sep}options=-c%20lock_timeout%3D300")
+    get_settings.cache_clear()
+    holder = db.sessionmaker()
+    try:
+        # another admin's transaction is busy with the agency's campaigns
+        holder.execute(text("SELECT id FROM campaigns WHERE agency_id = :a FOR UPDATE"), {"a": agency})
+        code, out = _run("agency", "cancel", str(agency))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1 and out.strip() == "error: the database is busy (lock timeout); retry", out
+    with session_scope(db) as s:
+        assert (
+            s.execute(text("SELECT status FROM agencies WHERE id = :a"), {"a": agency}).scalar_one()
+            == "active"
+        )
 
 
 def test_insights_by_the_hour_alone(db: Database) -> None:

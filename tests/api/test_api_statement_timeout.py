@@ -16,6 +16,7 @@ from leadpool.api.app import create_app
 from leadpool.api.server import LiveServer, serve_in_thread
 from leadpool.api.settings import ApiSettings
 from leadpool.client import LeadpoolClient
+from leadpool.config import get_settings
 from leadpool.db import Database
 
 ADMIN = "statement-timeout-admin-token-0"
@@ -99,6 +100,37 @@ def test_a_gate_check_waiting_on_a_lock_fails_closed(db, own_app, world):
     # once the lock is gone the same check is decided
     d = world.ca.check(lead, world.camp_a.id, "linkedin", at=MONDAY)
     assert d.decision == "allow", d
+
+
+def test_a_lost_lock_wait_is_answered_busy_not_unreachable(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that loses a lock wait (here the operator's ``lock_timeout`` in the database URL;
+    a deadlock's victim alike) is 503 with Retry-After and a problem type saying the database is
+    busy: it was reached (not ``database-unavailable``), and the answer names no value."""
+    sep = "&" if "?" in db.uri else "?"
+    monkeypatch.setenv("LEADPOOL_DATABASE_URL", f"{db.uri}{sep}options=-c%20lock_timeout%3D300")
+    get_settings.cache_clear()
+    app = create_app(api_settings=ApiSettings(admin_token=ADMIN))
+    with serve_in_thread(app) as server:
+        lock = _holding(db, "agencies")
+        next(lock)
+        try:
+            r = httpx.get(
+                f"{server.url}/v1/agencies", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30
+            )
+        finally:
+            next(lock, None)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5"
+        body = r.json()
+        assert body["type"] == "urn:leadpool:problem:database-busy", body
+        assert "busy (lock timeout)" in body["detail"] and "cannot be reached" not in body["detail"], body
+        # the lock gone, the same request is served
+        assert (
+            httpx.get(f"{server.url}/v1/agencies", headers={"Authorization": f"Bearer {ADMIN}"}).status_code
+            == 200
+        )
 
 
 def test_the_limit_is_a_setting_checked_at_start():

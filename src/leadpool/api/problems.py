@@ -3,7 +3,8 @@
 Every error leaves the service as ``application/problem+json`` with ``type``, ``title``,
 ``status`` and ``detail``; validation errors add ``errors`` naming each field and what is wrong
 with it. Database failures map to statuses a client can act on: a value PostgreSQL refuses is
-422, a constraint conflict 409, a lost connection or a statement past the timeout 503.
+422, a constraint conflict 409, a lost connection, a lost lock wait (lock timeout, deadlock) or a
+statement past the timeout 503, each with its own problem type.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadpool.config import settings_error_message
+from leadpool.db.refusals import busy
 from leadpool.errors import LeadpoolError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -77,7 +79,9 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    503: _problem_doc("The database cannot be reached, or a statement ran past the API's timeout"),
+    503: _problem_doc(
+        "The database cannot be reached, is busy (a lock wait lost), or a statement ran past the API's timeout"
+    ),
 }
 
 
@@ -120,7 +124,8 @@ def field_errors(exc: RequestValidationError) -> list[FieldError]:
 
 
 def database_unreachable(exc: BaseException) -> bool:
-    """True when the error means the database could not be reached (not a bad statement)."""
+    """True when the error means the database could not serve the request (not a bad statement):
+    it cannot be reached, or the request lost a lock wait or ran past the statement timeout."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
@@ -156,6 +161,17 @@ def _on_database(request: Request, exc: Exception) -> ProblemResponse:
             "timeout (LEADPOOL_API_STATEMENT_TIMEOUT_SECONDS), waiting for a lock held elsewhere or "
             "working; nothing of it was stored. Retry later.",
             type_="urn:leadpool:problem:statement-timeout",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+    what = busy(exc)  # a lock wait lost (a statement past the timeout was answered above)
+    if what is not None:
+        _log.warning("database busy (%s) on %s %s", what, request.method, request.url.path)
+        return problem(
+            503,
+            f"The database is busy ({what}): another transaction held what this request needed; "
+            "nothing of it was stored. Retry later.",
+            type_="urn:leadpool:problem:database-busy",
             instance=request.url.path,
             headers={"Retry-After": "5"},
         )

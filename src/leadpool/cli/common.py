@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DataError, InterfaceError, Operational
 
 from leadpool.config import get_settings, settings_error_message
 from leadpool.db import Database, open_database
+from leadpool.db.refusals import busy
 from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.startup import prepare_database
 
@@ -123,6 +124,9 @@ def handle_errors() -> Iterator[None]:
         # a database URL that is not one; SQLAlchemy's message names no password
         raise fail(f"LEADPOOL_DATABASE_URL is not a database URL: {str(e).splitlines()[0]}", 2) from None
     except (OperationalError, InterfaceError) as e:
+        what = busy(e)
+        if what is not None:  # the database answered: the network is not to blame
+            raise fail(f"the database is busy ({what}); retry", 1) from None
         first = str(e.orig).strip().splitlines()[0] if e.orig is not None else type(e).__name__
         raise fail(f"cannot reach the database: {first}", 1) from None
     except DataError as e:

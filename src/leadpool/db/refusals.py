@@ -1,5 +1,6 @@
 """Telling a value the database refused from a database that failed."""
 
+from psycopg import errors as pg_errors
 from sqlalchemy.exc import DBAPIError
 
 
@@ -12,3 +13,20 @@ def refused_value(error: DBAPIError) -> bool:
         return False
     state = getattr(error.orig, "sqlstate", None) or ""
     return state[:2] in ("22", "23")
+
+
+# the database answered, but the transaction lost a wait on another one's locks, or ran past a
+# timeout: the same request works once the other is done, and the network is not to blame
+_BUSY: tuple[tuple[type[Exception], str], ...] = (
+    (pg_errors.LockNotAvailable, "lock timeout"),
+    (pg_errors.DeadlockDetected, "deadlock"),
+    (pg_errors.QueryCanceled, "statement timeout"),
+    (pg_errors.SerializationFailure, "serialization failure"),
+)
+
+
+def busy(error: BaseException) -> str | None:
+    """What the database was busy with, in words, when ``error`` is a lost wait or a timeout;
+    None otherwise. Named, never quoted: a deadlock's detail tells rows and statements."""
+    orig = getattr(error, "orig", None)
+    return next((what for kind, what in _BUSY if isinstance(orig, kind)), None)

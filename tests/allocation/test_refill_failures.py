@@ -79,7 +79,8 @@ def test_a_job_whose_connection_is_lost_after_it_paid_is_failed_and_counts_on_it
         assert held.arrived.wait(60), "the job never sent its bulk_match"
         # the job has allocated what the pool had and paid; its allocation of what it bought
         # waits on the campaign's row, and its connection is lost there
-        holder.execute(text("SELECT 1 FROM campaigns WHERE id = :c FOR UPDATE"), {"c": campaign})
+        # (NO KEY UPDATE: the holds the job's import writes may still share the row)
+        holder.execute(text("SELECT 1 FROM campaigns WHERE id = :c FOR NO KEY UPDATE"), {"c": campaign})
         held.release.set()
         pid = _waiting_on_a_lock(db)
         assert pid is not None, "the job never waited for the campaign"

@@ -44,6 +44,7 @@ from leadpool.models import (
     Lead,
     Ownership,
     PhonePrefixRegion,
+    RefillHold,
 )
 from leadpool.pool.locks import hold_off_domain_blocks
 
@@ -56,6 +57,7 @@ domain_blocks = DomainBlock.__table__
 consents = Consent.__table__
 country_names = CountryName.__table__
 number_regions = PhonePrefixRegion.__table__
+refill_holds = RefillHold.__table__
 
 
 @dataclass(frozen=True)
@@ -267,13 +269,19 @@ def pool_candidates(
     skip: Sequence[int] = (),
     lock: bool = True,
 ) -> Select[tuple[int, int | None]]:
-    """Unowned, unquarantined pool leads that match, best first, locked for this transaction
-    (``lock=False``: just read, for counting)."""
+    """Unowned, unquarantined pool leads that match and no other campaign's refill holds, best
+    first, locked for this transaction (``lock=False``: just read, for counting)."""
     l = leads.c
     stmt = _base(target, at).where(
         ~l.owned,  # the index holds only unowned leads; the anti-join below is the exact test
         ~exists().where(ownerships.c.lead_id == l.id),
         or_(l.quarantine_until.is_(None), l.quarantine_until <= at),
+        # bought by another campaign's refill job, which has not allocated it yet
+        ~exists().where(
+            refill_holds.c.lead_id == l.id,
+            refill_holds.c.campaign_id != target.campaign_id,
+            refill_holds.c.held_until > at,
+        ),
     )
     if company_exclusive:
         colleagues = leads.alias("colleague")

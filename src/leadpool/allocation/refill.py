@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import procrastinate
+import psycopg
 from procrastinate.jobs import Job
 from procrastinate.retry import RetryDecision
 from sqlalchemy import text
@@ -238,6 +239,7 @@ def _budget_left(session: Session, agency_id: int, at: datetime) -> tuple[Decima
 
 
 def _finish(session: Session, refill_job_id: int, status: str, at: datetime, **values: Any) -> None:
+    _let_go(session, refill_job_id)
     sets = ", ".join(f"{k} = :{k}" for k in values)
     session.execute(
         text(
@@ -296,6 +298,7 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         # 'running': its credits would count against the agency's share on every later day
         retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
         with contextlib.suppress(SQLAlchemyError), session_scope(db) as s:
+            _let_go(s, refill_job_id)
             s.execute(
                 text("UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at WHERE id = :id"),
                 {
@@ -311,8 +314,8 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
 def _failure(exc: BaseException) -> str:
     """The job's error text: a database error by its class and SQLSTATE only (its message may
     quote a statement's values)."""
-    if isinstance(exc, SQLAlchemyError):
-        state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(exc, SQLAlchemyError | psycopg.Error):  # the importer's are psycopg's own
+        state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
         return f"the database failed ({type(exc).__name__}{f' {state}' if state else ''})"
     return f"{type(exc).__name__}: {exc}"[:1000]
 
@@ -372,6 +375,7 @@ def _proceed(
             timedelta(days=settings.refill_max_age_days),
             client,
             refill_job_id,
+            campaign_id,
         )
     except Exception as exc:
         # credits paid before the failure are on the job already (booked call by call); the
@@ -431,6 +435,29 @@ def credits_on_job(refill_job_id: int) -> Callable[[Session, Decimal], None]:
     return add
 
 
+def hold_for(campaign_id: int, refill_job_id: int) -> Callable[[psycopg.Cursor[Any], list[int]], None]:
+    """Hold the free leads each import batch of the job stores for its campaign, in that batch's
+    transaction: allocated to the campaign only at the job's end, they were free pool leads
+    meanwhile, and another campaign's allocation took what this agency paid for."""
+    until = datetime.now(UTC) + timedelta(minutes=get_allocation_settings().refill_hold_minutes)
+
+    def hold(cur: psycopg.Cursor[Any], lead_ids: list[int]) -> None:
+        cur.execute(
+            "INSERT INTO refill_holds (lead_id, campaign_id, refill_job_id, held_until) "
+            "SELECT l.id, %s, %s, %s FROM leads l WHERE l.id = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM ownerships o WHERE o.lead_id = l.id) "
+            "ON CONFLICT (lead_id) DO NOTHING",
+            (campaign_id, refill_job_id, until, lead_ids),
+        )
+
+    return hold
+
+
+def _let_go(session: Session, refill_job_id: int) -> None:
+    """The job's holds end with it (its last allocation took what it could in this transaction)."""
+    session.execute(text("DELETE FROM refill_holds WHERE refill_job_id = :j"), {"j": refill_job_id})
+
+
 def _search_and_enrich(
     db: Database,
     params: dict[str, Any],
@@ -440,6 +467,7 @@ def _search_and_enrich(
     max_age: timedelta,
     client: Any,
     refill_job_id: int,
+    campaign_id: int,
 ) -> tuple[int, Decimal, bool, str]:
     from leadpool.apollo.client import ApolloClient
     from leadpool.apollo.enrich import search_and_enrich
@@ -463,6 +491,7 @@ def _search_and_enrich(
             max_age=max_age,
             credit_budget=float(budget),
             on_credits=credits_on_job(refill_job_id),
+            on_leads=hold_for(campaign_id, refill_job_id),
         )
     finally:
         if own_client and hasattr(client, "close"):

@@ -56,6 +56,13 @@ class AllocationSettings(BaseSettings):
     refill_retry_base_seconds: float = Field(
         default=30, ge=0, description="Job-level backoff: base x 2^attempt seconds between tries."
     )
+    refill_hold_minutes: int = Field(
+        default=120,
+        ge=1,
+        le=10080,
+        description="Minutes at most the leads a refill job bought stay held for its campaign (other "
+        "campaigns do not take them) until the job allocates them; its end lets go of them at once.",
+    )
     refill_http_retries: int = Field(
         default=3, ge=0, description="Quick retries the Apollo client makes within one try."
     )

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, delete, select, text
 from sqlalchemy.orm import Session
 
@@ -87,6 +88,8 @@ IN_FLIGHT = (
 # A caller's own ledger of the credits (a refill job's report): called with each change to what
 # the day's budget counts, in the transaction that makes it
 CreditsHook = Callable[[Session, Decimal], None]
+# told the leads each import batch stored, in its transaction (ingestion.import_people's on_leads)
+LeadsHook = Callable[[psycopg.Cursor[Any], list[int]], None]
 # A usable email: present, not bounced for us, and not one Apollo itself calls unavailable/bounced.
 _FRESH_SQL = text(
     """
@@ -332,10 +335,12 @@ class _Enricher:
         credits_per_record: float,
         unpriced_credits_per_record: float,
         on_credits: CreditsHook | None = None,
+        on_leads: LeadsHook | None = None,
     ) -> None:
         self.db = db
         self.client = client
         self.on_credits = on_credits
+        self.on_leads = on_leads
         self.max_age = max_age
         self.budget = credit_budget
         self.credits_per_record = credits_per_record
@@ -494,6 +499,7 @@ class _Enricher:
             request=response.request,
             response_headers=response.headers,
             raw_payload_id=raw_id,
+            on_leads=self.on_leads,
         )
         for r in imported.rejected:
             cand = matched[r.index][0] if 0 <= r.index < len(matched) else None
@@ -644,6 +650,7 @@ def search_and_enrich(
     unpriced_credits_per_record: float = UNPRICED_CREDITS_PER_RECORD,
     max_known_pages: int = 0,
     on_credits: CreditsHook | None = None,
+    on_leads: LeadsHook | None = None,
 ) -> EnrichResult:
     """Page ``mixed_people/api_search`` with ``filters`` and enrich people new to the pool.
 
@@ -656,7 +663,8 @@ def search_and_enrich(
     of its first ``max_pages`` pages (searching costs no credits). An ApolloError (after the
     client's retries) propagates with ``partial`` set to the result so far: what was bought
     before it is already stored, and its credits are in ``partial.credits_consumed``.
-    ``on_credits``: as for :func:`enrich_people`.
+    ``on_credits``: as for :func:`enrich_people`. ``on_leads(cursor, lead_ids)``: told the leads
+    each import batch stored, in its transaction (a refill holds them for its campaign).
     """
     enricher = _Enricher(
         db,
@@ -666,6 +674,7 @@ def search_and_enrich(
         credits_per_record=credits_per_record,
         unpriced_credits_per_record=unpriced_credits_per_record,
         on_credits=on_credits,
+        on_leads=on_leads,
     )
     result = enricher.result
     if want <= 0:

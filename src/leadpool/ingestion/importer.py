@@ -306,6 +306,9 @@ class BatchContext:
     # identities), in the transaction of the batch that stores the payload (or meets them in it)
     redact: Callable[[psycopg.Cursor[Any], int, list[dict[str, Any]]], None]
     collect_lead_ids: bool = True
+    # called in each batch's transaction, before it commits, with the ids of the leads it stored
+    # (a refill holds what it bought for its campaign from the moment it is in the pool)
+    on_leads: Callable[[psycopg.Cursor[Any], list[int]], None] | None = None
     max_rejections_kept: int | None = None  # in ImportResult.rejected; the rejects sink gets all
     on_rejects: Callable[[list[Rejection]], None] | None = None  # called after each batch commits
     company_memo: dict[int, Any] = field(default_factory=dict)  # company id -> mapped row last written
@@ -703,6 +706,10 @@ def process_batch(
             rid = batch_raw_ids.get(k) or (rp.id if rp.written else None)
             if rp.erased and rid is not None:
                 ctx.redact(cur, rid, rp.erased)
+        if ctx.on_leads is not None:
+            batch_leads = sorted({e.id for _, e in assigned if e is not None and e.id is not None})
+            if batch_leads:
+                ctx.on_leads(cur, batch_leads)
 
     if len(memo) > COMPANY_MEMO_SIZE:
         memo.clear()

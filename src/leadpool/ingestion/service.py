@@ -59,6 +59,7 @@ def import_people(
     response_headers: dict[str, Any] | None = None,
     raw_payload_id: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    on_leads: Callable[[psycopg.Cursor[Any], list[int]], None] | None = None,
 ) -> ImportResult:
     """Upsert Apollo person objects into the pool and keep the response they came in.
 
@@ -71,7 +72,8 @@ def import_people(
     Commits per batch. ``raw_payload_id``: the response is already stored (a purchase is kept
     before its people are imported, so no refused person can lose it); the leads are linked to it.
     An erased person in the response is refused and taken out of the stored body
-    (``privacy.payloads.redact_people_rows``) in the batch's transaction.
+    (``privacy.payloads.redact_people_rows``) in the batch's transaction. ``on_leads(cursor,
+    lead_ids)`` is called in each batch's transaction with the leads it stored.
     """
     items = list(people)
     raw = None
@@ -98,6 +100,7 @@ def import_people(
         key=get_settings().resolved_secret_key(),
         fresh=not endpoint.startswith("file:"),
         redact=_redact,
+        on_leads=on_leads,
     )
     with _connection(db) as conn:
         return load(conn, iter(records), ctx, batch_size=batch_size)

@@ -1,7 +1,7 @@
 """All ORM models, in one place so every domain and Alembic see one metadata."""
 
 from leadpool.models.agency import AGENCY_STATUSES, CAMPAIGN_STATUSES, CHANNELS, Agency, Campaign
-from leadpool.models.allocation import REFILL_STATUSES, AllocationRequest, CompanyOwner, RefillJob
+from leadpool.models.allocation import REFILL_STATUSES, AllocationRequest, CompanyOwner, RefillHold, RefillJob
 from leadpool.models.base import Base
 from leadpool.models.company import Company
 from leadpool.models.consent import (
@@ -73,6 +73,7 @@ __all__ = [
     "PlatformKey",
     "RawPayload",
     "ReconcileMark",
+    "RefillHold",
     "RefillJob",
     "RestPeriod",
     "SenderClaim",

@@ -118,6 +118,24 @@ class AllocationRequest(Base):
     )
 
 
+class RefillHold(Base):
+    """A lead a refill job bought for its campaign, held for that campaign until the job allocates
+    it (or ``held_until``): the pool's other campaigns do not take it meanwhile. Written in the
+    import batch that stores the lead, deleted when the job finishes."""
+
+    __tablename__ = "refill_holds"
+
+    lead_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"))
+    refill_job_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("refill_jobs.id", ondelete="CASCADE"))
+    # a worker that died with the job must not hold the leads for good
+    held_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_refill_holds_refill_job_id", "refill_job_id"),)
+
+
 # Indexes allocation needs on core tables. The daily quota counts today's enrollments of a
 # campaign; ICP filters compare industry and country case-insensitively.
 Index("ix_enrollments_campaign_id_enrolled_at", Enrollment.campaign_id, Enrollment.enrolled_at)

@@ -81,6 +81,8 @@ def test_a_list_setting_that_is_not_json_is_named_by_its_variable(
         ("LEADPOOL_REFILL_MAX_KNOWN_PAGES", "-1"),
         ("LEADPOOL_REFILL_MAX_KNOWN_PAGES", "501"),  # Apollo serves 500 pages at most
         ("LEADPOOL_REFILL_MAX_KNOWN_PAGES", "many"),
+        ("LEADPOOL_REFILL_HOLD_MINUTES", "0"),
+        ("LEADPOOL_REFILL_HOLD_MINUTES", "10081"),
     ],
 )
 def test_a_refill_setting_out_of_range_is_named_by_its_variable(

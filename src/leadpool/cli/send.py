@@ -14,7 +14,16 @@ from rich.table import Table
 from rich.text import Text
 
 from leadpool.api.settings import ApiSettings
-from leadpool.cli.common import JsonOption, console, database, err_console, handle_errors, instant, print_json
+from leadpool.cli.common import (
+    JsonOption,
+    console,
+    database,
+    err_console,
+    handle_errors,
+    instant,
+    print_json,
+    spinner,
+)
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput, NotFound
 from leadpool.events import dead_domains, sender_claims, senders, sending_domains
@@ -160,7 +169,10 @@ def prune_decisions_cmd(
             raise InvalidInput("--actor must not be empty")
         with database() as db:
             if dry_run:
-                result = prune_denials(db, older_than_days=days, dry_run=True)
+                # counting a large table takes a while too
+                with spinner(json_out) as progress:
+                    progress.add_task("counting old denials", total=None)
+                    result = prune_denials(db, older_than_days=days, dry_run=True)
             else:
                 result = _prune_with_progress(db, days, actor.strip(), transient=json_out)
     if json_out:

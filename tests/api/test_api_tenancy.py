@@ -237,3 +237,37 @@ def test_rotating_an_agency_key_revokes_the_old_one(api, world):
     assert _raw(api.url, old, "GET", "/v1/campaigns").status_code == 401
     assert _raw(api.url, new, "GET", "/v1/campaigns").status_code == 200
     assert _raw(api.url, ADMIN_TOKEN, "POST", "/v1/agencies/999999/rotate-key").status_code == 404
+
+
+def test_an_events_effects_do_not_tell_whether_another_agency_holds_an_address(api, world):
+    """Naming its own lead and any address, an agency was told what its event did to other
+    leads holding that address (``other_leads:*``) and to the suppression list: whether the pool
+    held the address (another agency's lead) and whether it was already suppressed. It is told
+    only what the event did to its own lead, campaigns and senders."""
+    w = world
+    mine = w.alloc_a.allocated[0]
+    with httpx.Client(base_url=api.url) as c:
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        theirs = c.get(f"/v1/leads/{w.alloc_b.allocated[0]}", headers=admin).json()["fields"]["email"]
+        assert theirs
+
+        def bounce(email: str, n: int) -> list[str]:
+            r = c.post(
+                "/v1/events",
+                headers={"Authorization": f"Bearer {w.a.api_key}"},
+                json={
+                    "type": "hard_bounce",
+                    "lead_id": mine,
+                    "email": email,
+                    "occurred_at": "2026-03-03T10:00:00Z",
+                    "source": "api",
+                    "provider_event_id": f"probe-{n}",
+                },
+            )
+            assert r.status_code == 200, r.text
+            return list(r.json()["effects"])
+
+        absent = bounce("nobody-at-all@unknown-domain-xyz.example", 1)
+        held = bounce(theirs, 2)
+    assert held == absent, (held, absent)
+    assert not [e for e in held if e.startswith(("other_leads:", "suppressed:", "consents:"))], held

@@ -4,7 +4,9 @@ the other. Each process once counted its own, so `--workers 4` gave a guesser 80
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -199,3 +201,32 @@ def test_a_peer_that_is_not_an_ip_address_is_keyed_by_a_short_hash() -> None:
     long_peer = "x" * 4000  # a Unix socket's peer name, or anything a server might pass
     key = client_address(Request({"type": "http", "headers": [], "client": (long_peer, 0)}))
     assert key.startswith("peer:") and len(key) < 64
+
+
+def test_wrong_webhook_credentials_are_throttled_like_bearer_tokens(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postmark's Basic auth user:password and Smartlead's secret are chosen by an operator, the
+    weak kind of secret the throttle exists for; a right guess writes suppressions, replies and
+    conversions for every agency's leads. Wrong ones count as failed sign-ins from the address;
+    past the limit even the right one waits (429 with Retry-After), as a guessed token does."""
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_POSTMARK_BASIC_AUTH", json.dumps(["hook:Summer2026"]))
+
+    def basic(user_password: str) -> dict[str, str]:
+        encoded = base64.b64encode(user_password.encode()).decode()
+        return {"Authorization": f"Basic {encoded}", "Content-Type": "application/json"}
+
+    with httpx.Client(base_url=api.url) as c:
+        statuses = [
+            c.post(
+                "/v1/webhooks/postmark", content=b'{"RecordType": "Bounce"}', headers=basic(f"hook:guess{n}")
+            )
+            for n in range(LIMIT + 2)
+        ]
+        right = c.post(
+            "/v1/webhooks/postmark", content=b'{"RecordType": "Open"}', headers=basic("hook:Summer2026")
+        )
+    codes = [r.status_code for r in statuses]
+    assert codes[:LIMIT] == [401] * LIMIT and codes[LIMIT:] == [429, 429], codes
+    assert int(statuses[-1].headers["Retry-After"]) >= 1
+    assert right.status_code == 429

@@ -117,6 +117,15 @@ class FailedAuth:
         oldest = recent[-self.limit]
         return max(1, math.ceil((oldest + timedelta(seconds=self.window) - now).total_seconds()))
 
+    def may_try(self, session: Session, address: str) -> int | None:
+        """``retry_after`` for a credential that is not a bearer token (a webhook's signature or
+        shared secret), ending ``session``'s transaction (and the address's lock) at once: the
+        delivery is handled in a transaction of its own, and ``failed`` counts it if it fails."""
+        wait = self.retry_after(session, address)
+        session.info.pop(_LOCKED, None)
+        session.commit()
+        return wait
+
     def failed(self, session: Session, address: str) -> None:
         """Count a failed sign-in from ``address``; commits ``session``."""
         session.execute(_FAILED, {"address": address, "window": self.window, "limit": self.limit})

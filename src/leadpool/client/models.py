@@ -632,7 +632,12 @@ class EventResult(_Out):
     event_id: int
     duplicate: bool
     lead_id: int | None = None
-    effects: list[str] = Field(default_factory=list)
+    effects: list[str] = Field(
+        default_factory=list,
+        description="What the event did. An agency is told what it did to its own lead, campaigns and "
+        "senders and to what every agency sees (a company pause, a closed domain), not to other leads, "
+        "the suppression list or consents.",
+    )
     type: str | None = None
     category: str | None = None
 

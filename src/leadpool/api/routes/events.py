@@ -40,7 +40,31 @@ def post_event(body: EventIn, session: SessionDep, caller: Caller) -> EventResul
         event_id=outcome.event_id,
         duplicate=outcome.duplicate,
         lead_id=lead_id,
-        effects=list(outcome.effects) if caller.is_admin or lead_id is not None else [],
+        effects=list(outcome.effects) if caller.is_admin else _own_effects(outcome.effects, lead_id),
         type=outcome.type,
         category=outcome.category,
     )
+
+
+# what an agency's event did that an agency may be told: to its own lead, campaign, sender, and to
+# what every agency sees (a company pause, a closed domain). Not what it did to other leads, to
+# the suppression list or to consents: whether the address was held, suppressed or consented to
+# elsewhere is other agencies' business (reported by naming its own lead and any address, those
+# effects told it whether the pool held the address)
+_AGENCY_EFFECTS = (
+    "lead:",
+    "enrollment:",
+    "ownership:",
+    "conversion:",
+    "campaign:",
+    "sender:",
+    "soft_bounce:",
+    "company:",
+    "domain:",
+)
+
+
+def _own_effects(effects: list[str], lead_id: int | None) -> list[str]:
+    if lead_id is None:  # an address event that named none of the caller's leads
+        return []
+    return [e for e in effects if e.startswith(_AGENCY_EFFECTS)]

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from leadpool import webhooks
 from leadpool.api import metrics
-from leadpool.api.deps import database
+from leadpool.api.deps import client_address, database
 from leadpool.api.problems import COMMON_RESPONSES
+from leadpool.api.throttle import FailedAuth
 from leadpool.client.models import WebhookResult
 from leadpool.db import session_scope
+from leadpool.webhooks.errors import WebhookUnauthorized
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=COMMON_RESPONSES)
 Provider = Annotated[str, Path(pattern=r"^[a-z]{1,32}$", description=", ".join(sorted(webhooks.ADAPTERS)))]
@@ -39,9 +41,33 @@ async def receive(provider: Provider, request: Request) -> WebhookResult:
     settings = getattr(request.app.state, "webhook_settings", None)
     certs = getattr(request.app.state, "webhook_certs", None)
 
+    db = database(request)
+    throttle: FailedAuth = request.app.state.failed_auth
+    address = client_address(request)
+
     def record() -> webhooks.WebhookResult:
-        with session_scope(database(request)) as session:
-            return webhooks.handle(provider, headers, raw, session=session, settings=settings, certs=certs)
+        # a wrong signature or secret counts as a failed sign-in from its address, as a wrong
+        # bearer token does: Postmark's user:password and Smartlead's secret are chosen by an
+        # operator, the weak kind the throttle exists for, and a right guess writes events for
+        # every agency's leads
+        with session_scope(db) as session:
+            wait = throttle.may_try(session, address)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                f"Too many unauthenticated deliveries from this address; try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            with session_scope(db) as session:
+                return webhooks.handle(
+                    provider, headers, raw, session=session, settings=settings, certs=certs
+                )
+        except WebhookUnauthorized:
+            with session_scope(db) as session:
+                throttle.retry_after(session, address)  # the address's lock, then the count
+                throttle.failed(session, address)
+            raise
 
     try:
         result = await run_in_threadpool(record)

@@ -32,7 +32,10 @@ def test_labelled_set_is_big_and_varied() -> None:
 
 
 def test_accuracy_on_the_labelled_set() -> None:
-    """The development set the first rules were written against (241 replies; 100%)."""
+    """The development set the first rules were written against (241 replies; 100%), and since the
+    SMS revocation review 22 more (free-text revocations, per se words inside SMS replies, SMS
+    HELP/START keywords, everyday uses of the words; 252/263 before the rules for them, 263/263
+    after)."""
     report = evaluate(RuleClassifier(), load_labelled())
     print(
         f"\nlabelled set: {report.accuracy:.1%} ({report.correct}/{report.total}); "
@@ -61,6 +64,11 @@ def test_accuracy_on_the_labelled_set() -> None:
         # became an opt-out (taken from the FCC's revocation rule, and it is one of the set's
         # misses: the set is no longer blind to that rule).
         ("blind", 120, 0.88, 0.8, 2),
+        # Written before the rules for SMS/free-text revocation and HELP/START keywords, by the
+        # engineer who then wrote them (not blind), measured once after: 57.1% (16/28) before,
+        # 96.4% (27/28) after (the miss: "I had to cancel our call tomorrow, can we reschedule for
+        # Thursday?" read as other, not interested). Never tuned on.
+        ("revocation", 28, 0.95, 1.0, 0),
     ],
 )
 def test_accuracy_on_later_sets(
@@ -286,7 +294,9 @@ def test_quoted_history_is_not_read_as_the_reply() -> None:
         ("4.7.1", "hard_bounce", "soft_bounce"),
         ("5.7.1", "hard_bounce", "sender_block"),
         ("5.7.26", "soft_bounce", "sender_block"),
-        ("5.1.1", "soft_bounce", "hard_bounce"),
+        # the provider's severity wins upward: a code never makes a transient bounce hard
+        ("5.1.1", "soft_bounce", "soft_bounce"),
+        ("5.1.2", "soft_bounce", "soft_bounce"),
         (None, "soft_bounce", "soft_bounce"),
         ("garbage", "hard_bounce", "hard_bounce"),
     ],

@@ -364,3 +364,34 @@ def test_a_mailbox_spelled_at_domain_cannot_pause_the_whole_domain(db: Database)
     assert "sender:paused_block_guard" in effects
     assert _pauses(db) == {"email:@victim.example": "sender_block_guard"}
     assert _sender_codes(db, "email", "sdr@victim.example") == []
+
+
+def test_drops_count_in_no_domains_complaint_rate(db: Database) -> None:
+    """A provider's drop (the address already on its suppression list, ``detail.dropped``) sent
+    nothing to complain about: the sweep counts it neither as a complaint nor as a bounce."""
+    now = datetime.now(UTC)
+    sends = _sends(db, "drops.example", boxes=10, per_box=30, at=now - timedelta(days=2))
+    at = now - timedelta(days=1)
+    with session_scope(db) as s:
+        rows = s.execute(
+            select(Touch.lead_id, Touch.provider_message_id).where(Touch.id.in_(sends[:10]))
+        ).all()
+    for kind in ("complaint", "hard_bounce"):
+        for lead_id, mid in rows:
+            with session_scope(db) as s:
+                record_event(
+                    s,
+                    EventIn(
+                        type=kind,
+                        lead_id=lead_id,
+                        provider_message_id=mid,
+                        source="test",
+                        provider_event_id=f"drop-{kind}-{mid}",
+                        occurred_at=at,
+                        detail={"dropped": True},
+                    ),
+                    at=at + timedelta(minutes=1),
+                )
+    rate = _sweep(db, now)["drops.example"]
+    assert (rate.sends, rate.hard_bounces, rate.complaints, rate.over) == (300, 0, 0, None)
+    assert _pauses(db) == {}

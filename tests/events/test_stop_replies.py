@@ -146,6 +146,9 @@ OPT_OUTS_AFTER_OTHER_WORDS = [
     # cancel/end only as a clause of their own closing a reply not about a meeting
     "Not interested, cancel.",
     "No thanks. END",
+    # cancel/end with what is to end as their object, on every channel (it used to be
+    # not_interested: "subscription" read as a meeting word; test_sms_revocation.py)
+    "Not interested. Cancel my subscription",
     # consent revoked in words
     "I withdraw my consent to be contacted.",
     "Consent withdrawn.",
@@ -178,7 +181,6 @@ NOT_OPT_OUTS_AFTER_OTHER_WORDS = [
     ("Sounds good, talk at quarter end", "interested"),
     ("We'll see in the end.", "other"),
     ("Can't make the call, cancel.", "other"),
-    ("Not interested. Cancel my subscription", "not_interested"),
     ("Not interested END", "not_interested"),  # end after a word: "month end", "quarter end"
 ]
 

@@ -12,10 +12,13 @@ import copy
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.events.bounces import classify_dsn, reads_as_auto_reply
-from leadpool.models import Lead
+from leadpool.ingestion.hashing import address_hmac
+from leadpool.models import Lead, Suppression
 from leadpool.webhooks import WebhookSettings, handle, mailgun, sendgrid, ses, smartlead
 
 from .conftest import (
@@ -231,3 +234,64 @@ def test_a_smartlead_auto_reply_bounce_pauses_the_person_and_suppresses_nothing(
         lead = s.query(Lead).filter(Lead.email == email).one()
         assert lead.email_bounced_at is None and lead.replied_at is None
         assert lead.paused_until is not None and lead.paused_until.date().isoformat() == "2025-01-06"
+
+
+@pytest.mark.parametrize(
+    ("address", "dsn"),
+    [
+        (
+            "pat@policygenius.example",
+            (
+                "Address not found. Your message wasn't delivered to pat@policygenius.example because "
+                "the address couldn't be found, or is unable to receive mail."
+            ),
+        ),
+        ("jo@acme.example", "550 No such user here. Remote host: mx1.spamexperts.com"),
+        (
+            "jo@unblocked.example",
+            "Delivery to the following recipient failed permanently: jo@unblocked.example - no such user",
+        ),
+        ("jo@acme2.example", "Message of 412 KB for jo@acme2.example rejected: 550 user unknown"),
+    ],
+)
+def test_an_unknown_user_dsn_is_hard_whatever_its_addresses_and_hosts_read_like(
+    db: Database, secrets: WebhookSettings, address: str, dsn: str
+) -> None:
+    """Policy words are whole words read with the DSN's addresses and host names left out
+    (``policygenius.example``, SpamExperts' ``mx1.spamexperts.com`` relay, ``unblocked.example``),
+    unknown-user wording is read before them, and a basic reply code only opening a line ("412 KB"
+    is a size, not a 4xx): each is a hard bounce that suppresses the address. Compliance reference
+    section 2 (5.x.x "a permanent failure"; 5.1.1 "Suppress now (hard)"), section 1.4 Smartlead
+    ("parse the DSN text in ``bounce_message`` yourself")."""
+    body: dict[str, Any] = {
+        **SMARTLEAD_BOUNCE,
+        "to_email": address,
+        "bounce_message": {
+            "message_id": "<dsn@mx>",
+            "text": dsn,
+            "html": "",
+            "time": "2025-01-01T00:00:00.000Z",
+        },
+    }
+    with session_scope(db) as s:
+        result = handle("smartlead", {}, dumps(body), session=s, settings=secrets, now=NOW)
+    assert [o.type for o in result.outcomes] == ["hard_bounce"]
+    h = address_hmac("email", address, get_settings().resolved_secret_key())
+    with session_scope(db) as s:
+        kinds = s.execute(select(Suppression.kind).where(Suppression.value_hmac == h)).scalars().all()
+    assert "email_bounced" in kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("550 Message blocked by spam filter", "sender_block"),
+        ("554 Rejected: listed at Spamhaus", "sender_block"),
+        ("550 Your message was blocked.Please contact the postmaster", "sender_block"),
+        ("550 Rejected by policy; contact spam@acme.example", "sender_block"),
+        ("550 Mail from spam.acme.example refused", "hard_bounce"),  # a host name, no policy word
+        ("452 Too many recipients", "soft_bounce"),
+    ],
+)
+def test_policy_words_and_reply_codes_in_free_text(text: str, kind: str) -> None:
+    assert classify_dsn(text) == kind

@@ -3,11 +3,17 @@
 Policy (reference section 2): 4.x.x and 5.2.2 (mailbox full) are soft, counted but never
 suppressing on their own; 5.7.x are policy rejections and 5.2.3, 5.3.4 and 5.6.x rejections of
 the message itself (too large, bad content), which count against the sender, never the
-recipient; other 5.x.x are hard.
+recipient; other 5.x.x are hard. The provider's own severity wins upward: a code may lower a
+bounce the provider called transient (to a sender block), never make it hard (SES ``Transient``
+and Postmark's ``DnsError`` with 5.1.2 are a DNS failure that may pass; section 1.1, and 5.1.2:
+"only act on permanent ones").
 
-Free text without an enhanced code (Smartlead's and Instantly's DSN text) is read by wording: a
-leading 4xx reply code, or a full mailbox / over quota / out of storage / "try again later"
-wording, is soft; policy wording (blocked, spam, reputation...) a sender block; an automatic reply
+Free text without an enhanced code (Smartlead's and Instantly's DSN text) is read by wording, with
+the addresses and host names in it left out (``pat@policygenius.example``, SpamExperts'
+``mx1.spamexperts.com`` relay say nothing of policy): a 4xx reply code opening a line, or a full
+mailbox / over quota / out of storage / "try again later" wording, is soft; unknown-user wording
+(no such user, user unknown, address not found...) hard; policy words (blocked, spam,
+reputation..., whole words) a sender block; an automatic reply
 (out of office, on leave, away until...) that a tool filed as a bounce is no failure of the
 address, so it is at most soft (``reads_as_auto_reply``; the Smartlead adapter records it as an
 out-of-office reply instead); anything else is hard.
@@ -29,7 +35,6 @@ BounceKind = Literal["hard_bounce", "soft_bounce", "sender_block"]
 _ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 # In free text, not inside a dotted quad: "host mx[212.5.7.10] said: 550 5.1.1" is 5.1.1, not 5.7.10
 _ENHANCED_IN_TEXT = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
-_BASIC = re.compile(r"\b([45])\d\d\b")
 
 
 def smtp_status(text: str | None) -> str | None:
@@ -57,7 +62,8 @@ def classify_status(status: str | None, reported: BounceKind) -> BounceKind:
     if cls == "5" and (subject, detail) in _CONTENT:
         return "sender_block"
     if cls == "5":
-        return "hard_bounce"
+        # a transient bounce stays soft: the provider saw the failure, the code alone is no proof
+        return "hard_bounce" if reported == "hard_bounce" else reported
     return reported
 
 
@@ -97,7 +103,30 @@ _TEMPORARY = _words(
     r"deferred",
     r"(?:try|retry)(?:ing)?(?:\s+\S+){0,4}?\s+later",
 )
-_SENDER = ("blocked", "spam", "policy", "blacklist", "blocklist", "reputation")
+# Policy wording, as whole words: "unblocked", "spamexperts" are no policy
+_SENDER = _words(
+    r"blocked",
+    r"(?:anti-?)?spam(?:my|ming|med|mer|s)?",
+    r"spamhaus|spamcop",
+    r"polic(?:y|ies)",
+    r"black\s?list(?:ed|ing)?",
+    r"block\s?list(?:ed|ing)?",
+    r"reputation",
+)
+# The address itself is unknown (checked before the policy words: an unknown user is hard
+# whatever relay or address around it reads like a policy)
+_UNKNOWN_USER = _words(
+    r"no\s+such\s+(?:user|mailbox|address|recipient|account)",
+    r"(?:user|recipient|address|mailbox|account)\s+(?:unknown|not\s+found|(?:does\s*n[o']?t|do\s+not)\s+exist)",
+    r"unknown\s+(?:user|recipient|address|mailbox)",
+    r"(?:user|recipient|address|mailbox|account)\s+(?:could\s*n[o']?t|can\s*n[o']?t|cannot)\s+be\s+found",
+)
+# Addresses and host names in a DSN (the recipient's, a relay's), taken out before the unknown-user
+# and policy words are read: ``pat@policygenius.example``, ``spam.acme.example``. Read on the text
+# as written: a host name is lower case, "blocked.Please" is two sentences run together. An
+# address is taken from the start of its run of non-spaces (searched from every position inside
+# a long run, ``\S+@`` was quadratic).
+_ADDRESS_OR_HOST = re.compile(r"(?<!\S)[^\s@]*@\S*|\b(?:[a-z0-9][a-z0-9-]*\.)+[a-z]{2,63}\b")
 # An automatic reply (out of office, leave, away until...) in English, German, French, Spanish
 _AUTO_REPLY = _words(
     r"out\s+of\s+(?:the\s+)?office",
@@ -131,7 +160,7 @@ _FAILURE = _words(
 )
 # A basic SMTP reply code opening a line ("550 ...", "smtp; 452 ..."), not a number in a sentence
 # (spaces and tabs only: ``\s*`` ran over every following newline at each line start, quadratic)
-_LEADING_CODE = re.compile(r"^[ \t]*(?:smtp;[ \t]*)?[245]\d\d\b", re.MULTILINE)
+_LEADING_CODE = re.compile(r"^[ \t]*(?:smtp;[ \t]*)?([245])\d\d\b", re.MULTILINE)
 
 
 def reads_as_auto_reply(text: str | None) -> bool:
@@ -148,19 +177,24 @@ def reads_as_auto_reply(text: str | None) -> bool:
 def classify_dsn(text: str | None) -> BounceKind:
     """Hard/soft/sender-block from free DSN text (Smartlead, Instantly): codes first, then words.
 
-    An enhanced code decides (``classify_status``); else a 4xx reply code, or full-mailbox, quota,
-    storage or retry-later wording, is soft; policy wording a sender block; an automatic reply
-    (``reads_as_auto_reply``) soft, never hard; anything else hard."""
+    An enhanced code decides (``classify_status``); else a 4xx reply code opening a line (a size,
+    "412 KB", is no reply code), or full-mailbox, quota, storage or retry-later wording, is soft;
+    unknown-user wording hard; policy words a sender block (words are read with the text's
+    addresses and host names left out); an automatic reply (``reads_as_auto_reply``) soft,
+    never hard; anything else hard."""
     status = smtp_status(text)
     if status:
         return classify_status(status, "hard_bounce")
     lowered = _fold(text or "")
-    basic = _BASIC.search(lowered)
+    basic = _LEADING_CODE.search(lowered)
     if basic and basic.group(1) == "4":
         return "soft_bounce"
     if _FULL.search(lowered) or _TEMPORARY.search(lowered):
         return "soft_bounce"
-    if any(w in lowered for w in _SENDER):
+    words = _fold(_ADDRESS_OR_HOST.sub(" ", text or ""))
+    if _UNKNOWN_USER.search(words):
+        return "hard_bounce"
+    if _SENDER.search(words):
         return "sender_block"
     if reads_as_auto_reply(text):
         return "soft_bounce"

@@ -19,6 +19,10 @@ How a reply is read:
 
    - An explicit opt-out wins over everything: it is a legal signal, and "not interested, take me
      off your list" must stop all contact, not just cool the lead.
+   - The channel, when the caller names it, widens the opt-outs: in a reply to a text (``sms``,
+     ``phone``) one of the FCC's per se words anywhere is one ("I want to cancel"), not only the
+     shapes the rules find on every channel ("Cancel my subscription", "Leave me alone"). A bare
+     SMS HELP / INFO / START / UNSTOP is a program keyword, not an answer (``keyword``).
    - "This person has left / no longer works here" outranks out-of-office because departure
      notices are usually auto-replies themselves, and they end the contact for good.
    - Out-of-office outranks referrals and intent: auto-replies routinely say "for urgent matters
@@ -71,11 +75,18 @@ class Classification:
     category: ReplyCategory
     confidence: float
     return_date: date | None = None
+    # an SMS program keyword that is not a person answering: "help" (HELP, INFO: the carrier's
+    # information keyword) or "start" (START, UNSTOP: opting back in). The category stays
+    # ``other``; the recorder gives such a reply no reply effects (docs/events.md).
+    keyword: str | None = None
 
 
 class Classifier(Protocol):
-    def classify(self, text: str, *, received: date | None = None) -> Classification:
-        """Categorise one reply; ``received`` anchors relative and year-less return dates."""
+    def classify(
+        self, text: str, *, received: date | None = None, channel: str | None = None
+    ) -> Classification:
+        """Categorise one reply; ``received`` anchors relative and year-less return dates,
+        ``channel`` (email, sms, phone, linkedin; None when unknown) is the channel it came by."""
         ...
 
 
@@ -169,6 +180,23 @@ _UNSUBSCRIBE = _p(
     # withdraw all consent", "consent withdrawn"
     r"\b(?:revok(?:e|es|ed|ing)|withdr(?:aw|aws|awing|awn|ew)|rescind(?:s|ed|ing)?)[^\S\n]+(?:\w+[^\S\n]+){0,3}?consent\b",
     r"\bconsent\b[^.!?\n]{0,25}?\b(?:revoked|withdrawn|rescinded)\b",
+    # cancel/end with what is to end as their object (FCC per se words, any channel): "Cancel my
+    # subscription", "End all messages", "cancel these texts" (not "end the call", "cancel my order")
+    r"\b(?:cancel|end)[^\S\n]+(?:(?:all|any|my|the|this|these|those|your|our|every|further|future|more|of)"
+    r"[^\S\n]+){0,2}?(?:subscriptions?|texts|text messages|messages|msgs|sms|e-?mails|mailings?|newsletters?|"
+    r"notifications|alerts|promotions|marketing|contact|communications?|calls|phone calls)\b",
+    # revocation in plain words (the FCC: "any reasonable means"): "Cease and desist", "Leave me
+    # alone", "Delete my number", "Lose my number" (not "did you lose my number?", "don't lose my
+    # number"), "I don't want these texts", "don't want to be contacted"
+    r"\bcease and desist\b",
+    r"\bleave (?:me|us) (?:alone|be)\b",
+    r"(?<!n't )(?<!dont )(?<!not )(?<!never )(?<!you )(?<!did )"
+    r"\b(?:delete|erase|lose|forget|purge|remove|drop|scrap|bin)[^\S\n]+(?:my|our|this|the)[^\S\n]+"
+    r"(?:(?:phone|mobile|cell|cell phone|e-?mail)[^\S\n]+)?(?:number|#|address)(?!\w)",
+    r"\b(?:i|we) (?:do ?n't|dont|do not|no longer) (?:want|wish to get|need) (?:to (?:get|receive) )?(?:any )?"
+    r"(?:more |further |these |those |your |this |the |such |of (?:these|your|this) ){0,3}(?:texts?|text messages|"
+    r"messages|e-?mails|calls|sms|spam|marketing|promotions)\b",
+    r"\b(?:do ?n't|dont|do not|no longer) (?:want|wish) to be (?:contacted|texted|called|e-?mailed|messaged)\b",
     r"\bremove (?:me|us|it|this|them|my \w+|our \w+)\b",
     r"\b(?:take|get|keep|strike|want|cross) (?:me|us|my \w+|this \w+)? ?off\b",
     r"\b(?:off|from|out of) (?:of )?(?:your|the|this|that|these|those|all|any|my) (?:\w+ ){0,2}"
@@ -665,9 +693,7 @@ def is_stop_word(text: str) -> bool:
     politeness before or after ("Quit pls", "please stop"): an opt-out missed is a person texted
     again against their will, while these messages say nothing else.
     """
-    normal = unicodedata.normalize("NFKC", text).lower()
-    kept = "".join(" " if unicodedata.category(ch)[0] in "PSZC" and ch not in "-" else ch for ch in normal)
-    word = " ".join(kept.split()).strip(" -")
+    word = _bare(text)
     if word in STOP_WORDS:
         return True
     for polite in _POLITE:
@@ -677,12 +703,89 @@ def is_stop_word(text: str) -> bool:
     return False
 
 
-class RuleClassifier:
-    """Precedence-ordered phrase families; see the module docstring for why the order is what it is."""
+# SMS program keywords that are not a person answering (reference section 4: carriers make HELP
+# mandatory; START/UNSTOP opt back in), as the whole message: recorded, but no reply effects.
+SMS_KEYWORDS: dict[str, str] = {"help": "help", "info": "help", "start": "start", "unstop": "start"}
+# the channels a reply carrying one of the FCC's per se words anywhere revokes consent on
+_PER_SE_CHANNELS = frozenset({"sms", "phone"})
 
-    def classify(self, text: str, *, received: date | None = None) -> Classification:
+
+def _bare(text: str) -> str:
+    """The message as is_stop_word reads it: lower case, punctuation and symbols dropped."""
+    normal = unicodedata.normalize("NFKC", text).lower()
+    kept = "".join(" " if unicodedata.category(ch)[0] in "PSZC" and ch not in "-" else ch for ch in normal)
+    return " ".join(kept.split()).strip(" -")
+
+
+def sms_keyword(text: str) -> str | None:
+    """ "help" for HELP / INFO, "start" for START / UNSTOP as the whole message (any case,
+    punctuation around it), else None. Opting back in is never automatic: "start" changes nothing."""
+    return SMS_KEYWORDS.get(_bare(text))
+
+
+# The FCC's per se revocation words (reference section 4: "Replies of 'stop, quit, end, revoke, opt
+# out, cancel, unsubscribe' are revocation per se"): in a reply to a text, anywhere in it, not only
+# opening or closing it ("I want to cancel", "Who is this? Stop", "Please end these"). Not when the
+# word is plainly something else: joined to a word by a hyphen ("end-to-end", "non-stop"), a noun
+# after an article or a noun-making word ("the end", "month end", "a hard stop"), negated ("don't
+# stop", "will it ever stop"), a statement about oneself ("I quit", "where should we stop"; "can
+# you stop" still counts), "stop by/in/over" (a visit), "end of/up", "quit my job"; cancel/end not
+# in a reply about a meeting ("cancel our call tomorrow", as for every channel). A question is no
+# exception ("Stop? why"): the FCC allows one confirmation text, and a missed revocation is a text
+# sent against the person's will.
+_PER_SE = re.compile(r"(?<![\w'-])(?:stop(?:all)?|quit|end|cancel|revoke|opt[- ]?out|unsubscribe)(?![\w'-])")
+_PER_SE_NOT_AFTER = re.compile(
+    r"(?:^|[^\w'])(?:do ?n't|dont|does ?n't|doesnt|did ?n't|didnt|never|not|can't|cant|cannot|won't|wont|"
+    r"the|a|an|hard|full|bus|pit|truck|whistle|rest|non|one|next|last|first|final|quick|short|brief|"
+    r"emergency|year|month|quarter|week|day|deep|dead|back|front|tail|far|low|high|top|bottom|rear|"
+    r"west|east|north|south|ever|i|we|they|he|she|it)[^\w'\n]{0,3}\Z"
+)
+_PER_SE_NOT_BEFORE = {
+    "stop": re.compile(r"[^\S\n]+(?:by|in|over|off at)\b"),
+    "end": re.compile(r"[^\S\n]+(?:of|up|users?|date|point|goal|results?|game|product)\b"),
+    "quit": re.compile(r"[^\S\n]+(?:my|his|her|their|our|job|smoking|drinking|in|at|last)\b"),
+}
+_MEETING = re.compile(_ABOUT_A_MEETING.replace("subscription|", ""))
+
+
+def _revokes_per_se(folded: str) -> bool:
+    """A reply to a text holding one of the FCC's per se words as itself (see above)."""
+    meeting: bool | None = None
+    for m in _PER_SE.finditer(folded):
+        word = m.group()
+        if _PER_SE_NOT_AFTER.search(folded, max(0, m.start() - 24), m.start()):
+            continue
+        after = _PER_SE_NOT_BEFORE.get(word)
+        if after is not None and after.match(folded, m.end(), m.end() + 24):
+            continue
+        if word in ("cancel", "end"):
+            if meeting is None:
+                meeting = _MEETING.search(folded) is not None
+            if meeting:
+                continue
+        return True
+    return False
+
+
+class RuleClassifier:
+    """Precedence-ordered phrase families; see the module docstring for why the order is what it is.
+
+    ``channel`` is optional (None: as before channels were passed). On ``sms`` and ``phone``, one
+    of the FCC's per se words anywhere in the reply is an unsubscribe, and a bare HELP / INFO /
+    START / UNSTOP is an SMS keyword (``Classification.keyword``), not a person answering; on other
+    channels the per se words count only where the rules below find them, and those words are
+    ordinary replies.
+    """
+
+    def classify(
+        self, text: str, *, received: date | None = None, channel: str | None = None
+    ) -> Classification:
         if is_stop_word(text):
             return Classification("unsubscribe", 1.0)
+        if channel in (None, "sms"):
+            keyword = sms_keyword(text)
+            if keyword is not None:
+                return Classification("other", 1.0, keyword=keyword)
         own = unicodedata.normalize("NFKC", strip_quoted(text))
         if not own:
             # Nothing of their own above our quoted email: never read our text as theirs.
@@ -691,6 +794,8 @@ class RuleClassifier:
             return Classification("unsubscribe", 1.0)
         folded = fold(own)
         if _UNSUBSCRIBE.search(folded):
+            return Classification("unsubscribe", 0.9)
+        if channel in _PER_SE_CHANNELS and _revokes_per_se(folded):
             return Classification("unsubscribe", 0.9)
         if _DEPARTED.search(folded):
             return Classification("wrong_person", 0.85)
@@ -710,6 +815,7 @@ def default_classifier() -> Classifier:
 
 
 __all__ = [
+    "SMS_KEYWORDS",
     "STOP_WORDS",
     "Classification",
     "Classifier",
@@ -717,5 +823,6 @@ __all__ = [
     "default_classifier",
     "fold",
     "is_stop_word",
+    "sms_keyword",
     "strip_quoted",
 ]

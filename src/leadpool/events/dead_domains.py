@@ -7,7 +7,10 @@ leaves every one of its people in bought data: without the flag each colleague w
 bounced in turn, and each bounce counted against the mailbox's and the campaign's bounce guards.
 
 * Only a hard bounce (a 5.x.x code; a provider's temporary "No MX" is a soft bounce and never
-  closes anything) whose enhanced status is one of ``DEAD_DOMAIN_STATUSES``.
+  closes anything, nor does a bounce the provider called transient whatever its code, nor a
+  provider's drop) whose enhanced status is one of ``DEAD_DOMAIN_STATUSES``; not when the
+  server's text says the recipient was not found (RecipientNotFound), and 5.1.10 only with null-MX
+  or domain wording in the text (``closing_domain``).
 * Not for the big mailbox providers (``MAILBOX_PROVIDERS``): their domains always accept mail, so
   such a code for them is a misreport (a DNS failure on the sending side), and trusting it would
   stop email to a large share of the pool. The bounced address itself is suppressed as any hard
@@ -24,6 +27,7 @@ bounced in turn, and each bounce counted against the mailbox's and the campaign'
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +42,17 @@ from leadpool.models import AuditLog, DeadDomain
 
 #: enhanced status codes that fail the domain (RFC 3463 X.1.2, RFC 7505 X.1.10)
 DEAD_DOMAIN_STATUSES = frozenset({"5.1.2", "5.1.10"})
+
+# the receiving server says the mailbox is unknown (Microsoft 365: RESOLVER.ADR.RecipientNotFound)
+_RECIPIENT_NOT_FOUND = re.compile(r"recipient\s*not\s*found", re.IGNORECASE)
+# the domain accepts no mail: RFC 7505 null MX ("nullMX", "null MX"), "domain does not accept mail"
+_NULL_MX = re.compile(
+    r"\bnull[\s-]?mx\b|\bdomain\b(?:\s+\S+){0,3}?\s+(?:does\s*n[o']?t|do\s+not|cannot|can\s*n[o']?t|will\s+not)"
+    r"\s+(?:accept|receive)",
+    re.IGNORECASE,
+)
+# a text of codes only ("smtp; 550 5.1.10"): no words to read
+_WORDLESS = re.compile(r"(?:smtp;|[\d.\s;:])*", re.IGNORECASE)
 
 #: the kind of ``effects.guard_lock`` key a domain's row is written under
 DOMAIN_LOCK = "dead-domain"
@@ -100,10 +115,22 @@ class Dead:
         }
 
 
-def closing_domain(smtp_status: object, email: str | None, days: int) -> str | None:
+def closing_domain(smtp_status: object, email: str | None, days: int, *, text: str = "") -> str | None:
     """The domain a hard bounce of ``email`` (normalised, as events carry it) with this enhanced
-    status closes; None when it closes none (another code, a mailbox provider, the flag off)."""
+    status closes; None when it closes none (another code, a mailbox provider, the flag off, a
+    text saying the recipient was not found, a 5.1.10 whose text says nothing of the domain).
+
+    ``text``: the receiving server's words, as the event has them. Microsoft 365 answers an
+    unknown mailbox ``550 5.1.10 RESOLVER.ADR.RecipientNotFound``: the recipient, not the domain.
+    So a 5.1.10 with words closes only with null-MX or domain wording (RFC 7505's "Recipient
+    address has null MX", "domain does not accept mail"); 5.1.2 is "bad destination system"
+    whatever its words. A bare code (the API's and CLI's ``smtp_status``, an adapter that keeps no
+    text) is read as the code says."""
     if days <= 0 or not email or not (isinstance(smtp_status, str) and smtp_status in DEAD_DOMAIN_STATUSES):
+        return None
+    if _RECIPIENT_NOT_FOUND.search(text):
+        return None
+    if smtp_status == "5.1.10" and not _WORDLESS.fullmatch(text) and not _NULL_MX.search(text):
         return None
     domain = email.rpartition("@")[2]
     return domain if domain and domain not in MAILBOX_PROVIDERS else None

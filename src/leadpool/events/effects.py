@@ -259,12 +259,18 @@ class _Guard:
     label: str  # the count's name in the audit row
 
 
+#: a provider's drop (``detail.dropped``: the address was on its suppression list, nothing was
+#: sent) is no bounce or complaint of the send: the compliance reference, sections 1.1 and 3
+_NOT_DROPPED = "e.detail ->> 'dropped' IS DISTINCT FROM 'true'"
 #: the events (alias e) that make a send a hard bounce, for the campaign and sender guards
 HARD_BOUNCE_EVENTS = (
-    "e.type = 'hard_bounce' OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
+    f"(e.type = 'hard_bounce' AND {_NOT_DROPPED}) "
+    "OR (e.type = 'soft_bounce' AND e.detail ->> 'counted_as_hard' = 'true')"
 )
+#: the events (alias e) that make a send a spam complaint, for the campaign and sender guards
+COMPLAINT_EVENTS = f"e.type = 'complaint' AND {_NOT_DROPPED}"
 _BOUNCES = _Guard("bounce_guard", HARD_BOUNCE_EVENTS, "hard_bounces")
-_COMPLAINTS = _Guard("complaint_guard", "e.type = 'complaint'", "complaints")
+_COMPLAINTS = _Guard("complaint_guard", COMPLAINT_EVENTS, "complaints")
 
 
 def bounce_guard(session: Session, campaign_id: int, settings: EventSettings, *, now: datetime) -> bool:

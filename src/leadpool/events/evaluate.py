@@ -1,7 +1,9 @@
 """Accuracy of a reply classifier on the labelled sets shipped in ``data/``.
 
-Each line: ``{"text", "category", "received" (ISO date), "return_date" (ISO date or null)}``.
-The return date is scored only for replies labelled out-of-office.
+Each line: ``{"text", "category", "received" (ISO date), "return_date" (ISO date or null)}``, and
+optionally ``"channel"`` (email, sms, phone, linkedin: the channel the reply came by, passed to the
+classifier; a line without one is classified without a channel, as before). The return date is
+scored only for replies labelled out-of-office.
 
 Shipped sets (``SHIPPED_SETS``), in the order they were written:
 
@@ -13,6 +15,10 @@ Shipped sets (``SHIPPED_SETS``), in the order they were written:
 - ``blind`` (``replies_blind.jsonl``): written by someone who had seen neither the rules nor the
   other sets, measured once after that generalisation; the honest figure. Never tune rules on it:
   write a new set instead.
+- ``revocation`` (``replies_revocation.jsonl``): SMS and email replies revoking consent in free
+  text or with the FCC's per se words inside a sentence, SMS HELP/START keywords and everyday uses
+  of the words, with their channels. Written before the rules for them, by the engineer who then
+  wrote the rules (not blind), and measured once after; never tuned on.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import get_args
 
 from leadpool.errors import InvalidInput
 from leadpool.events.classifier import Classifier
-from leadpool.events.schemas import REPLY_CATEGORIES
+from leadpool.events.schemas import REPLY_CATEGORIES, Channel
 
 SHIPPED_SETS: dict[str, str] = {
     "dev": "replies.jsonl",
@@ -34,6 +41,7 @@ SHIPPED_SETS: dict[str, str] = {
     "fresh": "replies_fresh.jsonl",
     "final": "replies_final.jsonl",
     "blind": "replies_blind.jsonl",
+    "revocation": "replies_revocation.jsonl",
 }
 
 
@@ -43,6 +51,7 @@ class LabelledReply:
     category: str
     received: date
     return_date: date | None
+    channel: str | None = None
 
 
 @dataclass
@@ -94,6 +103,7 @@ def load_labelled(path: Path | None = None, *, shipped: str = "dev") -> list[Lab
                     category=raw["category"],
                     received=date.fromisoformat(raw["received"]),
                     return_date=date.fromisoformat(raw["return_date"]) if raw.get("return_date") else None,
+                    channel=_channel(raw.get("channel")),
                 )
             )
         except KeyError as e:
@@ -103,6 +113,14 @@ def load_labelled(path: Path | None = None, *, shipped: str = "dev") -> list[Lab
     return rows
 
 
+def _channel(value: object) -> str | None:
+    if value is None:
+        return None
+    if value not in get_args(Channel):
+        raise ValueError(f"unknown channel {value!r}")
+    return str(value)
+
+
 def evaluate(classifier: Classifier, replies: list[LabelledReply]) -> EvalReport:
     """Score ``classifier`` on ``replies``: accuracy, per category, confusion, return dates."""
     report = EvalReport()
@@ -110,7 +128,12 @@ def evaluate(classifier: Classifier, replies: list[LabelledReply]) -> EvalReport
     hits: Counter[str] = Counter()
     confusion: Counter[tuple[str, str]] = Counter()
     for r in replies:
-        got = classifier.classify(r.text, received=r.received)
+        # a classifier written before channels existed is still scored on the lines without one
+        got = (
+            classifier.classify(r.text, received=r.received, channel=r.channel)
+            if r.channel is not None
+            else classifier.classify(r.text, received=r.received)
+        )
         confusion[(r.category, got.category)] += 1
         report.total += 1
         counts[r.category] += 1

@@ -22,6 +22,7 @@ from leadpool.events.bounces import classify_status, smtp_status
 from leadpool.events.classifier import Classifier, default_classifier, is_stop_word
 from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
+from leadpool.gate.touches import normalize_message_id
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.timezone import country_code
@@ -47,12 +48,20 @@ class _Resolved:
     # leads whose current address is one the event names, in id order (read once, with their locks)
     holders: tuple[int, ...] = ()
     channel: str | None = None  # the event's channel, else its touch's
+    status_line: str = ""  # ``detail.smtp_status`` as given (a DSN line), before only its code is kept
 
 
 # the events that write their leads' rows (an opt-out or a bounce also every holder of the address)
 _PROTECTIVE = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe")
 #: how far after its arrival an event may say it happened (senders' clocks drift, not by a day)
 FUTURE_SKEW = timedelta(days=1)
+
+
+def _dropped(r: _Resolved) -> bool:
+    """A provider's drop: the message was never sent (the address was already on the provider's
+    suppression list). The person is suppressed as the drop says, but nothing was sent to bounce
+    or to complain about: no campaign, mailbox or company counts it (reference sections 1.1, 3)."""
+    return r.detail.get("dropped") is True
 
 
 def _opts_out(r: _Resolved) -> bool:
@@ -151,7 +160,7 @@ def _guards_of(
             if sender:
                 out.add(("sender-guard", senders.sender_key("email", sender)))
     t = r.touch
-    if t is None:
+    if t is None or _dropped(r):
         return out
     if t.channel == "email" and r.type in ("hard_bounce", "soft_bounce", "complaint"):
         out.add(("guard", t.campaign_id))
@@ -378,8 +387,10 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
         )
     lead = _find_lead(session, event, addresses)
     touch = None
-    if event.provider_message_id:
-        q = select(Touch).where(Touch.provider_message_id == event.provider_message_id)
+    message_id = normalize_message_id(event.provider_message_id or "")
+    if message_id:
+        # touches confirmed before ids were normalised may keep the brackets (the index serves both)
+        q = select(Touch).where(Touch.provider_message_id.in_([message_id, f"<{message_id}>"]))
         if lead is not None:
             q = q.where(Touch.lead_id == lead.id)
         touch = session.execute(q.order_by(Touch.id.desc()).limit(1)).scalar()
@@ -408,19 +419,21 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
     etype: str = event.type
     category: str | None = None
     return_date: date | None = None
+    status_line = ""
     if etype in ("hard_bounce", "soft_bounce"):
         status = detail.get("smtp_status")
         # the code as mail logs show it ("550 5.7.1 ...") is read too; a basic code alone (550)
         # says nothing the reported kind does not
         found = smtp_status(str(status)) if status is not None else None
         if found is not None:
+            status_line = str(status)
             detail["smtp_status"] = found
         etype = classify_status(found, event.type)  # type: ignore[arg-type]
         if etype != event.type:
             detail["reported_type"] = event.type
-    if etype == "soft_bounce" and event.provider_message_id:
+    if etype == "soft_bounce" and message_id:
         # a provider retrying one message reports each failed attempt: one soft bounce per message
-        detail["message_id"] = event.provider_message_id
+        detail["message_id"] = message_id
     if etype == "reply":
         category, return_date = _reply_category(event, classifier, detail, lead.time_zone if lead else None)
     if etype == "hard_bounce" and address_type != "email":
@@ -440,6 +453,7 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
         hmac_value,
         detail,
         channel=channel,
+        status_line=status_line,
     )
 
 
@@ -481,11 +495,12 @@ def _reply_category(
     received = _local_date(event.occurred_at, time_zone)
     return_date = _detail_date(detail.get("return_date"))
     if event.text:
-        c = classifier.classify(event.text, received=received)
+        c = classifier.classify(event.text, received=received, channel=event.channel)
         detail["classifier"] = {
             "category": c.category,
             "confidence": c.confidence,
             "return_date": c.return_date.isoformat() if c.return_date else None,
+            "keyword": c.keyword,
         }
         if c.category == "unsubscribe" and (is_stop_word(event.text) or c.confidence >= 0.9):
             return "unsubscribe", None
@@ -531,18 +546,22 @@ def _apply(
         or (r.touch is not None and r.touch.agency_id == agency_id)
         or (lead_id is not None and _owner(session, lead_id) == agency_id)
     )
+    # a drop suppresses the person; its send never went out, so no guard or company pause counts it
+    guarded = not _dropped(r)
 
     if r.type == "hard_bounce":
         effects += _hard_bounce(session, r, event_id, key, t)
         effects += _dead_domain(session, r, event_id, key, t, settings, agency_id)
         if (
-            r.touch is not None
+            guarded
+            and r.touch is not None
             and r.touch.channel == "email"
             and fx.bounce_guard(session, r.touch.campaign_id, settings, now=now)
         ):
             effects.append("campaign:paused_bounce_guard")
         if (
-            r.touch is not None
+            guarded
+            and r.touch is not None
             and r.touch.channel == "email"
             and r.touch.sender
             and senders.bounce_guard(
@@ -569,10 +588,19 @@ def _apply(
             effects.append("sender:paused_block_guard")
     elif r.type in ("complaint", "unsubscribe"):
         effects += _opt_out(
-            session, r, event_id, key, t, now, settings, complaint=r.type == "complaint", colleagues=vouched
+            session,
+            r,
+            event_id,
+            key,
+            t,
+            now,
+            settings,
+            complaint=r.type == "complaint",
+            colleagues=vouched and guarded,
         )
         if (
-            r.type == "complaint"
+            guarded
+            and r.type == "complaint"
             and r.touch is not None
             and r.touch.channel == "email"
             and fx.complaint_guard(session, r.touch.campaign_id, settings, now=now)
@@ -580,7 +608,8 @@ def _apply(
             effects.append("campaign:paused_complaint_guard")
         # then the mailbox's, over every campaign it sends for (a campaign's lock before a sender's)
         if (
-            r.type == "complaint"
+            guarded
+            and r.type == "complaint"
             and r.touch is not None
             and r.touch.channel == "email"
             and r.touch.sender
@@ -714,12 +743,28 @@ def _own_send_bounced(session: Session, r: _Resolved, key: bytes, agency_id: int
 
 
 def _dead_domain_of(r: _Resolved, key: bytes, settings: EventSettings) -> str | None:
-    if r.type != "hard_bounce" or r.address_hmac is None:
+    # only a permanent bounce of mail that was sent (a drop never reached the domain)
+    if r.type != "hard_bounce" or r.address_hmac is None or _dropped(r):
         return None
     # the bounced address in clear: as the event gave it, else the lead's current one it names
     given = [r.addresses.get("email"), r.lead.email if r.lead is not None else None]
     address = next((a for a in given if a and address_hmac("email", a, key) == r.address_hmac), None)
-    return dead_domains.closing_domain(r.detail.get("smtp_status"), address, settings.dead_domain_days)
+    return dead_domains.closing_domain(
+        r.detail.get("smtp_status"), address, settings.dead_domain_days, text=_dsn_text(r)
+    )
+
+
+def _dsn_text(r: _Resolved) -> str:
+    """The receiving server's words the event has: the DSN line given as ``smtp_status``, SES's
+    ``diagnostic_code``, SendGrid's ``reason``, Mailgun's ``delivery_status`` message and
+    description."""
+    status, reason = r.detail.get("delivery_status"), r.detail.get("reason")
+    parts = [r.status_line, r.detail.get("diagnostic_code")]
+    if isinstance(reason, str) and " " in reason.strip():  # Mailgun's reason is a token ("bounce")
+        parts.append(reason)
+    if isinstance(status, dict):
+        parts += [status.get("message"), status.get("description")]
+    return " ".join(p for p in parts if isinstance(p, str))
 
 
 def _person_addresses(r: _Resolved, key: bytes) -> list[tuple[str, str]]:
@@ -804,6 +849,8 @@ def _reply(
     *,
     colleagues: bool = True,
 ) -> list[str]:
+    if (r.detail.get("classifier") or {}).get("keyword"):
+        return []  # an SMS keyword (HELP, START): recorded, not the person answering
     out: list[str] = []
     lead = r.lead
     if r.category == "unsubscribe":

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
 from leadpool.events import effects as fx
-from leadpool.events.effects import HARD_BOUNCE_EVENTS
+from leadpool.events.effects import COMPLAINT_EVENTS, HARD_BOUNCE_EVENTS
 from leadpool.events.settings import EventSettings
 from leadpool.gate.request import normalize_sender
 from leadpool.gate.request import sender_key as gate_sender_key
@@ -94,7 +94,7 @@ _BOUNCES = _Guard(
 # 200 sends shows 1% or more, so the 0.1% limit would never decide anything
 _COMPLAINTS = _Guard(
     "sender_complaint_guard",
-    "e.type = 'complaint'",
+    COMPLAINT_EVENTS,
     "complaints",
     window=lambda s: s.sender_complaint_guard_window,
     at_least=lambda s: s.complaint_guard_min_complaints,

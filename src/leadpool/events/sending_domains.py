@@ -40,7 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from leadpool.events.dead_domains import MAILBOX_PROVIDERS
-from leadpool.events.effects import HARD_BOUNCE_EVENTS
+from leadpool.events.effects import COMPLAINT_EVENTS, HARD_BOUNCE_EVENTS
 from leadpool.events.senders import DOMAIN_KEY_PREFIX, pause_sender
 from leadpool.events.settings import EventSettings
 
@@ -62,8 +62,8 @@ WITH sends AS MATERIALIZED (
     SELECT e.touch_id,
            max(e.occurred_at) FILTER (WHERE {HARD_BOUNCE_EVENTS}) AS bounced_at,
            max(e.id) FILTER (WHERE {HARD_BOUNCE_EVENTS}) AS bounce_id,
-           max(e.occurred_at) FILTER (WHERE e.type = 'complaint') AS complained_at,
-           max(e.id) FILTER (WHERE e.type = 'complaint') AS complaint_id
+           max(e.occurred_at) FILTER (WHERE {COMPLAINT_EVENTS}) AS complained_at,
+           max(e.id) FILTER (WHERE {COMPLAINT_EVENTS}) AS complaint_id
       FROM events e
      WHERE e.touch_id IS NOT NULL AND e.type IN ('hard_bounce', 'soft_bounce', 'complaint')
        AND e.occurred_at > :since AND e.occurred_at <= :now

@@ -47,15 +47,27 @@ def _touch(conn: Connection, touch_id: int) -> Any:
     return row
 
 
+def normalize_message_id(value: str) -> str:
+    """A provider message id as touches store it and events look it up: without surrounding
+    whitespace and one pair of surrounding angle brackets. ``<abc@mail>`` (a Message-ID header,
+    Mailgun's send API, SendGrid's ``smtp-id``) and ``abc@mail`` (Mailgun's webhook) are one id."""
+    value = value.strip()
+    if len(value) >= 2 and value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value
+
+
 def confirm_sent(
     session: Session, touch_id: int, provider_message_id: str, *, at: datetime | None = None
 ) -> TouchState:
-    """Mark a reserved touch as sent. Idempotent for the same provider message id.
+    """Mark a reserved touch as sent. Idempotent for the same provider message id (compared as
+    ``normalize_message_id`` stores it: a retry with or without the brackets is the same id).
 
     Raises Conflict when the reservation was cancelled, expired (it stopped counting against the
     caps, so it may not be sent any more) or was confirmed with another message id.
     """
-    if not provider_message_id.strip():
+    provider_message_id = normalize_message_id(provider_message_id)
+    if not provider_message_id:
         raise InvalidInput("provider_message_id is empty")
     require_aware(at, "at")
     at = at or datetime.now(UTC)
@@ -70,7 +82,9 @@ def confirm_sent(
     if row is not None:
         return TouchState(*row)
     cur = _touch(conn, touch_id)
-    if cur.state == "sent" and cur.provider_message_id == provider_message_id:
+    # stored before ids were normalised, it may still have its brackets
+    stored = cur.provider_message_id
+    if cur.state == "sent" and stored is not None and normalize_message_id(stored) == provider_message_id:
         return TouchState(*cur[:5])
     if cur.state == "sent":
         raise Conflict(f"touch {touch_id} was already confirmed with another provider message id")

@@ -1,8 +1,12 @@
 """Mailgun webhooks: HMAC-SHA256(signing key, timestamp + token) in the body; one event per POST.
 
-The token is one-time: a second delivery with a token already seen is refused as a replay.
+A subaccount's event carries ``signature.parent-signature`` too, the same HMAC made with the
+parent account's key: either signature made with a configured key is accepted, so the parent's
+operator configures one key for all its subaccounts. The token is one-time: a second delivery with a token already seen is refused as a replay.
 Mapping: ``failed`` with severity permanent is a hard bounce (``suppress-unsubscribe`` and
-``suppress-complaint`` drops are an unsubscribe and a complaint), severity temporary a soft bounce,
+``suppress-complaint`` drops are an unsubscribe and a complaint; every ``suppress-*`` reason is a
+drop, marked ``detail.dropped``: Mailgun sent nothing, so the person is suppressed but no campaign,
+mailbox or company counts it, reference sections 1.1, 3), severity temporary a soft bounce,
 and the enhanced status code, when present, can turn either into a sender block (5.7.x) or a soft
 bounce (5.2.2, 4.x.x). A permanent failure whose ``delivery-status.code`` is a 4xx (and whose text
 has no enhanced code) is a soft bounce: Mailgun retries 4xx answers for hours and then reports the
@@ -63,11 +67,15 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secrets: WebhookSettings
         raise WebhookUnauthorized(e.message) from None
     require_fresh(signed_at, now, secrets.mailgun_tolerance_seconds, NAME)
     message = f"{sig['timestamp']}{sig['token']}".encode()
-    given = str(sig["signature"]).lower()
+    # a subaccount's event is signed with its own key and, as parent-signature, with the parent's
+    given = [
+        str(s).lower() for s in (sig["signature"], sig.get("parent-signature")) if isinstance(s, str | int)
+    ]
     ok = False
     for key in secrets.mailgun_signing_keys:
         expected = hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
-        ok |= hmac.compare_digest(expected.encode(), given.encode())  # str: ASCII only
+        for g in given:
+            ok |= hmac.compare_digest(expected.encode(), g.encode())  # str: ASCII only
     if not ok:
         raise WebhookUnauthorized("mailgun: signature does not match (forged, or signed with another key)")
 
@@ -116,6 +124,8 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         for k in ("event", "severity", "reason", "user-variables", "tags")
         if data.get(k) is not None
     }
+    if data.get("event") == "failed" and str(data.get("reason") or "").startswith("suppress-"):
+        detail["dropped"] = True  # on the suppression list already: never sent
     if status:
         detail["delivery_status"] = {
             k: status.get(k) for k in ("code", "message", "description") if k in status

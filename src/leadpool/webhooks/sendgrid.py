@@ -5,10 +5,12 @@ Mapping: ``bounce`` with type ``blocked`` is a sender block whatever its classif
 content, and a deferral SendGrid gave up on after 72 hours becomes a block too; counting them as
 soft bounces let three blocks suppress the recipient for every agency), and so is type bounce with
 a reputation/content/volume classification or a 5.7.x status; otherwise type bounce is a hard
-bounce unless its status code says otherwise;
+bounce unless its status code says otherwise (``status`` is sometimes absent: the enhanced code in
+``reason``, the SMTP text, is read then);
 ``dropped`` for a bounced/invalid address is a hard bounce, for an unsubscribed address an
 unsubscribe, for a spam-reporting address a complaint (other drop reasons say nothing about the
-person); ``spamreport`` a complaint; ``unsubscribe``/``group_unsubscribe`` an unsubscribe;
+person), each marked ``detail.dropped``: nothing was sent, so the person is suppressed but no
+campaign, mailbox or company counts it (reference sections 1.1, 3); ``spamreport`` a complaint; ``unsubscribe``/``group_unsubscribe`` an unsubscribe;
 ``delivered``/``open``/``click`` are stored. ``deferred`` is skipped (SendGrid is still retrying;
 counting every retry would inflate soft bounces), as are ``processed`` and ``group_resubscribe``
 (re-subscription is never automatic).
@@ -30,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pydantic import ValidationError
 
 from leadpool.errors import InvalidInput
+from leadpool.events.bounces import smtp_status
 from leadpool.events.schemas import EventIn
 from leadpool.webhooks.common import (
     Unusable,
@@ -113,13 +116,19 @@ def _message_id(sg_message_id: Any) -> str | None:
     return sg_message_id.split(".filter", 1)[0]
 
 
+def _status(item: dict[str, Any]) -> str:
+    """The enhanced code: ``status``, else the first one in ``reason`` (``status`` is sometimes absent)."""
+    reason = item.get("reason")
+    return str(item.get("status") or smtp_status(reason if isinstance(reason, str) else None) or "")
+
+
 def _type(item: dict[str, Any]) -> str | None:
     event = item.get("event")
     if event == "bounce":
         # the reference: reputation and content classifications, 5.7.x and blocks go to the
         # sender's health, never to the recipient's suppression (not even counted as soft
         # bounces, which add up to a hard one)
-        status = str(item.get("status") or "")
+        status = _status(item)
         if item.get("type") == "blocked":
             return "sender_block"
         if item.get("bounce_classification") in _SENDER_CLASSES or status.startswith("5.7."):
@@ -163,9 +172,12 @@ def _event(i: int, raw: Any) -> EventIn | None:
         for k in ("event", "type", "bounce_classification", "reason", "status", "smtp-id", "tenant_id")
         if item.get(k) is not None
     }
-    if item.get("status") and etype in ("hard_bounce", "soft_bounce"):
+    status = _status(item)
+    if status and etype in ("hard_bounce", "soft_bounce"):
         # recording lets a status code override the kind (a block, a sender block, never gets here)
-        detail["smtp_status"] = str(item["status"])
+        detail["smtp_status"] = status
+    if item.get("event") == "dropped":
+        detail["dropped"] = True
     return EventIn(
         type=etype,
         email=item["email"],

@@ -7,7 +7,11 @@ A SubscriptionConfirmation for an allowed topic is verified but not auto-confirm
 fetch a URL from the request); its SubscribeURL is returned for an operator to confirm.
 
 Mapping (``eventType`` or classic ``notificationType``): Bounce Permanent (any subtype) is a hard
-bounce per recipient; Transient MailboxFull/General and Undetermined are soft; Transient
+bounce per recipient (subtype ``OnAccountSuppressionList``, and a complaint's
+``complaintSubType`` of that name, is a drop, marked ``detail.dropped``: SES did not attempt
+delivery and does not count it toward the bounce rate, so the person is suppressed but no
+campaign, mailbox or company counts it; the global list's ``Suppressed`` does count, and stays a
+plain hard bounce: reference section 3); Transient MailboxFull/General and Undetermined are soft; Transient
 ContentRejected/AttachmentRejected/MessageTooLarge are sender blocks (the message, not the
 person); Complaint a complaint per recipient, except a ``complaintFeedbackType`` of ``not-spam``
 (an ARF report that the message is *not* spam, a correction: nobody complained), which is skipped
@@ -41,6 +45,8 @@ NAME = "ses"
 _NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 _SENDER_SUBTYPES = {"ContentRejected", "AttachmentRejected", "MessageTooLarge"}
+# SES did not send: the address is on the account's suppression list
+_DROPPED_SUBTYPE = "OnAccountSuppressionList"
 
 
 def canonical_string(msg: Mapping[str, Any]) -> bytes:
@@ -181,6 +187,8 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
                 extra["smtp_status"] = str(r["status"])
             if r.get("diagnosticCode"):
                 extra["diagnostic_code"] = r["diagnosticCode"]
+            if subtype == _DROPPED_SUBTYPE:
+                extra["dropped"] = True
             add(
                 etype,
                 r["emailAddress"],
@@ -193,13 +201,16 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         feedback = complaint.get("complaintFeedbackType")
         if isinstance(feedback, str) and feedback.strip().lower() == "not-spam":
             return []  # "this is not spam": a report that suppresses nobody
+        extra = {"feedback_type": complaint.get("complaintFeedbackType")}
+        if complaint.get("complaintSubType") == _DROPPED_SUBTYPE:
+            extra |= {"complaint_subtype": _DROPPED_SUBTYPE, "dropped": True}
         for r in _recipients(complaint.get("complainedRecipients")):
             add(
                 "complaint",
                 r["emailAddress"],
                 complaint.get("timestamp"),
                 f"{complaint.get('feedbackId')}:{r['emailAddress']}",
-                {"feedback_type": complaint.get("complaintFeedbackType")},
+                extra,
             )
     elif kind == "Subscription":
         sub = require_dict(inner.get("subscription"), NAME, "subscription")

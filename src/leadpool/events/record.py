@@ -217,7 +217,7 @@ def record_event(
             f"{MAX_STORED_EVENT_ID_BYTES})"
         )
     hold_off_imports(session)  # before the lead is looked up: a batch's leads are seen, or see this
-    r = _resolve(session, event, key, classifier or default_classifier())
+    r = _resolve(session, event, key, classifier or default_classifier(), agency_id)
     if agency_id is not None:
         r = _within_agency(session, r, agency_id)
     # locked before asking whether the person is erased: an erasure holds the lead's row until it
@@ -370,7 +370,9 @@ def _region(session: Session, event: EventIn, kind: str, value: str) -> str:
     return country_code(country) or "US"
 
 
-def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifier) -> _Resolved:
+def _resolve(
+    session: Session, event: EventIn, key: bytes, classifier: Classifier, agency_id: int | None = None
+) -> _Resolved:
     addresses: dict[str, str] = {}
     for kind, value in (("email", event.email), ("phone", event.phone), ("linkedin", event.linkedin_url)):
         if value:
@@ -393,6 +395,10 @@ def _resolve(session: Session, event: EventIn, key: bytes, classifier: Classifie
         q = select(Touch).where(Touch.provider_message_id.in_([message_id, f"<{message_id}>"]))
         if lead is not None:
             q = q.where(Touch.lead_id == lead.id)
+        if agency_id is not None:
+            # an agency names its own sends: another's message id is answered as if absent (it
+            # told whether another agency had sent it, and landed the event on that send)
+            q = q.where(Touch.agency_id == agency_id)
         touch = session.execute(q.order_by(Touch.id.desc()).limit(1)).scalar()
         if lead is None and touch is not None:
             lead = session.get(Lead, touch.lead_id)
@@ -575,7 +581,13 @@ def _apply(
         if reached is not None:
             effects.append("soft_bounce:threshold")
             effects += _hard_bounce(session, r, event_id, key, reached)
-            effects += _soft_bounces_count_as_hard(session, r.address_hmac, reached, settings, now, event_id)
+            if vouched:
+                # the soft bounces counted turn hard in their campaigns' and mailboxes' guards:
+                # not on an unchecked report of another agency's (two it made up about an
+                # address paused a competitor's campaign and mailbox)
+                effects += _soft_bounces_count_as_hard(
+                    session, r.address_hmac, reached, settings, now, event_id
+                )
     elif r.type == "sender_block":
         if event.sender or (r.touch and r.touch.sender):
             effects.append("sender:block_counted")

@@ -57,6 +57,12 @@ def normalize_message_id(value: str) -> str:
     return value
 
 
+_OTHER_AGENCYS = text(
+    "SELECT 1 FROM touches o JOIN touches t ON t.id = :id "
+    "WHERE o.provider_message_id IN (:pmid, '<' || :pmid || '>') AND o.agency_id <> t.agency_id LIMIT 1"
+)
+
+
 def confirm_sent(
     session: Session, touch_id: int, provider_message_id: str, *, at: datetime | None = None
 ) -> TouchState:
@@ -72,6 +78,10 @@ def confirm_sent(
     require_aware(at, "at")
     at = at or datetime.now(UTC)
     conn = session.connection()
+    if conn.execute(_OTHER_AGENCYS, {"id": touch_id, "pmid": provider_message_id}).first() is not None:
+        # events naming only this id would land on whichever send has it: one agency could take
+        # another's (its unsubscribes, replies) by confirming with its message id
+        raise Conflict(f"provider_message_id {provider_message_id!r} is another agency's send")
     row = conn.execute(
         text(
             "UPDATE touches SET state = 'sent', sent_at = :at, provider_message_id = :pmid "

@@ -1,0 +1,203 @@
+"""Events an agency reports, and what they may do to another agency's sends.
+
+An agency may report events about any address (an opt-out, a bounce protects the person), but an
+unchecked report must not act on another agency's campaigns, mailboxes or message ids:
+- two soft bounces it reports about an address do not turn a competitor's own soft bounce of
+  that address into a hard one in the competitor's campaign and mailbox guards (they paused both,
+  and the mailbox pause named the reporter's event, so its owner could neither see nor lift it);
+- an event naming only a message id is looked up among the reporter's own sends (another's was
+  answered 200 instead of 404, and the event landed on that send);
+- a touch cannot be confirmed with a message id another agency's send already holds (events
+  naming only that id would land on it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api.conftest import ADMIN_TOKEN
+from api.world import MONDAY
+from leadpool.events.settings import get_event_settings
+
+ADMIN = ADMIN_TOKEN
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def sent_email_touch(
+    url: str, key: str, campaign_id: int, leads: list[int], sender: str, pmid: str
+) -> tuple[int, int]:
+    """(lead id, touch id) of the first of ``leads`` an email check allows, confirmed sent as ``pmid``."""
+    with httpx.Client(base_url=url, headers=bearer(key)) as c:
+        for hour in range(24 * 5):
+            at = MONDAY + timedelta(hours=hour)
+            for lead in leads:
+                r = c.post(
+                    "/v1/sends/check",
+                    json={
+                        "lead_id": lead,
+                        "campaign_id": campaign_id,
+                        "channel": "email",
+                        "sender": sender,
+                        "at": at.isoformat(),
+                    },
+                )
+                assert r.status_code == 200, r.text
+                d: dict[str, Any] = r.json()
+                if d["decision"] == "allow":
+                    s = c.post(
+                        f"/v1/touches/{d['touch_id']}/sent",
+                        json={"provider_message_id": pmid, "at": (at + timedelta(minutes=1)).isoformat()},
+                    )
+                    assert s.status_code == 200, s.text
+                    return lead, d["touch_id"]
+    raise AssertionError("no email check was allowed")
+
+
+@pytest.fixture
+def small_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # a guard that judges from the first send (the default waits for 50 sends: same logic)
+    monkeypatch.setenv("LEADPOOL_EVENTS_BOUNCE_GUARD_MIN_SENDS", "1")
+    get_event_settings.cache_clear()
+    yield
+    monkeypatch.delenv("LEADPOOL_EVENTS_BOUNCE_GUARD_MIN_SENDS")
+    get_event_settings.cache_clear()
+
+
+def _b_fakes_soft_bounces_of_as_lead(api, w):
+    lead, _ = sent_email_touch(
+        api.url, w.a.api_key, w.camp_a.id, w.alloc_a.allocated, "sdr@agency-a.example", "a-msg-1"
+    )
+    with httpx.Client(base_url=api.url) as c:
+        email = c.get(f"/v1/leads/{lead}", headers=bearer(ADMIN)).json()["fields"]["email"]
+        r = c.post(
+            "/v1/events",
+            headers=bearer(w.a.api_key),
+            json={
+                "type": "soft_bounce",
+                "provider_message_id": "a-msg-1",
+                "occurred_at": "2026-03-05T10:00:00Z",
+                "source": "sendgrid-a",
+                "provider_event_id": "sg-1",
+                "detail": {"smtp_status": "4.2.2"},
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert c.get("/v1/senders/paused", headers=bearer(ADMIN)).json() == []
+        for n in (1, 2):
+            r = c.post(
+                "/v1/events",
+                headers=bearer(w.b.api_key),
+                json={
+                    "type": "soft_bounce",
+                    "email": email,
+                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
+                    "source": "api",
+                    "provider_event_id": f"b-fake-{n}",
+                    "detail": {"smtp_status": "4.2.2"},
+                },
+            )
+            assert r.status_code == 200, r.text
+
+
+def test_another_agencys_soft_bounce_reports_do_not_pause_my_mailbox(api, world, small_guard):
+    """Worse: the pause of A's mailbox names B's event as its cause, so A (which sees and resumes
+    only pauses its own sends caused) neither sees it nor can resume it."""
+    _b_fakes_soft_bounces_of_as_lead(api, world)
+    with httpx.Client(base_url=api.url) as c:
+        everyone = c.get("/v1/senders/paused", headers=bearer(ADMIN)).json()
+        mine = c.get("/v1/senders/paused", headers=bearer(world.a.api_key)).json()
+        resumed = c.post(
+            "/v1/senders/resume",
+            headers=bearer(world.a.api_key),
+            json={"channel": "email", "sender": "sdr@agency-a.example"},
+        ).json()
+    assert everyone == [], (everyone, mine, resumed)
+
+
+def test_another_agencys_soft_bounce_reports_do_not_pause_my_campaign(api, world, small_guard):
+    _b_fakes_soft_bounces_of_as_lead(api, world)
+    with httpx.Client(base_url=api.url) as c:
+        camp = c.get(f"/v1/campaigns/{world.camp_a.id}", headers=bearer(world.a.api_key)).json()
+    assert (camp["status"], camp.get("paused_reason")) == ("active", None), camp
+
+
+def test_event_by_another_agencys_message_id_is_answered_as_if_absent(api, world):
+    w = world
+    sent_email_touch(
+        api.url, w.a.api_key, w.camp_a.id, w.alloc_a.allocated, "sdr@agency-a.example", "a-secret-msg-1"
+    )
+    with httpx.Client(base_url=api.url, headers=bearer(w.b.api_key)) as c:
+
+        def report(pmid: str, n: int) -> httpx.Response:
+            return c.post(
+                "/v1/events",
+                json={
+                    "type": "opened",
+                    "provider_message_id": pmid,
+                    "occurred_at": "2026-03-03T10:00:00Z",
+                    "source": "api",
+                    "provider_event_id": f"probe-{n}",
+                },
+            )
+
+        absent = report("no-such-message", 1)
+        theirs = report("a-secret-msg-1", 2)
+    # as everywhere else in the API, another agency's object must be answered like an absent one
+    assert (theirs.status_code, absent.status_code) == (404, 404), (
+        theirs.status_code,
+        theirs.text,
+        absent.text,
+    )
+
+
+def _sent(c: httpx.Client, lead: int, campaign: int, sender: str, pmid: str) -> httpx.Response:
+    d = c.post(
+        "/v1/sends/check",
+        json={
+            "lead_id": lead,
+            "campaign_id": campaign,
+            "channel": "linkedin",
+            "sender": sender,
+            "at": MONDAY.isoformat(),
+        },
+    ).json()
+    assert d["decision"] == "allow", d
+    return c.post(
+        f"/v1/touches/{d['touch_id']}/sent",
+        json={"provider_message_id": pmid, "at": (MONDAY + timedelta(minutes=1)).isoformat()},
+    )
+
+
+def test_another_agency_cannot_capture_my_message_ids(api, world):
+    w = world
+    lb, la = w.alloc_b.allocated[0], w.alloc_a.allocated[0]
+    with (
+        httpx.Client(base_url=api.url, headers=bearer(w.b.api_key)) as cb,
+        httpx.Client(base_url=api.url, headers=bearer(w.a.api_key)) as ca,
+    ):
+        assert _sent(cb, lb, w.camp_b.id, "li-b-seat", "msg-7731").status_code == 200
+        squat = _sent(ca, la, w.camp_a.id, "li-a-seat", "<msg-7731>")  # A reuses B's message id
+        r = cb.post(
+            "/v1/events",
+            json={
+                "type": "unsubscribe",
+                "provider_message_id": "msg-7731",
+                "occurred_at": (MONDAY + timedelta(hours=2)).isoformat(),
+                "source": "smartlead-b",
+                "provider_event_id": "b-unsub-1",
+            },
+        )
+        assert r.status_code == 200, r.text
+        admin = bearer(ADMIN)
+        a_lead = ca.get(f"/v1/leads/{la}", headers=admin).json()["fields"]["unsubscribed_at"]
+        b_lead = ca.get(f"/v1/leads/{lb}", headers=admin).json()["fields"]["unsubscribed_at"]
+    assert squat.status_code == 409, squat.text
+    assert "another agency's send" in squat.json()["detail"]
+    assert (r.json()["lead_id"], b_lead is not None, a_lead) == (lb, True, None), r.json()

@@ -277,8 +277,9 @@ def touch_out(row: Any) -> Touch:
 
 @router.post("/v1/touches/{touch_id}/sent", response_model=Touch)
 def confirm_sent(touch_id: TouchId, body: SentRequest, session: SessionDep, caller: Caller) -> Touch:
-    """The touch went out: it stays counted, now as sent. Idempotent for the same message id;
-    409 when the reservation was cancelled or expired (check again before sending)."""
+    """The touch went out: it stays counted, now as sent. Idempotent for the same message id
+    (with or without its angle brackets); 409 when the reservation was cancelled or expired
+    (check again before sending), or when another agency's send holds the message id."""
     tenancy.touch(session, caller, touch_id)
     gate.confirm_sent(session, touch_id, body.provider_message_id, at=body.at)
     return touch_out(tenancy.touch(session, caller, touch_id, refresh=True))

@@ -14,7 +14,19 @@ from typing import Any
 import pytest
 
 from leadpool.apollo.fake import FakeApollo
+from leadpool.apollo.generate import generate_people
 from leadpool.config import get_settings
+
+
+def construction_people() -> list[dict[str, Any]]:
+    """Generated people with a verified email at construction companies (the refill tests' ICP)."""
+    return [
+        p
+        for p in generate_people(600, 7, duplicate_rate=0.0)
+        if p["email_status"] == "verified"
+        and p.get("email")
+        and (p.get("organization") or {}).get("industry") == "construction"
+    ]
 
 
 @contextmanager

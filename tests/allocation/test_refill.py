@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from tests import fake_apollo
 from tests.allocation.factories import make_agency, make_campaign
 from tests.fake_apollo import serving
 
@@ -25,7 +26,6 @@ from leadpool.allocation.refill import (
 from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.errors import ApolloRequestError, ApolloUnavailable
 from leadpool.apollo.fake import FakeApollo
-from leadpool.apollo.generate import generate_people
 from leadpool.db import Database, session_scope
 from leadpool.queue import run_worker
 
@@ -34,13 +34,7 @@ KEY = "refill-test-key"
 
 @pytest.fixture(scope="module")
 def construction_people() -> list[dict[str, Any]]:
-    people = [
-        p
-        for p in generate_people(600, 7, duplicate_rate=0.0)
-        if p["email_status"] == "verified"
-        and p.get("email")
-        and (p.get("organization") or {}).get("industry") == "construction"
-    ]
+    people = fake_apollo.construction_people()
     assert len(people) >= 25
     return people
 

@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from tests.allocation.factories import make_agency, make_campaign
-from tests.fake_apollo import HeldApollo, serving
+from tests.fake_apollo import HeldApollo, construction_people, serving
 
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.refill import agency_spent_today, run_refill
-from leadpool.apollo.generate import generate_people
 from leadpool.db import Database, session_scope
 
 KEY = "refill-failure-key"
@@ -26,13 +25,7 @@ KEY = "refill-failure-key"
 
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch, db: Database) -> Iterator[HeldApollo]:
-    people = [
-        p
-        for p in generate_people(600, 7, duplicate_rate=0.0)
-        if p["email_status"] == "verified"
-        and p.get("email")
-        and (p.get("organization") or {}).get("industry") == "construction"
-    ]
+    people = construction_people()
     with serving(people, monkeypatch, KEY, fake_class=HeldApollo) as server:
         assert isinstance(server, HeldApollo)
         yield server

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from tests.allocation.factories import make_agency, make_campaign
-from tests.fake_apollo import serving
+from tests.fake_apollo import construction_people, serving
 
 from leadpool.allocation import refill as refill_mod
 from leadpool.allocation.allocate import allocate
 from leadpool.allocation.refill import run_refill
 from leadpool.apollo.fake import FakeApollo
-from leadpool.apollo.generate import generate_people
 from leadpool.db import Database, session_scope
 
 KEY = "refill-holds-key"
@@ -25,13 +24,7 @@ KEY = "refill-holds-key"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, db: Database) -> Iterator[FakeApollo]:
-    people = [
-        p
-        for p in generate_people(600, 7, duplicate_rate=0.0)
-        if p["email_status"] == "verified"
-        and p.get("email")
-        and (p.get("organization") or {}).get("industry") == "construction"
-    ]
+    people = construction_people()
     with serving(people, monkeypatch, KEY) as server:
         yield server
 

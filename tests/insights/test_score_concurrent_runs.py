@@ -7,9 +7,8 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import text
-from tests.allocation.factories import make_company, make_leads
 
-from insights.factrows import add_facts
+from insights.test_score_locks import _world
 from leadpool.db import session_scope
 from leadpool.insights import score
 
@@ -24,13 +23,7 @@ def _run(db, out: dict[str, object], name: str) -> None:
 
 def test_a_second_scoring_run_waits_for_the_first(db, monkeypatch):
     monkeypatch.setattr(score, "SCORE_CHUNK", 2)
-    with session_scope(db) as s:
-        for a in (101, 102, 103):
-            add_facts(
-                s, 100, replies=20, positives=10, agency_id=a, industry="construction", seniority="owner"
-            )
-        co = make_company(s, industry="Construction", estimated_num_employees=120)
-        leads = make_leads(s, 6, company_id=co, seniority="owner")
+    _campaign, leads = _world(db)  # facts of three agencies, six leads they score
 
     # stall the first run at the held lead's chunk: that chunk's scores written, not committed
     # (NO KEY UPDATE: the scores' foreign key may still share the row, the run's UPDATE may not)

@@ -35,20 +35,21 @@ def _state(db: Database) -> tuple[list[str], list[str]]:
     return list(kinds), list(dead)
 
 
-def test_an_ses_transient_bounce_with_5_1_2_status_neither_suppresses_nor_closes_the_domain(
-    db: Database, sns_signer: SnsSigner, secrets: WebhookSettings, cert_store: CertStore
-) -> None:
+def _ses_transient(status: str, diagnostic: str) -> dict[str, Any]:
+    """An SES bounce notification the provider calls Transient, with this status and DSN line."""
     msg: dict[str, Any] = copy.deepcopy(SES_MESSAGE)
     msg["bounce"]["bounceType"] = "Transient"
     msg["bounce"]["bounceSubType"] = "General"
     msg["bounce"]["bouncedRecipients"] = [
-        {
-            "emailAddress": ADDR,
-            "action": "failed",
-            "status": "5.1.2",
-            "diagnosticCode": "smtp; 550 5.1.2 Host unknown (temporary DNS lookup failure)",
-        }
+        {"emailAddress": ADDR, "action": "failed", "status": status, "diagnosticCode": diagnostic}
     ]
+    return msg
+
+
+def test_an_ses_transient_bounce_with_5_1_2_status_neither_suppresses_nor_closes_the_domain(
+    db: Database, sns_signer: SnsSigner, secrets: WebhookSettings, cert_store: CertStore
+) -> None:
+    msg = _ses_transient("5.1.2", "smtp; 550 5.1.2 Host unknown (temporary DNS lookup failure)")
     msg["mail"]["destination"] = [ADDR]
     env = sns_signer.envelope(msg)
     with session_scope(db) as s:
@@ -86,17 +87,7 @@ def test_a_postmark_dns_error_with_5_1_2_details_neither_suppresses_nor_closes_t
 def test_a_code_may_still_lower_a_transient_bounce_to_a_sender_block(
     db: Database, sns_signer: SnsSigner, secrets: WebhookSettings, cert_store: CertStore
 ) -> None:
-    msg: dict[str, Any] = copy.deepcopy(SES_MESSAGE)
-    msg["bounce"]["bounceType"] = "Transient"
-    msg["bounce"]["bounceSubType"] = "General"
-    msg["bounce"]["bouncedRecipients"] = [
-        {
-            "emailAddress": ADDR,
-            "action": "failed",
-            "status": "5.7.1",
-            "diagnosticCode": "smtp; 550 5.7.1 policy",
-        }
-    ]
+    msg = _ses_transient("5.7.1", "smtp; 550 5.7.1 policy")
     env = sns_signer.envelope(msg)
     with session_scope(db) as s:
         result = handle(

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from tests.allocation.factories import make_agency, make_campaign
+from tests.allocation.factories import make_agency, make_campaign, make_company, make_leads
 from tests.fake_apollo import construction_people, serving
 
 from leadpool.allocation import refill as refill_mod
 from leadpool.allocation.allocate import allocate
-from leadpool.allocation.refill import run_refill
+from leadpool.allocation.refill import hold_for, run_refill
+from leadpool.apollo.errors import RateLimited
 from leadpool.apollo.fake import FakeApollo
 from leadpool.db import Database, session_scope
 
@@ -70,8 +71,6 @@ def test_another_agency_does_not_take_what_a_refill_bought(
 
 def test_a_hold_past_its_time_holds_nothing(db: Database) -> None:
     """A worker that died with its job: the leads go back to everyone when the hold ends."""
-    from tests.allocation.factories import make_company, make_leads
-
     with session_scope(db) as s:
         camp_a = make_campaign(s, make_agency(s), daily_quota=50)
         camp_b = make_campaign(s, make_agency(s), daily_quota=50)
@@ -96,3 +95,82 @@ def test_a_hold_past_its_time_holds_nothing(db: Database) -> None:
     assert sorted(taken) == sorted(leads[:2])
     with session_scope(db) as s:
         assert sorted(allocate(s, camp_a, 4, refill_shortfall=False).lead_ids) == sorted(leads[2:])
+
+
+def test_a_retried_job_keeps_holding_what_it_bought(
+    db: Database, fake: FakeApollo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(db) as s:
+        camp_a = make_campaign(s, make_agency(s), daily_quota=50)
+        camp_b = make_campaign(s, make_agency(s), daily_quota=50)
+    with session_scope(db) as s:
+        res = allocate(s, camp_a, 4)  # empty pool: a refill job for A
+    job = res.refill_job_id
+    assert job is not None
+    bought: list[int] = []
+
+    def buy_then_rate_limited(*args: Any, **kwargs: Any) -> Any:
+        # stands for the search: its import batches stored and held 4 people, then Apollo's 429
+        # the import batches of the search store 4 people and hold them for A (in their transaction)
+        with session_scope(db) as s:
+            bought.extend(make_leads(s, 4, company_id=make_company(s)))
+        raw = db.engine.raw_connection()
+        try:
+            with raw.driver_connection.cursor() as cur:
+                hold_for(camp_a, job)(cur, bought)
+            raw.driver_connection.commit()
+        finally:
+            raw.close()
+        # then Apollo keeps answering 429: a transient error, the job is retried later
+        raise RateLimited("rate limited", endpoint="mixed_people/api_search", http_status=429, retry_after=60)
+
+    monkeypatch.setattr(refill_mod, "_search_and_enrich", buy_then_rate_limited)
+    with pytest.raises(RateLimited):
+        run_refill(db, job, attempts=0)
+    with db.engine.connect() as c:
+        status = c.execute(text("SELECT status FROM refill_jobs WHERE id = :j"), {"j": job}).scalar_one()
+        holds = c.execute(
+            text("SELECT count(*) FROM refill_holds WHERE refill_job_id = :j"), {"j": job}
+        ).scalar_one()
+    assert status == "queued"  # retried: the job has not ended
+    # B's ordinary allocation during the retry's backoff
+    with session_scope(db) as s:
+        taken_by_b = allocate(s, camp_b, 4, refill_shortfall=False).lead_ids
+    assert holds == 4 and not taken_by_b, (
+        f"job {job} is queued for a retry but holds {holds} of the 4 people it bought; "
+        f"B took {len(taken_by_b)} of them"
+    )
+
+
+def test_a_hold_past_its_time_is_taken_over_by_the_next_job(db: Database) -> None:
+    with session_scope(db) as s:
+        camp_a = make_campaign(s, make_agency(s), daily_quota=50)
+        camp_b = make_campaign(s, make_agency(s), daily_quota=50)
+        (lead,) = make_leads(s, 1, company_id=make_company(s))
+        jobs = [
+            s.execute(
+                text(
+                    "INSERT INTO refill_jobs (campaign_id, agency_id, status, requested) "
+                    "SELECT id, agency_id, 'running', 1 FROM campaigns WHERE id = :c RETURNING id"
+                ),
+                {"c": c},
+            ).scalar_one()
+            for c in (camp_a, camp_b)
+        ]
+        s.execute(
+            text(
+                "INSERT INTO refill_holds (lead_id, campaign_id, refill_job_id, held_until) "
+                "VALUES (:l, :c, :j, now() - interval '1 minute')"
+            ),
+            {"l": lead, "c": camp_a, "j": jobs[0]},
+        )
+    raw = db.engine.raw_connection()
+    try:
+        with raw.driver_connection.cursor() as cur:
+            hold_for(camp_b, jobs[1])(cur, [lead])
+        raw.driver_connection.commit()
+    finally:
+        raw.close()
+    with session_scope(db) as s:
+        held = s.execute(text("SELECT campaign_id, refill_job_id FROM refill_holds")).all()
+    assert [tuple(r) for r in held] == [(camp_b, jobs[1])]

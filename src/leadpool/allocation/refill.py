@@ -298,7 +298,8 @@ def run_refill(db: Database, refill_job_id: int, *, attempts: int = 0, client: A
         # 'running': its credits would count against the agency's share on every later day
         retrying = is_transient(exc) and attempts + 1 < settings.refill_max_attempts
         with contextlib.suppress(SQLAlchemyError), session_scope(db) as s:
-            _let_go(s, refill_job_id)
+            if not retrying:  # a job tried again keeps what it bought held (until held_until)
+                _let_go(s, refill_job_id)
             s.execute(
                 text("UPDATE refill_jobs SET status = :st, error = :e, finished_at = :at WHERE id = :id"),
                 {
@@ -446,7 +447,10 @@ def hold_for(campaign_id: int, refill_job_id: int) -> Callable[[psycopg.Cursor[A
             "INSERT INTO refill_holds (lead_id, campaign_id, refill_job_id, held_until) "
             "SELECT l.id, %s, %s, %s FROM leads l WHERE l.id = ANY(%s) "
             "AND NOT EXISTS (SELECT 1 FROM ownerships o WHERE o.lead_id = l.id) "
-            "ON CONFLICT (lead_id) DO NOTHING",
+            # a hold past its time (its job's worker died) is taken over; a live one stays
+            "ON CONFLICT (lead_id) DO UPDATE SET campaign_id = EXCLUDED.campaign_id, "
+            "refill_job_id = EXCLUDED.refill_job_id, held_until = EXCLUDED.held_until "
+            "WHERE refill_holds.held_until <= now()",
             (campaign_id, refill_job_id, until, lead_ids),
         )
 

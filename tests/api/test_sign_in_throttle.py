@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -230,3 +231,32 @@ def test_wrong_webhook_credentials_are_throttled_like_bearer_tokens(
     assert codes[:LIMIT] == [401] * LIMIT and codes[LIMIT:] == [429, 429], codes
     assert int(statuses[-1].headers["Retry-After"]) >= 1
     assert right.status_code == 429
+
+
+def test_forged_signed_deliveries_do_not_lock_the_real_provider_out(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SendGrid's ECDSA signature (as Mailgun's HMAC key and SES's certificates) cannot be guessed:
+    counting its failures protected nothing, and anyone sending bad deliveries from the provider's
+    address (another SendGrid customer pointing its event webhook here, a shared proxy) kept the
+    real provider's bounces, complaints and unsubscribes out with 429s."""
+    from webhooks.conftest import SENDGRID_EVENTS, SendGridSigner
+
+    real = SendGridSigner()
+    monkeypatch.setenv("LEADPOOL_WEBHOOK_SENDGRID_PUBLIC_KEYS", json.dumps([real.public_b64]))
+    body = json.dumps(SENDGRID_EVENTS).encode()
+    with httpx.Client(base_url=api.url) as c:
+        other_customer = SendGridSigner()  # its own key: 401 here
+        codes = {
+            c.post(
+                "/v1/webhooks/sendgrid",
+                content=body,
+                headers=other_customer.headers(body, str(int(time.time()))),
+            ).status_code
+            for _ in range(LIMIT + 5)
+        }
+        genuine = c.post(
+            "/v1/webhooks/sendgrid", content=body, headers=real.headers(body, str(int(time.time())))
+        )
+    assert codes == {401}
+    assert genuine.status_code == 200, genuine.text

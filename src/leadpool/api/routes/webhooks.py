@@ -33,6 +33,13 @@ _BODY = {
 }
 
 
+# providers authenticated by a secret an operator chose (throttled like a bearer token); the
+# others sign with keys nobody can guess (SendGrid's ECDSA, Mailgun's HMAC key, SES's SNS
+# certificates): throttling them protected nothing, and let anyone sending bad deliveries from the
+# provider's address (another customer of it, a shared proxy) keep its real deliveries out
+_SHARED_SECRETS = frozenset({"postmark", "smartlead", "instantly"})
+
+
 @router.post("/{provider}", response_model=WebhookResult, openapi_extra=_BODY)
 async def receive(provider: Provider, request: Request) -> WebhookResult:
     """Verify the delivery against the raw body, record its events (idempotently), then answer."""
@@ -46,10 +53,15 @@ async def receive(provider: Provider, request: Request) -> WebhookResult:
     address = client_address(request)
 
     def record() -> webhooks.WebhookResult:
-        # a wrong signature or secret counts as a failed sign-in from its address, as a wrong
-        # bearer token does: Postmark's user:password and Smartlead's secret are chosen by an
-        # operator, the weak kind the throttle exists for, and a right guess writes events for
-        # every agency's leads
+        if provider not in _SHARED_SECRETS:
+            with session_scope(db) as session:
+                return webhooks.handle(
+                    provider, headers, raw, session=session, settings=settings, certs=certs
+                )
+        # a wrong shared secret counts as a failed sign-in from its address, as a wrong bearer
+        # token does: Postmark's user:password and Smartlead's and Instantly's secrets are chosen
+        # by an operator, the weak kind the throttle exists for, and a right guess writes events
+        # for every agency's leads
         with session_scope(db) as session:
             wait = throttle.may_try(session, address)
         if wait is not None:

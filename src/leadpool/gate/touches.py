@@ -57,6 +57,7 @@ def normalize_message_id(value: str) -> str:
     return value
 
 
+_ONE_ID = text("SELECT pg_advisory_xact_lock(hashtextextended('provider_message_id:' || :pmid, 0))")
 _OTHER_AGENCYS = text(
     "SELECT 1 FROM touches o JOIN touches t ON t.id = :id "
     "WHERE o.provider_message_id IN (:pmid, '<' || :pmid || '>') AND o.agency_id <> t.agency_id LIMIT 1"
@@ -78,6 +79,9 @@ def confirm_sent(
     require_aware(at, "at")
     at = at or datetime.now(UTC)
     conn = session.connection()
+    # one confirmation of a message id at a time: two agencies confirming one id at once both
+    # passed the test below
+    conn.execute(_ONE_ID, {"pmid": provider_message_id})
     if conn.execute(_OTHER_AGENCYS, {"id": touch_id, "pmid": provider_message_id}).first() is not None:
         # events naming only this id would land on whichever send has it: one agency could take
         # another's (its unsubscribes, replies) by confirming with its message id

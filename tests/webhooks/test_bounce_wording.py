@@ -295,3 +295,17 @@ def test_an_unknown_user_dsn_is_hard_whatever_its_addresses_and_hosts_read_like(
 )
 def test_policy_words_and_reply_codes_in_free_text(text: str, kind: str) -> None:
     assert classify_dsn(text) == kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "host mx.example.com[203.0.113.5] said: 421 Service not available, closing transmission channel",
+        "The mail server responded: 450 Requested mail action not taken: mailbox unavailable",
+        "Delivery failed: 451 Requested action aborted: local error in processing",
+    ],
+)
+def test_a_temporary_reply_code_quoted_mid_line_is_soft(text: str) -> None:
+    """Postfix's "host ... said: 4xx" and "responded: 4xx" quote the server's temporary answer
+    mid-line (reading only a code opening a line, these fell through to hard: suppressed for good)."""
+    assert classify_dsn(text) == "soft_bounce", text

@@ -161,6 +161,11 @@ _FAILURE = _words(
 # A basic SMTP reply code opening a line ("550 ...", "smtp; 452 ..."), not a number in a sentence
 # (spaces and tabs only: ``\s*`` ran over every following newline at each line start, quadratic)
 _LEADING_CODE = re.compile(r"^[ \t]*(?:smtp;[ \t]*)?([245])\d\d\b", re.MULTILINE)
+# ...or one a server's answer is quoted with ("host mx[ip] said: 421 ...", "responded: 450 ..."):
+# after a colon, not a size ("size: 412 KB")
+_QUOTED_CODE = re.compile(
+    r":[ \t]*(?:smtp;[ \t]*)?([245])\d\d\b(?![ \t]*(?:[kmg]i?b|bytes?|kilobytes?|megabytes?)\b)"
+)
 
 
 def reads_as_auto_reply(text: str | None) -> bool:
@@ -177,8 +182,8 @@ def reads_as_auto_reply(text: str | None) -> bool:
 def classify_dsn(text: str | None) -> BounceKind:
     """Hard/soft/sender-block from free DSN text (Smartlead, Instantly): codes first, then words.
 
-    An enhanced code decides (``classify_status``); else a 4xx reply code opening a line (a size,
-    "412 KB", is no reply code), or full-mailbox, quota, storage or retry-later wording, is soft;
+    An enhanced code decides (``classify_status``); else a 4xx reply code opening a line or quoted
+    after a colon ("said: 421 ..."; a size, "412 KB", is no reply code), or full-mailbox, quota, storage or retry-later wording, is soft;
     unknown-user wording hard; policy words a sender block (words are read with the text's
     addresses and host names left out); an automatic reply (``reads_as_auto_reply``) soft,
     never hard; anything else hard."""
@@ -186,7 +191,7 @@ def classify_dsn(text: str | None) -> BounceKind:
     if status:
         return classify_status(status, "hard_bounce")
     lowered = _fold(text or "")
-    basic = _LEADING_CODE.search(lowered)
+    basic = _LEADING_CODE.search(lowered) or _QUOTED_CODE.search(lowered)
     if basic and basic.group(1) == "4":
         return "soft_bounce"
     if _FULL.search(lowered) or _TEMPORARY.search(lowered):

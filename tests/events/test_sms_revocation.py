@@ -28,6 +28,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from tests.allocation.factories import make_leads
 
 from leadpool.db import Database, session_scope
 from leadpool.events import EventIn, record_event
@@ -187,15 +188,15 @@ def test_other_uses_of_the_per_se_words_in_a_text_are_not_opt_outs(text: str, ex
 )
 def test_sms_keywords(text: str, keyword: str | None) -> None:
     assert sms_keyword(text) == keyword
-    for channel in ("sms", None):
-        got = RuleClassifier().classify(text, received=DAY, channel=channel)
-        assert got.keyword == keyword
-        if keyword is not None:
-            assert got.category == "other"  # recorded as a reply the recorder gives no effects
+    got = RuleClassifier().classify(text, received=DAY, channel="sms")
+    assert got.keyword == keyword
+    if keyword is not None:
+        assert got.category == "other"  # recorded as a reply the recorder gives no effects
 
 
-@pytest.mark.parametrize("channel", ["email", "linkedin"])
-def test_help_in_an_email_is_a_person_writing(channel: str) -> None:
+@pytest.mark.parametrize("channel", ["email", "linkedin", None])
+def test_help_in_an_email_is_a_person_writing(channel: str | None) -> None:
+    """Not on SMS (or on no channel known), "Help" or "Info" is a person writing back."""
     assert RuleClassifier().classify("HELP", channel=channel) == Classification("other", 0.3)
 
 
@@ -258,3 +259,23 @@ def test_a_per_se_word_inside_an_sms_reply_unsubscribes(db: Database, world: Wor
         )
     assert out.lead_id == lead
     assert (out.category, "suppressed:unsubscribed" in out.effects) == ("unsubscribe", True), out
+
+
+def test_a_reply_info_on_no_known_channel_is_a_reply(db: Database) -> None:
+    """A reply named by its lead alone (no channel, no send): "Info" is a person asking, not an
+    SMS keyword; the lead is marked replied and its sequences stop."""
+    with session_scope(db) as s:
+        (lead,) = make_leads(s, 1)
+    event = EventIn.model_validate(
+        {
+            "type": "reply",
+            "lead_id": lead,
+            "text": "Info",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "provider_event_id": "info-no-channel-1",
+            "source": "engine",
+        }
+    )
+    with session_scope(db) as s:
+        out = record_event(s, event)
+    assert "lead:replied" in out.effects, out.effects

@@ -770,11 +770,11 @@ def _revokes_per_se(folded: str) -> bool:
 class RuleClassifier:
     """Precedence-ordered phrase families; see the module docstring for why the order is what it is.
 
-    ``channel`` is optional (None: as before channels were passed). On ``sms`` and ``phone``, one
-    of the FCC's per se words anywhere in the reply is an unsubscribe, and a bare HELP / INFO /
-    START / UNSTOP is an SMS keyword (``Classification.keyword``), not a person answering; on other
-    channels the per se words count only where the rules below find them, and those words are
-    ordinary replies.
+    ``channel`` is optional (None: not known). On ``sms`` and ``phone``, one of the FCC's per se
+    words anywhere in the reply is an unsubscribe; on ``sms`` a bare HELP / INFO / START / UNSTOP
+    is an SMS keyword (``Classification.keyword``), not a person answering. Elsewhere (or on no
+    known channel) the per se words count only where the rules below find them, and those words
+    are ordinary replies.
     """
 
     def classify(
@@ -782,7 +782,7 @@ class RuleClassifier:
     ) -> Classification:
         if is_stop_word(text):
             return Classification("unsubscribe", 1.0)
-        if channel in (None, "sms"):
+        if channel == "sms":  # "Info" or "Help" as an email reply is a person answering
             keyword = sms_keyword(text)
             if keyword is not None:
                 return Classification("other", 1.0, keyword=keyword)

@@ -441,7 +441,12 @@ def _resolve(
         # a provider retrying one message reports each failed attempt: one soft bounce per message
         detail["message_id"] = message_id
     if etype == "reply":
-        category, return_date = _reply_category(event, classifier, detail, lead.time_zone if lead else None)
+        # the channel the reply came on: the event's, else its send's (a reply named by lead or
+        # message id alone)
+        channel = event.channel or (touch.channel if touch is not None else None)
+        category, return_date = _reply_category(
+            event, classifier, detail, lead.time_zone if lead else None, channel
+        )
     if etype == "hard_bounce" and address_type != "email":
         raise InvalidInput(
             f"event {event.source}/{event.provider_event_id}: a hard bounce needs an email address "
@@ -493,7 +498,7 @@ def _local_date(at: datetime, time_zone: str | None) -> date:
 
 
 def _reply_category(
-    event: EventIn, classifier: Classifier, detail: dict[str, Any], time_zone: str | None
+    event: EventIn, classifier: Classifier, detail: dict[str, Any], time_zone: str | None, channel: str | None
 ) -> tuple[str, date | None]:
     """The sending tool's category wins, except that an opt-out in the text always counts, and an
     auto-reply saying the person has left is a wrong person, not an absence. Relative dates
@@ -501,7 +506,7 @@ def _reply_category(
     received = _local_date(event.occurred_at, time_zone)
     return_date = _detail_date(detail.get("return_date"))
     if event.text:
-        c = classifier.classify(event.text, received=received, channel=event.channel)
+        c = classifier.classify(event.text, received=received, channel=channel)
         detail["classifier"] = {
             "category": c.category,
             "confidence": c.confidence,

@@ -10,9 +10,11 @@ from sqlalchemy import text
 from tests.allocation.factories import make_agency, make_campaign
 from typer.testing import CliRunner
 
+from leadpool.apollo.generate import generate_people
 from leadpool.cli import app
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
+from leadpool.ingestion.lock import IMPORT_LOCK_KEY
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -268,3 +270,25 @@ def test_import_of_a_json_envelope_whose_people_is_no_list_is_refused(
     )
     code, out = _run("pool", "stats", "--json")
     assert code == 0 and json.loads(out)["totals"]["leads"] == 0, out
+
+
+def test_an_import_losing_the_import_lock_wait_is_a_busy_database(
+    db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``leadpool import`` runs the importer on a psycopg connection of its own: a lost wait for the
+    import lock was psycopg's own LockNotAvailable, which the CLI did not know: a traceback."""
+    path = tmp_path / "people.json"
+    path.write_text(json.dumps({"people": list(generate_people(2, 5, duplicate_rate=0.0))}))
+    sep = "&" if "?" in db.uri else "?"
+    monkeypatch.setenv("LEADPOOL_DATABASE_URL", f"{db.uri}{sep}options=-c%20lock_timeout%3D300")
+    get_settings.cache_clear()
+    with db.engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": IMPORT_LOCK_KEY})
+        res = CliRunner().invoke(app, ["import", str(path)])
+        holder.rollback()
+    out = res.output
+    assert res.exit_code == 1 and "the database is busy (lock timeout); retry" in out, (
+        res.exit_code,
+        out[-400:],
+        repr(res.exception),
+    )

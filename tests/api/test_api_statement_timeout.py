@@ -4,6 +4,7 @@ and its client for as long as the lock's holder likes; nothing of it is stored."
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -15,9 +16,11 @@ from api.world import MONDAY, World, build_world
 from leadpool.api.app import create_app
 from leadpool.api.server import LiveServer, serve_in_thread
 from leadpool.api.settings import ApiSettings
+from leadpool.apollo.generate import generate_people
 from leadpool.client import LeadpoolClient
 from leadpool.config import get_settings
 from leadpool.db import Database
+from leadpool.ingestion.lock import IMPORT_LOCK_KEY
 
 ADMIN = "statement-timeout-admin-token-0"
 
@@ -136,3 +139,23 @@ def test_a_lost_lock_wait_is_answered_busy_not_unreachable(
 def test_the_limit_is_a_setting_checked_at_start():
     with pytest.raises(ValueError, match="api_statement_timeout_seconds"):
         ApiSettings(admin_token=ADMIN, api_statement_timeout_seconds=-1)
+
+
+def test_an_import_waiting_past_the_timeout_on_the_import_lock_is_a_503(
+    db: Database, own_app: LiveServer
+) -> None:
+    """The importer runs on a psycopg connection of its own: its statement cancelled while it
+    waited for the import lock (an erasure or another import holds it) was psycopg's own error,
+    which no database handler knew: 500 Internal error, no Retry-After."""
+    body = json.dumps({"people": list(generate_people(2, 11, duplicate_rate=0.0))})
+    with db.engine.connect() as holder:
+        # an erasure (or another import batch) holds the import lock for longer than the timeout
+        holder.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": IMPORT_LOCK_KEY})
+        r = httpx.post(
+            f"{own_app.url}/v1/leads/import",
+            content=body,
+            headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+        holder.rollback()
+    assert r.status_code == 503 and "Retry-After" in r.headers, (r.status_code, r.text[:300])

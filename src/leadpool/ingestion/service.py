@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import orjson
 import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from leadpool.config import get_settings
 from leadpool.db import Database
@@ -36,6 +37,10 @@ def _connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.rollback()
         yield conn
+    except psycopg.Error as e:
+        # the importer's connection is psycopg's own: its errors reach the callers as every other
+        # database error does (a lost lock wait or a statement timeout is a busy database, 503)
+        raise DBAPIError.instance(None, None, e, psycopg.Error) from e
     finally:
         raw.close()
 

@@ -162,3 +162,35 @@ def test_later_calls_are_priced_at_the_highest_cost_seen(db: Database) -> None:
         charged = server.credits_charged
     assert sizes == [10, 3] and charged == result.credits_consumed == 19.5
     assert result.stopped_by_budget and result.stop_reason == "budget"
+
+
+class _PriceRises(FakeApollo):
+    """The first bulk_match is charged 1 credit per record, later ones 1.01 (apollo.md 2.4:
+    ``credits_consumed`` "may be fractional e.g. 1.01")."""
+
+    def _bulk_match(self, params: dict[str, Any]) -> tuple[int, Any]:
+        out = super()._bulk_match(params)
+        self.credit_per_match = 1.01
+        return out
+
+
+def test_a_fractional_price_after_the_first_answer_stays_within_the_budget(db: Database) -> None:
+    """apollo.md 2.4: the per-record price may be fractional, and it may move within a run (1.0
+    for the first call, 1.01 after). A price of 1.0 seen must not lower the per-record reserve the
+    next calls are sized at below the cautious unpriced 1.25: sized at 1.0, 10 more records at
+    1.01 took a budget of 20 to 20.1."""
+    from datetime import timedelta
+
+    from leadpool.apollo.enrich import enrich_people
+
+    people = [p for p in generate_people(200, 41, duplicate_rate=0.0) if p.get("email")][:30]
+    with _PriceRises(people, api_key=KEY) as server:
+        with ApolloClient(KEY, base_url=server.base_url, max_retries=0) as client:
+            result = enrich_people(
+                db, client, [{"id": p["id"]} for p in people], max_age=timedelta(days=90), credit_budget=20
+            )
+        sizes = [len(r.params["details"]) for r in server.request_log]
+        charged = server.credits_charged
+    assert result.stopped_by_budget and result.stop_reason == "budget"
+    assert charged == pytest.approx(result.credits_consumed) and charged <= 20, f"budget 20, spent {charged}"
+    assert sizes == [10, 8, 1]  # 10 x 1.25 fit in 20; then 8 x 1.25 in the 10 left; then 1 in 1.92

@@ -80,10 +80,12 @@ def test_budget_stops_before_a_call_that_could_exceed_it(
 ) -> None:
     candidates = [{"id": p["id"]} for p in people[30:55]]  # 25 people
     result = enrich_people(db, client, candidates, max_age=MONTHS_6, credit_budget=15)
-    assert [len(r.params["details"]) for r in fake.request_log] == [10, 5]  # last call shrunk to fit
-    assert result.credits_consumed == 15 == fake.credits_charged
+    # last call shrunk to fit: every person is budgeted at the 1.25 reserve, though Apollo
+    # charged 1 (its price may move within a run, apollo.md 2.4), so 4 fit in the 5 left
+    assert [len(r.params["details"]) for r in fake.request_log] == [10, 4]
+    assert result.credits_consumed == 14 == fake.credits_charged
     assert result.stopped_by_budget and result.stop_reason == "budget"
-    assert len(result.new_lead_ids) == 15
+    assert len(result.new_lead_ids) == 14
 
     nothing = enrich_people(db, client, [{"id": people[60]["id"]}], max_age=MONTHS_6, credit_budget=0)
     assert nothing.stopped_by_budget and nothing.requested == 0
@@ -95,7 +97,8 @@ def test_unknown_people_cost_nothing_and_leave_budget_for_others(
 ) -> None:
     unknown = [{"id": f"{i:024x}"} for i in range(10)]
     known = [{"id": p["id"]} for p in people[70:75]]
-    result = enrich_people(db, client, unknown + known, max_age=MONTHS_6, credit_budget=5)
+    # 5 people at the 1.25 per-record reserve (apollo.md 2.4)
+    result = enrich_people(db, client, unknown + known, max_age=MONTHS_6, credit_budget=6.25)
     assert result.not_found == 10 and result.credits_consumed == 5
     assert len(result.new_lead_ids) == 5 and result.stop_reason == "done"
 
@@ -205,7 +208,7 @@ def test_search_and_enrich_stops_on_budget_pages_or_exhaustion(
         want=50,
         max_pages=None,
         max_age=MONTHS_6,
-        credit_budget=4,
+        credit_budget=5,  # 4 people at the 1.25 per-record reserve (apollo.md 2.4)
     )
     assert (
         by_budget.stopped_by_budget and by_budget.credits_consumed == 4 and by_budget.stop_reason == "budget"
@@ -246,14 +249,15 @@ def test_an_outage_mid_run_keeps_what_was_bought_and_reports_its_credits(
     with pytest.raises(ChargeUncertain) as err:
         enrich_people(db, client, candidates, max_age=MONTHS_6, credit_budget=None)
     # the paid call that failed is not sent again (Apollo may have charged for it): it is booked
-    # at its worst case, 5 credits, so the day's budget cannot be overspent
+    # at its worst case, 5 people at the price it was budgeted at (the 1.25 reserve, though the
+    # first call cost 1 each: apollo.md 2.4), so the day's budget cannot be overspent
     assert fake.count("people/bulk_match") == 2
     partial = err.value.partial
     assert partial is not None and partial.stop_reason == "error"
-    assert partial.credits_consumed == 15 and len(partial.new_lead_ids) == 10
+    assert partial.credits_consumed == 16.25 and len(partial.new_lead_ids) == 10
     with session_scope(db) as s:
         assert s.scalar(select(func.count()).select_from(RawPayload)) == 2
-        assert spent_today(s, datetime.now(UTC)) == 15
+        assert spent_today(s, datetime.now(UTC)) == 16.25
     # a rerun after the outage pays only for the five still missing
     rerun = enrich_people(db, client, candidates, max_age=MONTHS_6, credit_budget=None)
     assert rerun.requested == 5 and rerun.skipped_already_fresh == 10

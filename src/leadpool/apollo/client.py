@@ -6,17 +6,21 @@ consumed, so callers can keep the raw payload.
 
 Rate limits (apollo.md 2.6): Apollo uses fixed per-minute/hour/day windows and reports them in
 ``x-*-requests-left`` headers; ``Retry-After`` is not documented. So on a 429 the client waits for
-``Retry-After`` when present, else for the next hourly window when the hourly budget is spent, else
-for the next minute window; a spent daily budget fails at once (waiting a day inside a call helps
-nobody). 5xx and transport errors back off exponentially with jitter. When a successful response
-says no requests are left this minute, the next call waits for the window first. Every wait is
-capped by ``max_wait``, and ``sleep``/``clock`` are injectable so tests never really wait.
+``Retry-After`` when present, else for the next window of the budget the headers say is spent
+(without those headers, the window the 429's message names: "... times per hour"), else for the
+next minute window. A wait longer than ``max_wait``, or for a new day (waiting a day inside a call
+helps nobody), is not cut short: the call fails with RateLimited(retry_after=the wait) and the
+client sends nothing more until then. When a successful response says no requests are left in a
+window, the next call first waits for it (or fails so, before sending). 5xx and transport errors
+back off exponentially with jitter, capped by ``max_wait``. ``sleep``/``clock`` are injectable so
+tests never really wait.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -72,6 +76,11 @@ IDENTITY_FIELDS = frozenset(
 )
 # failures that prove the request never reached Apollo: the only ones a paid call is retried after
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# the fixed windows Apollo limits requests per (apollo.md 2.6), by the name its headers use
+_WINDOW_SECONDS = {"daily": 86400, "hourly": 3600, "minute": 60}
+# the window a 429's documented message names ("... is 600 times per hour. ...")
+_WINDOW_NAMED = re.compile(r"\bper (minute|hour|day)\b")
+_NAMED_WINDOWS = {"minute": "minute", "hour": "hourly", "day": "daily"}
 KEPT_HEADERS = (
     "content-type",
     "retry-after",
@@ -220,6 +229,7 @@ class ApolloClient:
         self._clock = clock
         self._rng = rng or random.Random()
         self._not_before = 0.0
+        self._spent_window = ""  # the window _not_before waits for ("daily", "hourly", ...)
         self.credits_consumed = 0.0
         self.requests: Counter[str] = Counter()  # HTTP requests sent per endpoint, retries included
         self.retries = 0
@@ -383,7 +393,7 @@ class ApolloClient:
         attempt = 0
         while True:
             attempt += 1
-            self._respect_window()
+            self._respect_window(endpoint)
             self.requests[endpoint] += 1
             try:
                 if method == "GET":
@@ -431,7 +441,7 @@ class ApolloClient:
                         f"HTTP {status} after {attempt} attempts: {_message(text)}",
                         endpoint=endpoint,
                         http_status=status,
-                        retry_after=self._rate_limit_wait(kept)[0] if status == 429 else None,
+                        retry_after=self._rate_limit_wait(kept, text)[0] if status == 429 else None,
                     )
                 self._wait(
                     self._retry_delay(attempt, status, kept, endpoint, text), endpoint, f"HTTP {status}"
@@ -488,28 +498,33 @@ class ApolloClient:
         now = self._clock()
         return seconds - (now % seconds) + self._rng.random()  # a little past the boundary
 
-    def _rate_limit_wait(self, headers: Mapping[str, str]) -> tuple[float, str]:
+    def _rate_limit_wait(self, headers: Mapping[str, str], text: str) -> tuple[float, str]:
         """After a 429: seconds until Apollo should take calls again, and why ("retry-after",
         "daily", "hourly" or "minute"). Retry-After when present, else the next fixed window of
-        the spent budget the ``x-*-requests-left`` headers report, else the next minute."""
+        the spent budget the ``x-*-requests-left`` headers report; without those headers, the
+        window the message names ("... 600 times per hour", apollo.md 2.6); else the next minute."""
         retry_after = _retry_after_seconds(headers.get("retry-after"), self._clock())
         if retry_after is not None:
             return retry_after, "retry-after"
-        if _left(headers, "daily") == 0:
-            return self._until_next(86400), "daily"
-        if _left(headers, "hourly") == 0:
-            return self._until_next(3600), "hourly"
-        return self._until_next(60), "minute"
+        window = next((w for w in ("daily", "hourly") if _left(headers, w) == 0), None)
+        if window is None and all(_left(headers, w) is None for w in _WINDOW_SECONDS):
+            named = _WINDOW_NAMED.search(text.lower())
+            window = _NAMED_WINDOWS[named.group(1)] if named else None
+        window = window or "minute"
+        return self._until_next(_WINDOW_SECONDS[window]), window
 
     def _retry_delay(
         self, attempt: int, status: int, headers: dict[str, str], endpoint: str, text: str
     ) -> float:
         if status != 429:
             return self._backoff(attempt)
-        wait, why = self._rate_limit_wait(headers)
-        if why == "daily":
+        wait, why = self._rate_limit_wait(headers, text)
+        if why == "daily" or wait > self.max_wait:
+            # calling again before then only collects 429s: the caller (a job's retry) waits it
+            # out, and this client sends nothing more until then
+            self._not_before, self._spent_window = self._clock() + wait, why
             raise RateLimited(
-                f"daily request limit reached: {_message(text)}",
+                f"{_limit_reached(why)}: {_message(text)}",
                 endpoint=endpoint,
                 http_status=status,
                 retry_after=wait,
@@ -526,18 +541,33 @@ class ApolloClient:
         self._sleep(seconds)
 
     def _note_window(self, headers: dict[str, str]) -> None:
-        if _left(headers, "hourly") == 0:
-            self._not_before = self._clock() + min(self._until_next(3600), self.max_wait)
-        elif _left(headers, "minute") == 0:
-            self._not_before = self._clock() + min(self._until_next(60), self.max_wait)
+        """A success saying no requests are left in a window: the next call waits for it."""
+        for window, seconds in _WINDOW_SECONDS.items():  # the longest spent window first
+            if _left(headers, window) == 0:
+                self._not_before, self._spent_window = self._clock() + self._until_next(seconds), window
+                return
 
-    def _respect_window(self) -> None:
+    def _respect_window(self, endpoint: str) -> None:
+        """Before sending: wait for a spent window to reopen, or, when that is a new day or further
+        off than ``max_wait``, raise RateLimited without sending (it would surely be a 429)."""
         if self._not_before:
             delay = self._not_before - self._clock()
+            if delay > 0 and (self._spent_window == "daily" or delay > self.max_wait):
+                raise RateLimited(
+                    f"{_limit_reached(self._spent_window)}; not sent",
+                    endpoint=endpoint,
+                    retry_after=delay,
+                )
             self._not_before = 0.0
             if delay > 0:
                 self.waited += delay
                 self._sleep(delay)
+
+
+def _limit_reached(window: str) -> str:
+    if window == "retry-after":
+        return "Apollo asked to wait (Retry-After) longer than max_wait"
+    return f"{window} request limit reached"
 
 
 def client_from_settings(settings: Settings | None = None, **options: Any) -> ApolloClient:

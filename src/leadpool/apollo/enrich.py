@@ -71,9 +71,9 @@ __all__ = [
 
 BULK_ENDPOINT = "people/bulk_match"
 SEARCH_ENDPOINT = "mixed_people/api_search"
-# Budgeting price per record until a response shows what Apollo charges: bulk_match's
-# credits_consumed "may be fractional e.g. 1.01" per record (apollo.md 2.4), so a run's first
-# call is not priced at exactly 1 credit; the highest price seen then takes over.
+# Budgeting price per record, unless a response showed Apollo charging more: bulk_match's
+# credits_consumed "may be fractional e.g. 1.01" per record (apollo.md 2.4) and may move within a
+# run, so no call is priced at exactly 1 credit, however many charged 1.
 UNPRICED_CREDITS_PER_RECORD = 1.25
 # What the client raises for a paid call only when Apollo surely did not take it, so nothing was
 # charged: a 401/403 or 4xx refusal (or a request it refused to send), 429s to the last retry, a
@@ -351,18 +351,13 @@ class _Enricher:
         self._enriched: set[int] = set()
         self._new: set[int] = set()
 
-    def _known_price(self) -> float:
-        """Per-record price as far as this run knows: the highest Apollo charged so far, never
-        below ``credits_per_record``."""
-        return max(self.credits_per_record, self.seen_per_record or 0.0)
-
     def _planning_price(self) -> float:
-        """Per-record price a call is budgeted at: until a response has shown what Apollo charges
-        (fractions above 1 per record, apollo.md 2.4/3), the more cautious unpriced guess. Lost
-        calls are booked at this too: the worst case the budget allowed for."""
-        if self.seen_per_record is None:
-            return max(self.credits_per_record, self.unpriced_credits_per_record)
-        return self._known_price()
+        """Per-record price a call is budgeted at: the highest Apollo charged so far in this run,
+        never below the cautious unpriced guess (nor ``credits_per_record``). Apollo's price may
+        be fractional and move within a run (1.0, then 1.01: apollo.md 2.4/3), so the price seen
+        alone would let the next call overrun the budget. Lost calls are booked at this too: the
+        worst case the budget allowed for."""
+        return max(self.credits_per_record, self.unpriced_credits_per_record, self.seen_per_record or 0.0)
 
     def _remaining_records(self) -> int | None:
         if self.budget is None:
@@ -440,8 +435,8 @@ class _Enricher:
         return True
 
     def _bulk(self, chunk: Sequence[_Candidate]) -> None:
-        # the worst case Apollo may charge (before any answer showed the price, the cautious guess
-        # the call was budgeted at), booked before the call is sent: a worker killed during it
+        # the worst case Apollo may charge (the price the call was budgeted at), booked before
+        # the call is sent, and kept as a lost call's cost: a worker killed during it
         # leaves the day's budget (and the caller's ledger) counting it
         worst = self._planning_price() * len(chunk)
         details = [c.detail for c in chunk]
@@ -610,8 +605,8 @@ def enrich_people(
     never starts a call whose estimated cost would take the run past ``credit_budget``: the last
     call shrinks to fit, then the run stops with ``stopped_by_budget``. A person sent is priced at
     the highest per-record cost Apollo charged earlier in this run (``credits_consumed`` over the
-    records matched), never below ``credits_per_record``; before any paid response, at
-    ``unpriced_credits_per_record`` (Apollo's price may be fractional above 1, apollo.md 2.4).
+    records matched), never below ``unpriced_credits_per_record`` nor ``credits_per_record``
+    (Apollo's price may be fractional above 1 and move within a run, apollo.md 2.4).
     Each call is booked at its worst case before it is sent, and each response imported and kept
     as a raw payload in its place. ``on_credits(session, change)`` is told every change to the
     credits booked, in the transaction making it (a refill job keeps its report with it). Commits

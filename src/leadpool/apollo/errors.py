@@ -41,7 +41,8 @@ class AuthError(ApolloError):
 
 
 class RateLimited(ApolloError):
-    """Apollo kept answering 429 after every retry, or a daily limit is spent.
+    """Apollo kept answering 429 after every retry, or a window is spent (a day, or one that
+    reopens later than the client's ``max_wait``): nothing is sent before ``retry_after``.
 
     ``retry_after``: seconds until Apollo should take calls again (its Retry-After, else the next
     day/hour/minute window by the ``x-*-requests-left`` headers), not capped by the client's

@@ -13,7 +13,8 @@ The task shares the refill lock, so it runs one at a time with campaign refills,
 from the same daily budget (``LEADPOOL_REFILL_DAILY_CREDIT_BUDGET``, summed from ``refill_jobs``):
 it gets what is left today, buys through :func:`leadpool.apollo.enrich.enrich_people` (which
 never pays for a person twice in a run, nor for one enriched within the last day) and stops with
-``stopped_by_budget`` when the budget runs out. One credit per person is assumed.
+``stopped_by_budget`` when the budget runs out. Each person is budgeted at
+``enrich.UNPRICED_CREDITS_PER_RECORD`` credits at least.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from leadpool.allocation.refill import (
     spent_today,
 )
 from leadpool.allocation.settings import get_allocation_settings
+from leadpool.apollo.enrich import UNPRICED_CREDITS_PER_RECORD
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.errors import LeadpoolError
@@ -98,7 +100,9 @@ def reenrichment_candidates(
     Leads already waiting in a queued re-enrichment job are left out."""
     at = at or datetime.now(UTC)
     left = get_allocation_settings().refill_daily_credit_budget - spent_today(session, at)
-    cap = max(0, min(limit, int(left)))
+    # as many as enrichment will buy with it: each record is budgeted at no less than
+    # UNPRICED_CREDITS_PER_RECORD (Apollo's price may be fractional)
+    cap = max(0, min(limit, int(Decimal(left) / Decimal(str(UNPRICED_CREDITS_PER_RECORD)))))
     rows = session.execute(
         text(_CANDIDATES),
         {

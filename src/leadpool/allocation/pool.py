@@ -46,7 +46,6 @@ from leadpool.models import (
     PhonePrefixRegion,
     RefillHold,
 )
-from leadpool.pool.locks import hold_off_domain_blocks
 
 leads = Lead.__table__
 companies = Company.__table__
@@ -200,9 +199,9 @@ def not_blocked(agency_id: int) -> ColumnElement[bool]:
 
 
 def any_domain_blocks(session: Session, agency_id: int) -> bool:
-    """Whether a domain block holds for the agency's campaigns (the platform's or its own). Holds
-    off new blocks until the allocation commits (``hold_off_domain_blocks``)."""
-    hold_off_domain_blocks(session)
+    """Whether a domain block holds for the agency's campaigns (the platform's or its own). The
+    caller holds off new blocks until the allocation commits (``allocate.lock_campaigns`` takes
+    ``hold_off_domain_blocks`` before any campaign row)."""
     q = select(domain_blocks.c.id).where(
         or_(domain_blocks.c.agency_id.is_(None), domain_blocks.c.agency_id == agency_id)
     )

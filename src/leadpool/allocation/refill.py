@@ -42,7 +42,7 @@ from leadpool.allocation.icp import to_apollo_search
 from leadpool.allocation.settings import get_allocation_settings
 from leadpool.apollo.errors import ApolloUnavailable, ChargeUncertain, RateLimited
 from leadpool.config import get_settings
-from leadpool.db import Database, session_scope
+from leadpool.db import Database, refusals, session_scope
 from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.models import REFILL_STATUSES
 from leadpool.queue import app, defer_in_session, job_statuses, run_job
@@ -316,8 +316,7 @@ def _failure(exc: BaseException) -> str:
     """The job's error text: a database error by its class and SQLSTATE only (its message may
     quote a statement's values)."""
     if isinstance(exc, SQLAlchemyError | psycopg.Error):  # the importer's are psycopg's own
-        state = getattr(getattr(exc, "orig", exc), "sqlstate", None)
-        return f"the database failed ({type(exc).__name__}{f' {state}' if state else ''})"
+        return refusals.failed(exc)
     return f"{type(exc).__name__}: {exc}"[:1000]
 
 

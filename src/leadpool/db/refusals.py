@@ -30,3 +30,10 @@ def busy(error: BaseException) -> str | None:
     None otherwise. Named, never quoted: a deadlock's detail tells rows and statements."""
     orig = getattr(error, "orig", None)
     return next((what for kind, what in _BUSY if isinstance(orig, kind)), None)
+
+
+def failed(error: BaseException) -> str:
+    """A database error in words fit to store or show: its class and SQLSTATE only (its message
+    may quote a statement's values: emails, reply text). SQLAlchemy's or psycopg's own."""
+    state = getattr(getattr(error, "orig", error), "sqlstate", None)
+    return f"the database failed ({type(error).__name__}{f' {state}' if state else ''})"

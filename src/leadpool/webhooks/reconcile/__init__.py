@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
-from leadpool.db.refusals import refused_value
+from leadpool.db.refusals import failed, refused_value
 from leadpool.errors import InvalidInput, LeadpoolError
 from leadpool.events import EventIn, record_event
 from leadpool.events.record import hash_addresses, lock_leads_of
@@ -132,10 +132,7 @@ def _provider(
         except SQLAlchemyError as e:
             # a lock timeout, a lost connection: its text may quote values, so only its class and
             # SQLSTATE are reported
-            state = getattr(getattr(e, "orig", None), "sqlstate", None)
-            errors.append(
-                f"{mod.NAME}: {target.scope}: the database failed ({type(e).__name__}{f' {state}' if state else ''})"
-            )
+            errors.append(f"{mod.NAME}: {target.scope}: {failed(e)}")
         # a failed list keeps its old mark (the next run reads it again); the provider's other
         # lists are still read: an unsubscribe list is not left unread because the bounces failed
         summary.error = "; ".join(errors) or None

@@ -260,3 +260,11 @@ def test_forged_signed_deliveries_do_not_lock_the_real_provider_out(
         )
     assert codes == {401}
     assert genuine.status_code == 200, genuine.text
+
+
+def test_only_operator_chosen_webhook_secrets_are_throttled() -> None:
+    """Each adapter says how it is authenticated; the route throttles the guessable kind only."""
+    from leadpool.webhooks import ADAPTERS
+
+    assert all(isinstance(m.CHOSEN_SECRET, bool) for m in ADAPTERS.values())
+    assert {name for name, m in ADAPTERS.items() if m.CHOSEN_SECRET} == {"postmark", "smartlead", "instantly"}

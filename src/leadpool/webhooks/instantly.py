@@ -28,6 +28,8 @@ from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
 NAME = "instantly"
+# authenticated by an operator-chosen secret in a header: guessable, so wrong ones are throttled as sign-ins
+CHOSEN_SECRET = True
 
 _LABELS = {
     "lead_interested": "interested",

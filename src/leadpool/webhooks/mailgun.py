@@ -31,6 +31,8 @@ from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
 NAME = "mailgun"
+# authenticated by an HMAC with the account's signing key: nobody can guess it, so failures are not throttled
+CHOSEN_SECRET = False
 
 _SIMPLE = {
     "complained": "complaint",

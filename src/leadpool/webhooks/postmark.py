@@ -26,6 +26,8 @@ from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
 NAME = "postmark"
+# authenticated by an operator-chosen user:password (Basic auth): guessable, so wrong ones are throttled as sign-ins
+CHOSEN_SECRET = True
 
 _BOUNCE_TYPES = {
     "HardBounce": "hard_bounce",

@@ -41,6 +41,8 @@ from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
 NAME = "ses"
+# authenticated by SNS's certificate-signed messages: nobody can guess it, so failures are not throttled
+CHOSEN_SECRET = False
 
 _NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")

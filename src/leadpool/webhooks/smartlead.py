@@ -35,6 +35,8 @@ from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
 NAME = "smartlead"
+# authenticated by an operator-chosen secret_key in the body: guessable, so wrong ones are throttled as sign-ins
+CHOSEN_SECRET = True
 
 _EVENT = {
     "EMAIL_BOUNCE": "bounce",

@@ -33,13 +33,6 @@ _BODY = {
 }
 
 
-# providers authenticated by a secret an operator chose (throttled like a bearer token); the
-# others sign with keys nobody can guess (SendGrid's ECDSA, Mailgun's HMAC key, SES's SNS
-# certificates): throttling them protected nothing, and let anyone sending bad deliveries from the
-# provider's address (another customer of it, a shared proxy) keep its real deliveries out
-_SHARED_SECRETS = frozenset({"postmark", "smartlead", "instantly"})
-
-
 @router.post("/{provider}", response_model=WebhookResult, openapi_extra=_BODY)
 async def receive(provider: Provider, request: Request) -> WebhookResult:
     """Verify the delivery against the raw body, record its events (idempotently), then answer."""
@@ -53,7 +46,11 @@ async def receive(provider: Provider, request: Request) -> WebhookResult:
     address = client_address(request)
 
     def record() -> webhooks.WebhookResult:
-        if provider not in _SHARED_SECRETS:
+        # only a secret an operator chose (an adapter's CHOSEN_SECRET) is throttled: the others
+        # sign with keys nobody can guess, and throttling them let anyone sending bad deliveries
+        # from the provider's address (another customer of it, a shared proxy) keep its real ones out
+        adapter = webhooks.ADAPTERS.get(provider)
+        if adapter is None or not adapter.CHOSEN_SECRET:
             with session_scope(db) as session:
                 return webhooks.handle(
                     provider, headers, raw, session=session, settings=settings, certs=certs

@@ -3,6 +3,8 @@ nothing stored is changed."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from sqlalchemy import text
 
@@ -73,3 +75,63 @@ def test_a_malformed_check_of_an_unheld_lead_is_refused_before_anything_is_recor
         batch = _call(api.url, world.a.api_key, "POST", "/v1/sends/check-batch", json={"items": [body]})
         assert batch.status_code == 422 and field in batch.json()["detail"], batch.text
     assert _counts(db) == before
+
+
+def test_a_message_id_of_brackets_only_or_another_agencys_is_refused_and_the_reservation_kept(api, world, db):
+    """confirm_sent's new rules (ids compared without their brackets, another agency's id
+    refused): a bracketed blank id is 422 naming it, another agency's id 409; either way the
+    reservation stays as it was, unconfirmed."""
+    w = world
+    checks = []
+    for key, lead, campaign, sender in (
+        (w.a.api_key, w.alloc_a.allocated[0], w.camp_a.id, "li-a"),
+        (w.b.api_key, w.alloc_b.allocated[0], w.camp_b.id, "li-b"),
+    ):
+        r = _call(
+            api.url,
+            key,
+            "POST",
+            "/v1/sends/check",
+            json={
+                "lead_id": lead,
+                "campaign_id": campaign,
+                "channel": "linkedin",
+                "sender": sender,
+                "at": MONDAY.isoformat(),
+            },
+        )
+        assert r.status_code == 200 and r.json()["decision"] == "allow", r.text
+        checks.append(r.json()["touch_id"])
+    mine, theirs = checks
+    sent_at = (MONDAY + timedelta(minutes=1)).isoformat()  # within the reservations
+    assert (
+        _call(
+            api.url,
+            w.b.api_key,
+            "POST",
+            f"/v1/touches/{theirs}/sent",
+            json={"provider_message_id": "b-msg-1", "at": sent_at},
+        ).status_code
+        == 200
+    )
+    blank = _call(
+        api.url,
+        w.a.api_key,
+        "POST",
+        f"/v1/touches/{mine}/sent",
+        json={"provider_message_id": " <> ", "at": sent_at},
+    )
+    taken = _call(
+        api.url,
+        w.a.api_key,
+        "POST",
+        f"/v1/touches/{mine}/sent",
+        json={"provider_message_id": "<b-msg-1>", "at": sent_at},
+    )
+    assert blank.status_code == 422 and "provider_message_id" in blank.text, blank.text
+    assert taken.status_code == 409 and "another agency's send" in taken.json()["detail"], taken.text
+    with db.engine.connect() as c:
+        state = c.execute(
+            text("SELECT state, provider_message_id FROM touches WHERE id = :t"), {"t": mine}
+        ).one()
+    assert tuple(state) == ("reserved", None)

@@ -525,9 +525,11 @@ def _remember_second_ids(session: Session, erased: list[dict[str, Any]], key: by
     people under two) is known by it from now on, as a keyed hash among the erasure's
     suppressions: the next search skips her row (``_erased_ids``) instead of buying her again,
     and the search pages stored with her row under it lose it now."""
-    ids = [p["id"] for p in erased if isinstance(p.get("id"), str) and p["id"]]
-    suppress(session, "erased", [(APOLLO_ID, hmac_hex(i, key)) for i in ids], lead_id=None, event_id=None)
-    for apollo_id, person in ((p["id"], p) for p in erased if p.get("id") in ids):
+    named = [(p["id"], p) for p in erased if isinstance(p.get("id"), str) and p["id"]]
+    suppress(
+        session, "erased", [(APOLLO_ID, hmac_hex(i, key)) for i, _ in named], lead_id=None, event_id=None
+    )
+    for apollo_id, person in named:
         pages = session.scalars(
             select(RawPayload.id)
             .where(RawPayload.apollo_person_ids.contains([apollo_id]), RawPayload.endpoint == SEARCH_ENDPOINT)

@@ -440,10 +440,9 @@ def _resolve(
     if etype == "soft_bounce" and message_id:
         # a provider retrying one message reports each failed attempt: one soft bounce per message
         detail["message_id"] = message_id
+    # the channel the event came on: its own, else its send's (one named by lead or message id alone)
+    channel = event.channel or (touch.channel if touch is not None else None)
     if etype == "reply":
-        # the channel the reply came on: the event's, else its send's (a reply named by lead or
-        # message id alone)
-        channel = event.channel or (touch.channel if touch is not None else None)
         category, return_date = _reply_category(
             event, classifier, detail, lead.time_zone if lead else None, channel
         )
@@ -452,7 +451,6 @@ def _resolve(
             f"event {event.source}/{event.provider_event_id}: a hard bounce needs an email address "
             "(or a lead that has one)"
         )
-    channel = event.channel or (touch.channel if touch is not None else None)
     return _Resolved(
         etype,
         category,

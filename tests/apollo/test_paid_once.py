@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import text
 from leadpool.allocation.refill import TransientRetry, is_transient, spent_today
 from leadpool.apollo.client import ApolloClient
 from leadpool.apollo.enrich import enrich_people, search_and_enrich
-from leadpool.apollo.errors import ChargeUncertain
+from leadpool.apollo.errors import ApolloError, ChargeUncertain
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
 from leadpool.db import Database, session_scope
@@ -253,3 +254,46 @@ def test_a_paid_200_that_cannot_be_read_is_booked_and_not_sent_again(db: Databas
     assert _paid(db) == (1, 2.5)  # 2 people at the unpriced rate, 1.25
     with session_scope(db) as s:
         assert spent_today(s, datetime.now(UTC)) == 2.5
+
+
+@pytest.mark.parametrize("charged", [0, 0.02], ids=["nothing", "a-fraction"])
+def test_a_paid_200_carrying_an_error_is_booked_at_what_it_says_it_charged(
+    db: Database, charged: float
+) -> None:
+    """Apollo answered a bulk_match with 200, an error and no matches, but its body says what the
+    call cost (``credits_consumed``, apollo.md 2.4): it was booked at the worst case anyway, so a
+    refused call ate 1.25 credits a person of the day's budget. Now the booking becomes the
+    refused call's row at what Apollo says it charged (the caller's ledger too), and the run
+    stops naming Apollo's error."""
+    ps = _people(2, seed=29)
+    body = orjson.dumps(
+        {
+            "status": "failed",
+            "error_code": "INSUFFICIENT_CREDITS",
+            "error_message": "You have run out of export credits",
+            "credits_consumed": charged,
+        }
+    ).decode()
+    with FakeApollo(people=ps, api_key=KEY) as fake:
+        fake.fail_next(1, status=200, body=body)
+        ledger: list[Decimal] = []
+        with pytest.raises(ApolloError, match="run out of export credits") as err:
+            enrich_people(
+                db,
+                _client(fake),
+                [{"id": p["id"]} for p in ps],
+                max_age=MONTHS_3,
+                credit_budget=None,
+                on_credits=lambda _s, change: ledger.append(change),
+            )
+        assert fake.count("people/bulk_match") == 1
+    assert not isinstance(err.value, ChargeUncertain)
+    assert err.value.partial.credits_consumed == charged and err.value.partial.requested == 2
+    assert _paid(db) == (1, charged) and sum(ledger) == Decimal(str(charged))
+    with session_scope(db) as s:
+        assert spent_today(s, datetime.now(UTC)) == Decimal(str(charged))
+        headers, request = s.execute(
+            text("SELECT response_headers, request FROM raw_payloads WHERE endpoint = 'people/bulk_match'")
+        ).one()
+    assert "run out of export credits" in headers["_leadpool"]["error"]
+    assert request == {"details": [{"id": p["id"]} for p in ps]}  # where an erasure finds them

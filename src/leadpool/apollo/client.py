@@ -19,6 +19,7 @@ tests never really wait.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import time
@@ -39,6 +40,7 @@ from leadpool.apollo.errors import (
     ApolloUnavailable,
     AuthError,
     ChargeUncertain,
+    PaidCallRefused,
     RateLimited,
 )
 from leadpool.config import Settings, get_settings
@@ -343,6 +345,18 @@ class ApolloClient:
             data = response.data if isinstance(response.data, dict) else {}
             got = data.get("matches")
             if not isinstance(got, list):
+                stated = _stated_credits(data)
+                if stated is not None:
+                    # an error answer that says what it cost: the charge is known, not uncertain
+                    raise PaidCallRefused(
+                        f"bulk_match answered with an error and no matches ({_message(response.body)}); "
+                        f"Apollo says it charged {stated:g} credits; not sent again",
+                        endpoint="people/bulk_match",
+                        url=response.url,
+                        request=response.request,
+                        credits_consumed=stated,
+                        http_status=response.status_code,
+                    )
                 raise ChargeUncertain(
                     f"bulk_match answered without a matches list ({_message(response.body)}); not sent "
                     "again, since Apollo may have charged for it",
@@ -617,15 +631,24 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _bulk_credits(data: Any) -> float:
-    if not isinstance(data, dict):
-        return 0.0
-    value = data.get("credits_consumed")
+def _stated_credits(data: Any) -> float | None:
+    """The ``credits_consumed`` a bulk answer states, None when it states no usable figure."""
+    value = data.get("credits_consumed") if isinstance(data, dict) else None
     if isinstance(value, int | float | str):
         try:
-            return float(value)
+            figure = float(value)
         except ValueError:
-            pass
+            return None
+        return figure if math.isfinite(figure) and figure >= 0 else None
+    return None
+
+
+def _bulk_credits(data: Any) -> float:
+    stated = _stated_credits(data)
+    if stated is not None:
+        return stated
+    if not isinstance(data, dict):
+        return 0.0
     # no usable figure: count the records Apollo returned, the documented price per record
     return float(sum(1 for m in data.get("matches") or [] if m))
 

@@ -42,6 +42,7 @@ from leadpool.apollo.errors import (
     ApolloUnavailable,
     AuthError,
     ChargeUncertain,
+    PaidCallRefused,
     RateLimited,
 )
 from leadpool.config import get_settings
@@ -278,6 +279,19 @@ def _booking(endpoint: str, url: str, request: Any, credits: float, marker: dict
     )
 
 
+def _settle_refused(session: Session, booking_id: int, error: PaidCallRefused) -> None:
+    """The booking of a call Apollo refused becomes its row, at the credits the answer states.
+    Its body stays empty, the request kept: the answer names nobody, and an erasure finds the
+    people asked for in the request of such a row (``privacy.payloads.redact_lost_calls``)."""
+    marker = {"outcome": "answered with an error and no matches; charged what it stated", "error": str(error)}
+    row = session.get(RawPayload, booking_id, with_for_update=True)
+    if row is None:  # as for a lost call: the charge is booked whatever became of the booking
+        session.add(_booking(error.endpoint, error.url, error.request, error.credits_consumed, marker))
+        return
+    row.response_headers = {**(row.response_headers or {}), "_leadpool": marker}
+    row.credits_consumed = Decimal(str(error.credits_consumed))
+
+
 def _unbook(session: Session, booking_id: int) -> None:
     session.execute(delete(RawPayload).where(RawPayload.id == booking_id))
 
@@ -450,6 +464,16 @@ class _Enricher:
             self.result.bulk_calls += 1
             self.result.requested += len(chunk)
             self.result.credits_consumed += worst
+            raise
+        except PaidCallRefused as e:
+            # Apollo refused the call and said what that cost: the booking becomes the refused
+            # call's row at that figure, not at the worst case
+            with session_scope(self.db) as session:
+                _settle_refused(session, booking, e)
+                self._note_credits(session, Decimal(str(e.credits_consumed)) - Decimal(str(worst)))
+            self.result.bulk_calls += 1
+            self.result.requested += len(chunk)
+            self.result.credits_consumed += e.credits_consumed
             raise
         except _NOT_CHARGED:
             with session_scope(self.db) as session:

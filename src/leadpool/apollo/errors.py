@@ -79,3 +79,29 @@ class ChargeUncertain(ApolloError):
         super().__init__(message, endpoint=endpoint, http_status=http_status)
         self.url = url
         self.request = request
+
+
+class PaidCallRefused(ApolloError):
+    """A paid call Apollo answered (HTTP 200) with an error and no matches, but with the credits it
+    charged (``credits_consumed``, apollo.md 2.4): the charge is known, so it is booked at that
+    figure rather than at the worst case of a :class:`ChargeUncertain`, and not sent again.
+
+    ``credits_consumed``: what the answer says Apollo charged; ``url``, ``request``: what was sent.
+    """
+
+    status_code = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        url: str,
+        request: Any,
+        credits_consumed: float,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, http_status=http_status)
+        self.url = url
+        self.request = request
+        self.credits_consumed = credits_consumed

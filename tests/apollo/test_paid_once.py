@@ -112,6 +112,24 @@ def test_a_person_apollo_holds_under_a_second_id_is_bought_once(db: Database) ->
     assert again.requested == 0 and again.skipped_already_fresh == 1
 
 
+def test_a_person_an_earlier_call_of_the_run_bought_is_not_bought_again_by_address(db: Database) -> None:
+    """A run given someone by Apollo id and, further on, by the LinkedIn URL or email the first
+    call's answer revealed, bought them twice: the pool was read once, before the first call.
+    Each call's people are now checked against the pool just before it is sent."""
+    first, *others = _people(12, seed=31)
+    candidates = [{"id": p["id"]} for p in [first, *others[:9]]]
+    candidates += [
+        {"linkedin_url": first["linkedin_url"]},
+        {"email": first["email"]},
+        {"id": others[9]["id"]},
+    ]
+    with FakeApollo(people=[first, *others], api_key=KEY) as fake:
+        result = enrich_people(db, _client(fake), candidates, max_age=MONTHS_3, credit_budget=None)
+        charged = fake.credits_charged
+    assert (result.requested, charged, result.skipped_already_fresh) == (11, 11, 2), result.summary()
+    assert len(result.new_lead_ids) == 11
+
+
 def test_a_paid_response_naming_an_erased_person_keeps_the_others(db: Database) -> None:
     gone, other = _people(2, 5)
     twin = copy.deepcopy(gone)

@@ -427,25 +427,35 @@ class _Enricher:
         return keep
 
     def enrich(self, candidates: list[_Candidate], *, want_new: int | None = None) -> bool:
-        """Bulk-match candidates in chunks; False when stopped by the budget or ``want_new``."""
-        todo = self._skip_fresh(candidates)
+        """Bulk-match candidates in chunks; False when stopped by the budget or ``want_new``.
+
+        Each call's people are checked against the pool just before it is sent, not all of them
+        up front: an earlier call of the run may have bought one of them (its answer revealing
+        the email or LinkedIn URL a later candidate is asked by), and Apollo would charge again."""
         pos = 0
-        while pos < len(todo):
+        while pos < len(candidates):
             if want_new is not None and len(self.result.new_lead_ids) >= want_new:
                 self.result.stop_reason = "want"
                 return False
-            size = min(BULK_MATCH_MAX, len(todo) - pos)
+            size = BULK_MATCH_MAX
             if want_new is not None:
                 size = min(size, max(1, want_new - len(self.result.new_lead_ids)))
             remaining = self._remaining_records()
             if remaining is not None and remaining < size:
                 if remaining == 0:
+                    if not self._skip_fresh(candidates[pos:]):
+                        return True  # nothing left that needed buying
                     self.result.stopped_by_budget = True
                     self.result.stop_reason = "budget"
                     return False
                 size = remaining  # a smaller call that cannot exceed the budget
-            self._bulk(todo[pos : pos + size])
-            pos += size
+            chunk: list[_Candidate] = []
+            while len(chunk) < size and pos < len(candidates):
+                take = candidates[pos : pos + size - len(chunk)]
+                pos += len(take)
+                chunk += self._skip_fresh(take)
+            if chunk:
+                self._bulk(chunk)
         return True
 
     def _bulk(self, chunk: Sequence[_Candidate]) -> None:

@@ -3,7 +3,7 @@ them, the sentences of the gate's decisions, and an event recorded while the era
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -12,7 +12,8 @@ from tests.interleaving import Runner, backend_pid, wait_until_lock_waiting
 
 from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
-from leadpool.events import EventIn, record_event
+from leadpool.events import EventIn, effects, record_event
+from leadpool.events.settings import EventSettings
 from leadpool.gate import check
 from leadpool.gate.reasons import REASON_SUMMARIES
 from leadpool.ingestion.hashing import address_hmac
@@ -159,6 +160,68 @@ def test_an_open_recorded_while_an_erasure_runs_keeps_no_detail(db: Database, wo
     with session_scope(db) as s:
         detail = s.execute(text("SELECT detail FROM events WHERE lead_id = :l"), {"l": lead}).scalar_one()
     assert detail is None
+
+
+def _bounce_guard_pauses(db: Database, campaign: int, rate: float) -> bool:
+    """Whether the campaign's bounce guard would pause it now at ``rate`` (nothing is kept)."""
+    settings = EventSettings(bounce_guard_min_sends=1, bounce_guard_rate=rate)
+    s = db.sessionmaker()
+    try:
+        return effects.bounce_guard(s, campaign, settings, now=NOON_DENVER)
+    finally:
+        s.rollback()
+        s.close()
+
+
+def test_erasure_keeps_the_marks_the_guards_count_bounces_by(db: Database, world: World) -> None:
+    """A provider's drop is no bounce, and soft bounces past the threshold count as hard, for the
+    campaign, mailbox and sending-domain guards alike (``effects.HARD_BOUNCE_EVENTS``). Those marks
+    say nothing about the person: erasing her, or a late drop about her after it, must not turn
+    her drop into a bounce nor her counted soft bounces back into nothing."""
+    agency = world.agency()
+    campaign = world.campaign(agency, channels=["email"])
+    dropped, soft = world.lead(), world.lead()
+    late = world.lead(email="late.one@x.example")
+    world.touch(dropped, campaign, agency, message_id="<drop@x.example>", at=NOON_DENVER - timedelta(days=3))
+    world.touch(late, campaign, agency, message_id="<late@x.example>", at=NOON_DENVER - timedelta(days=3))
+    for i in range(3):
+        world.touch(
+            soft, campaign, agency, message_id=f"<soft{i}@x.example>", at=NOON_DENVER - timedelta(days=3)
+        )
+
+    def bounce(lead: int, kind: str, mid: str, email: str | None = None, **detail: object) -> None:
+        with session_scope(db) as s:
+            record_event(
+                s,
+                EventIn(
+                    type=kind,
+                    lead_id=lead,
+                    email=email,
+                    provider_message_id=mid,
+                    source="test",
+                    provider_event_id=f"{kind}-{mid}",
+                    occurred_at=NOON_DENVER - timedelta(days=2),
+                    detail=detail,
+                ),
+                at=NOON_DENVER - timedelta(days=1),
+            )
+
+    bounce(dropped, "hard_bounce", "<drop@x.example>", dropped=True)
+    for i in range(3):  # the third reaches the threshold: all three count as hard bounces
+        bounce(soft, "soft_bounce", f"<soft{i}@x.example>", smtp_status="4.2.2")
+    # 3 hard bounces of 5 sends: over 50%, not over 60%
+    assert (_bounce_guard_pauses(db, campaign, 0.5), _bounce_guard_pauses(db, campaign, 0.6)) == (True, False)
+    with session_scope(db) as s:
+        erase(s, dropped, actor="dpo")
+        erase(s, soft, actor="dpo")
+        erase(s, late, actor="dpo")
+    assert (_bounce_guard_pauses(db, campaign, 0.5), _bounce_guard_pauses(db, campaign, 0.6)) == (True, False)
+    # about a person erased already: the provider names the address it dropped
+    bounce(late, "hard_bounce", "<late@x.example>", "late.one@x.example", dropped=True)
+    assert (_bounce_guard_pauses(db, campaign, 0.5), _bounce_guard_pauses(db, campaign, 0.6)) == (True, False)
+    with session_scope(db) as s:
+        kept = s.execute(text("SELECT detail FROM events WHERE detail IS NOT NULL")).scalars().all()
+    assert sorted(kept, key=str) == [{"counted_as_hard": True}] * 3 + [{"dropped": True}] * 2
 
 
 def test_erasure_forgets_what_insights_know_about_the_lead(db: Database, world: World) -> None:

@@ -269,6 +269,17 @@ HARD_BOUNCE_EVENTS = (
 )
 #: the events (alias e) that make a send a spam complaint, for the campaign and sender guards
 COMPLAINT_EVENTS = f"e.type = 'complaint' AND {_NOT_DROPPED}"
+#: the marks of an event's detail those counts read. They say how a send went, nothing about
+#: its recipient: an erased person's events keep them (and nothing else of their detail), or a
+#: drop would count as a bounce and counted soft bounces as nothing, once she is erased
+GUARD_MARKS = ("dropped", "counted_as_hard")
+
+
+def guard_marks(detail: Mapping[str, object] | None) -> dict[str, bool] | None:
+    """The GUARD_MARKS set in ``detail`` (None when none is)."""
+    return {k: True for k in GUARD_MARKS if (detail or {}).get(k) is True} or None
+
+
 _BOUNCES = _Guard("bounce_guard", HARD_BOUNCE_EVENTS, "hard_bounces")
 _COMPLAINTS = _Guard("complaint_guard", COMPLAINT_EVENTS, "complaints")
 

@@ -257,7 +257,7 @@ def record_event(
             sender=(r.touch.sender if r.touch and r.touch.sender else None) or event.sender,
             touch_id=r.touch.id if r.touch else None,
             campaign_id=event.campaign_id or (r.touch.campaign_id if r.touch else None),
-            detail=None if erased else r.detail or None,
+            detail=fx.guard_marks(r.detail) if erased else r.detail or None,
             reported_by_agency_id=agency_id,
         )
         .on_conflict_do_nothing(constraint="uq_events_source_provider_event_id")

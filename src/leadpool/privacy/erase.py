@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from leadpool.config import get_settings
 from leadpool.errors import InvalidInput, NotFound
-from leadpool.events.effects import address_holders, end_enrollments, suppress
+from leadpool.events.effects import GUARD_MARKS, address_holders, end_enrollments, suppress
 from leadpool.events.record import hash_addresses, stored_event_id
 from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
 from leadpool.ingestion.lock import hold_off_imports
@@ -288,17 +288,23 @@ def _erase_one(session: Session, lead: Lead, key: bytes, *, actor: str, now: dat
 def _scrub_events(
     session: Session, lead_id: int, hmacs: list[str], key: bytes, tokens: re.Pattern[str] | None
 ) -> int:
-    """Drop the text and detail of events about the person; returns how many changed. Their ids
-    lose the person's addresses too (a provider's retry of one after this is recorded afresh, and
-    suppresses what the erasure already suppressed)."""
+    """Drop the text and detail of events about the person, but the marks the guards count by
+    (``GUARD_MARKS``); returns how many changed. Their ids lose the person's addresses too (a
+    provider's retry of one after this is recorded afresh, and suppresses what the erasure
+    already suppressed)."""
+    marks = (
+        "(SELECT jsonb_object_agg(k, v) FROM jsonb_each(detail) AS d(k, v) "
+        "WHERE k = ANY(:marks) AND v = 'true'::jsonb)"
+    )
     scrubbed = len(
         session.execute(
             text(
-                "UPDATE events SET text = NULL, detail = NULL "
-                "WHERE (lead_id = :id OR address_hmac = ANY(:h)) AND (text IS NOT NULL OR detail IS NOT NULL) "
+                f"UPDATE events SET text = NULL, detail = {marks} "
+                "WHERE (lead_id = :id OR address_hmac = ANY(:h)) "
+                f"AND (text IS NOT NULL OR detail IS DISTINCT FROM {marks}) "
                 "RETURNING id"
             ),
-            {"id": lead_id, "h": hmacs},
+            {"id": lead_id, "h": hmacs, "marks": list(GUARD_MARKS)},
         ).all()
     )
     # email addresses: ids stored before they were hashed on arrival (stored_event_id); numbers and

@@ -4,6 +4,7 @@ whose answer was lost keeps no trace of them once they are erased."""
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -15,8 +16,11 @@ from leadpool.apollo.enrich import enrich_people, search_and_enrich
 from leadpool.apollo.errors import ChargeUncertain
 from leadpool.apollo.fake import FakeApollo
 from leadpool.apollo.generate import generate_people
+from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
+from leadpool.events.effects import suppress
 from leadpool.ingestion import import_people
+from leadpool.ingestion.hashing import hmac_hex
 from leadpool.privacy import erase
 
 KEY = "erasure-key"
@@ -58,6 +62,31 @@ def test_an_erased_person_asked_for_by_address_is_not_bought(db: Database, ident
         sent = [r.params for r in fake.request_log if r.endpoint == "people/bulk_match"]
     assert result.skipped_erased == 1 and result.requested == 1
     assert value not in str(sent) and other["email"] in str(sent)
+
+
+def test_a_person_erased_before_0045_under_her_decomposed_url_is_not_bought_by_the_composed_one(
+    db: Database,
+) -> None:
+    """Before migration 0045 an erasure hashed a LinkedIn slug in the Unicode form it came in:
+    asked for by the composed form (every form since), she is still erased."""
+    person, other = _people(2)
+    url = "https://www.linkedin.com/in/jérôme-dupont-fr"
+    person = {**person, "linkedin_url": url}
+    with session_scope(db) as s:
+        tombstone = s.execute(text("INSERT INTO leads (erased_at) VALUES (now()) RETURNING id")).scalar_one()
+        decomposed = hmac_hex(unicodedata.normalize("NFD", url), get_settings().resolved_secret_key())
+        suppress(s, "erased", [("linkedin", decomposed)], lead_id=tombstone, event_id=None)
+    with FakeApollo(people=[person, other], api_key=KEY) as fake:
+        result = enrich_people(
+            db,
+            _client(fake),
+            [{"linkedin_url": url}, {"email": other["email"]}],
+            max_age=timedelta(days=90),
+            credit_budget=None,
+        )
+        sent = [r.params for r in fake.request_log if r.endpoint == "people/bulk_match"]
+    assert result.skipped_erased == 1 and result.requested == 1
+    assert "dupont" not in str(sent)
 
 
 def test_a_lost_paid_call_loses_the_erased_persons_entry_and_keeps_the_others(db: Database) -> None:

@@ -6,14 +6,20 @@ the URLs stored before in another form to it."""
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
 from tests.migrations_data._scratch import scratch_db
 
+from leadpool.config import get_settings
 from leadpool.db import Database, session_scope
 from leadpool.db.migrate import upgrade
+from leadpool.events import EventIn, record_event
+from leadpool.events.effects import suppress
 from leadpool.ingestion import import_files, import_people
+from leadpool.ingestion.erased import erased_people
+from leadpool.ingestion.hashing import hmac_hex
 from leadpool.ingestion.normalize import normalize_email, normalize_linkedin_url
 from leadpool.privacy import erase
 
@@ -48,6 +54,43 @@ def test_an_erased_persons_linkedin_url_in_decomposed_unicode_is_refused(
     back = import_files(db, [other], collect_lead_ids=True)
     assert back.lead_ids == [], f"the erased person is back as lead(s) {back.lead_ids}"
     assert [r.reason for r in back.rejected] == ["erased person"]
+
+
+def test_a_person_erased_before_0045_under_her_decomposed_url_is_refused_by_the_composed_one(
+    db: Database, tmp_path: Path
+) -> None:
+    """Before 0045 an erasure hashed the URL as stored: a slug that came decomposed was hashed
+    decomposed, and no migration can rehash it (the key is not the migration's, the URL is gone).
+    An import, a paid answer or an event naming her by the composed spelling (every one since)
+    must still find her among the erased."""
+    key = get_settings().resolved_secret_key()
+    with session_scope(db) as s:
+        tombstone = s.execute(
+            text("INSERT INTO leads (apollo_id, erased_at) VALUES ('apollo-old-jerome', now()) RETURNING id")
+        ).scalar_one()
+        # what erase() wrote then: the keyed hash of the URL lower-cased, in the form it came in
+        suppress(s, "erased", [("linkedin", hmac_hex(NFD, key))], lead_id=tombstone, event_id=None)
+    csv = tmp_path / "nfc.csv"
+    csv.write_text(f"First Name,Last Name,Person Linkedin Url\nJérôme,Dupont,{URL}\n")
+    back = import_files(db, [csv], collect_lead_ids=True)
+    assert back.lead_ids == [], f"the erased person is back as lead(s) {back.lead_ids}"
+    assert [r.reason for r in back.rejected] == ["erased person"]
+    with session_scope(db) as s:
+        assert erased_people(s, [JEROME], key) == [JEROME]  # a paid answer naming her
+    with session_scope(db) as s:
+        record_event(
+            s,
+            EventIn(
+                type="reply",
+                linkedin_url=URL,
+                channel="linkedin",
+                text="Jérôme ici, rappelez-moi au 06 12 34 56 78",
+                occurred_at=datetime(2025, 1, 14, 17, 0, tzinfo=UTC),
+                source="api",
+                provider_event_id="li-reply-1",
+            ),
+        )
+        assert s.execute(text("SELECT text FROM events")).scalar_one() is None
 
 
 def test_addresses_are_normalised_to_the_composed_form() -> None:

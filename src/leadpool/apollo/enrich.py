@@ -50,7 +50,7 @@ from leadpool.db import Database, session_scope
 from leadpool.events.effects import suppress
 from leadpool.ingestion import Rejection, import_people
 from leadpool.ingestion.erased import APOLLO_ID, erased_people, take_import_lock
-from leadpool.ingestion.hashing import hmac_hex
+from leadpool.ingestion.hashing import hmac_hex, older_hmacs
 from leadpool.ingestion.normalize import (
     NotNormalisable,
     is_role_address,
@@ -596,7 +596,8 @@ def _suppressed_addresses(conn: Connection, candidates: Sequence[_Candidate]) ->
         if c.email and not (is_role_address(c.email) and (c.apollo_id or c.linkedin)):
             wanted[("email", hmac_hex(c.email, key))] = f"email:{c.email}"
         if c.linkedin:
-            wanted[("linkedin", hmac_hex(c.linkedin, key))] = f"li:{c.linkedin}"
+            for h in (hmac_hex(c.linkedin, key), *older_hmacs("linkedin", c.linkedin, key)):
+                wanted[("linkedin", h)] = f"li:{c.linkedin}"
     if not wanted:
         return set(), set()
     erased: set[str] = set()

@@ -23,7 +23,7 @@ from leadpool.events.classifier import Classifier, default_classifier, is_stop_w
 from leadpool.events.schemas import EventIn, EventOutcome
 from leadpool.events.settings import EventSettings, get_event_settings
 from leadpool.gate.touches import normalize_message_id
-from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address
+from leadpool.ingestion.hashing import address_hmac, hmac_hex, normalize_address, older_hmacs
 from leadpool.ingestion.lock import hold_off_imports
 from leadpool.ingestion.timezone import country_code
 from leadpool.models import Campaign, Event, Lead, Suppression, Touch
@@ -232,7 +232,7 @@ def record_event(
     # the guards' locks in one order before any is counted (a delivery already holds them)
     for guard in sorted(_guards_of(session, r, key, event.occurred_at, settings)):
         fx.guard_lock(session, guard)
-    erased = _erased(session, r)
+    erased = _erased(session, r, key)
     if r.type == "reply" and r.category == "out_of_office" and r.lead is not None:
         # the pause this auto-reply sets, kept with it: a check after the fact sees each pause's
         # own end (paused_until on the lead holds only the latest)
@@ -321,15 +321,17 @@ def _within_agency(session: Session, r: _Resolved, agency_id: int) -> _Resolved:
     return replace(r, lead=lead, touch=touch)
 
 
-def _erased(session: Session, r: _Resolved) -> bool:
+def _erased(session: Session, r: _Resolved, key: bytes) -> bool:
     if r.lead is not None:  # a live lead's address is never an erased one: imports refuse those
         return r.lead.erased_at is not None
     if r.address_hmac is None:
         return False
+    value = r.addresses.get(r.address_type or "")
+    older = older_hmacs(r.address_type, value, key) if r.address_type and value else []
     return bool(
         session.execute(
             select(Suppression.id)
-            .where(Suppression.kind == "erased", Suppression.value_hmac == r.address_hmac)
+            .where(Suppression.kind == "erased", Suppression.value_hmac.in_([r.address_hmac, *older]))
             .limit(1)
         ).first()
     )

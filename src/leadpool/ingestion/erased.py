@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from leadpool.ingestion.hashing import hmac_hex
+from leadpool.ingestion.hashing import hmac_hex, older_hmacs
 from leadpool.ingestion.lock import IMPORT_LOCK_KEY
 from leadpool.ingestion.records import RecordError, map_person
 
@@ -51,7 +51,11 @@ def erased_people(session: Session, people: Sequence[Any], key: bytes) -> list[d
         ]
         for person, r in rows
     }
-    hmacs = {(k, v): hmac_hex(v, key) for addresses in own.values() for k, v in addresses}
+    hmacs = {
+        (k, v): [hmac_hex(v, key), *older_hmacs(k, v, key)]
+        for addresses in own.values()
+        for k, v in addresses
+    }
     erased_addresses = {
         (kind, value_hmac)
         for kind, value_hmac in session.execute(
@@ -59,7 +63,7 @@ def erased_people(session: Session, people: Sequence[Any], key: bytes) -> list[d
                 "SELECT address_type, value_hmac FROM suppressions "
                 "WHERE kind = 'erased' AND value_hmac = ANY(:h)"
             ),
-            {"h": sorted(set(hmacs.values()))},
+            {"h": sorted({h for found in hmacs.values() for h in found})},
         )
     }
     ids = sorted({r.apollo_id for _, r in rows if r.apollo_id})
@@ -73,5 +77,5 @@ def erased_people(session: Session, people: Sequence[Any], key: bytes) -> list[d
         person
         for person, r in rows
         if r.apollo_id in tombstones
-        or any((k, hmacs[(k, v)]) in erased_addresses for k, v in own[id(person)])
+        or any((k, h) in erased_addresses for k, v in own[id(person)] for h in hmacs[(k, v)])
     ]

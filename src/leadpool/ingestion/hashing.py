@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 
 from sqlalchemy import Connection, text
 
@@ -47,6 +48,18 @@ def normalize_address(kind: str, value: str, *, region: str | None = None) -> st
 def hmac_hex(normalised: str, key: bytes) -> str:
     """HMAC-SHA256 hex of an already normalised address (the importer's hot path)."""
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def older_hmacs(kind: str, normalised: str, key: bytes) -> list[str]:
+    """Other keyed hashes a suppression of this address may be stored under: before migration
+    0045 a LinkedIn slug was hashed in the Unicode form it came in, and one written decomposed
+    (NFD, as macOS and some exports write it) kept that hash for good (no migration can rehash:
+    it holds no key, and an erased person's URL is gone). Whoever tests a LinkedIn URL against
+    suppressions asks for these too. An ASCII slug (nearly all) has no other form: one isascii()."""
+    if kind != "linkedin" or normalised.isascii():
+        return []
+    decomposed = unicodedata.normalize("NFD", normalised)
+    return [hmac_hex(decomposed, key)] if decomposed != normalised else []
 
 
 def address_hmac(kind: str, value: str, key: bytes, *, region: str | None = None) -> str:

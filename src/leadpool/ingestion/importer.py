@@ -58,7 +58,7 @@ from sqlalchemy.dialects import postgresql
 
 from leadpool.ingestion.erased import APOLLO_ID
 from leadpool.ingestion.formats import RawPayloadRow, ReadStopped, SourceRecord
-from leadpool.ingestion.hashing import hmac_hex
+from leadpool.ingestion.hashing import hmac_hex, older_hmacs
 from leadpool.ingestion.lock import IMPORT_LOCK_KEY
 from leadpool.ingestion.phones import PhoneBook
 from leadpool.ingestion.records import (
@@ -463,6 +463,9 @@ def process_batch(
         suppressed: dict[tuple[str, str], set[str]] = {}
         if hmac_of:
             by_hmac = {h: k for k, h in hmac_of.items()}
+            for kind, value in hmac_of:
+                if kind == "linkedin" and not value.isascii():  # ASCII ones have no other hash
+                    by_hmac.update(dict.fromkeys(older_hmacs(kind, value, ctx.key), (kind, value)))
             cur.execute(
                 "SELECT kind, address_type, value_hmac FROM suppressions WHERE value_hmac = ANY(%s)",
                 (list(by_hmac),),

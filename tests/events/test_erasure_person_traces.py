@@ -331,6 +331,29 @@ def test_blocklist_reason_typed_before_the_lead_existed_is_gone_after_erasure(db
     assert not found, found
 
 
+def test_blocklist_reason_naming_her_second_address_is_gone_after_erasure(db: Database) -> None:
+    """A blocklisting by several addresses names its row by the first one's keyed hash; the person
+    imported later may hold only another of them (here her LinkedIn URL, not the old address)."""
+    with session_scope(db) as s:
+        blocklist(
+            s,
+            reason="Erinyes Zabrowski (ex OldJob) asked never to be contacted",
+            actor="ops",
+            email="erinyes@oldjob.example",
+            linkedin=LINKEDIN,
+        )
+    [erin] = import_people(db, [ERIN], endpoint="people/match").lead_ids  # born blocklisted
+    with session_scope(db) as s:
+        erase(s, erin, actor="dpo")
+    with session_scope(db) as s:
+        reason = s.execute(
+            text("SELECT detail->>'reason' FROM audit_log WHERE action = 'blocklist.add'")
+        ).scalar()
+    assert reason == "(erased)"
+    found = scan(db, ["erinyes", "zabrowski"])
+    assert not found, found
+
+
 def _hashed(value: str) -> str:
     return "addr-" + hmac_hex(value, get_settings().resolved_secret_key())[:32]
 

@@ -115,6 +115,9 @@ def blocklist(
             detail={
                 "reason": reason,
                 "addresses": sorted(kind for kind in addresses),  # which kinds, never the values
+                # every address's keyed hash, not only the subject's: erasing the person holding
+                # any one of them finds this row and its reason (which may name them)
+                "address_hmacs": sorted({h for _, h in pairs}),
                 "lead_ids": result.lead_ids,
                 "suppressions_added": result.suppressions_added,
             },

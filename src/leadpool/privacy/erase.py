@@ -324,7 +324,9 @@ def _scrub_events(
 def _scrub_audit_text(session: Session, lead_id: int, hmacs: list[str]) -> None:
     """The free text of the audit rows about the lead (FREE_TEXT_AUDIT) replaced by ERASED_TEXT: the
     rows on the lead (its timeline shows them), a blocklisting by address that flagged it, and one
-    by an address of the person's (``hmacs``) from before the pool held the lead."""
+    by an address of the person's (``hmacs``) from before the pool held the lead: its subject, or
+    any of the addresses it named (``address_hmacs``; rows written before that list was kept name
+    only their first address)."""
     for action, keys in FREE_TEXT_AUDIT.items():
         for key in keys:
             session.execute(
@@ -335,6 +337,7 @@ def _scrub_audit_text(session: Session, lead_id: int, hmacs: list[str]) -> None:
                     "AND detail ->> CAST(:k AS text) IS DISTINCT FROM :m "
                     "AND ((subject_type = 'lead' AND subject_id = :sid) "
                     "OR (subject_type = 'address' AND subject_id = ANY(:h)) "
+                    "OR detail -> 'address_hmacs' ?| CAST(:h AS text[]) "
                     "OR detail -> 'lead_ids' @> CAST(:ids AS jsonb))"
                 ),
                 {

@@ -29,6 +29,7 @@ from leadpool.webhooks import (
     ses,
 )
 from leadpool.webhooks.certs import CertStore
+from leadpool.webhooks.common import Unusable
 
 from .conftest import (
     CERT_URL,
@@ -283,6 +284,72 @@ def test_ses_subscription_opt_outs_are_unsubscribes() -> None:
     # shapes the documentation does not give: read as nothing, never an error
     for odd in ("OptOut", [None, "OptOut", {"subscriptionStatus": None}], {"topicName": "x"}):
         assert parse({"topicSubscriptionStatus": odd}) == []
+
+
+def _ses_subscription(
+    new: dict[str, Any], old: dict[str, Any] | None, destination: list[str] | None = None
+) -> bytes:
+    sub: dict[str, Any] = {
+        "contactList": "cold",
+        "timestamp": "2025-01-01T00:00:00.000Z",
+        "source": "UnsubscribeHeader",
+        "newTopicPreferences": new,
+    }
+    if old is not None:
+        sub["oldTopicPreferences"] = old
+    msg = {
+        "eventType": "Subscription",
+        "mail": {"messageId": "mid", "destination": destination or ["sub@example.com"]},
+        "subscription": sub,
+    }
+    return dumps({"Type": "Notification", "MessageId": "m", "Message": json.dumps(msg)})
+
+
+def test_ses_subscription_that_opts_in_unsubscribes_nobody() -> None:
+    """SES's landing page lets a contact opt back in; the event then still lists the topics that
+    stay OptOut (perhaps set by the sender, never by the person): only an opt-out made in this
+    event, new against old, is the person asking not to be mailed."""
+    out = {"topicName": "Newsletter", "subscriptionStatus": "OptOut"}
+
+    def parse(new: dict[str, Any], old: dict[str, Any] | None) -> list[tuple[str | None, str]]:
+        events = ses.parse(_ses_subscription(new, old), {})
+        return [(e.email, e.type) for e in events if not isinstance(e, Unusable)]
+
+    opted_in = {"topicName": "Outreach", "subscriptionStatus": "OptIn"}
+    back_in = {"unsubscribeAll": False, "topicSubscriptionStatus": [opted_in, out]}
+    # re-subscribed after leaving everything, one topic still out as it was
+    assert parse(back_in, {"unsubscribeAll": True, "topicSubscriptionStatus": [out]}) == []
+    # opted in to one topic; another was out before and stays out
+    assert parse(back_in, {"unsubscribeAll": False, "topicSubscriptionStatus": [out]}) == []
+    # still out of everything: nothing changed
+    assert parse({"unsubscribeAll": True}, {"unsubscribeAll": True}) == []
+    # a topic left now, while another stays out
+    left = {"topicName": "Outreach", "subscriptionStatus": "OptOut"}
+    now_out = {"unsubscribeAll": False, "topicSubscriptionStatus": [left, out]}
+    assert parse(now_out, {"unsubscribeAll": False, "topicSubscriptionStatus": [out]}) == [
+        ("sub@example.com", "unsubscribe")
+    ]
+    # no old preferences to compare with: the new ones decide (an opt-out is never missed)
+    assert parse({"unsubscribeAll": False, "topicSubscriptionStatus": [out]}, None) == [
+        ("sub@example.com", "unsubscribe")
+    ]
+
+
+def test_ses_subscription_of_several_recipients_unsubscribes_none_and_says_why(
+    db: Database, sns_signer: SnsSigner, cert_store: CertStore, secrets: WebhookSettings
+) -> None:
+    """SES adds its unsubscribe header and link only to mail sent to one recipient: an event
+    naming several cannot say which of them opted out, and unsubscribing all of them stopped
+    people who asked nothing."""
+    body = _ses_subscription(
+        {"unsubscribeAll": True}, {"unsubscribeAll": False}, ["one@example.com", "two@example.com"]
+    )
+    env = sns_signer.envelope(json.loads(json.loads(body)["Message"]))
+    result = run(db, "ses", sns_signer.headers(env), dumps(env), secrets, certs=cert_store)
+    assert result.events_recorded == 0
+    assert len(result.rejected) == 1 and "2 recipients" in result.rejected[0], result.rejected
+    with session_scope(db) as s:
+        assert s.execute(select(Suppression.kind)).scalars().all() == []
 
 
 def test_ses_rejects_forgeries(

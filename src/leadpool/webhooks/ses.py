@@ -15,9 +15,11 @@ plain hard bounce: reference section 3); Transient MailboxFull/General and Undet
 ContentRejected/AttachmentRejected/MessageTooLarge are sender blocks (the message, not the
 person); Complaint a complaint per recipient, except a ``complaintFeedbackType`` of ``not-spam``
 (an ARF report that the message is *not* spam, a correction: nobody complained), which is skipped
-like the other notifications that ask nothing of us; Subscription with unsubscribeAll, or a
-topic's status OptOut, an unsubscribe; Delivery/Open/Click are stored; the rest (Send, Reject, DeliveryDelay, Rendering
-Failure) skipped.
+like the other notifications that ask nothing of us; a Subscription that turns unsubscribeAll on,
+or a topic's status to OptOut (new preferences against old: the landing page takes opt-ins too),
+an unsubscribe of its one destination (SES adds unsubscribe links only to mail to one recipient;
+one naming several is rejected, nobody unsubscribed); Delivery/Open/Click are stored; the rest
+(Send, Reject, DeliveryDelay, Rendering Failure) skipped.
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from leadpool.errors import InvalidInput
 from leadpool.events.schemas import EventIn
 from leadpool.webhooks.certs import CertStore, default_cert_store
-from leadpool.webhooks.common import header, iso, load_json, mailbox, obj, require_dict, require_fresh
+from leadpool.webhooks.common import (
+    Unusable,
+    header,
+    iso,
+    load_json,
+    mailbox,
+    obj,
+    require_dict,
+    require_fresh,
+)
 from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
@@ -123,16 +134,28 @@ def subscribe_url(raw_body: bytes) -> str | None:
     return str(msg.get("SubscribeURL")) if msg.get("Type") == "SubscriptionConfirmation" else None
 
 
-def _opted_out_of_a_topic(prefs: dict[str, Any]) -> bool:
-    """A topic's ``subscriptionStatus`` OptOut (OPT_OUT in the v2 API): leaving one list of a
-    sender's is asking not to be mailed, as SendGrid's group unsubscribe is read."""
+def _statuses(prefs: dict[str, Any]) -> dict[str, bool]:
+    """Each topic's ``subscriptionStatus`` in one set of preferences: True for OptOut (OPT_OUT in
+    the v2 API). Shapes the documentation does not give are read as nothing."""
     statuses = prefs.get("topicSubscriptionStatus")
-    if not isinstance(statuses, list):
-        return False
-    return any(
-        isinstance(t, dict) and str(t.get("subscriptionStatus", "")).replace("_", "").lower() == "optout"
-        for t in statuses
-    )
+    out: dict[str, bool] = {}
+    for t in statuses if isinstance(statuses, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("subscriptionStatus"), str):
+            out[str(t.get("topicName"))] = t["subscriptionStatus"].replace("_", "").lower() == "optout"
+    return out
+
+
+def _opted_out(sub: dict[str, Any]) -> bool:
+    """The contact opted out in this change: ``unsubscribeAll`` turned on, or a topic turned
+    OptOut (leaving one of a sender's lists is asking not to be mailed, as SendGrid's group
+    unsubscribe is read). SES's landing page also takes opt-ins, and the event then lists the
+    topics that stay OptOut, which may be the sender's own setting: only what changed is the
+    person's act. Without old preferences the new ones decide, so no opt-out is missed."""
+    new, old = obj(sub.get("newTopicPreferences")), obj(sub.get("oldTopicPreferences"))
+    if new.get("unsubscribeAll") is True and old.get("unsubscribeAll") is not True:
+        return True
+    was_out = _statuses(old)
+    return any(out and not was_out.get(topic, False) for topic, out in _statuses(new).items())
 
 
 def _recipients(items: Any) -> list[dict[str, Any]]:
@@ -141,7 +164,7 @@ def _recipients(items: Any) -> list[dict[str, Any]]:
     )
 
 
-def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
+def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn | Unusable]:
     """One EventIn per recipient: one SES notification can cover several."""
     envelope = require_dict(load_json(raw_body, NAME), NAME, "body")
     if envelope.get("Type") != "Notification":
@@ -157,7 +180,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     base_detail: dict[str, Any] = {"sns_message_id": envelope.get("MessageId"), "ses_event": kind}
     if isinstance(mail.get("tags"), dict):
         base_detail["tags"] = mail["tags"]
-    out: list[EventIn] = []
+    out: list[EventIn | Unusable] = []
 
     def add(etype: str, email: str, at: Any, event_id: str, extra: dict[str, Any] | None = None) -> None:
         out.append(
@@ -216,10 +239,21 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
             )
     elif kind == "Subscription":
         sub = require_dict(inner.get("subscription"), NAME, "subscription")
-        prefs = obj(sub.get("newTopicPreferences"))
-        if prefs.get("unsubscribeAll") or _opted_out_of_a_topic(prefs):
-            for email in mail.get("destination") or []:
-                add("unsubscribe", email, sub.get("timestamp"), f"{message_id}:subscription:{email}")
+        if _opted_out(sub):
+            # SES adds its unsubscribe header and link only to mail sent to one recipient, so the
+            # one destination is who opted out; with several, anyone of them may have
+            destination = [d for d in mail.get("destination") or [] if isinstance(d, str)]
+            if len(destination) != 1:
+                return [
+                    Unusable(
+                        f"{message_id}:subscription",
+                        f"ses: a Subscription event names {len(destination)} recipients; SES links "
+                        "unsubscribes only in mail to one, so who opted out is unknown: nobody is "
+                        "unsubscribed",
+                    )
+                ]
+            email = destination[0]
+            add("unsubscribe", email, sub.get("timestamp"), f"{message_id}:subscription:{email}")
     elif kind in ("Delivery", "Open", "Click"):
         etype = {"Delivery": "delivered", "Open": "opened", "Click": "clicked"}[kind]
         part = require_dict(inner.get(kind.lower()), NAME, kind.lower())

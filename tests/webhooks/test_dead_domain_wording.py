@@ -14,8 +14,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from sqlalchemy import select
-from tests.webhooks.conftest import NOW, SES_MESSAGE, SnsSigner, dumps
+from tests.webhooks.conftest import (
+    INSTANTLY_BOUNCE,
+    NOW,
+    POSTMARK_AUTH,
+    POSTMARK_BOUNCE,
+    SES_MESSAGE,
+    SMARTLEAD_BOUNCE,
+    SnsSigner,
+    dumps,
+)
 
 from leadpool.db import Database, session_scope
 from leadpool.events.dead_domains import closing_domain
@@ -60,3 +70,45 @@ def test_which_words_let_5_1_10_and_5_1_2_close_a_domain() -> None:
     assert not closes("5.1.10", "550 5.1.10 mailbox unavailable")
     assert closes("5.1.2", "550 5.1.2 Host or domain name not found")
     assert not closes("5.1.2", "550 5.1.2 RESOLVER.ADR.RecipientNotFound")
+
+
+_O365_UNKNOWN = "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"
+_NULL_MX = "556 5.1.10 Recipient address has null MX"
+_BOUNCED = "left.the.company@acme-o365.example"
+
+
+def _shared_secret_bounce(provider: str, dsn: str) -> tuple[dict[str, str], bytes]:
+    """(headers, body) of a hard bounce of ``_BOUNCED`` whose server text is ``dsn``."""
+    if provider == "postmark":
+        body = {**POSTMARK_BOUNCE, "Email": _BOUNCED, "Details": f"smtp;{dsn}"}
+        return {"Authorization": POSTMARK_AUTH}, dumps(body)
+    if provider == "smartlead":
+        bounce = {**SMARTLEAD_BOUNCE["bounce_message"], "text": dsn, "html": f"<p>{dsn}</p>"}
+        return {}, dumps({**SMARTLEAD_BOUNCE, "to_email": _BOUNCED, "bounce_message": bounce})
+    body = {**INSTANTLY_BOUNCE, "lead_email": _BOUNCED, "reason": dsn}
+    return {"Authorization": "Bearer instantly-fixture-secret"}, dumps(body)
+
+
+@pytest.mark.parametrize("provider", ["postmark", "smartlead", "instantly"])
+def test_a_text_the_provider_gives_decides_a_5_1_10_as_sess_does(
+    db: Database, secrets: WebhookSettings, provider: str
+) -> None:
+    """Postmark's ``Details``, Smartlead's ``bounce_message`` and Instantly's ``reason`` carry the
+    server's words, but only the code was kept: Microsoft 365's unknown mailbox closed the whole
+    company domain (every colleague denied for 90 days) on ``5.1.10`` alone."""
+    headers, body = _shared_secret_bounce(provider, _O365_UNKNOWN)
+    with session_scope(db) as s:
+        result = handle(provider, headers, body, session=s, settings=secrets, now=NOW)
+    assert result.events_recorded == 1 and result.outcomes[0].type == "hard_bounce", result
+    with session_scope(db) as s:
+        assert s.execute(select(DeadDomain.domain)).scalars().all() == []
+        assert s.execute(select(Suppression.kind)).scalars().all() == ["email_bounced"]
+    # RFC 7505's own words still close it
+    headers, body = _shared_secret_bounce(provider, _NULL_MX)
+    body = body.replace(b"3719297970", b"3719297971").replace(
+        b"2025-01-01T00:00:00.000Z", b"2025-01-01T00:00:01.000Z"
+    )
+    with session_scope(db) as s:
+        handle(provider, headers, body, session=s, settings=secrets, now=NOW)
+    with session_scope(db) as s:
+        assert s.execute(select(DeadDomain.domain)).scalars().all() == ["acme-o365.example"]

@@ -772,9 +772,9 @@ def _dead_domain_of(r: _Resolved, key: bytes, settings: EventSettings) -> str | 
 
 
 def _dsn_text(r: _Resolved) -> str:
-    """The receiving server's words the event has: the DSN line given as ``smtp_status``, SES's
-    ``diagnostic_code``, SendGrid's ``reason``, Mailgun's ``delivery_status`` message and
-    description."""
+    """The receiving server's words the event has: the DSN line given as ``smtp_status``, the
+    ``diagnostic_code`` (SES's, Postmark's ``Details``, Smartlead's and Instantly's DSN text),
+    SendGrid's ``reason``, Mailgun's ``delivery_status`` message and description."""
     status, reason = r.detail.get("delivery_status"), r.detail.get("reason")
     parts = [r.status_line, r.detail.get("diagnostic_code")]
     if isinstance(reason, str) and " " in reason.strip():  # Mailgun's reason is a token ("bounce")

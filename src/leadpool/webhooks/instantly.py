@@ -97,7 +97,8 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         etype = "soft_bounce" if "soft" in str(body.get("bounce_type") or "").lower() else classify_dsn(hint)
         code = smtp_status(hint)
         if code:
-            detail["smtp_status"] = code
+            # the server's words, read with the code: 5.1.10 closes a domain only for null MX
+            detail |= {"smtp_status": code, "diagnostic_code": hint.strip()}
     elif name in _LABELS:
         etype, category, text = "reply", _LABELS[name], _reply_text(body)
     elif name == "reply_received":

@@ -97,7 +97,8 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
             raise InvalidInput(f"postmark: {kind} record lacks ID")
         code = smtp_status(str(rec.get("Details") or ""))
         if code and etype in ("hard_bounce", "soft_bounce"):
-            detail["smtp_status"] = code
+            # the server's words, read with the code: 5.1.10 closes a domain only for null MX
+            detail |= {"smtp_status": code, "diagnostic_code": str(rec["Details"])}
         if etype == "reply":
             category, text = "out_of_office", str(rec.get("Content") or rec.get("Details") or "") or None
     elif kind == "SubscriptionChange":

@@ -203,8 +203,9 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
         else:
             etype = classify_dsn(dsn)
             code = smtp_status(dsn)
-            if code:
-                detail["smtp_status"] = code
+            if code and dsn:
+                # the server's words, read with the code: 5.1.10 closes a domain only for null MX
+                detail |= {"smtp_status": code, "diagnostic_code": dsn}
     elif kind == "reply":
         text = (
             _text(body.get("reply_message"))

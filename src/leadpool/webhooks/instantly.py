@@ -10,7 +10,9 @@ Instantly's own lead labels map to reply categories (``lead_interested``, ``lead
 ``reply_received`` is classified from its text; ``auto_reply_received`` too, and counts as
 out-of-office unless its text says unsubscribe or wrong person (an auto-reply is not the person
 answering). ``email_bounced`` has no documented hard/soft field: the optional ``bounce_type`` /
-``reason`` fields are read when present, else it is a hard bounce.
+``reason`` fields are read when present, else it is a hard bounce (failing closed: Instantly learns
+of a bounce from the report the sending mailbox's server writes once it stops retrying; see
+docs/events.md).
 """
 
 from __future__ import annotations

@@ -201,3 +201,45 @@ def test_another_agency_cannot_capture_my_message_ids(api, world):
     assert squat.status_code == 409, squat.text
     assert "another agency's send" in squat.json()["detail"]
     assert (r.json()["lead_id"], b_lead is not None, a_lead) == (lb, True, None), r.json()
+
+
+def test_the_soft_bounce_threshold_tells_an_agency_nothing_of_other_agencies_reports(api, world):
+    """Three soft bounces of an address in 30 days count as a hard bounce, whoever reported them.
+    An agency told ``soft_bounce:threshold`` after its one report learned that others had
+    reported that address bouncing; naming its own lead beside any address, it could ask so of
+    every address. Its own reports reaching the threshold are still its news."""
+    w = world
+    lead, _ = sent_email_touch(
+        api.url, w.a.api_key, w.camp_a.id, w.alloc_a.allocated, "sdr@agency-a.example", "a-msg-1"
+    )
+    with httpx.Client(base_url=api.url) as c:
+
+        def report(key: str, n: int, **body: Any) -> list[str]:
+            r = c.post(
+                "/v1/events",
+                headers=bearer(key),
+                json={
+                    "type": "soft_bounce",
+                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
+                    "source": "api",
+                    "provider_event_id": f"soft-{n}",
+                    "detail": {"smtp_status": "4.2.2"},
+                    **body,
+                },
+            )
+            assert r.status_code == 200, r.text
+            return list(r.json()["effects"])
+
+        probed = "someone.else@probe.example"
+        report(w.b.api_key, 1, email=probed)
+        report(w.b.api_key, 2, email=probed)
+        # A names its own lead beside the probed address: the threshold is reached (B's two and
+        # A's one), the address suppressed for everyone, and A told nothing of B's reports
+        effects = report(w.a.api_key, 3, lead_id=lead, email=probed)
+        assert "soft_bounce:counted" in effects and "soft_bounce:threshold" not in effects, effects
+        everything = c.get(f"/v1/leads/{lead}", headers=bearer(ADMIN)).json()
+        assert everything["id"] == lead
+        # A's own three reports about its own lead's address reach it: that it is told
+        email = everything["fields"]["email"]
+        mine = [report(w.a.api_key, n, lead_id=lead, email=email) for n in (4, 5, 6)]
+        assert "soft_bounce:threshold" in mine[-1] and "lead:email_bounced" in mine[-1], mine

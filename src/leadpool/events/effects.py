@@ -215,28 +215,39 @@ def mark_converted_ownership(
 
 
 def soft_bounce_threshold_at(
-    session: Session, address_hmac: str, at: datetime, settings: EventSettings
+    session: Session,
+    address_hmac: str,
+    at: datetime,
+    settings: EventSettings,
+    *,
+    agency_id: int | None = None,
 ) -> datetime | None:
     """When the address reached N soft bounces within the window around ``at``, else None.
 
     Serialised per address by an advisory lock so concurrent soft bounces cannot each miss the
     other and leave the threshold uncounted. A message counts once, at its first failure
     (Mailgun reports a temporary failure for every attempt it makes at one message).
+    ``agency_id``: count only the soft bounces that agency reported or that are of its own sends.
     """
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"soft:{address_hmac}"}
     )
     window = timedelta(days=settings.soft_bounce_window_days)
+    own = (
+        "AND (reported_by_agency_id = :a OR touch_id IN (SELECT id FROM touches WHERE agency_id = :a)) "
+        if agency_id is not None
+        else ""
+    )
     times: list[datetime] = list(
         session.execute(
             text(
                 "SELECT min(occurred_at) FROM events WHERE address_hmac = :h AND type = 'soft_bounce' "
-                "AND occurred_at BETWEEN :lo AND :hi "
+                f"AND occurred_at BETWEEN :lo AND :hi {own}"
                 # one group per message: a touch, else the provider's message id, else the event
                 # itself, each prefixed so that touch 1 and event 1 are not one message
                 "GROUP BY coalesce('t:' || touch_id, 'm:' || (detail ->> 'message_id'), 'e:' || id) ORDER BY 1"
             ),
-            {"h": address_hmac, "lo": at - window, "hi": at + window},
+            {"h": address_hmac, "lo": at - window, "hi": at + window, "a": agency_id},
         ).scalars()
     )
     n = settings.soft_bounce_threshold

@@ -583,8 +583,14 @@ def _apply(
     elif r.type == "soft_bounce" and r.address_type == "email" and r.address_hmac:
         reached = fx.soft_bounce_threshold_at(session, r.address_hmac, t, settings)
         effects.append("soft_bounce:counted")
-        if reached is not None:
+        if reached is not None and (
+            # an agency is told only of a threshold its own reports and sends reach: one reached
+            # with other agencies' says they mailed this address and it bounced
+            agency_id is None
+            or fx.soft_bounce_threshold_at(session, r.address_hmac, t, settings, agency_id=agency_id)
+        ):
             effects.append("soft_bounce:threshold")
+        if reached is not None:
             effects += _hard_bounce(session, r, event_id, key, reached)
             if vouched:
                 # the soft bounces counted turn hard in their campaigns' and mailboxes' guards:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from api.conftest import ADMIN_TOKEN
-from api.world import MONDAY
+from api.world import BROAD_ICP, MONDAY
 from leadpool.events.settings import get_event_settings
 
 ADMIN = ADMIN_TOKEN
@@ -243,3 +243,43 @@ def test_the_soft_bounce_threshold_tells_an_agency_nothing_of_other_agencies_rep
         email = everything["fields"]["email"]
         mine = [report(w.a.api_key, n, lead_id=lead, email=email) for n in (4, 5, 6)]
         assert "soft_bounce:threshold" in mine[-1] and "lead:email_bounced" in mine[-1], mine
+
+
+def test_naming_its_own_lead_beside_a_competitors_address_does_not_pause_the_competitor(
+    api, world, small_guard
+):
+    """Two soft bounces an agency reports about an address may suppress it, but turn another
+    agency's soft bounce of it into a hard one in that agency's guards only when the report is
+    vouched for. Naming its own lead beside the competitor's address vouched for nothing (the
+    address is not its lead's), yet paused the competitor's campaign."""
+    w = world
+    camp = w.cb.create_campaign("B email", ["email"], BROAD_ICP, daily_quota=10)
+    w.cb.activate_campaign(camp.id)
+    b_leads = w.cb.allocate(camp.id, 3).allocated
+    b_lead, _ = sent_email_touch(api.url, w.b.api_key, camp.id, b_leads, "sdr@agency-b.example", "b-msg-1")
+    a_lead, _ = sent_email_touch(
+        api.url, w.a.api_key, w.camp_a.id, w.alloc_a.allocated, "sdr@agency-a.example", "a-msg-1"
+    )
+    with httpx.Client(base_url=api.url) as c:
+        email = c.get(f"/v1/leads/{b_lead}", headers=bearer(ADMIN)).json()["fields"]["email"]
+
+        def report(key: str, n: int, **body: Any) -> None:
+            r = c.post(
+                "/v1/events",
+                headers=bearer(key),
+                json={
+                    "type": "soft_bounce",
+                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
+                    "source": "api",
+                    "provider_event_id": f"soft-{n}",
+                    "detail": {"smtp_status": "4.2.2"},
+                    **body,
+                },
+            )
+            assert r.status_code == 200, r.text
+
+        report(w.b.api_key, 1, provider_message_id="b-msg-1")  # B's own send soft-bounced once
+        report(w.a.api_key, 2, lead_id=a_lead, email=email)
+        report(w.a.api_key, 3, lead_id=a_lead, email=email)
+        mine = c.get(f"/v1/campaigns/{camp.id}", headers=bearer(w.b.api_key)).json()
+    assert (mine["status"], mine.get("paused_reason")) == ("active", None), mine

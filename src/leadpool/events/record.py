@@ -552,11 +552,7 @@ def _apply(
     t = event.occurred_at  # the rows this writes were locked by _lock
     # an agency's report about another agency's lead (not of its own send) still stops the person,
     # but pausing their colleagues for every agency is more than an unchecked claim may do
-    vouched = (
-        agency_id is None
-        or (r.touch is not None and r.touch.agency_id == agency_id)
-        or (lead_id is not None and _owner(session, lead_id) == agency_id)
-    )
+    vouched = agency_id is None or _vouched(session, r, key, agency_id)
     # a drop suppresses the person; its send never went out, so no guard or company pause counts it
     guarded = not _dropped(r)
 
@@ -701,6 +697,31 @@ def _soft_bounces_count_as_hard(
     if any(guarded):
         out.append("sender:paused_bounce_guard")
     return out
+
+
+def _vouched(session: Session, r: _Resolved, key: bytes, agency_id: int) -> bool:
+    """An agency's report is about its own send or its own lead, and about that lead's own address:
+    naming its own lead beside another address (a competitor's lead's) vouched for that address,
+    and the address's soft bounces then counted as hard in the competitor's guards."""
+    lead = r.lead
+    own = lead is not None and (
+        (r.touch is not None and r.touch.agency_id == agency_id and r.touch.lead_id == lead.id)
+        or _owner(session, lead.id) == agency_id
+    )
+    if lead is None or not own:
+        return False
+    if r.address_hmac is None or r.address_type is None:
+        return True
+    own_addresses = [("email", lead.email), ("phone", lead.phone), ("linkedin", lead.linkedin_url)]
+    own_addresses += [("email", e) for e in lead.personal_emails or []]
+    for kind, value in own_addresses:
+        if kind == r.address_type and value:
+            try:
+                if address_hmac(kind, value, key) == r.address_hmac:
+                    return True
+            except InvalidInput:
+                continue
+    return False
 
 
 def _owner(session: Session, lead_id: int) -> int | None:

@@ -335,21 +335,19 @@ def test_ses_subscription_that_opts_in_unsubscribes_nobody() -> None:
     ]
 
 
-def test_ses_subscription_of_several_recipients_unsubscribes_none_and_says_why(
+def test_ses_subscription_of_several_recipients_unsubscribes_them_all(
     db: Database, sns_signer: SnsSigner, cert_store: CertStore, secrets: WebhookSettings
 ) -> None:
     """SES adds its unsubscribe header and link only to mail sent to one recipient: an event
-    naming several cannot say which of them opted out, and unsubscribing all of them stopped
-    people who asked nothing."""
+    naming several cannot say which of them opted out, and the gate fails closed."""
     body = _ses_subscription(
         {"unsubscribeAll": True}, {"unsubscribeAll": False}, ["one@example.com", "two@example.com"]
     )
     env = sns_signer.envelope(json.loads(json.loads(body)["Message"]))
     result = run(db, "ses", sns_signer.headers(env), dumps(env), secrets, certs=cert_store)
-    assert result.events_recorded == 0
-    assert len(result.rejected) == 1 and "2 recipients" in result.rejected[0], result.rejected
+    assert result.events_recorded == 2 and result.rejected == []
     with session_scope(db) as s:
-        assert s.execute(select(Suppression.kind)).scalars().all() == []
+        assert sorted(s.execute(select(Suppression.kind)).scalars().all()) == ["unsubscribed", "unsubscribed"]
 
 
 def test_ses_rejects_forgeries(

@@ -18,7 +18,7 @@ person); Complaint a complaint per recipient, except a ``complaintFeedbackType``
 like the other notifications that ask nothing of us; a Subscription that turns unsubscribeAll on,
 or a topic's status to OptOut (new preferences against old: the landing page takes opt-ins too),
 an unsubscribe of its one destination (SES adds unsubscribe links only to mail to one recipient;
-one naming several is rejected, nobody unsubscribed); Delivery/Open/Click are stored; the rest
+one naming several unsubscribes them all: who opted out is unknown, and the gate fails closed); Delivery/Open/Click are stored; the rest
 (Send, Reject, DeliveryDelay, Rendering Failure) skipped.
 """
 
@@ -38,16 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from leadpool.errors import InvalidInput
 from leadpool.events.schemas import EventIn
 from leadpool.webhooks.certs import CertStore, default_cert_store
-from leadpool.webhooks.common import (
-    Unusable,
-    header,
-    iso,
-    load_json,
-    mailbox,
-    obj,
-    require_dict,
-    require_fresh,
-)
+from leadpool.webhooks.common import header, iso, load_json, mailbox, obj, require_dict, require_fresh
 from leadpool.webhooks.errors import WebhookUnauthorized
 from leadpool.webhooks.settings import WebhookSettings
 
@@ -164,7 +155,7 @@ def _recipients(items: Any) -> list[dict[str, Any]]:
     )
 
 
-def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn | Unusable]:
+def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn]:
     """One EventIn per recipient: one SES notification can cover several."""
     envelope = require_dict(load_json(raw_body, NAME), NAME, "body")
     if envelope.get("Type") != "Notification":
@@ -180,7 +171,7 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn | Unusabl
     base_detail: dict[str, Any] = {"sns_message_id": envelope.get("MessageId"), "ses_event": kind}
     if isinstance(mail.get("tags"), dict):
         base_detail["tags"] = mail["tags"]
-    out: list[EventIn | Unusable] = []
+    out: list[EventIn] = []
 
     def add(etype: str, email: str, at: Any, event_id: str, extra: dict[str, Any] | None = None) -> None:
         out.append(
@@ -241,19 +232,11 @@ def parse(raw_body: bytes, headers: Mapping[str, str]) -> list[EventIn | Unusabl
         sub = require_dict(inner.get("subscription"), NAME, "subscription")
         if _opted_out(sub):
             # SES adds its unsubscribe header and link only to mail sent to one recipient, so the
-            # one destination is who opted out; with several, anyone of them may have
-            destination = [d for d in mail.get("destination") or [] if isinstance(d, str)]
-            if len(destination) != 1:
-                return [
-                    Unusable(
-                        f"{message_id}:subscription",
-                        f"ses: a Subscription event names {len(destination)} recipients; SES links "
-                        "unsubscribes only in mail to one, so who opted out is unknown: nobody is "
-                        "unsubscribed",
-                    )
-                ]
-            email = destination[0]
-            add("unsubscribe", email, sub.get("timestamp"), f"{message_id}:subscription:{email}")
+            # one destination is who opted out. An event naming several cannot say which of them
+            # did: all are unsubscribed, as the gate fails closed (an opt-out missed is a breach
+            # of the law; one too many costs a lead)
+            for email in [d for d in mail.get("destination") or [] if isinstance(d, str)]:
+                add("unsubscribe", email, sub.get("timestamp"), f"{message_id}:subscription:{email}")
     elif kind in ("Delivery", "Open", "Click"):
         etype = {"Delivery": "delivered", "Open": "opened", "Click": "clicked"}[kind]
         part = require_dict(inner.get(kind.lower()), NAME, kind.lower())

@@ -54,6 +54,16 @@ def test_a_database_url_with_a_port_that_is_not_a_number_is_named(tmp_path: Path
     _one_line(r, "LEADPOOL_DATABASE_URL")
 
 
+def test_a_database_url_with_an_option_libpq_refuses_is_named(tmp_path: Path) -> None:
+    # a misspelt option, or a value psycopg cannot read: refused before any connection is tried
+    base = f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/x"
+    for query, named in (("?sslmod=require", "sslmod"), ("?connect_timeout=soon", "connect_timeout")):
+        r = _leadpool(
+            ["agency", "list", "--json"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_DATABASE_URL=base + query
+        )
+        _one_line(r, "LEADPOOL_DATABASE_URL", named)
+
+
 def test_serve_refuses_an_unknown_log_level_before_it_starts(tmp_path: Path) -> None:
     r = _leadpool(["serve", "--log-level", "bogus"], LEADPOOL_HOME=str(tmp_path))
     assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr)

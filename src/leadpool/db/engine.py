@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg.conninfo import conninfo_to_dict, timeout_from_conninfo
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,9 +27,15 @@ def _parsed(url: str) -> URL:
 
 
 def libpq_uri(url: str) -> str:
-    """A URI psycopg and libpq accept (drops SQLAlchemy's ``+driver`` suffix)."""
-    u = _parsed(url)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+    """A URI psycopg and libpq accept (drops SQLAlchemy's ``+driver`` suffix); InvalidInput naming
+    the setting when one of its options is not one libpq knows or has a value psycopg cannot read."""
+    uri = _parsed(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        # at connect time these are a ProgrammingError, the same as a bad statement's: a traceback
+        timeout_from_conninfo(conninfo_to_dict(uri))
+    except psycopg.ProgrammingError as e:  # names the option, or a connect_timeout's value
+        raise InvalidInput(f"LEADPOOL_DATABASE_URL has an option libpq refuses: {e}") from None
+    return uri
 
 
 def display_uri(url: str) -> str:
@@ -36,6 +44,7 @@ def display_uri(url: str) -> str:
 
 
 def sqlalchemy_url(url: str) -> str:
+    libpq_uri(url)  # its options checked
     u = _parsed(url)
     return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 

@@ -39,6 +39,15 @@ def test_worker_refuses_a_concurrency_above_the_maximum(env: None) -> None:
     assert "worker started" not in res.output
 
 
+def test_worker_refuses_a_bad_setting_of_a_job_before_it_starts(env: None, monkeypatch) -> None:
+    """The daily pruning reads it: a worker that started would fail that job every day, in a log."""
+    monkeypatch.setenv("LEADPOOL_RETENTION_DENIALS_DAYS", "soon")
+    res = CliRunner().invoke(app, ["worker", "--once"])
+    assert res.exit_code == 2, res.output
+    assert "LEADPOOL_RETENTION_DENIALS_DAYS" in res.output and "soon" not in res.output, res.output
+    assert "worker started" not in res.output
+
+
 def test_python_dash_m_leadpool_runs_the_cli() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "leadpool", "worker", "--concurrency", "0"],

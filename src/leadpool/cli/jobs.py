@@ -10,6 +10,7 @@ from rich.table import Table
 
 from leadpool.allocation.refill import list_refill_jobs
 from leadpool.cli.common import JsonOption, console, database, handle_errors, print_json
+from leadpool.config import check_settings
 from leadpool.db import session_scope
 from leadpool.queue import run_worker, run_worker_until_stopped
 
@@ -98,6 +99,10 @@ def worker_cmd(
 ) -> None:
     """Run queued jobs (procrastinate worker). Ctrl-C stops it cleanly."""
     _check_queues(queue)
+    with handle_errors():
+        # the jobs read every domain's settings, some once a day: a bad one stops the start here,
+        # in one line, rather than failing its job in a log for as long as the worker runs
+        check_settings()
     with handle_errors(), database() as db:
         if not json_out:
             console.print("worker started" + (" (until the queue is empty)" if once else ""))

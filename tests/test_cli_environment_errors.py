@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import typer
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from leadpool.cli.demo import demo
+from leadpool.db.engine import libpq_uri
 from leadpool.simulation.run import DemoSummary
 
 MAIN = "import sys; from leadpool.cli import main; sys.argv[0] = 'leadpool'; main()"
@@ -62,6 +65,15 @@ def test_a_database_url_with_an_option_libpq_refuses_is_named(tmp_path: Path) ->
             ["agency", "list", "--json"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_DATABASE_URL=base + query
         )
         _one_line(r, "LEADPOOL_DATABASE_URL", named)
+
+
+def test_a_password_with_a_space_reaches_the_database_through_the_libpq_uri(database_uri: str) -> None:
+    # the worker's queue and the gate's own connection use it: SQLAlchemy left the space raw,
+    # which libpq refuses ("unexpected spaces found"); the test server trusts, so any password does
+    url = make_url(database_uri).set(password=f"{PASSWORD} @:/?%x").render_as_string(hide_password=False)
+    with psycopg.connect(libpq_uri(url)) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert conninfo_to_dict(libpq_uri(url))["password"] == f"{PASSWORD} @:/?%x"
 
 
 def test_serve_refuses_an_unknown_log_level_before_it_starts(tmp_path: Path) -> None:

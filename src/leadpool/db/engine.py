@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import sqlalchemy as sa
@@ -29,7 +30,15 @@ def _parsed(url: str) -> URL:
 def libpq_uri(url: str) -> str:
     """A URI psycopg and libpq accept (drops SQLAlchemy's ``+driver`` suffix); InvalidInput naming
     the setting when one of its options is not one libpq knows or has a value psycopg cannot read."""
-    uri = _parsed(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    u = _parsed(url)
+    bare = URL.create("postgresql", host=u.host, port=u.port, database=u.database, query=u.query)
+    uri = bare.render_as_string()
+    if u.username is not None:
+        # SQLAlchemy leaves a space in the user or password raw, and libpq refuses a URI with one
+        userinfo = quote(u.username, safe="")
+        if u.password is not None:
+            userinfo += ":" + quote(str(u.password), safe="")
+        uri = uri.replace("://", f"://{userinfo}@", 1)
     try:
         # at connect time these are a ProgrammingError, the same as a bad statement's: a traceback
         timeout_from_conninfo(conninfo_to_dict(uri))

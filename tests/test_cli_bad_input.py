@@ -23,6 +23,17 @@ def _run(*args: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
+def _error(out: str, code: int) -> str:
+    """The message of an error line: ``error: ...``, or under ``--json`` its JSON object's."""
+    line = " ".join(out.split())
+    if line.startswith("{"):
+        error = json.loads(out)
+        assert error["exit_code"] == code, out
+        return str(error["error"])
+    assert line.startswith("error: "), out
+    return line.removeprefix("error: ")
+
+
 def test_stored_text_with_brackets_is_printed_as_it_is(db: Database) -> None:
     # Rich would read "[/bold]" as markup: the agency was stored, then printing it failed
     code, out = _run("agency", "create", "Acme [/bold] Ltd")
@@ -201,7 +212,8 @@ def test_an_unknown_agency_to_filter_by_is_not_found_not_an_empty_list(
     assert reference == 2 and "agency 77 not found" in said
     for json_out in ((), ("--json",)):
         code, out = _run(*args, "--agency", "77", *json_out)
-        assert (code, out.strip()) == (reference, said.strip()), out
+        assert (code, _error(out, code)) == (reference, _error(said, reference)), out
+        assert out.lstrip().startswith("{") == bool(json_out), out
 
 
 def test_a_daily_quota_beyond_the_bound_is_named(db: Database, tmp_path: Path) -> None:
@@ -265,8 +277,7 @@ def test_import_of_a_json_envelope_whose_people_is_no_list_is_refused(
     code, out = _run("import", str(page), "--json", "--rejects", str(tmp_path / "r.jsonl"))
     assert code == 2, out
     assert (
-        " ".join(out.split())
-        == f'error: {page}: "people" is {kind}, not a list of people (or null); nothing was imported'
+        _error(out, 2) == f'{page}: "people" is {kind}, not a list of people (or null); nothing was imported'
     )
     code, out = _run("pool", "stats", "--json")
     assert code == 0 and json.loads(out)["totals"]["leads"] == 0, out

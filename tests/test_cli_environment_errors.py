@@ -37,11 +37,31 @@ def _leadpool(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def _one_line(r: subprocess.CompletedProcess[str], *expected: str) -> None:
+    """One error line on stderr, nothing on stdout: ``error: ...``, or under ``--json`` (the
+    command line is in ``r.args``) one JSON object with the message and the exit code."""
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert r.stdout == "" and "Traceback" not in r.stderr, r.stderr
     (line,) = r.stderr.strip().splitlines()
-    assert line.startswith("error: ") and all(e in line for e in expected), line
+    if "--json" in r.args:
+        error = json.loads(line)
+        assert error["exit_code"] == 2 and all(e in error["error"] for e in expected), line
+    else:
+        assert line.startswith("error: ") and all(e in line for e in expected), line
     assert PASSWORD not in r.stderr
+
+
+def test_an_error_under_json_is_one_json_object_and_plain_text_without(tmp_path: Path) -> None:
+    """A machine reading --json output tells a refusal from a crash without parsing prose; the
+    error raised after the command's own frame (the database unreachable) too."""
+    url = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+    for args in (["agency", "list", "--json"], ["leads", "timeline", "1", "--json"]):
+        r = _leadpool(args, LEADPOOL_HOME=str(tmp_path), LEADPOOL_DATABASE_URL=url)
+        assert r.returncode == 1 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+        (line,) = r.stderr.strip().splitlines()
+        assert json.loads(line) == {"error": json.loads(line)["error"], "exit_code": 1}, line
+        assert json.loads(line)["error"].startswith("cannot reach the database"), line
+    r = _leadpool(["agency", "list"], LEADPOOL_HOME=str(tmp_path), LEADPOOL_DATABASE_URL=url)
+    assert r.returncode == 1 and r.stderr.startswith("error: cannot reach the database"), r.stderr
 
 
 def test_a_home_that_cannot_be_made_is_named(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from leadpool.cli import send as send_cli
 from leadpool.cli import serve as serve_cli
 from leadpool.cli import settings as settings_cli
 from leadpool.cli import webhooks as webhooks_cli
-from leadpool.cli.common import handle_errors
+from leadpool.cli.common import handle_errors, json_wanted
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The platform's lead pool.")
 
@@ -41,6 +41,7 @@ def _root(
     ),
 ) -> None:
     """The platform's lead pool."""
+    json_wanted.set(False)  # a command run before in this process (tests) said nothing of this one
 
 
 app.add_typer(db_cli.app, name="db")

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,19 @@ from leadpool.startup import prepare_database
 console = Console(markup=False, emoji=False, soft_wrap=True)
 err_console = Console(stderr=True, markup=False, emoji=False, soft_wrap=True)
 
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
+# Whether the running command was given --json, for its error line (fail): set as the option is
+# parsed, so it also holds for an error raised after the command's own frame has gone (main's)
+json_wanted: ContextVar[bool] = ContextVar("leadpool_json_wanted", default=False)
+
+
+def _note_json(value: bool) -> bool:
+    json_wanted.set(bool(value))
+    return value
+
+
+JsonOption = typer.Option(
+    False, "--json", callback=_note_json, help="Print machine-readable JSON instead of text."
+)
 
 
 @contextmanager
@@ -104,7 +117,13 @@ def instant(value: str | None, option: str) -> datetime | None:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(Text.assemble(("error:", "red"), " ", message))
+    """One line on stderr: ``error: ...`` for people; under ``--json`` a JSON object
+    (``{"error": ..., "exit_code": ...}``), so a machine reading the command's output need not
+    parse prose to tell a refusal from a crash. Stdout stays empty either way."""
+    if json_wanted.get():
+        sys.stderr.write(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False) + "\n")
+    else:
+        err_console.print(Text.assemble(("error:", "red"), " ", message))
     return typer.Exit(code)
 
 

@@ -283,3 +283,45 @@ def test_naming_its_own_lead_beside_a_competitors_address_does_not_pause_the_com
         report(w.a.api_key, 3, lead_id=a_lead, email=email)
         mine = c.get(f"/v1/campaigns/{camp.id}", headers=bearer(w.b.api_key)).json()
     assert (mine["status"], mine.get("paused_reason")) == ("active", None), mine
+
+
+def test_its_own_leads_previous_address_is_vouched_for(api, world, db, small_guard):
+    """A send went to the address the lead had before re-enrichment gave it another (kept in
+    previous_emails); the provider's bounces name that old address. They are the agency's own
+    lead's, so its soft bounces turn hard in its own guard at the threshold as any others do."""
+    from sqlalchemy import text
+
+    from leadpool.db import session_scope
+
+    w = world
+    camp = w.cb.create_campaign("B email", ["email"], BROAD_ICP, daily_quota=10)
+    w.cb.activate_campaign(camp.id)
+    b_lead, _ = sent_email_touch(
+        api.url, w.b.api_key, camp.id, w.cb.allocate(camp.id, 3).allocated, "sdr@agency-b.example", "b-msg-1"
+    )
+    with session_scope(db) as s:
+        old = s.execute(
+            text(
+                "UPDATE leads SET previous_emails = ARRAY[email], email = 'new.' || email "
+                "WHERE id = :l RETURNING previous_emails[1]"
+            ),
+            {"l": b_lead},
+        ).scalar_one()
+    with httpx.Client(base_url=api.url, headers=bearer(w.b.api_key)) as c:
+        for n in (1, 2, 3):
+            body: dict[str, Any] = {"provider_message_id": "b-msg-1"} if n == 1 else {"lead_id": b_lead}
+            r = c.post(
+                "/v1/events",
+                json={
+                    "type": "soft_bounce",
+                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
+                    "source": "api",
+                    "provider_event_id": f"old-soft-{n}",
+                    "email": old,
+                    "detail": {"smtp_status": "4.2.2"},
+                    **body,
+                },
+            )
+            assert r.status_code == 200, r.text
+        mine = c.get(f"/v1/campaigns/{camp.id}").json()
+    assert (mine["status"], mine.get("paused_reason")) == ("paused", "campaign_bounce_guard"), mine

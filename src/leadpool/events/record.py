@@ -713,7 +713,8 @@ def _vouched(session: Session, r: _Resolved, key: bytes, agency_id: int) -> bool
     if r.address_hmac is None or r.address_type is None:
         return True
     own_addresses = [("email", lead.email), ("phone", lead.phone), ("linkedin", lead.linkedin_url)]
-    own_addresses += [("email", e) for e in lead.personal_emails or []]
+    # and the addresses it had before re-enrichment: its own sends went to them
+    own_addresses += [("email", e) for e in (lead.personal_emails or []) + (lead.previous_emails or [])]
     for kind, value in own_addresses:
         if kind == r.address_type and value:
             try:

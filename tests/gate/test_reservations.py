@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -10,7 +10,15 @@ from tests.gate.factories import MONDAY_OPEN, World
 
 from leadpool.db import Database, session_scope
 from leadpool.errors import Conflict, InvalidInput, NotFound
-from leadpool.gate import CheckRequest, IdempotencyKeyReused, cancel, check, check_many, confirm_sent
+from leadpool.gate import (
+    CheckRequest,
+    IdempotencyKeyReused,
+    cancel,
+    check,
+    check_many,
+    confirm_sent,
+    expire_reservations,
+)
 
 T0 = MONDAY_OPEN
 
@@ -282,6 +290,49 @@ def test_a_key_used_by_a_dry_run_is_refused_for_a_reserving_check(db: Database) 
     with session_scope(db) as s:
         again = check(s, reserve=False, **ask)  # type: ignore[arg-type]
     assert again.replayed and again.allowed and again.touch_id is None
+
+
+@pytest.mark.parametrize("path", ["check", "check_many"])
+def test_a_key_whose_reservation_was_cancelled_or_ran_out_is_not_replayed_as_an_allow(
+    db: Database, path: str
+) -> None:
+    """An engine that cancels after a failed send, or retries a check that timed out after the
+    TTL, and asks again under its key must not be told to send on a touch no cap counts any more
+    (its confirm would be refused, the send lost from the caps): a 409, as for a dry run's key."""
+    with session_scope(db) as s:
+        w = World(s)
+        lid, other = w.lead(), w.lead(company_id=None)
+    ask = {"campaign_id": w.campaign_id, "channel": "linkedin"}
+
+    def again(key: str, lead: int, at: datetime | None = None) -> None:
+        with session_scope(db) as s:
+            if path == "check":
+                check(s, lead_id=lead, at=at, idempotency_key=key, **ask)  # type: ignore[arg-type]
+            else:
+                check_many(s, [CheckRequest(lead, w.campaign_id, "linkedin", at=at, idempotency_key=key)])
+
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, idempotency_key="step-1", **ask)  # type: ignore[arg-type]
+        assert d.touch_id is not None
+        cancel(s, d.touch_id)
+    with pytest.raises(IdempotencyKeyReused, match="cancelled"):
+        again("step-1", lid)
+    # checked (and the answer lost) 20 minutes ago: the reservation ran out unconfirmed
+    then = datetime.now(UTC) - timedelta(minutes=20)
+    with session_scope(db) as s:
+        old = check(s, lead_id=other, at=then, idempotency_key="step-2", **ask)  # type: ignore[arg-type]
+    assert old.allowed and old.touch_id is not None
+    again("step-2", other, then)  # asked again as of its own time, it is still the same answer
+    with pytest.raises(IdempotencyKeyReused, match="expired"):
+        again("step-2", other)
+    with session_scope(db) as s:
+        assert expire_reservations(s) == 1  # marked by the worker's job: the same
+    with pytest.raises(IdempotencyKeyReused, match="expired"):
+        again("step-2", other)
+    # nothing was written by the refusals: no new decision, no new touch
+    with db.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 2
+        assert c.execute(text("SELECT count(*) FROM touches")).scalar_one() == 2
 
 
 @pytest.mark.parametrize("path", ["check", "check_many", "worker"])

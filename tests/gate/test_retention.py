@@ -21,7 +21,7 @@ from leadpool.cli import app as cli
 from leadpool.config import settings_error_message
 from leadpool.db import Database, session_scope
 from leadpool.errors import InvalidInput
-from leadpool.gate import check
+from leadpool.gate import check, confirm_sent
 from leadpool.gate import retention as retention_module
 from leadpool.gate.retention import AUDIT_ACTION, prune_denials
 from leadpool.gate.settings import RetentionSettings
@@ -156,6 +156,8 @@ def test_a_pruned_denials_idempotency_key_decides_afresh_and_an_allows_key_still
         allowed = check(
             s, lead_id=allowed_lead, at=sunday - timedelta(days=6), idempotency_key="step-0", **ask
         )
+        assert allowed.touch_id is not None  # sent: a key whose reservation ran out is not replayed
+        confirm_sent(s, allowed.touch_id, "m-0", at=sunday - timedelta(days=6))
     assert not denied.allowed and [r.code for r in denied.reasons] == ["quiet_hours"] and allowed.allowed
     with session_scope(db) as s:  # the key holds: asked again when the window is open, the deny is replayed
         replay = check(s, lead_id=denied_lead, at=MONDAY_OPEN, idempotency_key="step-1", **ask)

@@ -359,9 +359,10 @@ class Batch:
         rows = conn.execute(
             text(
                 "SELECT d.agency_id, d.idempotency_key, d.id, d.lead_id, d.campaign_id, d.channel, "
-                "d.allowed, d.reasons, d.touch_id FROM decisions d "
+                "d.allowed, d.reasons, d.touch_id, t.state, t.expires_at FROM decisions d "
                 "JOIN unnest(CAST(:a AS bigint[]), CAST(:k AS text[])) AS v(a, k) "
-                "ON d.agency_id = v.a AND d.idempotency_key = v.k"
+                "ON d.agency_id = v.a AND d.idempotency_key = v.k "
+                "LEFT JOIN touches t ON t.id = d.touch_id"
             ),
             {"a": [it.snap.agency_id for it in keyed], "k": [it.req.idempotency_key for it in keyed]},
         ).all()
@@ -382,6 +383,16 @@ class Batch:
                 raise IdempotencyKeyReused(
                     f"idempotency key {it.req.idempotency_key!r} was already used for a check without "
                     "a reservation; use a new key for the reserving one"
+                )
+            if r[8] is not None and (
+                r[9] in ("cancelled", "expired") or (r[9] == "reserved" and r[10] <= it.at)
+            ):
+                # the key's touch no longer counts: replaying its allow would have the sender send
+                # on it, a send its confirm refuses (409) and no cap counts, as for a dry run's key
+                ended = "was cancelled" if r[9] == "cancelled" else f"expired at {r[10].isoformat()}"
+                raise IdempotencyKeyReused(
+                    f"idempotency key {it.req.idempotency_key!r} reserved touch {r[8]}, whose reservation "
+                    f"{ended}; nothing may be sent on it: use a new key for a new check"
                 )
             it.decision = GateDecision(
                 "allow" if r[6] else "deny",

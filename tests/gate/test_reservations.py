@@ -106,6 +106,38 @@ def test_expired_reservation_cannot_be_confirmed(db: Database) -> None:
             confirm_sent(s, d.touch_id, "too-late", at=T0 + timedelta(minutes=15))
 
 
+@pytest.mark.parametrize("marked_by", ["job", "check"])
+def test_a_confirm_dated_inside_the_ttl_is_accepted_after_the_reservation_was_marked_expired(
+    db: Database, marked_by: str
+) -> None:
+    """The mark is lazy bookkeeping: a send that happened inside the TTL is recorded (and counted)
+    whether the worker's job, or another check of the lead, marked the reservation meanwhile."""
+    with session_scope(db) as s:
+        w = World(s)
+        lid = w.lead(company_id=None)
+    then = datetime.now(UTC) - timedelta(minutes=20)  # sent at once, confirmed 20 minutes late
+    with session_scope(db) as s:
+        d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=then)
+    assert d.touch_id is not None
+    with session_scope(db) as s:
+        if marked_by == "job":
+            assert expire_reservations(s) == 1
+        else:  # the engine's next step for the lead, a day later
+            check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=then + timedelta(days=1))
+    with db.engine.connect() as c:
+        state = c.execute(text("SELECT state FROM touches WHERE id = :i"), {"i": d.touch_id}).scalar_one()
+    assert state == "expired"
+    with session_scope(db) as s, pytest.raises(Conflict, match="expired"):
+        confirm_sent(s, d.touch_id, "late@mail", at=then + timedelta(minutes=15))  # after the TTL: refused
+    with session_scope(db) as s:
+        t = confirm_sent(s, d.touch_id, "<late@mail>", at=then + timedelta(minutes=1))
+        assert t.state == "sent" and t.provider_message_id == "late@mail" and t.ended_at is None
+        assert confirm_sent(s, d.touch_id, "late@mail").state == "sent"  # idempotent, as ever
+    with session_scope(db) as s:  # and it counts: the lead's day is spent
+        again = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=then)
+    assert "lead_daily_cap" in again.codes
+
+
 def test_expired_reservations_are_marked_lazily(db: Database) -> None:
     w, lid = _world(db)
     with session_scope(db) as s:

@@ -70,8 +70,9 @@ def confirm_sent(
     """Mark a reserved touch as sent. Idempotent for the same provider message id (compared as
     ``normalize_message_id`` stores it: a retry with or without the brackets is the same id).
 
-    Raises Conflict when the reservation was cancelled, expired (it stopped counting against the
-    caps, so it may not be sent any more) or was confirmed with another message id.
+    Raises Conflict when the reservation was cancelled, expired at ``at`` (it stopped counting
+    against the caps, so it may not be sent any more; one marked expired is still confirmed as of
+    a time inside its TTL) or was confirmed with another message id.
     """
     provider_message_id = normalize_message_id(provider_message_id)
     if not provider_message_id:
@@ -86,10 +87,13 @@ def confirm_sent(
         # events naming only this id would land on whichever send has it: one agency could take
         # another's (its unsubscribes, replies) by confirming with its message id
         raise Conflict(f"provider_message_id {provider_message_id!r} is another agency's send")
+    # 'expired' is only the lazy mark of a reservation past its TTL (the worker's job, or the next
+    # check of the lead): a send dated inside the TTL is accepted whether the mark came first or not
     row = conn.execute(
         text(
-            "UPDATE touches SET state = 'sent', sent_at = :at, provider_message_id = :pmid "
-            f"WHERE id = :id AND state = 'reserved' AND expires_at > :at RETURNING {_TOUCH_COLS}"
+            "UPDATE touches SET state = 'sent', sent_at = :at, provider_message_id = :pmid, ended_at = NULL "
+            "WHERE id = :id AND state IN ('reserved', 'expired') AND expires_at > :at "
+            f"RETURNING {_TOUCH_COLS}"
         ),
         {"id": touch_id, "at": at, "pmid": provider_message_id},
     ).first()
@@ -102,7 +106,7 @@ def confirm_sent(
         return TouchState(*cur[:5])
     if cur.state == "sent":
         raise Conflict(f"touch {touch_id} was already confirmed with another provider message id")
-    if cur.state == "reserved":
+    if cur.state in ("reserved", "expired"):
         raise Conflict(
             f"touch {touch_id}'s reservation expired at {cur.expires_at.isoformat()}; check again before sending"
         )

@@ -57,6 +57,23 @@ def test_lead_daily_cap_retry_after_is_local_midnight_when_the_email_window_is_s
     )
 
 
+def test_lead_daily_cap_retry_after_skips_a_next_day_already_spent_by_a_scheduled_touch(db: Database) -> None:
+    """An engine that schedules the next step ahead (``at`` tomorrow) and is denied today must not
+    be sent back at midnight into a day that step has spent; here across New York's spring DST."""
+    sat_noon = utc("2026-03-07T17:00:00")  # Saturday 12:00 EST
+    sun_ten = utc("2026-03-08T14:00:00")  # Sunday 10:00 EDT, the clocks went forward at 02:00
+    with session_scope(db) as s:
+        w = World(s)
+        lid = w.lead(company_id=None)
+        _sent(s, lid, w.campaign_id, sat_noon - timedelta(hours=1))
+        _sent(s, lid, w.campaign_id, sun_ten)
+    d = _dry(db, lid, w.campaign_id, "linkedin", sat_noon)
+    assert d.codes == ["lead_daily_cap"]
+    assert d.retry_after == utc("2026-03-09T04:00:00"), d.retry_after  # Monday 00:00 EDT, not Sunday's
+    again = _dry(db, lid, w.campaign_id, "linkedin", d.retry_after)
+    assert again.allowed, again.reasons
+
+
 def test_cooling_that_ends_on_a_saturday_retries_into_the_weekend(db: Database) -> None:
     with session_scope(db) as s:
         w = World(s)

@@ -550,14 +550,15 @@ class Batch:
             reasons = list(it.reasons)
             if it.snap.lead_exists:
                 lt = [(t, d) for t, d, exp in touches.get(it.req.lead_id, []) if exp is None or exp > live_at]
-                day = sum(1 for _, d in lt if d == place.local_date)
+                per_day = Counter(d for _, d in lt)
+                day = per_day[place.local_date]
                 if day >= p.lead_daily_cap:
                     reasons.append(
                         Reason(
                             "lead_daily_cap",
                             f"Lead {it.req.lead_id} already has {day} touch(es) on {place.local_date} "
                             f"({_zone_name(place)}); the limit is {p.lead_daily_cap} per day.",
-                            windows.next_local_midnight(at, place.zone) if p.lead_daily_cap > 0 else None,
+                            _next_free_day(at, place, per_day, p.lead_daily_cap),
                         )
                     )
                 week = [t for t, _ in lt if t > at - caps.WEEK]
@@ -752,6 +753,17 @@ def _sender_week_reason(it: _Item, recent: _Recent, live_at: datetime) -> list[R
             caps.weekly_retry_after(week, cap),
         )
     ]
+
+
+def _next_free_day(at: datetime, place: Placement, per_day: Counter[date], cap: int) -> datetime | None:
+    """The start of the first local day after ``at``'s with room for one more touch of the lead:
+    a touch scheduled ahead (``at`` tomorrow) may have spent the next day already."""
+    if cap <= 0:
+        return None
+    start = windows.next_local_midnight(at, place.zone)
+    while per_day[windows.local_date(start, place.zone)] >= cap:  # the lead's touches are few
+        start = windows.next_local_midnight(start, place.zone)
+    return start
 
 
 def _when_open(reason: Reason, window: windows.SendWindow | None, place: Placement) -> Reason:

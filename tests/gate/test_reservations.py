@@ -138,6 +138,33 @@ def test_a_confirm_dated_inside_the_ttl_is_accepted_after_the_reservation_was_ma
     assert "lead_daily_cap" in again.codes
 
 
+def test_a_late_confirm_puts_its_touch_back_in_the_counters_a_recount_left_it_out_of(db: Database) -> None:
+    """Three reservations run out, a check near the agency's cap recounts without them and writes
+    the counter down; then all three are confirmed as sent inside their TTL. The counter must count
+    them again: left low, it let the next checks past the cap without a recount."""
+    then = datetime.now(UTC) - timedelta(minutes=20)
+    if (then + timedelta(minutes=16)).date() != then.date():  # the agency's day is the UTC day
+        then -= timedelta(minutes=30)
+    with session_scope(db) as s:
+        w = World(s, agency_gate={"agency_daily_cap": 3})
+        leads = [w.lead(company_id=None) for _ in range(5)]
+    touches = []
+    for lid in leads[:3]:
+        with session_scope(db) as s:
+            d = check(s, lead_id=lid, campaign_id=w.campaign_id, channel="linkedin", at=then)
+        assert d.allowed and d.touch_id is not None
+        touches.append(d.touch_id)
+    later = then + timedelta(minutes=16)  # all three have run out: the counter (3) is recounted
+    with session_scope(db) as s:
+        assert check(s, lead_id=leads[3], campaign_id=w.campaign_id, channel="linkedin", at=later).allowed
+    for n, tid in enumerate(touches):
+        with session_scope(db) as s:
+            confirm_sent(s, tid, f"late-{n}@mail", at=then + timedelta(minutes=1))
+    with session_scope(db) as s:  # four sent today against a cap of three
+        d = check(s, lead_id=leads[4], campaign_id=w.campaign_id, channel="linkedin", at=later)
+    assert d.codes == ["agency_daily_cap"], d.codes
+
+
 def test_expired_reservations_are_marked_lazily(db: Database) -> None:
     w, lid = _world(db)
     with session_scope(db) as s:
@@ -372,13 +399,22 @@ def test_a_scheduled_check_counts_the_reservations_live_now(db: Database, path: 
     """A check dated 20 minutes ahead must not leave out a reservation live now (its sender may
     still confirm it), neither for the company's weekly budget nor for the lead's daily cap."""
     from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
 
     from leadpool.gate import GateWorker
 
     now = datetime.now(UTC)
+    later = now + timedelta(minutes=20)  # another engine schedules touches for 20 minutes from now
+    # the people's zone: one where now and 20 minutes later are the same local day, whatever the
+    # clock (in New York the test failed from 23:40 to midnight, the check falling on the next day)
+    zone = next(
+        z
+        for z in ("America/New_York", "Asia/Tokyo")
+        if now.astimezone(ZoneInfo(z)).date() == later.astimezone(ZoneInfo(z)).date()
+    )
     with session_scope(db) as s:
         w = World(s)
-        people = [w.lead() for _ in range(6)]
+        people = [w.lead(time_zone=zone) for _ in range(6)]
     with session_scope(db) as s:  # four touches to the company earlier this week, one a day
         for i in range(4):
             at = now - timedelta(days=4 - i)
@@ -388,8 +424,6 @@ def test_a_scheduled_check_counts_the_reservations_live_now(db: Database, path: 
     with session_scope(db) as s:  # a sending worker reserves the fifth now (TTL 15 minutes)
         fifth = check(s, lead_id=people[4], campaign_id=w.campaign_id, channel="linkedin", at=now)
         assert fifth.allowed
-
-    later = now + timedelta(minutes=20)  # another engine schedules touches for 20 minutes from now
 
     def ask(lead: int) -> list[str]:
         if path == "worker":

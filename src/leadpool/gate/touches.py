@@ -93,12 +93,16 @@ def confirm_sent(
         text(
             "UPDATE touches SET state = 'sent', sent_at = :at, provider_message_id = :pmid, ended_at = NULL "
             "WHERE id = :id AND state IN ('reserved', 'expired') AND expires_at > :at "
-            f"RETURNING {_TOUCH_COLS}"
+            f"RETURNING {_TOUCH_COLS}, {_SCOPE_COLS}, clock_timestamp() >= expires_at"
         ),
         {"id": touch_id, "at": at, "pmid": provider_message_id},
     ).first()
     if row is not None:
-        return TouchState(*row)
+        if row[-1]:
+            # confirmed after its TTL ran out: a recount meanwhile left it out of its counters (and
+            # may have given its slot away), so they are written back exactly, now that it counts
+            _write_exact(conn, _scopes(row), datetime.now(UTC))
+        return TouchState(*row[:5])
     cur = _touch(conn, touch_id)
     # stored before ids were normalised, it may still have its brackets
     stored = cur.provider_message_id
@@ -121,7 +125,7 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
     row = conn.execute(
         text(
             "UPDATE touches SET state = 'cancelled', ended_at = :at WHERE id = :id AND state = 'reserved' "
-            f"RETURNING {_TOUCH_COLS}, expires_at, company_id, local_date, sender, channel, agency_id, at"
+            f"RETURNING {_TOUCH_COLS}, {_SCOPE_COLS}"
         ),
         {"id": touch_id, "at": at},
     ).first()
@@ -132,17 +136,8 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
         raise Conflict(f"touch {touch_id} was already sent; it cannot be cancelled")
     if row.expires_at <= at:
         return TouchState(*row[:5])  # it had stopped counting by then
-    scopes = [caps.agency_scope(row.agency_id, row.channel, row.at)]
-    if row.company_id is not None:
-        scopes.append(caps.company_scope(row.company_id, row.local_date))
-    if row.sender is not None:
-        scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
-    scopes.sort()  # the lock order every check uses
-    for sc in scopes:
-        conn.execute(
-            text("SELECT n FROM gate_counters WHERE scope = :s AND key = :k AND day = :d FOR UPDATE"),
-            {"s": sc.scope, "k": sc.key, "d": sc.day},
-        )
+    scopes = _scopes(row)
+    _lock_counters(conn, scopes)
     # live is decided after the rows are locked, by the clock then: a recount that committed
     # while this waited, after the reservation ran out, has already left it out of the counters
     live_now = conn.execute(text("SELECT CAST(:e AS timestamptz) > clock_timestamp()"), {"e": row.expires_at})
@@ -160,12 +155,42 @@ def cancel(session: Session, touch_id: int, *, at: datetime | None = None) -> To
         # it out of a counter, and lowering that again would let the next check past the cap. So
         # the rows are written back with the exact count as of the cancel's time (this touch no
         # longer counts), as a check near its cap does.
-        for sc, n in caps.exact_counts(conn, scopes, at).items():
-            conn.execute(
-                text("UPDATE gate_counters SET n = :n WHERE scope = :s AND key = :k AND day = :d"),
-                {"s": sc.scope, "k": sc.key, "d": sc.day, "n": n},
-            )
+        _write_exact(conn, scopes, at, locked=True)
     return TouchState(*row[:5])
+
+
+# a touch's columns that name its counter rows (_scopes)
+_SCOPE_COLS = "expires_at, company_id, local_date, sender, channel, agency_id, at"
+
+
+def _scopes(row: Any) -> list[caps.Scope]:
+    """The counter rows a touch counts in, in the lock order every check uses."""
+    scopes = [caps.agency_scope(row.agency_id, row.channel, row.at)]
+    if row.company_id is not None:
+        scopes.append(caps.company_scope(row.company_id, row.local_date))
+    if row.sender is not None:
+        scopes.append(caps.sender_scope(row.channel, row.sender, row.at))
+    return sorted(scopes)
+
+
+def _lock_counters(conn: Connection, scopes: list[caps.Scope]) -> None:
+    for sc in scopes:
+        conn.execute(
+            text("SELECT n FROM gate_counters WHERE scope = :s AND key = :k AND day = :d FOR UPDATE"),
+            {"s": sc.scope, "k": sc.key, "d": sc.day},
+        )
+
+
+def _write_exact(conn: Connection, scopes: list[caps.Scope], at: datetime, *, locked: bool = False) -> None:
+    """Write the counter rows back with their exact counts as of ``at``, as a check near its cap
+    does, under the rows' locks."""
+    if not locked:
+        _lock_counters(conn, scopes)
+    for sc, n in caps.exact_counts(conn, scopes, at).items():
+        conn.execute(
+            text("UPDATE gate_counters SET n = :n WHERE scope = :s AND key = :k AND day = :d"),
+            {"s": sc.scope, "k": sc.key, "d": sc.day, "n": n},
+        )
 
 
 def expire_reservations(session: Session, *, at: datetime | None = None, limit: int = 10000) -> int:

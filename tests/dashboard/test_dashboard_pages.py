@@ -255,3 +255,32 @@ def test_the_overview_shows_the_paused_senders_each_may_see(api, world, db):
     assert "email:x@elsewhere.example" in page and "until resumed" in page and "hard bounces 2" in page
     row = page[page.index("email:y@elsewhere.example") :].split("</tr>")[0]
     assert "spam complaints" in row and "complaints 2" in row and "policy blocks" not in row
+
+
+def test_dashboard_pages_are_neither_kept_in_caches_nor_framed_by_other_sites(api, world):
+    """Every page showed people's data with no Cache-Control: after signing out on a shared machine
+    the Back button (or a proxy's cache) still showed the last lead's page. Nor did a page forbid
+    framing, sniffing or scripts, as the unsubscribe page does."""
+    lead = world.alloc_a.allocated[0]
+    with _browser(api.url) as b:
+        pages = [b.get("/login")]
+        b.post("/login", data={"token": world.a.api_key})
+        for path in (
+            "/",
+            f"/leads/{lead}",
+            f"/campaigns/{world.camp_a.id}",
+            "/insights",
+            f"/leads/{lead + 10**6}",
+        ):
+            pages.append(b.get(path))
+        assert [r.status_code for r in pages] == [200, 200, 200, 200, 200, 404]
+        for r in pages:
+            where = r.request.url.path
+            assert "no-store" in r.headers.get("cache-control", ""), where
+            assert r.headers.get("x-frame-options") == "DENY", where
+            assert r.headers.get("x-content-type-options") == "nosniff", where
+            csp = r.headers.get("content-security-policy", "")
+            assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, where
+            # a sign-in's Origin must still name this site (no-referrer would make it "null")
+            assert r.headers.get("referrer-policy") == "same-origin", where
+        assert b.post("/logout", headers={"Origin": api.url}).status_code == 303

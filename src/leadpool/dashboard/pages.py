@@ -70,8 +70,26 @@ templates.filters["pretty_text"] = _pretty_text
 Build = Callable[[Session, Principal], dict[str, Any]]
 
 
+# Every page shows people's data to whoever is signed in: kept in no cache (the Back button after
+# signing out on a shared machine, a proxy), framed by no other site, never sniffed as another
+# type, and running no script and loading nothing (the pages need none: styles and charts are
+# inline). same-origin, not no-referrer: a sign-in's Origin must name this site (same_site).
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    ),
+}
+
+
 def _html(template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(templates.get_template(template).render(**context), status_code=status)
+    return HTMLResponse(
+        templates.get_template(template).render(**context), status_code=status, headers=_HEADERS
+    )
 
 
 def render_page(request: Request, template: str, build: Build) -> Response:

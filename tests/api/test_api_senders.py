@@ -119,6 +119,16 @@ def test_the_cli_resumes_a_sender_named_as_the_list_names_it_and_prints_it_as_is
     assert api.admin.paused_senders() == []
 
 
+def test_the_cli_names_a_sending_domain_it_did_not_find_paused_as_the_domain(api, db):
+    """`resume-sender @domain` looks up the sending domain's pause; when there was none it said
+    "email:@spread.example was not paused", a mailbox nobody has, not the domain it looked for."""
+    r = runner.invoke(app, ["send", "resume-sender", "@Spread.example", "--actor", "ops"])
+    assert r.exit_code == 0 and "domain:spread.example was not paused" in r.stdout, r.output
+    _pause(db, "domain:spread.example")
+    r = runner.invoke(app, ["send", "resume-sender", "@Spread.example", "--actor", "ops"])
+    assert r.exit_code == 0 and "domain:spread.example resumed" in r.stdout, r.output
+
+
 def test_resuming_with_a_blank_sender_or_actor_is_refused_and_keeps_the_pause(api, world, db):
     _pause(db, "email:sdr@elsewhere.example")
     r = httpx.post(

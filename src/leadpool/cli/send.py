@@ -260,7 +260,7 @@ def resume_sender_cmd(
     if json_out:
         print_json({"resumed": ended is not None, "pause": ended.as_dict() if ended else None})
     elif ended is None:
-        named = sender.strip() if ":" in sender else senders.sender_key(channel, sender)
+        named = senders.spelled_keys(channel, sender)[0]  # the likeliest key it was looked up by
         console.print(f"{named} was not paused; nothing changed")
     else:
         console.print(f"{ended.sender} resumed (it was paused by the {ended.reason.replace('_', ' ')})")

@@ -161,6 +161,14 @@ def test_cli_erase_and_classifier_eval(db: Database, world: World) -> None:
     lead = world.lead(email="gone@example.com")
     refused = runner.invoke(app, ["leads", "erase", str(lead), "--actor", "dpo"], input="n\n")
     assert refused.exit_code == 1
+    # no answer at all (a script without --yes): the one-line error, a JSON one under --json
+    # (it was click's "Aborted.", which a machine reading --json could not parse)
+    unanswered = runner.invoke(app, ["leads", "erase", str(lead), "--actor", "dpo", "--json"], input="")
+    assert (
+        unanswered.exit_code == 1 and unanswered.stdout.strip() == ""
+    )  # (click ends its prompt with a space)
+    error = json.loads(unanswered.stderr.splitlines()[-1])
+    assert error["exit_code"] == 1 and "--yes" in error["error"]
     out = runner.invoke(app, ["leads", "erase", str(lead), "--actor", "dpo", "--yes", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["suppressions_added"] == 3
@@ -170,7 +178,9 @@ def test_cli_erase_and_classifier_eval(db: Database, world: World) -> None:
     assert missing.exit_code == 2 and "lead 424242 not found" in missing.output
     # without --yes, an unknown lead is said before the confirmation is asked, not after
     asked = runner.invoke(app, ["leads", "erase", "424242", "--actor", "dpo"], input="y\n")
-    assert asked.exit_code == 2 and "lead 424242 not found" in asked.output and "Erase lead" not in asked.output
+    assert (
+        asked.exit_code == 2 and "lead 424242 not found" in asked.output and "Erase lead" not in asked.output
+    )
     ev = runner.invoke(app, ["event", "classifier-eval", "--json"])
     report = json.loads(ev.stdout)
     assert report["replies"] >= 150 and report["accuracy"] >= 0.95

@@ -224,7 +224,14 @@ def erase_cmd(
             with session_scope(db) as s:
                 if s.get(Lead, lead_id) is None:  # said before asking to confirm, not after
                     raise NotFound(f"lead {lead_id} not found")
-            if not typer.confirm(f"Erase lead {lead_id}? This cannot be undone.", err=True):
+            try:
+                confirmed = typer.confirm(f"Erase lead {lead_id}? This cannot be undone.", err=True)
+            except typer.Abort:  # no answer (stdin closed, a script without --yes): click printed "Aborted."
+                typer.echo("", err=True)  # end the prompt's line, so the error is a line of its own
+                raise fail(
+                    "not erased: no answer to the confirmation (pass --yes to erase without asking)", 1
+                ) from None
+            if not confirmed:
                 raise fail("not erased", 1)
         with session_scope(db) as s:
             result = erase(s, lead_id, actor=actor)

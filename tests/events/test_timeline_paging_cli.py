@@ -76,6 +76,21 @@ def test_leads_timeline_lists_everything_in_pages_and_pages_on_request(db: Datab
     assert missing.exit_code == 2 and "lead 999999 not found" in missing.output and missing.stdout == ""
     bad = runner.invoke(app, ["leads", "timeline", str(busy.lead_id), "--after", "nope"])
     assert bad.exit_code == 2 and "not a timeline cursor" in bad.output
+    # a cursor is for its own timeline and order: on another lead's, or reversed, it printed a page
+    # of entries from the wrong place (or none) and exit 0; it is refused, as the API refuses it
+    cursor = _cursor(table.stderr)
+    assert cursor is not None
+    other = world.lead()
+    for elsewhere in (
+        [str(other), "--after", cursor],
+        [str(busy.lead_id), "--after", cursor, "--newest-first"],
+    ):
+        wrong = runner.invoke(app, ["leads", "timeline", *elsewhere, "--json"])
+        assert wrong.exit_code == 2 and "not a timeline cursor" in wrong.output and wrong.stdout == ""
+    right = runner.invoke(
+        app, ["leads", "timeline", str(busy.lead_id), "--limit", "2", "--after", cursor, "--json"]
+    )
+    assert [e["source"] for e in json.loads(right.stdout)] == expected[3:5]
     empty = runner.invoke(app, ["leads", "timeline", str(world.lead()), "--json"])
     assert empty.exit_code == 0 and json.loads(empty.stdout) == []
 
@@ -91,3 +106,10 @@ def test_companies_timeline_lists_everything(db: Database, world: World):
         app, ["companies", "timeline", str(busy.company_id), "--json", "--newest-first", "--limit", "7"]
     )
     assert [e["source"] for e in json.loads(newest.stdout)] == expected[::-1][:7]
+    cursor = json.loads(newest.stderr)["next_cursor"]
+    more = runner.invoke(
+        app, ["companies", "timeline", str(busy.company_id), "--json", "--newest-first", "--after", cursor]
+    )
+    assert more.exit_code == 0 and [e["source"] for e in json.loads(more.stdout)] == expected[::-1][7:]
+    wrong = runner.invoke(app, ["leads", "timeline", str(busy.lead_id), "--after", cursor])
+    assert wrong.exit_code == 2 and "not a timeline cursor" in wrong.output

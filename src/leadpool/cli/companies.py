@@ -31,4 +31,5 @@ def timeline(
             newest_first=newest_first,
             json_out=json_out,
             title=f"company {company_id}",
+            timeline=f"company:{company_id}",
         )

@@ -201,6 +201,7 @@ def timeline(
             newest_first=newest_first,
             json_out=json_out,
             title=f"lead {lead_id}",
+            timeline=f"lead:{lead_id}",
         )
 
 

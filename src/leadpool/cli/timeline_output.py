@@ -4,7 +4,9 @@ By default every entry, as the command always did, but read from the database a 
 and written out as it is read (``--json`` streams the array), so a long history never sits in
 memory whole. ``--limit N`` prints one page and, when entries are left, the ``--after`` cursor to
 continue from (on stderr, so ``--json`` output stays one JSON array; with ``--json`` the cursor is
-``{"next_cursor": ...}`` on a line of its own).
+``{"next_cursor": ...}`` on a line of its own). A cursor is sealed for its timeline and order, as
+the API's are: given to another lead's or company's timeline, or with the other order, it is
+refused (it used to print a page of that other timeline from the first one's position, exit 0).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ NewestFirstOption = typer.Option(
     False, "--newest-first", help="Newest entries first (default: oldest first)."
 )
 AfterOption = typer.Option(
-    None, "--after", help="Only entries after this cursor (printed by a --limit run; use the same order)."
+    None,
+    "--after",
+    help="Only entries after this cursor (printed by a --limit run of the same timeline, in the same order).",
 )
 
 
@@ -45,9 +49,12 @@ def print_timeline(
     newest_first: bool,
     json_out: bool,
     title: str,
+    timeline: str,
 ) -> None:
-    """Print the timeline ``fetch`` reads (call it inside the command's session)."""
-    start = Position.from_cursor(after) if after is not None else None
+    """Print the timeline ``fetch`` reads (call it inside the command's session); ``timeline``
+    names it (``lead:7``), bound into its cursors with the order."""
+    context = f"cli:{timeline}:{'desc' if newest_first else 'asc'}"
+    start = Position.from_cursor(after, context=context) if after is not None else None
     next_cursor: str | None = None
     entries: Iterator[TimelineEntry]
     if limit is None:
@@ -56,7 +63,7 @@ def print_timeline(
         page = fetch(limit + 1, start, newest_first)
         if len(page) > limit:
             page = page[:limit]
-            next_cursor = page[-1].position.cursor()
+            next_cursor = page[-1].position.cursor(context=context)
         entries = iter(page)
     if json_out:
         _stream_json(entries)

@@ -19,11 +19,10 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from leadpool.insights import rates
-from leadpool.insights.rates import COUNT_SQL, COUNTS, Cell
+from leadpool.insights.rates import Cell
 
 MIN_LEADS = 50
 MIN_AGENCIES = 3
@@ -64,24 +63,20 @@ def _key_str(key: Sequence[Any]) -> str:
     return _SEP.join("" if v is None else str(v) for v in key)
 
 
-def _residuals(
-    session: Session, dims: Sequence[str], keep: Sequence[str], published: list[str]
-) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
-    """Counts of the facts outside the published cells, grouped by the parent dims ``keep``."""
-    cols = "".join(f"{d}, " for d in keep)
-    group = f"GROUP BY {', '.join(keep)}" if keep else ""
-    where = f"NOT ({_key_sql(dims)} = ANY(CAST(:pub AS text[])))"
-    rows = session.execute(
-        text(f"SELECT {cols}{COUNT_SQL} FROM insight_facts WHERE {where} {group}"), {"pub": published}
-    ).mappings()
-    tops = rates.top_agency_counts(session, [list(keep)], where, {"pub": published})
-    out = []
-    for r in rows:
-        counts = {k: int(r[k]) for k in COUNTS}
-        if counts["sends"]:
-            key = tuple(r[d] for d in keep)
-            out.append((key, counts | tops[key]))
-    return out
+# counts a group of leaves sums exactly (the lead counts only when no lead is in two of them)
+_ADDITIVE = (
+    "sends",
+    "delivered",
+    "email_sends",
+    "replies",
+    "positives",
+    "bounces",
+    "unsubscribes",
+    "conversions",
+    "leads",
+    "email_leads",
+    "delivered_leads",
+)
 
 
 def _parents(dims: Sequence[str]) -> list[list[str]]:
@@ -96,19 +91,136 @@ def _parents(dims: Sequence[str]) -> list[list[str]]:
     ]
 
 
+def platform_sets(dims: Sequence[str]) -> list[list[str]]:
+    """The grouping sets :func:`platform_cells` reads for ``dims``: the cells and every parent."""
+    return [list(dims), *_parents(dims)]
+
+
+class _Residuals:
+    """Counts of the facts outside the published cells, grouped by each parent segment.
+
+    Worked out from the cells' counts where that is exact: a parent with no unpublished cell has
+    none; one with no published cell is the parent itself; one whose cells share no lead is the
+    sum of its unpublished cells (leads, and each agency's leads, add up; agencies are the union
+    of theirs). Otherwise (a lead in two cells of the parent, e.g. sent at two local hours) the
+    facts are read again: one statement for every such parent, per set of published cells."""
+
+    def __init__(self, session: Session, dims: list[str], grouped: rates.Grouped, leaves: dict[str, Cell]):
+        self.session, self.dims, self.grouped, self.leaves = session, dims, grouped, leaves
+        self.full = tuple(sorted(dims))
+        self.parents = _parents(dims)
+        # parent -> parent key (in the parent's dims order) -> its cells' key strings
+        self.members: dict[tuple[str, ...], dict[tuple[Any, ...], list[str]]] = {}
+        for keep in self.parents:
+            idx = [dims.index(d) for d in keep]
+            groups: dict[tuple[Any, ...], list[str]] = {}
+            for k, c in leaves.items():
+                groups.setdefault(tuple(c.key[i] for i in idx), []).append(k)
+            self.members[tuple(keep)] = groups
+        self.memo: dict[
+            frozenset[str], dict[tuple[str, ...], list[tuple[tuple[Any, ...], dict[str, int]]]]
+        ] = {}
+
+    def get(self, keep: Sequence[str], published: set[str]) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+        pub = frozenset(published)
+        if pub not in self.memo:
+            self.memo = {pub: self._compute(pub)}
+        return self.memo[pub][tuple(keep)]
+
+    def _compute(
+        self, pub: frozenset[str]
+    ) -> dict[tuple[str, ...], list[tuple[tuple[Any, ...], dict[str, int]]]]:
+        out: dict[tuple[str, ...], list[tuple[tuple[Any, ...], dict[str, int]]]] = {}
+        reread: list[list[str]] = []
+        for keep in self.parents:
+            rows = []
+            for pkey, members in self.members[tuple(keep)].items():
+                rest = [k for k in members if k not in pub]
+                if not rest:
+                    continue
+                parent = self.grouped.counts(keep, pkey)
+                assert parent is not None
+                if len(rest) == len(members):
+                    rows.append((pkey, dict(parent)))
+                elif sum(self.leaves[k].counts["leads"] for k in members) == parent["leads"]:
+                    rows.append((pkey, self._sum(rest)))
+                else:
+                    break
+            else:
+                out[tuple(keep)] = rows
+                continue
+            reread.append(keep)
+        if reread:
+            where = f"NOT ({_key_sql(self.dims)} = ANY(CAST(:pub AS text[])))"
+            again = rates.grouped_counts(
+                self.session, reread, where=where, params={"pub": sorted(pub)}, ordered=False
+            )
+            for keep in reread:
+                s = tuple(sorted(keep))
+                rows = []
+                for ckey, counts in again.groups[s].items():
+                    if counts["sends"]:
+                        by = dict(zip(s, ckey, strict=True))
+                        rows.append((tuple(by[d] for d in keep), counts))
+                out[tuple(keep)] = rows
+        return out
+
+    def _sum(self, rest: list[str]) -> dict[str, int]:
+        """The counts of cells that share no lead, taken together."""
+        counts = {k: 0 for k in _ADDITIVE}
+        agencies: dict[int, dict[str, int]] = {}
+        email_agencies: set[int] = set()
+        delivered_agencies: set[int] = set()
+        for k in rest:
+            leaf = self.leaves[k]
+            for c in _ADDITIVE:
+                counts[c] += leaf.counts[c]
+            s, ckey = rates.canonical(self.dims, leaf.key)
+            for a, ac in self.grouped.per_agency[s].get(ckey, {}).items():
+                mine = agencies.setdefault(a, {"leads": 0, "email_leads": 0, "delivered_leads": 0})
+                for c in mine:
+                    mine[c] += ac[c]
+                if ac["email_sends"]:
+                    email_agencies.add(a)
+                if ac["delivered"]:
+                    delivered_agencies.add(a)
+        counts["agencies"] = len(agencies)
+        counts["email_agencies"] = len(email_agencies)
+        counts["delivered_agencies"] = len(delivered_agencies)
+        for top, c in (
+            ("top_leads", "leads"),
+            ("top_email_leads", "email_leads"),
+            ("top_delivered_leads", "delivered_leads"),
+        ):
+            counts[top] = max((a[c] for a in agencies.values()), default=0)
+        return counts
+
+
 def platform_cells(
-    session: Session, dims: Sequence[str], metrics: Sequence[str] = rates.REPORTED_METRICS
+    session: Session,
+    dims: Sequence[str],
+    metrics: Sequence[str] = rates.REPORTED_METRICS,
+    *,
+    grouped: rates.Grouped | None = None,
 ) -> list[Cell]:
     """The privacy-safe platform view of ``dims``: the whole (level 0, if safe), the published
-    cells, and "(other)" for the rest when it is safe. Rates shrink toward the whole."""
+    cells, and "(other)" for the rest when it is safe. Rates shrink toward the whole.
+    ``grouped``: counts of all facts already read for :func:`platform_sets` of ``dims``."""
     dims = rates.check_dims(dims)
-    all_cells = rates.count_cells(session, dims)
-    total = next(c for c in all_cells if c.level == 0)
+    if grouped is None or not grouped.has(platform_sets(dims)):
+        grouped = rates.grouped_counts(session, platform_sets(dims), ordered=False)
+    total = Cell(key=(), dims=(), counts=dict(grouped.groups[()][()]))
     if not is_safe(total.counts):
         return []
     if not dims:
         return rates.shrink_cells([total], metrics)
-    leaves = {_key_str(c.key): c for c in all_cells if c.level == len(dims)}
+    leaves: dict[str, Cell] = {}
+    full = tuple(sorted(dims))
+    for ckey, counts in grouped.groups[full].items():
+        by = dict(zip(full, ckey, strict=True))
+        key = tuple(by[d] for d in dims)
+        leaves[_key_str(key)] = Cell(key=key, dims=tuple(dims), counts=dict(counts))
+    residuals = _Residuals(session, dims, grouped, leaves)
     published = {k for k, c in leaves.items() if is_safe(c.counts)}
     for _ in range(_MAX_ROUNDS):
         withdrawn = False
@@ -116,7 +228,7 @@ def platform_cells(
             if not published:
                 break
             idx = [dims.index(d) for d in keep]
-            for pkey, counts in _residuals(session, dims, keep, sorted(published)):
+            for pkey, counts in residuals.get(keep, published):
                 if is_safe(counts):
                     continue
                 inside = [k for k in published if tuple(leaves[k].key[i] for i in idx) == pkey]
@@ -136,7 +248,7 @@ def platform_cells(
     for k in sorted(published):
         c = leaves[k]
         out.append(Cell(key=c.key, dims=c.dims, counts=c.counts))
-    rest = _residuals(session, dims, [], sorted(published)) if published else [((), total.counts)]
+    rest = residuals.get([], published) if published else [((), total.counts)]
     if rest and published and is_safe(rest[0][1]):
         out.append(Cell(key=tuple(OTHER for _ in dims), dims=tuple(dims), counts=rest[0][1]))
     # shrink the published cells straight toward the whole: intermediate parents are not published

@@ -81,33 +81,110 @@ COUNT_SQL = """count(*) AS sends,
 # The largest single agency's part of each lead count of a cell (privacy.is_safe: what is left
 # once the agency contributing most subtracts its own figures, which it sees in full)
 TOP_COUNTS = ("top_leads", "top_email_leads", "top_delivered_leads")
-_PER_AGENCY_SQL = """count(DISTINCT lead_id) AS top_leads,
-    count(DISTINCT lead_id) FILTER (WHERE channel = 'email') AS top_email_leads,
-    count(DISTINCT lead_id) FILTER (WHERE NOT bounced) AS top_delivered_leads"""
+# TOP_COUNTS is the maximum over a group's agencies of these, each agency's own part of the group
+_PER_AGENCY = {
+    "top_leads": "leads",
+    "top_email_leads": "email_leads",
+    "top_delivered_leads": "delivered_leads",
+}
 
 
-def top_agency_counts(
-    session: Session, sets: Sequence[Sequence[str]], where: str, params: dict[str, Any]
-) -> dict[tuple[Any, ...], dict[str, int]]:
-    """TOP_COUNTS of each group of the grouping ``sets`` (prefixes of the last one), keyed by the
-    group's values of its own dims, over the facts matching ``where``."""
-    dims = list(sets[-1])
-    grouping = f"GROUPING({', '.join(dims)})" if dims else "0"
-    cols = "".join(f"{d}, " for d in dims)
-    inner_sets = ", ".join("(" + ", ".join([*s, "agency_id"]) + ")" for s in sets)
-    tops = ", ".join(f"max({k}) AS {k}" for k in TOP_COUNTS)
+@dataclass
+class Grouped:
+    """The counts of every group of several grouping sets, read in one pass over the facts.
+
+    ``groups[dims][key]``: COUNTS and TOP_COUNTS of a group; ``per_agency[dims][key][agency]``:
+    the same group's COUNTS of one agency's facts. ``dims`` is the sorted tuple of the set's
+    dimensions and ``key`` the group's values in that order. ``ranks[dims][key]`` (when read
+    ``ordered``): each value's place in its column's order, NULL last, so that groups can be sorted
+    as ``ORDER BY d1, GROUPING(d1), d2, GROUPING(d2), ...`` over a request's dims would (the order
+    a rollup over them returns its rows in)."""
+
+    groups: dict[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]]
+    per_agency: dict[tuple[str, ...], dict[tuple[Any, ...], dict[int, dict[str, int]]]]
+    ranks: dict[tuple[str, ...], dict[tuple[Any, ...], dict[str, int]]]
+    ordered: bool
+
+    def has(self, sets: Iterable[Sequence[str]], *, ordered: bool = False) -> bool:
+        return (self.ordered or not ordered) and all(tuple(sorted(s)) in self.groups for s in sets)
+
+    def counts(self, dims: Sequence[str], key: Sequence[Any]) -> dict[str, int] | None:
+        """A group's counts, its ``key`` given in the order of ``dims``."""
+        by = dict(zip(dims, key, strict=True))
+        s = tuple(sorted(dims))
+        return self.groups[s].get(tuple(by[d] for d in s))
+
+
+_LAST = 1 << 62  # the rank of NULL: after every value
+
+
+def canonical(dims: Sequence[str], key: Sequence[Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """A group's set and key in :class:`Grouped`'s order (dims sorted by name)."""
+    by = dict(zip(dims, key, strict=True))
+    s = tuple(sorted(dims))
+    return s, tuple(by[d] for d in s)
+
+
+def grouped_counts(
+    session: Session,
+    sets: Iterable[Sequence[str]],
+    *,
+    agency_id: int | None = None,
+    sent_from: datetime | None = None,
+    sent_before: datetime | None = None,
+    campaign_ids: Sequence[int] | None = None,
+    where: str | None = None,
+    params: dict[str, Any] | None = None,
+    ordered: bool = True,
+) -> Grouped:
+    """COUNTS of every group of each grouping set, and of each of its agencies' part, from one
+    statement (one pass over the facts: ``GROUPING SETS`` of each set with and without
+    ``agency_id``); TOP_COUNTS are the largest agency's part, worked out here. ``ordered``: also
+    rank each value in its column's order (a sort of the groups per column), which
+    :func:`count_cells` needs to return its cells in a rollup's order."""
+    wanted = sorted({tuple(sorted(check_dims(s))) for s in sets}, key=lambda s: (len(s), s))
+    if where is None:
+        where, params = _where(agency_id, sent_from, sent_before, campaign_ids)
+    cols = sorted({d for s in wanted for d in s})
+    grouping_sets = ", ".join(
+        "(" + ", ".join([*s, *extra]) + ")" for s in wanted for extra in ((), ("agency_id",))
+    )
+    bits = [*cols, "agency_id"]
+    # each value's place in the column's sort order (NULLs last), for Grouped.ranks
+    ranks = "".join(f", dense_rank() OVER (ORDER BY {c}) AS rank_{c}" for c in cols) if ordered else ""
     rows = session.execute(
         text(
-            f"SELECT g, {cols}{tops} FROM (SELECT {grouping} AS g, {cols}{_PER_AGENCY_SQL} "
-            f"FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({inner_sets})) per "
-            f"GROUP BY g{''.join(f', {d}' for d in dims)}"
+            f"SELECT GROUPING({', '.join(bits)}) AS g, {''.join(f'{c}, ' for c in cols)}agency_id, "
+            f"{COUNT_SQL}{ranks} FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({grouping_sets})"
         ),
-        params,
+        params or {},
     ).mappings()
-    out: dict[tuple[Any, ...], dict[str, int]] = {}
+    out = Grouped(
+        groups={s: {} for s in wanted},
+        per_agency={s: {} for s in wanted},
+        ranks={s: {} for s in wanted},
+        ordered=ordered,
+    )
+    n = len(bits)
     for r in rows:
-        level = len(dims) - int(r["g"]).bit_count()
-        out[tuple(r[d] for d in dims[:level])] = {k: int(r[k]) for k in TOP_COUNTS}
+        g = int(r["g"])
+        # GROUPING() sets bit (n-1-i) for column i when that column is not grouped in this row
+        s = tuple(c for i, c in enumerate(cols) if not g >> (n - 1 - i) & 1)
+        key = tuple(r[c] for c in s)
+        counts = {k: int(r[k]) for k in COUNTS}
+        if g & 1:
+            out.groups[s][key] = counts
+            if ordered:
+                out.ranks[s][key] = {c: _LAST if r[c] is None else int(r[f"rank_{c}"]) for c in s}
+        else:
+            out.per_agency[s].setdefault(key, {})[int(r["agency_id"])] = counts
+    for s, groups in out.groups.items():
+        if not s and () not in groups:
+            groups[()] = {k: 0 for k in COUNTS}
+            out.ranks[s][()] = {}
+        for key, counts in groups.items():
+            agencies = out.per_agency[s].get(key, {}).values()
+            counts.update({t: max((a[k] for a in agencies), default=0) for t, k in _PER_AGENCY.items()})
     return out
 
 
@@ -190,6 +267,11 @@ def _where(
     return " AND ".join(parts), params
 
 
+def prefixes(dims: Sequence[str]) -> list[list[str]]:
+    """Every prefix of ``dims``, the whole (no dims) first."""
+    return [list(dims[:k]) for k in range(len(dims) + 1)]
+
+
 def count_cells(
     session: Session,
     dims: Sequence[str],
@@ -198,39 +280,36 @@ def count_cells(
     sent_from: datetime | None = None,
     sent_before: datetime | None = None,
     campaign_ids: Sequence[int] | None = None,
+    grouped: Grouped | None = None,
 ) -> list[Cell]:
-    """Counts of every prefix of ``dims`` (the whole first), from ``insight_facts``."""
+    """Counts of every prefix of ``dims`` (the whole first), from ``insight_facts``, in the order
+    a rollup over ``dims`` returns them (each group after its sub-groups). ``grouped``: counts
+    already read with the same filters (holding every prefix of ``dims``) to take them from."""
     dims = check_dims(dims)
-    where, params = _where(agency_id, sent_from, sent_before, campaign_ids)
-    sets = ", ".join("(" + ", ".join(dims[:k]) + ")" for k in range(len(dims) + 1))
-    grouping = f"GROUPING({', '.join(dims)})" if dims else "0"
-    cols = "".join(f"{d}, " for d in dims)
-    rows = session.execute(
-        text(
-            f"SELECT {grouping} AS g, {cols}{COUNT_SQL} FROM insight_facts WHERE {where} "
-            f"GROUP BY GROUPING SETS ({sets})"
-        ),
-        params,
-    ).mappings()
-    cells: list[Cell] = []
-    for r in rows:
-        g = int(r["g"])
-        # GROUPING() sets bit (k-1-i) for dim i when that dim is not grouped in this row
-        level = len(dims) - g.bit_count()
-        cell_dims = tuple(dims[:level])
-        cells.append(
-            Cell(
-                key=tuple(r[d] for d in cell_dims),
-                dims=cell_dims,
-                counts={k: int(r[k]) for k in COUNTS},
-            )
+    if grouped is None or not grouped.has(prefixes(dims), ordered=True):
+        grouped = grouped_counts(
+            session,
+            prefixes(dims),
+            agency_id=agency_id,
+            sent_from=sent_from,
+            sent_before=sent_before,
+            campaign_ids=campaign_ids,
         )
-    if not any(c.level == 0 for c in cells):
-        cells.append(Cell(key=(), dims=(), counts={k: 0 for k in COUNTS}))
-    tops = top_agency_counts(session, [dims[:k] for k in range(len(dims) + 1)], where, params)
-    for c in cells:
-        c.counts.update(tops.get(c.key, {k: 0 for k in TOP_COUNTS}))
-    return cells
+    found: list[tuple[tuple[int, ...], Cell]] = []
+    for level in range(len(dims) + 1):
+        cell_dims = tuple(dims[:level])
+        s = tuple(sorted(cell_dims))
+        for key, counts in grouped.groups[s].items():
+            if level and not counts["sends"]:
+                continue
+            by = dict(zip(s, key, strict=True))
+            rank = grouped.ranks[s][key]
+            order = tuple(x for d in dims for x in ((rank[d], 0) if d in by else (_LAST, 1)))
+            found.append(
+                (order, Cell(key=tuple(by[d] for d in cell_dims), dims=cell_dims, counts=dict(counts)))
+            )
+    found.sort(key=lambda oc: oc[0])
+    return [c for _, c in found]
 
 
 _TINY = 1e-3  # the least a prior parameter may be (a leave-one-out remainder rounds to about 0)
@@ -308,8 +387,10 @@ def segment_rates(
     sent_from: datetime | None = None,
     sent_before: datetime | None = None,
     campaign_ids: Sequence[int] | None = None,
+    grouped: Grouped | None = None,
 ) -> list[Cell]:
-    """Rates of every cell of ``dims`` and of each parent prefix (agency-scoped when given)."""
+    """Rates of every cell of ``dims`` and of each parent prefix (agency-scoped when given).
+    ``grouped``: counts already read with the same filters, as :func:`count_cells` takes them."""
     for m in metrics:
         if m not in METRICS:
             raise InvalidInput(f"metrics: unknown metric {m!r} (allowed: {', '.join(METRICS)})")
@@ -320,6 +401,7 @@ def segment_rates(
         sent_from=sent_from,
         sent_before=sent_before,
         campaign_ids=campaign_ids,
+        grouped=grouped,
     )
     return shrink_cells(cells, metrics)
 

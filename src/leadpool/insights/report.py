@@ -18,6 +18,7 @@ from leadpool.insights.rates import Cell
 
 DEFAULT_DIMS: tuple[str, ...] = ("industry", "seniority")
 TOP = 10
+_FLAT = ("email_status", "data_age_band", "local_hour", "local_weekday", "channel")
 
 
 def suggestions(
@@ -49,17 +50,33 @@ def suggestions(
 def _view(session: Session, dims: Sequence[str], scope: str, agency_id: int | None) -> dict[str, Any]:
     """One view: ``scope`` is "all" (admin), "own" (one agency's facts) or "platform" (safe cells)."""
 
+    # the suggestions cross a segment with the time of day or week: a time dimension cannot be one
+    seg_dim = next((d for d in dims if d not in ("local_hour", "local_weekday")), "seniority")
+    # every view below is counted from one read of the facts (each parent segment's leftover,
+    # which the platform view checks, is worked out from these counts where that is exact)
+    wanted = [dims, *([d] for d in _FLAT), [seg_dim, "local_hour"], [seg_dim, "local_weekday"]]
+    if scope == "platform":
+        grouped = rates.grouped_counts(
+            session, [s for d in wanted for s in privacy.platform_sets(d)], ordered=False
+        )
+    else:
+        grouped = rates.grouped_counts(
+            session,
+            [p for d in wanted for p in rates.prefixes(d)],
+            agency_id=agency_id if scope == "own" else None,
+        )
+
     def cells(d: Sequence[str]) -> list[Cell]:
         if scope == "platform":
-            return privacy.platform_cells(session, d)
-        return rates.segment_rates(session, d, agency_id=agency_id if scope == "own" else None)
+            return privacy.platform_cells(session, d, grouped=grouped)
+        return rates.segment_rates(
+            session, d, agency_id=agency_id if scope == "own" else None, grouped=grouped
+        )
 
     def flat(d: Sequence[str]) -> list[dict[str, Any]]:
         return [c.to_json() for c in cells(d) if c.level == len(d)]
 
     seg_cells = cells(dims)
-    # the suggestions cross a segment with the time of day or week: a time dimension cannot be one
-    seg_dim = next((d for d in dims if d not in ("local_hour", "local_weekday")), "seniority")
     return {
         "segments": [c.to_json() for c in seg_cells],
         "top_segments": {

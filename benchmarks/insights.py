@@ -14,7 +14,8 @@ at a few percent. Then, for one agency and 1, 2 and 3 dimensions, it times in th
 - the floor: one plain ``SELECT dims, count(*) FROM insight_facts GROUP BY dims`` over the same
   facts (measured before and after each request and averaged, so load drift hits both alike).
 
-It prints each request's time, how many statements it sent that read ``insight_facts``, and its
+Each request starts with no credible interval kept from an earlier one (a server process keeps
+them). It prints each request's time, how many statements it sent that read ``insight_facts``, and its
 ratio to the floor (the machine is noisy: compare ratios, not absolute times). The database is
 dropped at the end.
 """
@@ -37,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 from leadpool.db import Database, embedded, session_scope
 from leadpool.db.migrate import upgrade
+from leadpool.insights import stats
 from leadpool.insights.report import insights_report
 
 DIM_SETS: tuple[tuple[str, ...], ...] = (
@@ -138,6 +140,9 @@ def time_floor(db: Database, dims: tuple[str, ...]) -> float:
 
 
 def time_request(db: Database, agency_id: int, dims: tuple[str, ...]) -> tuple[float, int, int]:
+    cached = getattr(stats.credible_interval, "cache_clear", None)
+    if cached is not None:
+        cached()  # each request starts cold: no interval kept from the one before
     with FactReads(db) as reads, session_scope(db) as s:
         start = time.perf_counter()
         report = insights_report(s, agency_id=agency_id, dims=dims)

@@ -118,6 +118,14 @@ class Grouped:
 _LAST = 1 << 62  # the rank of NULL: after every value
 
 
+# the agency counts of a group are counted from its per-agency groups, not by the statement: each
+# count(DISTINCT) is a sort of every group's facts
+_AGENCY_COUNTS = ("agencies", "email_agencies", "delivered_agencies")
+_GROUPED_SQL = ",\n".join(
+    line.rstrip(",") for line in COUNT_SQL.split(",\n") if "DISTINCT agency_id" not in line
+)
+
+
 def canonical(dims: Sequence[str], key: Sequence[Any]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     """A group's set and key in :class:`Grouped`'s order (dims sorted by name)."""
     by = dict(zip(dims, key, strict=True))
@@ -155,7 +163,7 @@ def grouped_counts(
     rows = session.execute(
         text(
             f"SELECT GROUPING({', '.join(bits)}) AS g, {''.join(f'{c}, ' for c in cols)}agency_id, "
-            f"{COUNT_SQL}{ranks} FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({grouping_sets})"
+            f"{_GROUPED_SQL}{ranks} FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({grouping_sets})"
         ),
         params or {},
     ).mappings()
@@ -171,12 +179,14 @@ def grouped_counts(
         # GROUPING() sets bit (n-1-i) for column i when that column is not grouped in this row
         s = tuple(c for i, c in enumerate(cols) if not g >> (n - 1 - i) & 1)
         key = tuple(r[c] for c in s)
-        counts = {k: int(r[k]) for k in COUNTS}
+        counts = {k: int(r[k]) for k in COUNTS if k not in _AGENCY_COUNTS}
         if g & 1:
             out.groups[s][key] = counts
             if ordered:
                 out.ranks[s][key] = {c: _LAST if r[c] is None else int(r[f"rank_{c}"]) for c in s}
         else:
+            counts |= {"agencies": 1, "email_agencies": int(counts["email_sends"] > 0)}
+            counts["delivered_agencies"] = int(counts["delivered"] > 0)
             out.per_agency[s].setdefault(key, {})[int(r["agency_id"])] = counts
     for s, groups in out.groups.items():
         if not s and () not in groups:
@@ -184,6 +194,10 @@ def grouped_counts(
             out.ranks[s][()] = {}
         for key, counts in groups.items():
             agencies = out.per_agency[s].get(key, {}).values()
+            # agency_id is never NULL: a group's agencies are its per-agency groups
+            counts["agencies"] = len(agencies)
+            counts["email_agencies"] = sum(1 for a in agencies if a["email_sends"])
+            counts["delivered_agencies"] = sum(1 for a in agencies if a["delivered"])
             counts.update({t: max((a[k] for a in agencies), default=0) for t, k in _PER_AGENCY.items()})
     return out
 

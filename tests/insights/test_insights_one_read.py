@@ -35,7 +35,9 @@ DIM_LISTS = [
 ]
 
 
-def _world(db: Database, seed: int, n_leads: int) -> None:
+def _world(db: Database, seed: int, n_leads: int, shared: float = 0.0) -> None:
+    """``shared``: the part of the touches made by another agency than the lead's own (a lead in
+    two agencies' facts, whose leads then no longer add up across agencies)."""
     rnd = random.Random(seed)
     industries = ["software", "construction", "retail", "banking", "logistics", "education"]
     rows: list[dict[str, Any]] = []
@@ -63,8 +65,8 @@ def _world(db: Database, seed: int, n_leads: int) -> None:
                     **seg,
                     "touch_id": touch,
                     "lead_id": lead,
-                    "agency_id": agency,
-                    "campaign_id": agency,
+                    "agency_id": (other := rnd.randint(1, 6) if rnd.random() < shared else agency),
+                    "campaign_id": other,
                     "channel": "email" if rnd.random() < 0.8 else "linkedin",
                     "sequence_position": None if rnd.random() < 0.03 else pos,
                     "sent_at": T0 + timedelta(hours=touch),
@@ -97,9 +99,9 @@ def _json(cells: list[rates.Cell]) -> list[dict[str, Any]]:
     return [{"level": c.level, **c.to_json(), "counts": c.counts} for c in cells]
 
 
-@pytest.mark.parametrize(("seed", "n_leads"), [(1, 1500), (2, 2500), (3, 900)])
-def test_every_view_equals_the_old_computation(db: Database, seed: int, n_leads: int) -> None:
-    _world(db, seed, n_leads)
+@pytest.mark.parametrize(("seed", "n_leads", "shared"), [(1, 1500, 0.0), (2, 2500, 0.03), (3, 900, 0.0)])
+def test_every_view_equals_the_old_computation(db: Database, seed: int, n_leads: int, shared: float) -> None:
+    _world(db, seed, n_leads, shared)
     withdrawn = 0
     with session_scope(db) as s:
         for dims in DIM_LISTS:
@@ -119,12 +121,13 @@ def test_every_view_equals_the_old_computation(db: Database, seed: int, n_leads:
 
 
 @pytest.mark.parametrize(
-    "dims", [["industry"], ["industry", "seniority"], ["industry", "seniority", "country"]]
+    ("dims", "shared"),
+    [(["industry"], 0.0), (["industry", "seniority"], 0.0), (["industry", "seniority", "country"], 0.02)],
 )
 def test_an_agencys_report_equals_the_old_one_and_reads_the_facts_a_few_times(
-    db: Database, dims: list[str]
+    db: Database, dims: list[str], shared: float
 ) -> None:
-    _world(db, 4, 2500)
+    _world(db, 4, 2500, shared)
     reads: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -145,6 +148,8 @@ def test_an_agencys_report_equals_the_old_one_and_reads_the_facts_a_few_times(
         admin = insights_report(s, agency_id=None, dims=dims)
     assert {"own": new["own"], "platform": new["platform"]} == old
     assert admin["all"] == old_admin
-    # one read for the agency's own view, one for the platform's, and one per privacy round only
-    # for the parents whose leftover the counts cannot give (leads sent at several local hours)
-    assert len(reads) <= 2 + 6, len(reads)
+    # one read for the agency's own view, one for the platform's (a second one each when a lead is
+    # in two agencies' facts), and one per privacy round only for the parents whose leftover the
+    # counts cannot give (leads sent at several local hours)
+    print(dims, shared, len(reads))
+    assert len(reads) <= (2 if not shared else 4) + 6, len(reads)

@@ -133,6 +133,48 @@ def canonical(dims: Sequence[str], key: Sequence[Any]) -> tuple[tuple[str, ...],
     return s, tuple(by[d] for d in s)
 
 
+def _read_groups(
+    session: Session,
+    cols: list[str],
+    grouping_sets: list[tuple[str, ...]],
+    where: str,
+    params: dict[str, Any],
+    ordered: bool,
+    with_agency: bool = True,
+) -> list[tuple[tuple[str, ...], int | None, tuple[Any, ...], dict[str, int], dict[str, int]]]:
+    """One GROUPING SETS statement: (set, agency or None, key, counts, ranks) of each group.
+    ``with_agency``: some of the sets hold ``agency_id``."""
+    bits = [*cols, "agency_id"] if with_agency else list(cols)
+    grouping = f"GROUPING({', '.join(bits)})" if bits else "0"
+    # each value's place in the column's sort order (NULLs last), for Grouped.ranks
+    ranks = "".join(f", dense_rank() OVER (ORDER BY {c}) AS rank_{c}" for c in cols) if ordered else ""
+    sets_sql = ", ".join("(" + ", ".join(gs) + ")" for gs in grouping_sets)
+    rows = session.execute(
+        text(
+            f"SELECT {grouping} AS g, {''.join(f'{c}, ' for c in bits)}"
+            f"{_GROUPED_SQL}{ranks} FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({sets_sql})"
+        ),
+        params,
+    ).mappings()
+    out = []
+    n = len(bits)
+    for r in rows:
+        g = int(r["g"])
+        # GROUPING() sets bit (n-1-i) for column i when that column is not grouped in this row
+        s = tuple(c for i, c in enumerate(cols) if not g >> (n - 1 - i) & 1)
+        rank = {c: _LAST if r[c] is None else int(r[f"rank_{c}"]) for c in s} if ordered else {}
+        out.append(
+            (
+                s,
+                None if not with_agency or g & 1 else int(r["agency_id"]),
+                tuple(r[c] for c in s),
+                {k: int(r[k]) for k in COUNTS if k not in _AGENCY_COUNTS},
+                rank,
+            )
+        )
+    return out
+
+
 def grouped_counts(
     session: Session,
     sets: Iterable[Sequence[str]],
@@ -145,56 +187,58 @@ def grouped_counts(
     params: dict[str, Any] | None = None,
     ordered: bool = True,
 ) -> Grouped:
-    """COUNTS of every group of each grouping set, and of each of its agencies' part, from one
-    statement (one pass over the facts: ``GROUPING SETS`` of each set with and without
-    ``agency_id``); TOP_COUNTS are the largest agency's part, worked out here. ``ordered``: also
-    rank each value in its column's order (a sort of the groups per column), which
-    :func:`count_cells` needs to return its cells in a rollup's order."""
-    wanted = sorted({tuple(sorted(check_dims(s))) for s in sets}, key=lambda s: (len(s), s))
+    """COUNTS of every group of each grouping set, and of each of its agencies' part, read in one
+    pass over the facts: ``GROUPING SETS`` of each set with ``agency_id``, and the whole. When no
+    lead has facts of two agencies (the whole's leads are the sum of each agency's), a group is
+    the sum of its agencies' parts; otherwise a second statement reads each set without
+    ``agency_id``. TOP_COUNTS are the largest agency's part and a group's agencies its per-agency
+    groups (agency_id is never NULL), worked out here. ``ordered``: also rank each value in its
+    column's order (a sort of the groups per column), which :func:`count_cells` needs to return
+    its cells in a rollup's order."""
+    wanted = sorted({tuple(sorted(check_dims(s))) for s in sets} | {()}, key=lambda s: (len(s), s))
     if where is None:
         where, params = _where(agency_id, sent_from, sent_before, campaign_ids)
+    params = params or {}
     cols = sorted({d for s in wanted for d in s})
-    grouping_sets = ", ".join(
-        "(" + ", ".join([*s, *extra]) + ")" for s in wanted for extra in ((), ("agency_id",))
-    )
-    bits = [*cols, "agency_id"]
-    # each value's place in the column's sort order (NULLs last), for Grouped.ranks
-    ranks = "".join(f", dense_rank() OVER (ORDER BY {c}) AS rank_{c}" for c in cols) if ordered else ""
-    rows = session.execute(
-        text(
-            f"SELECT GROUPING({', '.join(bits)}) AS g, {''.join(f'{c}, ' for c in cols)}agency_id, "
-            f"{_GROUPED_SQL}{ranks} FROM insight_facts WHERE {where} GROUP BY GROUPING SETS ({grouping_sets})"
-        ),
-        params or {},
-    ).mappings()
     out = Grouped(
         groups={s: {} for s in wanted},
         per_agency={s: {} for s in wanted},
         ranks={s: {} for s in wanted},
         ordered=ordered,
     )
-    n = len(bits)
-    for r in rows:
-        g = int(r["g"])
-        # GROUPING() sets bit (n-1-i) for column i when that column is not grouped in this row
-        s = tuple(c for i, c in enumerate(cols) if not g >> (n - 1 - i) & 1)
-        key = tuple(r[c] for c in s)
-        counts = {k: int(r[k]) for k in COUNTS if k not in _AGENCY_COUNTS}
-        if g & 1:
+    rows = _read_groups(session, cols, [(), *((*s, "agency_id") for s in wanted)], where, params, ordered)
+    for s, agency, key, counts, rank in rows:
+        if agency is None:
             out.groups[s][key] = counts
-            if ordered:
-                out.ranks[s][key] = {c: _LAST if r[c] is None else int(r[f"rank_{c}"]) for c in s}
+            out.ranks[s][key] = rank
         else:
             counts |= {"agencies": 1, "email_agencies": int(counts["email_sends"] > 0)}
             counts["delivered_agencies"] = int(counts["delivered"] > 0)
-            out.per_agency[s].setdefault(key, {})[int(r["agency_id"])] = counts
+            out.per_agency[s].setdefault(key, {})[agency] = counts
+            out.ranks[s][key] = rank
+    whole = out.groups[()].get(())
+    by_agency = out.per_agency[()].get((), {}).values()
+    if whole is not None and whole["leads"] == sum(a["leads"] for a in by_agency):
+        # no lead in two agencies' facts: every group's leads are the sum of its agencies' leads
+        for s in wanted:
+            for key, parts in out.per_agency[s].items():
+                out.groups[s][key] = {
+                    k: sum(a[k] for a in parts.values()) for k in COUNTS if k not in _AGENCY_COUNTS
+                }
+    else:
+        out.ranks = {s: {} for s in wanted}
+        again = _read_groups(
+            session, cols, [tuple(s) for s in wanted], where, params, ordered, with_agency=False
+        )
+        for s, _, key, counts, rank in again:
+            out.groups[s][key] = counts
+            out.ranks[s][key] = rank
     for s, groups in out.groups.items():
         if not s and () not in groups:
             groups[()] = {k: 0 for k in COUNTS}
             out.ranks[s][()] = {}
         for key, counts in groups.items():
             agencies = out.per_agency[s].get(key, {}).values()
-            # agency_id is never NULL: a group's agencies are its per-agency groups
             counts["agencies"] = len(agencies)
             counts["email_agencies"] = sum(1 for a in agencies if a["email_sends"])
             counts["delivered_agencies"] = sum(1 for a in agencies if a["delivered"])

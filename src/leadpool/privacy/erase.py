@@ -292,9 +292,10 @@ def _scrub_events(
     (``GUARD_MARKS``); returns how many changed. Their ids lose the person's addresses too (a
     provider's retry of one after this is recorded afresh, and suppresses what the erasure
     already suppressed)."""
+    # a detail that is no object (a JSON null an older client stored) has no marks to keep
     marks = (
-        "(SELECT jsonb_object_agg(k, v) FROM jsonb_each(detail) AS d(k, v) "
-        "WHERE k = ANY(:marks) AND v = 'true'::jsonb)"
+        "(CASE WHEN jsonb_typeof(detail) = 'object' THEN (SELECT jsonb_object_agg(k, v) "
+        "FROM jsonb_each(detail) AS d(k, v) WHERE k = ANY(:marks) AND v = 'true'::jsonb) END)"
     )
     scrubbed = len(
         session.execute(

@@ -28,7 +28,12 @@ def test_sms_or_phone_only_campaign_is_not_given_leads_the_gate_always_refuses(
             s, 1, company_id=co, email=None, email_status=None, phone="+15125550100", time_zone=None
         )
         (zoned,) = make_leads(
-            s, 1, company_id=co, email=None, email_status=None, phone="+15125550101",
+            s,
+            1,
+            company_id=co,
+            email=None,
+            email_status=None,
+            phone="+15125550101",
             time_zone="America/Chicago",
         )
         agency = make_agency(s)

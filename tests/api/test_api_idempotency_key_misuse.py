@@ -29,12 +29,26 @@ def test_a_key_reused_for_another_lead_is_a_client_error_not_a_503(api, world):
     w = world
     lead1, lead2 = w.alloc_a.allocated[:2]
     at = MONDAY.isoformat()
-    first = _check(api, w.a.api_key, lead_id=lead1, campaign_id=w.camp_a.id, channel="linkedin", at=at,
-                   idempotency_key="order-17")
+    first = _check(
+        api,
+        w.a.api_key,
+        lead_id=lead1,
+        campaign_id=w.camp_a.id,
+        channel="linkedin",
+        at=at,
+        idempotency_key="order-17",
+    )
     assert first.status_code == 200 and first.json()["decision"] == "allow"
 
-    reused = _check(api, w.a.api_key, lead_id=lead2, campaign_id=w.camp_a.id, channel="linkedin", at=at,
-                    idempotency_key="order-17")
+    reused = _check(
+        api,
+        w.a.api_key,
+        lead_id=lead2,
+        campaign_id=w.camp_a.id,
+        channel="linkedin",
+        at=at,
+        idempotency_key="order-17",
+    )
     # the database is fine: this is the caller's mistake and retrying can never help
     assert 400 <= reused.status_code < 500, (reused.status_code, reused.text)
 
@@ -48,11 +62,26 @@ def test_a_dry_run_key_reused_for_a_reserving_check_is_a_client_error_not_a_503(
     w = world
     lead = w.alloc_a.allocated[0]
     at = MONDAY.isoformat()
-    dry = _check(api, w.a.api_key, lead_id=lead, campaign_id=w.camp_a.id, channel="linkedin", at=at,
-                 idempotency_key="dry-1", reserve=False)
+    dry = _check(
+        api,
+        w.a.api_key,
+        lead_id=lead,
+        campaign_id=w.camp_a.id,
+        channel="linkedin",
+        at=at,
+        idempotency_key="dry-1",
+        reserve=False,
+    )
     assert dry.status_code == 200 and dry.json()["decision"] == "allow"
-    again = _check(api, w.a.api_key, lead_id=lead, campaign_id=w.camp_a.id, channel="linkedin", at=at,
-                   idempotency_key="dry-1")
+    again = _check(
+        api,
+        w.a.api_key,
+        lead_id=lead,
+        campaign_id=w.camp_a.id,
+        channel="linkedin",
+        at=at,
+        idempotency_key="dry-1",
+    )
     assert 400 <= again.status_code < 500, (again.status_code, again.text)
 
 
@@ -60,8 +89,15 @@ def test_one_misused_key_in_a_batch_does_not_turn_the_batch_into_a_503(api, worl
     w = world
     lead1, lead2, lead3 = w.alloc_a.allocated[:3]
     at = MONDAY.isoformat()
-    first = _check(api, w.a.api_key, lead_id=lead1, campaign_id=w.camp_a.id, channel="linkedin", at=at,
-                   idempotency_key="k-used")
+    first = _check(
+        api,
+        w.a.api_key,
+        lead_id=lead1,
+        campaign_id=w.camp_a.id,
+        channel="linkedin",
+        at=at,
+        idempotency_key="k-used",
+    )
     assert first.status_code == 200 and first.json()["decision"] == "allow"
 
     batch = _check(
@@ -69,11 +105,21 @@ def test_one_misused_key_in_a_batch_does_not_turn_the_batch_into_a_503(api, worl
         w.a.api_key,
         items=[
             # a fresh, allowed check: reserves a touch
-            {"lead_id": lead3, "campaign_id": w.camp_a.id, "channel": "linkedin", "at": at,
-             "idempotency_key": "k-fresh"},
+            {
+                "lead_id": lead3,
+                "campaign_id": w.camp_a.id,
+                "channel": "linkedin",
+                "at": at,
+                "idempotency_key": "k-fresh",
+            },
             # the caller's mistake: a key already used for lead1
-            {"lead_id": lead2, "campaign_id": w.camp_a.id, "channel": "linkedin", "at": at,
-             "idempotency_key": "k-used"},
+            {
+                "lead_id": lead2,
+                "campaign_id": w.camp_a.id,
+                "channel": "linkedin",
+                "at": at,
+                "idempotency_key": "k-used",
+            },
         ],
     )
     assert batch.status_code != 503, batch.text

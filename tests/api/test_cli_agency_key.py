@@ -44,7 +44,9 @@ def test_agency_rotate_key_on_the_command_line_revokes_the_old_key(api) -> None:
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-3", "99999999999999999999"])
 def test_agency_rotate_key_with_a_bad_id_says_so_and_changes_no_key(api, bad: str) -> None:
-    created = json.loads(CliRunner().invoke(app, ["agency", "create", f"Keeps its key {bad}", "--json"]).stdout)
+    created = json.loads(
+        CliRunner().invoke(app, ["agency", "create", f"Keeps its key {bad}", "--json"]).stdout
+    )
     res = CliRunner().invoke(app, ["agency", "rotate-key", bad])
     assert res.exit_code == 2, res.output
     assert bad in res.output or "agency" in res.output.lower(), res.output

@@ -13,7 +13,10 @@ from leadpool.db import Database
 
 def _decisions_total(url: str) -> float:
     body = httpx.get(f"{url}/metrics").text
-    return sum(float(v) for v in re.findall(r'^leadpool_gate_decisions_total\{[^}]*\} ([0-9.e+]+)$', body, re.MULTILINE))
+    return sum(
+        float(v)
+        for v in re.findall(r"^leadpool_gate_decisions_total\{[^}]*\} ([0-9.e+]+)$", body, re.MULTILINE)
+    )
 
 
 def test_a_replayed_check_is_not_counted_as_a_second_decision(api, db: Database) -> None:

@@ -62,20 +62,26 @@ def ny_app(db: Database, tmp_path) -> Iterator[TestClient]:
     """The service on a database server whose TimeZone is America/New_York (a server default, or
     the embedded server's initdb taking the machine's zone)."""
     ny = Database.from_uri(db.uri, connect_args={"options": "-c TimeZone=America/New_York"})
-    app = create_app(Settings(home=tmp_path / "home"), db=ny, api_settings=ApiSettings(admin_token=ADMIN_TOKEN))
+    app = create_app(
+        Settings(home=tmp_path / "home"), db=ny, api_settings=ApiSettings(admin_token=ADMIN_TOKEN)
+    )
     with TestClient(app) as client:
         client.post("/login", data={"token": ADMIN_TOKEN, "next": "/"})
         yield client
     ny.dispose()
 
 
-def test_dashboard_times_do_not_depend_on_the_database_servers_time_zone(db: Database, ny_app: TestClient) -> None:
+def test_dashboard_times_do_not_depend_on_the_database_servers_time_zone(
+    db: Database, ny_app: TestClient
+) -> None:
     """The overview buckets decisions by UTC day and the agencies page counts the UTC day, but the
     times it prints (allocated 'since', jobs 'created', timeline 'when') are strftime'd from
     whatever zone the PostgreSQL session has, with no zone shown: the same instant reads 15:00
     on one server and 10:00 on another."""
     with db.engine.begin() as conn:
-        agency = conn.execute(text("INSERT INTO agencies (name) VALUES ('Agency T') RETURNING id")).scalar_one()
+        agency = conn.execute(
+            text("INSERT INTO agencies (name) VALUES ('Agency T') RETURNING id")
+        ).scalar_one()
         lead = conn.execute(text("INSERT INTO leads (name) VALUES ('Tess') RETURNING id")).scalar_one()
         conn.execute(
             text("INSERT INTO ownerships (lead_id, agency_id, acquired_at) VALUES (:l, :a, :at)"),

@@ -49,7 +49,9 @@ def test_a_late_complaint_about_an_erased_persons_send_still_finds_its_touch(db:
             at=T0 + timedelta(hours=2),
         )
     with session_scope(db) as s:
-        linked = s.execute(text("SELECT touch_id FROM events WHERE id = :i"), {"i": out.event_id}).scalar_one()
+        linked = s.execute(
+            text("SELECT touch_id FROM events WHERE id = :i"), {"i": out.event_id}
+        ).scalar_one()
     assert linked == touch, "the provider's event about the send lost its touch after the erasure"
 
 

@@ -46,7 +46,9 @@ def test_cancel_racing_a_recount_at_the_ttl_boundary_lets_a_check_pass_the_compa
     try:
         assert pause.reached.wait(10)
         with db.engine.connect() as conn:
-            exp = conn.execute(text("SELECT expires_at FROM touches WHERE id = :i"), {"i": x.touch_id}).scalar_one()
+            exp = conn.execute(
+                text("SELECT expires_at FROM touches WHERE id = :i"), {"i": x.touch_id}
+            ).scalar_one()
         time.sleep(max(0.0, (exp - datetime.now(UTC)).total_seconds()) + 0.5)  # x has run out
 
         def check_c() -> object:
@@ -79,7 +81,8 @@ def test_cancel_racing_a_recount_at_the_ttl_boundary_lets_a_check_pass_the_compa
                 confirm_sent(s, t.touch_id, m)
         with db.engine.connect() as conn:
             sent = conn.execute(
-                text("SELECT count(*) FROM touches WHERE company_id = :c AND state = 'sent'"), {"c": w.company_id}
+                text("SELECT count(*) FROM touches WHERE company_id = :c AND state = 'sent'"),
+                {"c": w.company_id},
             ).scalar_one()
         detail += f"; then {sent} sent touches on one company day"
     assert not v.allowed, detail

@@ -49,7 +49,9 @@ def test_0017_stores_the_same_sender_spelling_as_normalize_sender(
                 {"s": stored},
             )
             c.execute(
-                text("INSERT INTO decisions (channel, sender, allowed, reasons) VALUES ('email', :s, true, '[]')"),
+                text(
+                    "INSERT INTO decisions (channel, sender, allowed, reasons) VALUES ('email', :s, true, '[]')"
+                ),
                 {"s": stored},
             )
             c.execute(
@@ -76,7 +78,8 @@ def test_0017_stores_the_same_sender_spelling_as_normalize_sender(
                 for t in ("touches", "decisions", "events")
             }
             counters = [
-                tuple(r) for r in c.execute(text("SELECT key, n FROM gate_counters WHERE scope = 'sender'")).all()
+                tuple(r)
+                for r in c.execute(text("SELECT key, n FROM gate_counters WHERE scope = 'sender'")).all()
             ]
     assert senders == {"touches": canonical, "decisions": canonical, "events": canonical}
     # one cap per mailbox: the rows merged and summed under the key the gate now reads

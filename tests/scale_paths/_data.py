@@ -40,9 +40,7 @@ def big_world(db: Database, *, events: bool = True, payloads: bool = True) -> No
             ),
             {"n": N_LEADS, "nc": N_COMPANIES},
         )
-        c.execute(
-            text("INSERT INTO ownerships (lead_id, agency_id) SELECT id, id % 3 + 1 FROM leads")
-        )
+        c.execute(text("INSERT INTO ownerships (lead_id, agency_id) SELECT id, id % 3 + 1 FROM leads"))
         c.execute(
             text(
                 "INSERT INTO enrollments (lead_id, campaign_id, agency_id, status, enrolled_at) "

@@ -24,14 +24,18 @@ def world(db: Database) -> Any:
 
 def _history(w: World, lead: int, agency: int, action: str, at: Any) -> None:
     w.conn.execute(
-        text("INSERT INTO lead_history (lead_id, at, action, agency_id, actor) VALUES (:l, :at, :x, :a, 'test')"),
+        text(
+            "INSERT INTO lead_history (lead_id, at, action, agency_id, actor) VALUES (:l, :at, :x, :a, 'test')"
+        ),
         {"l": lead, "at": at, "x": action, "a": agency},
     )
 
 
 def _release_all_history(w: World, lead: int) -> None:
     # World.lead() writes the 'acquired' row at now(); put it before the planted touches
-    w.conn.execute(text("UPDATE lead_history SET at = :at WHERE lead_id = :l"), {"l": lead, "at": T - timedelta(days=10)})
+    w.conn.execute(
+        text("UPDATE lead_history SET at = :at WHERE lead_id = :l"), {"l": lead, "at": T - timedelta(days=10)}
+    )
 
 
 def test_touch_by_an_agency_after_it_released_the_lead_is_a_violation(world: World) -> None:
@@ -55,7 +59,9 @@ def test_touch_by_the_former_owner_while_another_agency_owns_the_lead_is_a_viola
     _release_all_history(world, lead)
     _history(world, lead, world.agency, "released", T - timedelta(days=2))
     _history(world, lead, other, "acquired", T - timedelta(days=1))
-    world.conn.execute(text("INSERT INTO ownerships (lead_id, agency_id) VALUES (:l, :a)"), {"l": lead, "a": other})
+    world.conn.execute(
+        text("INSERT INTO ownerships (lead_id, agency_id) VALUES (:l, :a)"), {"l": lead, "a": other}
+    )
     world.touch(lead, T)  # by the former owner A
     c = counts(world)
     assert sum(c.values()) >= 1, c
@@ -71,7 +77,14 @@ def test_a_touch_sent_after_the_reply_from_a_reservation_made_before_it_is_a_vio
             "INSERT INTO touches (lead_id, agency_id, campaign_id, channel, state, at, local_date, sent_at) "
             "VALUES (:l, :a, :c, 'email', 'sent', :at, :d, :sent)"
         ),
-        {"l": lead, "a": world.agency, "c": world.campaign, "at": T, "d": T.date(), "sent": T + timedelta(minutes=10)},
+        {
+            "l": lead,
+            "a": world.agency,
+            "c": world.campaign,
+            "at": T,
+            "d": T.date(),
+            "sent": T + timedelta(minutes=10),
+        },
     )
     c = counts(world)
     assert c["no_touch_after_reply"] == 1, c

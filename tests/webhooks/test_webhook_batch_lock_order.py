@@ -48,7 +48,9 @@ def _delivery(signer: SendGridSigner, items: list[dict[str, Any]]) -> tuple[dict
     return signer.headers(body, timestamp=str(EPOCH)), body
 
 
-def _race(db: Database, first: Callable[[Session], Any], second: Callable[[Session], Any]) -> list[BaseException]:
+def _race(
+    db: Database, first: Callable[[Session], Any], second: Callable[[Session], Any]
+) -> list[BaseException]:
     """``first`` runs until just before its second lead lock; ``second`` runs until it waits on a
     lock; then both go on and commit. Their errors."""
     return [e for e in interleave(db, first, LOCK_MARKER, second, nth=2) if e is not None]

@@ -78,7 +78,9 @@ def refresh_gate_zones(conn: Connection, now: datetime | None = None) -> tuple[l
         conn.execute(text("DELETE FROM gate_time_zones WHERE name = ANY(CAST(:n AS text[]))"), {"n": removed})
     if added:
         conn.execute(
-            text("INSERT INTO gate_time_zones (name) SELECT unnest(CAST(:n AS text[])) ON CONFLICT DO NOTHING"),
+            text(
+                "INSERT INTO gate_time_zones (name) SELECT unnest(CAST(:n AS text[])) ON CONFLICT DO NOTHING"
+            ),
             {"n": added},
         )
     return added, removed

@@ -32,9 +32,13 @@ def _spell(sender: str) -> str:
 def upgrade() -> None:
     conn = op.get_bind()
     for table in ("touches", "decisions", "events"):
-        senders = conn.execute(sa.text(f"SELECT DISTINCT sender FROM {table} WHERE sender IS NOT NULL")).scalars()
+        senders = conn.execute(
+            sa.text(f"SELECT DISTINCT sender FROM {table} WHERE sender IS NOT NULL")
+        ).scalars()
         for old, new in [(s, _spell(s)) for s in senders if _spell(s) != s]:
-            conn.execute(sa.text(f"UPDATE {table} SET sender = :new WHERE sender = :old"), {"old": old, "new": new})
+            conn.execute(
+                sa.text(f"UPDATE {table} SET sender = :new WHERE sender = :old"), {"old": old, "new": new}
+            )
     keys = conn.execute(sa.text("SELECT DISTINCT key FROM gate_counters WHERE scope = 'sender'")).scalars()
     for key in list(keys):
         channel, _, sender = key.partition(":")

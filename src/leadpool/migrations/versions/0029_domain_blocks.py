@@ -77,7 +77,10 @@ def upgrade() -> None:
         sa.Column("actor", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(
-            ["agency_id"], ["agencies.id"], name=op.f("fk_domain_blocks_agency_id_agencies"), ondelete="CASCADE"
+            ["agency_id"],
+            ["agencies.id"],
+            name=op.f("fk_domain_blocks_agency_id_agencies"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_domain_blocks")),
     )

@@ -60,6 +60,24 @@ def sent_email_touch(
     raise AssertionError("no email check was allowed")
 
 
+def soft_bounce(c: httpx.Client, key: str, n: int, *, prefix: str = "soft", **body: Any) -> list[str]:
+    """Report the nth soft bounce (4.2.2, mailbox full) as ``key``'s agency; its effects."""
+    r = c.post(
+        "/v1/events",
+        headers=bearer(key),
+        json={
+            "type": "soft_bounce",
+            "occurred_at": f"2026-03-05T1{n}:00:00Z",
+            "source": "api",
+            "provider_event_id": f"{prefix}-{n}",
+            "detail": {"smtp_status": "4.2.2"},
+            **body,
+        },
+    )
+    assert r.status_code == 200, r.text
+    return list(r.json()["effects"])
+
+
 @pytest.fixture
 def small_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # a guard that judges from the first send (the default waits for 50 sends: same logic)
@@ -213,35 +231,18 @@ def test_the_soft_bounce_threshold_tells_an_agency_nothing_of_other_agencies_rep
         api.url, w.a.api_key, w.camp_a.id, w.alloc_a.allocated, "sdr@agency-a.example", "a-msg-1"
     )
     with httpx.Client(base_url=api.url) as c:
-
-        def report(key: str, n: int, **body: Any) -> list[str]:
-            r = c.post(
-                "/v1/events",
-                headers=bearer(key),
-                json={
-                    "type": "soft_bounce",
-                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
-                    "source": "api",
-                    "provider_event_id": f"soft-{n}",
-                    "detail": {"smtp_status": "4.2.2"},
-                    **body,
-                },
-            )
-            assert r.status_code == 200, r.text
-            return list(r.json()["effects"])
-
         probed = "someone.else@probe.example"
-        report(w.b.api_key, 1, email=probed)
-        report(w.b.api_key, 2, email=probed)
+        soft_bounce(c, w.b.api_key, 1, email=probed)
+        soft_bounce(c, w.b.api_key, 2, email=probed)
         # A names its own lead beside the probed address: the threshold is reached (B's two and
         # A's one), the address suppressed for everyone, and A told nothing of B's reports
-        effects = report(w.a.api_key, 3, lead_id=lead, email=probed)
+        effects = soft_bounce(c, w.a.api_key, 3, lead_id=lead, email=probed)
         assert "soft_bounce:counted" in effects and "soft_bounce:threshold" not in effects, effects
         everything = c.get(f"/v1/leads/{lead}", headers=bearer(ADMIN)).json()
         assert everything["id"] == lead
         # A's own three reports about its own lead's address reach it: that it is told
         email = everything["fields"]["email"]
-        mine = [report(w.a.api_key, n, lead_id=lead, email=email) for n in (4, 5, 6)]
+        mine = [soft_bounce(c, w.a.api_key, n, lead_id=lead, email=email) for n in (4, 5, 6)]
         assert "soft_bounce:threshold" in mine[-1] and "lead:email_bounced" in mine[-1], mine
 
 
@@ -263,24 +264,9 @@ def test_naming_its_own_lead_beside_a_competitors_address_does_not_pause_the_com
     with httpx.Client(base_url=api.url) as c:
         email = c.get(f"/v1/leads/{b_lead}", headers=bearer(ADMIN)).json()["fields"]["email"]
 
-        def report(key: str, n: int, **body: Any) -> None:
-            r = c.post(
-                "/v1/events",
-                headers=bearer(key),
-                json={
-                    "type": "soft_bounce",
-                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
-                    "source": "api",
-                    "provider_event_id": f"soft-{n}",
-                    "detail": {"smtp_status": "4.2.2"},
-                    **body,
-                },
-            )
-            assert r.status_code == 200, r.text
-
-        report(w.b.api_key, 1, provider_message_id="b-msg-1")  # B's own send soft-bounced once
-        report(w.a.api_key, 2, lead_id=a_lead, email=email)
-        report(w.a.api_key, 3, lead_id=a_lead, email=email)
+        soft_bounce(c, w.b.api_key, 1, provider_message_id="b-msg-1")  # B's own send soft-bounced once
+        soft_bounce(c, w.a.api_key, 2, lead_id=a_lead, email=email)
+        soft_bounce(c, w.a.api_key, 3, lead_id=a_lead, email=email)
         mine = c.get(f"/v1/campaigns/{camp.id}", headers=bearer(w.b.api_key)).json()
     assert (mine["status"], mine.get("paused_reason")) == ("active", None), mine
 
@@ -310,18 +296,6 @@ def test_its_own_leads_previous_address_is_vouched_for(api, world, db, small_gua
     with httpx.Client(base_url=api.url, headers=bearer(w.b.api_key)) as c:
         for n in (1, 2, 3):
             body: dict[str, Any] = {"provider_message_id": "b-msg-1"} if n == 1 else {"lead_id": b_lead}
-            r = c.post(
-                "/v1/events",
-                json={
-                    "type": "soft_bounce",
-                    "occurred_at": f"2026-03-05T1{n}:00:00Z",
-                    "source": "api",
-                    "provider_event_id": f"old-soft-{n}",
-                    "email": old,
-                    "detail": {"smtp_status": "4.2.2"},
-                    **body,
-                },
-            )
-            assert r.status_code == 200, r.text
+            soft_bounce(c, w.b.api_key, n, prefix="old-soft", email=old, **body)
         mine = c.get(f"/v1/campaigns/{camp.id}").json()
     assert (mine["status"], mine.get("paused_reason")) == ("paused", "campaign_bounce_guard"), mine

@@ -64,19 +64,7 @@ def _key_str(key: Sequence[Any]) -> str:
 
 
 # counts a group of leaves sums exactly (the lead counts only when no lead is in two of them)
-_ADDITIVE = (
-    "sends",
-    "delivered",
-    "email_sends",
-    "replies",
-    "positives",
-    "bounces",
-    "unsubscribes",
-    "conversions",
-    "leads",
-    "email_leads",
-    "delivered_leads",
-)
+_ADDITIVE = tuple(c for c in rates.COUNTS if not c.endswith("agencies"))
 
 
 def _parents(dims: Sequence[str]) -> list[list[str]]:

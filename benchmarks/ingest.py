@@ -145,6 +145,8 @@ def main() -> None:
 
     _index()  # builds the GeoNames lookup cache once, outside the timed run
 
+    if args.workdir:  # a --workdir not made yet is made (tempfile wants it to exist)
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="leadpool-bench-", dir=args.workdir) as tmp:
         workdir = Path(tmp)
         data = workdir / "people.jsonl"
